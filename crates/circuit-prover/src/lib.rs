@@ -1,0 +1,1 @@
+//! Circuit prover: witness-vector generators (heavy and light) feeding a prover.

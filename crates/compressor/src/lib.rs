@@ -1,0 +1,1 @@
+//! Compressor: re-proves the scheduler proof into the final, size-optimised proof.

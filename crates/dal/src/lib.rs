@@ -1,0 +1,1 @@
+//! The job database: one API over PostgreSQL (distributed) and SQLite (embedded).

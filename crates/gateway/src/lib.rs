@@ -1,0 +1,1 @@
+//! Gateway: receives batch inputs over HTTP and returns final proofs.

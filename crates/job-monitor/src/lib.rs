@@ -1,0 +1,1 @@
+//! Job monitor: dependency queuing, requeue of stuck jobs, archiving, queue report, metrics.

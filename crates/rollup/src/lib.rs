@@ -1,0 +1,1 @@
+//! The reference rollup: state tree, signatures, operations, batch execution (native, no circuits).

@@ -1,0 +1,1 @@
+//! The job-processing framework: picker, executor pool, saver; periodic tasks; shutdown.

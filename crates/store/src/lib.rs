@@ -1,0 +1,1 @@
+//! The object store: buckets, deterministic keys, a versioned codec and retries.

@@ -1,0 +1,1 @@
+//! Witness generation for the five aggregation rounds.

@@ -1,1 +1,32 @@
-//! The job-processing framework: picker, executor pool, saver; periodic tasks; shutdown.
+//! The job-processing framework every zkfleet component runs on.
+//!
+//! A worker component (witness generator, circuit prover, compressor) is a [`JobPicker`], an
+//! [`Executor`] and a [`JobSaver`] handed to a [`JobRunner`], which wires them as ZKsync's
+//! `prover_job_processor` does: picker → bounded channel → `workers` executions on the blocking
+//! thread pool → bounded channel → saver. The runner owns the concerns every component shares:
+//! back-pressure (it never picks more than it can run), idle backoff, cancellation and graceful
+//! shutdown, containment of executor failures and panics, metrics and a tracing span per job.
+//!
+//! The job monitor is a set of [`PeriodicTask`]s run by a [`PeriodicTaskRunner`].
+//!
+//! - [`traits`]: the picker, executor and saver roles;
+//! - [`config`]: sizing and pacing of a runner;
+//! - [`job_runner`]: the runner, its task layout and its shutdown;
+//! - [`backoff`]: the picker's idle backoff;
+//! - [`periodic`]: periodic tasks;
+//! - [`metrics`]: metric names.
+//!
+//! Task layout, shutdown semantics and metric names: `docs/store-and-runner.md`.
+
+pub mod backoff;
+pub mod config;
+pub mod job_runner;
+pub mod metrics;
+pub mod periodic;
+pub mod traits;
+
+pub use config::{ConfigError, JobRunnerConfig};
+pub use job_runner::{JobRunner, RunReport};
+pub use periodic::{PeriodicTask, PeriodicTaskRunner, TaskRunCounts};
+pub use tokio_util::sync::CancellationToken;
+pub use traits::{Executor, JobError, JobPicker, JobSaver};

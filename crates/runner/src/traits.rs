@@ -1,0 +1,84 @@
+//! The three roles of a job runner, tied together by associated types.
+//!
+//! A component is a picker (take the next job from the database, load its input from the
+//! object store), an executor (the CPU-bound work, synchronous, on a blocking thread) and a
+//! saver (store the result, mark the job successful or failed). ZKsync's
+//! `prover_job_processor` has the same three traits.
+//!
+//! Picker and saver futures are declared as `impl Future + Send` (return-position impl trait):
+//! the runner spawns them onto tokio's multi-threaded runtime, which needs `Send`, and a plain
+//! `async fn` in a trait cannot promise that. Implementors still write `async fn`. Static
+//! dispatch keeps the per-job path free of boxing; `async-trait` is not needed.
+
+use std::fmt;
+use std::future::Future;
+
+/// Takes the next job: marks it in progress in the database and loads its input.
+pub trait JobPicker: Send + 'static {
+    type Input: Send + 'static;
+    /// What identifies the job through execution and saving (ids, batch, circuit, ...).
+    type Metadata: Clone + fmt::Debug + Send + Sync + 'static;
+    type Error: fmt::Display + Send + 'static;
+
+    /// The next job, or `None` when there is none right now (the runner then backs off).
+    /// Picking is not interrupted by cancellation: a job marked in progress is always handed
+    /// to the executor, so implementations should return promptly.
+    fn pick(&mut self) -> impl Future<Output = Picked<Self>> + Send;
+}
+
+/// What a pick yields: a job's input and metadata, nothing to do, or an error.
+pub type Picked<P> =
+    Result<Option<(<P as JobPicker>::Input, <P as JobPicker>::Metadata)>, <P as JobPicker>::Error>;
+
+/// The work itself. Runs on tokio's blocking thread pool, `workers` jobs at a time. The thread
+/// is inside the runtime's context, so an executor that must await something (a witness
+/// generator uploading intermediate blobs) can use `tokio::runtime::Handle::current().block_on`.
+pub trait Executor: Send + Sync + 'static {
+    type Input: Send + 'static;
+    type Output: Send + 'static;
+    type Metadata: Clone + fmt::Debug + Send + Sync + 'static;
+    type Error: fmt::Display + Send + 'static;
+
+    fn execute(
+        &self,
+        input: Self::Input,
+        metadata: &Self::Metadata,
+    ) -> Result<Self::Output, Self::Error>;
+}
+
+/// Records the outcome of a job: on `Ok` store the output and mark the job successful, on
+/// `Err` mark it failed with the error's text.
+pub trait JobSaver: Send + 'static {
+    type Output: Send + 'static;
+    type Metadata: Clone + fmt::Debug + Send + Sync + 'static;
+    type ExecutorError: fmt::Display + Send + 'static;
+    type Error: fmt::Display + Send + 'static;
+
+    /// A saver error is logged and counted; the job stays in progress and the requeuer will
+    /// hand it out again.
+    fn save(
+        &mut self,
+        metadata: Self::Metadata,
+        result: Result<Self::Output, JobError<Self::ExecutorError>>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// Why a job produced no output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobError<E> {
+    /// The executor returned an error.
+    Failed(E),
+    /// The executor panicked; the panic was contained and its message kept.
+    Panicked(String),
+}
+
+impl<E: fmt::Display> fmt::Display for JobError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Failed(e) => write!(f, "{e}"),
+            Self::Panicked(message) => write!(f, "executor panicked: {message}"),
+        }
+    }
+}
+
+impl<E: fmt::Display + fmt::Debug> std::error::Error for JobError<E> {}

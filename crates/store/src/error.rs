@@ -1,0 +1,100 @@
+//! What can go wrong with a store operation, in the terms a caller acts on: the blob is not
+//! there (`NotFound`), it is there but unusable (`Corrupt`), or the backend failed (`Backend`,
+//! after retries if the failure was transient).
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::codec::{BlobKind, DecodeError};
+use crate::config::ConfigError;
+use crate::object::EncodeError;
+
+/// The operation that failed, also the `op` metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    Put,
+    Get,
+    Exists,
+    Delete,
+    List,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Put => "put",
+            Self::Get => "get",
+            Self::Exists => "exists",
+            Self::Delete => "delete",
+            Self::List => "list",
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why one attempt against the backend failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendFailure {
+    #[error(transparent)]
+    ObjectStore(#[from] object_store::Error),
+    #[error("no answer within {0:?}")]
+    TimedOut(Duration),
+}
+
+/// Error of a store operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No blob under this key.
+    #[error("object {key} not found")]
+    NotFound { key: String },
+    /// A blob is under this key but it is not a valid object of the requested type: damaged,
+    /// truncated, of another kind, or written by an incompatible version.
+    #[error("object {key} is corrupt: {reason}")]
+    Corrupt { key: String, reason: DecodeError },
+    /// The caller asked to store or read a type under a key meant for another kind of blob
+    /// (a programming error; nothing was written).
+    #[error("object {key} holds {key_kind} blobs, not {requested}")]
+    KindMismatch {
+        key: String,
+        key_kind: BlobKind,
+        requested: BlobKind,
+    },
+    /// The value could not be serialized.
+    #[error("object {key}: {source}")]
+    Encode { key: String, source: EncodeError },
+    /// The backend failed. `transient` says whether the last failure was of the retryable sort
+    /// (then the retries ran out), `attempts` how many requests were made.
+    #[error("{op} {key} failed after {attempts} attempt(s){}: {source}",
+        if *transient { " (transient, retries exhausted)" } else { "" })]
+    Backend {
+        op: Operation,
+        key: String,
+        attempts: u32,
+        transient: bool,
+        source: BackendFailure,
+    },
+    /// A listing prefix that is not a valid object path.
+    #[error("invalid listing prefix {prefix:?}: {source}")]
+    InvalidPrefix {
+        prefix: String,
+        source: object_store::path::Error,
+    },
+    /// The store could not be opened.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl StoreError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound { .. })
+    }
+
+    pub fn is_corrupt(&self) -> bool {
+        matches!(self, Self::Corrupt { .. })
+    }
+}

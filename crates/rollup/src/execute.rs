@@ -1,0 +1,544 @@
+//! Batch execution: apply a batch to a state, check every rule, and produce the new state, the
+//! batch public output and the witness the basic circuits are built from (docs/rollup.md §4, §8).
+//!
+//! A batch is all or nothing: the first invalid operation rejects the whole batch before any
+//! proving, with an error naming the operation (index and kind) and the broken rule, and the
+//! state is rolled back to where it was. A prover cannot prove a batch with a hole in it, and a
+//! sequencer that produced one must fix it, not have it silently shortened.
+
+use serde::{Deserialize, Serialize};
+use zkfleet_types::{BatchNumber, BatchPublicOutput, ChainId, HashDigest};
+
+use crate::batch::{Batch, MAX_OPERATIONS_PER_BATCH};
+use crate::operation::{Operation, OperationKind};
+use crate::signature::{verify, Signature, SignatureError};
+use crate::spec::{
+    deposits_step, digest_to_hash_digest, operations_step, pubdata_step, signed_operations_step,
+    withdrawals_step, Digest, ZERO,
+};
+use crate::state::{Account, AccountId, AccountUpdate, StateError, StateTree};
+
+/// Which account of an operation a balance rule is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountRole {
+    Sender,
+    Recipient,
+    Operator,
+}
+
+impl std::fmt::Display for AccountRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Sender => "sender",
+            Self::Recipient => "recipient",
+            Self::Operator => "operator",
+        })
+    }
+}
+
+/// The rule an operation broke.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OperationError {
+    #[error("priority serial out of order: expected {expected}, got {got}")]
+    PriorityOutOfOrder { expected: u64, got: u64 },
+    #[error("deposit would create account {account} without a public key")]
+    DepositWithoutKey { account: AccountId },
+    #[error("deposit to existing account {account} carries a different public key")]
+    DepositKeyMismatch { account: AccountId },
+    #[error("unknown sender: account {account} does not exist")]
+    UnknownSender { account: AccountId },
+    #[error("unknown recipient: account {account} does not exist")]
+    UnknownRecipient { account: AccountId },
+    #[error("unknown operator: account {account} does not exist")]
+    UnknownOperator { account: AccountId },
+    #[error("nonce mismatch: account {account} expects nonce {expected}, got {got}")]
+    NonceMismatch {
+        account: AccountId,
+        expected: u32,
+        got: u32,
+    },
+    #[error("one-time keys exhausted: account {account} has nonce {nonce} but its key tree of height {height} has only {} keys", 1u64 << height)]
+    OneTimeKeysExhausted {
+        account: AccountId,
+        nonce: u32,
+        height: usize,
+    },
+    #[error(
+        "reused one-time key: signed with key {key_index}, already used (account nonce {nonce})"
+    )]
+    OneTimeKeyReused { key_index: u32, nonce: u32 },
+    #[error("signature uses one-time key {key_index}, but the nonce {nonce} selects key {nonce}")]
+    OneTimeKeyNotNonce { key_index: u32, nonce: u32 },
+    #[error("invalid signature: {0}")]
+    InvalidSignature(SignatureError),
+    #[error("amount {amount} plus fee {fee} overflows u64")]
+    AmountPlusFeeOverflow { amount: u64, fee: u64 },
+    #[error(
+        "insufficient balance: account {account} has {balance}, needs {required} (amount + fee)"
+    )]
+    InsufficientBalance {
+        account: AccountId,
+        balance: u64,
+        required: u64,
+    },
+    #[error(
+        "balance overflow: {role} account {account} has {balance}, crediting {credit} exceeds u64"
+    )]
+    BalanceOverflow {
+        role: AccountRole,
+        account: AccountId,
+        balance: u64,
+        credit: u64,
+    },
+}
+
+/// Why a batch was rejected.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutionError {
+    #[error("batch starts from state root {batch}, but the state's root is {state}")]
+    PrevStateRootMismatch {
+        batch: HashDigest,
+        state: HashDigest,
+    },
+    #[error("batch has {count} operations, at most {MAX_OPERATIONS_PER_BATCH} allowed")]
+    TooManyOperations { count: usize },
+    #[error("operation {index} ({kind}): {reason}")]
+    Operation {
+        index: usize,
+        kind: OperationKind,
+        reason: OperationError,
+    },
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+impl ExecutionError {
+    /// The rule an operation broke, if that is why the batch was rejected.
+    pub fn operation_error(&self) -> Option<&OperationError> {
+        match self {
+            Self::Operation { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+/// The running commitments and counters at one point of the batch (docs/rollup.md §5). Every
+/// basic circuit instance starts from one of these and ends at another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunningCommitments {
+    #[serde(with = "crate::digest_serde")]
+    pub state_root: Digest,
+    #[serde(with = "crate::digest_serde")]
+    pub operations: Digest,
+    #[serde(with = "crate::digest_serde")]
+    pub signed_operations: Digest,
+    #[serde(with = "crate::digest_serde")]
+    pub deposits: Digest,
+    #[serde(with = "crate::digest_serde")]
+    pub withdrawals: Digest,
+    #[serde(with = "crate::digest_serde")]
+    pub pubdata: Digest,
+    /// Deposits consumed so far.
+    pub deposits_count: u64,
+    /// Priority serial the next deposit must carry.
+    pub next_priority_serial: u64,
+}
+
+impl RunningCommitments {
+    /// The start of a batch: every chain at `ZERO`.
+    pub fn start(state_root: Digest, first_priority_serial: u64) -> Self {
+        Self {
+            state_root,
+            operations: ZERO,
+            signed_operations: ZERO,
+            deposits: ZERO,
+            withdrawals: ZERO,
+            pubdata: ZERO,
+            deposits_count: 0,
+            next_priority_serial: first_priority_serial,
+        }
+    }
+}
+
+/// What the signature-verification circuit needs for one signed operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedWitness {
+    /// The digest signed (docs/rollup.md §4).
+    #[serde(with = "crate::digest_serde")]
+    pub message_digest: Digest,
+    /// The signer's public key, as read from the state.
+    #[serde(with = "crate::digest_serde")]
+    pub public_key: Digest,
+    pub signature: Signature,
+}
+
+/// Everything about one executed operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationWitness {
+    /// Position in the batch.
+    pub index: usize,
+    pub operation: Operation,
+    /// The item of the operations chain.
+    #[serde(with = "crate::digest_serde")]
+    pub operation_digest: Digest,
+    /// The item of the pubdata chain.
+    #[serde(with = "crate::digest_serde")]
+    pub pubdata_digest: Digest,
+    /// The item of the deposits chain (Deposit only).
+    #[serde(with = "crate::digest_serde::option")]
+    pub deposit_digest: Option<Digest>,
+    /// The item of the withdrawals chain (Withdraw only).
+    #[serde(with = "crate::digest_serde::option")]
+    pub withdrawal_digest: Option<Digest>,
+    /// Transfer and Withdraw only.
+    pub signed: Option<SignedWitness>,
+    /// Leaf updates in the order applied — Transfer: sender, recipient, operator; Withdraw:
+    /// sender, operator; Deposit: recipient. Each starts from the previous one's root.
+    pub updates: Vec<AccountUpdate>,
+    pub before: RunningCommitments,
+    pub after: RunningCommitments,
+}
+
+/// The witness of a whole batch: every operation in order, from which the circuits crate cuts
+/// its basic circuit instances.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchWitness {
+    pub chain_id: ChainId,
+    pub batch_number: BatchNumber,
+    pub operator: AccountId,
+    pub operations: Vec<OperationWitness>,
+    pub start: RunningCommitments,
+    pub end: RunningCommitments,
+}
+
+/// A batch applied to a state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutedBatch {
+    /// The statement the final proof attests; `recursion_tree_vk_digest` is `ZERO` here, the
+    /// scheduler fills it.
+    pub public_output: BatchPublicOutput,
+    #[serde(with = "crate::digest_serde")]
+    pub new_root: Digest,
+    pub witness: BatchWitness,
+}
+
+/// Apply `batch` to `state`. On success the state holds the new root (committed); on any error
+/// it is unchanged.
+pub fn execute_batch<S: StateTree + ?Sized>(
+    state: &mut S,
+    batch: &Batch,
+) -> Result<ExecutedBatch, ExecutionError> {
+    // Nothing may be staged from an earlier, abandoned use of the state.
+    state.rollback();
+    match run(state, batch) {
+        Ok(executed) => {
+            state.commit()?;
+            Ok(executed)
+        }
+        Err(e) => {
+            state.rollback();
+            Err(e)
+        }
+    }
+}
+
+fn run<S: StateTree + ?Sized>(
+    state: &mut S,
+    batch: &Batch,
+) -> Result<ExecutedBatch, ExecutionError> {
+    if batch.operations.len() > MAX_OPERATIONS_PER_BATCH {
+        return Err(ExecutionError::TooManyOperations {
+            count: batch.operations.len(),
+        });
+    }
+    let root = state.root()?;
+    if root != batch.prev_state_root {
+        return Err(ExecutionError::PrevStateRootMismatch {
+            batch: digest_to_hash_digest(batch.prev_state_root),
+            state: digest_to_hash_digest(root),
+        });
+    }
+    let start = RunningCommitments::start(root, batch.first_priority_serial);
+    let mut acc = start;
+    let mut operations = Vec::with_capacity(batch.operations.len());
+    for (index, op) in batch.operations.iter().enumerate() {
+        let witness = apply(state, batch, index, op, acc).map_err(|e| match e {
+            Failure::Rule(reason) => ExecutionError::Operation {
+                index,
+                kind: op.kind(),
+                reason,
+            },
+            Failure::State(e) => ExecutionError::State(e),
+        })?;
+        acc = witness.after;
+        operations.push(witness);
+    }
+    let public_output = BatchPublicOutput {
+        chain_id: batch.chain_id,
+        batch_number: batch.number,
+        prev_state_root: digest_to_hash_digest(start.state_root),
+        new_state_root: digest_to_hash_digest(acc.state_root),
+        operations_commitment: digest_to_hash_digest(acc.operations),
+        deposits_consumed: acc.deposits_count,
+        deposits_commitment: digest_to_hash_digest(acc.deposits),
+        withdrawals_commitment: digest_to_hash_digest(acc.withdrawals),
+        pubdata_commitment: digest_to_hash_digest(acc.pubdata),
+        recursion_tree_vk_digest: HashDigest::ZERO,
+    };
+    Ok(ExecutedBatch {
+        public_output,
+        new_root: acc.state_root,
+        witness: BatchWitness {
+            chain_id: batch.chain_id,
+            batch_number: batch.number,
+            operator: batch.operator,
+            operations,
+            start,
+            end: acc,
+        },
+    })
+}
+
+enum Failure {
+    Rule(OperationError),
+    State(StateError),
+}
+
+impl From<OperationError> for Failure {
+    fn from(e: OperationError) -> Self {
+        Self::Rule(e)
+    }
+}
+
+impl From<StateError> for Failure {
+    fn from(e: StateError) -> Self {
+        Self::State(e)
+    }
+}
+
+fn apply<S: StateTree + ?Sized>(
+    state: &mut S,
+    batch: &Batch,
+    index: usize,
+    op: &Operation,
+    before: RunningCommitments,
+) -> Result<OperationWitness, Failure> {
+    let chain_id = batch.chain_id.0;
+    let mut updates = Vec::new();
+    let mut after = before;
+    let mut signed = None;
+    match op {
+        Operation::Deposit(d) => {
+            if d.priority_serial != before.next_priority_serial {
+                return Err(OperationError::PriorityOutOfOrder {
+                    expected: before.next_priority_serial,
+                    got: d.priority_serial,
+                }
+                .into());
+            }
+            let account = match (state.account(d.to)?, d.public_key) {
+                (None, None) => {
+                    return Err(OperationError::DepositWithoutKey { account: d.to }.into())
+                }
+                (None, Some(pk)) => Account::new(pk),
+                (Some(existing), Some(pk)) if existing.public_key != pk => {
+                    return Err(OperationError::DepositKeyMismatch { account: d.to }.into())
+                }
+                (Some(existing), _) => existing,
+            };
+            let credited = credit(account, d.to, d.amount, AccountRole::Recipient)?;
+            updates.push(state.set_account(d.to, credited)?);
+            after.deposits = deposits_step(before.deposits, d.digest());
+            after.deposits_count += 1;
+            after.next_priority_serial += 1;
+        }
+        Operation::Transfer(t) => {
+            let (sender, public_key) = check_signed(
+                state,
+                batch,
+                t.from,
+                t.nonce,
+                t.amount,
+                t.fee,
+                &t.signature,
+                op,
+            )?;
+            // The recipient and operator must exist before anything is debited, so that an
+            // unknown account is reported as such and not as a later effect.
+            if state.account(t.to)?.is_none() {
+                return Err(OperationError::UnknownRecipient { account: t.to }.into());
+            }
+            updates.push(state.set_account(t.from, sender)?);
+            let recipient = state
+                .account(t.to)?
+                .ok_or(OperationError::UnknownRecipient { account: t.to })?;
+            let recipient = credit(recipient, t.to, t.amount, AccountRole::Recipient)?;
+            updates.push(state.set_account(t.to, recipient)?);
+            updates.push(pay_operator(state, batch.operator, t.fee)?);
+            signed = Some(SignedWitness {
+                message_digest: crate::spec::tx_message_digest(&t.message(chain_id)),
+                public_key,
+                signature: t.signature.clone(),
+            });
+        }
+        Operation::Withdraw(w) => {
+            let (sender, public_key) = check_signed(
+                state,
+                batch,
+                w.from,
+                w.nonce,
+                w.amount,
+                w.fee,
+                &w.signature,
+                op,
+            )?;
+            updates.push(state.set_account(w.from, sender)?);
+            updates.push(pay_operator(state, batch.operator, w.fee)?);
+            signed = Some(SignedWitness {
+                message_digest: crate::spec::tx_message_digest(&w.message(chain_id)),
+                public_key,
+                signature: w.signature.clone(),
+            });
+        }
+    }
+    let operation_digest = op.operation_digest(chain_id);
+    let pubdata_digest = op.pubdata_digest();
+    let withdrawal_digest = op.withdrawal_digest();
+    after.operations = operations_step(before.operations, operation_digest);
+    after.pubdata = pubdata_step(before.pubdata, pubdata_digest);
+    if let Some(w) = withdrawal_digest {
+        after.withdrawals = withdrawals_step(before.withdrawals, w);
+    }
+    if let Some(s) = &signed {
+        after.signed_operations = signed_operations_step(
+            before.signed_operations,
+            s.message_digest,
+            s.public_key,
+            s.signature.key_index,
+        );
+    }
+    after.state_root = state.root()?;
+    Ok(OperationWitness {
+        index,
+        operation: op.clone(),
+        operation_digest,
+        pubdata_digest,
+        deposit_digest: op.deposit_digest(),
+        withdrawal_digest,
+        signed,
+        updates,
+        before,
+        after,
+    })
+}
+
+/// Check the rules of a signed operation's sender and return the sender after the debit and
+/// nonce increment, and its public key. Order: sender exists, operator exists, nonce equals,
+/// keys not exhausted, key index is the nonce, signature verifies, amount + fee fits, balance
+/// suffices.
+#[allow(clippy::too_many_arguments)]
+fn check_signed<S: StateTree + ?Sized>(
+    state: &S,
+    batch: &Batch,
+    from: AccountId,
+    nonce: u32,
+    amount: u64,
+    fee: u64,
+    signature: &Signature,
+    op: &Operation,
+) -> Result<(Account, Digest), Failure> {
+    let sender = state
+        .account(from)?
+        .ok_or(OperationError::UnknownSender { account: from })?;
+    if state.account(batch.operator)?.is_none() {
+        return Err(OperationError::UnknownOperator {
+            account: batch.operator,
+        }
+        .into());
+    }
+    if nonce != sender.nonce {
+        return Err(OperationError::NonceMismatch {
+            account: from,
+            expected: sender.nonce,
+            got: nonce,
+        }
+        .into());
+    }
+    let height = signature.height();
+    if height < 64 && u64::from(nonce) >= 1u64 << height {
+        return Err(OperationError::OneTimeKeysExhausted {
+            account: from,
+            nonce,
+            height,
+        }
+        .into());
+    }
+    if signature.key_index < nonce {
+        return Err(OperationError::OneTimeKeyReused {
+            key_index: signature.key_index,
+            nonce,
+        }
+        .into());
+    }
+    if signature.key_index != nonce {
+        return Err(OperationError::OneTimeKeyNotNonce {
+            key_index: signature.key_index,
+            nonce,
+        }
+        .into());
+    }
+    let message = op
+        .message_digest(batch.chain_id.0)
+        .ok_or(OperationError::InvalidSignature(SignatureError::Mismatch))?;
+    verify(sender.public_key, message, signature).map_err(OperationError::InvalidSignature)?;
+    let required = amount
+        .checked_add(fee)
+        .ok_or(OperationError::AmountPlusFeeOverflow { amount, fee })?;
+    if sender.balance < required {
+        return Err(OperationError::InsufficientBalance {
+            account: from,
+            balance: sender.balance,
+            required,
+        }
+        .into());
+    }
+    Ok((
+        Account {
+            balance: sender.balance - required,
+            nonce: nonce + 1,
+            ..sender
+        },
+        sender.public_key,
+    ))
+}
+
+fn credit(
+    account: Account,
+    id: AccountId,
+    amount: u64,
+    role: AccountRole,
+) -> Result<Account, OperationError> {
+    let balance = account
+        .balance
+        .checked_add(amount)
+        .ok_or(OperationError::BalanceOverflow {
+            role,
+            account: id,
+            balance: account.balance,
+            credit: amount,
+        })?;
+    Ok(Account { balance, ..account })
+}
+
+fn pay_operator<S: StateTree + ?Sized>(
+    state: &mut S,
+    operator: AccountId,
+    fee: u64,
+) -> Result<AccountUpdate, Failure> {
+    let account = state
+        .account(operator)?
+        .ok_or(OperationError::UnknownOperator { account: operator })?;
+    let paid = credit(account, operator, fee, AccountRole::Operator)?;
+    Ok(state.set_account(operator, paid)?)
+}

@@ -1,0 +1,107 @@
+//! Connecting: the backend is chosen by the URL's scheme.
+
+use std::time::Duration;
+
+use crate::error::{DalError, DalResult};
+
+/// Pool sizing. The defaults suit one component process; `zkfleet prove` (everything in one
+/// process) and benchmarks raise `max_connections`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolOptions {
+    pub max_connections: u32,
+    pub min_connections: u32,
+    /// How long an operation waits for a free connection before failing with
+    /// [`DalError::Connection`].
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            min_connections: 0,
+            acquire_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Which engine a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Postgres,
+    Sqlite,
+}
+
+impl BackendKind {
+    /// `postgres://…`/`postgresql://…` or `sqlite://path`/`sqlite:path`/`sqlite::memory:`.
+    pub fn of_url(url: &str) -> DalResult<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else {
+            Err(DalError::InvalidUrl {
+                url: redact(url),
+                reason: "expected postgres://, postgresql:// or sqlite:".to_owned(),
+            })
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgresql",
+            Self::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// The URL without its password, for error messages and logs.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chooses_backend_by_scheme() {
+        assert_eq!(
+            BackendKind::of_url("postgres://u@h/db").unwrap(),
+            BackendKind::Postgres
+        );
+        assert_eq!(
+            BackendKind::of_url("postgresql://h/db").unwrap(),
+            BackendKind::Postgres
+        );
+        assert_eq!(
+            BackendKind::of_url("sqlite://a/b.db").unwrap(),
+            BackendKind::Sqlite
+        );
+        assert_eq!(
+            BackendKind::of_url("sqlite::memory:").unwrap(),
+            BackendKind::Sqlite
+        );
+        let err = BackendKind::of_url("mysql://u:secret@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected postgres://"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("postgres://u:pw@h:5/db"), "postgres://u:***@h:5/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,377 @@
+//! [`Dal`]: the one handle every component holds, whatever the backend.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use zkfleet_types::ids::{LeafJobId, NodeJobId, ProverJobId};
+use zkfleet_types::{JobStatus, L1BatchId, ProtocolSemanticVersion, ProtocolVersion};
+
+use crate::connection::{BackendKind, PoolOptions};
+use crate::error::DalResult;
+use crate::model::*;
+use crate::{postgres, sqlite};
+
+/// A pool of connections to the job database. Cheap to clone (the pool is shared).
+#[derive(Debug, Clone)]
+pub struct Dal {
+    backend: Backend,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Postgres(sqlx::PgPool),
+    Sqlite(sqlx::SqlitePool),
+}
+
+/// Calls the same operation on whichever backend the handle holds.
+macro_rules! dispatch {
+    ($self:ident . $op:ident ( $($arg:expr),* $(,)? )) => {
+        match &$self.backend {
+            Backend::Postgres(pool) => postgres::ops::$op(pool, $($arg),*).await,
+            Backend::Sqlite(pool) => sqlite::ops::$op(pool, $($arg),*).await,
+        }
+    };
+}
+
+impl Dal {
+    /// Connects with default pool options and applies pending migrations.
+    pub async fn connect(url: &str) -> DalResult<Self> {
+        Self::connect_with(url, &PoolOptions::default()).await
+    }
+
+    /// Connects (the scheme chooses the backend; a SQLite file is created if missing, in WAL
+    /// mode with foreign keys and a busy timeout) and applies pending migrations.
+    pub async fn connect_with(url: &str, options: &PoolOptions) -> DalResult<Self> {
+        let dal = Self::connect_without_migrating(url, options).await?;
+        dal.migrate().await?;
+        Ok(dal)
+    }
+
+    /// Connects without touching the schema (for tools that must not migrate).
+    pub async fn connect_without_migrating(url: &str, options: &PoolOptions) -> DalResult<Self> {
+        let kind = BackendKind::of_url(url)?;
+        let backend = match kind {
+            BackendKind::Postgres => Backend::Postgres(postgres::connect(url, options).await?),
+            BackendKind::Sqlite => Backend::Sqlite(sqlite::connect(url, options).await?),
+        };
+        tracing::debug!(backend = kind.name(), "connected to the job database");
+        Ok(Self { backend })
+    }
+
+    /// Applies the backend's pending migrations (idempotent; concurrent callers on PostgreSQL
+    /// serialise on sqlx's advisory lock).
+    pub async fn migrate(&self) -> DalResult<()> {
+        match &self.backend {
+            Backend::Postgres(pool) => postgres::MIGRATOR.run(pool).await?,
+            Backend::Sqlite(pool) => sqlite::MIGRATOR.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> BackendKind {
+        match self.backend {
+            Backend::Postgres(_) => BackendKind::Postgres,
+            Backend::Sqlite(_) => BackendKind::Sqlite,
+        }
+    }
+
+    /// Closes every connection of the pool (waits for checked-out ones to come back).
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Postgres(pool) => pool.close().await,
+            Backend::Sqlite(pool) => pool.close().await,
+        }
+    }
+
+    // --- Protocol versions and batches -------------------------------------------------------
+
+    /// Registers a protocol version. Again with the same digests: `AlreadyPresent`; with other
+    /// digests: [`crate::DalError::ProtocolVersionConflict`].
+    pub async fn insert_protocol_version(
+        &self,
+        version: &ProtocolVersion,
+    ) -> DalResult<InsertOutcome> {
+        dispatch!(self.insert_protocol_version(version))
+    }
+
+    pub async fn protocol_version(
+        &self,
+        version: ProtocolSemanticVersion,
+    ) -> DalResult<Option<ProtocolVersion>> {
+        dispatch!(self.protocol_version(version))
+    }
+
+    /// All registered versions, oldest first.
+    pub async fn protocol_versions(&self) -> DalResult<Vec<ProtocolVersion>> {
+        dispatch!(self.protocol_versions())
+    }
+
+    /// Hands a batch to the fleet: its basic witness job, queued. A second insert of the same
+    /// batch changes nothing and says `AlreadyPresent`.
+    pub async fn insert_batch(&self, batch: &NewBatch) -> DalResult<InsertOutcome> {
+        dispatch!(self.insert_batch(batch))
+    }
+
+    // --- Picking -----------------------------------------------------------------------------
+
+    pub async fn pick_basic_witness_job(
+        &self,
+        version: ProtocolSemanticVersion,
+        picked_by: &str,
+    ) -> DalResult<Option<BasicWitnessJob>> {
+        dispatch!(self.pick_basic_witness_job(version, picked_by))
+    }
+
+    pub async fn pick_leaf_witness_job(
+        &self,
+        version: ProtocolSemanticVersion,
+        picked_by: &str,
+    ) -> DalResult<Option<LeafWitnessJob>> {
+        dispatch!(self.pick_leaf_witness_job(version, picked_by))
+    }
+
+    pub async fn pick_node_witness_job(
+        &self,
+        version: ProtocolSemanticVersion,
+        picked_by: &str,
+    ) -> DalResult<Option<NodeWitnessJob>> {
+        dispatch!(self.pick_node_witness_job(version, picked_by))
+    }
+
+    pub async fn pick_recursion_tip_witness_job(
+        &self,
+        version: ProtocolSemanticVersion,
+        picked_by: &str,
+    ) -> DalResult<Option<RecursionTipWitnessJob>> {
+        dispatch!(self.pick_recursion_tip_witness_job(version, picked_by))
+    }
+
+    pub async fn pick_scheduler_witness_job(
+        &self,
+        version: ProtocolSemanticVersion,
+        picked_by: &str,
+    ) -> DalResult<Option<SchedulerWitnessJob>> {
+        dispatch!(self.pick_scheduler_witness_job(version, picked_by))
+    }
+
+    /// The next prover job of the version for a worker of `class` (see [`ProverJobClass`]).
+    pub async fn pick_prover_job(
+        &self,
+        version: ProtocolSemanticVersion,
+        class: ProverJobClass,
+        heavy: &HeavySet,
+        picked_by: &str,
+    ) -> DalResult<Option<ProverJob>> {
+        dispatch!(self.pick_prover_job(version, class, heavy, picked_by))
+    }
+
+    pub async fn pick_compression_job(
+        &self,
+        version: ProtocolSemanticVersion,
+        picked_by: &str,
+    ) -> DalResult<Option<CompressionJob>> {
+        dispatch!(self.pick_compression_job(version, picked_by))
+    }
+
+    // --- Completion --------------------------------------------------------------------------
+
+    /// Basic witness generation done: inserts everything the batch needs down to the scheduler
+    /// job, in one transaction (see [`BasicWitnessOutput`]).
+    pub async fn complete_basic_witness_job(
+        &self,
+        batch: L1BatchId,
+        output: &BasicWitnessOutput,
+        time_taken: Duration,
+    ) -> DalResult<CompleteOutcome> {
+        dispatch!(self.complete_basic_witness_job(batch, output, time_taken))
+    }
+
+    pub async fn complete_leaf_witness_job(
+        &self,
+        id: LeafJobId,
+        output: &LeafWitnessOutput,
+        time_taken: Duration,
+    ) -> DalResult<CompleteOutcome> {
+        dispatch!(self.complete_leaf_witness_job(id, output, time_taken))
+    }
+
+    pub async fn complete_node_witness_job(
+        &self,
+        id: NodeJobId,
+        output: &NodeWitnessOutput,
+        time_taken: Duration,
+    ) -> DalResult<CompleteOutcome> {
+        dispatch!(self.complete_node_witness_job(id, output, time_taken))
+    }
+
+    pub async fn complete_recursion_tip_witness_job(
+        &self,
+        batch: L1BatchId,
+        circuit_blob_key: &str,
+        time_taken: Duration,
+    ) -> DalResult<CompleteOutcome> {
+        dispatch!(self.complete_recursion_tip_witness_job(batch, circuit_blob_key, time_taken))
+    }
+
+    pub async fn complete_scheduler_witness_job(
+        &self,
+        batch: L1BatchId,
+        circuit_blob_key: &str,
+        time_taken: Duration,
+    ) -> DalResult<CompleteOutcome> {
+        dispatch!(self.complete_scheduler_witness_job(batch, circuit_blob_key, time_taken))
+    }
+
+    /// A proof is done. In the same transaction, queues the dependent witness job whose last
+    /// dependency this was (or inserts the compression job after the scheduler proof).
+    pub async fn complete_prover_job(
+        &self,
+        id: ProverJobId,
+        proof_blob_key: &str,
+        time_taken: Duration,
+    ) -> DalResult<CompleteOutcome> {
+        dispatch!(self.complete_prover_job(id, proof_blob_key, time_taken))
+    }
+
+    pub async fn complete_compression_job(
+        &self,
+        batch: L1BatchId,
+        final_proof_blob_key: &str,
+        time_taken: Duration,
+    ) -> DalResult<CompleteOutcome> {
+        dispatch!(self.complete_compression_job(batch, final_proof_blob_key, time_taken))
+    }
+
+    /// The final proof was delivered: `successful` → `sent_to_server`.
+    pub async fn mark_compression_job_sent(
+        &self,
+        batch: L1BatchId,
+    ) -> DalResult<TransitionOutcome> {
+        dispatch!(self.mark_compression_job_sent(batch))
+    }
+
+    /// An attempt failed: `in_progress` → `failed` with the error text (nothing else changes).
+    pub async fn fail_job(&self, job: JobRef, error: &str) -> DalResult<TransitionOutcome> {
+        dispatch!(self.fail_job(job, error))
+    }
+
+    // --- Monitor -----------------------------------------------------------------------------
+
+    /// Requeues `table`'s jobs in progress longer than `timeout` or failed, while attempts <
+    /// `max_attempts`; moves the others to `attempts_exhausted`.
+    pub async fn requeue_stuck_jobs(
+        &self,
+        table: JobTable,
+        timeout: Duration,
+        max_attempts: u32,
+    ) -> DalResult<RequeueCounts> {
+        dispatch!(self.requeue_stuck_jobs(table, timeout, max_attempts))
+    }
+
+    /// Queues every waiting job whose dependencies are all done (and inserts missing
+    /// compression jobs): the safety net behind in-transaction queuing.
+    pub async fn queue_ready_dependents(&self) -> DalResult<CatchUpCounts> {
+        dispatch!(self.queue_ready_dependents())
+    }
+
+    pub async fn archive_prover_jobs(
+        &self,
+        policy: ArchivePolicy,
+    ) -> DalResult<Vec<ArchivedProverJob>> {
+        dispatch!(self.archive_prover_jobs(policy))
+    }
+
+    pub async fn delete_archived_prover_jobs(&self, older_than: Duration) -> DalResult<u64> {
+        dispatch!(self.delete_archived_prover_jobs(older_than))
+    }
+
+    // --- Reports -----------------------------------------------------------------------------
+
+    pub async fn status_counts(&self) -> DalResult<Vec<StatusCount>> {
+        dispatch!(self.status_counts())
+    }
+
+    /// The `/queue_report` content: queued and in-progress jobs per table and version.
+    pub async fn queue_report(&self) -> DalResult<Vec<QueueReport>> {
+        dispatch!(self.queue_report())
+    }
+
+    /// Per chain and (round, circuit): the oldest batch with an unproven prover job (lag).
+    pub async fn oldest_unproven_batches(&self) -> DalResult<Vec<OldestUnproven>> {
+        dispatch!(self.oldest_unproven_batches())
+    }
+
+    /// The oldest inserted batch whose final proof is not done yet.
+    pub async fn oldest_uncompressed_batch(&self) -> DalResult<Option<L1BatchId>> {
+        dispatch!(self.oldest_uncompressed_batch())
+    }
+
+    pub async fn count_jobs_at_max_attempts(
+        &self,
+        table: JobTable,
+        max_attempts: u32,
+    ) -> DalResult<u64> {
+        dispatch!(self.count_jobs_at_max_attempts(table, max_attempts))
+    }
+
+    /// Every job in the terminal `attempts_exhausted` state.
+    pub async fn exhausted_jobs(&self) -> DalResult<Vec<JobSummary>> {
+        dispatch!(self.exhausted_jobs())
+    }
+
+    pub async fn job(&self, job: JobRef) -> DalResult<Option<JobSummary>> {
+        dispatch!(self.job(job))
+    }
+
+    /// Everything about one batch, round by round.
+    pub async fn batch_status(&self, batch: L1BatchId) -> DalResult<BatchStatus> {
+        dispatch!(self.batch_status(batch))
+    }
+
+    pub async fn compression_jobs_with_status(
+        &self,
+        status: JobStatus,
+    ) -> DalResult<Vec<JobSummary>> {
+        dispatch!(self.compression_jobs_with_status(status))
+    }
+
+    /// End-to-end time of the batches finished since `since`.
+    pub async fn batch_proving_times(
+        &self,
+        since: DateTime<Utc>,
+    ) -> DalResult<Vec<BatchProvingTime>> {
+        dispatch!(self.batch_proving_times(since))
+    }
+
+    // --- Operator commands -------------------------------------------------------------------
+
+    /// Moves the batch's `attempts_exhausted` and `failed` jobs back to `queued` with
+    /// [`ATTEMPTS_AFTER_OPERATOR_REQUEUE`] attempts.
+    pub async fn requeue_batch(&self, batch: L1BatchId) -> DalResult<BatchRowCounts> {
+        dispatch!(self.requeue_batch(batch))
+    }
+
+    /// Deletes everything downstream of the batch's witness input and queues it again.
+    pub async fn restart_batch(&self, batch: L1BatchId) -> DalResult<BatchRowCounts> {
+        dispatch!(self.restart_batch(batch))
+    }
+
+    /// Sets one job `queued` with fresh attempts (not a job still waiting for proofs).
+    pub async fn restart_job(&self, job: JobRef) -> DalResult<TransitionOutcome> {
+        dispatch!(self.restart_job(job))
+    }
+
+    /// Removes every row of the batch, archive included.
+    pub async fn delete_batch(&self, batch: L1BatchId) -> DalResult<BatchRowCounts> {
+        dispatch!(self.delete_batch(batch))
+    }
+
+    /// Sets the priority of every job of the batch (higher is picked first).
+    pub async fn set_batch_priority(
+        &self,
+        batch: L1BatchId,
+        priority: i32,
+    ) -> DalResult<BatchRowCounts> {
+        dispatch!(self.set_batch_priority(batch, priority))
+    }
+}

@@ -1,0 +1,635 @@
+//! What goes in and out of the job database: jobs as workers see them, what a witness
+//! generation produces, and the outcomes of guarded transitions.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use zkfleet_types::ids::{LeafJobId, NodeJobId, ProverJobId};
+use zkfleet_types::{AggregationRound, CircuitId, JobStatus, L1BatchId, ProtocolSemanticVersion};
+
+/// The seven job tables. Every job lives in exactly one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobTable {
+    /// Round 0 witness generation (one per batch): `witness_inputs`.
+    WitnessInputs,
+    /// Round 1 witness generation: `leaf_witness_jobs`.
+    LeafWitnessJobs,
+    /// Round 2 witness generation: `node_witness_jobs`.
+    NodeWitnessJobs,
+    /// Round 3 witness generation: `recursion_tip_witness_jobs`.
+    RecursionTipWitnessJobs,
+    /// Round 4 witness generation: `scheduler_witness_jobs`.
+    SchedulerWitnessJobs,
+    /// Circuits to prove, every round: `prover_jobs`.
+    ProverJobs,
+    /// Compression of the scheduler proof: `proof_compression_jobs`.
+    CompressionJobs,
+}
+
+impl JobTable {
+    pub const ALL: [JobTable; 7] = [
+        Self::WitnessInputs,
+        Self::LeafWitnessJobs,
+        Self::NodeWitnessJobs,
+        Self::RecursionTipWitnessJobs,
+        Self::SchedulerWitnessJobs,
+        Self::ProverJobs,
+        Self::CompressionJobs,
+    ];
+
+    /// The SQL table name.
+    pub fn table_name(self) -> &'static str {
+        match self {
+            Self::WitnessInputs => "witness_inputs",
+            Self::LeafWitnessJobs => "leaf_witness_jobs",
+            Self::NodeWitnessJobs => "node_witness_jobs",
+            Self::RecursionTipWitnessJobs => "recursion_tip_witness_jobs",
+            Self::SchedulerWitnessJobs => "scheduler_witness_jobs",
+            Self::ProverJobs => "prover_jobs",
+            Self::CompressionJobs => "proof_compression_jobs",
+        }
+    }
+
+    /// The `job_type` label of metrics (named after the worker that processes the table).
+    pub fn job_type(self) -> &'static str {
+        match self {
+            Self::WitnessInputs => "basic_witness_generator",
+            Self::LeafWitnessJobs => "leaf_witness_generator",
+            Self::NodeWitnessJobs => "node_witness_generator",
+            Self::RecursionTipWitnessJobs => "recursion_tip_witness_generator",
+            Self::SchedulerWitnessJobs => "scheduler_witness_generator",
+            Self::ProverJobs => "prover",
+            Self::CompressionJobs => "proof_compressor",
+        }
+    }
+
+    /// The witness generation table of a round.
+    pub fn witness_table(round: AggregationRound) -> Self {
+        match round {
+            AggregationRound::Basic => Self::WitnessInputs,
+            AggregationRound::Leaf => Self::LeafWitnessJobs,
+            AggregationRound::Node => Self::NodeWitnessJobs,
+            AggregationRound::RecursionTip => Self::RecursionTipWitnessJobs,
+            AggregationRound::Scheduler => Self::SchedulerWitnessJobs,
+        }
+    }
+
+    /// The round whose witness this table generates (`None` for prover and compression jobs).
+    pub fn witness_round(self) -> Option<AggregationRound> {
+        match self {
+            Self::WitnessInputs => Some(AggregationRound::Basic),
+            Self::LeafWitnessJobs => Some(AggregationRound::Leaf),
+            Self::NodeWitnessJobs => Some(AggregationRound::Node),
+            Self::RecursionTipWitnessJobs => Some(AggregationRound::RecursionTip),
+            Self::SchedulerWitnessJobs => Some(AggregationRound::Scheduler),
+            Self::ProverJobs | Self::CompressionJobs => None,
+        }
+    }
+
+    /// Whether rows are keyed by an `id` column (otherwise by chain and batch).
+    pub(crate) fn has_id(self) -> bool {
+        matches!(
+            self,
+            Self::LeafWitnessJobs | Self::NodeWitnessJobs | Self::ProverJobs
+        )
+    }
+}
+
+impl std::fmt::Display for JobTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.table_name())
+    }
+}
+
+/// One job of any table, as operators and monitors address it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(tag = "table", content = "key", rename_all = "snake_case")]
+pub enum JobRef {
+    WitnessInput(L1BatchId),
+    LeafWitness(LeafJobId),
+    NodeWitness(NodeJobId),
+    RecursionTipWitness(L1BatchId),
+    SchedulerWitness(L1BatchId),
+    Prover(ProverJobId),
+    Compression(L1BatchId),
+}
+
+impl JobRef {
+    pub fn table(self) -> JobTable {
+        match self {
+            Self::WitnessInput(_) => JobTable::WitnessInputs,
+            Self::LeafWitness(_) => JobTable::LeafWitnessJobs,
+            Self::NodeWitness(_) => JobTable::NodeWitnessJobs,
+            Self::RecursionTipWitness(_) => JobTable::RecursionTipWitnessJobs,
+            Self::SchedulerWitness(_) => JobTable::SchedulerWitnessJobs,
+            Self::Prover(_) => JobTable::ProverJobs,
+            Self::Compression(_) => JobTable::CompressionJobs,
+        }
+    }
+}
+
+impl JobRef {
+    /// The prover job id, for a prover job.
+    pub fn prover_id(self) -> Option<ProverJobId> {
+        match self {
+            Self::Prover(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    pub fn leaf_id(self) -> Option<LeafJobId> {
+        match self {
+            Self::LeafWitness(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    pub fn node_id(self) -> Option<NodeJobId> {
+        match self {
+            Self::NodeWitness(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for JobRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::WitnessInput(b) => write!(f, "basic witness job of {b}"),
+            Self::LeafWitness(id) => write!(f, "leaf witness job {id}"),
+            Self::NodeWitness(id) => write!(f, "node witness job {id}"),
+            Self::RecursionTipWitness(b) => write!(f, "recursion tip witness job of {b}"),
+            Self::SchedulerWitness(b) => write!(f, "scheduler witness job of {b}"),
+            Self::Prover(id) => write!(f, "prover job {id}"),
+            Self::Compression(b) => write!(f, "compression job of {b}"),
+        }
+    }
+}
+
+/// The attempts counter of a job after an operator requeues it (`zkfleet requeue --batch N`):
+/// the job gets a full set of attempts again.
+pub const ATTEMPTS_AFTER_OPERATOR_REQUEUE: u32 = 0;
+
+/// Result of an idempotent insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InsertOutcome {
+    /// The row is new.
+    Inserted,
+    /// An identical row was already there; nothing changed.
+    AlreadyPresent,
+}
+
+/// A batch handed to the fleet (the gateway or `zkfleet insert-batch`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBatch {
+    pub batch: L1BatchId,
+    pub protocol_version: ProtocolSemanticVersion,
+    /// Object key of the batch's witness input.
+    pub witness_input_blob_key: String,
+    /// Higher is picked first, in every round of the batch (default 0).
+    pub priority: i32,
+    /// When the batch was sealed: older batches are picked first.
+    pub batch_sealed_at: DateTime<Utc>,
+}
+
+/// What every picked job carries besides its own columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobMeta {
+    pub batch: L1BatchId,
+    pub protocol_version: ProtocolSemanticVersion,
+    /// Attempts so far, this pick included.
+    pub attempts: u32,
+    pub priority: i32,
+    pub batch_sealed_at: DateTime<Utc>,
+}
+
+/// A successful prover job whose proof another job consumes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofRef {
+    pub prover_job_id: ProverJobId,
+    pub circuit_id: CircuitId,
+    pub depth: u32,
+    pub sequence_number: u32,
+    pub proof_blob_key: String,
+}
+
+/// A picked basic (round 0) witness generation job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BasicWitnessJob {
+    pub meta: JobMeta,
+    pub witness_input_blob_key: String,
+}
+
+/// A picked leaf (round 1) witness generation job, with the basic proofs it aggregates in
+/// sequence order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafWitnessJob {
+    pub id: LeafJobId,
+    pub meta: JobMeta,
+    /// The basic circuit type whose proofs it aggregates.
+    pub circuit_id: CircuitId,
+    pub number_of_basic_circuits: u32,
+    pub closed_form_inputs_blob_key: String,
+    pub basic_proofs: Vec<ProofRef>,
+}
+
+/// A picked node (round 2) witness generation job at some depth, with the proofs it aggregates
+/// in sequence order: round-1 proofs at depth 0, round-2 proofs of depth − 1 otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeWitnessJob {
+    pub id: NodeJobId,
+    pub meta: JobMeta,
+    pub circuit_id: CircuitId,
+    pub depth: u32,
+    pub aggregations_blob_key: Option<String>,
+    pub proofs: Vec<ProofRef>,
+}
+
+/// A picked recursion tip (round 3) witness generation job, with the final node proof of every
+/// basic circuit type present, in circuit id order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecursionTipWitnessJob {
+    pub meta: JobMeta,
+    pub number_of_final_node_jobs: u32,
+    pub final_node_proofs: Vec<ProofRef>,
+}
+
+/// A picked scheduler (round 4) witness generation job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchedulerWitnessJob {
+    pub meta: JobMeta,
+    pub scheduler_partial_input_blob_key: String,
+    pub recursion_tip_proof: ProofRef,
+}
+
+/// A picked prover job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProverJob {
+    pub id: ProverJobId,
+    pub meta: JobMeta,
+    pub aggregation_round: AggregationRound,
+    pub circuit_id: CircuitId,
+    pub depth: u32,
+    pub sequence_number: u32,
+    pub circuit_blob_key: String,
+    pub is_node_final_proof: bool,
+}
+
+/// A picked compression job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompressionJob {
+    pub meta: JobMeta,
+    pub scheduler_proof_blob_key: String,
+}
+
+/// Which prover jobs a circuit prover takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProverJobClass {
+    /// Never a heavy job.
+    Light,
+    /// Heavy jobs first; a light one when no heavy job is queued.
+    Heavy,
+    /// Any job, in the plain order.
+    Any,
+}
+
+/// The prover jobs whose memory footprint calls for a heavy worker, as (round, circuit id).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeavySet(Vec<(AggregationRound, CircuitId)>);
+
+impl HeavySet {
+    pub fn new(jobs: impl IntoIterator<Item = (AggregationRound, CircuitId)>) -> Self {
+        let mut jobs: Vec<_> = jobs.into_iter().collect();
+        jobs.sort();
+        jobs.dedup();
+        Self(jobs)
+    }
+
+    pub fn contains(&self, round: AggregationRound, circuit_id: CircuitId) -> bool {
+        self.0.binary_search(&(round, circuit_id)).is_ok()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (AggregationRound, CircuitId)> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// The set as the JSON array of `round * 256 + circuit_id` keys the pick queries take.
+    pub(crate) fn to_json_keys(&self) -> String {
+        let keys: Vec<String> = self
+            .0
+            .iter()
+            .map(|(round, circuit)| {
+                (i64::from(round.as_u8()) * 256 + i64::from(circuit.0)).to_string()
+            })
+            .collect();
+        format!("[{}]", keys.join(","))
+    }
+}
+
+/// A round-0 prover job produced by basic witness generation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBasicProverJob {
+    pub circuit_id: CircuitId,
+    /// Position of the instance among the instances of its type (a leaf verifies in order).
+    pub sequence_number: u32,
+    pub circuit_blob_key: String,
+}
+
+/// A leaf witness job produced by basic witness generation: one per basic circuit type present.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLeafWitnessJob {
+    pub circuit_id: CircuitId,
+    pub number_of_basic_circuits: u32,
+    pub closed_form_inputs_blob_key: String,
+}
+
+/// Everything basic witness generation of one batch inserts, in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BasicWitnessOutput {
+    pub prover_jobs: Vec<NewBasicProverJob>,
+    pub leaf_jobs: Vec<NewLeafWitnessJob>,
+    pub scheduler_partial_input_blob_key: String,
+}
+
+/// A leaf or node prover job produced by leaf or node witness generation; the round, circuit id
+/// and depth follow from the witness job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAggregationProverJob {
+    pub sequence_number: u32,
+    pub circuit_blob_key: String,
+}
+
+/// What leaf witness generation inserts: round-1 prover jobs, and the input of the node job of
+/// depth 0 of the same type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafWitnessOutput {
+    pub prover_jobs: Vec<NewAggregationProverJob>,
+    pub node_aggregations_blob_key: Option<String>,
+}
+
+/// What node witness generation at depth d inserts: round-2 prover jobs at depth d, and when
+/// there is more than one, the input of node job d + 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeWitnessOutput {
+    pub prover_jobs: Vec<NewAggregationProverJob>,
+    pub next_aggregations_blob_key: Option<String>,
+}
+
+/// A dependent job queued by the transaction that completed its last dependency (or by the
+/// monitor's catch-up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueuedDependent {
+    LeafWitness(LeafJobId),
+    NodeWitness(NodeJobId),
+    RecursionTipWitness(L1BatchId),
+    SchedulerWitness(L1BatchId),
+    /// The compression job, inserted queued when the scheduler proof completed.
+    Compression(L1BatchId),
+}
+
+/// Result of a guarded completion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompleteOutcome {
+    /// The job was `in_progress` and is now successful; dependents that became ready are listed.
+    Completed { queued: Vec<QueuedDependent> },
+    /// The job was not `in_progress` (e.g. a duplicated worker after a requeue finished second):
+    /// nothing changed.
+    NotInProgress { status: JobStatus },
+}
+
+impl CompleteOutcome {
+    pub fn is_completed(&self) -> bool {
+        matches!(self, Self::Completed { .. })
+    }
+}
+
+/// Result of a guarded state change other than completion (fail, mark sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransitionOutcome {
+    Applied,
+    /// The job was in a state the transition does not apply to; nothing changed.
+    Unchanged {
+        status: JobStatus,
+    },
+}
+
+/// Rows moved by one requeue pass over a table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RequeueCounts {
+    /// In progress past the timeout, or failed, with attempts left: back to `queued`.
+    pub requeued: u64,
+    /// Same, without attempts left: to `attempts_exhausted`.
+    pub exhausted: u64,
+}
+
+/// Rows moved by the monitor's dependency catch-up, per table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CatchUpCounts {
+    pub leaf_witness_jobs: u64,
+    pub node_witness_jobs: u64,
+    pub recursion_tip_witness_jobs: u64,
+    pub scheduler_witness_jobs: u64,
+    /// Compression jobs inserted for batches whose scheduler proof is successful.
+    pub compression_jobs: u64,
+}
+
+impl CatchUpCounts {
+    pub fn total(&self) -> u64 {
+        self.leaf_witness_jobs
+            + self.node_witness_jobs
+            + self.recursion_tip_witness_jobs
+            + self.scheduler_witness_jobs
+            + self.compression_jobs
+    }
+}
+
+/// Rows changed by an operator command on a batch, per table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BatchRowCounts(pub Vec<(JobTable, u64)>);
+
+impl BatchRowCounts {
+    pub fn total(&self) -> u64 {
+        self.0.iter().map(|(_, n)| n).sum()
+    }
+
+    pub fn get(&self, table: JobTable) -> u64 {
+        self.0
+            .iter()
+            .filter(|(t, _)| *t == table)
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+/// When finished batches' prover jobs are archived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchivePolicy {
+    /// Archive a batch's prover jobs this long after its compression job last changed.
+    pub archive_after: Duration,
+    /// Also archive batches whose compression job is `successful` but not yet `sent_to_server`.
+    pub include_unsent: bool,
+}
+
+/// A prover job moved to the archive, with the objects the store may now collect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchivedProverJob {
+    pub id: ProverJobId,
+    pub batch: L1BatchId,
+    pub circuit_blob_key: String,
+    pub proof_blob_key: Option<String>,
+}
+
+/// One job of any table, with everything an operator wants to see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobSummary {
+    pub job: JobRef,
+    pub batch: L1BatchId,
+    pub protocol_version: ProtocolSemanticVersion,
+    /// The round the job belongs to (its witness round for witness jobs, `None` for compression).
+    pub aggregation_round: Option<AggregationRound>,
+    pub circuit_id: Option<CircuitId>,
+    pub depth: Option<u32>,
+    pub sequence_number: Option<u32>,
+    pub status: JobStatus,
+    pub attempts: u32,
+    pub priority: i32,
+    pub error: Option<String>,
+    pub picked_by: Option<String>,
+    pub batch_sealed_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub processing_started_at: Option<DateTime<Utc>>,
+    pub time_taken: Option<Duration>,
+    /// The object the job reads (witness input, closed-form inputs, circuit, scheduler proof...).
+    pub input_blob_key: Option<String>,
+    /// The object the job wrote (proof, final proof), once done.
+    pub output_blob_key: Option<String>,
+}
+
+/// Number of jobs in one (table, version, round, circuit, status) cell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusCount {
+    pub table: JobTable,
+    pub protocol_version: ProtocolSemanticVersion,
+    pub aggregation_round: Option<AggregationRound>,
+    pub circuit_id: Option<CircuitId>,
+    pub status: JobStatus,
+    pub count: u64,
+}
+
+/// Queued and in-progress jobs of one table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct QueueCounts {
+    pub queued: u64,
+    pub in_progress: u64,
+}
+
+/// The queue of every table for one protocol version (the `/queue_report` entry).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct QueueTables {
+    pub basic_witness_jobs: QueueCounts,
+    pub leaf_witness_jobs: QueueCounts,
+    pub node_witness_jobs: QueueCounts,
+    pub recursion_tip_witness_jobs: QueueCounts,
+    pub scheduler_witness_jobs: QueueCounts,
+    pub prover_jobs: QueueCounts,
+    pub proof_compressor_jobs: QueueCounts,
+}
+
+impl QueueTables {
+    pub fn table_mut(&mut self, table: JobTable) -> &mut QueueCounts {
+        match table {
+            JobTable::WitnessInputs => &mut self.basic_witness_jobs,
+            JobTable::LeafWitnessJobs => &mut self.leaf_witness_jobs,
+            JobTable::NodeWitnessJobs => &mut self.node_witness_jobs,
+            JobTable::RecursionTipWitnessJobs => &mut self.recursion_tip_witness_jobs,
+            JobTable::SchedulerWitnessJobs => &mut self.scheduler_witness_jobs,
+            JobTable::ProverJobs => &mut self.prover_jobs,
+            JobTable::CompressionJobs => &mut self.proof_compressor_jobs,
+        }
+    }
+}
+
+/// `{version, report}`: one element of the queue report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct QueueReport {
+    pub version: ProtocolSemanticVersion,
+    pub report: QueueTables,
+}
+
+/// The oldest batch with an unproven prover job of one (round, circuit), per chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct OldestUnproven {
+    pub aggregation_round: AggregationRound,
+    pub circuit_id: CircuitId,
+    pub batch: L1BatchId,
+}
+
+/// The jobs of one round of a batch: its witness generation jobs and its prover jobs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoundStatus {
+    pub round: AggregationRound,
+    pub witness_jobs: Vec<JobSummary>,
+    pub prover_jobs: Vec<JobSummary>,
+}
+
+impl RoundStatus {
+    /// Prover jobs per status, in status order.
+    pub fn prover_jobs_by_status(&self) -> Vec<(JobStatus, u64)> {
+        count_by_status(&self.prover_jobs)
+    }
+
+    pub fn witness_jobs_by_status(&self) -> Vec<(JobStatus, u64)> {
+        count_by_status(&self.witness_jobs)
+    }
+}
+
+fn count_by_status(jobs: &[JobSummary]) -> Vec<(JobStatus, u64)> {
+    JobStatus::ALL
+        .into_iter()
+        .map(|s| (s, jobs.iter().filter(|j| j.status == s).count() as u64))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// Everything about one batch, for `zkfleet status batch N [--verbose]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BatchStatus {
+    pub batch: L1BatchId,
+    /// The basic witness job (absent if the batch was never inserted).
+    pub witness_input: Option<JobSummary>,
+    /// Rounds 0 to 4, always five entries.
+    pub rounds: Vec<RoundStatus>,
+    pub compression: Option<JobSummary>,
+    /// Prover jobs already moved to the archive.
+    pub archived_prover_jobs: u64,
+}
+
+impl BatchStatus {
+    /// Whether any row of the batch exists.
+    pub fn exists(&self) -> bool {
+        self.witness_input.is_some()
+            || self.compression.is_some()
+            || self.archived_prover_jobs > 0
+            || self
+                .rounds
+                .iter()
+                .any(|r| !r.witness_jobs.is_empty() || !r.prover_jobs.is_empty())
+    }
+}
+
+/// End-to-end proving time of one batch (`zkfleet stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BatchProvingTime {
+    pub batch: L1BatchId,
+    /// When the batch was inserted (its witness input row).
+    pub inserted_at: DateTime<Utc>,
+    /// When its compression job last changed (successful or sent to server).
+    pub finished_at: DateTime<Utc>,
+    pub duration: Duration,
+}

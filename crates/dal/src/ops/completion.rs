@@ -1,0 +1,317 @@
+//! Completion and failure, and the queuing of dependent jobs in the completing transaction.
+//!
+//! Completion is guarded: only an `in_progress` job completes, so a duplicated worker (the job
+//! was requeued after a timeout while its first worker was still alive) finds the job already
+//! successful and changes nothing, and no dependency is ever counted twice.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use zkfleet_types::ids::{LeafJobId, NodeJobId, ProverJobId};
+use zkfleet_types::{AggregationRound, JobStatus, L1BatchId};
+
+use super::{begin_write, bind_key, sql, unchanged_status, Key, Pool, Tx};
+use crate::error::{DalError, DalResult};
+use crate::model::{CompleteOutcome, JobRef, QueuedDependent, TransitionOutcome};
+use crate::rows::{batch_col, db_batch, db_millis, round_col, CompletedProverJobRow, DependentRow};
+
+pub(crate) async fn complete_prover_job(
+    pool: &Pool,
+    id: ProverJobId,
+    proof_blob_key: &str,
+    time_taken: Duration,
+) -> DalResult<CompleteOutcome> {
+    if proof_blob_key.is_empty() {
+        return Err(DalError::InvalidInput(format!(
+            "prover job {id}: empty proof blob key"
+        )));
+    }
+    let now = Utc::now();
+    let mut tx = begin_write(pool).await?;
+    let row: Option<CompletedProverJobRow> = sqlx::query_as(sql::COMPLETE_PROVER_JOB)
+        .bind(id.0)
+        .bind(proof_blob_key)
+        .bind(db_millis(time_taken))
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(row) = row else {
+        let status = unchanged_status(tx, JobRef::Prover(id)).await?;
+        return Ok(CompleteOutcome::NotInProgress { status });
+    };
+    let queued = queue_dependents_of_proof(&mut tx, &row, now).await?;
+    tx.commit().await?;
+    Ok(CompleteOutcome::Completed { queued })
+}
+
+/// What a just-completed proof may have made ready. Each dependent row is locked (PostgreSQL)
+/// or the whole database is (SQLite) before its finished dependencies are counted, so of two
+/// transactions completing its last two dependencies exactly one sees the full count.
+async fn queue_dependents_of_proof(
+    tx: &mut Tx,
+    job: &CompletedProverJobRow,
+    now: DateTime<Utc>,
+) -> DalResult<Vec<QueuedDependent>> {
+    let (chain, batch) = (job.meta.chain_id, job.meta.batch_number);
+    let mut queued = Vec::new();
+    match round_col("prover_jobs", job.aggregation_round)? {
+        AggregationRound::Basic => {
+            let dependent: Option<DependentRow> = sqlx::query_as(sql::LOCK_LEAF_DEPENDENT)
+                .bind(chain)
+                .bind(batch)
+                .bind(job.circuit_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if let Some(id) =
+                ready(tx, dependent, chain, batch, Some((0, job.circuit_id, 0))).await?
+            {
+                if queue_by_id(tx, sql::QUEUE_LEAF_JOB, id, now).await? {
+                    queued.push(QueuedDependent::LeafWitness(LeafJobId(id)));
+                }
+            }
+        }
+        AggregationRound::Leaf => {
+            let dependent: Option<DependentRow> = sqlx::query_as(sql::LOCK_NODE_DEPENDENT)
+                .bind(chain)
+                .bind(batch)
+                .bind(job.circuit_id)
+                .bind(0_i64)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if let Some(id) =
+                ready(tx, dependent, chain, batch, Some((1, job.circuit_id, 0))).await?
+            {
+                if queue_by_id(tx, sql::QUEUE_NODE_JOB, id, now).await? {
+                    queued.push(QueuedDependent::NodeWitness(NodeJobId(id)));
+                }
+            }
+        }
+        AggregationRound::Node if job.is_node_final_proof => {
+            let dependent: Option<DependentRow> = sqlx::query_as(sql::LOCK_RECURSION_TIP_DEPENDENT)
+                .bind(chain)
+                .bind(batch)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if ready(tx, dependent, chain, batch, None).await?.is_some()
+                && queue_by_batch(tx, sql::QUEUE_RECURSION_TIP_JOB, chain, batch, now).await?
+            {
+                queued.push(QueuedDependent::RecursionTipWitness(batch_col(
+                    "prover_jobs",
+                    chain,
+                    batch,
+                )?));
+            }
+        }
+        AggregationRound::Node => {
+            // A node proof of depth d is aggregated by the node job of depth d + 1.
+            let dependent: Option<DependentRow> = sqlx::query_as(sql::LOCK_NODE_DEPENDENT)
+                .bind(chain)
+                .bind(batch)
+                .bind(job.circuit_id)
+                .bind(job.depth + 1)
+                .fetch_optional(&mut **tx)
+                .await?;
+            let proofs = Some((2, job.circuit_id, job.depth));
+            if let Some(id) = ready(tx, dependent, chain, batch, proofs).await? {
+                if queue_by_id(tx, sql::QUEUE_NODE_JOB, id, now).await? {
+                    queued.push(QueuedDependent::NodeWitness(NodeJobId(id)));
+                }
+            }
+        }
+        AggregationRound::RecursionTip => {
+            let dependent: Option<DependentRow> = sqlx::query_as(sql::LOCK_SCHEDULER_DEPENDENT)
+                .bind(chain)
+                .bind(batch)
+                .fetch_optional(&mut **tx)
+                .await?;
+            let waiting =
+                dependent.is_some_and(|d| d.status == JobStatus::WaitingForProofs.as_str());
+            if waiting && queue_by_batch(tx, sql::QUEUE_SCHEDULER_JOB, chain, batch, now).await? {
+                queued.push(QueuedDependent::SchedulerWitness(batch_col(
+                    "prover_jobs",
+                    chain,
+                    batch,
+                )?));
+            }
+        }
+        AggregationRound::Scheduler => {
+            let proof_blob_key = job.proof_blob_key.as_deref().unwrap_or_default();
+            let inserted = sqlx::query(sql::INSERT_COMPRESSION_JOB)
+                .bind(chain)
+                .bind(batch)
+                .bind(proof_blob_key)
+                .bind(job.meta.protocol_version)
+                .bind(job.meta.protocol_version_patch)
+                .bind(job.meta.priority)
+                .bind(job.meta.batch_sealed_at)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+            if inserted == 1 {
+                queued.push(QueuedDependent::Compression(batch_col(
+                    "prover_jobs",
+                    chain,
+                    batch,
+                )?));
+            }
+        }
+    }
+    Ok(queued)
+}
+
+/// Whether a locked dependent is waiting and all the proofs it expects are successful.
+/// `proofs` = (round, circuit, depth) of the proofs it waits for; `None` = the batch's final
+/// node proofs. Returns the dependent's id (0 for tables keyed by batch).
+async fn ready(
+    tx: &mut Tx,
+    dependent: Option<DependentRow>,
+    chain: i64,
+    batch: i64,
+    proofs: Option<(i64, i64, i64)>,
+) -> DalResult<Option<i64>> {
+    let Some(dependent) = dependent else {
+        return Ok(None);
+    };
+    if dependent.status != JobStatus::WaitingForProofs.as_str() {
+        return Ok(None);
+    }
+    // A node job whose count is not filled in yet (NULL) waits for its leaf witness generation.
+    let Some(expected) = dependent.expected else {
+        return Ok(None);
+    };
+    let done: i64 = match proofs {
+        Some((round, circuit, depth)) => {
+            let unfinished: bool = sqlx::query_scalar(sql::UNFINISHED_SIBLING_EXISTS)
+                .bind(chain)
+                .bind(batch)
+                .bind(round)
+                .bind(circuit)
+                .bind(depth)
+                .fetch_one(&mut **tx)
+                .await?;
+            if unfinished {
+                return Ok(None);
+            }
+            sqlx::query_scalar(sql::COUNT_SUCCESSFUL_PROOFS)
+                .bind(chain)
+                .bind(batch)
+                .bind(round)
+                .bind(circuit)
+                .bind(depth)
+                .fetch_one(&mut **tx)
+                .await?
+        }
+        None => {
+            sqlx::query_scalar(sql::COUNT_SUCCESSFUL_FINAL_NODE_PROOFS)
+                .bind(chain)
+                .bind(batch)
+                .fetch_one(&mut **tx)
+                .await?
+        }
+    };
+    Ok((done >= expected).then_some(dependent.id.unwrap_or(0)))
+}
+
+async fn queue_by_id(tx: &mut Tx, statement: &str, id: i64, now: DateTime<Utc>) -> DalResult<bool> {
+    let n = sqlx::query(statement)
+        .bind(id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
+async fn queue_by_batch(
+    tx: &mut Tx,
+    statement: &str,
+    chain: i64,
+    batch: i64,
+    now: DateTime<Utc>,
+) -> DalResult<bool> {
+    let n = sqlx::query(statement)
+        .bind(chain)
+        .bind(batch)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
+pub(crate) async fn complete_compression_job(
+    pool: &Pool,
+    batch: L1BatchId,
+    final_proof_blob_key: &str,
+    time_taken: Duration,
+) -> DalResult<CompleteOutcome> {
+    if final_proof_blob_key.is_empty() {
+        return Err(DalError::InvalidInput(format!(
+            "compression job of {batch}: empty final proof blob key"
+        )));
+    }
+    let (chain, number) = db_batch(batch)?;
+    let mut tx = begin_write(pool).await?;
+    let n = sqlx::query(sql::COMPLETE_COMPRESSION_JOB)
+        .bind(chain)
+        .bind(number)
+        .bind(final_proof_blob_key)
+        .bind(db_millis(time_taken))
+        .bind(Utc::now())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        let status = unchanged_status(tx, JobRef::Compression(batch)).await?;
+        return Ok(CompleteOutcome::NotInProgress { status });
+    }
+    tx.commit().await?;
+    Ok(CompleteOutcome::Completed { queued: Vec::new() })
+}
+
+/// `successful` → `sent_to_server`: the final proof was handed to the client.
+pub(crate) async fn mark_compression_job_sent(
+    pool: &Pool,
+    batch: L1BatchId,
+) -> DalResult<TransitionOutcome> {
+    let (chain, number) = db_batch(batch)?;
+    let mut tx = begin_write(pool).await?;
+    let n = sqlx::query(sql::MARK_COMPRESSION_SENT)
+        .bind(chain)
+        .bind(number)
+        .bind(Utc::now())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        let status = unchanged_status(tx, JobRef::Compression(batch)).await?;
+        return Ok(TransitionOutcome::Unchanged { status });
+    }
+    tx.commit().await?;
+    Ok(TransitionOutcome::Applied)
+}
+
+/// `in_progress` → `failed` with the error text; any other status is left alone (a successful
+/// job is never overwritten, a requeued one stays queued).
+pub(crate) async fn fail_job(
+    pool: &Pool,
+    job: JobRef,
+    error: &str,
+) -> DalResult<TransitionOutcome> {
+    let key = Key::of(job)?;
+    let statement = sql::fail_job(job.table());
+    let mut tx = begin_write(pool).await?;
+    let n = bind_key!(sqlx::query(&statement), key)
+        .bind(error)
+        .bind(Utc::now())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        let status = unchanged_status(tx, job).await?;
+        return Ok(TransitionOutcome::Unchanged { status });
+    }
+    tx.commit().await?;
+    Ok(TransitionOutcome::Applied)
+}

@@ -1,0 +1,317 @@
+//! Picking: take the first queued job of a table, atomically, and mark it in progress.
+//!
+//! One statement per pick (`UPDATE … WHERE key = (SELECT … LIMIT 1 [FOR UPDATE SKIP LOCKED])
+//! RETURNING …`) inside a write transaction; attempts are counted here, on pick. Witness-job
+//! picks also read, in the same transaction, the proofs the job aggregates.
+
+use chrono::Utc;
+use zkfleet_types::ids::{LeafJobId, NodeJobId};
+use zkfleet_types::ProtocolSemanticVersion;
+
+use super::{begin_write, sql, Pool, Tx};
+use crate::error::{DalError, DalResult};
+use crate::model::{
+    BasicWitnessJob, CompressionJob, HeavySet, LeafWitnessJob, NodeWitnessJob, ProverJob,
+    ProverJobClass, RecursionTipWitnessJob, SchedulerWitnessJob,
+};
+use crate::rows::{
+    circuit_col, into_proofs, BasicJobRow, CompressionJobRow, LeafJobRow, NodeJobRow, ProofRow,
+    ProverJobRow, RecursionTipJobRow, SchedulerJobRow,
+};
+
+/// Runs a pick statement ($1 minor, $2 patch, $3 picked_by, $4 now).
+async fn pick_row<R>(
+    tx: &mut Tx,
+    statement: &'static str,
+    version: ProtocolSemanticVersion,
+    picked_by: &str,
+) -> DalResult<Option<R>>
+where
+    R: for<'r> sqlx::FromRow<'r, <super::Db as sqlx::Database>::Row> + Send + Unpin,
+{
+    let row = sqlx::query_as::<_, R>(statement)
+        .bind(i64::from(version.minor))
+        .bind(i64::from(version.patch))
+        .bind(picked_by)
+        .bind(Utc::now())
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row)
+}
+
+/// Successful prover jobs of one (batch, round, circuit, depth), in sequence order.
+async fn proofs_of(
+    tx: &mut Tx,
+    chain_id: i64,
+    batch_number: i64,
+    round: i64,
+    circuit_id: i64,
+    depth: i64,
+) -> DalResult<Vec<ProofRow>> {
+    Ok(sqlx::query_as(sql::SELECT_PROOFS)
+        .bind(chain_id)
+        .bind(batch_number)
+        .bind(round)
+        .bind(circuit_id)
+        .bind(depth)
+        .fetch_all(&mut **tx)
+        .await?)
+}
+
+pub(crate) async fn pick_basic_witness_job(
+    pool: &Pool,
+    version: ProtocolSemanticVersion,
+    picked_by: &str,
+) -> DalResult<Option<BasicWitnessJob>> {
+    let mut tx = begin_write(pool).await?;
+    let row: Option<BasicJobRow> =
+        pick_row(&mut tx, sql::PICK_BASIC_WITNESS_JOB, version, picked_by).await?;
+    tx.commit().await?;
+    row.map(|r| {
+        Ok(BasicWitnessJob {
+            meta: r.meta.into_meta("witness_inputs")?,
+            witness_input_blob_key: r.witness_input_blob_key,
+        })
+    })
+    .transpose()
+}
+
+pub(crate) async fn pick_leaf_witness_job(
+    pool: &Pool,
+    version: ProtocolSemanticVersion,
+    picked_by: &str,
+) -> DalResult<Option<LeafWitnessJob>> {
+    const T: &str = "leaf_witness_jobs";
+    let mut tx = begin_write(pool).await?;
+    let Some(row) =
+        pick_row::<LeafJobRow>(&mut tx, sql::PICK_LEAF_WITNESS_JOB, version, picked_by).await?
+    else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    let proofs = proofs_of(
+        &mut tx,
+        row.meta.chain_id,
+        row.meta.batch_number,
+        0,
+        row.circuit_id,
+        0,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(LeafWitnessJob {
+        id: LeafJobId(row.id),
+        circuit_id: circuit_col(T, row.circuit_id)?,
+        number_of_basic_circuits: u32::try_from(row.number_of_basic_circuits).map_err(|_| {
+            DalError::corrupt(
+                T,
+                format!(
+                    "number_of_basic_circuits = {}",
+                    row.number_of_basic_circuits
+                ),
+            )
+        })?,
+        closed_form_inputs_blob_key: row.closed_form_inputs_blob_key,
+        meta: row.meta.into_meta(T)?,
+        basic_proofs: into_proofs(proofs)?,
+    }))
+}
+
+pub(crate) async fn pick_node_witness_job(
+    pool: &Pool,
+    version: ProtocolSemanticVersion,
+    picked_by: &str,
+) -> DalResult<Option<NodeWitnessJob>> {
+    const T: &str = "node_witness_jobs";
+    let mut tx = begin_write(pool).await?;
+    let Some(row) =
+        pick_row::<NodeJobRow>(&mut tx, sql::PICK_NODE_WITNESS_JOB, version, picked_by).await?
+    else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    // Depth 0 aggregates the leaf proofs of its type; depth d the node proofs of depth d - 1.
+    let (round, depth) = if row.depth == 0 {
+        (1, 0)
+    } else {
+        (2, row.depth - 1)
+    };
+    let proofs = proofs_of(
+        &mut tx,
+        row.meta.chain_id,
+        row.meta.batch_number,
+        round,
+        row.circuit_id,
+        depth,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(NodeWitnessJob {
+        id: NodeJobId(row.id),
+        circuit_id: circuit_col(T, row.circuit_id)?,
+        depth: u32::try_from(row.depth)
+            .map_err(|_| DalError::corrupt(T, format!("depth = {}", row.depth)))?,
+        aggregations_blob_key: row.aggregations_blob_key,
+        meta: row.meta.into_meta(T)?,
+        proofs: into_proofs(proofs)?,
+    }))
+}
+
+pub(crate) async fn pick_recursion_tip_witness_job(
+    pool: &Pool,
+    version: ProtocolSemanticVersion,
+    picked_by: &str,
+) -> DalResult<Option<RecursionTipWitnessJob>> {
+    const T: &str = "recursion_tip_witness_jobs";
+    let mut tx = begin_write(pool).await?;
+    let Some(row) = pick_row::<RecursionTipJobRow>(
+        &mut tx,
+        sql::PICK_RECURSION_TIP_WITNESS_JOB,
+        version,
+        picked_by,
+    )
+    .await?
+    else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    let proofs: Vec<ProofRow> = sqlx::query_as(sql::SELECT_FINAL_NODE_PROOFS)
+        .bind(row.meta.chain_id)
+        .bind(row.meta.batch_number)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Some(RecursionTipWitnessJob {
+        number_of_final_node_jobs: u32::try_from(row.number_of_final_node_jobs).map_err(|_| {
+            DalError::corrupt(
+                T,
+                format!(
+                    "number_of_final_node_jobs = {}",
+                    row.number_of_final_node_jobs
+                ),
+            )
+        })?,
+        meta: row.meta.into_meta(T)?,
+        final_node_proofs: into_proofs(proofs)?,
+    }))
+}
+
+pub(crate) async fn pick_scheduler_witness_job(
+    pool: &Pool,
+    version: ProtocolSemanticVersion,
+    picked_by: &str,
+) -> DalResult<Option<SchedulerWitnessJob>> {
+    const T: &str = "scheduler_witness_jobs";
+    let mut tx = begin_write(pool).await?;
+    let Some(row) =
+        pick_row::<SchedulerJobRow>(&mut tx, sql::PICK_SCHEDULER_WITNESS_JOB, version, picked_by)
+            .await?
+    else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    let proof: Option<ProofRow> = sqlx::query_as(sql::SELECT_RECURSION_TIP_PROOF)
+        .bind(row.meta.chain_id)
+        .bind(row.meta.batch_number)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let meta = row.meta.into_meta(T)?;
+    let Some(proof) = proof else {
+        // Queued without its recursion tip proof: the row was edited by hand. Leave it queued.
+        tx.rollback().await?;
+        return Err(DalError::corrupt(
+            T,
+            format!(
+                "{} is queued but has no successful recursion tip proof",
+                meta.batch
+            ),
+        ));
+    };
+    tx.commit().await?;
+    Ok(Some(SchedulerWitnessJob {
+        meta,
+        scheduler_partial_input_blob_key: row.scheduler_partial_input_blob_key,
+        recursion_tip_proof: proof.into_proof()?,
+    }))
+}
+
+pub(crate) async fn pick_prover_job(
+    pool: &Pool,
+    version: ProtocolSemanticVersion,
+    class: ProverJobClass,
+    heavy: &HeavySet,
+    picked_by: &str,
+) -> DalResult<Option<ProverJob>> {
+    let heavy_keys = heavy.to_json_keys();
+    let mut tx = begin_write(pool).await?;
+    let row = match class {
+        ProverJobClass::Any => {
+            pick_row::<ProverJobRow>(&mut tx, sql::PICK_PROVER_JOB_ANY, version, picked_by).await?
+        }
+        ProverJobClass::Light => {
+            pick_classed(
+                &mut tx,
+                sql::PICK_PROVER_JOB_LIGHT,
+                version,
+                &heavy_keys,
+                picked_by,
+            )
+            .await?
+        }
+        ProverJobClass::Heavy => {
+            match pick_classed(
+                &mut tx,
+                sql::PICK_PROVER_JOB_HEAVY,
+                version,
+                &heavy_keys,
+                picked_by,
+            )
+            .await?
+            {
+                Some(row) => Some(row),
+                None => {
+                    pick_classed(
+                        &mut tx,
+                        sql::PICK_PROVER_JOB_LIGHT,
+                        version,
+                        &heavy_keys,
+                        picked_by,
+                    )
+                    .await?
+                }
+            }
+        }
+    };
+    tx.commit().await?;
+    row.map(ProverJobRow::into_job).transpose()
+}
+
+/// A heavy-only or light-only pick ($5 = the heavy set's keys).
+async fn pick_classed(
+    tx: &mut Tx,
+    statement: &'static str,
+    version: ProtocolSemanticVersion,
+    heavy_keys: &str,
+    picked_by: &str,
+) -> DalResult<Option<ProverJobRow>> {
+    Ok(sqlx::query_as(statement)
+        .bind(i64::from(version.minor))
+        .bind(i64::from(version.patch))
+        .bind(picked_by)
+        .bind(Utc::now())
+        .bind(heavy_keys)
+        .fetch_optional(&mut **tx)
+        .await?)
+}
+
+pub(crate) async fn pick_compression_job(
+    pool: &Pool,
+    version: ProtocolSemanticVersion,
+    picked_by: &str,
+) -> DalResult<Option<CompressionJob>> {
+    let mut tx = begin_write(pool).await?;
+    let row: Option<CompressionJobRow> =
+        pick_row(&mut tx, sql::PICK_COMPRESSION_JOB, version, picked_by).await?;
+    tx.commit().await?;
+    row.map(CompressionJobRow::into_job).transpose()
+}

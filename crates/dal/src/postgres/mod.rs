@@ -1,0 +1,49 @@
+//! The PostgreSQL backend: the distributed engine, shared by every machine of a fleet.
+
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::Postgres;
+
+use crate::connection::PoolOptions;
+use crate::error::{DalError, DalResult};
+
+pub(crate) type Db = Postgres;
+
+mod sql;
+
+// The operations are shared with the other backend: the same file is mounted under each
+// backend module, where `super::{Db, sql, begin_write}` resolve to that backend's own.
+#[allow(clippy::duplicate_mod)]
+#[path = "../ops/mod.rs"]
+pub(crate) mod ops;
+
+/// Largest number of bind parameters in one statement (PostgreSQL's wire protocol counts them
+/// in an unsigned 16-bit integer).
+pub(crate) const MAX_BIND_PARAMS: usize = 65_535;
+
+/// Migrations of `migrations/postgres`, embedded at compile time.
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Begins a write transaction. READ COMMITTED: row locks (`FOR UPDATE [SKIP LOCKED]`) provide
+/// the isolation the job transitions need.
+pub(crate) async fn begin_write(
+    pool: &sqlx::Pool<Db>,
+) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
+    pool.begin().await
+}
+
+pub(crate) async fn connect(url: &str, options: &PoolOptions) -> DalResult<sqlx::Pool<Db>> {
+    let connect_options = PgConnectOptions::from_str(url).map_err(|e| DalError::InvalidUrl {
+        url: crate::connection::redact(url),
+        reason: e.to_string(),
+    })?;
+    let pool = PgPoolOptions::new()
+        .max_connections(options.max_connections)
+        .min_connections(options.min_connections)
+        .acquire_timeout(options.acquire_timeout)
+        .connect_with(connect_options)
+        .await
+        .map_err(DalError::Connection)?;
+    Ok(pool)
+}

@@ -1,0 +1,163 @@
+//! PostgreSQL statements. Everything both dialects accept comes from [`crate::portable_sql`];
+//! the statements below shadow nothing there and exist because PostgreSQL needs row locks:
+//! picks lock their candidate with `FOR UPDATE SKIP LOCKED` (concurrent pickers skip it and
+//! take the next one), and dependent queuing locks the dependent row with `FOR UPDATE` before
+//! counting its finished dependencies.
+
+pub(crate) use crate::portable_sql::*;
+
+pub(crate) use super::MAX_BIND_PARAMS;
+
+// ---------------------------------------------------------------------------------------------
+// Picks: $1 protocol minor, $2 patch, $3 picked_by, $4 now (see `pick_set!`).
+// ---------------------------------------------------------------------------------------------
+
+pub(crate) const PICK_BASIC_WITNESS_JOB: &str = concat!(
+    "UPDATE witness_inputs SET ",
+    pick_set!(),
+    " WHERE (chain_id, batch_number) IN ( \
+        SELECT chain_id, batch_number FROM witness_inputs \
+        WHERE status = 'queued' AND protocol_version = $1 AND protocol_version_patch = $2 \
+        ORDER BY priority DESC, batch_sealed_at ASC, chain_id ASC, batch_number ASC \
+        LIMIT 1 FOR UPDATE SKIP LOCKED) \
+     RETURNING ",
+    meta_cols!(),
+    ", witness_input_blob_key"
+);
+
+pub(crate) const PICK_LEAF_WITNESS_JOB: &str = concat!(
+    "UPDATE leaf_witness_jobs SET ",
+    pick_set!(),
+    " WHERE id = ( \
+        SELECT id FROM leaf_witness_jobs \
+        WHERE status = 'queued' AND protocol_version = $1 AND protocol_version_patch = $2 \
+        ORDER BY priority DESC, batch_sealed_at ASC, circuit_id ASC, id ASC \
+        LIMIT 1 FOR UPDATE SKIP LOCKED) \
+     RETURNING id, ",
+    meta_cols!(),
+    ", circuit_id, number_of_basic_circuits, closed_form_inputs_blob_key"
+);
+
+pub(crate) const PICK_NODE_WITNESS_JOB: &str = concat!(
+    "UPDATE node_witness_jobs SET ",
+    pick_set!(),
+    " WHERE id = ( \
+        SELECT id FROM node_witness_jobs \
+        WHERE status = 'queued' AND protocol_version = $1 AND protocol_version_patch = $2 \
+        ORDER BY priority DESC, batch_sealed_at ASC, depth ASC, circuit_id ASC, id ASC \
+        LIMIT 1 FOR UPDATE SKIP LOCKED) \
+     RETURNING id, ",
+    meta_cols!(),
+    ", circuit_id, depth, aggregations_blob_key"
+);
+
+pub(crate) const PICK_RECURSION_TIP_WITNESS_JOB: &str = concat!(
+    "UPDATE recursion_tip_witness_jobs SET ",
+    pick_set!(),
+    " WHERE (chain_id, batch_number) IN ( \
+        SELECT chain_id, batch_number FROM recursion_tip_witness_jobs \
+        WHERE status = 'queued' AND protocol_version = $1 AND protocol_version_patch = $2 \
+        ORDER BY priority DESC, batch_sealed_at ASC, chain_id ASC, batch_number ASC \
+        LIMIT 1 FOR UPDATE SKIP LOCKED) \
+     RETURNING ",
+    meta_cols!(),
+    ", number_of_final_node_jobs"
+);
+
+pub(crate) const PICK_SCHEDULER_WITNESS_JOB: &str = concat!(
+    "UPDATE scheduler_witness_jobs SET ",
+    pick_set!(),
+    " WHERE (chain_id, batch_number) IN ( \
+        SELECT chain_id, batch_number FROM scheduler_witness_jobs \
+        WHERE status = 'queued' AND protocol_version = $1 AND protocol_version_patch = $2 \
+        ORDER BY priority DESC, batch_sealed_at ASC, chain_id ASC, batch_number ASC \
+        LIMIT 1 FOR UPDATE SKIP LOCKED) \
+     RETURNING ",
+    meta_cols!(),
+    ", scheduler_partial_input_blob_key"
+);
+
+pub(crate) const PICK_COMPRESSION_JOB: &str = concat!(
+    "UPDATE proof_compression_jobs SET ",
+    pick_set!(),
+    " WHERE (chain_id, batch_number) IN ( \
+        SELECT chain_id, batch_number FROM proof_compression_jobs \
+        WHERE status = 'queued' AND protocol_version = $1 AND protocol_version_patch = $2 \
+        ORDER BY priority DESC, batch_sealed_at ASC, chain_id ASC, batch_number ASC \
+        LIMIT 1 FOR UPDATE SKIP LOCKED) \
+     RETURNING ",
+    meta_cols!(),
+    ", scheduler_proof_blob_key"
+);
+
+/// Any prover job of the version.
+pub(crate) const PICK_PROVER_JOB_ANY: &str = concat!(
+    "UPDATE prover_jobs SET ",
+    pick_set!(),
+    " WHERE id = ( \
+        SELECT id FROM prover_jobs \
+        WHERE status = 'queued' AND protocol_version = $1 AND protocol_version_patch = $2 \
+        ORDER BY ",
+    prover_job_order!(),
+    " LIMIT 1 FOR UPDATE SKIP LOCKED) \
+     RETURNING ",
+    prover_job_cols!()
+);
+
+/// A prover job of the heavy set; $5 is the set as a JSON array of `round * 256 + circuit_id`.
+pub(crate) const PICK_PROVER_JOB_HEAVY: &str = concat!(
+    "UPDATE prover_jobs SET ",
+    pick_set!(),
+    " WHERE id = ( \
+        SELECT id FROM prover_jobs \
+        WHERE status = 'queued' AND protocol_version = $1 AND protocol_version_patch = $2 \
+          AND (aggregation_round * 256 + circuit_id) IN ( \
+              SELECT CAST(k AS BIGINT) FROM jsonb_array_elements_text(CAST($5 AS TEXT)::jsonb) AS k) \
+        ORDER BY ",
+    prover_job_order!(),
+    " LIMIT 1 FOR UPDATE SKIP LOCKED) \
+     RETURNING ",
+    prover_job_cols!()
+);
+
+/// A prover job outside the heavy set ($5, as above).
+pub(crate) const PICK_PROVER_JOB_LIGHT: &str = concat!(
+    "UPDATE prover_jobs SET ",
+    pick_set!(),
+    " WHERE id = ( \
+        SELECT id FROM prover_jobs \
+        WHERE status = 'queued' AND protocol_version = $1 AND protocol_version_patch = $2 \
+          AND (aggregation_round * 256 + circuit_id) NOT IN ( \
+              SELECT CAST(k AS BIGINT) FROM jsonb_array_elements_text(CAST($5 AS TEXT)::jsonb) AS k) \
+        ORDER BY ",
+    prover_job_order!(),
+    " LIMIT 1 FOR UPDATE SKIP LOCKED) \
+     RETURNING ",
+    prover_job_cols!()
+);
+
+// ---------------------------------------------------------------------------------------------
+// Dependent rows, locked for the rest of the completing transaction. A second transaction
+// completing a sibling dependency waits here until the first commits, then counts again with a
+// fresh snapshot (READ COMMITTED), so exactly one of them sees the full count.
+// ---------------------------------------------------------------------------------------------
+
+/// $1 chain, $2 batch, $3 circuit.
+pub(crate) const LOCK_LEAF_DEPENDENT: &str = "\
+    SELECT id, number_of_basic_circuits AS expected, status FROM leaf_witness_jobs \
+    WHERE chain_id = $1 AND batch_number = $2 AND circuit_id = $3 FOR UPDATE";
+
+/// $1 chain, $2 batch, $3 circuit, $4 depth.
+pub(crate) const LOCK_NODE_DEPENDENT: &str = "\
+    SELECT id, number_of_dependent_jobs AS expected, status FROM node_witness_jobs \
+    WHERE chain_id = $1 AND batch_number = $2 AND circuit_id = $3 AND depth = $4 FOR UPDATE";
+
+/// $1 chain, $2 batch.
+pub(crate) const LOCK_RECURSION_TIP_DEPENDENT: &str = "\
+    SELECT CAST(NULL AS BIGINT) AS id, number_of_final_node_jobs AS expected, status \
+    FROM recursion_tip_witness_jobs WHERE chain_id = $1 AND batch_number = $2 FOR UPDATE";
+
+/// $1 chain, $2 batch.
+pub(crate) const LOCK_SCHEDULER_DEPENDENT: &str = "\
+    SELECT CAST(NULL AS BIGINT) AS id, CAST(1 AS BIGINT) AS expected, status \
+    FROM scheduler_witness_jobs WHERE chain_id = $1 AND batch_number = $2 FOR UPDATE";

@@ -1,1 +1,38 @@
 //! plonky2 circuits of every round and the keystore of their circuit data.
+//!
+//! This crate is the only place that knows plonky2: everything outside handles circuit ids,
+//! rounds and byte blobs (serialized witnesses, proofs, verifying keys).
+//!
+//! - [`config`]: the geometry of the basic circuits (items per instance, signature tree height).
+//! - [`gadgets`]: in-circuit mirrors of `zkfleet_rollup::spec` (hash chains, `u64` limbs,
+//!   sparse-Merkle updates, WOTS+XMSS verification).
+//! - [`basic`]: the round-0 circuits (signature verification, state transition, priority
+//!   operations), their closed-form inputs/outputs, and the splitter that cuts an executed batch
+//!   into instances ([`basic::split_batch`]).
+//! - [`proving`]: the witness-vector / prove / verify split the circuit prover uses.
+//! - [`keystore`]: circuit data built once per (circuit, geometry) and cached on disk.
+//!
+//! What each circuit enforces and commits to is specified in docs/rollup-circuits.md.
+
+pub mod basic;
+pub mod config;
+pub mod error;
+pub mod gadgets;
+pub mod keystore;
+pub mod proving;
+
+use plonky2::field::goldilocks_field::GoldilocksField;
+use plonky2::plonk::config::PoseidonGoldilocksConfig;
+
+/// The base field of every circuit.
+pub type F = GoldilocksField;
+/// The proof configuration: Poseidon over Goldilocks.
+pub type C = PoseidonGoldilocksConfig;
+/// The extension degree.
+pub const D: usize = 2;
+
+pub use basic::{BasicCircuit, BasicCircuitKind};
+pub use config::BasicGeometry;
+pub use error::CircuitError;
+pub use keystore::{CircuitKey, Keystore};
+pub use proving::WitnessVector;

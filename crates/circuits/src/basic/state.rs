@@ -1,0 +1,602 @@
+//! State transition: applies a chunk of operations to the state tree.
+//!
+//! Each slot applies one operation, selected by one-hot flags (Deposit / Transfer / Withdraw),
+//! through three *lanes* of sparse-Merkle leaf updates against the running state root:
+//!
+//! | lane | Deposit | Transfer | Withdraw |
+//! |---|---|---|---|
+//! | A | recipient `to` (created if empty) | sender `from` | sender `from` |
+//! | B | — | recipient `to` | — |
+//! | C | — | operator | operator |
+//!
+//! Lane account ids are derived in-circuit from the operation (and the operator id of the
+//! closed-form input), never taken from the witness. A lane's account before the update is a
+//! witness (its leaf is recomputed and checked against the running root), the account after is
+//! computed by the rules: the sender's nonce equals the signed nonce and increments, the sender
+//! pays `amount + fee` without underflow, the recipient and operator are credited without
+//! overflow, a deposit to an empty leaf creates the account with the deposit's key. Amounts are
+//! `u64` as range-checked 32-bit limbs. Fields an operation kind does not use are constrained to
+//! zero, so every operation has one encoding.
+//!
+//! Running commitments advanced per slot (inactive slots change nothing): operations (every
+//! op), signed operations (Transfer/Withdraw: `H(acc, msg, signer pk, nonce)`, the signer key
+//! taken from the sender's leaf), deposits (Deposit: deposit digest), withdrawals (Withdraw:
+//! withdrawal digest) and pubdata (every op).
+//!
+//! Closed form: input = state root, operations, signed operations, deposits, withdrawals, pubdata
+//! (4 each), chain id (lo, hi), operator account id (27 elements); output = the six commitments
+//! after (24 elements).
+
+use plonky2::field::types::{Field, PrimeField64};
+use plonky2::hash::hash_types::HashOutTarget;
+use plonky2::iop::target::{BoolTarget, Target};
+use plonky2::iop::witness::PartialWitness;
+use plonky2::plonk::circuit_builder::CircuitBuilder;
+use serde::{Deserialize, Serialize};
+use zkfleet_rollup::spec::{
+    l1_recipient_limbs, DOMAIN_ACCOUNT, DOMAIN_PUBDATA, DOMAIN_TX, DOMAIN_WITHDRAWAL,
+    L1_RECIPIENT_LIMBS, STATE_TREE_DEPTH,
+};
+use zkfleet_types::HashDigest;
+
+use crate::basic::closed_form::register_closed_form;
+use crate::basic::priority::{DepositItem, DepositTargets};
+use crate::basic::slots::{active_flags, slot_plan};
+use crate::basic::witness::set_digest;
+use crate::config::BasicGeometry;
+use crate::error::CircuitError;
+use crate::gadgets::hash::{chain_step_if, constant, hash, select_digest, zero_digest};
+use crate::gadgets::merkle::{account_index_bits, update_leaf};
+use crate::gadgets::u64::{self as u64g, add_no_overflow, set_bool, set_target, U64Target};
+use crate::{D, F};
+
+/// Closed-form input length: six commitments, chain id limbs, operator id.
+pub const STATE_INPUT_LEN: usize = 27;
+/// Closed-form output length: six commitments.
+pub const STATE_OUTPUT_LEN: usize = 24;
+
+/// The running commitments a state-transition instance carries, in closed-form order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateCommitments {
+    pub state_root: HashDigest,
+    pub operations: HashDigest,
+    pub signed_operations: HashDigest,
+    pub deposits: HashDigest,
+    pub withdrawals: HashDigest,
+    pub pubdata: HashDigest,
+}
+
+impl StateCommitments {
+    pub fn to_array(&self) -> [HashDigest; 6] {
+        [
+            self.state_root,
+            self.operations,
+            self.signed_operations,
+            self.deposits,
+            self.withdrawals,
+            self.pubdata,
+        ]
+    }
+}
+
+/// An account as a lane sees it before its update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountFields {
+    pub public_key: HashDigest,
+    pub balance: u64,
+    pub nonce: u32,
+}
+
+/// One lane's witness: the account before the update (`None`: empty leaf) and its 32 siblings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaneWitness {
+    pub account: Option<AccountFields>,
+    pub siblings: Vec<HashDigest>,
+}
+
+impl LaneWitness {
+    fn unused() -> Self {
+        Self {
+            account: None,
+            siblings: vec![HashDigest::ZERO; STATE_TREE_DEPTH],
+        }
+    }
+}
+
+/// The operation a slot applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SlotOperation {
+    Deposit(DepositItem),
+    Transfer {
+        from: u32,
+        to: u32,
+        amount: u64,
+        fee: u64,
+        nonce: u32,
+    },
+    Withdraw {
+        from: u32,
+        l1_recipient: [u8; 20],
+        amount: u64,
+        fee: u64,
+        nonce: u32,
+    },
+}
+
+/// One operation and its lanes (A, B, C; unused lanes are `None`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateSlot {
+    pub operation: SlotOperation,
+    pub lane_a: LaneWitness,
+    pub lane_b: Option<LaneWitness>,
+    pub lane_c: Option<LaneWitness>,
+}
+
+/// Witness of one state-transition instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateWitness {
+    pub chain_id: u64,
+    pub operator: u32,
+    pub before: StateCommitments,
+    pub slots: Vec<StateSlot>,
+}
+
+#[derive(Debug, Clone)]
+struct LaneTargets {
+    exists: BoolTarget,
+    public_key: HashOutTarget,
+    balance: U64Target,
+    nonce: Target,
+    siblings: Vec<HashOutTarget>,
+}
+
+impl LaneTargets {
+    /// Witness fields of a lane; an absent account has all-zero fields.
+    fn new_virtual(builder: &mut CircuitBuilder<F, D>) -> Self {
+        let exists = builder.add_virtual_bool_target_safe();
+        let public_key = builder.add_virtual_hash();
+        let balance = U64Target::new_virtual(builder);
+        let nonce = builder.add_virtual_target();
+        builder.range_check(nonce, 32);
+        let siblings = builder.add_virtual_hashes(STATE_TREE_DEPTH);
+        let absent = builder.not(exists);
+        for &field in public_key
+            .elements
+            .iter()
+            .chain(&balance.limbs())
+            .chain([&nonce])
+        {
+            let stray = builder.mul(absent.target, field);
+            builder.assert_zero(stray);
+        }
+        Self {
+            exists,
+            public_key,
+            balance,
+            nonce,
+            siblings,
+        }
+    }
+
+    /// The lane's leaf before: `H(DOMAIN_ACCOUNT, …)` or `ZERO` for an empty leaf.
+    fn leaf_before(&self, builder: &mut CircuitBuilder<F, D>) -> HashOutTarget {
+        let leaf = account_leaf(builder, self.public_key, self.balance, self.nonce);
+        let zero = zero_digest(builder);
+        select_digest(builder, self.exists, leaf, zero)
+    }
+
+    fn set(&self, pw: &mut PartialWitness<F>, lane: &LaneWitness) -> Result<(), CircuitError> {
+        if lane.siblings.len() != STATE_TREE_DEPTH {
+            return Err(CircuitError::MalformedWitness(format!(
+                "lane has {} siblings, expected {STATE_TREE_DEPTH}",
+                lane.siblings.len()
+            )));
+        }
+        let account = lane.account.unwrap_or(AccountFields {
+            public_key: HashDigest::ZERO,
+            balance: 0,
+            nonce: 0,
+        });
+        set_bool(pw, self.exists, lane.account.is_some())?;
+        set_digest(pw, self.public_key, account.public_key)?;
+        self.balance.set(pw, account.balance)?;
+        set_target(pw, self.nonce, u64::from(account.nonce))?;
+        for (&t, &v) in self.siblings.iter().zip(&lane.siblings) {
+            set_digest(pw, t, v)?;
+        }
+        Ok(())
+    }
+}
+
+/// `spec::account_leaf_hash` in-circuit (one permutation).
+fn account_leaf(
+    builder: &mut CircuitBuilder<F, D>,
+    public_key: HashOutTarget,
+    balance: U64Target,
+    nonce: Target,
+) -> HashOutTarget {
+    let tag = constant(builder, DOMAIN_ACCOUNT);
+    let pk = public_key.elements;
+    hash(
+        builder,
+        vec![
+            tag, pk[0], pk[1], pk[2], pk[3], balance.lo, balance.hi, nonce,
+        ],
+    )
+}
+
+#[derive(Debug, Clone)]
+struct SlotTargets {
+    active: BoolTarget,
+    is_deposit: BoolTarget,
+    is_transfer: BoolTarget,
+    is_withdraw: BoolTarget,
+    from: Target,
+    amount: U64Target,
+    fee: U64Target,
+    nonce: Target,
+    l1_recipient: [Target; L1_RECIPIENT_LIMBS],
+    /// `to`, priority serial, key and amount of a deposit; `to` doubles as a transfer's
+    /// recipient and `amount` as every kind's amount.
+    deposit: DepositTargets,
+    /// Sender's balance after paying (a hint checked by `after + amount + fee = before`).
+    sender_balance_after: U64Target,
+    lane_a: LaneTargets,
+    lane_b: LaneTargets,
+    lane_c: LaneTargets,
+}
+
+/// Targets of the state-transition circuit.
+#[derive(Debug, Clone)]
+pub struct StateLayout {
+    before: [HashOutTarget; 6],
+    chain_id: U64Target,
+    operator: Target,
+    slots: Vec<SlotTargets>,
+}
+
+/// Enforces `flag · x = 0` for each `x` (a field unused by the operation kind is zero).
+fn assert_unused(builder: &mut CircuitBuilder<F, D>, flag: Target, fields: &[Target]) {
+    for &x in fields {
+        let product = builder.mul(flag, x);
+        builder.assert_zero(product);
+    }
+}
+
+impl StateLayout {
+    pub(crate) fn define(builder: &mut CircuitBuilder<F, D>, geometry: &BasicGeometry) -> Self {
+        let capacity = geometry.operations_per_instance as usize;
+        let before: [HashOutTarget; 6] = std::array::from_fn(|_| builder.add_virtual_hash());
+        let chain_id = U64Target::new_virtual(builder);
+        let operator = builder.add_virtual_target();
+        let operator_bits = account_index_bits(builder, operator);
+        let (actives, count) = active_flags(builder, capacity);
+
+        let [mut root, mut operations, mut signed_operations, mut deposits, mut withdrawals, mut pubdata] =
+            before;
+        let mut slots = Vec::with_capacity(capacity);
+        for active in actives {
+            let is_deposit = builder.add_virtual_bool_target_safe();
+            let is_transfer = builder.add_virtual_bool_target_safe();
+            let is_withdraw = builder.add_virtual_bool_target_safe();
+            let kinds =
+                builder.add_many([is_deposit.target, is_transfer.target, is_withdraw.target]);
+            builder.connect(kinds, active.target);
+            // One-hot flags: at most one is set, so their sum is boolean.
+            let signed =
+                BoolTarget::new_unsafe(builder.add(is_transfer.target, is_withdraw.target));
+            let not_withdraw = builder.not(is_withdraw);
+
+            let from = builder.add_virtual_target();
+            builder.range_check(from, 32);
+            let nonce = builder.add_virtual_target();
+            builder.range_check(nonce, 32);
+            let fee = U64Target::new_virtual(builder);
+            let l1_recipient: [Target; L1_RECIPIENT_LIMBS] = std::array::from_fn(|_| {
+                let limb = builder.add_virtual_target();
+                builder.range_check(limb, 32);
+                limb
+            });
+            let deposit = DepositTargets::new_virtual(builder);
+            let to = deposit.to;
+            let amount = deposit.amount;
+
+            // One encoding per operation: fields the kind does not use are zero.
+            assert_unused(builder, is_deposit.target, &[from, nonce, fee.lo, fee.hi]);
+            assert_unused(builder, not_withdraw.target, &l1_recipient);
+            assert_unused(builder, is_withdraw.target, &[to]);
+            assert_unused(
+                builder,
+                signed.target,
+                &[
+                    deposit.priority_serial.lo,
+                    deposit.priority_serial.hi,
+                    deposit.has_key.target,
+                ],
+            );
+
+            // Digests (spec.rs): the signed message, deposit, withdrawal and pubdata.
+            let two = F::TWO;
+            let three = F::from_canonical_u64(3);
+            let kind = builder.mul_const_add(two, is_transfer.target, is_deposit.target);
+            let kind = builder.mul_const_add(three, is_withdraw.target, kind);
+            let tx_tag = constant(builder, DOMAIN_TX);
+            let mut message_inputs = vec![tx_tag, kind, chain_id.lo, chain_id.hi, from, to];
+            message_inputs.extend_from_slice(&amount.limbs());
+            message_inputs.extend_from_slice(&fee.limbs());
+            message_inputs.push(nonce);
+            message_inputs.extend_from_slice(&l1_recipient);
+            let message = hash(builder, message_inputs);
+            let deposit_digest = deposit.digest(builder);
+            let withdrawal_tag = constant(builder, DOMAIN_WITHDRAWAL);
+            let mut withdrawal_inputs = vec![withdrawal_tag, from];
+            withdrawal_inputs.extend_from_slice(&l1_recipient);
+            withdrawal_inputs.extend_from_slice(&amount.limbs());
+            let withdrawal_digest = hash(builder, withdrawal_inputs);
+            // Pubdata: a = from (signed) or to (deposit); b = to (transfer); x = recipient
+            // (withdraw) or key and has_key (deposit). Unused fields are zero, so sums select.
+            let account_a = builder.mul_add(is_deposit.target, to, from);
+            let account_b = builder.mul(is_transfer.target, to);
+            let pk = deposit.public_key.elements;
+            let pubdata_tag = constant(builder, DOMAIN_PUBDATA);
+            let mut pubdata_inputs = vec![pubdata_tag, kind, account_a, account_b];
+            pubdata_inputs.extend_from_slice(&amount.limbs());
+            pubdata_inputs.extend_from_slice(&fee.limbs());
+            for (&limb, &key) in l1_recipient.iter().zip(&pk) {
+                pubdata_inputs.push(builder.add(limb, key));
+            }
+            pubdata_inputs.push(builder.add(l1_recipient[4], deposit.has_key.target));
+            let pubdata_digest = hash(builder, pubdata_inputs);
+            let operation_digest = select_digest(builder, is_deposit, deposit_digest, message);
+
+            // Lane A: the sender of a signed operation, the recipient of a deposit.
+            let lane_a = LaneTargets::new_virtual(builder);
+            let sender_balance_after = U64Target::new_virtual(builder);
+            {
+                let absent = builder.not(lane_a.exists);
+                // A signer must exist and sign with its current nonce (= one-time key index).
+                assert_unused(builder, signed.target, &[absent.target]);
+                builder.conditional_assert_eq(signed.target, lane_a.nonce, nonce);
+                // A deposit to an empty leaf creates the account: it must carry a key.
+                let creates = builder.and(is_deposit, absent);
+                let no_key = builder.not(deposit.has_key);
+                assert_unused(builder, creates.target, &[no_key.target]);
+                // A deposit to an existing account may name its key, but not another one.
+                let tops_up = builder.and(is_deposit, lane_a.exists);
+                let names_key = builder.and(tops_up, deposit.has_key);
+                crate::gadgets::hash::conditional_assert_digest_eq(
+                    builder,
+                    names_key.target,
+                    deposit.public_key,
+                    lane_a.public_key,
+                );
+
+                // Sender: after + (amount + fee) = before, no overflow anywhere.
+                let paid = add_no_overflow(builder, amount, fee);
+                let paid = u64g::mask(builder, signed, paid);
+                let kept = u64g::mask(builder, signed, sender_balance_after);
+                let recomposed = add_no_overflow(builder, kept, paid);
+                u64g::conditional_assert_eq(builder, signed.target, recomposed, lane_a.balance);
+                // Deposit recipient: before + amount (before = 0 for a new account).
+                let credited = u64g::mask(builder, is_deposit, amount);
+                let deposited = add_no_overflow(builder, lane_a.balance, credited);
+                let balance_after = u64g::select(builder, signed, sender_balance_after, deposited);
+                let nonce_after = builder.add(lane_a.nonce, signed.target);
+                builder.range_check(nonce_after, 32);
+                let key_after =
+                    select_digest(builder, creates, deposit.public_key, lane_a.public_key);
+
+                let leaf_before = lane_a.leaf_before(builder);
+                let leaf_after = account_leaf(builder, key_after, balance_after, nonce_after);
+                let bits = account_index_bits(builder, account_a);
+                root = update_leaf(
+                    builder,
+                    active,
+                    root,
+                    &bits,
+                    &lane_a.siblings,
+                    leaf_before,
+                    leaf_after,
+                );
+            }
+
+            // Lane B: the recipient of a transfer, credited `amount`.
+            let lane_b = LaneTargets::new_virtual(builder);
+            {
+                let absent = builder.not(lane_b.exists);
+                assert_unused(builder, is_transfer.target, &[absent.target]);
+                let credited = u64g::mask(builder, is_transfer, amount);
+                let balance_after = add_no_overflow(builder, lane_b.balance, credited);
+                let leaf_before = lane_b.leaf_before(builder);
+                let leaf_after =
+                    account_leaf(builder, lane_b.public_key, balance_after, lane_b.nonce);
+                let bits = account_index_bits(builder, to);
+                root = update_leaf(
+                    builder,
+                    is_transfer,
+                    root,
+                    &bits,
+                    &lane_b.siblings,
+                    leaf_before,
+                    leaf_after,
+                );
+            }
+
+            // Lane C: the operator, credited the fee of a signed operation.
+            let lane_c = LaneTargets::new_virtual(builder);
+            {
+                let absent = builder.not(lane_c.exists);
+                assert_unused(builder, signed.target, &[absent.target]);
+                let credited = u64g::mask(builder, signed, fee);
+                let balance_after = add_no_overflow(builder, lane_c.balance, credited);
+                let leaf_before = lane_c.leaf_before(builder);
+                let leaf_after =
+                    account_leaf(builder, lane_c.public_key, balance_after, lane_c.nonce);
+                root = update_leaf(
+                    builder,
+                    signed,
+                    root,
+                    &operator_bits,
+                    &lane_c.siblings,
+                    leaf_before,
+                    leaf_after,
+                );
+            }
+
+            // Running commitments.
+            operations = chain_step_if(builder, active, operations, operation_digest);
+            let mut signed_inputs = signed_operations.elements.to_vec();
+            signed_inputs.extend_from_slice(&message.elements);
+            signed_inputs.extend_from_slice(&lane_a.public_key.elements);
+            signed_inputs.push(nonce);
+            let signed_next = hash(builder, signed_inputs);
+            signed_operations = select_digest(builder, signed, signed_next, signed_operations);
+            deposits = chain_step_if(builder, is_deposit, deposits, deposit_digest);
+            withdrawals = chain_step_if(builder, is_withdraw, withdrawals, withdrawal_digest);
+            pubdata = chain_step_if(builder, active, pubdata, pubdata_digest);
+
+            slots.push(SlotTargets {
+                active,
+                is_deposit,
+                is_transfer,
+                is_withdraw,
+                from,
+                amount,
+                fee,
+                nonce,
+                l1_recipient,
+                deposit,
+                sender_balance_after,
+                lane_a,
+                lane_b,
+                lane_c,
+            });
+        }
+
+        let mut input: Vec<Target> = before.iter().flat_map(|d| d.elements).collect();
+        input.extend_from_slice(&chain_id.limbs());
+        input.push(operator);
+        let output: Vec<Target> = [
+            root,
+            operations,
+            signed_operations,
+            deposits,
+            withdrawals,
+            pubdata,
+        ]
+        .iter()
+        .flat_map(|d| d.elements)
+        .collect();
+        debug_assert_eq!(input.len(), STATE_INPUT_LEN);
+        debug_assert_eq!(output.len(), STATE_OUTPUT_LEN);
+        register_closed_form(builder, &input, &output, count);
+        Self {
+            before,
+            chain_id,
+            operator,
+            slots,
+        }
+    }
+
+    pub(crate) fn set(
+        &self,
+        pw: &mut PartialWitness<F>,
+        witness: &StateWitness,
+        activity: Option<&[bool]>,
+    ) -> Result<(), CircuitError> {
+        let plan = slot_plan(self.slots.len(), witness.slots.len(), activity)?;
+        for (&target, value) in self.before.iter().zip(witness.before.to_array()) {
+            set_digest(pw, target, value)?;
+        }
+        self.chain_id.set(pw, witness.chain_id)?;
+        set_target(pw, self.operator, u64::from(witness.operator))?;
+        let unused = LaneWitness::unused();
+        let padding = StateSlot {
+            operation: SlotOperation::Deposit(crate::basic::priority::PADDING_DEPOSIT),
+            lane_a: unused.clone(),
+            lane_b: None,
+            lane_c: None,
+        };
+        for (targets, planned) in self.slots.iter().zip(plan) {
+            let (active, slot) = match planned {
+                Some(index) => (true, &witness.slots[index]),
+                None => (false, &padding),
+            };
+            set_bool(pw, targets.active, active)?;
+            let zero_deposit = crate::basic::priority::PADDING_DEPOSIT;
+            let (flags, from, fee, nonce, recipient, deposit) = match &slot.operation {
+                SlotOperation::Deposit(item) => {
+                    ([active, false, false], 0, 0, 0, [0u8; 20], item.clone())
+                }
+                SlotOperation::Transfer {
+                    from,
+                    to,
+                    amount,
+                    fee,
+                    nonce,
+                } => (
+                    [false, true, false],
+                    *from,
+                    *fee,
+                    *nonce,
+                    [0u8; 20],
+                    DepositItem {
+                        to: *to,
+                        amount: *amount,
+                        ..zero_deposit
+                    },
+                ),
+                SlotOperation::Withdraw {
+                    from,
+                    l1_recipient,
+                    amount,
+                    fee,
+                    nonce,
+                } => (
+                    [false, false, true],
+                    *from,
+                    *fee,
+                    *nonce,
+                    *l1_recipient,
+                    DepositItem {
+                        amount: *amount,
+                        ..zero_deposit
+                    },
+                ),
+            };
+            set_bool(pw, targets.is_deposit, flags[0])?;
+            set_bool(pw, targets.is_transfer, flags[1])?;
+            set_bool(pw, targets.is_withdraw, flags[2])?;
+            set_target(pw, targets.from, u64::from(from))?;
+            targets.fee.set(pw, fee)?;
+            set_target(pw, targets.nonce, u64::from(nonce))?;
+            for (&t, limb) in targets
+                .l1_recipient
+                .iter()
+                .zip(l1_recipient_limbs(&recipient))
+            {
+                set_target(pw, t, limb.to_canonical_u64())?;
+            }
+            targets.deposit.set(pw, &deposit)?;
+            debug_assert_eq!(targets.amount.lo, targets.deposit.amount.lo);
+            // The hint: what the sender keeps. Wrapping keeps a bad witness provable-to-fail
+            // rather than a panic; the circuit's recomposition check rejects it.
+            let kept = match (&slot.operation, slot.lane_a.account) {
+                (SlotOperation::Transfer { amount, fee, .. }, Some(sender))
+                | (SlotOperation::Withdraw { amount, fee, .. }, Some(sender)) => {
+                    sender.balance.wrapping_sub(*amount).wrapping_sub(*fee)
+                }
+                _ => 0,
+            };
+            targets.sender_balance_after.set(pw, kept)?;
+            targets.lane_a.set(pw, &slot.lane_a)?;
+            targets
+                .lane_b
+                .set(pw, slot.lane_b.as_ref().unwrap_or(&unused))?;
+            targets
+                .lane_c
+                .set(pw, slot.lane_c.as_ref().unwrap_or(&unused))?;
+        }
+        Ok(())
+    }
+}

@@ -164,6 +164,13 @@ pub type FinalProofBytes = RawPayload<{ BlobKind::FinalProof.tag() }>;
 /// A verifying key as serialized by the circuits crate.
 pub type VerifyingKeyBytes = RawPayload<{ BlobKind::VerifyingKey.tag() }>;
 
+/// The final proof of a batch with what it proves, as the compressor stores it under
+/// [`crate::ObjectKey::FinalProof`] and the gateway hands it out.
+impl SerdeObject for zkfleet_types::api::FinalProof {
+    const KIND: BlobKind = BlobKind::FinalProof;
+    const PAYLOAD_VERSION: u16 = 1;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,113 @@
+//! Final proofs out: find a batch's final proof once its compression job is done, and record
+//! that it was delivered (`successful` → `sent_to_server`).
+//!
+//! The compressor stores a [`FinalProof`] under [`ObjectKey::FinalProof`] (chain, batch,
+//! protocol version of the compression job) when it completes the job; the gateway reads it
+//! from there. A proof is checked against the batch it is handed out for, so a misplaced blob
+//! is a server error rather than a wrong answer.
+
+use axum::http::StatusCode;
+use tracing::info;
+use zkfleet_dal::{DalError, JobSummary, TransitionOutcome};
+use zkfleet_store::{ObjectKey, StoreError};
+use zkfleet_types::api::FinalProof;
+use zkfleet_types::{JobStatus, L1BatchId};
+
+use crate::state::GatewayState;
+
+/// Why a final proof could not be looked up or handed out.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("{0} was never submitted")]
+    UnknownBatch(L1BatchId),
+    #[error("the compression job of {batch} is {status} but its final proof {key} is missing")]
+    MissingFinalProof {
+        batch: L1BatchId,
+        status: JobStatus,
+        key: String,
+    },
+    #[error("the final proof stored for {batch} ({key}) is for {found}")]
+    MisplacedFinalProof {
+        batch: L1BatchId,
+        key: String,
+        found: String,
+    },
+    #[error("job database: {0}")]
+    Dal(#[from] DalError),
+    #[error("object store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl DeliveryError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::UnknownBatch(_) => StatusCode::NOT_FOUND,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// Where the compressor stores the final proof of a compression job.
+pub(crate) fn final_proof_key(job: &JobSummary) -> ObjectKey {
+    ObjectKey::FinalProof {
+        chain: job.batch.chain_id,
+        batch: job.batch.batch_number,
+        protocol_version: job.protocol_version,
+    }
+}
+
+impl GatewayState {
+    /// The final proof of `batch` if its compression job is done (`None` while it is not).
+    /// Does not mark anything.
+    pub async fn final_proof(&self, batch: L1BatchId) -> Result<Option<FinalProof>, DeliveryError> {
+        let status = self.dal.batch_status(batch).await?;
+        if !status.exists() {
+            return Err(DeliveryError::UnknownBatch(batch));
+        }
+        match status.compression {
+            Some(job) if job.status.is_done() => self.read_final_proof(&job).await.map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Reads and checks the final proof of a done compression job.
+    pub(crate) async fn read_final_proof(
+        &self,
+        job: &JobSummary,
+    ) -> Result<FinalProof, DeliveryError> {
+        let key = final_proof_key(job);
+        let proof: FinalProof = match self.store.get(&key).await {
+            Ok(proof) => proof,
+            Err(StoreError::NotFound { .. }) => {
+                return Err(DeliveryError::MissingFinalProof {
+                    batch: job.batch,
+                    status: job.status,
+                    key: key.path(),
+                })
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let output = &proof.public_output;
+        let proven = L1BatchId::new(output.chain_id, output.batch_number);
+        if proven != job.batch || proof.protocol_version != job.protocol_version {
+            return Err(DeliveryError::MisplacedFinalProof {
+                batch: job.batch,
+                key: key.path(),
+                found: format!("{proven} under protocol version {}", proof.protocol_version),
+            });
+        }
+        Ok(proof)
+    }
+
+    /// Records that the final proof of `batch` was handed out. Returns whether this was the
+    /// first delivery (a repeated poll finds the job already `sent_to_server`).
+    pub async fn mark_delivered(&self, batch: L1BatchId) -> Result<bool, DeliveryError> {
+        match self.dal.mark_compression_job_sent(batch).await? {
+            TransitionOutcome::Applied => {
+                info!(%batch, "final proof delivered");
+                Ok(true)
+            }
+            TransitionOutcome::Unchanged { .. } => Ok(false),
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! [`GatewayState`]: what every handler and the pull loop share.
+
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+use zkfleet_dal::Dal;
+use zkfleet_store::Store;
+use zkfleet_types::{ProtocolSemanticVersion, ProtocolVersion};
+
+use crate::auth::TokenAuth;
+use crate::config::GatewayConfig;
+
+/// The gateway's handles and limits. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct GatewayState {
+    pub(crate) dal: Dal,
+    pub(crate) store: Store,
+    pub(crate) auth: TokenAuth,
+    pub(crate) protocol_versions: Arc<[ProtocolVersion]>,
+    pub(crate) max_request_body_bytes: usize,
+    pub(crate) max_witness_input_bytes: usize,
+    /// Serialises the check-store-insert sequence of submissions in this process, so two
+    /// concurrent submissions of one batch with different inputs cannot both pass the conflict
+    /// check (the blob is written before the row; see `ingest.rs`). Submissions are one per
+    /// batch, so the lock is never contended in practice.
+    pub(crate) submit_lock: Arc<Mutex<()>>,
+}
+
+impl GatewayState {
+    /// The state for `config` (validate the configuration first: [`GatewayConfig::validate`]).
+    pub fn new(dal: Dal, store: Store, config: &GatewayConfig, auth: TokenAuth) -> Self {
+        Self {
+            dal,
+            store,
+            auth,
+            protocol_versions: config.protocol_versions.clone().into(),
+            max_request_body_bytes: config.max_request_body_bytes,
+            max_witness_input_bytes: config.max_witness_input_bytes,
+            submit_lock: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// The fleet's keys for `version`, if it can prove it.
+    pub(crate) fn fleet_version(
+        &self,
+        version: ProtocolSemanticVersion,
+    ) -> Option<&ProtocolVersion> {
+        self.protocol_versions.iter().find(|v| v.version == version)
+    }
+
+    pub fn auth(&self) -> &TokenAuth {
+        &self.auth
+    }
+
+    pub fn dal(&self) -> &Dal {
+        &self.dal
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}

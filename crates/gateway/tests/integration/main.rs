@@ -1,0 +1,33 @@
+//! The gateway over real HTTP, against a real database and a real local-directory store.
+//!
+//! Every body runs twice, as `postgres::<name>` (a fresh database on the server named by
+//! `ZKFLEET_TEST_DATABASE_URL`; the test fails if it is not set) and `sqlite::<name>` (a fresh
+//! file in a temporary directory).
+
+mod harness;
+
+mod auth;
+mod pull;
+mod push;
+mod startup;
+
+use auth::*;
+use pull::*;
+use push::*;
+use startup::*;
+
+backend_tests!(
+    submit_stores_the_input_and_inserts_the_batch,
+    resubmission_is_idempotent_and_changes_nothing,
+    concurrent_submissions_of_one_batch_insert_it_once,
+    conflicting_resubmission_is_refused_with_409,
+    oversized_bodies_and_inputs_are_refused_with_413,
+    malformed_requests_are_refused_with_a_message,
+    unknown_versions_and_mismatched_digests_are_refused,
+    poll_answers_null_until_the_proof_is_ready_then_the_proof,
+    requests_without_a_valid_token_get_401_and_change_nothing,
+    revoked_tokens_are_refused_after_reload,
+    pull_mode_fetches_batches_and_submits_proofs,
+    pull_mode_survives_a_failing_upstream,
+    startup_refuses_unsafe_or_inconsistent_configurations,
+);

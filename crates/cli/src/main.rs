@@ -1,8 +1,31 @@
 //! `zkfleet`: every component of the fleet and every operator command, as subcommands of one
 //! binary (DESIGN.md §6).
+//!
+//! Layout:
+//! - `config.rs`: the configuration file, its defaults and the environment overrides;
+//! - `fleet.rs`: the effective configuration plus the job database URL (a secret) and
+//!   connections to the database and the object store;
+//! - `commands/`: one file per command (`rollup generate` and the operator commands, modelled on
+//!   ZKsync's `prover_cli` but chain-aware);
+//! - `output.rs`: tables and durations as operators read them.
+//!
+//! Errors stop at this edge as `anyhow` errors with context; the libraries below return typed
+//! errors.
+
+mod commands;
+mod config;
+mod fleet;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+
+use commands::{
+    config_show, delete, file_info, insert_batch, insert_version, requeue, restart, rollup, stats,
+    status,
+};
 
 #[derive(Parser)]
 #[command(
@@ -11,8 +34,30 @@ use std::path::PathBuf;
     about = "A distributed prover fleet for rollup batches"
 )]
 struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Flags every command accepts (docs/operations.md, "Configuration").
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct GlobalArgs {
+    /// Configuration file (TOML; every field has a default, see zkfleet.example.toml).
+    #[arg(long, global = true, env = "ZKFLEET_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Job database URL. Prefer the environment (ZKFLEET_DATABASE_URL) or a file
+    /// (ZKFLEET_DATABASE_URL_FILE): a URL on the command line is visible to other users.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Chain of the batches a command acts on (default: the configuration's `chain_id`, 0).
+    /// `rollup generate` defaults to 270.
+    #[arg(long, global = true, env = "ZKFLEET_CHAIN_ID", value_name = "N")]
+    pub chain_id: Option<u64>,
+    /// Directory of the embedded default: SQLite file DIR/zkfleet.sqlite and local store
+    /// DIR/store/ when no database URL or store is configured (default ./.zkfleet).
+    #[arg(long, global = true, env = "ZKFLEET_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -26,114 +71,104 @@ enum Command {
     /// The reference rollup (docs/rollup.md).
     Rollup {
         #[command(subcommand)]
-        command: RollupCommand,
+        command: rollup::RollupCommand,
+    },
+    /// Register a protocol version and the verifying-key digests it stands for.
+    InsertVersion(insert_version::Args),
+    /// Hand a batch to the fleet: validate its input, store it, queue its basic witness job.
+    InsertBatch(insert_batch::Args),
+    /// Show the jobs of batches, round by round.
+    Status {
+        #[command(subcommand)]
+        command: status::StatusCommand,
+    },
+    /// Move a batch's failed and attempts-exhausted jobs back to queued, with fresh attempts.
+    Requeue(requeue::Args),
+    /// Restart a whole batch from its witness input, or one job.
+    Restart(restart::Args),
+    /// Delete every row of a batch (asks for confirmation unless --yes).
+    Delete(delete::Args),
+    /// End-to-end proving time per batch, with median, min and max.
+    Stats(stats::Args),
+    /// Decode a stored blob: envelope header, then what the blob holds.
+    FileInfo(file_info::Args),
+    /// The configuration.
+    Config {
+        #[command(subcommand)]
+        command: config_show::ConfigCommand,
     },
 }
 
-#[derive(Subcommand)]
-enum RollupCommand {
-    /// Write a genesis state, its accounts' key seeds and a batch that applies to it:
-    /// genesis.json, keyring.json, batch.json, batch.bin (and public_output.json if valid).
-    Generate(RollupGenerateArgs),
-}
-
-#[derive(clap::Args)]
-struct RollupGenerateArgs {
-    /// Accounts in the genesis state (account 0 is the operator).
-    #[arg(long, default_value_t = 8)]
-    accounts: u32,
-    /// Operations in the batch (a mix of deposits, transfers and withdrawals).
-    #[arg(long, default_value_t = 16)]
-    operations: usize,
-    /// Seed of the generator: the same arguments always write the same files.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Height of every account's one-time-key tree (2^H signatures per account).
-    #[arg(long, default_value_t = zkfleet_rollup::spec::DEFAULT_XMSS_HEIGHT)]
-    tree_height: usize,
-    #[arg(long, default_value_t = 270)]
-    chain_id: u64,
-    #[arg(long, default_value_t = 1)]
-    batch_number: u32,
-    /// Directory to write into (created if missing).
-    #[arg(long, default_value = "rollup-batch")]
-    out: PathBuf,
-    /// Make the batch break one rule, for negative tests: prev-state-root, priority-serial,
-    /// deposit-without-key, deposit-key-mismatch, unknown-sender, unknown-recipient,
-    /// unknown-operator, nonce, reused-key, key-not-nonce, keys-exhausted, bad-signature,
-    /// fee-overflow, insufficient-balance, recipient-overflow, operator-overflow.
-    #[arg(long)]
-    invalid: Option<zkfleet_rollup::generate::InvalidKind>,
-}
-
-/// `zkfleet rollup generate`: generate, write, and execute the batch once to report its
-/// outcome (the public output of a valid batch, the rejection of an invalid one).
-fn rollup_generate(args: RollupGenerateArgs) -> anyhow::Result<()> {
-    use zkfleet_rollup::generate::{generate, write_to_dir, GeneratorConfig};
-    let config = GeneratorConfig {
-        accounts: args.accounts,
-        operations: args.operations,
-        seed: args.seed,
-        tree_height: args.tree_height,
-        chain_id: zkfleet_types::ChainId(args.chain_id),
-        batch_number: zkfleet_types::BatchNumber(args.batch_number),
-        invalid: args.invalid,
-    };
-    let started = std::time::Instant::now();
-    let generated = generate(&config)?;
-    let generation = started.elapsed();
-    let files = write_to_dir(&generated, &args.out)?;
-    let mut state = generated.genesis.to_memory_state()?;
-    let started = std::time::Instant::now();
-    let outcome = zkfleet_rollup::execute::execute_batch(&mut state, &generated.batch);
-    let execution = started.elapsed();
-    println!(
-        "generated {} with {} operations over {} genesis accounts (tree height {}) in {:.2?}",
-        generated.batch.id(),
-        generated.batch.operations.len(),
-        generated.genesis.accounts.len(),
-        config.tree_height,
-        generation
-    );
-    for path in [
-        &files.genesis,
-        &files.keyring,
-        &files.batch_json,
-        &files.batch_binary,
-    ] {
-        println!("  wrote {}", path.display());
-    }
-    match (outcome, config.invalid) {
-        (Ok(executed), None) => {
-            let path = args.out.join("public_output.json");
-            std::fs::write(
-                &path,
-                serde_json::to_string_pretty(&executed.public_output)?,
-            )?;
-            println!("  wrote {}", path.display());
-            println!(
-                "executed in {execution:.2?}: new state root {}",
-                executed.public_output.new_state_root
-            );
-        }
-        (Err(e), Some(kind)) if kind.matches(&e) => {
-            println!("invalid batch ({kind}) is rejected as intended: {e}");
-        }
-        (Err(e), _) => anyhow::bail!("generated batch rejected unexpectedly: {e}"),
-        (Ok(_), Some(kind)) => anyhow::bail!("invalid batch ({kind}) was accepted"),
-    }
-    Ok(())
-}
-
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr (RUST_LOG, default warnings) so that stdout stays the command's output.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let global = cli.global;
     match cli.command {
         Command::Prove { .. } => {
             println!("zkfleet prove: not yet — the proving pipeline lands with issue #5.");
         }
-        Command::Rollup {
-            command: RollupCommand::Generate(args),
-        } => rollup_generate(args)?,
+        Command::Rollup { command } => rollup::run(command, &global)?,
+        Command::FileInfo(args) => file_info::run(&args)?,
+        Command::Config { command } => config_show::run(command, &global)?,
+        Command::InsertVersion(args) => {
+            let (fleet, runtime) = operator(&global)?;
+            runtime.block_on(insert_version::run(&args, &fleet))?;
+        }
+        Command::InsertBatch(args) => {
+            let (fleet, runtime) = operator(&global)?;
+            runtime.block_on(insert_batch::run(&args, &fleet))?;
+        }
+        Command::Status { command } => {
+            let (fleet, runtime) = operator(&global)?;
+            return runtime.block_on(status::run(command, &fleet));
+        }
+        Command::Requeue(args) => {
+            let (fleet, runtime) = operator(&global)?;
+            runtime.block_on(requeue::run(&args, &fleet))?;
+        }
+        Command::Restart(args) => {
+            let (fleet, runtime) = operator(&global)?;
+            runtime.block_on(restart::run(&args, &fleet))?;
+        }
+        Command::Delete(args) => {
+            let (fleet, runtime) = operator(&global)?;
+            return runtime.block_on(delete::run(&args, &fleet));
+        }
+        Command::Stats(args) => {
+            let (fleet, runtime) = operator(&global)?;
+            runtime.block_on(stats::run(&args, &fleet))?;
+        }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What an operator command needs: the fleet's configuration and a small async runtime (the
+/// commands are a few queries each).
+fn operator(global: &GlobalArgs) -> anyhow::Result<(fleet::Fleet, tokio::runtime::Runtime)> {
+    let fleet = fleet::Fleet::load(global)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    Ok((fleet, runtime))
 }

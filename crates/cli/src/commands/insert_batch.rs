@@ -1,0 +1,140 @@
+//! `zkfleet insert-batch`: hand a batch to the fleet by hand (what the gateway does for a
+//! sequencer): validate the input as a rollup batch, store it as the batch's witness input,
+//! insert the basic witness job, queued.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use chrono::Utc;
+use zkfleet_dal::{InsertOutcome, NewBatch};
+use zkfleet_rollup::batch::Batch;
+use zkfleet_rollup::encoding;
+use zkfleet_store::{ObjectKey, WitnessInputBytes};
+use zkfleet_types::ProtocolSemanticVersion;
+
+use crate::commands::batch_id;
+use crate::fleet::{describe_store, Fleet};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The batch number (must match the input's).
+    #[arg(long)]
+    number: u32,
+    /// The protocol version to prove it under, `0.MINOR.PATCH` (inserted with insert-version).
+    #[arg(long)]
+    version: ProtocolSemanticVersion,
+    /// The batch: its binary encoding (batch.bin) or its JSON (batch.json), as written by
+    /// `zkfleet rollup generate`. The chain must match --chain-id.
+    #[arg(long, value_name = "FILE")]
+    input: PathBuf,
+    /// Higher is picked first, in every round of the batch.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    priority: i32,
+}
+
+/// Reads a batch file, binary or JSON, and returns the batch with its binary encoding (what
+/// the witness input blob holds).
+pub fn read_batch(path: &Path) -> anyhow::Result<(Batch, Vec<u8>)> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("reading the batch {}", path.display()))?;
+    let looks_like_json = bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{');
+    if looks_like_json {
+        let text = std::str::from_utf8(&bytes)
+            .with_context(|| format!("{} is not UTF-8 JSON", path.display()))?;
+        let batch = encoding::json::decode(text)
+            .with_context(|| format!("{} is not a valid batch (JSON)", path.display()))?;
+        let binary = encoding::binary::encode(&batch)
+            .with_context(|| format!("encoding the batch of {}", path.display()))?;
+        Ok((batch, binary))
+    } else {
+        let batch = encoding::binary::decode(&bytes)
+            .with_context(|| format!("{} is not a valid batch (binary)", path.display()))?;
+        Ok((batch, bytes))
+    }
+}
+
+pub async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
+    let (batch, binary) = read_batch(&args.input)?;
+    let id = batch_id(fleet, args.number);
+    if batch.chain_id != id.chain_id || batch.number != id.batch_number {
+        bail!(
+            "{} holds {}, not {id} (check --number and --chain-id)",
+            args.input.display(),
+            batch.id()
+        );
+    }
+    let dal = fleet.dal().await?;
+    if dal
+        .protocol_version(args.version)
+        .await
+        .context("reading protocol versions")?
+        .is_none()
+    {
+        bail!(
+            "unknown protocol version {}: insert it first (`zkfleet insert-version`)",
+            args.version
+        );
+    }
+    let store = fleet.store()?;
+    let key = ObjectKey::WitnessInput {
+        chain: id.chain_id,
+        batch: id.batch_number,
+    };
+    let existing = dal
+        .batch_status(id)
+        .await
+        .with_context(|| format!("reading the status of {id}"))?
+        .witness_input;
+    if let Some(row) = existing {
+        // Never overwrite the input of a batch already in the fleet: its jobs were cut from it.
+        let stored = store
+            .get::<WitnessInputBytes>(&key)
+            .await
+            .with_context(|| format!("reading the stored input of {id}"))?;
+        if stored.0.as_ref() != binary.as_slice() {
+            bail!(
+                "{id} already exists (protocol version {}, status {}) with a different input; \
+                 delete it first (`zkfleet delete --batch {}`) to insert another",
+                row.protocol_version,
+                row.status,
+                id.batch_number
+            );
+        }
+        println!("{id} already exists with the same input; nothing changed");
+        return Ok(());
+    }
+    let path = store
+        .put(&key, &WitnessInputBytes::new(binary))
+        .await
+        .with_context(|| {
+            format!(
+                "storing the input of {id} in the {}",
+                describe_store(&fleet.store_config())
+            )
+        })?;
+    let outcome = dal
+        .insert_batch(&NewBatch {
+            batch: id,
+            protocol_version: args.version,
+            witness_input_blob_key: path.clone(),
+            priority: args.priority,
+            batch_sealed_at: Utc::now(),
+        })
+        .await
+        .with_context(|| format!("inserting {id}"))?;
+    match outcome {
+        InsertOutcome::Inserted => println!(
+            "inserted {id} ({} operations, protocol version {}, priority {}): input stored at {path}",
+            batch.operations.len(),
+            args.version,
+            args.priority
+        ),
+        InsertOutcome::AlreadyPresent => {
+            println!("{id} already exists with the same input; nothing changed")
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,65 @@
+//! How operator commands print: tables for people, durations in the largest sensible unit.
+
+use std::time::Duration;
+
+use comfy_table::{presets, ContentArrangement, Table};
+use zkfleet_dal::{BatchRowCounts, JobTable};
+
+/// A table with a header row, plain ASCII borders (readable in any terminal and in logs).
+pub fn table<I, S>(header: I) -> Table
+where
+    I: IntoIterator<Item = S>,
+    S: Into<comfy_table::Cell>,
+{
+    let mut table = Table::new();
+    table
+        .load_preset(presets::ASCII_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header);
+    table
+}
+
+/// `1.234s`, `2m 03s`, `1h 02m`.
+pub fn duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs < 60 {
+        format!("{:.3}s", d.as_secs_f64())
+    } else if secs < 3600 {
+        format!("{}m {:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{}h {:02}m", secs / 3600, (secs % 3600) / 60)
+    }
+}
+
+/// `-` for absent values.
+pub fn or_dash<T: std::fmt::Display>(value: Option<T>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+/// Rows changed by an operator command, one line per table that changed (a table reported
+/// twice, as prover jobs and their archive are by `delete`, is summed).
+pub fn row_counts(counts: &BatchRowCounts) -> String {
+    let lines: Vec<String> = JobTable::ALL
+        .into_iter()
+        .map(|table| (table, counts.get(table)))
+        .filter(|(_, n)| *n > 0)
+        .map(|(table, n)| format!("  {table}: {n}"))
+        .collect();
+    if lines.is_empty() {
+        "  (no rows)".to_owned()
+    } else {
+        lines.join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(duration(Duration::from_millis(1234)), "1.234s");
+        assert_eq!(duration(Duration::from_secs(123)), "2m 03s");
+        assert_eq!(duration(Duration::from_secs(3720)), "1h 02m");
+    }
+}

@@ -1,0 +1,178 @@
+//! `zkfleet file-info` on final proofs and corrupt blobs, and `zkfleet config show`: no
+//! database involved.
+
+use std::process::{Command, Stdio};
+
+use zkfleet_store::{ObjectKey, Store, StoreConfig};
+use zkfleet_types::api::{Base64Bytes, FinalProof};
+use zkfleet_types::{BatchNumber, BatchPublicOutput, ChainId, HashDigest, ProtocolSemanticVersion};
+
+fn zkfleet(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zkfleet"));
+    command.current_dir(dir).stdin(Stdio::null());
+    for (name, _) in std::env::vars() {
+        if name.starts_with("ZKFLEET_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+fn final_proof() -> FinalProof {
+    FinalProof {
+        protocol_version: ProtocolSemanticVersion::new(1, 0),
+        public_output: BatchPublicOutput {
+            chain_id: ChainId(270),
+            batch_number: BatchNumber(12),
+            prev_state_root: HashDigest([1, 2, 3, 4]),
+            new_state_root: HashDigest([5, 6, 7, 8]),
+            operations_commitment: HashDigest([9, 9, 9, 9]),
+            deposits_consumed: 3,
+            deposits_commitment: HashDigest([10, 10, 10, 10]),
+            withdrawals_commitment: HashDigest([11, 11, 11, 11]),
+            pubdata_commitment: HashDigest([12, 12, 12, 12]),
+            recursion_tree_vk_digest: HashDigest([13, 13, 13, 13]),
+        },
+        proof: Base64Bytes(vec![0xab; 1000]),
+    }
+}
+
+#[test]
+fn file_info_decodes_a_final_proof_and_refuses_a_truncated_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let store = Store::open(&StoreConfig::local(&root)).unwrap();
+    let key = ObjectKey::FinalProof {
+        chain: ChainId(270),
+        batch: BatchNumber(12),
+        protocol_version: ProtocolSemanticVersion::new(1, 0),
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let path = runtime.block_on(store.put(&key, &final_proof())).unwrap();
+    let file = root.join(&path);
+
+    let output = zkfleet(dir.path())
+        .arg("file-info")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{out}");
+    assert!(out.contains("kind:             final proof"), "{out}");
+    assert!(
+        out.contains("object key:       final_proofs/270/12_0.1.0.bin"),
+        "{out}"
+    );
+    assert!(out.contains("protocol version: 0.1.0"), "{out}");
+    assert!(out.contains("proof:            1000 bytes"), "{out}");
+    assert!(out.contains("batch number:             12"), "{out}");
+    assert!(out.contains(&HashDigest([5, 6, 7, 8]).to_string()), "{out}");
+
+    // Truncated: the codec's error, naming the sizes.
+    let blob = std::fs::read(&file).unwrap();
+    let truncated = dir.path().join("truncated.bin");
+    std::fs::write(&truncated, &blob[..blob.len() - 10]).unwrap();
+    let output = zkfleet(dir.path())
+        .arg("file-info")
+        .arg(&truncated)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains(&format!(
+            "truncated: expected {} bytes, found {}",
+            blob.len(),
+            blob.len() - 10
+        )),
+        "{err}"
+    );
+
+    // A flipped bit: checksum mismatch.
+    let mut flipped = blob.clone();
+    flipped[30] ^= 1;
+    let corrupt = dir.path().join("corrupt.bin");
+    std::fs::write(&corrupt, &flipped).unwrap();
+    let output = zkfleet(dir.path())
+        .arg("file-info")
+        .arg(&corrupt)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("checksum mismatch"), "{err}");
+}
+
+#[test]
+fn config_show_redacts_secrets_and_applies_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("zkfleet.toml");
+    std::fs::write(
+        &config,
+        "chain_id = 270\n[database]\nmax_connections = 4\n[store]\nbackend = \"s3\"\n\
+         bucket = \"proofs\"\nendpoint = \"http://127.0.0.1:9000\"\n",
+    )
+    .unwrap();
+    let output = zkfleet(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["config", "show"])
+        .env(
+            "ZKFLEET_DATABASE_URL",
+            "postgres://prover:hunter2@db:5432/fleet",
+        )
+        .env("ZKFLEET_DATABASE__MAX_CONNECTIONS", "25")
+        .env("ZKFLEET_STORE__BUCKET", "blobs")
+        .env("AWS_SECRET_ACCESS_KEY", "aws-s3cr3t")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !out.contains("hunter2") && !out.contains("aws-s3cr3t"),
+        "{out}"
+    );
+    assert!(out.contains("postgres://prover:***@db:5432/fleet"), "{out}");
+    assert!(
+        out.contains("environment variable ZKFLEET_DATABASE_URL"),
+        "{out}"
+    );
+    assert!(out.contains("chain_id = 270"), "{out}");
+    assert!(out.contains("max_connections = 25"), "{out}");
+    assert!(out.contains("bucket = \"blobs\""), "{out}");
+    assert!(
+        out.contains("S3 bucket blobs at http://127.0.0.1:9000"),
+        "{out}"
+    );
+
+    // The URL from a secret file; the flag wins over the file's chain.
+    let secret = dir.path().join("database-url");
+    std::fs::write(&secret, "postgres://prover:from-file@db/fleet\n").unwrap();
+    let output = zkfleet(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["--chain-id", "5", "config", "show"])
+        .env("ZKFLEET_DATABASE_URL_FILE", &secret)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{out}");
+    assert!(!out.contains("from-file"), "{out}");
+    assert!(out.contains("postgres://prover:***@db/fleet"), "{out}");
+    assert!(out.contains(&format!("file {}", secret.display())), "{out}");
+    assert!(out.contains("chain_id = 5"), "{out}");
+
+    // A misspelt override is an error naming it.
+    let output = zkfleet(dir.path())
+        .args(["config", "show"])
+        .env("ZKFLEET_DATABASE__MAX_CONECTIONS", "3")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("max_conections"), "{err}");
+}

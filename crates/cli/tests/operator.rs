@@ -1,0 +1,505 @@
+//! The operator commands of the real `zkfleet` binary against a real PostgreSQL database (a
+//! fresh one per test) and a local store, plus the embedded SQLite default via `--data-dir`.
+
+mod support;
+
+use std::time::Duration;
+
+use zkfleet_dal::{JobRef, JobTable};
+use zkfleet_store::{ObjectKey, Store, StoreConfig, WitnessInputBytes};
+use zkfleet_types::{BatchNumber, ChainId, JobStatus};
+
+use support::{batch_id, TestFleet, FINAL_VK, RECURSION_VK, V1, VERSION};
+
+#[test]
+fn postgres_insert_version_then_same_again_then_conflicting() {
+    let fleet = TestFleet::postgres();
+    let out = fleet.insert_version();
+    assert!(out.contains("inserted protocol version 0.1.0"), "{out}");
+    let out = fleet.insert_version();
+    assert!(
+        out.contains("already exists with the same digests"),
+        "{out}"
+    );
+    let other = "0x3333333333333333333333333333333333333333333333333333333333333333";
+    let err = fleet.fails(&[
+        "insert-version",
+        "--version",
+        VERSION,
+        "--recursion-tree-vk",
+        RECURSION_VK,
+        "--final-vk",
+        other,
+    ]);
+    assert!(
+        err.contains("already exists with other verifying-key digests"),
+        "{err}"
+    );
+    let stored = fleet
+        .runtime
+        .block_on(fleet.dal.protocol_version(V1))
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.final_vk_digest.to_string(), FINAL_VK);
+    let err = fleet.fails(&[
+        "insert-version",
+        "--version",
+        "1.2.3",
+        "--recursion-tree-vk",
+        RECURSION_VK,
+        "--final-vk",
+        FINAL_VK,
+    ]);
+    assert!(err.contains("major version must be 0"), "{err}");
+}
+
+#[test]
+fn postgres_insert_batch_stores_the_input_and_queues_the_batch_once() {
+    let fleet = TestFleet::postgres();
+    fleet.insert_version();
+    let (binary, json) = fleet.write_batch(5);
+
+    // The JSON form is accepted and stored in the binary encoding.
+    let out = fleet.ok(&[
+        "--chain-id",
+        "270",
+        "insert-batch",
+        "--number",
+        "5",
+        "--version",
+        VERSION,
+        "--input",
+        json.to_str().unwrap(),
+        "--priority",
+        "3",
+    ]);
+    assert!(out.contains("inserted batch 5 of chain 270"), "{out}");
+    let status = fleet
+        .runtime
+        .block_on(fleet.dal.batch_status(batch_id(5)))
+        .unwrap();
+    let row = status.witness_input.expect("the witness input row");
+    assert_eq!(row.status, JobStatus::Queued);
+    assert_eq!(row.priority, 3);
+    assert_eq!(row.protocol_version, V1);
+    let key = ObjectKey::WitnessInput {
+        chain: ChainId(270),
+        batch: BatchNumber(5),
+    };
+    assert_eq!(row.input_blob_key.as_deref(), Some(key.path().as_str()));
+    let store = Store::open(&StoreConfig::local(fleet.store_root())).unwrap();
+    let stored = fleet
+        .runtime
+        .block_on(store.get::<WitnessInputBytes>(&key))
+        .unwrap();
+    assert_eq!(
+        stored.0.as_ref(),
+        std::fs::read(&binary).unwrap().as_slice()
+    );
+
+    // Again, from the binary file: the same batch, nothing changes.
+    let out = fleet.ok(&[
+        "--chain-id",
+        "270",
+        "insert-batch",
+        "--number",
+        "5",
+        "--version",
+        VERSION,
+        "--input",
+        binary.to_str().unwrap(),
+    ]);
+    assert!(out.contains("already exists with the same input"), "{out}");
+
+    // Another batch's input under number 5 is refused, the stored input is untouched.
+    let (other, _) = fleet.write_batch(6);
+    let err = fleet.fails(&[
+        "--chain-id",
+        "270",
+        "insert-batch",
+        "--number",
+        "5",
+        "--version",
+        VERSION,
+        "--input",
+        other.to_str().unwrap(),
+    ]);
+    assert!(err.contains("holds batch 6 of chain 270"), "{err}");
+
+    // The chain must match too.
+    let err = fleet.fails(&[
+        "insert-batch",
+        "--number",
+        "6",
+        "--version",
+        VERSION,
+        "--input",
+        other.to_str().unwrap(),
+    ]);
+    assert!(err.contains("not batch 6 of chain 0"), "{err}");
+
+    // A malformed file is refused with the decoder's error; nothing is inserted or stored.
+    let mut corrupt = std::fs::read(&other).unwrap();
+    corrupt.truncate(corrupt.len() / 2);
+    let corrupt_path = fleet.path("corrupt.bin");
+    std::fs::write(&corrupt_path, &corrupt).unwrap();
+    let err = fleet.fails(&[
+        "--chain-id",
+        "270",
+        "insert-batch",
+        "--number",
+        "6",
+        "--version",
+        VERSION,
+        "--input",
+        corrupt_path.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("not a valid batch") && err.contains("truncated batch"),
+        "{err}"
+    );
+    let status = fleet
+        .runtime
+        .block_on(fleet.dal.batch_status(batch_id(6)))
+        .unwrap();
+    assert!(!status.exists());
+    assert!(!fleet.store_root().join("witness_inputs/270/6.bin").exists());
+
+    // An unknown protocol version is refused before anything is stored.
+    let err = fleet.fails(&[
+        "--chain-id",
+        "270",
+        "insert-batch",
+        "--number",
+        "6",
+        "--version",
+        "0.9.0",
+        "--input",
+        other.to_str().unwrap(),
+    ]);
+    assert!(err.contains("unknown protocol version 0.9.0"), "{err}");
+    assert!(!fleet.store_root().join("witness_inputs/270/6.bin").exists());
+}
+
+#[test]
+fn postgres_status_shows_rounds_counts_and_json() {
+    let fleet = TestFleet::postgres();
+    fleet.insert_version();
+    fleet.insert_batch(1);
+    fleet.run_basic_witness_generation(1);
+    let job = fleet.pick_prover_job().expect("the basic prover job");
+    fleet
+        .runtime
+        .block_on(
+            fleet
+                .dal
+                .fail_job(JobRef::Prover(job.id), "out of memory in the prover"),
+        )
+        .unwrap();
+
+    let out = fleet.ok(&["--chain-id", "270", "status", "batch", "1"]);
+    for round in [
+        "basic",
+        "leaf",
+        "node",
+        "recursion_tip",
+        "scheduler",
+        "compression",
+    ] {
+        assert!(out.contains(round), "{round} missing:\n{out}");
+    }
+    assert!(out.contains("successful 1"), "{out}");
+    assert!(out.contains("failed 1"), "{out}");
+    assert!(out.contains("waiting_for_proofs 1"), "{out}");
+    assert!(
+        !out.contains("out of memory"),
+        "errors only with --verbose:\n{out}"
+    );
+
+    let out = fleet.ok(&["--chain-id", "270", "status", "batch", "1", "--verbose"]);
+    assert!(out.contains("out of memory in the prover"), "{out}");
+    assert!(out.contains("prover-test"), "{out}");
+    assert!(out.contains(&format!("prover job {}", job.id)), "{out}");
+
+    let out = fleet.ok(&["--chain-id", "270", "status", "batch", "1", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&out).expect("status --json is JSON");
+    let batch = &json[0];
+    assert_eq!(batch["batch"]["batch_number"], 1);
+    assert_eq!(batch["batch"]["chain_id"], 270);
+    assert_eq!(batch["rounds"].as_array().unwrap().len(), 5);
+    assert_eq!(batch["rounds"][0]["prover_jobs"][0]["status"], "failed");
+    assert_eq!(batch["witness_input"]["status"], "successful");
+
+    // A batch of another chain, or not inserted, is reported and the exit code says so.
+    let output = fleet.run(&["status", "batch", "1"]);
+    assert!(!output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("batch 1 of chain 0: not found"), "{stdout}");
+}
+
+#[test]
+fn postgres_requeue_brings_back_jobs_past_max_attempts() {
+    let fleet = TestFleet::postgres();
+    fleet.insert_version();
+    fleet.insert_batch(2);
+    fleet.run_basic_witness_generation(2);
+    // The basic prover job fails on its only allowed attempt: the monitor's requeue (max
+    // attempts 1) moves it to the terminal attempts_exhausted.
+    let job = fleet.pick_prover_job().expect("the basic prover job");
+    let prover = JobRef::Prover(job.id);
+    fleet.runtime.block_on(async {
+        fleet
+            .dal
+            .fail_job(prover, "constraint not satisfied")
+            .await
+            .unwrap();
+        let counts = fleet
+            .dal
+            .requeue_stuck_jobs(JobTable::ProverJobs, Duration::from_secs(3600), 1)
+            .await
+            .unwrap();
+        assert_eq!((counts.requeued, counts.exhausted), (0, 1));
+        // And the monitor leaves it there.
+        let counts = fleet
+            .dal
+            .requeue_stuck_jobs(JobTable::ProverJobs, Duration::from_secs(3600), 1)
+            .await
+            .unwrap();
+        assert_eq!((counts.requeued, counts.exhausted), (0, 0));
+    });
+    let summary = fleet
+        .runtime
+        .block_on(fleet.dal.job(prover))
+        .unwrap()
+        .unwrap();
+    assert_eq!(summary.status, JobStatus::AttemptsExhausted);
+    assert_eq!(summary.attempts, 1);
+    assert!(fleet.pick_prover_job().is_none());
+
+    let out = fleet.ok(&["--chain-id", "270", "status", "batch", "2"]);
+    assert!(out.contains("attempts_exhausted 1"), "{out}");
+
+    let out = fleet.ok(&["--chain-id", "270", "requeue", "--batch", "2"]);
+    assert!(out.contains("requeued 1 jobs"), "{out}");
+    assert!(out.contains("prover_jobs: 1"), "{out}");
+    let summary = fleet
+        .runtime
+        .block_on(fleet.dal.job(prover))
+        .unwrap()
+        .unwrap();
+    assert_eq!(summary.status, JobStatus::Queued);
+    assert_eq!(
+        summary.attempts,
+        zkfleet_dal::ATTEMPTS_AFTER_OPERATOR_REQUEUE
+    );
+    let again = fleet
+        .pick_prover_job()
+        .expect("picked again after the requeue");
+    assert_eq!(again.id, job.id);
+
+    // Nothing left to requeue; an unknown batch is an error.
+    let out = fleet.ok(&["--chain-id", "270", "requeue", "--batch", "2"]);
+    assert!(out.contains("nothing requeued"), "{out}");
+    let err = fleet.fails(&["--chain-id", "270", "requeue", "--batch", "99"]);
+    assert!(err.contains("batch 99 of chain 270 not found"), "{err}");
+}
+
+#[test]
+fn postgres_restart_a_job_and_a_batch() {
+    let fleet = TestFleet::postgres();
+    fleet.insert_version();
+    fleet.insert_batch(3);
+    fleet.run_basic_witness_generation(3);
+    let job = fleet.pick_prover_job().expect("the basic prover job");
+    let prover = JobRef::Prover(job.id);
+    fleet
+        .runtime
+        .block_on(fleet.dal.fail_job(prover, "killed"))
+        .unwrap();
+
+    let spec = format!("prover:{}", job.id);
+    let out = fleet.ok(&["--chain-id", "270", "restart", "--job", &spec]);
+    assert!(out.contains("queued with fresh attempts"), "{out}");
+    let summary = fleet
+        .runtime
+        .block_on(fleet.dal.job(prover))
+        .unwrap()
+        .unwrap();
+    assert_eq!(summary.status, JobStatus::Queued);
+
+    // The leaf job still waits for its proof: restarting it is refused, nothing changes.
+    let status = fleet
+        .runtime
+        .block_on(fleet.dal.batch_status(batch_id(3)))
+        .unwrap();
+    let leaf = status.rounds[1].witness_jobs[0].job;
+    let JobRef::LeafWitness(leaf_id) = leaf else {
+        panic!("{leaf:?}")
+    };
+    let err = fleet.fails(&["restart", "--job", &format!("leaf:{leaf_id}")]);
+    assert!(err.contains("waiting_for_proofs"), "{err}");
+    let err = fleet.fails(&["restart", "--job", "disk:1"]);
+    assert!(err.contains("unknown job table"), "{err}");
+
+    // The whole batch: downstream rows go, the basic witness job is queued again.
+    let out = fleet.ok(&["--chain-id", "270", "restart", "--batch", "3"]);
+    assert!(out.contains("restarted"), "{out}");
+    assert!(out.contains("prover_jobs: 1"), "{out}");
+    assert!(out.contains("leaf_witness_jobs: 1"), "{out}");
+    let status = fleet
+        .runtime
+        .block_on(fleet.dal.batch_status(batch_id(3)))
+        .unwrap();
+    assert_eq!(status.witness_input.unwrap().status, JobStatus::Queued);
+    assert!(status.rounds.iter().all(|r| r.prover_jobs.is_empty()));
+    assert!(fleet
+        .runtime
+        .block_on(fleet.dal.job(prover))
+        .unwrap()
+        .is_none());
+
+    let err = fleet.fails(&["--chain-id", "270", "restart", "--batch", "42"]);
+    assert!(err.contains("not found"), "{err}");
+}
+
+#[test]
+fn postgres_delete_needs_confirmation() {
+    let fleet = TestFleet::postgres();
+    fleet.insert_version();
+    fleet.insert_batch(4);
+    fleet.run_basic_witness_generation(4);
+
+    // No terminal, no --yes: refused, nothing deleted.
+    let err = fleet.fails(&["--chain-id", "270", "delete", "--batch", "4"]);
+    assert!(
+        err.contains("refusing to delete batch 4 of chain 270"),
+        "{err}"
+    );
+    assert!(err.contains("--yes"), "{err}");
+    let status = fleet
+        .runtime
+        .block_on(fleet.dal.batch_status(batch_id(4)))
+        .unwrap();
+    assert!(status.witness_input.is_some());
+
+    // On a terminal: a wrong answer deletes nothing, the batch number confirms.
+    let args = ["--chain-id", "270", "delete", "--batch", "4"];
+    let output = fleet.run_on_terminal(&args, "44\n");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{out}");
+    assert!(out.contains("Type the batch number to confirm"), "{out}");
+    assert!(out.contains("not confirmed; nothing deleted"), "{out}");
+    let status = fleet
+        .runtime
+        .block_on(fleet.dal.batch_status(batch_id(4)))
+        .unwrap();
+    assert!(status.witness_input.is_some());
+    let output = fleet.run_on_terminal(&args, "4\n");
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{out}");
+    assert!(
+        out.contains("deleted") && out.contains("prover_jobs: 1"),
+        "{out}"
+    );
+    assert!(!fleet
+        .runtime
+        .block_on(fleet.dal.batch_status(batch_id(4)))
+        .unwrap()
+        .exists());
+
+    // --yes needs no terminal.
+    fleet.insert_batch(4);
+    let out = fleet.ok(&["--chain-id", "270", "delete", "--batch", "4", "--yes"]);
+    assert!(out.contains("deleted"), "{out}");
+    assert!(out.contains("witness_inputs: 1"), "{out}");
+    let status = fleet
+        .runtime
+        .block_on(fleet.dal.batch_status(batch_id(4)))
+        .unwrap();
+    assert!(!status.exists(), "{status:?}");
+
+    let err = fleet.fails(&["--chain-id", "270", "delete", "--batch", "4", "--yes"]);
+    assert!(err.contains("not found"), "{err}");
+}
+
+#[test]
+fn postgres_stats_reports_finished_batches() {
+    let fleet = TestFleet::postgres();
+    fleet.insert_version();
+    let out = fleet.ok(&["stats"]);
+    assert!(out.contains("no batch finished"), "{out}");
+
+    for number in [7, 8] {
+        fleet.insert_batch(number);
+        fleet.run_basic_witness_generation(number);
+    }
+    fleet.drive_to_completion();
+    let status = fleet
+        .runtime
+        .block_on(fleet.dal.batch_status(batch_id(7)))
+        .unwrap();
+    assert_eq!(status.compression.unwrap().status, JobStatus::Successful);
+
+    let out = fleet.ok(&["stats", "--since", "1h"]);
+    assert!(out.contains("2 batches finished"), "{out}");
+    assert!(out.contains("median"), "{out}");
+    let out = fleet.ok(&["stats", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&out).expect("stats --json is JSON");
+    assert_eq!(json["summary"]["batches"], 2);
+    let numbers: Vec<u64> = json["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["batch"]["batch_number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers.len(), 2);
+    assert!(numbers.contains(&7) && numbers.contains(&8), "{numbers:?}");
+
+    // A moment in the future: nothing.
+    let out = fleet.ok(&["stats", "--since", "2999-01-01T00:00:00Z"]);
+    assert!(out.contains("no batch finished"), "{out}");
+    let err = fleet.fails(&["stats", "--since", "last tuesday"]);
+    assert!(err.contains("neither a duration"), "{err}");
+}
+
+#[test]
+fn postgres_file_info_decodes_a_stored_batch_input() {
+    let fleet = TestFleet::postgres();
+    fleet.insert_version();
+    fleet.insert_batch(9);
+    let blob = fleet.store_root().join("witness_inputs/270/9.bin");
+    let out = fleet.ok(&["file-info", blob.to_str().unwrap()]);
+    assert!(
+        out.contains("object key:       witness_inputs/270/9.bin"),
+        "{out}"
+    );
+    assert!(out.contains("checksum:         ok"), "{out}");
+    assert!(out.contains("kind:             witness input"), "{out}");
+    assert!(out.contains("batch 9 of chain 270"), "{out}");
+    assert!(out.contains("operations:       4"), "{out}");
+    assert!(out.contains("prev state root:  0x"), "{out}");
+}
+
+#[test]
+fn sqlite_embedded_default_through_data_dir() {
+    let fleet = TestFleet::sqlite();
+    fleet.insert_version();
+    fleet.insert_batch(1);
+    assert!(fleet.data_dir().join("zkfleet.sqlite").exists());
+    assert!(fleet
+        .data_dir()
+        .join("store/witness_inputs/270/1.bin")
+        .exists());
+    let status = fleet
+        .runtime
+        .block_on(fleet.dal.batch_status(batch_id(1)))
+        .unwrap();
+    assert_eq!(status.witness_input.unwrap().status, JobStatus::Queued);
+    fleet.run_basic_witness_generation(1);
+    let out = fleet.ok(&["--chain-id", "270", "status", "batch", "1", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json[0]["rounds"][0]["prover_jobs"][0]["status"], "queued");
+    let out = fleet.ok(&["config", "show"]);
+    assert!(out.contains("embedded default"), "{out}");
+    assert!(out.contains("zkfleet.sqlite"), "{out}");
+}

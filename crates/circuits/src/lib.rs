@@ -11,6 +11,8 @@
 //!   into instances ([`basic::split_batch`]).
 //! - [`proving`]: the witness-vector / prove / verify split the circuit prover uses.
 //! - [`keystore`]: circuit data built once per (circuit, geometry) and cached on disk.
+//! - [`recursion`]: the leaf, node, recursion-tip and compression layers, generic over the
+//!   basic circuits (docs/proofs.md).
 //!
 //! What each circuit enforces and commits to is specified in docs/rollup-circuits.md.
 
@@ -20,6 +22,7 @@ pub mod error;
 pub mod gadgets;
 pub mod keystore;
 pub mod proving;
+pub mod recursion;
 
 use plonky2::field::goldilocks_field::GoldilocksField;
 use plonky2::plonk::config::PoseidonGoldilocksConfig;

@@ -28,6 +28,8 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use zkfleet_gateway::GatewayConfig;
+use zkfleet_job_monitor::MonitorConfig;
 use zkfleet_store::StoreConfig;
 use zkfleet_types::ChainId;
 
@@ -49,6 +51,10 @@ pub struct FleetConfig {
     /// The object store; absent means a local directory under `data_dir`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub store: Option<StoreConfig>,
+    /// `zkfleet job-monitor` (docs/job-monitor.md).
+    pub monitor: MonitorConfig,
+    /// `zkfleet gateway` (docs/gateway.md).
+    pub gateway: GatewayConfig,
 }
 
 impl Default for FleetConfig {
@@ -58,6 +64,8 @@ impl Default for FleetConfig {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             database: DatabaseConfig::default(),
             store: None,
+            monitor: MonitorConfig::default(),
+            gateway: GatewayConfig::default(),
         }
     }
 }
@@ -302,6 +310,13 @@ mod tests {
             "retry_initial_backoff_ms",
             "retry_max_backoff_ms",
             "request_timeout_secs",
+            "[monitor]",
+            "[monitor.intervals]",
+            "[monitor.timeouts]",
+            "[monitor.max_attempts]",
+            "[gateway]",
+            "[gateway.pull]",
+            "[gateway.auth]",
         ] {
             assert!(text.contains(field), "example lacks {field}");
         }

@@ -23,8 +23,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    config_show, delete, file_info, insert_batch, insert_version, requeue, restart, rollup, stats,
-    status,
+    components, config_show, delete, file_info, insert_batch, insert_version, requeue, restart,
+    rollup, stats, status,
 };
 
 #[derive(Parser)]
@@ -92,6 +92,12 @@ enum Command {
     Stats(stats::Args),
     /// Decode a stored blob: envelope header, then what the blob holds.
     FileInfo(file_info::Args),
+    /// Run the job monitor: dependency catch-up, requeue of stuck jobs, archiving, and the
+    /// /queue_report, /metrics and /healthz endpoints ([monitor] section).
+    JobMonitor,
+    /// Run the gateway: batches in over HTTP (push) or from an upstream (pull), final proofs
+    /// out ([gateway] section).
+    Gateway,
     /// The configuration.
     Config {
         #[command(subcommand)]
@@ -158,8 +164,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (fleet, runtime) = operator(&global)?;
             runtime.block_on(stats::run(&args, &fleet))?;
         }
+        Command::JobMonitor => {
+            let (fleet, runtime) = component(&global)?;
+            runtime.block_on(components::job_monitor(&fleet))?;
+        }
+        Command::Gateway => {
+            let (fleet, runtime) = component(&global)?;
+            runtime.block_on(components::gateway(&fleet))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a long-running component needs: the configuration and a runtime with a worker per
+/// core (its own blocking work runs on the blocking pool).
+fn component(global: &GlobalArgs) -> anyhow::Result<(fleet::Fleet, tokio::runtime::Runtime)> {
+    let fleet = fleet::Fleet::load(global)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    Ok((fleet, runtime))
 }
 
 /// What an operator command needs: the fleet's configuration and a small async runtime (the

@@ -1,0 +1,291 @@
+//! Compression: the last proof re-proved with size-optimised configurations.
+//!
+//! Each step verifies one proof of a fixed common data against a constant verifying key and
+//! re-exposes its public inputs unchanged, so the final proof attests exactly what the first
+//! one did. The default chain ([`default_compression_steps`]) follows plonky2's
+//! size-optimised recursion:
+//!
+//! 1. `shrink`: standard recursion configuration; brings any inner degree down to 2^12.
+//! 2. `high_rate`: blowup 2^7, 12 queries, 16 PoW bits (7·12 + 16 = 100 bits); fewer queries
+//!    make the proof cheap to verify in the final step.
+//! 3. `final`: blowup 2^8, 10 queries, 20 PoW bits (8·10 + 20 = 100 bits), cap height 0,
+//!    `MinSize` FRI arities, 37 routed wires: the smallest proof.
+//!
+//! Conjectured security of a FRI configuration is `rate_bits · num_query_rounds +
+//! proof_of_work_bits` (plonky2's own target for `standard_recursion_config`: 3·28 + 16 = 100);
+//! every step is checked to reach [`TARGET_SECURITY_BITS`].
+
+use plonky2::fri::reduction_strategies::FriReductionStrategy;
+use plonky2::fri::FriConfig;
+use plonky2::iop::witness::{PartialWitness, WitnessWrite};
+use plonky2::plonk::circuit_builder::CircuitBuilder;
+use plonky2::plonk::circuit_data::{
+    CircuitConfig, CircuitData, CommonCircuitData, VerifierOnlyCircuitData,
+};
+use plonky2::plonk::proof::{ProofWithPublicInputs, ProofWithPublicInputsTarget};
+use plonky2::util::serialization::{Buffer, Write};
+
+use super::codec;
+use super::error::prove_guarded;
+use super::shape::check_proof_shape;
+use super::{RecursionError, C, D, F};
+
+const LAYER: &str = "compression";
+
+/// Conjectured security every compression step must reach.
+pub const TARGET_SECURITY_BITS: usize = 100;
+
+/// Conjectured security of a FRI configuration, in bits.
+pub fn conjectured_security_bits(fri: &FriConfig) -> usize {
+    fri.rate_bits * fri.num_query_rounds + fri.proof_of_work_bits as usize
+}
+
+/// One named configuration of the chain.
+#[derive(Debug, Clone)]
+pub struct CompressionStep {
+    pub name: &'static str,
+    pub config: CircuitConfig,
+}
+
+/// The default chain: shrink → high rate → final (see the module docs).
+pub fn default_compression_steps() -> Vec<CompressionStep> {
+    let standard = CircuitConfig::standard_recursion_config();
+    let high_rate = CircuitConfig {
+        fri_config: FriConfig {
+            rate_bits: 7,
+            proof_of_work_bits: 16,
+            num_query_rounds: 12,
+            ..standard.fri_config.clone()
+        },
+        ..standard.clone()
+    };
+    let final_config = CircuitConfig {
+        num_routed_wires: 37,
+        fri_config: FriConfig {
+            rate_bits: 8,
+            cap_height: 0,
+            proof_of_work_bits: 20,
+            reduction_strategy: FriReductionStrategy::MinSize(None),
+            num_query_rounds: 10,
+        },
+        ..high_rate.clone()
+    };
+    vec![
+        CompressionStep {
+            name: "shrink",
+            config: standard,
+        },
+        CompressionStep {
+            name: "high_rate",
+            config: high_rate,
+        },
+        CompressionStep {
+            name: "final",
+            config: final_config,
+        },
+    ]
+}
+
+/// One compression step: verifies a proof of `inner_common` under a constant key.
+#[derive(Debug)]
+pub struct CompressionCircuit {
+    name: String,
+    inner_common: CommonCircuitData<F, D>,
+    data: CircuitData<F, C, D>,
+    proof_target: ProofWithPublicInputsTarget<D>,
+}
+
+impl CompressionCircuit {
+    pub fn build(
+        name: &str,
+        config: &CircuitConfig,
+        inner_common: &CommonCircuitData<F, D>,
+        inner_key: &VerifierOnlyCircuitData<C, D>,
+    ) -> Self {
+        let mut builder = CircuitBuilder::<F, D>::new(config.clone());
+        let proof_target = builder.add_virtual_proof_with_pis(inner_common);
+        let key = builder.constant_verifier_data(inner_key);
+        builder.verify_proof::<C>(&proof_target, &key, inner_common);
+        builder.register_public_inputs(&proof_target.public_inputs.clone());
+        let data = builder.build::<C>();
+        Self {
+            name: name.to_owned(),
+            inner_common: inner_common.clone(),
+            data,
+            proof_target,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn circuit_data(&self) -> &CircuitData<F, C, D> {
+        &self.data
+    }
+
+    pub fn prove(
+        &self,
+        inner: &ProofWithPublicInputs<F, C, D>,
+    ) -> Result<ProofWithPublicInputs<F, C, D>, RecursionError> {
+        check_proof_shape(inner, &self.inner_common)
+            .map_err(|e| RecursionError::child(LAYER, 0, e))?;
+        let mut pw = PartialWitness::new();
+        pw.set_proof_with_pis_target(&self.proof_target, inner)
+            .map_err(|e| RecursionError::proving(LAYER, e))?;
+        let proof = prove_guarded(LAYER, &self.data, pw)?;
+        self.data
+            .verify(proof.clone())
+            .map_err(|e| RecursionError::verification(LAYER, e))?;
+        Ok(proof)
+    }
+
+    pub fn to_bytes(&self) -> Result<Vec<u8>, RecursionError> {
+        const WHAT: &str = "compression circuit";
+        let mut out = Vec::new();
+        codec::write_header(&mut out, b"CMPR");
+        codec::write_blob(&mut out, self.name.as_bytes());
+        codec::write_blob(&mut out, &codec::common_to_bytes(&self.inner_common, WHAT)?);
+        codec::write_blob(&mut out, &codec::circuit_data_to_bytes(&self.data, WHAT)?);
+        let targets = codec::targets_to_bytes(WHAT, |buf| {
+            buf.write_target_proof_with_public_inputs(&self.proof_target)
+        })?;
+        codec::write_blob(&mut out, &targets);
+        Ok(out)
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, RecursionError> {
+        const WHAT: &str = "compression circuit";
+        use plonky2::util::serialization::Read;
+        let mut buffer = Buffer::new(bytes);
+        codec::read_header(&mut buffer, b"CMPR", WHAT)?;
+        let name = String::from_utf8(codec::read_blob(&mut buffer, WHAT)?)
+            .map_err(|e| RecursionError::serialization(WHAT, e))?;
+        let inner_common = codec::common_from_bytes(codec::read_blob(&mut buffer, WHAT)?, WHAT)?;
+        let data = codec::circuit_data_from_bytes(&codec::read_blob(&mut buffer, WHAT)?, WHAT)?;
+        let target_bytes = codec::read_blob(&mut buffer, WHAT)?;
+        codec::expect_end(&buffer, WHAT)?;
+        let mut tb = Buffer::new(&target_bytes);
+        let proof_target = tb
+            .read_target_proof_with_public_inputs()
+            .map_err(|e| RecursionError::serialization(WHAT, e))?;
+        codec::expect_end(&tb, WHAT)?;
+        Ok(Self {
+            name,
+            inner_common,
+            data,
+            proof_target,
+        })
+    }
+}
+
+/// The compression chain from one inner circuit to the final proof.
+#[derive(Debug)]
+pub struct CompressionChain {
+    steps: Vec<CompressionCircuit>,
+}
+
+/// Size of a proof, plain and with plonky2's Merkle-path compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProofSize {
+    pub bytes: usize,
+    pub compressed_bytes: usize,
+}
+
+/// Measures `proof`'s size under `data`.
+pub fn proof_size(
+    proof: &ProofWithPublicInputs<F, C, D>,
+    data: &CircuitData<F, C, D>,
+) -> Result<ProofSize, RecursionError> {
+    let compressed = proof
+        .clone()
+        .compress(&data.verifier_only.circuit_digest, &data.common)
+        .map_err(|e| RecursionError::serialization("compressed proof", e))?;
+    Ok(ProofSize {
+        bytes: proof.to_bytes().len(),
+        compressed_bytes: compressed.to_bytes().len(),
+    })
+}
+
+impl CompressionChain {
+    /// Builds the chain for proofs of (`inner_common`, `inner_key`), checking every step's
+    /// conjectured security first.
+    pub fn build(
+        steps: &[CompressionStep],
+        inner_common: &CommonCircuitData<F, D>,
+        inner_key: &VerifierOnlyCircuitData<C, D>,
+    ) -> Result<Self, RecursionError> {
+        if steps.is_empty() {
+            return Err(RecursionError::InvalidGeometry(
+                "empty compression chain".into(),
+            ));
+        }
+        for (i, step) in steps.iter().enumerate() {
+            let bits = conjectured_security_bits(&step.config.fri_config);
+            if bits < TARGET_SECURITY_BITS {
+                return Err(RecursionError::InsufficientSecurity {
+                    step: i,
+                    bits,
+                    target: TARGET_SECURITY_BITS,
+                });
+            }
+            if step.config.zero_knowledge {
+                return Err(RecursionError::InvalidGeometry(format!(
+                    "compression step {} uses zero knowledge, which the chain does not support",
+                    step.name
+                )));
+            }
+        }
+        let mut built: Vec<CompressionCircuit> = Vec::with_capacity(steps.len());
+        for step in steps {
+            let circuit = match built.last() {
+                None => CompressionCircuit::build(step.name, &step.config, inner_common, inner_key),
+                Some(prev) => CompressionCircuit::build(
+                    step.name,
+                    &step.config,
+                    &prev.data.common,
+                    &prev.data.verifier_only,
+                ),
+            };
+            built.push(circuit);
+        }
+        Ok(Self { steps: built })
+    }
+
+    pub fn steps(&self) -> &[CompressionCircuit] {
+        &self.steps
+    }
+
+    /// The circuit whose key verifies the final proof.
+    pub fn final_circuit(&self) -> &CompressionCircuit {
+        // `build` refuses an empty chain.
+        &self.steps[self.steps.len() - 1]
+    }
+
+    /// Runs every step; returns the proof of each step, the last being the final proof.
+    pub fn prove(
+        &self,
+        inner: &ProofWithPublicInputs<F, C, D>,
+    ) -> Result<Vec<ProofWithPublicInputs<F, C, D>>, RecursionError> {
+        let mut proofs: Vec<ProofWithPublicInputs<F, C, D>> = Vec::with_capacity(self.steps.len());
+        for step in &self.steps {
+            let next = step.prove(proofs.last().unwrap_or(inner))?;
+            proofs.push(next);
+        }
+        Ok(proofs)
+    }
+
+    /// Verifies a final proof and returns its public inputs (those of the compressed proof).
+    pub fn verify_final(
+        &self,
+        proof: &ProofWithPublicInputs<F, C, D>,
+    ) -> Result<Vec<F>, RecursionError> {
+        let last = self.final_circuit();
+        check_proof_shape(proof, &last.data.common)
+            .map_err(|e| RecursionError::verification(LAYER, e))?;
+        last.data
+            .verify(proof.clone())
+            .map_err(|e| RecursionError::verification(LAYER, e))?;
+        Ok(proof.public_inputs.clone())
+    }
+}

@@ -1,0 +1,108 @@
+//! The recursion layers: leaf (round 1), node (round 2), recursion tip (round 3) and the
+//! compression step (DESIGN.md §4), as generic building blocks over the basic circuits.
+//!
+//! The basic circuits are known here only through [`BasicTypeShape`]: a circuit id, the length
+//! of the closed-form input/output, the instance capacity, the common circuit data and the
+//! verifying key, with basic public inputs `hash_no_pad(input ‖ output ‖ [count])`.
+//!
+//! ```text
+//! basic proofs of type t ──► leaf_t (≤ A, in order) ──► node (≤ A, depth 0..k) ──► tip ──► (scheduler) ──► compression
+//! ```
+//!
+//! - [`LeafCircuit`]: one per type; verifies ≤ A basic proofs against the type's key, checks
+//!   continuity and counts, exposes an [`AggregateStatement`].
+//! - [`NodeCircuit`]: uniform; verifies ≤ A leaf or node proofs (one shared common data) under
+//!   keys from a committed set (leaf keys ‖ its own key, cyclic-recursion style).
+//! - [`RecursionTipCircuit`]: one slot per type (present or absent), exposes one commitment to
+//!   all types' outputs and the digest of the keys it accepted ([`TipOutput`]).
+//! - [`CompressionChain`]: re-proves a proof with size-optimised configurations.
+//! - [`aggregate_type`]: a type's basic proofs → its final node proof.
+//!
+//! docs/proofs.md explains what each layer checks and why it is sound.
+
+mod aggregate;
+mod codec;
+mod compression;
+mod error;
+mod leaf;
+mod node;
+mod padding;
+mod proof;
+mod setup;
+mod shape;
+mod statement;
+mod tip;
+mod vk;
+
+use plonky2::field::goldilocks_field::GoldilocksField;
+use plonky2::plonk::circuit_data::CircuitConfig;
+use plonky2::plonk::config::PoseidonGoldilocksConfig;
+
+pub use aggregate::{aggregate_type, TypeAggregate};
+pub use codec::FORMAT_VERSION;
+pub use compression::{
+    conjectured_security_bits, default_compression_steps, proof_size, CompressionChain,
+    CompressionCircuit, CompressionStep, ProofSize, TARGET_SECURITY_BITS,
+};
+pub use error::RecursionError;
+pub use leaf::LeafCircuit;
+pub use node::{LeafKey, NodeCircuit, NodeWitness};
+pub use proof::{RecursionLayer, RecursionProof};
+pub use setup::{RecursionCircuits, MAX_ARITY};
+pub use shape::{
+    basic_public_inputs, check_proof_shape, closed_form_digest, BasicProof, BasicTypeShape,
+    BASIC_PUBLIC_INPUTS,
+};
+pub use statement::{
+    AggregateStatement, StatementTargets, RECURSION_PUBLIC_INPUTS, STATEMENT_LEN, VERIFYING_KEY_LEN,
+};
+pub use tip::{
+    recursion_vk_digest, tip_commitment_target, RecursionTipCircuit, TipOutput, TipProof, TipSlot,
+    TipSlotWitness, TipType, TypeOutput, TypeOutputTargets, TIP_PUBLIC_INPUTS,
+};
+pub use vk::{to_hash_digest, to_vk_digest, verifying_key_digest};
+
+/// Extension degree of every recursion circuit.
+pub const D: usize = 2;
+/// Hash configuration of every recursion circuit (Poseidon over Goldilocks).
+pub type C = PoseidonGoldilocksConfig;
+/// The field.
+pub type F = GoldilocksField;
+
+/// Configuration of the basic, leaf, node and tip circuits.
+pub fn recursion_config() -> CircuitConfig {
+    CircuitConfig::standard_recursion_config()
+}
+
+/// Proves a leaf over 1..=A basic proofs of its type, in sequence order.
+pub fn prove_leaf(
+    leaf: &LeafCircuit,
+    children: &[BasicProof],
+) -> Result<RecursionProof, RecursionError> {
+    leaf.prove(children)
+}
+
+/// Proves a node over 1..=A leaf or node proofs of one type, in sequence order.
+pub fn prove_node(
+    node: &NodeCircuit,
+    children: &[RecursionProof],
+) -> Result<RecursionProof, RecursionError> {
+    node.prove(children)
+}
+
+/// Proves the recursion tip over one slot per type of the tip's list.
+pub fn prove_tip(
+    tip: &RecursionTipCircuit,
+    node: &NodeCircuit,
+    slots: &[TipSlot],
+) -> Result<TipProof, RecursionError> {
+    tip.prove(node, slots)
+}
+
+/// Runs the compression chain; returns each step's proof, the last being the final proof.
+pub fn prove_compression(
+    chain: &CompressionChain,
+    inner: &plonky2::plonk::proof::ProofWithPublicInputs<F, C, D>,
+) -> Result<Vec<plonky2::plonk::proof::ProofWithPublicInputs<F, C, D>>, RecursionError> {
+    chain.prove(inner)
+}

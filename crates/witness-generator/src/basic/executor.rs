@@ -1,0 +1,91 @@
+//! Executes a batch and cuts it into basic circuit instances: the CPU-heavy part of round 0,
+//! run on a blocking thread.
+
+use bytes::Bytes;
+use zkfleet_circuits::basic::split_batch;
+use zkfleet_circuits::{BasicGeometry, CircuitError};
+use zkfleet_rollup::execute::{execute_batch, ExecutionError};
+use zkfleet_runner::traits::Executor;
+use zkfleet_types::L1BatchId;
+
+use super::{BasicArtifacts, BasicJobMeta};
+use crate::input::{BatchWitnessInput, PreparedBatch, WitnessInputError};
+
+/// Why a batch yields no witness. Every variant is final for this input: the job is marked
+/// failed with the message (retrying the same bytes gives the same answer).
+#[derive(Debug, thiserror::Error)]
+pub enum BasicWitnessError {
+    #[error("witness input of {batch}: {source}")]
+    Input {
+        batch: L1BatchId,
+        #[source]
+        source: WitnessInputError,
+    },
+    #[error("the witness input of the job of {job} holds {input}")]
+    WrongBatch { job: L1BatchId, input: L1BatchId },
+    #[error("{0} has no operations: there is nothing to prove")]
+    EmptyBatch(L1BatchId),
+    #[error("{batch} is invalid: {source}")]
+    InvalidBatch {
+        batch: L1BatchId,
+        #[source]
+        source: ExecutionError,
+    },
+    #[error("cutting {batch} into basic circuits: {source}")]
+    Split {
+        batch: L1BatchId,
+        #[source]
+        source: CircuitError,
+    },
+}
+
+/// Executes batches for one basic geometry.
+pub struct BasicExecutor {
+    geometry: BasicGeometry,
+}
+
+impl BasicExecutor {
+    pub fn new(geometry: BasicGeometry) -> Self {
+        Self { geometry }
+    }
+}
+
+impl Executor for BasicExecutor {
+    type Input = Bytes;
+    type Output = BasicArtifacts;
+    type Metadata = BasicJobMeta;
+    type Error = BasicWitnessError;
+
+    fn execute(
+        &self,
+        input: Bytes,
+        metadata: &BasicJobMeta,
+    ) -> Result<BasicArtifacts, BasicWitnessError> {
+        let job = metadata.batch;
+        let input_error = |source| BasicWitnessError::Input { batch: job, source };
+        let decoded = BatchWitnessInput::decode(&input).map_err(input_error)?;
+        drop(input);
+        let PreparedBatch { batch, mut state } = decoded.prepare().map_err(input_error)?;
+        drop(decoded);
+        if batch.id() != job {
+            return Err(BasicWitnessError::WrongBatch {
+                job,
+                input: batch.id(),
+            });
+        }
+        if batch.operations.is_empty() {
+            return Err(BasicWitnessError::EmptyBatch(job));
+        }
+        let executed = execute_batch(&mut state, &batch)
+            .map_err(|source| BasicWitnessError::InvalidBatch { batch: job, source })?;
+        drop(state);
+        let witnesses = split_batch(&executed, &self.geometry)
+            .map_err(|source| BasicWitnessError::Split { batch: job, source })?;
+        Ok(BasicArtifacts {
+            public_output: executed.public_output,
+            geometry: witnesses.geometry,
+            instances: witnesses.instances,
+            closed_forms: witnesses.closed_forms,
+        })
+    }
+}

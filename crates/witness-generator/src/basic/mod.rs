@@ -1,0 +1,89 @@
+//! Round 0, basic witness generation: one job per batch.
+//!
+//! - [`picker`]: pick the batch's job and load its witness input;
+//! - [`executor`]: decode, rebuild the pre-state, execute the batch and cut it into basic
+//!   circuit instances (CPU, on a blocking thread);
+//! - [`saver`]: store every circuit (bounded concurrency, [`upload`]), the closed forms of each
+//!   type, the scheduler's partial input and the aux output, then insert the batch's jobs in
+//!   one transaction — or mark the job failed with the reason.
+//!
+//! The later rounds are runners of the same shape: a picker over their own table, an
+//! executor, a saver calling their `complete_*` transaction.
+
+pub mod executor;
+pub mod picker;
+pub mod saver;
+pub mod upload;
+
+use std::fmt;
+use std::time::Instant;
+
+use zkfleet_circuits::basic::{BasicCircuitInstance, ClosedFormInputs};
+use zkfleet_circuits::BasicGeometry;
+use zkfleet_dal::Dal;
+use zkfleet_runner::{ConfigError, JobRunner};
+use zkfleet_store::Store;
+use zkfleet_types::{AggregationRound, BatchPublicOutput, L1BatchId};
+
+pub use executor::{BasicExecutor, BasicWitnessError};
+pub use picker::BasicPicker;
+pub use saver::{BasicSaver, SaveError};
+
+use crate::config::WitnessGeneratorConfig;
+
+/// The round this module generates witnesses for.
+pub const ROUND: AggregationRound = AggregationRound::Basic;
+
+/// A basic job as it travels from picker to saver.
+#[derive(Debug, Clone)]
+pub struct BasicJobMeta {
+    pub batch: L1BatchId,
+    /// Attempts so far, this one included.
+    pub attempts: u32,
+    /// When the job was picked: its `time_taken` runs from here to completion.
+    pub picked_at: Instant,
+}
+
+impl fmt::Display for BasicJobMeta {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "basic witness job of {} (attempt {})",
+            self.batch, self.attempts
+        )
+    }
+}
+
+/// What executing a batch produces: its public output and its basic circuit instances with
+/// each type's closed forms.
+#[derive(Debug)]
+pub struct BasicArtifacts {
+    pub public_output: BatchPublicOutput,
+    pub geometry: BasicGeometry,
+    /// Encoded circuit witnesses, type then sequence order.
+    pub instances: Vec<BasicCircuitInstance>,
+    /// One entry per basic type, present or not, in circuit id order.
+    pub closed_forms: Vec<ClosedFormInputs>,
+}
+
+/// The job runner of the basic round.
+pub type BasicRunner = JobRunner<BasicPicker, BasicExecutor, BasicSaver>;
+
+/// Builds the basic round's runner from the process configuration.
+pub fn runner(
+    dal: Dal,
+    store: Store,
+    config: &WitnessGeneratorConfig,
+) -> Result<BasicRunner, ConfigError> {
+    JobRunner::new(
+        BasicPicker::new(
+            dal.clone(),
+            store.clone(),
+            config.protocol_version,
+            config.picked_by.clone(),
+        ),
+        BasicExecutor::new(config.geometry),
+        BasicSaver::new(dal, store, config.max_circuits_in_flight),
+        config.runner_config(ROUND),
+    )
+}

@@ -1,0 +1,188 @@
+//! Stores what a basic job produced and records the outcome in the database.
+//!
+//! Blobs first, database last: every blob the inserted jobs point to exists before the
+//! transaction that makes the jobs visible. Keys are deterministic, so a job re-executed after
+//! a requeue overwrites the same blobs, and the database inserts are idempotent.
+
+use tracing::{info, warn};
+use zkfleet_dal::{BasicWitnessOutput, CompleteOutcome, Dal, DalError, JobRef, NewLeafWitnessJob};
+use zkfleet_runner::traits::{JobError, JobSaver};
+use zkfleet_store::{ObjectKey, Store, StoreError};
+use zkfleet_types::L1BatchId;
+
+use super::executor::BasicWitnessError;
+use super::upload::upload_circuits;
+use super::{BasicArtifacts, BasicJobMeta, ROUND};
+use crate::artifacts::{AuxOutput, CircuitTypeSummary, SchedulerPartialInput, StoredClosedForms};
+use crate::metrics::{self, JobOutcome};
+
+/// Why the saver could not record a job's outcome. The job stays `in_progress` and the
+/// requeuer hands it out again after its timeout.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error("recording the outcome of {job}: {source}")]
+    Dal {
+        job: JobRef,
+        #[source]
+        source: DalError,
+    },
+}
+
+/// Stores basic artifacts and completes or fails basic jobs.
+pub struct BasicSaver {
+    dal: Dal,
+    store: Store,
+    max_circuits_in_flight: usize,
+}
+
+impl BasicSaver {
+    pub fn new(dal: Dal, store: Store, max_circuits_in_flight: usize) -> Self {
+        Self {
+            dal,
+            store,
+            max_circuits_in_flight,
+        }
+    }
+
+    /// Writes every blob of the batch and returns what the completing transaction inserts.
+    async fn store_artifacts(
+        &self,
+        batch: L1BatchId,
+        artifacts: BasicArtifacts,
+    ) -> Result<BasicWitnessOutput, StoreError> {
+        let BasicArtifacts {
+            public_output,
+            geometry,
+            instances,
+            closed_forms,
+        } = artifacts;
+        let prover_jobs =
+            upload_circuits(&self.store, batch, instances, self.max_circuits_in_flight).await?;
+
+        // Closed forms of the types present (those with a leaf job to read them); absent types
+        // are recorded in the scheduler's summary with zero instances.
+        let mut leaf_jobs = Vec::new();
+        for forms in closed_forms.iter().filter(|f| !f.instances.is_empty()) {
+            let key = ObjectKey::ClosedFormInputs {
+                chain: batch.chain_id,
+                batch: batch.batch_number,
+                circuit: forms.circuit,
+            };
+            let path = self
+                .store
+                .put(&key, &StoredClosedForms(forms.clone()))
+                .await?;
+            leaf_jobs.push(NewLeafWitnessJob {
+                circuit_id: forms.circuit,
+                number_of_basic_circuits: u32::try_from(forms.instances.len()).unwrap_or(u32::MAX),
+                closed_form_inputs_blob_key: path,
+            });
+        }
+
+        let scheduler_input = SchedulerPartialInput {
+            public_output,
+            geometry,
+            circuit_types: closed_forms.iter().map(CircuitTypeSummary::of).collect(),
+        };
+        let scheduler_key = ObjectKey::SchedulerInput {
+            chain: batch.chain_id,
+            batch: batch.batch_number,
+        };
+        let scheduler_partial_input_blob_key =
+            self.store.put(&scheduler_key, &scheduler_input).await?;
+        let aux_key = ObjectKey::AuxOutput {
+            chain: batch.chain_id,
+            batch: batch.batch_number,
+        };
+        self.store
+            .put(&aux_key, &AuxOutput { public_output })
+            .await?;
+
+        Ok(BasicWitnessOutput {
+            prover_jobs,
+            leaf_jobs,
+            scheduler_partial_input_blob_key,
+        })
+    }
+
+    async fn fail(&self, meta: &BasicJobMeta, reason: &str) -> Result<(), SaveError> {
+        let job = JobRef::WitnessInput(meta.batch);
+        warn!(batch = %meta.batch, attempts = meta.attempts, %reason, "basic witness job failed");
+        self.dal
+            .fail_job(job, reason)
+            .await
+            .map_err(|source| SaveError::Dal { job, source })?;
+        metrics::job_finished(ROUND, JobOutcome::Failed);
+        Ok(())
+    }
+
+    async fn complete(
+        &self,
+        meta: &BasicJobMeta,
+        output: &BasicWitnessOutput,
+    ) -> Result<(), SaveError> {
+        let job = JobRef::WitnessInput(meta.batch);
+        let elapsed = meta.picked_at.elapsed();
+        match self
+            .dal
+            .complete_basic_witness_job(meta.batch, output, elapsed)
+            .await
+        {
+            Ok(CompleteOutcome::Completed { .. }) => {
+                metrics::job_finished(ROUND, JobOutcome::Successful);
+                metrics::generation_time(ROUND, elapsed);
+                info!(
+                    batch = %meta.batch,
+                    circuits = output.prover_jobs.len(),
+                    circuit_types = output.leaf_jobs.len(),
+                    seconds = elapsed.as_secs_f64(),
+                    "basic witness generated"
+                );
+                Ok(())
+            }
+            Ok(CompleteOutcome::NotInProgress { status }) => {
+                // Requeued while we worked and finished (or failed) by someone else: our
+                // blobs overwrote theirs with identical bytes, the rows are theirs.
+                metrics::job_finished(ROUND, JobOutcome::Superseded);
+                warn!(batch = %meta.batch, %status, "basic witness job was no longer in progress; nothing recorded");
+                Ok(())
+            }
+            // A generator bug the database refused by name: record it on the job instead of
+            // leaving it in progress to be retried into the same refusal.
+            Err(DalError::InvalidInput(reason)) => {
+                self.fail(
+                    meta,
+                    &format!("the job database refused the output: {reason}"),
+                )
+                .await
+            }
+            Err(source) => Err(SaveError::Dal { job, source }),
+        }
+    }
+}
+
+impl JobSaver for BasicSaver {
+    type Output = BasicArtifacts;
+    type Metadata = BasicJobMeta;
+    type ExecutorError = BasicWitnessError;
+    type Error = SaveError;
+
+    async fn save(
+        &mut self,
+        meta: BasicJobMeta,
+        result: Result<BasicArtifacts, JobError<BasicWitnessError>>,
+    ) -> Result<(), SaveError> {
+        match result {
+            Ok(artifacts) => match self.store_artifacts(meta.batch, artifacts).await {
+                Ok(output) => self.complete(&meta, &output).await,
+                // The store failed after its retries: fail the job so that the attempt is
+                // counted and the reason visible; the requeuer retries it.
+                Err(e) => {
+                    self.fail(&meta, &format!("storing the basic artifacts: {e}"))
+                        .await
+                }
+            },
+            Err(e) => self.fail(&meta, &e.to_string()).await,
+        }
+    }
+}

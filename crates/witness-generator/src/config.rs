@@ -1,0 +1,159 @@
+//! `[witness_generator]` configuration: which rounds run, for which protocol version, and how
+//! hard a basic witness generator may push the object store.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use zkfleet_circuits::BasicGeometry;
+use zkfleet_runner::JobRunnerConfig;
+use zkfleet_types::{AggregationRound, ProtocolSemanticVersion};
+
+/// Rounds whose witness generator this build has. The others are refused by
+/// [`WitnessGeneratorConfig::validate`] rather than silently idle.
+pub const AVAILABLE_ROUNDS: [AggregationRound; 1] = [AggregationRound::Basic];
+
+/// Configuration of a witness generator process.
+///
+/// ```toml
+/// [witness_generator]
+/// rounds = ["basic"]              # default: ["basic"]
+/// protocol_version = "0.1.0"      # default
+/// picked_by = "wg-host-1"         # default: "witness-generator"
+/// max_circuits_in_flight = 64     # default
+/// idle_backoff_initial_ms = 1000  # default
+/// idle_backoff_max_ms = 5000      # default
+/// [witness_generator.geometry]    # default: BasicGeometry::default()
+/// signatures_per_instance = 10
+/// operations_per_instance = 28
+/// deposits_per_instance = 256
+/// xmss_height = 10
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WitnessGeneratorConfig {
+    /// Rounds to run, one job runner each (`--round` / `--all-rounds` choose them).
+    pub rounds: Vec<AggregationRound>,
+    /// Only jobs of this protocol version are picked.
+    pub protocol_version: ProtocolSemanticVersion,
+    /// Written to `picked_by` of every picked job (host or pod name).
+    pub picked_by: String,
+    /// Circuit witnesses uploaded at the same time by one basic job. Bounds the memory held by
+    /// uploads (each holds one encoded circuit) and the connections opened to the store.
+    pub max_circuits_in_flight: usize,
+    /// Shape of the basic circuits the batch is cut for; must match the circuit provers'.
+    pub geometry: BasicGeometry,
+    /// First wait when there is no job to pick; doubles up to `idle_backoff_max_ms`.
+    pub idle_backoff_initial_ms: u64,
+    pub idle_backoff_max_ms: u64,
+}
+
+impl Default for WitnessGeneratorConfig {
+    fn default() -> Self {
+        Self {
+            rounds: vec![AggregationRound::Basic],
+            protocol_version: ProtocolSemanticVersion::new(1, 0),
+            picked_by: "witness-generator".to_owned(),
+            max_circuits_in_flight: 64,
+            geometry: BasicGeometry::default(),
+            idle_backoff_initial_ms: 1000,
+            idle_backoff_max_ms: 5000,
+        }
+    }
+}
+
+/// A configuration that cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("no round to run: give --round or --all-rounds")]
+    NoRounds,
+    #[error("the {0} round's witness generator is not available in this build (available: basic)")]
+    RoundNotAvailable(&'static str),
+    #[error("round {0} is listed twice")]
+    DuplicateRound(&'static str),
+    #[error("max_circuits_in_flight must be at least 1")]
+    NoUploads,
+    #[error("picked_by must not be empty (it names the worker in the job tables)")]
+    EmptyPickedBy,
+    #[error("invalid basic geometry: {0}")]
+    Geometry(String),
+    #[error("idle backoff: initial {initial_ms} ms must be ≥ 1 and ≤ the maximum {max_ms} ms")]
+    IdleBackoff { initial_ms: u64, max_ms: u64 },
+    #[error(transparent)]
+    Runner(#[from] zkfleet_runner::ConfigError),
+}
+
+impl WitnessGeneratorConfig {
+    /// Every round of the pipeline (`--all-rounds`).
+    pub fn all_rounds() -> Vec<AggregationRound> {
+        AggregationRound::ALL.to_vec()
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.rounds.is_empty() {
+            return Err(ConfigError::NoRounds);
+        }
+        let mut seen = Vec::new();
+        for &round in &self.rounds {
+            if !AVAILABLE_ROUNDS.contains(&round) {
+                return Err(ConfigError::RoundNotAvailable(round.name()));
+            }
+            if seen.contains(&round) {
+                return Err(ConfigError::DuplicateRound(round.name()));
+            }
+            seen.push(round);
+        }
+        if self.max_circuits_in_flight == 0 {
+            return Err(ConfigError::NoUploads);
+        }
+        if self.picked_by.trim().is_empty() {
+            return Err(ConfigError::EmptyPickedBy);
+        }
+        self.geometry
+            .validate()
+            .map_err(|e| ConfigError::Geometry(e.to_string()))?;
+        if self.idle_backoff_initial_ms == 0
+            || self.idle_backoff_initial_ms > self.idle_backoff_max_ms
+        {
+            return Err(ConfigError::IdleBackoff {
+                initial_ms: self.idle_backoff_initial_ms,
+                max_ms: self.idle_backoff_max_ms,
+            });
+        }
+        Ok(())
+    }
+
+    /// The runner configuration of one round: one worker, as ZKsync (a basic job is already
+    /// parallel inside: its uploads), named `witness_generator_{round}` in metrics.
+    pub fn runner_config(&self, round: AggregationRound) -> JobRunnerConfig {
+        let mut config = JobRunnerConfig::new(format!("witness_generator_{}", round.name()), 1);
+        config.idle_backoff_initial = Duration::from_millis(self.idle_backoff_initial_ms);
+        config.idle_backoff_max = Duration::from_millis(self.idle_backoff_max_ms);
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_other_rounds_are_refused() {
+        let config = WitnessGeneratorConfig::default();
+        config.validate().expect("defaults are valid");
+        let all = WitnessGeneratorConfig {
+            rounds: WitnessGeneratorConfig::all_rounds(),
+            ..config.clone()
+        };
+        assert_eq!(all.validate(), Err(ConfigError::RoundNotAvailable("leaf")));
+        let none = WitnessGeneratorConfig {
+            max_circuits_in_flight: 0,
+            ..config.clone()
+        };
+        assert_eq!(none.validate(), Err(ConfigError::NoUploads));
+        let twice = WitnessGeneratorConfig {
+            rounds: vec![AggregationRound::Basic, AggregationRound::Basic],
+            ..config
+        };
+        assert_eq!(twice.validate(), Err(ConfigError::DuplicateRound("basic")));
+    }
+}

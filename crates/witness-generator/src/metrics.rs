@@ -1,0 +1,48 @@
+//! Metric names of the witness generator (the `metrics` facade; the process installs the
+//! exporter). The runner adds its own `zkfleet_runner_*` metrics with
+//! `runner = "witness_generator_{round}"`.
+
+use std::time::Duration;
+
+use zkfleet_types::AggregationRound;
+
+/// Histogram, `round`: seconds from pick to the completing transaction, successful jobs only.
+pub const WITNESS_GENERATION_SECONDS: &str = "zkfleet_witness_generation_seconds";
+/// Counter, `round`, `outcome` (`successful`, `failed`, `superseded`): jobs finished.
+/// `superseded`: the job was no longer in progress when this worker completed it (it was
+/// requeued and another worker finished it); nothing was changed.
+pub const WITNESS_JOBS_TOTAL: &str = "zkfleet_witness_jobs_total";
+/// Counter, `round`: circuit witnesses written to the store.
+pub const CIRCUITS_UPLOADED_TOTAL: &str = "zkfleet_circuits_uploaded_total";
+
+/// How a job ended, for [`WITNESS_JOBS_TOTAL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobOutcome {
+    Successful,
+    Failed,
+    Superseded,
+}
+
+impl JobOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Successful => "successful",
+            Self::Failed => "failed",
+            Self::Superseded => "superseded",
+        }
+    }
+}
+
+pub(crate) fn job_finished(round: AggregationRound, outcome: JobOutcome) {
+    metrics::counter!(WITNESS_JOBS_TOTAL, "round" => round.name(), "outcome" => outcome.as_str())
+        .increment(1);
+}
+
+pub(crate) fn generation_time(round: AggregationRound, elapsed: Duration) {
+    metrics::histogram!(WITNESS_GENERATION_SECONDS, "round" => round.name())
+        .record(elapsed.as_secs_f64());
+}
+
+pub(crate) fn circuit_uploaded(round: AggregationRound) {
+    metrics::counter!(CIRCUITS_UPLOADED_TOTAL, "round" => round.name()).increment(1);
+}

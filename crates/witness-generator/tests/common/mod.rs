@@ -1,0 +1,264 @@
+//! Test harness: a fresh job database (PostgreSQL from `ZKFLEET_TEST_DATABASE_URL`, or a
+//! SQLite file), a local-directory store behind a wrapper that measures concurrent circuit
+//! uploads, tiny generated batches, and a way to run the witness generator until the batches
+//! are done.
+
+#![allow(dead_code)]
+
+pub mod counting_store;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use rand::Rng;
+use sqlx::Connection;
+use zkfleet_circuits::BasicGeometry;
+use zkfleet_dal::{BatchStatus, Dal, NewBatch, PoolOptions};
+use zkfleet_rollup::generate::{generate, Generated, GeneratorConfig, InvalidKind};
+use zkfleet_runner::CancellationToken;
+use zkfleet_store::{ObjectKey, RetryPolicy, Store, WitnessInputBytes};
+use zkfleet_types::{
+    BatchNumber, ChainId, HashDigest, JobStatus, L1BatchId, ProtocolSemanticVersion,
+    ProtocolVersion, VkDigest,
+};
+use zkfleet_witness_generator::{run, BatchWitnessInput, RoundReport, WitnessGeneratorConfig};
+
+use counting_store::CountingStore;
+
+pub const DATABASE_URL_VAR: &str = "ZKFLEET_TEST_DATABASE_URL";
+pub const CHAIN: ChainId = ChainId(270);
+pub const VERSION: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
+/// Signature tree height of the generated accounts (small: key generation is per account).
+pub const TREE_HEIGHT: usize = 2;
+
+/// Small capacities so that a batch of a few operations has several instances of each type.
+pub fn geometry() -> BasicGeometry {
+    BasicGeometry {
+        signatures_per_instance: 2,
+        operations_per_instance: 3,
+        deposits_per_instance: 2,
+        xmss_height: TREE_HEIGHT as u32,
+    }
+}
+
+pub fn batch_id(number: u32) -> L1BatchId {
+    L1BatchId::new(CHAIN, BatchNumber(number))
+}
+
+pub struct TestEnv {
+    pub dal: Dal,
+    pub store: Store,
+    pub uploads: Arc<CountingStore>,
+    cleanup: Option<(String, String)>,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+impl TestEnv {
+    pub async fn postgres() -> Self {
+        let admin_url = std::env::var(DATABASE_URL_VAR).unwrap_or_else(|_| {
+            panic!(
+                "{DATABASE_URL_VAR} is not set: the PostgreSQL tests need a real server. Run \
+                 them with `scripts/test -p zkfleet-witness-generator` (it starts one), or \
+                 `source /tmp/devsvc/env.sh` in a dev session."
+            )
+        });
+        let name = format!("zkfleet_wg_{:016x}", rand::thread_rng().gen::<u64>());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL server: {e}"));
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create the test database");
+        admin.close().await.ok();
+        let url = with_database(&admin_url, &name);
+        let dal = Dal::connect_with(&url, &PoolOptions::default())
+            .await
+            .expect("connect and migrate the test database");
+        Self::finish(dal, Some((admin_url, name)), Vec::new()).await
+    }
+
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("zkfleet.db").display());
+        let dal = Dal::connect_with(&url, &PoolOptions::default())
+            .await
+            .expect("connect and migrate the test database");
+        Self::finish(dal, None, vec![dir]).await
+    }
+
+    async fn finish(
+        dal: Dal,
+        cleanup: Option<(String, String)>,
+        mut dirs: Vec<tempfile::TempDir>,
+    ) -> Self {
+        let store_dir = tempfile::tempdir().expect("temporary directory");
+        let uploads = CountingStore::new(store_dir.path());
+        let store = Store::new(
+            uploads.clone(),
+            RetryPolicy::default(),
+            Duration::from_secs(30),
+        );
+        dirs.push(store_dir);
+        dal.insert_protocol_version(&ProtocolVersion {
+            version: VERSION,
+            recursion_tree_vk_digest: VkDigest(HashDigest::ZERO),
+            final_vk_digest: VkDigest(HashDigest::ZERO),
+        })
+        .await
+        .expect("insert the protocol version");
+        Self {
+            dal,
+            store,
+            uploads,
+            cleanup,
+            _dirs: dirs,
+        }
+    }
+
+    /// Drops the PostgreSQL database (SQLite files go with the temporary directory).
+    pub async fn close(self) {
+        self.dal.close().await;
+        if let Some((admin_url, name)) = self.cleanup {
+            if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await;
+            }
+        }
+    }
+
+    /// Stores `bytes` as the witness input of batch `number` and hands the batch to the fleet.
+    pub async fn submit_bytes(&self, number: u32, bytes: Vec<u8>) -> L1BatchId {
+        let id = batch_id(number);
+        let key = ObjectKey::WitnessInput {
+            chain: id.chain_id,
+            batch: id.batch_number,
+        };
+        let path = self
+            .store
+            .put(&key, &WitnessInputBytes::new(bytes))
+            .await
+            .expect("store the witness input");
+        self.insert(id, path).await;
+        id
+    }
+
+    /// Hands batch `number` to the fleet with `blob_key` as its witness input location.
+    pub async fn insert(&self, id: L1BatchId, blob_key: String) {
+        self.dal
+            .insert_batch(&NewBatch {
+                batch: id,
+                protocol_version: VERSION,
+                witness_input_blob_key: blob_key,
+                priority: 0,
+                batch_sealed_at: Utc::now(),
+            })
+            .await
+            .expect("insert the batch");
+    }
+
+    /// Stores a generated batch's input (batch + pre-state) and hands it to the fleet.
+    pub async fn submit(&self, generated: &Generated) -> L1BatchId {
+        let input = BatchWitnessInput::from_genesis(&generated.batch, &generated.genesis)
+            .expect("build the witness input");
+        self.submit_bytes(
+            generated.batch.number.0,
+            input.encode().expect("encode the witness input"),
+        )
+        .await
+    }
+
+    pub async fn status(&self, id: L1BatchId) -> BatchStatus {
+        self.dal.batch_status(id).await.expect("batch status")
+    }
+
+    /// The status of a batch's basic witness job.
+    pub async fn witness_status(&self, id: L1BatchId) -> (JobStatus, Option<String>) {
+        let status = self.status(id).await;
+        let job = status
+            .witness_input
+            .expect("the batch's witness job exists");
+        (job.status, job.error)
+    }
+
+    /// Runs the witness generator until every batch in `batches` has left `queued` and
+    /// `in_progress`, then stops it and returns its reports.
+    pub async fn run_until_done(
+        &self,
+        config: WitnessGeneratorConfig,
+        batches: &[L1BatchId],
+    ) -> Vec<RoundReport> {
+        let cancel = CancellationToken::new();
+        let handle = tokio::spawn(run(
+            self.dal.clone(),
+            self.store.clone(),
+            config,
+            cancel.clone(),
+        ));
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let mut done = true;
+            for &id in batches {
+                let (status, _) = self.witness_status(id).await;
+                if matches!(status, JobStatus::Queued | JobStatus::InProgress) {
+                    done = false;
+                }
+            }
+            if done {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "batches {batches:?} not done within 120 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        cancel.cancel();
+        handle
+            .await
+            .expect("the witness generator task")
+            .expect("the witness generator runs")
+    }
+}
+
+/// The witness generator configuration of the tests.
+pub fn config(max_circuits_in_flight: usize) -> WitnessGeneratorConfig {
+    WitnessGeneratorConfig {
+        picked_by: "wg-test".to_owned(),
+        max_circuits_in_flight,
+        geometry: geometry(),
+        idle_backoff_initial_ms: 10,
+        idle_backoff_max_ms: 50,
+        ..WitnessGeneratorConfig::default()
+    }
+}
+
+/// A tiny batch `number` (valid unless `invalid`).
+pub fn generated(number: u32, operations: usize, invalid: Option<InvalidKind>) -> Generated {
+    generate(&GeneratorConfig {
+        accounts: 4,
+        operations,
+        seed: u64::from(number),
+        tree_height: TREE_HEIGHT,
+        chain_id: CHAIN,
+        batch_number: BatchNumber(number),
+        invalid,
+    })
+    .expect("generate a batch")
+}
+
+/// `url` with its database name replaced.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let root = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    format!("{root}/{name}{query}")
+}

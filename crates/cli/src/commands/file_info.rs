@@ -1,6 +1,6 @@
 //! `zkfleet file-info FILE`: what a stored blob is. Reads the envelope header (magic, versions,
 //! kind, sizes, checksum), then decodes what this build understands: a batch's witness input
-//! (the rollup batch), a final proof (version and public output); other kinds by kind and size.
+//! (the rollup batch and its pre-state), a final proof (version and public output); other kinds by kind and size.
 //! A corrupt or truncated file gives the codec's error. When the file lies inside a local
 //! store, its object key is inferred from the path.
 
@@ -13,6 +13,7 @@ use zkfleet_rollup::operation::OperationKind;
 use zkfleet_store::codec::{self, BlobKind, Envelope, HEADER_LEN, MAGIC, TRAILER_LEN};
 use zkfleet_store::{ObjectKey, StoredObject};
 use zkfleet_types::api::FinalProof;
+use zkfleet_witness_generator::BatchWitnessInput;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -123,11 +124,12 @@ fn payload(envelope: &Envelope<'_>, path: &Path) -> anyhow::Result<String> {
     let mut out = String::new();
     match envelope.kind {
         BlobKind::WitnessInput => {
-            let batch =
-                zkfleet_rollup::encoding::binary::decode(envelope.payload).with_context(|| {
-                    format!("{}: the witness input is not a valid batch", path.display())
-                })?;
-            let _ = write!(out, "{}", describe_batch(&batch));
+            let invalid = || format!("{}: not a valid witness input", path.display());
+            let input = BatchWitnessInput::decode(envelope.payload).with_context(invalid)?;
+            let accounts = input.pre_state.len();
+            let prepared = input.prepare().with_context(invalid)?;
+            let _ = writeln!(out, "pre-state:        {accounts} accounts");
+            let _ = write!(out, "{}", describe_batch(&prepared.batch));
         }
         BlobKind::FinalProof => {
             if !<FinalProof as StoredObject>::supports_payload_version(envelope.payload_version) {

@@ -1,6 +1,7 @@
 //! `zkfleet insert-batch`: hand a batch to the fleet by hand (what the gateway does for a
-//! sequencer): validate the input as a rollup batch, store it as the batch's witness input,
-//! insert the basic witness job, queued.
+//! sequencer): build and validate the batch's witness input (the batch plus the state it starts
+//! from, so that stateless witness generators can execute it), store it, insert the basic
+//! witness job, queued.
 
 use std::path::{Path, PathBuf};
 
@@ -9,8 +10,11 @@ use chrono::Utc;
 use zkfleet_dal::{InsertOutcome, NewBatch};
 use zkfleet_rollup::batch::Batch;
 use zkfleet_rollup::encoding;
+use zkfleet_rollup::genesis::Genesis;
 use zkfleet_store::{ObjectKey, WitnessInputBytes};
 use zkfleet_types::ProtocolSemanticVersion;
+use zkfleet_witness_generator::input::WITNESS_INPUT_MAGIC;
+use zkfleet_witness_generator::BatchWitnessInput;
 
 use crate::commands::batch_id;
 use crate::fleet::{describe_store, Fleet};
@@ -24,9 +28,14 @@ pub struct Args {
     #[arg(long)]
     version: ProtocolSemanticVersion,
     /// The batch: its binary encoding (batch.bin) or its JSON (batch.json), as written by
-    /// `zkfleet rollup generate`. The chain must match --chain-id.
+    /// `zkfleet rollup generate` — then --genesis is required — or a complete witness input
+    /// (batch + pre-state, magic `ZKWI`). The chain must match --chain-id.
     #[arg(long, value_name = "FILE")]
     input: PathBuf,
+    /// The state the batch starts from (genesis.json of `zkfleet rollup generate`); its root
+    /// must equal the batch's previous state root.
+    #[arg(long, value_name = "FILE")]
+    genesis: Option<PathBuf>,
     /// Higher is picked first, in every round of the batch.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     priority: i32,
@@ -56,8 +65,50 @@ pub fn read_batch(path: &Path) -> anyhow::Result<(Batch, Vec<u8>)> {
     }
 }
 
+/// Reads `--input` (and `--genesis`) into the witness input blob: the batch with the accounts
+/// of the state it starts from, checked against the batch's previous state root.
+fn read_witness_input(args: &Args) -> anyhow::Result<(Batch, Vec<u8>)> {
+    let bytes = std::fs::read(&args.input)
+        .with_context(|| format!("reading the batch {}", args.input.display()))?;
+    if bytes.starts_with(&WITNESS_INPUT_MAGIC) {
+        if args.genesis.is_some() {
+            bail!(
+                "{} is already a witness input (it carries its pre-state); drop --genesis",
+                args.input.display()
+            );
+        }
+        let input = BatchWitnessInput::decode(&bytes)
+            .with_context(|| format!("{} is not a valid witness input", args.input.display()))?;
+        let prepared = input
+            .prepare()
+            .with_context(|| format!("{} is not a valid witness input", args.input.display()))?;
+        return Ok((prepared.batch, bytes));
+    }
+    let (batch, _) = read_batch(&args.input)?;
+    let Some(genesis_path) = &args.genesis else {
+        bail!(
+            "the fleet is stateless: it needs the state {} starts from; give --genesis FILE \
+             (genesis.json written by `zkfleet rollup generate`) or a witness input file",
+            args.input.display()
+        );
+    };
+    let text = std::fs::read_to_string(genesis_path)
+        .with_context(|| format!("reading the genesis {}", genesis_path.display()))?;
+    let genesis = Genesis::from_json(&text)
+        .with_context(|| format!("{} is not a valid genesis", genesis_path.display()))?;
+    let input = BatchWitnessInput::from_genesis(&batch, &genesis).with_context(|| {
+        format!(
+            "{} does not start from the state of {}",
+            args.input.display(),
+            genesis_path.display()
+        )
+    })?;
+    let encoded = input.encode().context("encoding the witness input")?;
+    Ok((batch, encoded))
+}
+
 pub async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
-    let (batch, binary) = read_batch(&args.input)?;
+    let (batch, binary) = read_witness_input(args)?;
     let id = batch_id(fleet, args.number);
     if batch.chain_id != id.chain_id || batch.number != id.batch_number {
         bail!(

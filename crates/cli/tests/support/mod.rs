@@ -268,13 +268,21 @@ impl TestFleet {
             invalid: None,
         })
         .expect("generate a batch");
+        // The binary file is the complete witness input (batch + pre-state); the JSON file is the
+        // batch alone, which needs `--genesis genesis-{number}.json`.
         let binary = self.dir.path().join(format!("batch-{number}.bin"));
         let json = self.dir.path().join(format!("batch-{number}.json"));
-        std::fs::write(
-            &binary,
-            zkfleet_rollup::encoding::binary::encode(&generated.batch).expect("encode"),
+        let input = zkfleet_witness_generator::BatchWitnessInput::from_genesis(
+            &generated.batch,
+            &generated.genesis,
         )
-        .expect("write batch");
+        .expect("witness input");
+        std::fs::write(&binary, input.encode().expect("encode")).expect("write batch");
+        std::fs::write(
+            self.dir.path().join(format!("genesis-{number}.json")),
+            generated.genesis.to_json(),
+        )
+        .expect("write genesis");
         std::fs::write(
             &json,
             zkfleet_rollup::encoding::json::encode(&generated.batch),

@@ -1,0 +1,245 @@
+//! Configuration of a circuit prover process (`[circuit_prover]`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use zkfleet_circuits::BasicGeometry;
+use zkfleet_dal::HeavySet;
+use zkfleet_types::{AggregationRound, CircuitId, ProtocolSemanticVersion};
+
+use crate::error::ProverError;
+
+/// One (round, circuit) of the heavy set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeavyCircuit {
+    pub round: AggregationRound,
+    pub circuit: CircuitId,
+}
+
+/// How a circuit prover process is sized and what it serves.
+///
+/// ```toml
+/// [circuit_prover]
+/// protocol_version = "0.1.0"
+/// light_wvg_count = 1          # default: max(1, cores - 1)
+/// heavy_wvg_count = 1          # default: 1
+/// channel_capacity = 1
+/// heavy_circuits = [{ round = "basic", circuit = 1 }]
+/// idle_backoff_initial_ms = 1000
+/// idle_backoff_max_ms = 5000
+/// keys_dir = "./keys"
+/// # picked_by = "prover-7"     # default: hostname-pid
+/// # [circuit_prover.geometry]  # default: BasicGeometry::default()
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProverConfig {
+    /// The protocol version whose jobs this process picks (jobs of other versions are left to
+    /// provers with the matching circuits).
+    pub protocol_version: ProtocolSemanticVersion,
+    /// Light witness-vector generators: take only jobs outside the heavy set.
+    #[serde(default = "default_light")]
+    pub light_wvg_count: usize,
+    /// Heavy witness-vector generators: take heavy jobs first, light ones when no heavy job is
+    /// queued (so they never idle).
+    #[serde(default = "default_heavy")]
+    pub heavy_wvg_count: usize,
+    /// Capacity of the channel from the generators to the prover. 1, as in ZKsync: one witness
+    /// vector waits while one is proved; generators beyond that block, so a generator never
+    /// holds more than one finished vector (memory) and never picks ahead of the prover.
+    #[serde(default = "default_channel_capacity")]
+    pub channel_capacity: usize,
+    /// Jobs whose memory footprint calls for a heavy generator.
+    #[serde(default = "default_heavy_circuits")]
+    pub heavy_circuits: Vec<HeavyCircuit>,
+    /// First wait of a generator that found no job; doubles up to the maximum.
+    #[serde(default = "default_idle_initial_ms")]
+    pub idle_backoff_initial_ms: u64,
+    #[serde(default = "default_idle_max_ms")]
+    pub idle_backoff_max_ms: u64,
+    /// Recorded in `picked_by` of every job this process picks.
+    #[serde(default)]
+    pub picked_by: Option<String>,
+    /// The keystore directory (circuit data built on a miss and cached there).
+    #[serde(default = "default_keys_dir")]
+    pub keys_dir: PathBuf,
+    /// Geometry of the basic circuits (must be the witness generator's).
+    #[serde(default)]
+    pub geometry: BasicGeometry,
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// Every core but one goes to light generators (witness generation is single-threaded per job);
+/// the last core is left to the prover, which uses all cores while it proves but waits for
+/// vectors in between. At least one, so a one-core machine still proves light jobs.
+fn default_light() -> usize {
+    cores().saturating_sub(1).max(1)
+}
+
+/// One heavy generator: heavy jobs are the rarer, memory-hungry ones, and one generator that
+/// falls back to light jobs is never idle.
+fn default_heavy() -> usize {
+    1
+}
+
+fn default_channel_capacity() -> usize {
+    1
+}
+
+/// Signature verification: the largest basic circuit (docs/benchmarks.md: 2^13 rows and the
+/// slowest witness generation at the default geometry). Aggregation rounds add their own.
+fn default_heavy_circuits() -> Vec<HeavyCircuit> {
+    vec![HeavyCircuit {
+        round: AggregationRound::Basic,
+        circuit: CircuitId::SIGNATURE_VERIFICATION,
+    }]
+}
+
+fn default_idle_initial_ms() -> u64 {
+    1000
+}
+
+fn default_idle_max_ms() -> u64 {
+    5000
+}
+
+fn default_keys_dir() -> PathBuf {
+    PathBuf::from("./keys")
+}
+
+impl ProverConfig {
+    /// The defaults for `protocol_version`.
+    pub fn new(protocol_version: ProtocolSemanticVersion) -> Self {
+        Self {
+            protocol_version,
+            light_wvg_count: default_light(),
+            heavy_wvg_count: default_heavy(),
+            channel_capacity: default_channel_capacity(),
+            heavy_circuits: default_heavy_circuits(),
+            idle_backoff_initial_ms: default_idle_initial_ms(),
+            idle_backoff_max_ms: default_idle_max_ms(),
+            picked_by: None,
+            keys_dir: default_keys_dir(),
+            geometry: BasicGeometry::default(),
+        }
+    }
+
+    /// Rejects a configuration that cannot prove anything or would spin on the database.
+    pub fn validate(&self) -> Result<(), ProverError> {
+        if self.light_wvg_count == 0 && self.heavy_wvg_count == 0 {
+            return Err(ProverError::Config(
+                "light_wvg_count and heavy_wvg_count are both 0: nothing would pick jobs".into(),
+            ));
+        }
+        if self.channel_capacity == 0 {
+            return Err(ProverError::Config(
+                "channel_capacity must be at least 1".into(),
+            ));
+        }
+        if self.idle_backoff_initial_ms == 0 {
+            return Err(ProverError::Config(
+                "idle_backoff_initial_ms must be at least 1 (0 is a busy loop on the database)"
+                    .into(),
+            ));
+        }
+        if self.idle_backoff_max_ms < self.idle_backoff_initial_ms {
+            return Err(ProverError::Config(format!(
+                "idle_backoff_max_ms ({}) is below idle_backoff_initial_ms ({})",
+                self.idle_backoff_max_ms, self.idle_backoff_initial_ms
+            )));
+        }
+        if matches!(&self.picked_by, Some(name) if name.trim().is_empty()) {
+            return Err(ProverError::Config("picked_by is empty".into()));
+        }
+        self.geometry
+            .validate()
+            .map_err(|e| ProverError::Config(format!("geometry: {e}")))
+    }
+
+    /// The heavy set as the job database takes it.
+    pub fn heavy_set(&self) -> HeavySet {
+        HeavySet::new(self.heavy_circuits.iter().map(|h| (h.round, h.circuit)))
+    }
+
+    pub fn idle_backoff_initial(&self) -> Duration {
+        Duration::from_millis(self.idle_backoff_initial_ms)
+    }
+
+    pub fn idle_backoff_max(&self) -> Duration {
+        Duration::from_millis(self.idle_backoff_max_ms)
+    }
+
+    /// `picked_by`, or `{hostname}-{pid}` so an operator can find the process holding a job.
+    pub fn worker_name(&self) -> String {
+        match &self.picked_by {
+            Some(name) => name.clone(),
+            None => format!("{}-{}", hostname(), std::process::id()),
+        }
+    }
+}
+
+/// The host's name from the kernel (Linux), the `HOSTNAME` variable, or `unknown-host`.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "unknown-host".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_cores_and_parse_from_a_minimal_table() {
+        let config: ProverConfig =
+            serde_json::from_str(r#"{"protocol_version": "0.1.0"}"#).expect("minimal config");
+        assert_eq!(
+            config,
+            ProverConfig::new(ProtocolSemanticVersion::new(1, 0))
+        );
+        assert_eq!(config.heavy_wvg_count, 1);
+        assert_eq!(config.light_wvg_count, cores().saturating_sub(1).max(1));
+        assert!(config
+            .heavy_set()
+            .contains(AggregationRound::Basic, CircuitId::SIGNATURE_VERIFICATION));
+        assert!(!config
+            .heavy_set()
+            .contains(AggregationRound::Basic, CircuitId::STATE_TRANSITION));
+        config.validate().expect("defaults are valid");
+    }
+
+    #[test]
+    fn heavy_circuits_parse_and_bad_configs_are_named() {
+        let config: ProverConfig = serde_json::from_str(
+            r#"{"protocol_version": "0.1.0", "heavy_circuits": [{"round": "basic", "circuit": 2}]}"#,
+        )
+        .expect("config");
+        assert!(config
+            .heavy_set()
+            .contains(AggregationRound::Basic, CircuitId::STATE_TRANSITION));
+
+        let mut none = config.clone();
+        none.light_wvg_count = 0;
+        none.heavy_wvg_count = 0;
+        let message = none.validate().expect_err("no generators").to_string();
+        assert!(message.contains("light_wvg_count"), "{message}");
+
+        let mut busy = config.clone();
+        busy.idle_backoff_initial_ms = 0;
+        assert!(busy.validate().is_err());
+
+        assert!(serde_json::from_str::<ProverConfig>(
+            r#"{"protocol_version": "0.1.0", "lite_wvg_count": 2}"#
+        )
+        .is_err());
+    }
+}

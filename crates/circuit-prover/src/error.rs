@@ -1,0 +1,91 @@
+//! Errors of the circuit prover.
+
+use zkfleet_circuits::CircuitError;
+use zkfleet_dal::DalError;
+use zkfleet_store::{KeyParseError, StoreError};
+use zkfleet_types::{AggregationRound, CircuitId};
+
+/// Everything that can go wrong proving a job or running the prover.
+///
+/// Per-job errors (the circuit blob, the witness, the proof) become the job's `error` text in
+/// the database, prefixed by the job's identity (see [`crate::job::ProverJobMeta`]); the others
+/// end [`crate::run`] or are logged by the runner.
+#[derive(Debug, thiserror::Error)]
+pub enum ProverError {
+    /// The configuration cannot work (the message names the field).
+    #[error("invalid circuit prover configuration: {0}")]
+    Config(String),
+
+    /// The job's circuit blob key is not a circuit witness key.
+    #[error("circuit blob key {key:?} is not a circuit witness key: {reason}")]
+    BadBlobKey { key: String, reason: String },
+
+    /// The job's circuit blob key names another circuit than the job row.
+    #[error("circuit blob key {key:?} does not match the job row: {reason}")]
+    BlobKeyMismatch { key: String, reason: String },
+
+    /// The circuit blob could not be loaded (missing, corrupt, backend failure).
+    #[error("loading the circuit blob failed: {0}")]
+    LoadCircuit(#[source] StoreError),
+
+    /// This process has no circuit data for the job's (round, circuit).
+    #[error(
+        "no prover registered for round {round}, circuit {circuit} ({name}): this process \
+         proves only the circuits it loaded at start",
+        name = circuit.name()
+    )]
+    NotRegistered {
+        round: AggregationRound,
+        circuit: CircuitId,
+    },
+
+    /// The circuit crate refused the witness, or proving/verification failed.
+    #[error("{stage}: {source}")]
+    Circuit {
+        stage: &'static str,
+        #[source]
+        source: CircuitError,
+    },
+
+    /// The keystore directory cannot be opened.
+    #[error("opening the keystore failed: {0}")]
+    Keystore(#[source] CircuitError),
+
+    /// Loading circuit data at start failed.
+    #[error("loading circuit data for round {round}, circuit {circuit} failed: {source}")]
+    LoadCircuitData {
+        round: AggregationRound,
+        circuit: CircuitId,
+        #[source]
+        source: CircuitError,
+    },
+
+    /// Storing the proof failed.
+    #[error("storing the proof failed: {0}")]
+    StoreProof(#[source] StoreError),
+
+    /// The job database failed.
+    #[error("job database: {0}")]
+    Database(#[from] DalError),
+
+    /// The prover stage is gone (it stopped before the witness-vector generators).
+    #[error("the prover stage stopped; the witness vector cannot be handed over")]
+    ProverGone,
+
+    /// A runner could not be started.
+    #[error("runner: {0}")]
+    Runner(#[from] zkfleet_runner::ConfigError),
+
+    /// A runner task ended abnormally.
+    #[error("runner {runner} ended abnormally: {reason}")]
+    RunnerDied { runner: String, reason: String },
+}
+
+impl ProverError {
+    pub(crate) fn bad_key(key: &str, error: KeyParseError) -> Self {
+        Self::BadBlobKey {
+            key: key.to_owned(),
+            reason: error.reason,
+        }
+    }
+}

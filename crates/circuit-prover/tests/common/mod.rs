@@ -1,0 +1,409 @@
+//! Shared setup of the circuit prover tests: a fresh job database (PostgreSQL or SQLite), a
+//! local object store, one small executed batch cut into basic instances, and circuit data built
+//! once per test binary.
+//!
+//! There is no witness generator here (it is written separately): the tests do its round-0 part
+//! by hand — put every instance's witness at its `ObjectKey::CircuitWitness` and complete the
+//! basic witness job with the prover jobs and leaf jobs it would insert.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use sqlx::Connection;
+use zkfleet_circuit_prover::{CircuitRegistry, HeavyCircuit, ProverConfig, RunSummary};
+use zkfleet_circuits::basic::{split_batch, BasicWitnesses};
+use zkfleet_circuits::BasicGeometry;
+use zkfleet_dal::{
+    BasicWitnessOutput, BatchStatus, Dal, InsertOutcome, JobSummary, NewBasicProverJob, NewBatch,
+    NewLeafWitnessJob, PoolOptions,
+};
+use zkfleet_rollup::execute::execute_batch;
+use zkfleet_rollup::generate::{generate, GeneratorConfig};
+use zkfleet_runner::CancellationToken;
+use zkfleet_store::{CircuitWitnessBytes, ObjectKey, Store, StoreConfig};
+use zkfleet_types::{
+    AggregationRound, BatchNumber, ChainId, CircuitId, HashDigest, L1BatchId,
+    ProtocolSemanticVersion, ProtocolVersion, VkDigest,
+};
+
+pub const DATABASE_URL_VAR: &str = "ZKFLEET_TEST_DATABASE_URL";
+pub const VERSION: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
+pub const CHAIN: ChainId = ChainId(270);
+
+/// Small enough that every circuit builds in seconds, large enough that every type has two or
+/// more instances in the fixture batch.
+pub const GEOMETRY: BasicGeometry = BasicGeometry {
+    signatures_per_instance: 3,
+    operations_per_instance: 4,
+    deposits_per_instance: 2,
+    xmss_height: 2,
+};
+
+// --- Database ----------------------------------------------------------------------------------
+
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// A test's own database, dropped afterwards.
+pub struct TestDb {
+    pub dal: Dal,
+    pub url: String,
+    admin: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let root = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    format!("{root}/{name}{query}")
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        let options = PoolOptions {
+            max_connections: 10,
+            ..PoolOptions::default()
+        };
+        match backend {
+            Backend::Postgres => {
+                let admin_url = std::env::var(DATABASE_URL_VAR).unwrap_or_else(|_| {
+                    panic!(
+                        "{DATABASE_URL_VAR} is not set: the PostgreSQL tests of the circuit \
+                         prover need a real server. Run them with `scripts/test -p \
+                         zkfleet-circuit-prover` (it starts one), or `source /tmp/devsvc/env.sh` \
+                         in a dev session."
+                    )
+                });
+                let name = format!("zkfleet_cp_{:016x}", rand::thread_rng().gen::<u64>());
+                let mut admin = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL server: {e}"));
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create the test database");
+                admin.close().await.ok();
+                let url = with_database(&admin_url, &name);
+                let dal = Dal::connect_with(&url, &options)
+                    .await
+                    .expect("connect and migrate the test database");
+                Self {
+                    dal,
+                    url,
+                    admin: Some((admin_url, name)),
+                    _dir: None,
+                }
+            }
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let url = format!("sqlite://{}", dir.path().join("zkfleet.db").display());
+                let dal = Dal::connect_with(&url, &options)
+                    .await
+                    .expect("connect and migrate the test database");
+                Self {
+                    dal,
+                    url,
+                    admin: None,
+                    _dir: Some(dir),
+                }
+            }
+        }
+    }
+
+    async fn drop_database(self) {
+        self.dal.close().await;
+        if let Some((admin_url, name)) = self.admin {
+            if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await;
+            }
+        }
+    }
+}
+
+/// Runs `body` on a fresh database of `backend`, drops the database, re-raises a panic.
+pub async fn with_db<F, Fut>(backend: Backend, body: F)
+where
+    F: FnOnce(Arc<TestDb>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let db = Arc::new(TestDb::new(backend).await);
+    let result =
+        futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(body(Arc::clone(&db)))).await;
+    match Arc::try_unwrap(db) {
+        Ok(db) => db.drop_database().await,
+        Err(_) => eprintln!("test database still shared after the test; not dropped"),
+    }
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+// --- Batch and circuits ------------------------------------------------------------------------
+
+/// The fixture batch cut into instances.
+pub fn witnesses() -> &'static BasicWitnesses {
+    static WITNESSES: OnceLock<BasicWitnesses> = OnceLock::new();
+    WITNESSES.get_or_init(|| {
+        // The first seed whose batch has at least two instances of every type: found
+        // deterministically, so every run proves the same batch.
+        for seed in 0..200 {
+            let generated = generate(&GeneratorConfig {
+                accounts: 4,
+                operations: 11,
+                seed,
+                tree_height: GEOMETRY.xmss_height as usize,
+                ..GeneratorConfig::default()
+            })
+            .expect("generate a batch");
+            let mut state = generated.genesis.to_memory_state().expect("genesis state");
+            let executed = execute_batch(&mut state, &generated.batch).expect("valid batch");
+            let witnesses = split_batch(&executed, &GEOMETRY).expect("split the batch");
+            let every_type_twice = CircuitId::BASIC_TYPES.iter().all(|&circuit| {
+                witnesses
+                    .instances
+                    .iter()
+                    .filter(|i| i.circuit == circuit)
+                    .count()
+                    >= 2
+            });
+            if every_type_twice {
+                return witnesses;
+            }
+        }
+        panic!("no seed below 200 gives two instances of every basic type");
+    })
+}
+
+/// The keystore directory shared by every test binary and run: circuit data is built by the
+/// first test that needs it and loaded from the cache afterwards (the keystore checks every
+/// cached file against its manifest and this build's definitions).
+fn keys_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("circuit-prover-keys")
+}
+
+/// The registry of the basic circuits at [`GEOMETRY`], loaded once per test binary.
+pub fn registry() -> Arc<CircuitRegistry> {
+    static REGISTRY: OnceLock<Arc<CircuitRegistry>> = OnceLock::new();
+    Arc::clone(REGISTRY.get_or_init(|| {
+        let registry = CircuitRegistry::for_config(&config(1, 1, &[])).expect("load the circuits");
+        let loaded: Vec<_> = registry.loaded().iter().map(|e| e.circuit).collect();
+        assert_eq!(
+            loaded,
+            CircuitId::BASIC_TYPES,
+            "every basic circuit is registered"
+        );
+        Arc::new(registry)
+    }))
+}
+
+// --- Store -------------------------------------------------------------------------------------
+
+pub struct TestStore {
+    pub store: Store,
+    pub root: tempfile::TempDir,
+}
+
+pub fn local_store() -> TestStore {
+    let root = tempfile::tempdir().expect("store directory");
+    let store = Store::open(&StoreConfig::local(root.path())).expect("open the local store");
+    TestStore { store, root }
+}
+
+impl TestStore {
+    /// Where the local backend keeps `key`'s blob.
+    pub fn file_of(&self, key: &ObjectKey) -> PathBuf {
+        self.root.path().join(key.path())
+    }
+}
+
+// --- Round 0 by hand ---------------------------------------------------------------------------
+
+pub fn batch_id(number: u32) -> L1BatchId {
+    L1BatchId::new(CHAIN, BatchNumber(number))
+}
+
+pub fn circuit_key(batch: L1BatchId, circuit: CircuitId, sequence: u32) -> ObjectKey {
+    ObjectKey::CircuitWitness {
+        chain: batch.chain_id,
+        batch: batch.batch_number,
+        round: AggregationRound::Basic,
+        circuit,
+        depth: 0,
+        sequence,
+    }
+}
+
+/// Inserts the version and batch `number`, stores every instance's witness and completes the
+/// basic witness job as the witness generator would. Returns the number of prover jobs.
+pub async fn insert_basic_round(dal: &Dal, store: &Store, number: u32) -> usize {
+    let batch = batch_id(number);
+    dal.insert_protocol_version(&ProtocolVersion {
+        version: VERSION,
+        recursion_tree_vk_digest: VkDigest(HashDigest([1, 2, 3, 4])),
+        final_vk_digest: VkDigest(HashDigest([5, 6, 7, 8])),
+    })
+    .await
+    .expect("insert the protocol version");
+    let inserted = dal
+        .insert_batch(&NewBatch {
+            batch,
+            protocol_version: VERSION,
+            witness_input_blob_key: ObjectKey::WitnessInput {
+                chain: batch.chain_id,
+                batch: batch.batch_number,
+            }
+            .path(),
+            priority: 0,
+            batch_sealed_at: chrono::Utc::now(),
+        })
+        .await
+        .expect("insert the batch");
+    assert_eq!(inserted, InsertOutcome::Inserted);
+    let picked = dal
+        .pick_basic_witness_job(VERSION, "test-witness-generator")
+        .await
+        .expect("pick the basic witness job")
+        .expect("the batch's basic witness job is queued");
+    assert_eq!(picked.meta.batch, batch);
+
+    let witnesses = witnesses();
+    let mut prover_jobs = Vec::new();
+    for instance in &witnesses.instances {
+        let key = circuit_key(batch, instance.circuit, instance.sequence);
+        let path = store
+            .put(&key, &CircuitWitnessBytes::new(instance.witness.clone()))
+            .await
+            .expect("store a circuit witness");
+        prover_jobs.push(NewBasicProverJob {
+            circuit_id: instance.circuit,
+            sequence_number: instance.sequence,
+            circuit_blob_key: path,
+        });
+    }
+    let leaf_jobs = CircuitId::BASIC_TYPES
+        .iter()
+        .map(|&circuit| NewLeafWitnessJob {
+            circuit_id: circuit,
+            number_of_basic_circuits: prover_jobs
+                .iter()
+                .filter(|j| j.circuit_id == circuit)
+                .count() as u32,
+            closed_form_inputs_blob_key: ObjectKey::ClosedFormInputs {
+                chain: batch.chain_id,
+                batch: batch.batch_number,
+                circuit,
+            }
+            .path(),
+        })
+        .collect();
+    let count = prover_jobs.len();
+    let outcome = dal
+        .complete_basic_witness_job(
+            batch,
+            &BasicWitnessOutput {
+                prover_jobs,
+                leaf_jobs,
+                scheduler_partial_input_blob_key: ObjectKey::SchedulerInput {
+                    chain: batch.chain_id,
+                    batch: batch.batch_number,
+                }
+                .path(),
+            },
+            Duration::from_secs(1),
+        )
+        .await
+        .expect("complete the basic witness job");
+    assert!(outcome.is_completed(), "{outcome:?}");
+    count
+}
+
+/// The batch's round-0 prover jobs.
+pub async fn basic_prover_jobs(dal: &Dal, batch: L1BatchId) -> Vec<JobSummary> {
+    let status = dal.batch_status(batch).await.expect("batch status");
+    round(&status, AggregationRound::Basic).prover_jobs.clone()
+}
+
+pub fn round(status: &BatchStatus, round: AggregationRound) -> &zkfleet_dal::RoundStatus {
+    status
+        .rounds
+        .iter()
+        .find(|r| r.round == round)
+        .expect("every round is reported")
+}
+
+// --- Running the prover ------------------------------------------------------------------------
+
+/// A configuration for tests: fast idle backoff, the given generator counts and heavy set.
+pub fn config(heavy: usize, light: usize, heavy_circuits: &[CircuitId]) -> ProverConfig {
+    ProverConfig {
+        heavy_wvg_count: heavy,
+        light_wvg_count: light,
+        heavy_circuits: heavy_circuits
+            .iter()
+            .map(|&circuit| HeavyCircuit {
+                round: AggregationRound::Basic,
+                circuit,
+            })
+            .collect(),
+        idle_backoff_initial_ms: 50,
+        idle_backoff_max_ms: 200,
+        picked_by: Some("test-prover".into()),
+        keys_dir: keys_dir(),
+        geometry: GEOMETRY,
+        ..ProverConfig::new(VERSION)
+    }
+}
+
+/// Runs the circuit prover until `done` says the database is where the test wants it, then
+/// cancels it and returns its summary (after a graceful stop). Panics after `timeout`.
+pub async fn run_until<F, Fut>(
+    dal: &Dal,
+    store: &Store,
+    config: &ProverConfig,
+    timeout: Duration,
+    mut done: F,
+) -> RunSummary
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let registry = registry();
+    let cancel = CancellationToken::new();
+    let handle = tokio::spawn(zkfleet_circuit_prover::run(
+        dal.clone(),
+        store.clone(),
+        registry,
+        config.clone(),
+        cancel.clone(),
+    ));
+    let started = Instant::now();
+    while !done().await {
+        if started.elapsed() > timeout || handle.is_finished() {
+            cancel.cancel();
+            let outcome = handle.await;
+            panic!("the prover did not get there within {timeout:?}; it returned {outcome:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    cancel.cancel();
+    handle
+        .await
+        .expect("the prover task panicked")
+        .expect("the prover ran")
+}

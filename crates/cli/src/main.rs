@@ -92,6 +92,11 @@ enum Command {
     Stats(stats::Args),
     /// Decode a stored blob: envelope header, then what the blob holds.
     FileInfo(file_info::Args),
+    /// Run witness generation for the given rounds (basic now; the recursion rounds land with
+    /// the pipeline).
+    WitnessGenerator(components::WitnessGeneratorArgs),
+    /// Run a circuit prover: heavy and light witness-vector generators feeding a prover.
+    CircuitProver(components::CircuitProverArgs),
     /// Run the job monitor: dependency catch-up, requeue of stuck jobs, archiving, and the
     /// /queue_report, /metrics and /healthz endpoints ([monitor] section).
     JobMonitor,
@@ -163,6 +168,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stats(args) => {
             let (fleet, runtime) = operator(&global)?;
             runtime.block_on(stats::run(&args, &fleet))?;
+        }
+        Command::WitnessGenerator(args) => {
+            let (fleet, runtime) = component(&global)?;
+            runtime.block_on(components::witness_generator(&fleet, &args))?;
+        }
+        Command::CircuitProver(args) => {
+            let (fleet, runtime) = component(&global)?;
+            runtime.block_on(components::circuit_prover(&fleet, &args))?;
         }
         Command::JobMonitor => {
             let (fleet, runtime) = component(&global)?;

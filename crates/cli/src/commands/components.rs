@@ -67,3 +67,116 @@ fn shutdown_on_signal() -> CancellationToken {
     });
     cancel
 }
+
+/// Flags of `zkfleet witness-generator`.
+#[derive(clap::Args)]
+pub struct WitnessGeneratorArgs {
+    /// A round to run (repeatable): basic, leaf, node, recursion-tip, scheduler.
+    #[arg(long = "round", value_name = "ROUND", conflicts_with = "all_rounds")]
+    rounds: Vec<zkfleet_types::AggregationRound>,
+    /// Run every round.
+    #[arg(long)]
+    all_rounds: bool,
+    /// The protocol version whose jobs this process picks.
+    #[arg(long, default_value = "0.1.0")]
+    protocol_version: zkfleet_types::ProtocolSemanticVersion,
+    /// Circuit uploads in flight at once (bounds memory).
+    #[arg(long, default_value_t = 64)]
+    max_circuits_in_flight: usize,
+}
+
+/// `zkfleet witness-generator`.
+pub async fn witness_generator(fleet: &Fleet, args: &WitnessGeneratorArgs) -> anyhow::Result<()> {
+    use zkfleet_witness_generator::WitnessGeneratorConfig;
+    let rounds = if args.all_rounds {
+        WitnessGeneratorConfig::all_rounds()
+    } else if args.rounds.is_empty() {
+        anyhow::bail!("give --round ROUND (repeatable) or --all-rounds");
+    } else {
+        args.rounds.clone()
+    };
+    let config = WitnessGeneratorConfig {
+        rounds,
+        protocol_version: args.protocol_version,
+        picked_by: worker_name("witness-generator"),
+        max_circuits_in_flight: args.max_circuits_in_flight,
+        ..WitnessGeneratorConfig::default()
+    };
+    config
+        .validate()
+        .context("witness generator configuration")?;
+    let dal = fleet.dal().await?;
+    let store = fleet.store()?;
+    let cancel = shutdown_on_signal();
+    let reports = zkfleet_witness_generator::run(dal, store, config, cancel)
+        .await
+        .context("witness generator")?;
+    for report in reports {
+        tracing::info!(?report, "witness generator round stopped");
+    }
+    Ok(())
+}
+
+/// Flags of `zkfleet circuit-prover`.
+#[derive(clap::Args)]
+pub struct CircuitProverArgs {
+    /// Light witness-vector generators (default: one per core but one).
+    #[arg(long)]
+    light: Option<usize>,
+    /// Heavy witness-vector generators: heavy circuits first, then light ones (default 1).
+    #[arg(long)]
+    heavy: Option<usize>,
+    /// The protocol version whose jobs this process picks.
+    #[arg(long, default_value = "0.1.0")]
+    protocol_version: zkfleet_types::ProtocolSemanticVersion,
+    /// Directory of the cached circuit data (built on first use).
+    #[arg(long, value_name = "DIR")]
+    keys_dir: Option<std::path::PathBuf>,
+}
+
+/// `zkfleet circuit-prover`.
+pub async fn circuit_prover(fleet: &Fleet, args: &CircuitProverArgs) -> anyhow::Result<()> {
+    use zkfleet_circuit_prover::{CircuitRegistry, ProverConfig};
+    let mut config = ProverConfig::new(args.protocol_version);
+    if let Some(light) = args.light {
+        config.light_wvg_count = light;
+    }
+    if let Some(heavy) = args.heavy {
+        config.heavy_wvg_count = heavy;
+    }
+    if let Some(dir) = &args.keys_dir {
+        config.keys_dir = dir.clone();
+    }
+    config.validate().context("circuit prover configuration")?;
+    // Circuit data is loaded (or built and cached) once, before the first pick.
+    let registry = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || CircuitRegistry::for_config(&config))
+            .await
+            .context("loading circuit data")?
+            .context("loading circuit data")?
+    };
+    let dal = fleet.dal().await?;
+    let store = fleet.store()?;
+    let cancel = shutdown_on_signal();
+    let summary =
+        zkfleet_circuit_prover::run(dal, store, std::sync::Arc::new(registry), config, cancel)
+            .await
+            .context("circuit prover")?;
+    tracing::info!(
+        picked = summary.picked(),
+        proved = summary.proved(),
+        failed = summary.failed(),
+        "circuit prover stopped"
+    );
+    Ok(())
+}
+
+/// `component@host-pid`: what `picked_by` records, so an operator can tell which process held
+/// a job.
+fn worker_name(component: &str) -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "unknown-host".to_owned());
+    format!("{component}@{host}-{}", std::process::id())
+}

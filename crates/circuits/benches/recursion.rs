@@ -8,7 +8,7 @@
 //! ZKFLEET_BENCH_RENDER_ONLY=1 cargo bench -p zkfleet-circuits --bench recursion  # markdown from the JSON
 //! ```
 //!
-//! Writes docs/benchmarks/recursion.json and docs/benchmarks-recursion.md at the workspace
+//! Writes docs/benchmarks/recursion.json and the `recursion` section of docs/benchmarks.md at the workspace
 //! root. The basic proofs are toy "power-sum counter" circuits of degree 2^12 (the recursion
 //! layers only see their shape and key), so leaf and node figures are those of the real
 //! pipeline; the basic-round figures are not.
@@ -244,12 +244,12 @@ fn machine() -> Value {
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let json_path = root.join("docs/benchmarks/recursion.json");
-    let md_path = root.join("docs/benchmarks-recursion.md");
+    let md_path = root.join("docs/benchmarks.md");
     // Re-render the markdown from the last JSON without proving anything.
     if std::env::var_os("ZKFLEET_BENCH_RENDER_ONLY").is_some() {
         let report: Value =
             serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
-        std::fs::write(&md_path, markdown(&report)).unwrap();
+        write_section(&md_path, &markdown(&report));
         return;
     }
     let arities = env_list("ZKFLEET_BENCH_ARITIES", &[2, 4, 8]);
@@ -272,7 +272,7 @@ fn main() {
         serde_json::to_string_pretty(&report).unwrap() + "\n",
     )
     .unwrap();
-    std::fs::write(&md_path, markdown(&report)).unwrap();
+    write_section(&md_path, &markdown(&report));
     eprintln!("wrote {}", json_path.display());
 }
 
@@ -427,4 +427,27 @@ fn recommend_arity(r: &Value) -> Option<(u64, String)> {
             pick["degree_bits"]
         ),
     ))
+}
+
+/// Replaces the `recursion` section of docs/benchmarks.md (between its markers) with `body`,
+/// leaving the other benchmarks' sections alone.
+fn write_section(path: &std::path::Path, body: &str) {
+    const BEGIN: &str = "<!-- BEGIN recursion -->";
+    const END: &str = "<!-- END recursion -->";
+    let text = std::fs::read_to_string(path).expect("read docs/benchmarks.md");
+    let (Some(start), Some(end)) = (text.find(BEGIN), text.find(END)) else {
+        panic!("{} has no recursion section markers", path.display());
+    };
+    // The section starts below the page's own heading: drop the report's title line.
+    let body = body
+        .strip_prefix("# Recursion benchmark\n")
+        .unwrap_or(body)
+        .replace("\n## ", "\n### ");
+    let updated = format!(
+        "{}{BEGIN}\n{}\n{END}{}",
+        &text[..start],
+        body.trim(),
+        &text[end + END.len()..]
+    );
+    std::fs::write(path, updated).expect("write docs/benchmarks.md");
 }

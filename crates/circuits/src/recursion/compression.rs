@@ -252,6 +252,39 @@ impl CompressionChain {
         Ok(Self { steps: built })
     }
 
+    /// Reassembles a chain from its steps (e.g. read back with
+    /// [`CompressionCircuit::from_bytes`]), checking that each step verifies the previous one's
+    /// proofs and that the first verifies proofs of `inner_common`. The inner key is a constant
+    /// inside the first step and is not stored beside it: the caller checks which key the chain
+    /// was built for (see `BatchCircuits::from_bytes`).
+    pub fn from_circuits(
+        steps: Vec<CompressionCircuit>,
+        inner_common: &CommonCircuitData<F, D>,
+    ) -> Result<Self, RecursionError> {
+        let inconsistent = |reason: String| RecursionError::Serialization {
+            what: "compression chain",
+            reason,
+        };
+        let first = steps
+            .first()
+            .ok_or_else(|| RecursionError::InvalidGeometry("empty compression chain".into()))?;
+        if first.inner_common != *inner_common {
+            return Err(inconsistent(format!(
+                "step {} verifies proofs of another circuit shape",
+                first.name
+            )));
+        }
+        for pair in steps.windows(2) {
+            if pair[1].inner_common != pair[0].data.common {
+                return Err(inconsistent(format!(
+                    "step {} does not verify proofs of step {}",
+                    pair[1].name, pair[0].name
+                )));
+            }
+        }
+        Ok(Self { steps })
+    }
+
     pub fn steps(&self) -> &[CompressionCircuit] {
         &self.steps
     }

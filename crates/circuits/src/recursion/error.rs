@@ -68,6 +68,15 @@ pub enum RecursionError {
         target: usize,
     },
 
+    /// The scheduler's cross-type links do not hold (the tip's types disagree with each
+    /// other or with the batch).
+    #[error("scheduler link {link} does not hold: {reason}")]
+    CrossTypeLink { link: &'static str, reason: String },
+
+    /// A batch public output cannot be encoded as, or read from, public inputs.
+    #[error("invalid batch public output: {0}")]
+    InvalidBatchOutput(String),
+
     /// Circuit data or a proof could not be turned into bytes or read back.
     #[error("serialization of {what} failed: {reason}")]
     Serialization { what: &'static str, reason: String },

@@ -81,14 +81,20 @@ pub(crate) fn leaf_builder(
         let count = builder.add_virtual_target();
         let active = builder.add_virtual_bool_target_safe();
 
-        // Open the basic proof's public inputs.
+        // Open the basic proof's public inputs: its own output is the carried output's head.
         let mut preimage = input.clone();
-        preimage.extend_from_slice(&output);
+        preimage.extend_from_slice(&output[..shape.public_output_len]);
         preimage.push(count);
         let opened =
             builder.hash_n_to_hash_no_pad::<plonky2::hash::poseidon::PoseidonHash>(preimage);
         for (pi, h) in proof.public_inputs.iter().zip(opened.elements) {
             builder.connect(*pi, h);
+        }
+
+        // The carried output's tail is the input's tail: run constants pass through unchanged,
+        // so continuity makes them equal in every instance of the type.
+        for k in shape.public_output_len..n {
+            builder.connect(output[k], input[k]);
         }
 
         // 1 ≤ count ≤ capacity.
@@ -213,12 +219,18 @@ impl LeafCircuit {
                     ))
                 },
             )?;
-            if basic_public_inputs(&child.input, &child.output, child.count).elements[..]
+            let own = self.shape.public_output_len;
+            if basic_public_inputs(&child.input, &child.output[..own], child.count).elements[..]
                 != child.proof.public_inputs[..]
             {
                 return Err(err(
                     "public inputs are not hash(input ‖ output ‖ count) of the given witness"
                         .into(),
+                ));
+            }
+            if child.output[own..] != child.input[own..] {
+                return Err(err(
+                    "carried output does not repeat the input's run constants".into(),
                 ));
             }
             if child.count == 0 || child.count > cap {
@@ -349,6 +361,7 @@ impl LeafCircuit {
         codec::write_header(&mut out, b"LEAF");
         out.push(self.shape.circuit_id.0);
         codec::write_usize(&mut out, self.shape.closed_form_len);
+        codec::write_usize(&mut out, self.shape.public_output_len);
         codec::write_usize(&mut out, self.shape.instance_capacity as usize);
         codec::write_usize(&mut out, self.arity);
         codec::write_blob(&mut out, &codec::common_to_bytes(&self.shape.common, WHAT)?);
@@ -382,6 +395,7 @@ impl LeafCircuit {
                 .map_err(|e| RecursionError::serialization(WHAT, e))?,
         );
         let closed_form_len = codec::read_usize(&mut buffer, WHAT)?;
+        let public_output_len = codec::read_usize(&mut buffer, WHAT)?;
         let instance_capacity = codec::read_usize(&mut buffer, WHAT)? as u64;
         let arity = codec::read_usize(&mut buffer, WHAT)?;
         let common = codec::common_from_bytes(codec::read_blob(&mut buffer, WHAT)?, WHAT)?;
@@ -406,6 +420,7 @@ impl LeafCircuit {
         let shape = BasicTypeShape {
             circuit_id,
             closed_form_len,
+            public_output_len,
             instance_capacity,
             common,
             verifier_only,

@@ -1,12 +1,13 @@
-//! The recursion layers: leaf (round 1), node (round 2), recursion tip (round 3) and the
-//! compression step (DESIGN.md §4), as generic building blocks over the basic circuits.
+//! The recursion layers: leaf (round 1), node (round 2), recursion tip (round 3), the
+//! scheduler (round 4) and the compression step (DESIGN.md §4), and the in-process prover of a
+//! whole batch that chains them.
 //!
 //! The basic circuits are known here only through [`BasicTypeShape`]: a circuit id, the length
 //! of the closed-form input/output, the instance capacity, the common circuit data and the
 //! verifying key, with basic public inputs `hash_no_pad(input ‖ output ‖ [count])`.
 //!
 //! ```text
-//! basic proofs of type t ──► leaf_t (≤ A, in order) ──► node (≤ A, depth 0..k) ──► tip ──► (scheduler) ──► compression
+//! basic proofs of type t ──► leaf_t (≤ A, in order) ──► node (≤ A, depth 0..k) ──► tip ──► scheduler ──► compression
 //! ```
 //!
 //! - [`LeafCircuit`]: one per type; verifies ≤ A basic proofs against the type's key, checks
@@ -15,12 +16,16 @@
 //!   keys from a committed set (leaf keys ‖ its own key, cyclic-recursion style).
 //! - [`RecursionTipCircuit`]: one slot per type (present or absent), exposes one commitment to
 //!   all types' outputs and the digest of the keys it accepted ([`TipOutput`]).
+//! - [`SchedulerCircuit`]: verifies the tip proof, enforces the cross-type links of the rollup's
+//!   types and exposes the batch public output ([`decode_public_output`]).
 //! - [`CompressionChain`]: re-proves a proof with size-optimised configurations.
+//! - [`prove_batch`]: an executed batch → its final proof, over [`BatchCircuits`].
 //! - [`aggregate_type`]: a type's basic proofs → its final node proof.
 //!
 //! docs/proofs.md explains what each layer checks and why it is sound.
 
 mod aggregate;
+mod batch_prover;
 mod codec;
 mod compression;
 mod error;
@@ -28,6 +33,7 @@ mod leaf;
 mod node;
 mod padding;
 mod proof;
+mod scheduler;
 mod setup;
 mod shape;
 mod statement;
@@ -39,6 +45,10 @@ use plonky2::plonk::circuit_data::CircuitConfig;
 use plonky2::plonk::config::PoseidonGoldilocksConfig;
 
 pub use aggregate::{aggregate_type, TypeAggregate};
+pub use batch_prover::{
+    basic_type_shape, prove_batch, prove_from_tip, prove_to_tip, BatchCircuits, BatchProofError,
+    FinalBatchProof, LayerTimings, TipStage,
+};
 pub use codec::FORMAT_VERSION;
 pub use compression::{
     conjectured_security_bits, default_compression_steps, proof_size, CompressionChain,
@@ -48,6 +58,10 @@ pub use error::RecursionError;
 pub use leaf::LeafCircuit;
 pub use node::{LeafKey, NodeCircuit, NodeWitness};
 pub use proof::{RecursionLayer, RecursionProof};
+pub use scheduler::{
+    batch_public_inputs, decode_public_output, recursion_tree_vk_digest, SchedulerCircuit,
+    SchedulerProof, SchedulerWitness, SCHEDULER_PUBLIC_INPUTS,
+};
 pub use setup::{RecursionCircuits, MAX_ARITY};
 pub use shape::{
     basic_public_inputs, check_proof_shape, closed_form_digest, BasicProof, BasicTypeShape,

@@ -16,16 +16,26 @@ pub const BASIC_PUBLIC_INPUTS: usize = 4;
 
 /// A basic circuit type as the recursion layers see it (the binding interface to round 0).
 ///
-/// A basic proof's public inputs are exactly `PoseidonHash::hash_no_pad(input ‖ output ‖
-/// [count])` (see [`basic_public_inputs`]), where input and output are the instance's
-/// closed-form input and output (`closed_form_len` field elements each) and `count` is the
-/// number of real items in the instance.
+/// A basic proof's public inputs are exactly `PoseidonHash::hash_no_pad(input ‖ output' ‖
+/// [count])` (see [`basic_public_inputs`]), where `input` is the instance's closed-form input
+/// (`closed_form_len` elements), `output'` its closed-form output (`public_output_len`
+/// elements) and `count` the number of real items in the instance.
+///
+/// The recursion layers carry a closed form of `closed_form_len` elements at both ends: the
+/// *carried output* of an instance is `output' ‖ input[public_output_len..]`, i.e. the input's
+/// tail holds run constants (the state type's chain id and operator) that the basic circuit
+/// takes as input and does not repeat in its output. The leaf enforces that the tail of every
+/// carried output equals the tail of its input, so continuity makes the constants equal in
+/// every instance of the type.
 #[derive(Debug, Clone)]
 pub struct BasicTypeShape {
     /// The branch id (the basic type); leaf and node proofs keep it.
     pub circuit_id: CircuitId,
     /// n: field elements of the closed-form input (= of the output).
     pub closed_form_len: usize,
+    /// Elements of the basic proof's own output (`1..=closed_form_len`); the remaining tail of
+    /// the carried closed form is the input's tail (run constants).
+    pub public_output_len: usize,
     /// Items one instance holds when full. The leaf enforces `1 ≤ count ≤ capacity` for every
     /// instance and `count = capacity` for every instance but the type's last one.
     pub instance_capacity: u64,
@@ -52,6 +62,12 @@ impl BasicTypeShape {
         if self.closed_form_len == 0 {
             return Err(invalid("closed-form length must be at least 1".into()));
         }
+        if self.public_output_len == 0 || self.public_output_len > self.closed_form_len {
+            return Err(invalid(format!(
+                "public output length {} outside 1..={}",
+                self.public_output_len, self.closed_form_len
+            )));
+        }
         // Counts are summed in the field; a bound far below 2^32 keeps every range check
         // and every sum of a whole batch exact.
         if self.instance_capacity == 0 || self.instance_capacity > (1 << 24) {
@@ -75,13 +91,15 @@ pub struct BasicProof {
     pub proof: ProofWithPublicInputs<F, C, D>,
     /// Closed-form input of the instance (what the previous instance of the type output).
     pub input: Vec<F>,
-    /// Closed-form output of the instance.
+    /// Carried closed-form output of the instance: the basic proof's output followed by the
+    /// input's run-constant tail (see [`BasicTypeShape`]).
     pub output: Vec<F>,
     /// Real items in the instance.
     pub count: u64,
 }
 
-/// The public inputs a basic proof must carry for `(input, output, count)`.
+/// The public inputs a basic proof must carry for `(input, output, count)`, with `output` the
+/// basic circuit's own output (not the carried one).
 pub fn basic_public_inputs(input: &[F], output: &[F], count: u64) -> HashOut<F> {
     let mut preimage = Vec::with_capacity(input.len() + output.len() + 1);
     preimage.extend_from_slice(input);

@@ -96,6 +96,7 @@ impl ToyType {
         BasicTypeShape {
             circuit_id: self.circuit_id,
             closed_form_len: self.closed_form_len,
+            public_output_len: self.closed_form_len,
             instance_capacity: self.capacity as u64,
             common: self.data.common.clone(),
             verifier_only: self.data.verifier_only.clone(),

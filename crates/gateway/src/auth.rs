@@ -570,9 +570,12 @@ fn unauthorized(failure: AuthFailure) -> Response {
         axum::Json(serde_json::json!({ "error": failure.message() })),
     )
         .into_response();
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, challenge);
+    let headers = response.headers_mut();
+    headers.insert(header::WWW_AUTHENTICATE, challenge);
+    // The request body was not read (auth comes first, so an unauthenticated client cannot make
+    // the gateway buffer 65 MiB), so the connection cannot carry another request: say so, and a
+    // client opens a new connection instead of writing its next request into a closed one.
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
 

@@ -83,6 +83,9 @@ pub async fn requests_without_a_valid_token_get_401_and_change_nothing(env: &Tes
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // Its body was left unread, so the gateway closes the connection and says so; without the
+    // header the client would reuse the connection and its next request would hit a broken pipe.
+    assert_eq!(response.headers()["connection"], "close");
 
     // The health check needs no token; the valid token passes.
     let health = client.get(gateway.url("/healthz")).send().await.unwrap();

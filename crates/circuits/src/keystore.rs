@@ -34,19 +34,29 @@ use sha2::{Digest as _, Sha256};
 use crate::basic::{define, BasicCircuit, BasicCircuitKind};
 use crate::config::BasicGeometry;
 use crate::error::CircuitError;
+use crate::pipeline::FinalVerifyingKey;
+use crate::recursion::{BatchCircuits, CompressionProfile};
 use crate::{C, D, F};
 
 /// Version of the circuit definitions; part of every key digest. Bump it with any change to a
 /// circuit's constraints or witness layout, so stale cached data is never paired with new code.
 pub const CIRCUIT_FORMAT_VERSION: u32 = 1;
 
-/// Which circuit data a cache entry holds. The aggregation rounds add their variants here.
+/// Which circuit data a cache entry holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "round", rename_all = "snake_case")]
 pub enum CircuitKey {
     Basic {
         kind: BasicCircuitKind,
         geometry: BasicGeometry,
+    },
+    /// Every circuit above round 0 (leaves, node, tip, scheduler, compression chain) of one
+    /// configuration, in one file (`BatchCircuits::to_bytes`): they are built from each other
+    /// and only valid together.
+    Aggregation {
+        geometry: BasicGeometry,
+        arity: u32,
+        compression: CompressionProfile,
     },
 }
 
@@ -55,6 +65,9 @@ impl CircuitKey {
     pub fn name(&self) -> String {
         match self {
             Self::Basic { kind, .. } => format!("basic_{}", kind.name()),
+            Self::Aggregation {
+                arity, compression, ..
+            } => format!("aggregation_a{arity}_{}", compression.name()),
         }
     }
 
@@ -70,6 +83,17 @@ impl CircuitKey {
                 hasher.update(b"basic\0");
                 hasher.update([kind.circuit_id().0]);
                 hasher.update(geometry.digest());
+            }
+            Self::Aggregation {
+                geometry,
+                arity,
+                compression,
+            } => {
+                hasher.update(b"aggregation\0");
+                hasher.update(crate::recursion::FORMAT_VERSION.to_le_bytes());
+                hasher.update(geometry.digest());
+                hasher.update(arity.to_le_bytes());
+                hasher.update(compression.name().as_bytes());
             }
         }
         hex::encode(hasher.finalize())
@@ -94,8 +118,107 @@ pub struct ManifestEntry {
     /// plonky2's circuit digest (the verifying key's hash), canonical limbs.
     pub circuit_digest: [u64; 4],
     pub degree_bits: usize,
-    /// Gates of the circuit before padding, checked against a fresh definition on load.
+    /// Gates of the circuit before padding, checked against a fresh definition on load
+    /// (0 for the aggregation entry, whose circuits are checked by their digests).
     pub defined_gates: usize,
+    /// The aggregation entry: every circuit it holds, with its digest and degree.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<ComponentDigest>,
+    /// The aggregation entry: the final verifying key's digest (hex), what a protocol version
+    /// records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_vk_digest: Option<String>,
+    /// The aggregation entry: the digest of every verifying key of the recursion tree (hex),
+    /// the other digest a protocol version records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recursion_tree_vk_digest: Option<String>,
+}
+
+/// One circuit inside the aggregation entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentDigest {
+    /// e.g. `leaf_2`, `node`, `recursion_tip`, `scheduler`, `compression_final`.
+    pub name: String,
+    pub circuit_digest: [u64; 4],
+    pub degree_bits: usize,
+}
+
+/// The circuits of one proving configuration, loaded through the keystore.
+#[derive(Debug)]
+pub struct LoadedBatchCircuits {
+    pub circuits: BatchCircuits,
+    /// Per keystore entry (three basic, one aggregation): its name and where it came from.
+    pub sources: Vec<(String, KeySource)>,
+    pub elapsed: Duration,
+}
+
+/// What a proving configuration is: the keystore entries it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvingConfiguration {
+    pub geometry: BasicGeometry,
+    pub arity: u32,
+    pub compression: CompressionProfile,
+}
+
+impl ProvingConfiguration {
+    fn aggregation_key(&self) -> CircuitKey {
+        CircuitKey::Aggregation {
+            geometry: self.geometry,
+            arity: self.arity,
+            compression: self.compression,
+        }
+    }
+
+    /// Every keystore key of the configuration: the basic types, then the aggregation entry.
+    pub fn keys(&self) -> Vec<CircuitKey> {
+        let mut keys: Vec<CircuitKey> = BasicCircuitKind::ALL
+            .into_iter()
+            .map(|kind| CircuitKey::Basic {
+                kind,
+                geometry: self.geometry,
+            })
+            .collect();
+        keys.push(self.aggregation_key());
+        keys
+    }
+}
+
+fn digest_limbs(data: &CircuitData<F, C, D>) -> [u64; 4] {
+    data.prover_only
+        .circuit_digest
+        .elements
+        .map(|e| e.to_canonical_u64())
+}
+
+/// The digest and degree of every circuit of the aggregation entry, in a fixed order.
+pub fn aggregation_components(circuits: &BatchCircuits) -> Vec<ComponentDigest> {
+    let component = |name: String, data: &CircuitData<F, C, D>| ComponentDigest {
+        name,
+        circuit_digest: digest_limbs(data),
+        degree_bits: data.common.degree_bits(),
+    };
+    let recursion = circuits.recursion();
+    let mut out: Vec<ComponentDigest> = recursion
+        .leaves()
+        .iter()
+        .map(|leaf| component(format!("leaf_{}", leaf.circuit_id()), leaf.circuit_data()))
+        .collect();
+    out.push(component("node".into(), recursion.node().circuit_data()));
+    out.push(component(
+        "recursion_tip".into(),
+        recursion.tip().circuit_data(),
+    ));
+    out.push(component(
+        "scheduler".into(),
+        circuits.scheduler().circuit_data(),
+    ));
+    for step in circuits.compression().steps() {
+        out.push(component(
+            format!("compression_{}", step.name()),
+            step.circuit_data(),
+        ));
+    }
+    out
 }
 
 /// Where a loaded circuit came from.
@@ -228,6 +351,15 @@ impl Keystore {
         Ok(Some(BasicCircuit::from_parts(layout, data)))
     }
 
+    /// The aggregation entry's manifest of a configuration, checked against its file (what
+    /// `insert-version --from-keys` reads the digests from).
+    pub fn aggregation_entry(
+        &self,
+        config: &ProvingConfiguration,
+    ) -> Result<ManifestEntry, CircuitError> {
+        self.check(&config.aggregation_key())
+    }
+
     /// Checks a cached entry without deserializing it: the manifest names this key and this
     /// build's key digest, and the data file has the recorded SHA-256 (what `keys verify` runs).
     pub fn check(&self, key: &CircuitKey) -> Result<ManifestEntry, CircuitError> {
@@ -295,17 +427,222 @@ impl Keystore {
                 .map(|e| e.to_canonical_u64()),
             degree_bits: data.common.degree_bits(),
             defined_gates,
+            components: Vec::new(),
+            final_vk_digest: None,
+            recursion_tree_vk_digest: None,
         };
+        self.write_entry(&key, &bytes, &entry)?;
+        Ok(BasicCircuit::from_parts(layout, data))
+    }
+
+    fn write_entry(
+        &self,
+        key: &CircuitKey,
+        bytes: &[u8],
+        entry: &ManifestEntry,
+    ) -> Result<(), CircuitError> {
         // Data first, manifest last: a crash in between leaves a file whose manifest is stale,
         // which the next load refuses instead of trusting.
-        write_atomically(&self.data_path(&key), &bytes)?;
+        write_atomically(&self.data_path(key), bytes)?;
         let json =
-            serde_json::to_vec_pretty(&entry).map_err(|e| CircuitError::KeystoreManifest {
-                path: self.manifest_path(&key),
+            serde_json::to_vec_pretty(entry).map_err(|e| CircuitError::KeystoreManifest {
+                path: self.manifest_path(key),
                 reason: e.to_string(),
             })?;
-        write_atomically(&self.manifest_path(&key), &json)?;
-        Ok(BasicCircuit::from_parts(layout, data))
+        write_atomically(&self.manifest_path(key), &json)
+    }
+
+    /// Where the final verifying key of a configuration is written (next to its aggregation
+    /// entry): the file a third party needs to check final proofs (`zkfleet verify --vk`).
+    pub fn final_vk_path(&self, config: &ProvingConfiguration) -> PathBuf {
+        self.dir.join(format!(
+            "{}.final_vk.bin",
+            config.aggregation_key().file_stem()
+        ))
+    }
+
+    /// Every circuit of a configuration: loaded from the cache, or built and cached where
+    /// absent. A cached entry that fails its checks is an error (see the module docs).
+    pub fn batch_circuits(
+        &self,
+        config: &ProvingConfiguration,
+    ) -> Result<LoadedBatchCircuits, CircuitError> {
+        let started = Instant::now();
+        let mut sources = Vec::with_capacity(4);
+        let mut basic = Vec::with_capacity(BasicCircuitKind::ALL.len());
+        for kind in BasicCircuitKind::ALL {
+            let loaded = self.basic_circuit(kind, &config.geometry)?;
+            sources.push((format!("basic_{}", kind.name()), loaded.source));
+            basic.push(loaded.circuit);
+        }
+        let key = config.aggregation_key();
+        let data_path = self.data_path(&key);
+        let circuits = if data_path.exists() || self.manifest_path(&key).exists() {
+            let (entry, bytes) = self.read_checked(&key)?;
+            let circuits = BatchCircuits::from_bytes(basic, &bytes).map_err(|e| {
+                CircuitError::Serialization {
+                    key: key.name(),
+                    reason: e.to_string(),
+                }
+            })?;
+            // The file matches its manifest (SHA-256); its circuits must match the digests the
+            // manifest recorded when it was built.
+            let components = aggregation_components(&circuits);
+            if components != entry.components {
+                return Err(CircuitError::KeystoreDigestMismatch {
+                    path: self.manifest_path(&key),
+                    expected: "the circuit digests recorded in the manifest".into(),
+                    found: "other circuits in the data file".into(),
+                });
+            }
+            sources.push((key.name(), KeySource::Cached));
+            circuits
+        } else {
+            let circuits = self.build_aggregation(basic, config)?;
+            sources.push((key.name(), KeySource::Built));
+            circuits
+        };
+        Ok(LoadedBatchCircuits {
+            circuits,
+            sources,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// Builds every circuit above round 0 over `basic` and writes the aggregation entry and
+    /// the final verifying key, replacing previous ones.
+    fn build_aggregation(
+        &self,
+        basic: Vec<BasicCircuit>,
+        config: &ProvingConfiguration,
+    ) -> Result<BatchCircuits, CircuitError> {
+        let key = config.aggregation_key();
+        let circuits =
+            BatchCircuits::from_basic(basic, config.arity as usize, &config.compression.steps())
+                .map_err(|e| CircuitError::Serialization {
+                    key: key.name(),
+                    reason: format!("building: {e}"),
+                })?;
+        let bytes = circuits
+            .to_bytes()
+            .map_err(|e| CircuitError::Serialization {
+                key: key.name(),
+                reason: e.to_string(),
+            })?;
+        let final_key = FinalVerifyingKey::of(&circuits);
+        let final_circuit = circuits.compression().final_circuit().circuit_data();
+        let entry = ManifestEntry {
+            key,
+            key_digest: key.digest(),
+            crate_version: env!("CARGO_PKG_VERSION").to_string(),
+            circuit_format_version: CIRCUIT_FORMAT_VERSION,
+            file_sha256: sha256_hex(&bytes),
+            file_bytes: bytes.len() as u64,
+            circuit_digest: digest_limbs(final_circuit),
+            degree_bits: final_circuit.common.degree_bits(),
+            defined_gates: 0,
+            components: aggregation_components(&circuits),
+            final_vk_digest: Some(final_key.digest().to_string()),
+            recursion_tree_vk_digest: Some(circuits.scheduler().tree_vk_digest().to_string()),
+        };
+        let vk_bytes = final_key
+            .to_bytes()
+            .map_err(|e| CircuitError::Serialization {
+                key: "final verifying key".into(),
+                reason: e.to_string(),
+            })?;
+        write_atomically(&self.final_vk_path(config), &vk_bytes)?;
+        self.write_entry(&key, &bytes, &entry)?;
+        Ok(circuits)
+    }
+
+    /// Builds every circuit of a configuration and writes them all, replacing what was there
+    /// (`zkfleet keys generate`). Returns the circuits and the configuration's manifest entries.
+    pub fn generate(
+        &self,
+        config: &ProvingConfiguration,
+    ) -> Result<(BatchCircuits, Vec<ManifestEntry>), CircuitError> {
+        let basic = BasicCircuitKind::ALL
+            .into_iter()
+            .map(|kind| self.build_basic(kind, &config.geometry))
+            .collect::<Result<Vec<_>, _>>()?;
+        let circuits = self.build_aggregation(basic, config)?;
+        let entries = config
+            .keys()
+            .iter()
+            .map(|key| self.check(key))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((circuits, entries))
+    }
+
+    /// Checks a configuration's entries against this build's code (`zkfleet keys verify`):
+    /// each file has its recorded SHA-256 and key digest, and rebuilding the circuits from the
+    /// code gives the circuit digests the manifest recorded (and the same final key). Slow:
+    /// it builds every circuit.
+    pub fn verify_against_code(
+        &self,
+        config: &ProvingConfiguration,
+    ) -> Result<Vec<ManifestEntry>, CircuitError> {
+        let entries = config
+            .keys()
+            .iter()
+            .map(|key| self.check(key))
+            .collect::<Result<Vec<_>, _>>()?;
+        let basic = BasicCircuitKind::ALL
+            .into_iter()
+            .map(|kind| BasicCircuit::build(kind, &config.geometry))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (circuit, entry) in basic.iter().zip(&entries) {
+            let built = digest_limbs(&circuit.data);
+            if built != entry.circuit_digest {
+                return Err(CircuitError::KeystoreDigestMismatch {
+                    path: self.manifest_path(&entry.key),
+                    expected: format!("circuit digest {built:x?} (built from this code)"),
+                    found: format!("{:x?}", entry.circuit_digest),
+                });
+            }
+        }
+        let key = config.aggregation_key();
+        let circuits =
+            BatchCircuits::from_basic(basic, config.arity as usize, &config.compression.steps())
+                .map_err(|e| CircuitError::Serialization {
+                    key: key.name(),
+                    reason: format!("building: {e}"),
+                })?;
+        let aggregation = &entries[entries.len() - 1];
+        let built = aggregation_components(&circuits);
+        if built != aggregation.components {
+            let differing = built
+                .iter()
+                .zip(&aggregation.components)
+                .find(|(a, b)| a != b)
+                .map(|(a, _)| a.name.clone())
+                .unwrap_or_else(|| "the list of circuits".into());
+            return Err(CircuitError::KeystoreDigestMismatch {
+                path: self.manifest_path(&key),
+                expected: format!("{differing} as built from this code"),
+                found: format!("another {differing} recorded"),
+            });
+        }
+        let final_digest = FinalVerifyingKey::of(&circuits).digest().to_string();
+        let vk_path = self.final_vk_path(config);
+        let vk_file = fs::read(&vk_path).map_err(|e| CircuitError::io(&vk_path, e))?;
+        let on_disk = FinalVerifyingKey::from_bytes(&vk_file).map_err(|e| {
+            CircuitError::KeystoreManifest {
+                path: vk_path.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        if on_disk.digest().to_string() != final_digest
+            || aggregation.final_vk_digest.as_deref() != Some(final_digest.as_str())
+        {
+            return Err(CircuitError::KeystoreDigestMismatch {
+                path: vk_path,
+                expected: final_digest,
+                found: on_disk.digest().to_string(),
+            });
+        }
+        Ok(entries)
     }
 }
 

@@ -21,6 +21,7 @@ pub mod config;
 pub mod error;
 pub mod gadgets;
 pub mod keystore;
+pub mod pipeline;
 pub mod proving;
 pub mod recursion;
 
@@ -37,5 +38,5 @@ pub const D: usize = 2;
 pub use basic::{BasicCircuit, BasicCircuitKind};
 pub use config::BasicGeometry;
 pub use error::CircuitError;
-pub use keystore::{CircuitKey, Keystore};
+pub use keystore::{CircuitKey, Keystore, LoadedBatchCircuits, ProvingConfiguration};
 pub use proving::WitnessVector;

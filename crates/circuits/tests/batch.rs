@@ -13,63 +13,16 @@ use std::sync::OnceLock;
 use plonky2::field::types::Field;
 use zkfleet_circuits::basic::{split_batch, BasicCircuitKind};
 use zkfleet_circuits::recursion::*;
-use zkfleet_circuits::{BasicCircuit, BasicGeometry};
-use zkfleet_rollup::execute::{execute_batch, ExecutedBatch};
-use zkfleet_rollup::generate::{generate, GeneratorConfig};
-use zkfleet_rollup::operation::Operation;
+use zkfleet_circuits::BasicCircuit;
+use zkfleet_rollup::execute::ExecutedBatch;
 use zkfleet_types::{BatchNumber, CircuitId, HashDigest};
 
-const GEOMETRY: BasicGeometry = BasicGeometry {
-    signatures_per_instance: 2,
-    operations_per_instance: 1,
-    deposits_per_instance: 2,
-    xmss_height: 2,
-};
-const ARITY: usize = 2;
-/// Operations of the batch: 5 state instances → 3 leaves → nodes at depth 0 (2) and 1 (1).
-const OPERATIONS: usize = 5;
+mod batch_support;
+
+use batch_support::{batch_with_every_type, ARITY, GEOMETRY};
 
 fn light_compression_steps() -> Vec<CompressionStep> {
-    let mut steps = default_compression_steps();
-    let mut light = steps[1].clone();
-    light.name = "high_rate_light";
-    light.config.fri_config.rate_bits = 6;
-    light.config.fri_config.num_query_rounds = 14;
-    light.config.fri_config.cap_height = 0;
-    steps.truncate(1);
-    steps.push(light);
-    steps
-}
-
-fn kinds_in(executed: &ExecutedBatch) -> (usize, usize) {
-    let ops = &executed.witness.operations;
-    let deposits = ops
-        .iter()
-        .filter(|o| matches!(o.operation, Operation::Deposit(_)))
-        .count();
-    let signed = ops.iter().filter(|o| o.signed.is_some()).count();
-    (deposits, signed)
-}
-
-/// The first batch from `seeds` with at least one deposit and one signed operation.
-fn batch_with_every_type(seeds: std::ops::Range<u64>) -> ExecutedBatch {
-    for seed in seeds.clone() {
-        let generated = generate(&GeneratorConfig {
-            accounts: 4,
-            operations: OPERATIONS,
-            seed,
-            tree_height: GEOMETRY.xmss_height as usize,
-            ..GeneratorConfig::default()
-        })
-        .expect("generator");
-        let mut state = generated.genesis.to_memory_state().expect("genesis");
-        let executed = execute_batch(&mut state, &generated.batch).expect("valid batch");
-        let (deposits, signed) = kinds_in(&executed);
-        if deposits >= 1 && signed >= 1 {
-            return executed;
-        }
-    }
-    panic!("no seed in {seeds:?} gives a batch with deposits and signed operations");
+    CompressionProfile::Light.steps()
 }
 
 struct Fixture {

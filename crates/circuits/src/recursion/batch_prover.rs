@@ -511,7 +511,7 @@ fn basic_proof(
 
 /// The closed form a type without items keeps through the batch: its values at the batch's
 /// start (every chain `ZERO`, the state root and priority serial the batch starts from).
-fn absent_closed_form(kind: BasicCircuitKind, executed: &ExecutedBatch) -> Vec<F> {
+pub fn absent_closed_form(kind: BasicCircuitKind, executed: &ExecutedBatch) -> Vec<F> {
     let start = &executed.witness.start;
     let digest = |d: &zkfleet_rollup::spec::Digest| d.elements.to_vec();
     let limbs = |v: u64| {

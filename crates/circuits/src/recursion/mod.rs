@@ -46,13 +46,13 @@ use plonky2::plonk::config::PoseidonGoldilocksConfig;
 
 pub use aggregate::{aggregate_type, TypeAggregate};
 pub use batch_prover::{
-    basic_type_shape, prove_batch, prove_from_tip, prove_to_tip, BatchCircuits, BatchProofError,
-    FinalBatchProof, LayerTimings, TipStage,
+    absent_closed_form, basic_type_shape, prove_batch, prove_from_tip, prove_to_tip, BatchCircuits,
+    BatchProofError, FinalBatchProof, LayerTimings, TipStage,
 };
 pub use codec::FORMAT_VERSION;
 pub use compression::{
     conjectured_security_bits, default_compression_steps, proof_size, CompressionChain,
-    CompressionCircuit, CompressionStep, ProofSize, TARGET_SECURITY_BITS,
+    CompressionCircuit, CompressionProfile, CompressionStep, ProofSize, TARGET_SECURITY_BITS,
 };
 pub use error::RecursionError;
 pub use leaf::LeafCircuit;

@@ -289,6 +289,14 @@ impl RecursionTipCircuit {
     /// Proves the tip after checking the slots natively against `node` (each present proof is
     /// a genuine final node proof of its type whose ends match the given closed forms).
     pub fn prove(&self, node: &NodeCircuit, slots: &[TipSlot]) -> Result<TipProof, RecursionError> {
+        self.check_slots(node, slots)?;
+        let (pw, output) = self.assign_witness(&self.witness_for(slots)?)?;
+        self.prove_witness(pw, output)
+    }
+
+    /// The native counterpart of the tip's checks: one slot per type, each present proof a
+    /// genuine final node proof of its type whose ends match the given closed forms.
+    pub fn check_slots(&self, node: &NodeCircuit, slots: &[TipSlot]) -> Result<(), RecursionError> {
         self.check_count(slots.len())?;
         for (i, (slot, t)) in slots.iter().zip(&self.types).enumerate() {
             let err = |reason: String| RecursionError::InvalidTipSlot {
@@ -319,8 +327,7 @@ impl RecursionTipCircuit {
                 TipSlot::Absent { .. } => {}
             }
         }
-        let (pw, output) = self.assign_witness(&self.witness_for(slots)?)?;
-        self.prove_witness(pw, output)
+        Ok(())
     }
 
     fn check_count(&self, got: usize) -> Result<(), RecursionError> {

@@ -1,0 +1,79 @@
+//! The circuits as the distributed pipeline uses them: one job at a time, bytes in, bytes out.
+//!
+//! - [`witness`]: the stored witness of a leaf, node, recursion-tip or scheduler prover job
+//!   ([`AggregationWitness`]), self-contained and versioned.
+//! - [`build`]: the witness generator's side — each round's job witnesses from the previous
+//!   round's proofs and round 0's closed forms; pure functions, no circuit data.
+//! - [`prove`]: the prover's side — [`BatchCircuits::witness_vector`](crate::recursion::BatchCircuits::witness_vector) (decode, check natively,
+//!   generate) and [`BatchCircuits::prove_job`](crate::recursion::BatchCircuits::prove_job) (prove, verify) for any (round, circuit), and
+//!   [`BatchCircuits::compress`](crate::recursion::BatchCircuits::compress) for the compressor.
+//! - [`final_key`]: the final verifying key file and the verifier a third party runs.
+//!
+//! [`crate::recursion::prove_batch`] runs the same steps in one process; the pipeline tests
+//! check that both reach the same batch output.
+
+pub mod build;
+pub mod final_key;
+pub mod prove;
+pub mod witness;
+
+use zkfleet_types::{AggregationRound, CircuitId};
+
+pub use build::{
+    leaf_job_witnesses, node_job_witnesses, scheduler_job_witness, tip_job_witness, type_summaries,
+};
+pub use final_key::FinalVerifyingKey;
+pub use prove::CompressedProof;
+pub use witness::{AggregationWitness, NodeChildren, TypeSummary};
+
+use crate::error::CircuitError;
+use crate::recursion::RecursionError;
+
+/// Why a job's witness could not be built, decoded, checked or proven.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The stored bytes are not a witness of this format.
+    #[error("malformed {what}: {reason}")]
+    MalformedWitness { what: &'static str, reason: String },
+    #[error("encoding the {what}: {reason}")]
+    Encode { what: &'static str, reason: String },
+    /// The input does not fit the job (counts, lengths, order, field elements).
+    #[error("invalid job input: {0}")]
+    InvalidInput(String),
+    /// The witness is of another job than the row that points at it.
+    #[error("the witness is for round {}, circuit {}, the job is round {}, circuit {}",
+        found.0, found.1, expected.0, expected.1)]
+    WrongJob {
+        expected: (AggregationRound, CircuitId),
+        found: (AggregationRound, CircuitId),
+    },
+    /// These circuits have no such (round, circuit).
+    #[error("no circuit for round {round}, circuit {circuit} in this configuration")]
+    UnknownCircuit {
+        round: AggregationRound,
+        circuit: CircuitId,
+    },
+    #[error("the {round} proof of circuit {circuit} does not verify: {reason}")]
+    ProofRejected {
+        round: AggregationRound,
+        circuit: CircuitId,
+        reason: String,
+    },
+    #[error("the final proof does not verify: {0}")]
+    FinalProofRejected(String),
+    #[error(transparent)]
+    Recursion(#[from] RecursionError),
+    #[error(transparent)]
+    Circuit(#[from] CircuitError),
+}
+
+// `BatchCircuits` errors of the recursion layer convert through `RecursionError`.
+impl From<crate::recursion::BatchProofError> for PipelineError {
+    fn from(e: crate::recursion::BatchProofError) -> Self {
+        match e {
+            crate::recursion::BatchProofError::Basic(e) => Self::Circuit(e),
+            crate::recursion::BatchProofError::Recursion(e) => Self::Recursion(e),
+            other => Self::InvalidInput(other.to_string()),
+        }
+    }
+}

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use zkfleet_circuits::BasicGeometry;
+use zkfleet_circuits::recursion::{CompressionProfile, MAX_ARITY};
+use zkfleet_circuits::{BasicGeometry, ProvingConfiguration};
 use zkfleet_dal::HeavySet;
 use zkfleet_types::{AggregationRound, CircuitId, ProtocolSemanticVersion};
 
@@ -30,8 +31,14 @@ pub struct HeavyCircuit {
 /// idle_backoff_max_ms = 5000
 /// keys_dir = "./keys"
 /// # picked_by = "prover-7"     # default: hostname-pid
+/// arity = 2                    # proofs aggregated per leaf / node job
+/// compression = "standard"     # or "light"; selects the keystore entry, hence the final key
 /// # [circuit_prover.geometry]  # default: BasicGeometry::default()
 /// ```
+///
+/// `geometry`, `arity` and `compression` together name the proving configuration: the
+/// circuits loaded at start and the final verifying key whose digest the protocol version row
+/// must record (checked at start).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProverConfig {
@@ -67,6 +74,18 @@ pub struct ProverConfig {
     /// Geometry of the basic circuits (must be the witness generator's).
     #[serde(default)]
     pub geometry: BasicGeometry,
+    /// How many proofs a leaf or node job aggregates (must be the witness generator's).
+    #[serde(default = "default_arity")]
+    pub arity: u32,
+    /// The compression chain of the configuration. The circuit prover does not compress, but
+    /// the profile is part of the keystore entry it loads and of the final key it checks.
+    #[serde(default)]
+    pub compression: CompressionProfile,
+}
+
+/// The fleet's default arity: two children per aggregation job (docs/benchmarks.md).
+pub fn default_arity() -> u32 {
+    2
 }
 
 fn cores() -> usize {
@@ -127,6 +146,17 @@ impl ProverConfig {
             picked_by: None,
             keys_dir: default_keys_dir(),
             geometry: BasicGeometry::default(),
+            arity: default_arity(),
+            compression: CompressionProfile::default(),
+        }
+    }
+
+    /// The proving configuration whose circuits this process loads.
+    pub fn proving_configuration(&self) -> ProvingConfiguration {
+        ProvingConfiguration {
+            geometry: self.geometry,
+            arity: self.arity,
+            compression: self.compression,
         }
     }
 
@@ -156,6 +186,12 @@ impl ProverConfig {
         }
         if matches!(&self.picked_by, Some(name) if name.trim().is_empty()) {
             return Err(ProverError::Config("picked_by is empty".into()));
+        }
+        if !(2..=MAX_ARITY as u32).contains(&self.arity) {
+            return Err(ProverError::Config(format!(
+                "arity {} is outside 2..={MAX_ARITY}",
+                self.arity
+            )));
         }
         self.geometry
             .validate()
@@ -207,6 +243,8 @@ mod tests {
             ProverConfig::new(ProtocolSemanticVersion::new(1, 0))
         );
         assert_eq!(config.heavy_wvg_count, 1);
+        assert_eq!(config.arity, 2);
+        assert_eq!(config.compression, CompressionProfile::Standard);
         assert_eq!(config.light_wvg_count, cores().saturating_sub(1).max(1));
         assert!(config
             .heavy_set()
@@ -236,6 +274,19 @@ mod tests {
         let mut busy = config.clone();
         busy.idle_backoff_initial_ms = 0;
         assert!(busy.validate().is_err());
+
+        let mut flat = config.clone();
+        flat.arity = 1;
+        let message = flat.validate().expect_err("arity 1").to_string();
+        assert!(message.contains("arity 1"), "{message}");
+
+        let light: ProverConfig = serde_json::from_str(
+            r#"{"protocol_version": "0.1.0", "arity": 3, "compression": "light"}"#,
+        )
+        .expect("config");
+        assert_eq!(light.proving_configuration().arity, 3);
+        assert_eq!(light.compression, CompressionProfile::Light);
+        light.validate().expect("arity 3 is valid");
 
         assert!(serde_json::from_str::<ProverConfig>(
             r#"{"protocol_version": "0.1.0", "lite_wvg_count": 2}"#

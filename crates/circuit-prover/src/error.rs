@@ -1,9 +1,10 @@
 //! Errors of the circuit prover.
 
+use zkfleet_circuits::pipeline::PipelineError;
 use zkfleet_circuits::CircuitError;
 use zkfleet_dal::DalError;
 use zkfleet_store::{KeyParseError, StoreError};
-use zkfleet_types::{AggregationRound, CircuitId};
+use zkfleet_types::{AggregationRound, CircuitId, ProtocolSemanticVersion, VkDigest};
 
 /// Everything that can go wrong proving a job or running the prover.
 ///
@@ -39,25 +40,46 @@ pub enum ProverError {
         circuit: CircuitId,
     },
 
-    /// The circuit crate refused the witness, or proving/verification failed.
+    /// The circuits refused the witness (malformed, wrong job, a child proof that does not
+    /// verify, broken continuity), or proving/verification failed.
     #[error("{stage}: {source}")]
-    Circuit {
+    Pipeline {
         stage: &'static str,
         #[source]
-        source: CircuitError,
+        source: PipelineError,
     },
 
     /// The keystore directory cannot be opened.
     #[error("opening the keystore failed: {0}")]
     Keystore(#[source] CircuitError),
 
-    /// Loading circuit data at start failed.
-    #[error("loading circuit data for round {round}, circuit {circuit} failed: {source}")]
-    LoadCircuitData {
-        round: AggregationRound,
-        circuit: CircuitId,
+    /// Loading (or building) the circuits of the configuration at start failed.
+    #[error("loading the circuits of {configuration} failed: {source}")]
+    LoadCircuits {
+        configuration: String,
         #[source]
         source: CircuitError,
+    },
+
+    /// The configured protocol version is not in the job database.
+    #[error(
+        "protocol version {0} is not registered in the job database (insert it first, e.g. \
+         `zkfleet insert-version`)"
+    )]
+    UnknownProtocolVersion(ProtocolSemanticVersion),
+
+    /// The loaded circuits are not those of the protocol version: their proofs would not
+    /// verify under the version's final key.
+    #[error(
+        "protocol version {version} records final verifying-key digest {recorded}, but the \
+         circuits loaded from the keystore have final verifying-key digest {loaded}: refusing \
+         to prove with keys of another configuration (check geometry, arity, compression and \
+         keys_dir)"
+    )]
+    FinalKeyMismatch {
+        version: ProtocolSemanticVersion,
+        recorded: VkDigest,
+        loaded: VkDigest,
     },
 
     /// Storing the proof failed.

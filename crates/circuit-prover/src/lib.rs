@@ -14,8 +14,11 @@
 //! sequence and the cause; the prover goes on with the next one.
 //!
 //! - [`config`]: [`ProverConfig`], sizes and defaults;
-//! - [`registry`]: [`CircuitRegistry`] and the object-safe [`CircuitProver`] (round 0 now;
-//!   the aggregation rounds register their circuits the same way);
+//! - [`registry`]: [`CircuitRegistry`] — one `BatchCircuits` (every circuit of the proving
+//!   configuration) loaded once per process, a [`CircuitProver`] for every (round, circuit):
+//!   basic, leaf, node, recursion tip and scheduler;
+//! - `protocol`: [`check_protocol_version`], the start-up check that the protocol version's
+//!   final verifying-key digest is that of the loaded circuits;
 //! - [`job`]: [`ProverJobMeta`], a job's identity and blob-key checks;
 //! - `wvg`, `prover`: the two stages (picker, executor, saver each, on `zkfleet-runner`);
 //! - `run`: the wiring, [`run`] and [`RunSummary`];
@@ -28,6 +31,7 @@ pub mod error;
 mod failure;
 pub mod job;
 pub mod metrics;
+mod protocol;
 pub mod prover;
 pub mod registry;
 mod run;
@@ -36,6 +40,9 @@ pub mod wvg;
 pub use config::{HeavyCircuit, ProverConfig};
 pub use error::ProverError;
 pub use job::ProverJobMeta;
-pub use registry::{BasicCircuitProver, CircuitProver, CircuitRegistry, LoadedEntry};
+pub use protocol::check_protocol_version;
+pub use registry::{
+    configuration_circuits, BatchCircuitProver, CircuitProver, CircuitRegistry, LoadedEntry,
+};
 pub use run::{run, RunSummary, HEAVY_RUNNER, LIGHT_RUNNER, PROVER_RUNNER};
 pub use zkfleet_runner::CancellationToken;

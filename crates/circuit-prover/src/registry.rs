@@ -1,19 +1,34 @@
 //! The circuits this process proves: loaded once at start, looked up per job.
 //!
 //! Circuit data (the prover-only data, the common data, the verifier data) takes seconds to
-//! deserialize and tens of MB of memory; ZKsync loads all of its setup data at start, and so do
-//! we: a job never waits for circuit data and two jobs of one circuit share one copy. The
-//! registry maps (round, circuit id) to an object-safe [`CircuitProver`], so the aggregation
-//! rounds plug in by registering their circuits; the runners do not change.
+//! deserialize and hundreds of MB of memory; ZKsync loads all of its setup data at start, and so
+//! do we: a job never waits for circuit data and two jobs of one circuit share one copy. One
+//! [`BatchCircuits`] — every circuit of one proving configuration (geometry, arity, compression
+//! profile), from the keystore — is loaded per process and shared behind an [`Arc`]; the
+//! registry maps each (round, circuit) of it to an object-safe [`CircuitProver`]:
+//!
+//! | round | circuit ids registered |
+//! |---|---|
+//! | 0 basic | every basic type |
+//! | 1 leaf | every basic type (one leaf circuit per type) |
+//! | 2 node | every basic type (one node circuit, the job's circuit id is the type it aggregates) |
+//! | 3 recursion tip | [`CircuitId::RECURSION_TIP`] |
+//! | 4 scheduler | [`CircuitId::SCHEDULER`] |
+//!
+//! Another backend (a GPU prover) plugs in by registering its own [`CircuitProver`] for the
+//! (round, circuit) it serves; the runners do not change.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use zkfleet_circuits::keystore::KeySource;
-use zkfleet_circuits::proving::{proof_to_bytes, WitnessVector};
-use zkfleet_circuits::{BasicCircuit, BasicCircuitKind, BasicGeometry, Keystore};
-use zkfleet_types::{AggregationRound, CircuitId};
+use zkfleet_circuits::pipeline::FinalVerifyingKey;
+use zkfleet_circuits::proving::WitnessVector;
+use zkfleet_circuits::recursion::BatchCircuits;
+use zkfleet_circuits::{Keystore, ProvingConfiguration};
+use zkfleet_types::{AggregationRound, CircuitId, VkDigest};
 
 use crate::config::ProverConfig;
 use crate::error::ProverError;
@@ -24,153 +39,174 @@ use crate::error::ProverError;
 /// `prove` is run by the single prover and must **verify** the proof before returning it, so a
 /// proof that does not verify is never stored (ZKsync's GPU prover does the same).
 pub trait CircuitProver: Send + Sync {
-    /// Decodes a stored circuit witness and runs witness generation.
+    /// Decodes a stored circuit witness, checks it and runs witness generation.
     fn witness_vector(&self, witness: &[u8]) -> Result<WitnessVector, ProverError>;
 
     /// Proves a witness vector of this circuit, verifies the proof and returns its bytes.
     fn prove(&self, witness_vector: WitnessVector) -> Result<Vec<u8>, ProverError>;
 }
 
-/// A round-0 circuit: one basic type at one geometry.
-pub struct BasicCircuitProver {
-    circuit: BasicCircuit,
+/// One (round, circuit) of a loaded [`BatchCircuits`].
+///
+/// Witness-vector generation decodes the stored job witness (a basic circuit witness in round
+/// 0, an `AggregationWitness` above) and checks it natively — every child proof verified under
+/// its key, continuity of the running commitments — before generating, so a bad witness is
+/// refused with the child at fault named instead of failing deep inside the prover.
+pub struct BatchCircuitProver {
+    circuits: Arc<BatchCircuits>,
+    round: AggregationRound,
+    circuit: CircuitId,
 }
 
-impl BasicCircuitProver {
-    pub fn new(circuit: BasicCircuit) -> Self {
-        Self { circuit }
+impl BatchCircuitProver {
+    pub fn new(circuits: Arc<BatchCircuits>, round: AggregationRound, circuit: CircuitId) -> Self {
+        Self {
+            circuits,
+            round,
+            circuit,
+        }
     }
 
-    pub fn circuit(&self) -> &BasicCircuit {
-        &self.circuit
+    pub fn round(&self) -> AggregationRound {
+        self.round
     }
-}
 
-impl CircuitProver for BasicCircuitProver {
-    fn witness_vector(&self, witness: &[u8]) -> Result<WitnessVector, ProverError> {
-        let witness =
-            self.circuit
-                .decode_witness(witness)
-                .map_err(|source| ProverError::Circuit {
-                    stage: "decoding the circuit witness",
-                    source,
-                })?;
+    pub fn circuit(&self) -> CircuitId {
         self.circuit
-            .generate_witness_vector(&witness)
-            .map_err(|source| ProverError::Circuit {
-                stage: "generating the witness vector",
+    }
+}
+
+impl CircuitProver for BatchCircuitProver {
+    fn witness_vector(&self, witness: &[u8]) -> Result<WitnessVector, ProverError> {
+        self.circuits
+            .witness_vector(self.round, self.circuit, witness)
+            .map_err(|source| ProverError::Pipeline {
+                stage: "checking the witness and generating the witness vector",
                 source,
             })
     }
 
     fn prove(&self, witness_vector: WitnessVector) -> Result<Vec<u8>, ProverError> {
-        let proof = self
-            .circuit
-            .prove_witness_vector(witness_vector)
-            .map_err(|source| ProverError::Circuit {
-                stage: "proving",
+        self.circuits
+            .prove_job(self.round, self.circuit, witness_vector)
+            .map_err(|source| ProverError::Pipeline {
+                stage: "proving and verifying",
                 source,
-            })?;
-        let bytes = proof_to_bytes(&proof);
-        self.circuit
-            .verify(proof)
-            .map_err(|source| ProverError::Circuit {
-                stage: "verifying the proof",
-                source,
-            })?;
-        Ok(bytes)
+            })
     }
 }
 
-/// How one registered circuit was obtained at start.
+/// How one keystore entry of the configuration was obtained at start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadedEntry {
-    pub round: AggregationRound,
-    pub circuit: CircuitId,
+    /// The keystore entry: `basic_<type>` or the aggregation entry's name.
+    pub entry: String,
     /// `cached` (deserialized from the keystore) or `built` (a keystore miss, now cached).
     pub source: &'static str,
-    pub elapsed: std::time::Duration,
 }
 
-/// The provers of every (round, circuit) this process serves.
-#[derive(Default, Clone)]
+/// Every (round, circuit) of a proving configuration, in round order.
+pub fn configuration_circuits() -> Vec<(AggregationRound, CircuitId)> {
+    let mut out = Vec::with_capacity(3 * CircuitId::BASIC_TYPES.len() + 2);
+    for round in [
+        AggregationRound::Basic,
+        AggregationRound::Leaf,
+        AggregationRound::Node,
+    ] {
+        out.extend(
+            CircuitId::BASIC_TYPES
+                .iter()
+                .map(|&circuit| (round, circuit)),
+        );
+    }
+    out.push((AggregationRound::RecursionTip, CircuitId::RECURSION_TIP));
+    out.push((AggregationRound::Scheduler, CircuitId::SCHEDULER));
+    out
+}
+
+/// The provers of every (round, circuit) this process serves, over one [`BatchCircuits`].
+#[derive(Clone)]
 pub struct CircuitRegistry {
+    circuits: Arc<BatchCircuits>,
+    final_vk_digest: VkDigest,
     provers: BTreeMap<(AggregationRound, CircuitId), Arc<dyn CircuitProver>>,
     loaded: Vec<LoadedEntry>,
+    load_time: Duration,
 }
 
 impl fmt::Debug for CircuitRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CircuitRegistry")
+            .field("final_vk_digest", &self.final_vk_digest)
             .field("circuits", &self.provers.keys().collect::<Vec<_>>())
             .finish()
     }
 }
 
 impl CircuitRegistry {
-    /// An empty registry.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// Everything a process configured by `config` proves, from its keystore directory (what
-    /// `zkfleet circuit-prover` loads once at start): round 0 for now.
+    /// `zkfleet circuit-prover` loads once at start, on a blocking thread: a keystore miss
+    /// builds the circuits, which takes minutes at the production geometry).
     pub fn for_config(config: &ProverConfig) -> Result<Self, ProverError> {
         let keystore = Keystore::open(&config.keys_dir).map_err(ProverError::Keystore)?;
-        Self::basic(&keystore, &config.geometry)
-    }
-
-    /// Round 0: the three basic circuit types at `geometry`, from the keystore (built and cached
-    /// on a miss; a cached entry failing its checks is an error, see the keystore docs).
-    pub fn basic(keystore: &Keystore, geometry: &BasicGeometry) -> Result<Self, ProverError> {
-        let mut registry = Self::new();
-        registry.register_basic(keystore, geometry)?;
-        Ok(registry)
-    }
-
-    /// Adds the three basic circuit types at `geometry` to the registry.
-    pub fn register_basic(
-        &mut self,
-        keystore: &Keystore,
-        geometry: &BasicGeometry,
-    ) -> Result<(), ProverError> {
-        for kind in BasicCircuitKind::ALL {
-            let round = AggregationRound::Basic;
-            let loaded = keystore.basic_circuit(kind, geometry).map_err(|source| {
-                ProverError::LoadCircuitData {
-                    round,
-                    circuit: kind.circuit_id(),
+        let proving = config.proving_configuration();
+        let loaded =
+            keystore
+                .batch_circuits(&proving)
+                .map_err(|source| ProverError::LoadCircuits {
+                    configuration: describe(&proving),
                     source,
-                }
-            })?;
-            let entry = LoadedEntry {
-                round,
-                circuit: kind.circuit_id(),
-                source: match loaded.source {
+                })?;
+        let entries = loaded
+            .sources
+            .iter()
+            .map(|(entry, source)| LoadedEntry {
+                entry: entry.clone(),
+                source: match source {
                     KeySource::Cached => "cached",
                     KeySource::Built => "built",
                 },
-                elapsed: loaded.elapsed,
-            };
-            tracing::info!(
-                round = %round,
-                circuit = kind.name(),
-                source = entry.source,
-                seconds = entry.elapsed.as_secs_f64(),
-                degree_bits = loaded.circuit.degree_bits(),
-                "circuit data loaded"
-            );
-            self.loaded.push(entry);
-            self.register(
-                round,
-                kind.circuit_id(),
-                Arc::new(BasicCircuitProver::new(loaded.circuit)),
-            );
+            })
+            .collect::<Vec<_>>();
+        for entry in &entries {
+            tracing::info!(entry = %entry.entry, source = entry.source, "circuit data loaded");
         }
-        Ok(())
+        let mut registry = Self::from_circuits(Arc::new(loaded.circuits));
+        registry.loaded = entries;
+        registry.load_time = loaded.elapsed;
+        tracing::info!(
+            configuration = %describe(&proving),
+            seconds = loaded.elapsed.as_secs_f64(),
+            final_vk_digest = %registry.final_vk_digest,
+            "every circuit of the configuration is loaded"
+        );
+        Ok(registry)
     }
 
-    /// Registers (or replaces) the prover of one (round, circuit).
+    /// Registers a [`BatchCircuitProver`] for every (round, circuit) of `circuits`.
+    pub fn from_circuits(circuits: Arc<BatchCircuits>) -> Self {
+        let final_vk_digest = FinalVerifyingKey::of(&circuits).digest();
+        let provers = configuration_circuits()
+            .into_iter()
+            .map(|(round, circuit)| {
+                let prover: Arc<dyn CircuitProver> = Arc::new(BatchCircuitProver::new(
+                    Arc::clone(&circuits),
+                    round,
+                    circuit,
+                ));
+                ((round, circuit), prover)
+            })
+            .collect();
+        Self {
+            circuits,
+            final_vk_digest,
+            provers,
+            loaded: Vec::new(),
+            load_time: Duration::ZERO,
+        }
+    }
+
+    /// Registers (or replaces) the prover of one (round, circuit), e.g. another backend's.
     pub fn register(
         &mut self,
         round: AggregationRound,
@@ -196,9 +232,25 @@ impl CircuitRegistry {
         self.provers.keys().copied()
     }
 
-    /// How each circuit loaded through the keystore was obtained, in load order.
+    /// The loaded circuits (shared with every registered prover).
+    pub fn batch_circuits(&self) -> &Arc<BatchCircuits> {
+        &self.circuits
+    }
+
+    /// Digest of the final verifying key of the loaded circuits: what the protocol version row
+    /// must record for this process to prove its jobs.
+    pub fn final_vk_digest(&self) -> VkDigest {
+        self.final_vk_digest
+    }
+
+    /// How each keystore entry was obtained, in load order (empty for [`Self::from_circuits`]).
     pub fn loaded(&self) -> &[LoadedEntry] {
         &self.loaded
+    }
+
+    /// How long loading (or building) the circuits took.
+    pub fn load_time(&self) -> Duration {
+        self.load_time
     }
 
     pub fn is_empty(&self) -> bool {
@@ -206,22 +258,33 @@ impl CircuitRegistry {
     }
 }
 
+/// `geometry …, arity 2, compression standard`, for logs and errors.
+pub(crate) fn describe(config: &ProvingConfiguration) -> String {
+    format!(
+        "geometry {:?}, arity {}, compression {:?}",
+        config.geometry, config.arity, config.compression
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn an_unregistered_circuit_is_a_clear_error() {
-        let registry = CircuitRegistry::new();
-        assert!(registry.is_empty());
-        let error = registry
-            .get(AggregationRound::Leaf, CircuitId::SIGNATURE_VERIFICATION)
-            .err()
-            .expect("nothing registered");
-        assert_eq!(
-            error.to_string(),
-            "no prover registered for round leaf, circuit 1 (signature_verification): this \
-             process proves only the circuits it loaded at start"
-        );
+    fn the_configuration_has_every_round_of_every_type() {
+        let circuits = configuration_circuits();
+        assert_eq!(circuits.len(), 3 * CircuitId::BASIC_TYPES.len() + 2);
+        for round in [
+            AggregationRound::Basic,
+            AggregationRound::Leaf,
+            AggregationRound::Node,
+        ] {
+            for &circuit in &CircuitId::BASIC_TYPES {
+                assert!(circuits.contains(&(round, circuit)), "{round} {circuit}");
+            }
+        }
+        assert!(circuits.contains(&(AggregationRound::RecursionTip, CircuitId::RECURSION_TIP)));
+        assert!(circuits.contains(&(AggregationRound::Scheduler, CircuitId::SCHEDULER)));
+        assert!(!circuits.contains(&(AggregationRound::Leaf, CircuitId::SCHEDULER)));
     }
 }

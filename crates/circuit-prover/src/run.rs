@@ -21,6 +21,7 @@ use zkfleet_store::Store;
 use crate::config::ProverConfig;
 use crate::error::ProverError;
 use crate::job::ProverJobMeta;
+use crate::protocol::check_protocol_version;
 use crate::prover::{ProverExecutor, ProverPicker, ProverSaver};
 use crate::registry::CircuitRegistry;
 use crate::wvg::{WvgExecutor, WvgPicker, WvgSaver};
@@ -67,9 +68,11 @@ impl RunSummary {
 
 /// Runs the circuit prover until `cancel` is cancelled and every picked job is saved.
 ///
-/// The registry is loaded by the caller once per process (see [`CircuitRegistry::basic`]);
-/// jobs of a (round, circuit) it lacks are failed with a clear error, so a prover should only
-/// run against a database whose jobs it can prove.
+/// The registry is loaded by the caller once per process (see [`CircuitRegistry::for_config`]).
+/// Before the first pick, the protocol version must exist in the job database and record the
+/// final verifying-key digest of the loaded circuits ([`ProverError::UnknownProtocolVersion`],
+/// [`ProverError::FinalKeyMismatch`] otherwise). Jobs of a (round, circuit) the registry lacks
+/// are failed with a clear error.
 pub async fn run(
     dal: Dal,
     store: Store,
@@ -83,6 +86,7 @@ pub async fn run(
             "the circuit registry is empty: this process could prove nothing".into(),
         ));
     }
+    check_protocol_version(&dal, config.protocol_version, registry.final_vk_digest()).await?;
     let picked_by = config.worker_name();
     let heavy_set = config.heavy_set();
     let (to_prover, from_generators) = mpsc::channel(config.channel_capacity);
@@ -143,6 +147,7 @@ pub async fn run(
         heavy = config.heavy_wvg_count,
         light = config.light_wvg_count,
         picked_by = %picked_by,
+        final_vk_digest = %registry.final_vk_digest(),
         circuits = ?registry.circuits().collect::<Vec<_>>(),
         "circuit prover started"
     );

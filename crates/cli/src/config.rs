@@ -28,10 +28,12 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use zkfleet_circuits::recursion::CompressionProfile;
+use zkfleet_circuits::{BasicGeometry, ProvingConfiguration};
 use zkfleet_gateway::GatewayConfig;
 use zkfleet_job_monitor::MonitorConfig;
 use zkfleet_store::StoreConfig;
-use zkfleet_types::ChainId;
+use zkfleet_types::{ChainId, ProtocolSemanticVersion};
 
 /// Prefix of every environment variable the fleet reads.
 pub const ENV_PREFIX: &str = "ZKFLEET_";
@@ -55,6 +57,8 @@ pub struct FleetConfig {
     pub monitor: MonitorConfig,
     /// `zkfleet gateway` (docs/gateway.md).
     pub gateway: GatewayConfig,
+    /// What every proving component agrees on: the protocol version and its circuits.
+    pub proving: ProvingConfig,
 }
 
 impl Default for FleetConfig {
@@ -66,6 +70,60 @@ impl Default for FleetConfig {
             store: None,
             monitor: MonitorConfig::default(),
             gateway: GatewayConfig::default(),
+            proving: ProvingConfig::default(),
+        }
+    }
+}
+
+/// The circuits a fleet proves with, and the protocol version they stand for. Every witness
+/// generator, circuit prover and compressor of one protocol version must use the same values:
+/// the circuits' digests are checked against the protocol version's row at start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProvingConfig {
+    /// The protocol version whose jobs the components pick (and `zkfleet prove` inserts).
+    pub protocol_version: ProtocolSemanticVersion,
+    /// The keystore: cached circuit data and the final verifying key (default DATA_DIR/keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys_dir: Option<PathBuf>,
+    /// Proofs aggregated per leaf and node (docs/benchmarks.md explains the default).
+    pub arity: u32,
+    /// The compression chain: "standard" (smallest proof) or "light" (faster, larger).
+    pub compression: CompressionProfile,
+    /// Items per basic circuit instance, and the signature tree height.
+    pub geometry: BasicGeometry,
+}
+
+impl Default for ProvingConfig {
+    fn default() -> Self {
+        Self {
+            protocol_version: DEFAULT_PROTOCOL_VERSION,
+            keys_dir: None,
+            arity: 2,
+            compression: CompressionProfile::Standard,
+            geometry: BasicGeometry::default(),
+        }
+    }
+}
+
+/// The protocol version a fresh fleet proves.
+pub const DEFAULT_PROTOCOL_VERSION: ProtocolSemanticVersion =
+    ProtocolSemanticVersion { minor: 1, patch: 0 };
+
+impl ProvingConfig {
+    /// The keystore directory: `keys_dir`, or `DATA_DIR/keys`.
+    pub fn keys_dir(&self, data_dir: &Path) -> PathBuf {
+        self.keys_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("keys"))
+    }
+
+    /// The keystore's name for these circuits.
+    pub fn circuits(&self) -> ProvingConfiguration {
+        ProvingConfiguration {
+            geometry: self.geometry,
+            arity: self.arity,
+            compression: self.compression,
         }
     }
 }

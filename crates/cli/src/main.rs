@@ -23,8 +23,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    components, config_show, delete, file_info, insert_batch, insert_version, requeue, restart,
-    rollup, stats, status,
+    components, config_show, delete, file_info, insert_batch, insert_version, keys, prove, requeue,
+    restart, rollup, stats, status, verify,
 };
 
 #[derive(Parser)]
@@ -62,11 +62,15 @@ pub struct GlobalArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Prove a batch end to end in one process on the embedded default (SQLite + local store).
-    Prove {
-        /// Generate and prove a sample batch.
-        #[arg(long)]
-        example: bool,
+    /// Prove a batch end to end in one process on the embedded default (SQLite + local store);
+    /// run it again after an interruption to resume.
+    Prove(prove::Args),
+    /// Verify a final proof with its verifying key and print the batch public output.
+    Verify(verify::Args),
+    /// The keystore: build (`generate`) or check (`verify`) every circuit's data.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
     },
     /// The reference rollup (docs/rollup.md).
     Rollup {
@@ -92,11 +96,12 @@ enum Command {
     Stats(stats::Args),
     /// Decode a stored blob: envelope header, then what the blob holds.
     FileInfo(file_info::Args),
-    /// Run witness generation for the given rounds (basic now; the recursion rounds land with
-    /// the pipeline).
+    /// Run witness generation for the given rounds ([proving] section).
     WitnessGenerator(components::WitnessGeneratorArgs),
     /// Run a circuit prover: heavy and light witness-vector generators feeding a prover.
     CircuitProver(components::CircuitProverArgs),
+    /// Run the compressor: scheduler proofs into final proofs ([proving] section).
+    Compressor,
     /// Run the job monitor: dependency catch-up, requeue of stuck jobs, archiving, and the
     /// /queue_report, /metrics and /healthz endpoints ([monitor] section).
     JobMonitor,
@@ -135,9 +140,9 @@ fn init_logging() {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let global = cli.global;
     match cli.command {
-        Command::Prove { .. } => {
-            println!("zkfleet prove: not yet — the proving pipeline lands with issue #5.");
-        }
+        Command::Prove(args) => prove::run(&args, &fleet::Fleet::load(&global)?)?,
+        Command::Verify(args) => verify::run(&args)?,
+        Command::Keys { command } => keys::run(command, &fleet::Fleet::load(&global)?)?,
         Command::Rollup { command } => rollup::run(command, &global)?,
         Command::FileInfo(args) => file_info::run(&args)?,
         Command::Config { command } => config_show::run(command, &global)?,
@@ -176,6 +181,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CircuitProver(args) => {
             let (fleet, runtime) = component(&global)?;
             runtime.block_on(components::circuit_prover(&fleet, &args))?;
+        }
+        Command::Compressor => {
+            let (fleet, runtime) = component(&global)?;
+            runtime.block_on(components::compressor(&fleet))?;
         }
         Command::JobMonitor => {
             let (fleet, runtime) = component(&global)?;

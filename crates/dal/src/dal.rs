@@ -343,6 +343,33 @@ impl Dal {
         dispatch!(self.batch_proving_times(since))
     }
 
+    // --- Fleet status (the job monitor's status page) ---------------------------------------
+
+    /// The witness inputs of up to `limit` batches whose final proof is not done yet (the
+    /// batches in flight), oldest sealed first.
+    pub async fn unfinished_batches(&self, limit: u32) -> DalResult<Vec<JobSummary>> {
+        dispatch!(self.unfinished_batches(limit))
+    }
+
+    /// Jobs per (batch, table, round, status) of every batch whose final proof is not done:
+    /// the per-round progress of the batches in flight, without reading every job row.
+    pub async fn unfinished_batch_job_counts(&self) -> DalResult<Vec<BatchJobCount>> {
+        dispatch!(self.unfinished_batch_job_counts())
+    }
+
+    /// Up to `limit` jobs in progress over every table (who works on what), longest running
+    /// first.
+    pub async fn jobs_in_progress(&self, limit: u32) -> DalResult<Vec<JobSummary>> {
+        dispatch!(self.jobs_in_progress(limit))
+    }
+
+    /// Up to `limit` jobs whose last attempt failed (an error is recorded and the job is not
+    /// done: failed, requeued after a failure or a timeout, retried, or attempts exhausted),
+    /// most recently changed first.
+    pub async fn recent_failures(&self, limit: u32) -> DalResult<Vec<JobSummary>> {
+        dispatch!(self.recent_failures(limit))
+    }
+
     // --- Operator commands -------------------------------------------------------------------
 
     /// Moves the batch's `attempts_exhausted` and `failed` jobs back to `queued` with

@@ -633,3 +633,15 @@ pub struct BatchProvingTime {
     pub finished_at: DateTime<Utc>,
     pub duration: Duration,
 }
+
+/// Number of jobs of one table of one unfinished batch in one (round, status) cell (the job
+/// monitor's status page: per-round progress of the batches in flight).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BatchJobCount {
+    pub batch: L1BatchId,
+    pub table: JobTable,
+    /// The prover jobs' round; a witness table's own round; `None` for compression jobs.
+    pub aggregation_round: Option<AggregationRound>,
+    pub status: JobStatus,
+    pub count: u64,
+}

@@ -651,3 +651,60 @@ pub(crate) const RESTART_WITNESS_INPUT: &str = "\
     UPDATE witness_inputs SET status = 'queued', attempts = 0, error = NULL, picked_by = NULL, \
         processing_started_at = NULL, time_taken_ms = NULL, updated_at = $3 \
     WHERE chain_id = $1 AND batch_number = $2";
+
+// ---------------------------------------------------------------------------------------------
+// Fleet status (the job monitor's status page)
+// ---------------------------------------------------------------------------------------------
+
+/// `j` (a job table's alias) belongs to a batch whose final proof is not done yet.
+macro_rules! unfinished_batch_of_j {
+    () => {
+        "NOT EXISTS (SELECT 1 FROM proof_compression_jobs c \
+             WHERE c.chain_id = j.chain_id AND c.batch_number = j.batch_number \
+               AND c.status IN ('successful', 'sent_to_server'))"
+    };
+}
+
+/// The witness inputs of the batches whose final proof is not done, oldest sealed first;
+/// $1 = limit.
+pub(crate) fn unfinished_batches() -> String {
+    format!(
+        "{} j WHERE {} ORDER BY batch_sealed_at, chain_id, batch_number LIMIT $1",
+        summary_select(JobTable::WitnessInputs),
+        unfinished_batch_of_j!()
+    )
+}
+
+/// Rows of `table` per (batch, round, status), for the batches whose final proof is not done.
+pub(crate) fn unfinished_batch_job_counts(table: JobTable) -> String {
+    let (round, group) = match table {
+        JobTable::ProverJobs => ("aggregation_round", ", aggregation_round"),
+        _ => ("CAST(NULL AS BIGINT)", ""),
+    };
+    format!(
+        "SELECT chain_id, batch_number, {round} AS aggregation_round, status, COUNT(*) AS count \
+         FROM {t} j WHERE {unfinished} \
+         GROUP BY chain_id, batch_number{group}, status",
+        t = table.table_name(),
+        unfinished = unfinished_batch_of_j!(),
+    )
+}
+
+/// The jobs of `table` in progress, longest running first; $1 = limit.
+pub(crate) fn jobs_in_progress(table: JobTable) -> String {
+    format!(
+        "{} WHERE status = 'in_progress' \
+         ORDER BY processing_started_at, chain_id, batch_number LIMIT $1",
+        summary_select(table)
+    )
+}
+
+/// The jobs of `table` whose last attempt failed (an error is recorded and the job is not
+/// done), most recently changed first; $1 = limit.
+pub(crate) fn recent_failures(table: JobTable) -> String {
+    format!(
+        "{} WHERE error IS NOT NULL AND status NOT IN ('successful', 'sent_to_server') \
+         ORDER BY updated_at DESC, chain_id, batch_number LIMIT $1",
+        summary_select(table)
+    )
+}

@@ -16,6 +16,7 @@
 //! ```
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -54,6 +55,10 @@ pub struct MonitorConfig {
     pub collect_archived_blobs: bool,
     /// Blob deletions the archiver runs at the same time (default 16).
     pub blob_delete_concurrency: usize,
+    /// What the status page (`/`, `/status.json`) shows.
+    pub status_page: StatusPageConfig,
+    /// Bearer tokens for `/status.json` and `/queue_report`.
+    pub auth: AuthConfig,
 }
 
 impl Default for MonitorConfig {
@@ -68,8 +73,46 @@ impl Default for MonitorConfig {
             archive_unsent_batches: false,
             collect_archived_blobs: true,
             blob_delete_concurrency: 16,
+            status_page: StatusPageConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
+}
+
+/// Bounds of the status page: each list is cut at its limit (the page says so), so a backlog
+/// of thousands of batches costs the same small queries every refresh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatusPageConfig {
+    /// Batches in flight listed, oldest first (default 50).
+    pub max_batches: u32,
+    /// Jobs in progress listed under worker activity, longest running first (default 200).
+    pub max_jobs_in_progress: u32,
+    /// Recent failures listed, newest first (default 25).
+    pub max_failures: u32,
+}
+
+impl Default for StatusPageConfig {
+    fn default() -> Self {
+        Self {
+            max_batches: 50,
+            max_jobs_in_progress: 200,
+            max_failures: 25,
+        }
+    }
+}
+
+/// Bearer-token protection of the endpoints that show job data (`/status.json`,
+/// `/queue_report`), in the gateway's scheme: tokens come from the environment variable
+/// [`crate::auth::TOKENS_ENV_VAR`] (`client=token,client2=token2`) and from `tokens_file`
+/// (`client_name token` per line), never from this file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// A file of `client_name token` lines (`#` comments), read at start.
+    pub tokens_file: Option<PathBuf>,
+    /// Whether a token is required; default: required as soon as any token is configured.
+    pub required: Option<bool>,
 }
 
 /// Time between two runs of each task.
@@ -234,6 +277,9 @@ pub enum ConfigError {
     ZeroMaxAttempts { job_type: &'static str },
     #[error("job_monitor.blob_delete_concurrency must be at least 1")]
     ZeroBlobDeleteConcurrency,
+    /// An empty list would hide what the page is for.
+    #[error("job_monitor.status_page.{field} must be at least 1")]
+    ZeroStatusPageLimit { field: &'static str },
 }
 
 impl MonitorConfig {
@@ -265,6 +311,19 @@ impl MonitorConfig {
         }
         if self.blob_delete_concurrency == 0 {
             return Err(ConfigError::ZeroBlobDeleteConcurrency);
+        }
+        let limits = [
+            ("max_batches", self.status_page.max_batches),
+            (
+                "max_jobs_in_progress",
+                self.status_page.max_jobs_in_progress,
+            ),
+            ("max_failures", self.status_page.max_failures),
+        ];
+        for (field, limit) in limits {
+            if limit == 0 {
+                return Err(ConfigError::ZeroStatusPageLimit { field });
+            }
         }
         Ok(())
     }
@@ -310,6 +369,18 @@ mod tests {
         assert_eq!(config.max_attempts.compression, 2);
         assert_eq!(config.max_attempts.prover, 5);
         assert!(!config.collect_archived_blobs);
+        let page: MonitorConfig = serde_json::from_str(
+            r#"{"status_page": {"max_batches": 10},
+                "auth": {"tokens_file": "/run/secrets/monitor-tokens", "required": true}}"#,
+        )
+        .unwrap();
+        assert_eq!(page.status_page.max_batches, 10);
+        assert_eq!(page.status_page.max_failures, 25);
+        assert_eq!(
+            page.auth.tokens_file.as_deref(),
+            Some(std::path::Path::new("/run/secrets/monitor-tokens"))
+        );
+        assert_eq!(page.auth.required, Some(true));
         // Round trip through the written form.
         let written = serde_json::to_string(&config).unwrap();
         assert!(written.contains(r#""archive_after":"12h""#), "{written}");
@@ -335,6 +406,12 @@ mod tests {
         assert_eq!(
             config.validate().unwrap_err().to_string(),
             "job_monitor.max_attempts for node_witness_generator must be at least 1"
+        );
+        let mut config = MonitorConfig::default();
+        config.status_page.max_failures = 0;
+        assert_eq!(
+            config.validate().unwrap_err().to_string(),
+            "job_monitor.status_page.max_failures must be at least 1"
         );
         let mut config = MonitorConfig::default();
         config.intervals.queue_reporter = Duration::ZERO;

@@ -1,9 +1,13 @@
-//! The monitor's HTTP endpoints: `GET /queue_report` (JSON, the reference's format),
+//! The monitor's HTTP endpoints: `GET /` and `/status` (the live status page, [`crate::status`]),
+//! `GET /status.json` (its data), `GET /queue_report` (JSON, the reference's format),
 //! `GET /metrics` (Prometheus text) and `GET /healthz` (liveness).
 //!
-//! [`build_router`] returns a plain axum [`Router`]; further pages (the status page planned
-//! at `/`) are added by `merge`-ing their own router, or as routes next to these in
-//! [`routes`], sharing [`HttpState`].
+//! `/status.json` and `/queue_report` show job data and sit behind the monitor's bearer tokens
+//! when they are configured ([`MonitorAuth`]); the page (static, no data), `/metrics` (for the
+//! scraper; restrict it on the network) and `/healthz` are open.
+//!
+//! [`build_router`] returns a plain axum [`Router`]; further pages are added by `merge`-ing their
+//! own router, or as routes next to these, sharing [`HttpState`].
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -13,22 +17,38 @@ use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use zkfleet_dal::Dal;
 
-/// What the handlers read: the job database and the metrics recorder.
+use crate::auth::MonitorAuth;
+use crate::config::StatusPageConfig;
+use crate::status;
+
+/// What the handlers read: the job database, the metrics recorder and the status page's bounds.
 #[derive(Clone)]
 pub struct HttpState {
     pub dal: Dal,
     pub metrics: PrometheusHandle,
+    pub status_page: StatusPageConfig,
 }
 
-/// The monitor's endpoints, ready to serve.
+/// The monitor's endpoints with the default status page bounds and no authentication (a
+/// monitor on loopback, tests).
 pub fn build_router(dal: Dal, metrics: PrometheusHandle) -> Router {
-    routes().with_state(HttpState { dal, metrics })
+    let state = HttpState {
+        dal,
+        metrics,
+        status_page: StatusPageConfig::default(),
+    };
+    routes(&MonitorAuth::disabled()).with_state(state)
 }
 
-/// The endpoints before their state is attached (to add routes that share it).
-pub fn routes() -> Router<HttpState> {
-    Router::new()
-        .route("/queue_report", get(queue_report))
+/// The endpoints before their state is attached (to add routes that share it), the data
+/// endpoints behind `auth`.
+pub fn routes(auth: &MonitorAuth) -> Router<HttpState> {
+    let protected = Router::new()
+        .route("/status.json", get(status::status_json))
+        .route("/queue_report", get(queue_report));
+    auth.protect(protected)
+        .route("/", get(status::status_page))
+        .route("/status", get(status::status_page))
         .route("/metrics", get(prometheus_metrics))
         .route("/healthz", get(healthz))
 }

@@ -14,8 +14,9 @@
 //!
 //! A task run that fails (the database is down) is logged and counted, and the task runs
 //! again at its next tick; the process never stops for it. One HTTP server ([`http`]) serves
-//! `/queue_report`, `/metrics` and `/healthz`. Configuration: [`MonitorConfig`]; metric names:
-//! [`metrics`] and `docs/job-monitor.md`.
+//! the live status page ([`status`], `/` and `/status.json`), `/queue_report`, `/metrics` and
+//! `/healthz`; the data endpoints can be put behind bearer tokens ([`auth`]). Configuration:
+//! [`MonitorConfig`]; metric names: [`metrics`] and `docs/job-monitor.md`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -29,10 +30,12 @@
 //! # Ok(()) }
 //! ```
 
+pub mod auth;
 pub mod config;
 pub mod duration;
 pub mod http;
 pub mod metrics;
+pub mod status;
 pub mod tasks;
 
 use std::net::SocketAddr;
@@ -44,9 +47,14 @@ use zkfleet_dal::{ArchivePolicy, Dal};
 use zkfleet_runner::{CancellationToken, PeriodicTaskRunner, TaskRunCounts};
 use zkfleet_store::Store;
 
-pub use config::{ConfigError, JobTimeouts, MaxAttempts, MonitorConfig, TaskIntervals};
-pub use http::build_router;
+pub use auth::{AuthError, MonitorAuth};
+pub use config::{
+    AuthConfig, ConfigError, JobTimeouts, MaxAttempts, MonitorConfig, StatusPageConfig,
+    TaskIntervals,
+};
+pub use http::{build_router, HttpState};
 pub use metrics::{install_prometheus_recorder, RecorderError};
+pub use status::StatusSnapshot;
 pub use tasks::TaskError;
 
 use tasks::{ArchiverSettings, BlobCollection};
@@ -62,10 +70,12 @@ pub enum MonitorError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Metrics(#[from] RecorderError),
+    #[error("job monitor tokens: {0}")]
+    Auth(#[from] AuthError),
     #[error(
         "cannot listen on {address} for the job monitor's HTTP endpoints \
-         (/queue_report, /metrics, /healthz): {source}; set job_monitor.listen_address to a \
-         free address"
+         (/, /status.json, /queue_report, /metrics, /healthz): {source}; set \
+         job_monitor.listen_address to a free address"
     )]
     Bind {
         address: SocketAddr,
@@ -97,7 +107,8 @@ pub async fn run(
 }
 
 /// [`run`] on a listener the caller bound, with the caller's metrics handle; returns what each
-/// task did (runs, errors, panics) once cancelled.
+/// task did (runs, errors, panics) once cancelled. Tokens for the data endpoints come from
+/// `config.auth` and the environment variable [`auth::TOKENS_ENV_VAR`].
 pub async fn serve(
     dal: Dal,
     store: Store,
@@ -107,6 +118,10 @@ pub async fn serve(
     cancel: CancellationToken,
 ) -> Result<Vec<TaskRunCounts>, MonitorError> {
     config.validate()?;
+    let auth = MonitorAuth::from_config(
+        &config.auth,
+        std::env::var(auth::TOKENS_ENV_VAR).ok().as_deref(),
+    )?;
     // A child token: if the server fails, the tasks stop with it, without cancelling the
     // caller's other components (`zkfleet prove` runs them all under one token).
     let stop = cancel.child_token();
@@ -117,9 +132,16 @@ pub async fn serve(
     let address = listener.local_addr().ok();
     tracing::info!(
         ?address,
-        "job monitor serving /queue_report, /metrics, /healthz"
+        tokens_required = auth.is_required(),
+        "job monitor serving / (status page), /status.json, /queue_report, /metrics, /healthz"
     );
-    let served = axum::serve(listener, build_router(dal, metrics))
+    let state = HttpState {
+        dal,
+        metrics,
+        status_page: config.status_page.clone(),
+    };
+    let router = http::routes(&auth).with_state(state);
+    let served = axum::serve(listener, router)
         .with_graceful_shutdown(stop.clone().cancelled_owned())
         .await;
     if let Err(e) = &served {

@@ -23,6 +23,9 @@ pub const OLDEST_UNPROVEN_BATCH: &str = "zkfleet_oldest_unproven_batch";
 /// Gauge: the oldest batch (by seal time) whose final proof is not done, label `chain_id`;
 /// 0 when every batch is compressed.
 pub const OLDEST_UNCOMPRESSED_BATCH: &str = "zkfleet_oldest_uncompressed_batch";
+/// Gauge: seconds since the oldest batch (by seal time) whose final proof is not done was handed
+/// to the fleet, label `chain_id` (that batch's chain); 0 when every batch is compressed.
+pub const OLDEST_UNPROVEN_BATCH_AGE: &str = "zkfleet_oldest_unproven_batch_age_seconds";
 /// Gauge: jobs not done whose attempts reached the maximum, label `job_type`.
 pub const JOBS_AT_MAX_ATTEMPTS: &str = "zkfleet_jobs_at_max_attempts";
 /// Gauge: jobs in the terminal `attempts_exhausted` state, label `job_type`.
@@ -85,6 +88,10 @@ fn describe() {
     describe_gauge!(
         OLDEST_UNCOMPRESSED_BATCH,
         "Oldest batch whose final proof is not done (0: none)."
+    );
+    describe_gauge!(
+        OLDEST_UNPROVEN_BATCH_AGE,
+        "Seconds since the oldest batch whose final proof is not done entered the fleet (0: none)."
     );
     describe_gauge!(
         JOBS_AT_MAX_ATTEMPTS,

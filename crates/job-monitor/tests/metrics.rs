@@ -181,6 +181,13 @@ async fn metrics_show_the_documented_series(db: Arc<TestDb>) {
         m.value("zkfleet_oldest_uncompressed_batch", &[("chain_id", "270")]),
         7.0
     );
+    // The batch entered the fleet a moment ago (it was sealed 993 minutes ago: the age is the
+    // fleet's own lag, not the sequencer's).
+    let age = m.value(
+        "zkfleet_oldest_unproven_batch_age_seconds",
+        &[("chain_id", "270")],
+    );
+    assert!((0.0..60.0).contains(&age), "age {age}");
     // Max attempts 1: the picked job has used its only attempt.
     let prover_type = [("job_type", "prover")];
     assert_eq!(m.value("zkfleet_jobs_at_max_attempts", &prover_type), 1.0);
@@ -334,6 +341,13 @@ async fn metrics_show_the_documented_series(db: Arc<TestDb>) {
     );
     assert_eq!(
         m.value("zkfleet_oldest_uncompressed_batch", &[("chain_id", "270")]),
+        0.0
+    );
+    assert_eq!(
+        m.value(
+            "zkfleet_oldest_unproven_batch_age_seconds",
+            &[("chain_id", "270")]
+        ),
         0.0
     );
 

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use zkfleet_circuits::basic::ClosedFormInputs;
+use zkfleet_circuits::pipeline::TypeSummary;
 use zkfleet_circuits::BasicGeometry;
 use zkfleet_store::{BlobKind, SerdeObject};
 use zkfleet_types::{BatchPublicOutput, CircuitId};
@@ -22,44 +23,33 @@ impl SerdeObject for StoredClosedForms {
     const PAYLOAD_VERSION: u16 = 1;
 }
 
-/// What the scheduler round needs from round 0, stored under `ObjectKey::SchedulerInput`:
-/// the batch's public output, the geometry the instances were cut for, and per basic type
-/// the number of instances and the ends of its chain of closed forms (the scheduler checks
-/// that types link up through equal commitments, and that absent types are absent).
+/// What the recursion-tip and scheduler rounds need from round 0, stored under
+/// `ObjectKey::SchedulerInput`: the batch's public output, the geometry the instances were cut
+/// for, and per basic type its run through the batch ([`TypeSummary`]: instance count, the
+/// closed forms at both ends, items), which the tip commits to and the scheduler links the
+/// types with. Node witness generation reads the instance counts to know how many proofs each
+/// depth must aggregate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchedulerPartialInput {
     pub public_output: BatchPublicOutput,
     pub geometry: BasicGeometry,
-    /// One entry per basic circuit type, in circuit id order, present or not.
-    pub circuit_types: Vec<CircuitTypeSummary>,
+    /// One entry per basic circuit type, in circuit id order, present or not
+    /// (`zkfleet_circuits::pipeline::type_summaries`).
+    pub types: Vec<TypeSummary>,
+}
+
+impl SchedulerPartialInput {
+    /// The summary of one basic type.
+    pub fn type_summary(&self, circuit: CircuitId) -> Option<&TypeSummary> {
+        self.types.iter().find(|t| t.circuit_id == circuit)
+    }
 }
 
 impl SerdeObject for SchedulerPartialInput {
     const KIND: BlobKind = BlobKind::SchedulerInput;
-    const PAYLOAD_VERSION: u16 = 1;
-}
-
-/// The closed forms of one basic type, summarised for the scheduler.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CircuitTypeSummary {
-    pub circuit: CircuitId,
-    /// Instances (basic prover jobs) of the type; 0 for an absent type.
-    pub instances: u32,
-    /// The closed-form input of the first instance (`None` for an absent type).
-    pub first_input: Option<Vec<u64>>,
-    /// The closed-form output of the last instance (`None` for an absent type).
-    pub last_output: Option<Vec<u64>>,
-}
-
-impl CircuitTypeSummary {
-    pub fn of(closed_forms: &ClosedFormInputs) -> Self {
-        Self {
-            circuit: closed_forms.circuit,
-            instances: u32::try_from(closed_forms.instances.len()).unwrap_or(u32::MAX),
-            first_input: closed_forms.instances.first().map(|c| c.input.clone()),
-            last_output: closed_forms.instances.last().map(|c| c.output.clone()),
-        }
-    }
+    /// Version 2: per-type [`TypeSummary`] (version 1 had a summary without the carried
+    /// output, the item count and the closed form of absent types).
+    const PAYLOAD_VERSION: u16 = 2;
 }
 
 /// The auxiliary output of a batch, stored under `ObjectKey::AuxOutput`: the public output

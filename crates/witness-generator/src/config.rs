@@ -1,16 +1,20 @@
-//! `[witness_generator]` configuration: which rounds run, for which protocol version, and how
-//! hard a basic witness generator may push the object store.
+//! `[witness_generator]` configuration: which rounds run, for which protocol version, the
+//! shape of the proof tree (geometry, arity), and how hard a job may push the object store.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use zkfleet_circuits::recursion::MAX_ARITY;
 use zkfleet_circuits::BasicGeometry;
 use zkfleet_runner::JobRunnerConfig;
 use zkfleet_types::{AggregationRound, ProtocolSemanticVersion};
 
-/// Rounds whose witness generator this build has. The others are refused by
-/// [`WitnessGeneratorConfig::validate`] rather than silently idle.
-pub const AVAILABLE_ROUNDS: [AggregationRound; 1] = [AggregationRound::Basic];
+/// Rounds whose witness generator this build has (all five). A round missing here would be
+/// refused by [`WitnessGeneratorConfig::validate`] rather than silently idle.
+pub const AVAILABLE_ROUNDS: [AggregationRound; 5] = AggregationRound::ALL;
+
+/// The fleet's default arity: proofs aggregated per leaf and per node.
+pub const DEFAULT_ARITY: u32 = 2;
 
 /// Configuration of a witness generator process.
 ///
@@ -20,6 +24,7 @@ pub const AVAILABLE_ROUNDS: [AggregationRound; 1] = [AggregationRound::Basic];
 /// protocol_version = "0.1.0"      # default
 /// picked_by = "wg-host-1"         # default: "witness-generator"
 /// max_circuits_in_flight = 64     # default
+/// arity = 2                       # default
 /// idle_backoff_initial_ms = 1000  # default
 /// idle_backoff_max_ms = 5000      # default
 /// [witness_generator.geometry]    # default: BasicGeometry::default()
@@ -37,11 +42,15 @@ pub struct WitnessGeneratorConfig {
     pub protocol_version: ProtocolSemanticVersion,
     /// Written to `picked_by` of every picked job (host or pod name).
     pub picked_by: String,
-    /// Circuit witnesses uploaded at the same time by one basic job. Bounds the memory held by
-    /// uploads (each holds one encoded circuit) and the connections opened to the store.
+    /// Store transfers at the same time within one job: circuit witnesses uploaded (every
+    /// round) and proofs downloaded (rounds 1 to 4). Bounds the memory held by transfers (each
+    /// holds one blob) and the connections opened to the store.
     pub max_circuits_in_flight: usize,
     /// Shape of the basic circuits the batch is cut for; must match the circuit provers'.
     pub geometry: BasicGeometry,
+    /// Proofs aggregated per leaf and per node (2..=16); must match the circuit provers'
+    /// recursion circuits, which are built for one arity.
+    pub arity: u32,
     /// First wait when there is no job to pick; doubles up to `idle_backoff_max_ms`.
     pub idle_backoff_initial_ms: u64,
     pub idle_backoff_max_ms: u64,
@@ -55,6 +64,7 @@ impl Default for WitnessGeneratorConfig {
             picked_by: "witness-generator".to_owned(),
             max_circuits_in_flight: 64,
             geometry: BasicGeometry::default(),
+            arity: DEFAULT_ARITY,
             idle_backoff_initial_ms: 1000,
             idle_backoff_max_ms: 5000,
         }
@@ -66,7 +76,7 @@ impl Default for WitnessGeneratorConfig {
 pub enum ConfigError {
     #[error("no round to run: give --round or --all-rounds")]
     NoRounds,
-    #[error("the {0} round's witness generator is not available in this build (available: basic)")]
+    #[error("the {0} round's witness generator is not available in this build")]
     RoundNotAvailable(&'static str),
     #[error("round {0} is listed twice")]
     DuplicateRound(&'static str),
@@ -76,6 +86,8 @@ pub enum ConfigError {
     EmptyPickedBy,
     #[error("invalid basic geometry: {0}")]
     Geometry(String),
+    #[error("arity {0} is outside 2..={MAX_ARITY} (proofs aggregated per leaf and per node)")]
+    Arity(u32),
     #[error("idle backoff: initial {initial_ms} ms must be ≥ 1 and ≤ the maximum {max_ms} ms")]
     IdleBackoff { initial_ms: u64, max_ms: u64 },
     #[error(transparent)]
@@ -111,6 +123,9 @@ impl WitnessGeneratorConfig {
         self.geometry
             .validate()
             .map_err(|e| ConfigError::Geometry(e.to_string()))?;
+        if !(2..=MAX_ARITY).contains(&(self.arity as usize)) {
+            return Err(ConfigError::Arity(self.arity));
+        }
         if self.idle_backoff_initial_ms == 0
             || self.idle_backoff_initial_ms > self.idle_backoff_max_ms
         {
@@ -122,8 +137,8 @@ impl WitnessGeneratorConfig {
         Ok(())
     }
 
-    /// The runner configuration of one round: one worker, as ZKsync (a basic job is already
-    /// parallel inside: its uploads), named `witness_generator_{round}` in metrics.
+    /// The runner configuration of one round: one worker, as ZKsync (a job is already parallel
+    /// inside: its uploads and proof reads), named `witness_generator_{round}` in metrics.
     pub fn runner_config(&self, round: AggregationRound) -> JobRunnerConfig {
         let mut config = JobRunnerConfig::new(format!("witness_generator_{}", round.name()), 1);
         config.idle_backoff_initial = Duration::from_millis(self.idle_backoff_initial_ms);
@@ -137,23 +152,54 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_valid_and_other_rounds_are_refused() {
+    fn defaults_and_all_rounds_are_valid() {
         let config = WitnessGeneratorConfig::default();
         config.validate().expect("defaults are valid");
+        assert_eq!(config.arity, 2);
         let all = WitnessGeneratorConfig {
             rounds: WitnessGeneratorConfig::all_rounds(),
-            ..config.clone()
+            ..config
         };
-        assert_eq!(all.validate(), Err(ConfigError::RoundNotAvailable("leaf")));
+        all.validate().expect("every round is available");
+        assert_eq!(all.rounds.len(), 5);
+    }
+
+    #[test]
+    fn refuses_what_cannot_run() {
+        let config = WitnessGeneratorConfig::default();
         let none = WitnessGeneratorConfig {
             max_circuits_in_flight: 0,
             ..config.clone()
         };
         assert_eq!(none.validate(), Err(ConfigError::NoUploads));
         let twice = WitnessGeneratorConfig {
-            rounds: vec![AggregationRound::Basic, AggregationRound::Basic],
+            rounds: vec![AggregationRound::Leaf, AggregationRound::Leaf],
+            ..config.clone()
+        };
+        assert_eq!(twice.validate(), Err(ConfigError::DuplicateRound("leaf")));
+        for arity in [0, 1, 17] {
+            let bad = WitnessGeneratorConfig {
+                arity,
+                ..config.clone()
+            };
+            assert_eq!(bad.validate(), Err(ConfigError::Arity(arity)));
+        }
+        let no_rounds = WitnessGeneratorConfig {
+            rounds: Vec::new(),
             ..config
         };
-        assert_eq!(twice.validate(), Err(ConfigError::DuplicateRound("basic")));
+        assert_eq!(no_rounds.validate(), Err(ConfigError::NoRounds));
+    }
+
+    #[test]
+    fn arity_defaults_when_absent_from_a_file() {
+        let parsed: WitnessGeneratorConfig =
+            serde_json::from_str(r#"{"rounds": ["leaf", "node"], "max_circuits_in_flight": 8}"#)
+                .expect("parse");
+        assert_eq!(parsed.arity, DEFAULT_ARITY);
+        assert_eq!(
+            parsed.rounds,
+            [AggregationRound::Leaf, AggregationRound::Node]
+        );
     }
 }

@@ -6,30 +6,49 @@
 //! transaction — as ZKsync's witness generator runs one `JobRunner` per round. [`run`] starts
 //! the runners of the configured rounds and stops them on cancellation.
 //!
-//! Rounds in this build:
+//! The rounds:
 //!
 //! - [`basic`] (round 0): pick a batch, load its [`input::BatchWitnessInput`] (the batch and its
 //!   pre-state: the fleet is stateless), execute it, cut it into basic circuit instances,
 //!   stream the circuits to the store with bounded concurrency, store each type's closed forms,
-//!   the scheduler's partial input and the aux output ([`artifacts`]), then insert the round-0
-//!   prover jobs, leaf, node, recursion-tip and scheduler jobs and mark the batch's witness
-//!   job successful, in one transaction.
-//! - leaf, node, recursion tip, scheduler: not yet (their recursion circuits are being
-//!   written); [`config::WitnessGeneratorConfig::validate`] refuses them by name.
+//!   the scheduler's partial input (every type's `TypeSummary`) and the aux output
+//!   ([`artifacts`]), then insert the round-0 prover jobs, leaf, node,
+//!   recursion-tip and scheduler jobs and mark the batch's witness job successful, in one
+//!   transaction.
+//! - [`leaf`] (round 1), [`node`] (round 2, one job per depth), [`recursion_tip`] (round 3),
+//!   [`scheduler`] (round 4): runners of one shape ([`aggregation`]) that load the previous
+//!   round's proofs and round 0's blobs — every key checked against the job's identity — build
+//!   the round's job witnesses with `zkfleet_circuits::pipeline`, store them and insert the
+//!   round's prover jobs in the completing transaction.
 //!
 //! Metric names: [`metrics`]. Operator documentation: `docs/witness-generator.md`.
 
+pub mod aggregation;
 pub mod artifacts;
 pub mod basic;
 pub mod config;
 pub mod input;
+pub mod leaf;
 pub mod metrics;
+pub mod node;
+pub mod recursion_tip;
+pub mod scheduler;
 
+use std::fmt;
+
+use tokio::task::JoinHandle;
 use tracing::info;
 use zkfleet_dal::Dal;
-use zkfleet_runner::{CancellationToken, RunReport};
+use zkfleet_runner::traits::{Executor, JobPicker, JobSaver};
+use zkfleet_runner::{CancellationToken, JobRunner, RunReport};
 use zkfleet_store::Store;
 use zkfleet_types::AggregationRound;
+
+use aggregation::WitnessRound;
+pub use leaf::LeafRound;
+pub use node::NodeRound;
+pub use recursion_tip::RecursionTipRound;
+pub use scheduler::SchedulerRound;
 
 pub use config::{ConfigError, WitnessGeneratorConfig};
 pub use input::{BatchWitnessInput, WitnessInputError};
@@ -88,14 +107,27 @@ pub async fn run(
     let mut runners = Vec::new();
     for &round in &config.rounds {
         let handle = match round {
-            AggregationRound::Basic => {
-                let runner = basic::runner(dal.clone(), store.clone(), &config)
-                    .map_err(ConfigError::from)?;
-                let handle = runner.run(cancel.clone());
-                tokio::spawn(async move { handle.await.map(|r| RoundReport::of(round, r)) })
+            AggregationRound::Basic => start(
+                round,
+                basic::runner(dal.clone(), store.clone(), &config),
+                &cancel,
+            )?,
+            AggregationRound::Leaf => {
+                start_aggregation(LeafRound::new(config.arity), &dal, &store, &config, &cancel)?
             }
-            // `validate` refuses rounds this build does not have.
-            other => return Err(ConfigError::RoundNotAvailable(other.name()).into()),
+            AggregationRound::Node => {
+                start_aggregation(NodeRound::new(config.arity), &dal, &store, &config, &cancel)?
+            }
+            AggregationRound::RecursionTip => start_aggregation(
+                RecursionTipRound::new(config.arity),
+                &dal,
+                &store,
+                &config,
+                &cancel,
+            )?,
+            AggregationRound::Scheduler => {
+                start_aggregation(SchedulerRound, &dal, &store, &config, &cancel)?
+            }
         };
         info!(round = round.name(), version = %config.protocol_version, "witness generator round started");
         runners.push((round, handle));
@@ -113,4 +145,39 @@ pub async fn run(
         reports.push(report);
     }
     Ok(reports)
+}
+
+/// A started round: its runner's task, yielding the round's report.
+type RoundHandle = JoinHandle<Result<RoundReport, tokio::task::JoinError>>;
+
+/// Starts a round's runner (or reports why it could not be built).
+fn start<P, E, S>(
+    round: AggregationRound,
+    runner: Result<JobRunner<P, E, S>, zkfleet_runner::ConfigError>,
+    cancel: &CancellationToken,
+) -> Result<RoundHandle, WitnessGeneratorError>
+where
+    E: Executor,
+    E::Metadata: fmt::Display,
+    P: JobPicker<Input = E::Input, Metadata = E::Metadata>,
+    S: JobSaver<Output = E::Output, Metadata = E::Metadata, ExecutorError = E::Error>,
+{
+    let handle = runner.map_err(ConfigError::from)?.run(cancel.clone());
+    Ok(tokio::spawn(async move {
+        handle.await.map(|r| RoundReport::of(round, r))
+    }))
+}
+
+fn start_aggregation<R: WitnessRound>(
+    round: R,
+    dal: &Dal,
+    store: &Store,
+    config: &WitnessGeneratorConfig,
+    cancel: &CancellationToken,
+) -> Result<RoundHandle, WitnessGeneratorError> {
+    start(
+        R::ROUND,
+        aggregation::runner(round, dal.clone(), store.clone(), config),
+        cancel,
+    )
 }

@@ -14,6 +14,8 @@ pub const WITNESS_GENERATION_SECONDS: &str = "zkfleet_witness_generation_seconds
 pub const WITNESS_JOBS_TOTAL: &str = "zkfleet_witness_jobs_total";
 /// Counter, `round`: circuit witnesses written to the store.
 pub const CIRCUITS_UPLOADED_TOTAL: &str = "zkfleet_circuits_uploaded_total";
+/// Counter, `round`: proofs of the previous round read from the store (rounds 1 to 4).
+pub const PROOFS_LOADED_TOTAL: &str = "zkfleet_witness_proofs_loaded_total";
 
 /// How a job ended, for [`WITNESS_JOBS_TOTAL`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,4 +47,8 @@ pub(crate) fn generation_time(round: AggregationRound, elapsed: Duration) {
 
 pub(crate) fn circuit_uploaded(round: AggregationRound) {
     metrics::counter!(CIRCUITS_UPLOADED_TOTAL, "round" => round.name()).increment(1);
+}
+
+pub(crate) fn proof_loaded(round: AggregationRound) {
+    metrics::counter!(PROOFS_LOADED_TOTAL, "round" => round.name()).increment(1);
 }

@@ -7,7 +7,8 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{config, generated, geometry, TestEnv, CHAIN};
-use zkfleet_circuits::basic::decode_witness;
+use zkfleet_circuits::basic::{decode_witness, split_batch};
+use zkfleet_circuits::pipeline::type_summaries;
 use zkfleet_dal::{JobRef, TransitionOutcome};
 use zkfleet_rollup::execute::execute_batch;
 use zkfleet_rollup::generate::{Generated, InvalidKind};
@@ -163,9 +164,8 @@ async fn check_outputs(env: &TestEnv, generated: &Generated) {
 
     // The scheduler's partial input and the aux output carry the natively computed output.
     let mut state = generated.genesis.to_memory_state().expect("genesis");
-    let native = execute_batch(&mut state, &generated.batch)
-        .expect("valid batch")
-        .public_output;
+    let executed = execute_batch(&mut state, &generated.batch).expect("valid batch");
+    let native = executed.public_output;
     let scheduler: SchedulerPartialInput = env
         .store
         .get(&ObjectKey::SchedulerInput {
@@ -176,13 +176,21 @@ async fn check_outputs(env: &TestEnv, generated: &Generated) {
         .expect("scheduler input");
     assert_eq!(scheduler.public_output, native);
     assert_eq!(scheduler.geometry, geometry());
-    assert_eq!(scheduler.circuit_types.len(), CircuitId::BASIC_TYPES.len());
-    for summary in &scheduler.circuit_types {
+    let types: Vec<CircuitId> = scheduler.types.iter().map(|t| t.circuit_id).collect();
+    assert_eq!(types, CircuitId::BASIC_TYPES);
+    for summary in &scheduler.types {
         assert_eq!(
             summary.instances,
-            expected.get(&summary.circuit).copied().unwrap_or(0)
+            expected.get(&summary.circuit_id).copied().unwrap_or(0)
         );
     }
+    // The summaries are what the circuits crate computes from the executed batch (absent
+    // types included, with their constant closed form).
+    let split = split_batch(&executed, &geometry()).expect("split");
+    assert_eq!(
+        scheduler.types,
+        type_summaries(&executed, &split).expect("summaries")
+    );
     let aux: AuxOutput = env
         .store
         .get(&ObjectKey::AuxOutput {

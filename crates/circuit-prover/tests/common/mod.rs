@@ -1,6 +1,7 @@
 //! Shared setup of the circuit prover tests: a fresh job database (PostgreSQL or SQLite), a
-//! local object store, one small executed batch cut into basic instances, and circuit data built
-//! once per test binary.
+//! local object store, one small executed batch cut into basic instances, and the circuits of
+//! one small proving configuration (every round), built once into a keystore shared by test
+//! runs and loaded once per test binary.
 //!
 //! There is no witness generator here (it is written separately): the tests do its round-0 part
 //! by hand — put every instance's witness at its `ObjectKey::CircuitWitness` and complete the
@@ -17,32 +18,38 @@ use rand::Rng;
 use sqlx::Connection;
 use zkfleet_circuit_prover::{CircuitRegistry, HeavyCircuit, ProverConfig, RunSummary};
 use zkfleet_circuits::basic::{split_batch, BasicWitnesses};
+use zkfleet_circuits::recursion::CompressionProfile;
 use zkfleet_circuits::BasicGeometry;
 use zkfleet_dal::{
     BasicWitnessOutput, BatchStatus, Dal, InsertOutcome, JobSummary, NewBasicProverJob, NewBatch,
     NewLeafWitnessJob, PoolOptions,
 };
-use zkfleet_rollup::execute::execute_batch;
+use zkfleet_rollup::execute::{execute_batch, ExecutedBatch};
 use zkfleet_rollup::generate::{generate, GeneratorConfig};
 use zkfleet_runner::CancellationToken;
 use zkfleet_store::{CircuitWitnessBytes, ObjectKey, Store, StoreConfig};
 use zkfleet_types::{
-    AggregationRound, BatchNumber, ChainId, CircuitId, HashDigest, L1BatchId,
-    ProtocolSemanticVersion, ProtocolVersion, VkDigest,
+    AggregationRound, BatchNumber, ChainId, CircuitId, L1BatchId, ProtocolSemanticVersion,
+    ProtocolVersion, VkDigest,
 };
 
 pub const DATABASE_URL_VAR: &str = "ZKFLEET_TEST_DATABASE_URL";
 pub const VERSION: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
 pub const CHAIN: ChainId = ChainId(270);
 
-/// Small enough that every circuit builds in seconds, large enough that every type has two or
-/// more instances in the fixture batch.
+/// The small test geometry of the circuits crate's batch tests: every circuit of the
+/// configuration builds in a minute or two, and the fixture batch has two or more instances of
+/// every type.
 pub const GEOMETRY: BasicGeometry = BasicGeometry {
-    signatures_per_instance: 3,
-    operations_per_instance: 4,
+    signatures_per_instance: 2,
+    operations_per_instance: 1,
     deposits_per_instance: 2,
     xmss_height: 2,
 };
+pub const ARITY: u32 = 2;
+/// The light compression chain: the circuit prover does not compress, but the profile is part
+/// of the configuration it loads (and of the final key checked at start).
+pub const COMPRESSION: CompressionProfile = CompressionProfile::Light;
 
 // --- Database ----------------------------------------------------------------------------------
 
@@ -156,16 +163,26 @@ where
 
 // --- Batch and circuits ------------------------------------------------------------------------
 
+/// The fixture batch, executed, and cut into instances.
+pub struct Fixture {
+    pub executed: ExecutedBatch,
+    pub witnesses: BasicWitnesses,
+}
+
 /// The fixture batch cut into instances.
 pub fn witnesses() -> &'static BasicWitnesses {
-    static WITNESSES: OnceLock<BasicWitnesses> = OnceLock::new();
-    WITNESSES.get_or_init(|| {
+    &fixture().witnesses
+}
+
+pub fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
         // The first seed whose batch has at least two instances of every type: found
         // deterministically, so every run proves the same batch.
         for seed in 0..200 {
             let generated = generate(&GeneratorConfig {
                 accounts: 4,
-                operations: 11,
+                operations: 8,
                 seed,
                 tree_height: GEOMETRY.xmss_height as usize,
                 ..GeneratorConfig::default()
@@ -174,6 +191,7 @@ pub fn witnesses() -> &'static BasicWitnesses {
             let mut state = generated.genesis.to_memory_state().expect("genesis state");
             let executed = execute_batch(&mut state, &generated.batch).expect("valid batch");
             let witnesses = split_batch(&executed, &GEOMETRY).expect("split the batch");
+            let executed_batch = executed;
             let every_type_twice = CircuitId::BASIC_TYPES.iter().all(|&circuit| {
                 witnesses
                     .instances
@@ -183,33 +201,58 @@ pub fn witnesses() -> &'static BasicWitnesses {
                     >= 2
             });
             if every_type_twice {
-                return witnesses;
+                return Fixture {
+                    executed: executed_batch,
+                    witnesses,
+                };
             }
         }
         panic!("no seed below 200 gives two instances of every basic type");
     })
 }
 
-/// The keystore directory shared by every test binary and run: circuit data is built by the
-/// first test that needs it and loaded from the cache afterwards (the keystore checks every
-/// cached file against its manifest and this build's definitions).
-fn keys_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("circuit-prover-keys")
+/// The keystore directory shared by every test binary and run (the compressor's tests use the
+/// same one): circuit data is built by the first test that needs it and loaded from the cache
+/// afterwards (the keystore checks every cached file against its manifest).
+pub fn keys_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("test-keys-small-light")
 }
 
-/// The registry of the basic circuits at [`GEOMETRY`], loaded once per test binary.
+/// The registry of every circuit of the test configuration, loaded once per test binary.
 pub fn registry() -> Arc<CircuitRegistry> {
     static REGISTRY: OnceLock<Arc<CircuitRegistry>> = OnceLock::new();
     Arc::clone(REGISTRY.get_or_init(|| {
         let registry = CircuitRegistry::for_config(&config(1, 1, &[])).expect("load the circuits");
-        let loaded: Vec<_> = registry.loaded().iter().map(|e| e.circuit).collect();
         assert_eq!(
-            loaded,
-            CircuitId::BASIC_TYPES,
-            "every basic circuit is registered"
+            registry.circuits().collect::<Vec<_>>().len(),
+            3 * CircuitId::BASIC_TYPES.len() + 2,
+            "every (round, circuit) of the configuration is registered"
+        );
+        assert_eq!(
+            registry.loaded().len(),
+            4,
+            "three basic entries and one aggregation entry"
         );
         Arc::new(registry)
     }))
+}
+
+/// [`registry`] from async code: the first call loads (or builds) the circuits, which must not
+/// hold a runtime worker thread for minutes.
+pub async fn registry_async() -> Arc<CircuitRegistry> {
+    tokio::task::spawn_blocking(registry)
+        .await
+        .expect("loading the circuits panicked")
+}
+
+/// The protocol version row of the test circuits: their final verifying-key digest.
+pub async fn protocol_version() -> ProtocolVersion {
+    let registry = registry_async().await;
+    ProtocolVersion {
+        version: VERSION,
+        recursion_tree_vk_digest: VkDigest(registry.batch_circuits().scheduler().tree_vk_digest()),
+        final_vk_digest: registry.final_vk_digest(),
+    }
 }
 
 // --- Store -------------------------------------------------------------------------------------
@@ -253,13 +296,9 @@ pub fn circuit_key(batch: L1BatchId, circuit: CircuitId, sequence: u32) -> Objec
 /// basic witness job as the witness generator would. Returns the number of prover jobs.
 pub async fn insert_basic_round(dal: &Dal, store: &Store, number: u32) -> usize {
     let batch = batch_id(number);
-    dal.insert_protocol_version(&ProtocolVersion {
-        version: VERSION,
-        recursion_tree_vk_digest: VkDigest(HashDigest([1, 2, 3, 4])),
-        final_vk_digest: VkDigest(HashDigest([5, 6, 7, 8])),
-    })
-    .await
-    .expect("insert the protocol version");
+    dal.insert_protocol_version(&protocol_version().await)
+        .await
+        .expect("insert the protocol version");
     let inserted = dal
         .insert_batch(&NewBatch {
             batch,
@@ -366,6 +405,8 @@ pub fn config(heavy: usize, light: usize, heavy_circuits: &[CircuitId]) -> Prove
         picked_by: Some("test-prover".into()),
         keys_dir: keys_dir(),
         geometry: GEOMETRY,
+        arity: ARITY,
+        compression: COMPRESSION,
         ..ProverConfig::new(VERSION)
     }
 }
@@ -383,7 +424,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let registry = registry();
+    let registry = registry_async().await;
     let cancel = CancellationToken::new();
     let handle = tokio::spawn(zkfleet_circuit_prover::run(
         dal.clone(),

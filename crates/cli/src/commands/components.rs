@@ -1,4 +1,5 @@
-//! Long-running components: `zkfleet job-monitor` and `zkfleet gateway`.
+//! Long-running components: `zkfleet witness-generator`, `circuit-prover`, `compressor`,
+//! `job-monitor` and `gateway`.
 //!
 //! Each runs until SIGINT or SIGTERM, then stops gracefully (in-flight work finishes or is left
 //! for the requeuer). Configuration comes from the `[monitor]` / `[gateway]` sections, with the
@@ -77,9 +78,9 @@ pub struct WitnessGeneratorArgs {
     /// Run every round.
     #[arg(long)]
     all_rounds: bool,
-    /// The protocol version whose jobs this process picks.
-    #[arg(long, default_value = "0.1.0")]
-    protocol_version: zkfleet_types::ProtocolSemanticVersion,
+    /// The protocol version whose jobs this process picks (default: `[proving]`).
+    #[arg(long)]
+    protocol_version: Option<zkfleet_types::ProtocolSemanticVersion>,
     /// Circuit uploads in flight at once (bounds memory).
     #[arg(long, default_value_t = 64)]
     max_circuits_in_flight: usize,
@@ -95,11 +96,14 @@ pub async fn witness_generator(fleet: &Fleet, args: &WitnessGeneratorArgs) -> an
     } else {
         args.rounds.clone()
     };
+    let proving = &fleet.config.proving;
     let config = WitnessGeneratorConfig {
         rounds,
-        protocol_version: args.protocol_version,
+        protocol_version: args.protocol_version.unwrap_or(proving.protocol_version),
         picked_by: worker_name("witness-generator"),
         max_circuits_in_flight: args.max_circuits_in_flight,
+        geometry: proving.geometry,
+        arity: proving.arity,
         ..WitnessGeneratorConfig::default()
     };
     config
@@ -126,10 +130,11 @@ pub struct CircuitProverArgs {
     /// Heavy witness-vector generators: heavy circuits first, then light ones (default 1).
     #[arg(long)]
     heavy: Option<usize>,
-    /// The protocol version whose jobs this process picks.
-    #[arg(long, default_value = "0.1.0")]
-    protocol_version: zkfleet_types::ProtocolSemanticVersion,
-    /// Directory of the cached circuit data (built on first use).
+    /// The protocol version whose jobs this process picks (default: `[proving]`).
+    #[arg(long)]
+    protocol_version: Option<zkfleet_types::ProtocolSemanticVersion>,
+    /// Directory of the cached circuit data (default: `[proving] keys_dir`, else
+    /// DATA_DIR/keys; built on first use).
     #[arg(long, value_name = "DIR")]
     keys_dir: Option<std::path::PathBuf>,
 }
@@ -137,7 +142,12 @@ pub struct CircuitProverArgs {
 /// `zkfleet circuit-prover`.
 pub async fn circuit_prover(fleet: &Fleet, args: &CircuitProverArgs) -> anyhow::Result<()> {
     use zkfleet_circuit_prover::{CircuitRegistry, ProverConfig};
-    let mut config = ProverConfig::new(args.protocol_version);
+    let proving = &fleet.config.proving;
+    let mut config = ProverConfig::new(args.protocol_version.unwrap_or(proving.protocol_version));
+    config.keys_dir = proving.keys_dir(&fleet.config.data_dir);
+    config.geometry = proving.geometry;
+    config.arity = proving.arity;
+    config.compression = proving.compression;
     if let Some(light) = args.light {
         config.light_wvg_count = light;
     }
@@ -168,6 +178,31 @@ pub async fn circuit_prover(fleet: &Fleet, args: &CircuitProverArgs) -> anyhow::
         proved = summary.proved(),
         failed = summary.failed(),
         "circuit prover stopped"
+    );
+    Ok(())
+}
+
+/// `zkfleet compressor`.
+pub async fn compressor(fleet: &Fleet) -> anyhow::Result<()> {
+    let proving = &fleet.config.proving;
+    let mut config = zkfleet_compressor::CompressorConfig::new(proving.protocol_version);
+    config.keys_dir = proving.keys_dir(&fleet.config.data_dir);
+    config.geometry = proving.geometry;
+    config.arity = proving.arity;
+    config.compression = proving.compression;
+    config.picked_by = Some(worker_name("compressor"));
+    config.validate().context("compressor configuration")?;
+    let dal = fleet.dal().await?;
+    let store = fleet.store()?;
+    let cancel = shutdown_on_signal();
+    let report = zkfleet_compressor::run(dal, store, config, cancel)
+        .await
+        .context("compressor")?;
+    tracing::info!(
+        picked = report.picked,
+        succeeded = report.succeeded,
+        failed = report.failed,
+        "compressor stopped"
     );
     Ok(())
 }

@@ -67,48 +67,53 @@ pub fn read_batch(path: &Path) -> anyhow::Result<(Batch, Vec<u8>)> {
 
 /// Reads `--input` (and `--genesis`) into the witness input blob: the batch with the accounts
 /// of the state it starts from, checked against the batch's previous state root.
-fn read_witness_input(args: &Args) -> anyhow::Result<(Batch, Vec<u8>)> {
-    let bytes = std::fs::read(&args.input)
-        .with_context(|| format!("reading the batch {}", args.input.display()))?;
+pub fn read_witness_input(
+    input: &Path,
+    genesis: Option<&Path>,
+) -> anyhow::Result<(Batch, Vec<u8>)> {
+    let bytes =
+        std::fs::read(input).with_context(|| format!("reading the batch {}", input.display()))?;
     if bytes.starts_with(&WITNESS_INPUT_MAGIC) {
-        if args.genesis.is_some() {
+        if genesis.is_some() {
             bail!(
                 "{} is already a witness input (it carries its pre-state); drop --genesis",
-                args.input.display()
+                input.display()
             );
         }
-        let input = BatchWitnessInput::decode(&bytes)
-            .with_context(|| format!("{} is not a valid witness input", args.input.display()))?;
-        let prepared = input
+        let decoded = BatchWitnessInput::decode(&bytes)
+            .with_context(|| format!("{} is not a valid witness input", input.display()))?;
+        let prepared = decoded
             .prepare()
-            .with_context(|| format!("{} is not a valid witness input", args.input.display()))?;
+            .with_context(|| format!("{} is not a valid witness input", input.display()))?;
         return Ok((prepared.batch, bytes));
     }
-    let (batch, _) = read_batch(&args.input)?;
-    let Some(genesis_path) = &args.genesis else {
+    let (batch, _) = read_batch(input)?;
+    let Some(genesis_path) = genesis else {
         bail!(
             "the fleet is stateless: it needs the state {} starts from; give --genesis FILE \
              (genesis.json written by `zkfleet rollup generate`) or a witness input file",
-            args.input.display()
+            input.display()
         );
     };
     let text = std::fs::read_to_string(genesis_path)
         .with_context(|| format!("reading the genesis {}", genesis_path.display()))?;
     let genesis = Genesis::from_json(&text)
         .with_context(|| format!("{} is not a valid genesis", genesis_path.display()))?;
-    let input = BatchWitnessInput::from_genesis(&batch, &genesis).with_context(|| {
+    let witness_input = BatchWitnessInput::from_genesis(&batch, &genesis).with_context(|| {
         format!(
             "{} does not start from the state of {}",
-            args.input.display(),
+            input.display(),
             genesis_path.display()
         )
     })?;
-    let encoded = input.encode().context("encoding the witness input")?;
+    let encoded = witness_input
+        .encode()
+        .context("encoding the witness input")?;
     Ok((batch, encoded))
 }
 
 pub async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
-    let (batch, binary) = read_witness_input(args)?;
+    let (batch, binary) = read_witness_input(&args.input, args.genesis.as_deref())?;
     let id = batch_id(fleet, args.number);
     if batch.chain_id != id.chain_id || batch.number != id.batch_number {
         bail!(
@@ -118,18 +123,43 @@ pub async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
         );
     }
     let dal = fleet.dal().await?;
+    let store = fleet.store()?;
+    insert(
+        fleet,
+        &dal,
+        &store,
+        &batch,
+        binary,
+        args.version,
+        args.priority,
+    )
+    .await
+}
+
+/// Stores a batch's witness input and inserts its basic witness job, queued. A batch already
+/// in the fleet with the same input is left as it is (and reported); with another input it is
+/// an error.
+pub async fn insert(
+    fleet: &Fleet,
+    dal: &zkfleet_dal::Dal,
+    store: &zkfleet_store::Store,
+    batch: &Batch,
+    binary: Vec<u8>,
+    version: ProtocolSemanticVersion,
+    priority: i32,
+) -> anyhow::Result<()> {
+    let id = batch.id();
     if dal
-        .protocol_version(args.version)
+        .protocol_version(version)
         .await
         .context("reading protocol versions")?
         .is_none()
     {
         bail!(
             "unknown protocol version {}: insert it first (`zkfleet insert-version`)",
-            args.version
+            version
         );
     }
-    let store = fleet.store()?;
     let key = ObjectKey::WitnessInput {
         chain: id.chain_id,
         batch: id.batch_number,
@@ -169,9 +199,9 @@ pub async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
     let outcome = dal
         .insert_batch(&NewBatch {
             batch: id,
-            protocol_version: args.version,
+            protocol_version: version,
             witness_input_blob_key: path.clone(),
-            priority: args.priority,
+            priority,
             batch_sealed_at: Utc::now(),
         })
         .await
@@ -180,8 +210,8 @@ pub async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
         InsertOutcome::Inserted => println!(
             "inserted {id} ({} operations, protocol version {}, priority {}): input stored at {path}",
             batch.operations.len(),
-            args.version,
-            args.priority
+            version,
+            priority
         ),
         InsertOutcome::AlreadyPresent => {
             println!("{id} already exists with the same input; nothing changed")

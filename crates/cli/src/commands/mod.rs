@@ -7,11 +7,14 @@ pub mod delete;
 pub mod file_info;
 pub mod insert_batch;
 pub mod insert_version;
+pub mod keys;
+pub mod prove;
 pub mod requeue;
 pub mod restart;
 pub mod rollup;
 pub mod stats;
 pub mod status;
+pub mod verify;
 
 use zkfleet_types::{BatchNumber, L1BatchId};
 

@@ -10,6 +10,7 @@ mod catch_up_and_operator;
 mod chain;
 mod completion;
 mod fixtures;
+mod fleet_status;
 mod inserts;
 mod picking;
 mod requeue;
@@ -17,6 +18,7 @@ mod requeue;
 use catch_up_and_operator::*;
 use chain::*;
 use completion::*;
+use fleet_status::*;
 use inserts::*;
 use picking::*;
 use requeue::*;
@@ -40,4 +42,5 @@ conformance!(
     catch_up_queues_what_completions_missed,
     restart_and_delete_batch,
     reports_count_queues_and_lag,
+    fleet_status_views,
 );

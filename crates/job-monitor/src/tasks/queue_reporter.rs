@@ -1,15 +1,17 @@
 //! Queue gauges: jobs per table and status, prover jobs per round and circuit, and the lag
-//! (oldest unproven and uncompressed batches).
+//! (oldest unproven and uncompressed batches, and how long the oldest has been in the fleet).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use chrono::Utc;
 use zkfleet_dal::{Dal, JobTable, StatusCount};
 use zkfleet_runner::PeriodicTask;
 
 use super::{circuit_label, TaskError};
 use crate::metrics::{
-    GaugeFamily, Labels, JOBS, OLDEST_UNCOMPRESSED_BATCH, OLDEST_UNPROVEN_BATCH, PROVER_JOBS,
+    GaugeFamily, Labels, JOBS, OLDEST_UNCOMPRESSED_BATCH, OLDEST_UNPROVEN_BATCH,
+    OLDEST_UNPROVEN_BATCH_AGE, PROVER_JOBS,
 };
 
 pub struct QueueReporter {
@@ -19,6 +21,7 @@ pub struct QueueReporter {
     prover_jobs: GaugeFamily,
     oldest_unproven: GaugeFamily,
     oldest_uncompressed: GaugeFamily,
+    oldest_age: GaugeFamily,
 }
 
 impl QueueReporter {
@@ -30,6 +33,7 @@ impl QueueReporter {
             prover_jobs: GaugeFamily::new(PROVER_JOBS),
             oldest_unproven: GaugeFamily::new(OLDEST_UNPROVEN_BATCH),
             oldest_uncompressed: GaugeFamily::new(OLDEST_UNCOMPRESSED_BATCH),
+            oldest_age: GaugeFamily::new(OLDEST_UNPROVEN_BATCH_AGE),
         }
     }
 }
@@ -50,6 +54,7 @@ impl PeriodicTask for QueueReporter {
         let counts = self.dal.status_counts().await?;
         let unproven = self.dal.oldest_unproven_batches().await?;
         let uncompressed = self.dal.oldest_uncompressed_batch().await?;
+        let oldest_in_flight = self.dal.unfinished_batches(1).await?;
 
         let (jobs, prover_jobs) = job_gauges(&counts);
         self.jobs.publish(&jobs);
@@ -76,6 +81,17 @@ impl PeriodicTask for QueueReporter {
             })
             .collect();
         self.oldest_uncompressed.publish(&uncompressed);
+
+        let now = Utc::now();
+        let age: BTreeMap<Labels, f64> = oldest_in_flight
+            .into_iter()
+            .map(|input| {
+                let labels = vec![("chain_id", input.batch.chain_id.to_string())];
+                let seconds = (now - input.created_at).num_milliseconds().max(0) as f64 / 1e3;
+                (labels, seconds)
+            })
+            .collect();
+        self.oldest_age.publish(&age);
         Ok(())
     }
 }

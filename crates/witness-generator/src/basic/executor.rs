@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use zkfleet_circuits::basic::split_batch;
+use zkfleet_circuits::pipeline::{type_summaries, PipelineError};
 use zkfleet_circuits::{BasicGeometry, CircuitError};
 use zkfleet_rollup::execute::{execute_batch, ExecutionError};
 use zkfleet_runner::traits::Executor;
@@ -36,6 +37,12 @@ pub enum BasicWitnessError {
         batch: L1BatchId,
         #[source]
         source: CircuitError,
+    },
+    #[error("summarising the circuit types of {batch}: {source}")]
+    Summaries {
+        batch: L1BatchId,
+        #[source]
+        source: PipelineError,
     },
 }
 
@@ -81,8 +88,13 @@ impl Executor for BasicExecutor {
         drop(state);
         let witnesses = split_batch(&executed, &self.geometry)
             .map_err(|source| BasicWitnessError::Split { batch: job, source })?;
+        // The per-type summaries need the executed batch (an absent type's constant closed
+        // form comes from it), so they are computed here rather than by the saver.
+        let types = type_summaries(&executed, &witnesses)
+            .map_err(|source| BasicWitnessError::Summaries { batch: job, source })?;
         Ok(BasicArtifacts {
             public_output: executed.public_output,
+            types,
             geometry: witnesses.geometry,
             instances: witnesses.instances,
             closed_forms: witnesses.closed_forms,

@@ -4,11 +4,11 @@
 //! - [`executor`]: decode, rebuild the pre-state, execute the batch and cut it into basic
 //!   circuit instances (CPU, on a blocking thread);
 //! - [`saver`]: store every circuit (bounded concurrency, [`upload`]), the closed forms of each
-//!   type, the scheduler's partial input and the aux output, then insert the batch's jobs in
-//!   one transaction — or mark the job failed with the reason.
+//!   type, the scheduler's partial input (with the per-type summaries) and the aux output, then
+//!   insert the batch's jobs in one transaction — or mark the job failed with the reason.
 //!
-//! The later rounds are runners of the same shape: a picker over their own table, an
-//! executor, a saver calling their `complete_*` transaction.
+//! The later rounds (`crate::aggregation`) are runners of the same shape: a picker over their
+//! own table, an executor, a saver calling their `complete_*` transaction.
 
 pub mod executor;
 pub mod picker;
@@ -19,6 +19,7 @@ use std::fmt;
 use std::time::Instant;
 
 use zkfleet_circuits::basic::{BasicCircuitInstance, ClosedFormInputs};
+use zkfleet_circuits::pipeline::TypeSummary;
 use zkfleet_circuits::BasicGeometry;
 use zkfleet_dal::Dal;
 use zkfleet_runner::{ConfigError, JobRunner};
@@ -64,6 +65,9 @@ pub struct BasicArtifacts {
     pub instances: Vec<BasicCircuitInstance>,
     /// One entry per basic type, present or not, in circuit id order.
     pub closed_forms: Vec<ClosedFormInputs>,
+    /// Every basic type's run through the batch, in circuit id order (for the tip and the
+    /// scheduler).
+    pub types: Vec<TypeSummary>,
 }
 
 /// The job runner of the basic round.

@@ -13,7 +13,7 @@ use zkfleet_types::L1BatchId;
 use super::executor::BasicWitnessError;
 use super::upload::upload_circuits;
 use super::{BasicArtifacts, BasicJobMeta, ROUND};
-use crate::artifacts::{AuxOutput, CircuitTypeSummary, SchedulerPartialInput, StoredClosedForms};
+use crate::artifacts::{AuxOutput, SchedulerPartialInput, StoredClosedForms};
 use crate::metrics::{self, JobOutcome};
 
 /// Why the saver could not record a job's outcome. The job stays `in_progress` and the
@@ -55,6 +55,7 @@ impl BasicSaver {
             geometry,
             instances,
             closed_forms,
+            types,
         } = artifacts;
         let prover_jobs =
             upload_circuits(&self.store, batch, instances, self.max_circuits_in_flight).await?;
@@ -82,7 +83,7 @@ impl BasicSaver {
         let scheduler_input = SchedulerPartialInput {
             public_output,
             geometry,
-            circuit_types: closed_forms.iter().map(CircuitTypeSummary::of).collect(),
+            types,
         };
         let scheduler_key = ObjectKey::SchedulerInput {
             chain: batch.chain_id,

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod counting_store;
+pub mod proving;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,13 +15,13 @@ use chrono::Utc;
 use rand::Rng;
 use sqlx::Connection;
 use zkfleet_circuits::BasicGeometry;
-use zkfleet_dal::{BatchStatus, Dal, NewBatch, PoolOptions};
+use zkfleet_dal::{BatchStatus, Dal, NewBatch, PoolOptions, RoundStatus};
 use zkfleet_rollup::generate::{generate, Generated, GeneratorConfig, InvalidKind};
 use zkfleet_runner::CancellationToken;
 use zkfleet_store::{ObjectKey, RetryPolicy, Store, WitnessInputBytes};
 use zkfleet_types::{
-    BatchNumber, ChainId, HashDigest, JobStatus, L1BatchId, ProtocolSemanticVersion,
-    ProtocolVersion, VkDigest,
+    AggregationRound, BatchNumber, ChainId, HashDigest, JobStatus, L1BatchId,
+    ProtocolSemanticVersion, ProtocolVersion, VkDigest,
 };
 use zkfleet_witness_generator::{run, BatchWitnessInput, RoundReport, WitnessGeneratorConfig};
 
@@ -55,7 +56,13 @@ pub struct TestEnv {
 }
 
 impl TestEnv {
+    /// A fresh PostgreSQL database with the tests' protocol version (zero key digests).
     pub async fn postgres() -> Self {
+        Self::postgres_with(zero_digest_version()).await
+    }
+
+    /// A fresh PostgreSQL database with `version` registered.
+    pub async fn postgres_with(version: ProtocolVersion) -> Self {
         let admin_url = std::env::var(DATABASE_URL_VAR).unwrap_or_else(|_| {
             panic!(
                 "{DATABASE_URL_VAR} is not set: the PostgreSQL tests need a real server. Run \
@@ -76,22 +83,24 @@ impl TestEnv {
         let dal = Dal::connect_with(&url, &PoolOptions::default())
             .await
             .expect("connect and migrate the test database");
-        Self::finish(dal, Some((admin_url, name)), Vec::new()).await
+        Self::finish(dal, Some((admin_url, name)), Vec::new(), version).await
     }
 
+    /// A SQLite file in a temporary directory with the tests' protocol version.
     pub async fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let url = format!("sqlite://{}", dir.path().join("zkfleet.db").display());
         let dal = Dal::connect_with(&url, &PoolOptions::default())
             .await
             .expect("connect and migrate the test database");
-        Self::finish(dal, None, vec![dir]).await
+        Self::finish(dal, None, vec![dir], zero_digest_version()).await
     }
 
     async fn finish(
         dal: Dal,
         cleanup: Option<(String, String)>,
         mut dirs: Vec<tempfile::TempDir>,
+        version: ProtocolVersion,
     ) -> Self {
         let store_dir = tempfile::tempdir().expect("temporary directory");
         let uploads = CountingStore::new(store_dir.path());
@@ -101,13 +110,9 @@ impl TestEnv {
             Duration::from_secs(30),
         );
         dirs.push(store_dir);
-        dal.insert_protocol_version(&ProtocolVersion {
-            version: VERSION,
-            recursion_tree_vk_digest: VkDigest(HashDigest::ZERO),
-            final_vk_digest: VkDigest(HashDigest::ZERO),
-        })
-        .await
-        .expect("insert the protocol version");
+        dal.insert_protocol_version(&version)
+            .await
+            .expect("insert the protocol version");
         Self {
             dal,
             store,
@@ -220,6 +225,81 @@ impl TestEnv {
             .await
             .expect("the witness generator task")
             .expect("the witness generator runs")
+    }
+}
+
+impl TestEnv {
+    /// Runs the witness generator with `config` until `done` holds for the status of `batch`,
+    /// then stops it and returns its reports.
+    pub async fn run_until(
+        &self,
+        config: WitnessGeneratorConfig,
+        batch: L1BatchId,
+        done: impl Fn(&BatchStatus) -> bool,
+    ) -> Vec<RoundReport> {
+        let cancel = CancellationToken::new();
+        let handle = tokio::spawn(run(
+            self.dal.clone(),
+            self.store.clone(),
+            config,
+            cancel.clone(),
+        ));
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !done(&self.status(batch).await) {
+            assert!(
+                !handle.is_finished(),
+                "the witness generator stopped on its own: {:?}",
+                handle.await
+            );
+            assert!(Instant::now() < deadline, "{batch}: not done within 120 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        cancel.cancel();
+        handle
+            .await
+            .expect("the witness generator task")
+            .expect("the witness generator runs")
+    }
+
+    /// Runs `config`'s rounds until no witness job of `round` of `batch` is queued or in
+    /// progress (at least one must be queued when called).
+    pub async fn run_round(
+        &self,
+        config: WitnessGeneratorConfig,
+        batch: L1BatchId,
+        round: AggregationRound,
+    ) -> Vec<RoundReport> {
+        let queued = round_status(&self.status(batch).await, round)
+            .witness_jobs
+            .iter()
+            .filter(|j| j.status == JobStatus::Queued)
+            .count();
+        assert!(queued > 0, "{batch}: no {round} witness job is queued");
+        self.run_until(config, batch, |status| {
+            round_status(status, round)
+                .witness_jobs
+                .iter()
+                .all(|j| !matches!(j.status, JobStatus::Queued | JobStatus::InProgress))
+        })
+        .await
+    }
+}
+
+/// The jobs of one round in a batch's status.
+pub fn round_status(status: &BatchStatus, round: AggregationRound) -> &RoundStatus {
+    status
+        .rounds
+        .iter()
+        .find(|r| r.round == round)
+        .expect("every round is reported")
+}
+
+/// The tests' protocol version, with zero key digests (tests that do not prove).
+pub fn zero_digest_version() -> ProtocolVersion {
+    ProtocolVersion {
+        version: VERSION,
+        recursion_tree_vk_digest: VkDigest(HashDigest::ZERO),
+        final_vk_digest: VkDigest(HashDigest::ZERO),
     }
 }
 

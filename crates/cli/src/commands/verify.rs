@@ -1,0 +1,94 @@
+//! `zkfleet verify --proof FILE --vk FILE`: check a batch's final proof with nothing but the
+//! final verifying key, and print the batch public output it attests.
+//!
+//! The proof file is either the raw final proof (`zkfleet prove` writes `DATA_DIR/proofs/…`) or
+//! a stored final-proof blob (`final_proofs/{chain}/{batch}_{version}.bin` of the object store,
+//! or the gateway's answer saved as such), whose recorded public output must then equal the one
+//! the proof attests. The key file's layout is documented in docs/proofs.md ("Verifying a
+//! final proof").
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _};
+use zkfleet_circuits::pipeline::FinalVerifyingKey;
+use zkfleet_store::codec::{self, MAGIC};
+use zkfleet_store::{BlobKind, StoredObject};
+use zkfleet_types::api::FinalProof;
+use zkfleet_types::BatchPublicOutput;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The final proof: raw proof bytes, or a stored final-proof blob.
+    #[arg(long, value_name = "FILE")]
+    proof: PathBuf,
+    /// The final verifying key (`*.final_vk.bin` of the keystore).
+    #[arg(long, value_name = "FILE")]
+    vk: PathBuf,
+    /// Print the public output as JSON only.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What a proof file holds: the proof, and the output a stored blob claims for it.
+fn read_proof(path: &PathBuf) -> anyhow::Result<(Vec<u8>, Option<BatchPublicOutput>)> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if !bytes.starts_with(&MAGIC) {
+        return Ok((bytes, None));
+    }
+    let envelope = codec::decode(&bytes, BlobKind::FinalProof)
+        .with_context(|| format!("{} is a stored blob but not a final proof", path.display()))?;
+    let stored = FinalProof::decode_payload(envelope.payload_version, envelope.payload)
+        .with_context(|| format!("{} is not a readable final proof blob", path.display()))?;
+    Ok((stored.proof.0.to_vec(), Some(stored.public_output)))
+}
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let key_bytes =
+        std::fs::read(&args.vk).with_context(|| format!("reading {}", args.vk.display()))?;
+    let key = FinalVerifyingKey::from_bytes(&key_bytes)
+        .with_context(|| format!("{} is not a final verifying key", args.vk.display()))?;
+    let (proof, claimed) = read_proof(&args.proof)?;
+    let output = key.verify(&proof).with_context(|| {
+        format!(
+            "{} is NOT a valid final proof under {} (key digest {})",
+            args.proof.display(),
+            args.vk.display(),
+            key.digest()
+        )
+    })?;
+    if let Some(claimed) = claimed {
+        if claimed != output {
+            bail!(
+                "{} verifies, but the output recorded beside it differs from the one it attests",
+                args.proof.display()
+            );
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&output)?);
+    } else {
+        println!(
+            "valid final proof ({} bytes) under verifying key {}",
+            proof.len(),
+            key.digest()
+        );
+        print_output(&output);
+    }
+    Ok(())
+}
+
+/// The batch public output, one field per line.
+pub fn print_output(output: &BatchPublicOutput) {
+    match serde_json::to_value(output) {
+        Ok(serde_json::Value::Object(fields)) => {
+            for (name, value) in fields {
+                let text = match value {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                println!("  {name:<28} {text}");
+            }
+        }
+        _ => println!("  {output:?}"),
+    }
+}

@@ -1,0 +1,210 @@
+//! Configuration of a compressor process (`[compressor]`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use zkfleet_circuits::recursion::{CompressionProfile, MAX_ARITY};
+use zkfleet_circuits::{BasicGeometry, ProvingConfiguration};
+use zkfleet_types::ProtocolSemanticVersion;
+
+use crate::error::CompressorError;
+
+/// What a compressor process serves and how it paces itself.
+///
+/// ```toml
+/// [compressor]
+/// protocol_version = "0.1.0"
+/// keys_dir = "./keys"
+/// arity = 2
+/// compression = "standard"     # or "light"
+/// idle_backoff_initial_ms = 1000
+/// idle_backoff_max_ms = 10000
+/// # picked_by = "compressor-1" # default: hostname-pid
+/// # [compressor.geometry]      # default: BasicGeometry::default()
+/// ```
+///
+/// `geometry`, `arity` and `compression` name the proving configuration whose circuits are
+/// loaded at start; its final verifying-key digest must be the protocol version's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompressorConfig {
+    /// The protocol version whose compression jobs this process picks.
+    pub protocol_version: ProtocolSemanticVersion,
+    /// Recorded in `picked_by` of every job this process picks.
+    #[serde(default)]
+    pub picked_by: Option<String>,
+    /// The keystore directory (circuit data built on a miss and cached there).
+    #[serde(default = "default_keys_dir")]
+    pub keys_dir: PathBuf,
+    /// Geometry of the basic circuits (must be the fleet's).
+    #[serde(default)]
+    pub geometry: BasicGeometry,
+    /// Aggregation arity (must be the fleet's).
+    #[serde(default = "default_arity")]
+    pub arity: u32,
+    /// The compression chain run over each scheduler proof.
+    #[serde(default)]
+    pub compression: CompressionProfile,
+    /// First wait after finding no job; doubles up to the maximum. Compression jobs come one
+    /// per batch, so the compressor polls less eagerly than a prover.
+    #[serde(default = "default_idle_initial_ms")]
+    pub idle_backoff_initial_ms: u64,
+    #[serde(default = "default_idle_max_ms")]
+    pub idle_backoff_max_ms: u64,
+}
+
+fn default_keys_dir() -> PathBuf {
+    PathBuf::from("./keys")
+}
+
+/// The fleet's default arity (the circuit prover's default too).
+fn default_arity() -> u32 {
+    2
+}
+
+fn default_idle_initial_ms() -> u64 {
+    1000
+}
+
+fn default_idle_max_ms() -> u64 {
+    10_000
+}
+
+impl CompressorConfig {
+    /// The defaults for `protocol_version`.
+    pub fn new(protocol_version: ProtocolSemanticVersion) -> Self {
+        Self {
+            protocol_version,
+            picked_by: None,
+            keys_dir: default_keys_dir(),
+            geometry: BasicGeometry::default(),
+            arity: default_arity(),
+            compression: CompressionProfile::default(),
+            idle_backoff_initial_ms: default_idle_initial_ms(),
+            idle_backoff_max_ms: default_idle_max_ms(),
+        }
+    }
+
+    /// Rejects a configuration that cannot work or would spin on the database.
+    pub fn validate(&self) -> Result<(), CompressorError> {
+        if !(2..=MAX_ARITY as u32).contains(&self.arity) {
+            return Err(CompressorError::Config(format!(
+                "arity {} is outside 2..={MAX_ARITY}",
+                self.arity
+            )));
+        }
+        if self.idle_backoff_initial_ms == 0 {
+            return Err(CompressorError::Config(
+                "idle_backoff_initial_ms must be at least 1 (0 is a busy loop on the database)"
+                    .into(),
+            ));
+        }
+        if self.idle_backoff_max_ms < self.idle_backoff_initial_ms {
+            return Err(CompressorError::Config(format!(
+                "idle_backoff_max_ms ({}) is below idle_backoff_initial_ms ({})",
+                self.idle_backoff_max_ms, self.idle_backoff_initial_ms
+            )));
+        }
+        if matches!(&self.picked_by, Some(name) if name.trim().is_empty()) {
+            return Err(CompressorError::Config("picked_by is empty".into()));
+        }
+        self.geometry
+            .validate()
+            .map_err(|e| CompressorError::Config(format!("geometry: {e}")))
+    }
+
+    /// The proving configuration whose circuits this process loads.
+    pub fn proving_configuration(&self) -> ProvingConfiguration {
+        ProvingConfiguration {
+            geometry: self.geometry,
+            arity: self.arity,
+            compression: self.compression,
+        }
+    }
+
+    pub fn idle_backoff_initial(&self) -> Duration {
+        Duration::from_millis(self.idle_backoff_initial_ms)
+    }
+
+    pub fn idle_backoff_max(&self) -> Duration {
+        Duration::from_millis(self.idle_backoff_max_ms)
+    }
+
+    /// `picked_by`, or `{hostname}-{pid}` so an operator can find the process holding a job.
+    pub fn worker_name(&self) -> String {
+        match &self.picked_by {
+            Some(name) => name.clone(),
+            None => format!("{}-{}", hostname(), std::process::id()),
+        }
+    }
+}
+
+/// The host's name from the kernel (Linux), the `HOSTNAME` variable, or `unknown-host`.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "unknown-host".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_from_a_minimal_table_and_are_valid() {
+        let config: CompressorConfig =
+            serde_json::from_str(r#"{"protocol_version": "0.1.0"}"#).expect("minimal config");
+        assert_eq!(
+            config,
+            CompressorConfig::new(ProtocolSemanticVersion::new(1, 0))
+        );
+        assert_eq!(config.arity, 2);
+        assert_eq!(config.compression, CompressionProfile::Standard);
+        assert_eq!(config.idle_backoff_initial(), Duration::from_secs(1));
+        config.validate().expect("defaults are valid");
+        assert!(!config.worker_name().is_empty());
+    }
+
+    #[test]
+    fn bad_configs_are_named() {
+        let good = CompressorConfig::new(ProtocolSemanticVersion::new(1, 0));
+
+        let mut flat = good.clone();
+        flat.arity = 1;
+        let message = flat.validate().expect_err("arity 1").to_string();
+        assert!(message.contains("arity 1"), "{message}");
+
+        let mut busy = good.clone();
+        busy.idle_backoff_initial_ms = 0;
+        let message = busy.validate().expect_err("busy loop").to_string();
+        assert!(message.contains("idle_backoff_initial_ms"), "{message}");
+
+        let mut inverted = good.clone();
+        inverted.idle_backoff_max_ms = 10;
+        inverted.idle_backoff_initial_ms = 20;
+        assert!(inverted.validate().is_err());
+
+        let mut anonymous = good.clone();
+        anonymous.picked_by = Some("  ".into());
+        assert!(anonymous.validate().is_err());
+
+        let light: CompressorConfig = serde_json::from_str(
+            r#"{"protocol_version": "0.1.0", "compression": "light", "arity": 4}"#,
+        )
+        .expect("config");
+        assert_eq!(
+            light.proving_configuration().compression,
+            CompressionProfile::Light
+        );
+        assert_eq!(light.proving_configuration().arity, 4);
+
+        assert!(serde_json::from_str::<CompressorConfig>(
+            r#"{"protocol_version": "0.1.0", "arrity": 2}"#
+        )
+        .is_err());
+    }
+}

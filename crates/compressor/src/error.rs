@@ -1,0 +1,96 @@
+//! Errors of the compressor.
+
+use zkfleet_circuits::pipeline::PipelineError;
+use zkfleet_circuits::CircuitError;
+use zkfleet_dal::DalError;
+use zkfleet_store::StoreError;
+use zkfleet_types::{BatchPublicOutput, ProtocolSemanticVersion, VkDigest};
+
+/// Everything that can go wrong compressing a job or running the compressor.
+///
+/// Per-job errors become the job's `error` text in the database, prefixed by the job's
+/// identity (see [`crate::job::CompressionJobMeta`]); the others end [`crate::run`] or are
+/// logged by the runner.
+#[derive(Debug, thiserror::Error)]
+pub enum CompressorError {
+    /// The configuration cannot work (the message names the field).
+    #[error("invalid compressor configuration: {0}")]
+    Config(String),
+
+    /// The job's scheduler proof key is not a proof key of the job's chain.
+    #[error("scheduler proof key {key:?} is not usable: {reason}")]
+    BadProofKey { key: String, reason: String },
+
+    /// The scheduler proof blob could not be loaded (missing, corrupt, backend failure).
+    #[error("loading the scheduler proof failed: {0}")]
+    LoadSchedulerProof(#[source] StoreError),
+
+    /// The batch's aux output (the natively computed batch output) could not be loaded.
+    #[error("loading the batch's aux output failed: {0}")]
+    LoadAuxOutput(#[source] StoreError),
+
+    /// The scheduler proof was refused, or the compression chain failed, or the final proof
+    /// did not verify.
+    #[error("compressing the scheduler proof: {0}")]
+    Compress(#[source] PipelineError),
+
+    /// The final proof verifies but attests another batch output than native execution
+    /// computed: it must never be delivered.
+    #[error(
+        "the final proof attests {proved:?}, but the batch's aux output (native execution, with \
+         this configuration's recursion-tree key digest) is {expected:?}"
+    )]
+    OutputMismatch {
+        expected: Box<BatchPublicOutput>,
+        proved: Box<BatchPublicOutput>,
+    },
+
+    /// Storing the final proof failed.
+    #[error("storing the final proof failed: {0}")]
+    StoreFinalProof(#[source] StoreError),
+
+    /// The keystore directory cannot be opened.
+    #[error("opening the keystore failed: {0}")]
+    Keystore(#[source] CircuitError),
+
+    /// Loading (or building) the circuits of the configuration at start failed.
+    #[error("loading the circuits of {configuration} failed: {source}")]
+    LoadCircuits {
+        configuration: String,
+        #[source]
+        source: CircuitError,
+    },
+
+    /// The configured protocol version is not in the job database.
+    #[error(
+        "protocol version {0} is not registered in the job database (insert it first, e.g. \
+         `zkfleet insert-version`)"
+    )]
+    UnknownProtocolVersion(ProtocolSemanticVersion),
+
+    /// The loaded circuits' final key is not the protocol version's: the final proofs this
+    /// process would make could not be verified with the version's key.
+    #[error(
+        "protocol version {version} records final verifying-key digest {recorded}, but the \
+         circuits loaded from the keystore have final verifying-key digest {loaded}: refusing \
+         to compress with keys of another configuration (check geometry, arity, compression \
+         and keys_dir)"
+    )]
+    FinalKeyMismatch {
+        version: ProtocolSemanticVersion,
+        recorded: VkDigest,
+        loaded: VkDigest,
+    },
+
+    /// The job database failed.
+    #[error("job database: {0}")]
+    Database(#[from] DalError),
+
+    /// The runner could not be started.
+    #[error("runner: {0}")]
+    Runner(#[from] zkfleet_runner::ConfigError),
+
+    /// A task ended abnormally.
+    #[error("{task} ended abnormally: {reason}")]
+    TaskDied { task: &'static str, reason: String },
+}

@@ -1,0 +1,223 @@
+//! The compressor's job runner roles: pick a compression job and load its inputs, compress on
+//! a blocking thread, store the final proof and complete the job — or fail it with the cause.
+//!
+//! A load failure is not a picker error (that would leave the job in progress until the
+//! requeuer's timeout): it travels through the executor to the saver, which fails the job at
+//! once. Every path out of the saver either completes or fails the job.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use zkfleet_circuits::pipeline::CompressedProof;
+use zkfleet_circuits::recursion::BatchCircuits;
+use zkfleet_dal::{CompleteOutcome, Dal, JobRef, TransitionOutcome};
+use zkfleet_runner::{Executor, JobError, JobPicker, JobSaver};
+use zkfleet_store::{ProofBytes, Store};
+use zkfleet_types::api::{Base64Bytes, FinalProof};
+use zkfleet_types::{BatchPublicOutput, ProtocolSemanticVersion};
+use zkfleet_witness_generator::artifacts::AuxOutput;
+
+use crate::error::CompressorError;
+use crate::job::CompressionJobMeta;
+use crate::metrics::{self, Outcome};
+
+/// What a compression needs: the scheduler proof and the batch output native execution
+/// computed.
+#[derive(Debug, Clone)]
+pub struct CompressionInput {
+    pub scheduler_proof: Bytes,
+    pub aux_output: AuxOutput,
+}
+
+/// A picked job's inputs, or why they could not be loaded.
+pub type LoadedInput = Result<CompressionInput, CompressorError>;
+
+/// Picks compression jobs of one protocol version and loads their inputs.
+pub struct CompressionPicker {
+    pub(crate) dal: Dal,
+    pub(crate) store: Store,
+    pub(crate) version: ProtocolSemanticVersion,
+    pub(crate) picked_by: String,
+}
+
+impl CompressionPicker {
+    async fn load(&self, job: &CompressionJobMeta, proof_key: &str) -> LoadedInput {
+        let key = job.scheduler_proof_key(proof_key)?;
+        let proof: ProofBytes = self
+            .store
+            .get(&key)
+            .await
+            .map_err(CompressorError::LoadSchedulerProof)?;
+        let aux_output: AuxOutput = self
+            .store
+            .get(&job.aux_output_key())
+            .await
+            .map_err(CompressorError::LoadAuxOutput)?;
+        Ok(CompressionInput {
+            scheduler_proof: proof.into_bytes(),
+            aux_output,
+        })
+    }
+}
+
+impl JobPicker for CompressionPicker {
+    type Input = LoadedInput;
+    type Metadata = CompressionJobMeta;
+    type Error = CompressorError;
+
+    async fn pick(&mut self) -> Result<Option<(LoadedInput, CompressionJobMeta)>, CompressorError> {
+        let Some(job) = self
+            .dal
+            .pick_compression_job(self.version, &self.picked_by)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let meta = CompressionJobMeta::from_job(&job);
+        tracing::info!(job = %meta, attempts = meta.attempts, "picked");
+        let input = self.load(&meta, &job.scheduler_proof_blob_key).await;
+        Ok(Some((input, meta)))
+    }
+}
+
+/// Runs the compression chain with the circuits loaded at start (the runner calls it on the
+/// blocking thread pool; plonky2 uses every core while it proves).
+pub struct CompressionExecutor {
+    pub(crate) circuits: Arc<BatchCircuits>,
+}
+
+impl CompressionExecutor {
+    /// The output the final proof must attest: native execution's, with the recursion-tree
+    /// key digest of these circuits (basic witness generation has no circuits and leaves it
+    /// zero).
+    fn expected_output(&self, aux: &AuxOutput) -> BatchPublicOutput {
+        let mut expected = aux.public_output;
+        expected.recursion_tree_vk_digest = self.circuits.scheduler().tree_vk_digest();
+        expected
+    }
+}
+
+impl Executor for CompressionExecutor {
+    type Input = LoadedInput;
+    type Output = CompressedProof;
+    type Metadata = CompressionJobMeta;
+    type Error = CompressorError;
+
+    fn execute(
+        &self,
+        input: LoadedInput,
+        job: &CompressionJobMeta,
+    ) -> Result<CompressedProof, CompressorError> {
+        let input = input?;
+        let started = Instant::now();
+        let compressed = self
+            .circuits
+            .compress(&input.scheduler_proof)
+            .map_err(CompressorError::Compress)?;
+        metrics::compression_time(started.elapsed());
+        let expected = self.expected_output(&input.aux_output);
+        // The aux output is the job's batch's (its key is built from the job row): this also
+        // refuses a scheduler proof of another batch or chain.
+        if compressed.public_output != expected {
+            return Err(CompressorError::OutputMismatch {
+                expected: Box::new(expected),
+                proved: Box::new(compressed.public_output),
+            });
+        }
+        tracing::info!(job = %job, seconds = started.elapsed().as_secs_f64(),
+            proof_bytes = compressed.proof_bytes.len(), "compressed");
+        Ok(compressed)
+    }
+}
+
+/// Stores final proofs and completes their jobs; fails the jobs that could not be compressed.
+pub struct CompressionSaver {
+    pub(crate) dal: Dal,
+    pub(crate) store: Store,
+}
+
+impl CompressionSaver {
+    async fn save_final_proof(
+        &self,
+        job: &CompressionJobMeta,
+        compressed: CompressedProof,
+    ) -> Result<(), CompressorError> {
+        let size = compressed.proof_bytes.len();
+        let final_proof = FinalProof {
+            protocol_version: job.protocol_version,
+            public_output: compressed.public_output,
+            proof: Base64Bytes(compressed.proof_bytes),
+        };
+        let path = match self.store.put(&job.final_proof_key(), &final_proof).await {
+            Ok(path) => path,
+            // The proof is lost with this attempt: fail the job so that the requeuer hands it
+            // out again instead of waiting for the in-progress timeout.
+            Err(e) => {
+                return record_failure(&self.dal, job, &CompressorError::StoreFinalProof(e)).await
+            }
+        };
+        metrics::final_proof_size(size);
+        match self
+            .dal
+            .complete_compression_job(job.batch, &path, job.picked_at.elapsed())
+            .await?
+        {
+            CompleteOutcome::Completed { .. } => {
+                metrics::job_finished(Outcome::Successful);
+                tracing::info!(job = %job, final_proof = %path, proof_bytes = size,
+                    seconds = job.picked_at.elapsed().as_secs_f64(), "final proof stored, job successful");
+            }
+            CompleteOutcome::NotInProgress { status } => {
+                // Requeued after a timeout and finished by another compressor: the final proof
+                // just written attests the same output, the row keeps the other's outcome.
+                metrics::job_finished(Outcome::NotInProgress);
+                tracing::info!(job = %job, status = %status,
+                    "final proof stored but the job was no longer in progress; left as it is");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl JobSaver for CompressionSaver {
+    type Output = CompressedProof;
+    type Metadata = CompressionJobMeta;
+    type ExecutorError = CompressorError;
+    type Error = CompressorError;
+
+    async fn save(
+        &mut self,
+        job: CompressionJobMeta,
+        result: Result<CompressedProof, JobError<CompressorError>>,
+    ) -> Result<(), CompressorError> {
+        match result {
+            Ok(compressed) => self.save_final_proof(&job, compressed).await,
+            Err(error) => record_failure(&self.dal, &job, &error).await,
+        }
+    }
+}
+
+/// Marks the job failed with `{job identity}: {cause}` (the requeuer retries it while it has
+/// attempts left). A job no longer in progress is left alone and logged. A database error is
+/// returned: the runner counts it and the job stays in progress until the requeuer's timeout.
+async fn record_failure(
+    dal: &Dal,
+    job: &CompressionJobMeta,
+    cause: &(dyn std::fmt::Display + Sync),
+) -> Result<(), CompressorError> {
+    let message = format!("{job}: {cause}");
+    tracing::warn!(job = %job, attempts = job.attempts, error = %cause, "compression job failed");
+    match dal
+        .fail_job(JobRef::Compression(job.batch), &message)
+        .await?
+    {
+        TransitionOutcome::Applied => metrics::job_finished(Outcome::Failed),
+        TransitionOutcome::Unchanged { status } => {
+            tracing::info!(job = %job, status = %status,
+                "failed job was no longer in progress; its failure is not recorded");
+            metrics::job_finished(Outcome::NotInProgress);
+        }
+    }
+    Ok(())
+}

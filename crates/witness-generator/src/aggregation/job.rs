@@ -1,0 +1,60 @@
+//! Who an aggregation job is, as it travels from picker to saver.
+
+use std::fmt;
+use std::time::Instant;
+
+use zkfleet_dal::JobRef;
+use zkfleet_store::ObjectKey;
+use zkfleet_types::{AggregationRound, CircuitId, L1BatchId};
+
+/// A picked aggregation job: its row, its batch, and the (round, circuit, depth) of the prover
+/// jobs it produces.
+#[derive(Debug, Clone)]
+pub struct AggregationJobMeta {
+    /// The witness job's row (what `fail_job` addresses).
+    pub job: JobRef,
+    pub batch: L1BatchId,
+    /// The round of the prover jobs this job inserts.
+    pub round: AggregationRound,
+    /// The circuit id of those prover jobs: the basic type for leaf and node jobs,
+    /// `RECURSION_TIP` or `SCHEDULER` otherwise.
+    pub circuit: CircuitId,
+    /// Node depth (0 for every other round).
+    pub depth: u32,
+    /// Attempts so far, this one included.
+    pub attempts: u32,
+    /// When the job was picked: its `time_taken` runs from here to completion.
+    pub picked_at: Instant,
+}
+
+impl AggregationJobMeta {
+    /// The deterministic key of the job's `sequence`-th witness: a re-executed job overwrites
+    /// the same blobs, and the prover job's row gives the key back (`ProverJobMeta`).
+    pub fn witness_key(&self, sequence: u32) -> ObjectKey {
+        ObjectKey::CircuitWitness {
+            chain: self.batch.chain_id,
+            batch: self.batch.batch_number,
+            round: self.round,
+            circuit: self.circuit,
+            depth: self.depth,
+            sequence,
+        }
+    }
+}
+
+impl fmt::Display for AggregationJobMeta {
+    /// `leaf witness job 4 (batch 3 of chain 270, circuit 2 state_transition, depth 0,
+    /// attempt 1)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({}, circuit {} {}, depth {}, attempt {})",
+            self.job,
+            self.batch,
+            self.circuit.0,
+            self.circuit.name(),
+            self.depth,
+            self.attempts
+        )
+    }
+}

@@ -1,0 +1,83 @@
+//! What can stop a benchmark run.
+
+use std::time::Duration;
+
+use zkfleet_dal::DalError;
+use zkfleet_store::{KeyParseError, StoreError};
+
+/// Why the orchestration benchmark (or one of its runs) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The options cannot describe a benchmark (no backend, zero runs, arity below 2...).
+    #[error("invalid benchmark options: {0}")]
+    InvalidOptions(String),
+
+    #[error("job database: {0}")]
+    Dal(#[from] DalError),
+
+    #[error("object store: {0}")]
+    Store(#[from] StoreError),
+
+    /// A blob key read from a job row is not a zkfleet object key.
+    #[error("job row names a blob that is not an object key: {0}")]
+    Key(#[from] KeyParseError),
+
+    /// A blob read by a benchmark worker is not a benchmark placeholder of the key it was read
+    /// from: the benchmark refuses to touch anything it did not write itself.
+    #[error("{key} is not an orchestration-benchmark placeholder: {reason}")]
+    NotAPlaceholder { key: String, reason: String },
+
+    /// A job's inputs contradict the tree the benchmark built (a missing or extra proof).
+    #[error("inconsistent job: {0}")]
+    Inconsistent(String),
+
+    /// A completion found its job no longer in progress: some job was done twice.
+    #[error("{job} was completed by someone else (status {status}): a job ran twice")]
+    CompletedTwice { job: String, status: String },
+
+    /// A job runner could not be configured.
+    #[error("job runner: {0}")]
+    Runner(#[from] zkfleet_runner::ConfigError),
+
+    /// Creating or dropping the run's own PostgreSQL database failed.
+    #[error("PostgreSQL administration ({what}): {source}")]
+    PostgresAdmin {
+        what: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// A worker of the fleet failed; the run was stopped.
+    #[error("worker {worker} failed: {reason}")]
+    WorkerFailed { worker: String, reason: String },
+
+    /// The tree did not complete within the run's time limit.
+    #[error(
+        "the tree did not complete within {limit:?}; jobs by status at that moment: {progress}"
+    )]
+    TimedOut { limit: Duration, progress: String },
+
+    /// After the run, the database or the store does not hold the complete tree.
+    #[error("the tree is not complete after the run: {0}")]
+    Incomplete(String),
+
+    /// Reading or writing the benchmark's files (temporary directories, docs).
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("serializing the report: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl BenchError {
+    pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}

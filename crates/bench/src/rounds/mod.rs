@@ -1,0 +1,314 @@
+//! The benchmark's workers: one [`Round`] per kind of job, each run by a real
+//! [`zkfleet_runner::JobRunner`] through the picker → executor → saver split every component of
+//! the fleet uses.
+//!
+//! A round says how to claim a job in the database, which blobs to read, what to "execute"
+//! (build placeholders — never a circuit, never a proof) and how to record the result. The
+//! adapters below turn it into the runner's three roles and do the measuring and the failure
+//! handling once for all rounds:
+//!
+//! - picker: claim (one database pick, timed) → read the job's input blobs (timed per read);
+//! - executor: build the output placeholders on the blocking pool;
+//! - saver: write the output blobs, then complete the job in the database (timed); a job whose
+//!   completion finds it no longer in progress ran twice, which fails the run.
+
+mod basic;
+mod compression;
+mod leaf;
+mod node;
+mod prover;
+mod recursion_tip;
+mod scheduler;
+
+pub(crate) use basic::BasicWitnessRound;
+pub(crate) use compression::CompressionRound;
+pub(crate) use leaf::LeafWitnessRound;
+pub(crate) use node::NodeWitnessRound;
+pub(crate) use prover::ProverRound;
+pub(crate) use recursion_tip::RecursionTipWitnessRound;
+pub(crate) use scheduler::SchedulerWitnessRound;
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::task::JoinHandle;
+use zkfleet_dal::{CompleteOutcome, DalResult, JobRef, ProofRef};
+use zkfleet_runner::traits::Picked;
+use zkfleet_runner::{
+    CancellationToken, Executor, JobError, JobPicker, JobRunner, JobRunnerConfig, JobSaver,
+    RunReport,
+};
+use zkfleet_store::ObjectKey;
+
+use crate::error::BenchError;
+use crate::fleet::Fleet;
+use crate::probe::{Op, Stage};
+
+/// What a job's execution produced: blobs to write, then what the completion records.
+pub(crate) struct Produced<R> {
+    pub blobs: Vec<(ObjectKey, Bytes)>,
+    pub record: R,
+}
+
+/// One kind of job of the tree.
+pub(crate) trait Round: Send + Sync + Sized + 'static {
+    /// Runner name (metrics label, logs).
+    const NAME: &'static str;
+    /// The probe's name for this round's picks and completions.
+    const PICK: Op;
+    const COMPLETE: Op;
+    /// When set, the wall time of writing a job's output blobs is recorded under this name.
+    const WRITE: Option<Op> = None;
+
+    /// The job row as the database hands it out.
+    type Claimed: Send;
+    /// The claimed job with its input blobs read.
+    type Input: Send + 'static;
+    /// What completion records besides the blobs.
+    type Record: Send + 'static;
+    /// What identifies the job from pick to save.
+    type Meta: Clone + fmt::Debug + Send + Sync + 'static;
+
+    /// One pick in the database.
+    fn claim(
+        fleet: &Fleet,
+        worker: &str,
+    ) -> impl Future<Output = DalResult<Option<Self::Claimed>>> + Send;
+
+    /// Reads the job's input blobs.
+    fn load(
+        fleet: &Fleet,
+        claimed: Self::Claimed,
+    ) -> impl Future<Output = Result<(Self::Input, Self::Meta), BenchError>> + Send;
+
+    /// Builds the output placeholders (on a blocking thread: the executor's place).
+    fn execute(
+        fleet: &Fleet,
+        input: Self::Input,
+        meta: &Self::Meta,
+    ) -> Result<Produced<Self::Record>, BenchError>;
+
+    /// Completes the job in the database, once its blobs are written.
+    fn complete(
+        fleet: &Fleet,
+        meta: &Self::Meta,
+        record: Self::Record,
+        time_taken: Duration,
+    ) -> impl Future<Output = DalResult<CompleteOutcome>> + Send;
+
+    fn job(meta: &Self::Meta) -> JobRef;
+
+    /// The stage a completed job of this round belongs to.
+    fn stage(meta: &Self::Meta) -> Stage;
+
+    /// After a successful completion (the compression round signals the end of the run).
+    fn after_completion(_fleet: &Fleet, _meta: &Self::Meta) {}
+}
+
+/// A job between picker and saver, with the moment it was picked.
+#[derive(Debug, Clone)]
+pub(crate) struct Tracked<M> {
+    pub meta: M,
+    pub picked_at: Instant,
+}
+
+pub(crate) struct RoundPicker<R> {
+    fleet: Fleet,
+    worker: String,
+    round: PhantomData<fn() -> R>,
+}
+
+impl<R: Round> RoundPicker<R> {
+    async fn try_pick(&mut self) -> Result<Option<(R::Input, Tracked<R::Meta>)>, BenchError> {
+        let began = Instant::now();
+        let claimed = R::claim(&self.fleet, &self.worker).await?;
+        let Some(claimed) = claimed else {
+            self.fleet.probe.record(Op::EmptyPick, began);
+            return Ok(None);
+        };
+        self.fleet.probe.record(R::PICK, began);
+        let picked_at = Instant::now();
+        let (input, meta) = R::load(&self.fleet, claimed).await?;
+        Ok(Some((input, Tracked { meta, picked_at })))
+    }
+}
+
+impl<R: Round> JobPicker for RoundPicker<R> {
+    type Input = R::Input;
+    type Metadata = Tracked<R::Meta>;
+    type Error = BenchError;
+
+    async fn pick(&mut self) -> Picked<Self> {
+        let picked = self.try_pick().await;
+        if let Err(e) = &picked {
+            self.fleet.fail(&self.worker, e);
+        }
+        picked
+    }
+}
+
+pub(crate) struct RoundExecutor<R> {
+    fleet: Fleet,
+    round: PhantomData<fn() -> R>,
+}
+
+impl<R: Round> Executor for RoundExecutor<R> {
+    type Input = R::Input;
+    type Output = Produced<R::Record>;
+    type Metadata = Tracked<R::Meta>;
+    type Error = BenchError;
+
+    fn execute(
+        &self,
+        input: Self::Input,
+        metadata: &Self::Metadata,
+    ) -> Result<Self::Output, Self::Error> {
+        R::execute(&self.fleet, input, &metadata.meta)
+    }
+}
+
+pub(crate) struct RoundSaver<R> {
+    fleet: Fleet,
+    worker: String,
+    round: PhantomData<fn() -> R>,
+}
+
+impl<R: Round> RoundSaver<R> {
+    async fn save_output(
+        &self,
+        tracked: &Tracked<R::Meta>,
+        produced: Produced<R::Record>,
+    ) -> Result<(), BenchError> {
+        let began = Instant::now();
+        self.fleet.put_all(produced.blobs).await?;
+        if let Some(op) = R::WRITE {
+            self.fleet.probe.record(op, began);
+        }
+        let began = Instant::now();
+        let outcome = R::complete(
+            &self.fleet,
+            &tracked.meta,
+            produced.record,
+            tracked.picked_at.elapsed(),
+        )
+        .await?;
+        self.fleet.probe.record(R::COMPLETE, began);
+        match outcome {
+            CompleteOutcome::Completed { .. } => {
+                self.fleet.probe.stage_done(R::stage(&tracked.meta));
+                R::after_completion(&self.fleet, &tracked.meta);
+                Ok(())
+            }
+            CompleteOutcome::NotInProgress { status } => Err(BenchError::CompletedTwice {
+                job: R::job(&tracked.meta).to_string(),
+                status: status.to_string(),
+            }),
+        }
+    }
+}
+
+impl<R: Round> JobSaver for RoundSaver<R> {
+    type Output = Produced<R::Record>;
+    type Metadata = Tracked<R::Meta>;
+    type ExecutorError = BenchError;
+    type Error = BenchError;
+
+    async fn save(
+        &mut self,
+        metadata: Self::Metadata,
+        result: Result<Self::Output, JobError<BenchError>>,
+    ) -> Result<(), BenchError> {
+        let saved = match result {
+            Ok(produced) => self.save_output(&metadata, produced).await,
+            Err(error) => {
+                // Recorded like any worker records a failed attempt, then the run stops: a
+                // benchmark with a failed job measures nothing.
+                let job = R::job(&metadata.meta);
+                let text = error.to_string();
+                self.fleet.dal.fail_job(job, &text).await?;
+                Err(BenchError::WorkerFailed {
+                    worker: self.worker.clone(),
+                    reason: format!("{job}: {text}"),
+                })
+            }
+        };
+        if let Err(e) = &saved {
+            self.fleet.fail(&self.worker, e);
+        }
+        saved
+    }
+}
+
+/// Idle waits of the benchmark's runners. The fleet's defaults (1 s, growing to 5 s) suit
+/// production, where a job takes seconds to minutes; here a job takes microseconds, and an
+/// idle wait of seconds at each round transition would be all the benchmark measured. With
+/// these, a round transition costs at most [`IDLE_BACKOFF_MAX`] of idle waiting.
+pub(crate) const IDLE_BACKOFF_INITIAL: Duration = Duration::from_millis(2);
+pub(crate) const IDLE_BACKOFF_MAX: Duration = Duration::from_millis(50);
+
+/// Starts `runner_name`'s job runner for round `R` with one executor slot: every runner stands
+/// for one worker process of a fleet, with its own picker and saver.
+pub(crate) fn start<R: Round>(
+    fleet: &Fleet,
+    runner_name: String,
+    cancel: CancellationToken,
+) -> Result<JoinHandle<RunReport<Tracked<R::Meta>>>, BenchError> {
+    let mut config = JobRunnerConfig::new(format!("bench_{}", R::NAME), 1);
+    config.idle_backoff_initial = IDLE_BACKOFF_INITIAL;
+    config.idle_backoff_max = IDLE_BACKOFF_MAX;
+    let runner = JobRunner::new(
+        RoundPicker::<R> {
+            fleet: fleet.clone(),
+            worker: runner_name.clone(),
+            round: PhantomData,
+        },
+        RoundExecutor::<R> {
+            fleet: fleet.clone(),
+            round: PhantomData,
+        },
+        RoundSaver::<R> {
+            fleet: fleet.clone(),
+            worker: runner_name,
+            round: PhantomData,
+        },
+        config,
+    )?;
+    Ok(runner.run(cancel))
+}
+
+/// Reads the proofs a witness job aggregates and checks they are the `expected` proofs of
+/// one sequence, in order (0, 1, 2, ...), as the database promises.
+pub(crate) async fn read_proofs(
+    fleet: &Fleet,
+    what: &str,
+    proofs: &[ProofRef],
+    expected: u32,
+) -> Result<(), BenchError> {
+    if proofs.len() != expected as usize {
+        return Err(BenchError::Inconsistent(format!(
+            "{what} aggregates {} proofs, expected {expected}",
+            proofs.len()
+        )));
+    }
+    for (position, proof) in (0u32..).zip(proofs) {
+        if proof.sequence_number != position {
+            return Err(BenchError::Inconsistent(format!(
+                "{what}: proof {position} in order has sequence number {}",
+                proof.sequence_number
+            )));
+        }
+    }
+    fleet
+        .get_all(proofs.iter().map(|p| p.proof_blob_key.clone()).collect())
+        .await?;
+    Ok(())
+}
+
+/// A placeholder for `key` with an empty body, ready to write.
+pub(crate) fn placeholder(key: ObjectKey) -> Result<(ObjectKey, Bytes), BenchError> {
+    let payload = crate::placeholder::encode(&key, &[])?;
+    Ok((key, payload))
+}

@@ -59,6 +59,9 @@ pub struct FleetConfig {
     pub gateway: GatewayConfig,
     /// What every proving component agrees on: the protocol version and its circuits.
     pub proving: ProvingConfig,
+    /// Where each component serves its Prometheus metrics (the job monitor serves them on its
+    /// own `listen_address`).
+    pub metrics: MetricsConfig,
 }
 
 impl Default for FleetConfig {
@@ -71,6 +74,31 @@ impl Default for FleetConfig {
             monitor: MonitorConfig::default(),
             gateway: GatewayConfig::default(),
             proving: ProvingConfig::default(),
+            metrics: MetricsConfig::default(),
+        }
+    }
+}
+
+/// `GET /metrics` listeners of the components other than the job monitor (which serves them
+/// on its `listen_address`), one per process: two circuit provers on one machine need two
+/// ports (`ZKFLEET_METRICS__CIRCUIT_PROVER=0.0.0.0:3316`). The ports are ZKsync's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub witness_generator: std::net::SocketAddr,
+    pub circuit_prover: std::net::SocketAddr,
+    pub compressor: std::net::SocketAddr,
+    pub gateway: std::net::SocketAddr,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        let local = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        Self {
+            witness_generator: local(3116),
+            circuit_prover: local(3315),
+            compressor: local(3321),
+            gateway: local(3310),
         }
     }
 }

@@ -13,7 +13,7 @@
 //!   is successful exactly once.
 //!
 //! Small circuits (1 operation, 2 signatures, 2 deposits per instance, XMSS height 2; arity 2;
-//! light compression), built once into `target/test-keys/fleet` by `zkfleet keys generate`.
+//! light compression), built by `zkfleet keys generate` into the keystore the crates' tests share.
 
 mod support;
 
@@ -42,12 +42,13 @@ const VERSION: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
 /// Longest a batch may take here (small circuits; the machine may be shared).
 const BATCH_DEADLINE: Duration = Duration::from_secs(30 * 60);
 
-/// The keystore of the small circuits, generated once per test binary (and kept in `target/`
-/// between runs: `keys generate` rebuilds it every time, loading checks it).
+/// The keystore of the small circuits, shared with the other crates' tests, generated once per
+/// test binary by `zkfleet keys generate` (builds are deterministic: rewriting the shared files
+/// gives the same bytes).
 fn keys_dir() -> &'static Path {
     static KEYS: OnceLock<PathBuf> = OnceLock::new();
     KEYS.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fleet-keys");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("test-keys-small-light");
         let config = dir.with_extension("toml");
         std::fs::create_dir_all(&dir).expect("keys dir");
         std::fs::write(&config, proving_section(&dir)).expect("keys config");
@@ -128,6 +129,8 @@ struct Fleet {
     config: PathBuf,
     store: Store,
     children: Vec<(String, Child)>,
+    /// The metrics port of every component started.
+    metrics: Vec<(String, u16)>,
 }
 
 impl Fleet {
@@ -147,9 +150,6 @@ region = "{region}"
 allow_http = true
 max_retries = 2
 retry_initial_backoff_ms = 100
-
-[monitor]
-listen_address = "127.0.0.1:0"
 
 [monitor.intervals]
 dependency_queuer = "1s"
@@ -181,6 +181,7 @@ compression = "3m"
             config,
             store,
             children: Vec::new(),
+            metrics: Vec::new(),
         }
     }
 
@@ -216,12 +217,20 @@ compression = "3m"
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
-    /// Starts a component; its logs go to `DIR/NAME.log`.
+    /// Starts a component; its logs go to `DIR/NAME.log`, its metrics to a free port.
     fn spawn(&mut self, name: &str, args: &[&str]) -> u32 {
         let log =
             std::fs::File::create(self.db.dir.path().join(format!("{name}.log"))).expect("log");
+        // Every component's metrics on a port of its own (two provers share a machine here).
+        let port = free_port();
+        self.metrics.push((name.to_owned(), port));
+        let address = format!("127.0.0.1:{port}");
         let child = self
             .command()
+            .env("ZKFLEET_METRICS__WITNESS_GENERATOR", &address)
+            .env("ZKFLEET_METRICS__CIRCUIT_PROVER", &address)
+            .env("ZKFLEET_METRICS__COMPRESSOR", &address)
+            .env("ZKFLEET_MONITOR__LISTEN_ADDRESS", &address)
             .args(args)
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -347,6 +356,29 @@ impl Drop for Fleet {
     }
 }
 
+/// A port nothing listens on now (the component binds it a moment later).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// `GET http://127.0.0.1:PORT/metrics`.
+fn scrape(port: u16) -> String {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async {
+            reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+                .await?
+                .text()
+                .await
+        })
+        .unwrap_or_else(|e| panic!("scraping 127.0.0.1:{port}/metrics: {e}"))
+}
+
 fn final_vk_path() -> PathBuf {
     std::fs::read_dir(keys_dir())
         .expect("keys dir")
@@ -467,6 +499,53 @@ fn undisturbed() -> &'static (FinalProof, BatchPublicOutput) {
         assert_eq!(node_depths, Some(1), "two node depths for the state type");
         let verified = fleet.verify_final_proof(1);
         assert!(verified.contains("valid final proof"), "{verified}");
+        // Every component serves its documented series (docs/job-monitor.md, "Metrics").
+        for (component, series) in [
+            (
+                "witness-generator",
+                &[
+                    "zkfleet_witness_jobs_total",
+                    "zkfleet_store_bytes_total",
+                    "zkfleet_runner_jobs_picked_total",
+                ][..],
+            ),
+            (
+                "prover-a",
+                &[
+                    "zkfleet_prover_jobs_total",
+                    "zkfleet_prove_seconds",
+                    "zkfleet_witness_vector_seconds",
+                ][..],
+            ),
+            (
+                "compressor",
+                &[
+                    "zkfleet_compression_jobs_total",
+                    "zkfleet_final_proof_bytes",
+                ][..],
+            ),
+            (
+                "job-monitor",
+                &[
+                    "zkfleet_prover_jobs",
+                    "zkfleet_oldest_unproven_batch_age_seconds",
+                ][..],
+            ),
+        ] {
+            let port = fleet
+                .metrics
+                .iter()
+                .find(|(n, _)| n == component)
+                .map(|(_, p)| *p)
+                .expect("component started");
+            let text = scrape(port);
+            for name in series {
+                assert!(
+                    text.contains(name),
+                    "{component}'s /metrics lacks {name}:\n{text}"
+                );
+            }
+        }
         (fleet.final_proof(1), expected)
     })
 }
@@ -684,34 +763,51 @@ fn a_fleet_killed_mid_job_finishes_the_same_proof() {
     fleet.kill("prover-a");
 
     // Kill the witness generator while it holds a witness job of a later round (they are
-    // short: watch closely), then start another.
+    // short: watch closely; if the job finished before the kill landed, start another
+    // generator and try again), then start another.
     let deadline = Instant::now() + BATCH_DEADLINE;
-    let mut killed_witness = None;
-    while killed_witness.is_none() {
+    let mut generation = 1;
+    let killed_witness = loop {
         let status = fleet.status(1);
-        if let Some(job) = status
-            .rounds
-            .iter()
-            .skip(1)
-            .flat_map(|r| &r.witness_jobs)
-            .find(|j| j.status == JobStatus::InProgress)
-        {
-            fleet.kill("witness-generator");
-            killed_witness = Some(job.job);
-        } else if is_done(&status) {
-            panic!("the batch finished before a witness job could be caught in progress");
-        }
+        assert!(
+            !is_done(&status),
+            "the batch finished before a witness job could be caught in progress"
+        );
         assert!(
             Instant::now() < deadline,
             "no witness job seen in progress\n{}",
             fleet.logs()
         );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    fleet.spawn(
-        "witness-generator-2",
-        &["witness-generator", "--all-rounds"],
-    );
+        let held = status
+            .rounds
+            .iter()
+            .skip(1)
+            .flat_map(|r| &r.witness_jobs)
+            .find(|j| j.status == JobStatus::InProgress)
+            .map(|j| j.job);
+        let Some(job) = held else {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        };
+        let name = if generation == 1 {
+            "witness-generator".to_owned()
+        } else {
+            format!("witness-generator-{generation}")
+        };
+        fleet.kill(&name);
+        generation += 1;
+        let after = fleet.status(1);
+        let still_held = every_job(&after)
+            .into_iter()
+            .any(|j| j.job == job && j.status == JobStatus::InProgress);
+        fleet.spawn(
+            &format!("witness-generator-{generation}"),
+            &["witness-generator", "--all-rounds"],
+        );
+        if still_held {
+            break job;
+        }
+    };
 
     let status = fleet.wait_for(1, "the final proof after requeues", is_done);
     // Every job successful exactly once (one row each, successful), the killed ones retried.
@@ -726,20 +822,28 @@ fn a_fleet_killed_mid_job_finishes_the_same_proof() {
     }
     let retried_witness = every_job(&status)
         .into_iter()
-        .find(|j| Some(j.job) == killed_witness)
+        .find(|j| j.job == killed_witness)
         .expect("the killed witness job");
-    assert!(retried_witness.attempts >= 2 || retried_witness.status == JobStatus::Successful);
+    assert!(
+        retried_witness.attempts >= 2,
+        "the killed witness job was picked again: {retried_witness:#?}"
+    );
     let verified = fleet.verify_final_proof(1);
     assert!(verified.contains("valid final proof"), "{verified}");
 
-    // The same batch as the undisturbed run: the same public output, and (plonky2's proving
-    // is deterministic without zero knowledge) the same bytes.
+    // The same batch as the undisturbed run: the same public output. The bytes may differ:
+    // plonky2 grinds its FRI proof-of-work nonce with a parallel `find_any`, so which valid
+    // nonce a proof carries depends on thread timing (both proofs verify under the same key).
     let proof = fleet.final_proof(1);
     let (reference, reference_native) = undisturbed();
     assert_eq!(&native, reference_native);
     assert_eq!(proof.public_output, reference.public_output);
-    assert_eq!(
-        proof.proof, reference.proof,
-        "final proofs differ byte for byte"
+    eprintln!(
+        "final proofs of the disturbed and undisturbed runs: {}",
+        if proof.proof == reference.proof {
+            "byte for byte equal"
+        } else {
+            "equal public output, different bytes (proof-of-work nonces)"
+        }
     );
 }

@@ -26,6 +26,7 @@ pub async fn job_monitor(fleet: &Fleet) -> anyhow::Result<()> {
 
 /// `zkfleet gateway`.
 pub async fn gateway(fleet: &Fleet) -> anyhow::Result<()> {
+    export_metrics("gateway", fleet.config.metrics.gateway)?;
     let dal = fleet.dal().await?;
     let store = fleet.store()?;
     let cancel = shutdown_on_signal();
@@ -37,6 +38,23 @@ pub async fn gateway(fleet: &Fleet) -> anyhow::Result<()> {
     zkfleet_gateway::run(dal, store, fleet.config.gateway.clone(), cancel)
         .await
         .context("gateway")
+}
+
+/// Serves this process's Prometheus metrics on `GET http://ADDR/metrics` (every series the
+/// component records through the `metrics` facade: its jobs, the object store, the runner).
+fn export_metrics(component: &str, address: std::net::SocketAddr) -> anyhow::Result<()> {
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_http_listener(address)
+        .install()
+        .with_context(|| {
+            format!(
+                "serving the {component}'s metrics on {address} (change [metrics] in the \
+                 configuration, e.g. ZKFLEET_METRICS__{}=127.0.0.1:PORT)",
+                component.to_uppercase().replace([' ', '-'], "_")
+            )
+        })?;
+    tracing::info!(%address, component, "metrics at /metrics");
+    Ok(())
 }
 
 /// A token cancelled by the first SIGINT (Ctrl-C) or SIGTERM (what process supervisors send).
@@ -109,6 +127,7 @@ pub async fn witness_generator(fleet: &Fleet, args: &WitnessGeneratorArgs) -> an
     config
         .validate()
         .context("witness generator configuration")?;
+    export_metrics("witness generator", fleet.config.metrics.witness_generator)?;
     let dal = fleet.dal().await?;
     let store = fleet.store()?;
     let cancel = shutdown_on_signal();
@@ -158,6 +177,7 @@ pub async fn circuit_prover(fleet: &Fleet, args: &CircuitProverArgs) -> anyhow::
         config.keys_dir = dir.clone();
     }
     config.validate().context("circuit prover configuration")?;
+    export_metrics("circuit prover", fleet.config.metrics.circuit_prover)?;
     // Circuit data is loaded (or built and cached) once, before the first pick.
     let registry = {
         let config = config.clone();
@@ -192,6 +212,7 @@ pub async fn compressor(fleet: &Fleet) -> anyhow::Result<()> {
     config.compression = proving.compression;
     config.picked_by = Some(worker_name("compressor"));
     config.validate().context("compressor configuration")?;
+    export_metrics("compressor", fleet.config.metrics.compressor)?;
     let dal = fleet.dal().await?;
     let store = fleet.store()?;
     let cancel = shutdown_on_signal();

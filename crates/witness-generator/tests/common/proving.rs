@@ -32,13 +32,10 @@ pub const ARITY: u32 = 2;
 /// 5 operations: 5 state-transition instances → 3 leaves → node depth 0 (2) and depth 1 (1).
 pub const OPERATIONS: usize = 5;
 
-/// The keystore directory the tests share: built once, reused by later runs.
+/// The keystore directory every crate's tests share (circuit prover, compressor, CLI): built
+/// once, reused by later runs and other test binaries.
 fn keys_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")))
-        .join("test-keys")
-        .join("witness-generator")
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-keys-small-light")
 }
 
 /// Every circuit of the small configuration (light compression), loaded once per test binary.

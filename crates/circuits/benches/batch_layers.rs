@@ -20,31 +20,18 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use serde_json::{json, Value};
-use zkfleet_circuits::basic::split_batch;
-use zkfleet_circuits::pipeline::witness::NodeChildren;
-use zkfleet_circuits::pipeline::{
-    leaf_job_witnesses, node_job_witnesses, scheduler_job_witness, tip_job_witness, type_summaries,
-    AggregationWitness,
-};
+use zkfleet_circuits::pipeline::{prove_sequentially, TimedJob};
 use zkfleet_circuits::recursion::{BatchCircuits, CompressionProfile};
 use zkfleet_circuits::BasicGeometry;
 use zkfleet_rollup::execute::execute_batch;
 use zkfleet_rollup::generate::{generate, GeneratorConfig};
-use zkfleet_types::{AggregationRound, CircuitId};
+use zkfleet_types::AggregationRound;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// Per layer: each proof's time, its degree and proof size.
-#[derive(Default)]
-struct Layer {
-    seconds: Vec<f64>,
-    degree_bits: usize,
-    proof_bytes: usize,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -56,38 +43,14 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-struct Prover<'a> {
-    circuits: &'a BatchCircuits,
-    layers: BTreeMap<String, Layer>,
-}
-
-impl Prover<'_> {
-    fn prove(
-        &mut self,
-        layer: &str,
-        round: AggregationRound,
-        circuit: CircuitId,
-        witness: &[u8],
-    ) -> Vec<u8> {
-        let started = Instant::now();
-        let vector = self
-            .circuits
-            .witness_vector(round, circuit, witness)
-            .expect("witness vector");
-        let proof = self
-            .circuits
-            .prove_job(round, circuit, vector)
-            .expect("proof");
-        let entry = self.layers.entry(layer.to_owned()).or_default();
-        entry.seconds.push(started.elapsed().as_secs_f64());
-        entry.degree_bits = self
-            .circuits
-            .circuit_data(round, circuit)
-            .expect("circuit")
-            .common
-            .degree_bits();
-        entry.proof_bytes = proof.len();
-        proof
+/// `0 basic signature_verification`, `2 node depth 1`…: sortable layer names.
+fn layer_of(job: &TimedJob) -> String {
+    match job.round {
+        AggregationRound::Basic => format!("0 basic {}", job.circuit.name()),
+        AggregationRound::Leaf => "1 leaf".into(),
+        AggregationRound::Node => format!("2 node depth {}", job.depth),
+        AggregationRound::RecursionTip => "3 recursion tip".into(),
+        AggregationRound::Scheduler => "4 scheduler".into(),
     }
 }
 
@@ -114,113 +77,46 @@ fn main() {
     .expect("generate");
     let mut state = generated.genesis.to_memory_state().expect("genesis");
     let executed = execute_batch(&mut state, &generated.batch).expect("valid batch");
-    let witnesses = split_batch(&executed, &geometry).expect("split");
-    let summaries = type_summaries(&executed, &witnesses).expect("summaries");
 
-    let mut prover = Prover {
-        circuits: &circuits,
-        layers: BTreeMap::new(),
-    };
     let wall = Instant::now();
-    let mut per_type: BTreeMap<CircuitId, Vec<(u32, Vec<u8>)>> = BTreeMap::new();
-    for instance in &witnesses.instances {
-        let layer = format!("0 basic {}", instance.circuit.name());
-        let proof = prover.prove(
-            &layer,
-            AggregationRound::Basic,
-            instance.circuit,
-            &instance.witness,
-        );
-        per_type
-            .entry(instance.circuit)
-            .or_default()
-            .push((instance.sequence, proof));
-        eprintln!("{layer} {} done", instance.sequence);
-    }
-    let mut finals = Vec::new();
-    for (circuit, mut proofs) in per_type {
-        proofs.sort_by_key(|(s, _)| *s);
-        let forms = witnesses.closed_forms_of(circuit).expect("forms");
-        let leaves = leaf_job_witnesses(forms, proofs.into_iter().map(|(_, p)| p).collect(), arity)
-            .expect("leaves");
-        let mut level: Vec<Vec<u8>> = leaves
-            .iter()
-            .map(|w| {
-                prover.prove(
-                    "1 leaf",
-                    AggregationRound::Leaf,
-                    circuit,
-                    &w.to_bytes().expect("encode"),
-                )
-            })
-            .collect();
-        let (mut children, mut depth) = (NodeChildren::Leaf, 0);
-        loop {
-            let jobs = node_job_witnesses(circuit, children, level, arity).expect("nodes");
-            let name = format!("2 node depth {depth}");
-            level = jobs
-                .iter()
-                .map(|w| {
-                    prover.prove(
-                        &name,
-                        AggregationRound::Node,
-                        circuit,
-                        &w.to_bytes().expect("encode"),
-                    )
-                })
-                .collect();
-            children = NodeChildren::Node;
-            depth += 1;
-            if level.len() == 1 {
-                break;
-            }
-        }
-        finals.push((circuit, level.remove(0)));
-    }
-    let tip: AggregationWitness = tip_job_witness(&summaries, finals).expect("tip");
-    let tip_proof = prover.prove(
-        "3 recursion tip",
-        AggregationRound::RecursionTip,
-        CircuitId::RECURSION_TIP,
-        &tip.to_bytes().expect("encode"),
-    );
-    let scheduler = scheduler_job_witness(&summaries, tip_proof, executed.witness.batch_number.0);
-    let scheduler_proof = prover.prove(
-        "4 scheduler",
-        AggregationRound::Scheduler,
-        CircuitId::SCHEDULER,
-        &scheduler.to_bytes().expect("encode"),
-    );
-    let compress_started = Instant::now();
-    let compressed = circuits.compress(&scheduler_proof).expect("compress");
-    let compression_s = compress_started.elapsed().as_secs_f64();
+    let run = prove_sequentially(&circuits, &executed, arity, |job| {
+        eprintln!("{} {:.2} s", layer_of(job), job.elapsed.as_secs_f64());
+    })
+    .expect("the batch proves job by job");
     let wall_s = wall.elapsed().as_secs_f64();
     let mut expected = executed.public_output;
     expected.recursion_tree_vk_digest = circuits.scheduler().tree_vk_digest();
     assert_eq!(
-        compressed.public_output, expected,
+        run.proof.public_output, expected,
         "the final proof attests the native output"
     );
 
-    let layers: Vec<Value> = prover
-        .layers
+    let mut layers: BTreeMap<String, (Vec<f64>, usize, usize)> = BTreeMap::new();
+    for job in &run.jobs {
+        let degree_bits = circuits
+            .circuit_data(job.round, job.circuit)
+            .expect("circuit")
+            .common
+            .degree_bits();
+        let entry = layers.entry(layer_of(job)).or_default();
+        entry.0.push(job.elapsed.as_secs_f64());
+        entry.1 = degree_bits;
+        entry.2 = job.proof_bytes;
+    }
+    let layers: Vec<Value> = layers
         .into_iter()
-        .map(|(name, l)| {
+        .map(|(name, (seconds, degree_bits, proof_bytes))| {
             json!({
                 "layer": name.split_once(' ').map(|(_, n)| n).unwrap_or(&name),
-                "proofs": l.seconds.len(),
-                "median_s": median(l.seconds.clone()),
-                "total_s": l.seconds.iter().sum::<f64>(),
-                "degree_bits": l.degree_bits,
-                "proof_bytes": l.proof_bytes,
+                "proofs": seconds.len(),
+                "median_s": median(seconds.clone()),
+                "total_s": seconds.iter().sum::<f64>(),
+                "degree_bits": degree_bits,
+                "proof_bytes": proof_bytes,
             })
         })
         .collect();
-    let isolated_sum: f64 = layers
-        .iter()
-        .map(|l| l["total_s"].as_f64().unwrap_or(0.0))
-        .sum::<f64>()
-        + compression_s;
+    let compression_s = run.compression.as_secs_f64();
     let report = json!({
         "command": "cargo bench -p zkfleet-circuits --bench batch_layers",
         "machine": machine,
@@ -230,8 +126,8 @@ fn main() {
         "setup_s": setup_s,
         "layers": layers,
         "compression_s": compression_s,
-        "final_proof_bytes": compressed.proof_bytes.len(),
-        "isolated_proving_sum_s": isolated_sum,
+        "final_proof_bytes": run.proof.proof_bytes.len(),
+        "isolated_proving_sum_s": run.isolated_sum().as_secs_f64(),
         "wall_s": wall_s,
     });
     let json_path = root.join("docs/benchmarks/batch-layers.json");

@@ -15,6 +15,7 @@
 pub mod build;
 pub mod final_key;
 pub mod prove;
+pub mod sequential;
 pub mod witness;
 
 use zkfleet_types::{AggregationRound, CircuitId};
@@ -24,6 +25,7 @@ pub use build::{
 };
 pub use final_key::FinalVerifyingKey;
 pub use prove::CompressedProof;
+pub use sequential::{prove_sequentially, SequentialRun, TimedJob};
 pub use witness::{AggregationWitness, NodeChildren, TypeSummary};
 
 use crate::error::CircuitError;

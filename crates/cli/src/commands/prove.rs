@@ -205,6 +205,13 @@ async fn resume(dal: &Dal) -> anyhow::Result<()> {
 /// Attempts per job before `zkfleet prove` gives up on it (the monitor's default).
 const MAX_ATTEMPTS: u32 = 5;
 
+/// How long an idle runner of this process waits before picking again (first, longest), in ms.
+/// Every round waits for the previous one, so a runner's idle wait is paid at each of the
+/// batch's dozen round transitions: the fleet's 1–5 s defaults would add tens of seconds to a
+/// two-minute batch. Polling the embedded SQLite file four times a second per runner costs
+/// nothing measurable.
+const IDLE_BACKOFF_MS: (u64, u64) = (50, 250);
+
 type ComponentHandle = (&'static str, tokio::task::JoinHandle<anyhow::Result<()>>);
 
 fn start_components(
@@ -225,6 +232,8 @@ fn start_components(
         picked_by: name("witness-generator"),
         geometry: proving.geometry,
         arity: proving.arity,
+        idle_backoff_initial_ms: IDLE_BACKOFF_MS.0,
+        idle_backoff_max_ms: IDLE_BACKOFF_MS.1,
         ..Default::default()
     };
     witness_config
@@ -248,6 +257,10 @@ fn start_components(
     prover_config.arity = proving.arity;
     prover_config.compression = proving.compression;
     prover_config.picked_by = Some(name("circuit-prover"));
+    (
+        prover_config.idle_backoff_initial_ms,
+        prover_config.idle_backoff_max_ms,
+    ) = IDLE_BACKOFF_MS;
     prover_config
         .validate()
         .context("circuit prover configuration")?;
@@ -270,6 +283,10 @@ fn start_components(
     compressor_config.geometry = proving.geometry;
     compressor_config.arity = proving.arity;
     compressor_config.compression = proving.compression;
+    (
+        compressor_config.idle_backoff_initial_ms,
+        compressor_config.idle_backoff_max_ms,
+    ) = IDLE_BACKOFF_MS;
     let (d, s, c, k) = (dal.clone(), store.clone(), cancel, circuits.clone());
     handles.push((
         "compressor",

@@ -1,0 +1,141 @@
+//! A whole batch proven job by job, one proof at a time, exactly as the pipeline's jobs prove
+//! it (same witnesses, same `witness_vector` + `prove_job` per job, same compression), with
+//! every job timed in isolation: the reference the pipeline's efficiency is measured against
+//! (the batch-layers and pipeline benchmarks).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use zkfleet_rollup::execute::ExecutedBatch;
+use zkfleet_types::{AggregationRound, CircuitId};
+
+use super::build::{
+    leaf_job_witnesses, node_job_witnesses, scheduler_job_witness, tip_job_witness, type_summaries,
+};
+use super::prove::CompressedProof;
+use super::witness::NodeChildren;
+use super::PipelineError;
+use crate::basic::split_batch;
+use crate::recursion::BatchCircuits;
+
+/// One job proven: which, how long (witness vector + proof + verification), how big.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimedJob {
+    pub round: AggregationRound,
+    pub circuit: CircuitId,
+    /// Node depth (0 elsewhere).
+    pub depth: u32,
+    pub elapsed: Duration,
+    pub proof_bytes: usize,
+}
+
+/// The final proof and every job's isolated time; the compression step is timed separately.
+#[derive(Debug, Clone)]
+pub struct SequentialRun {
+    pub jobs: Vec<TimedJob>,
+    pub compression: Duration,
+    pub proof: CompressedProof,
+}
+
+impl SequentialRun {
+    /// Sum of every job's isolated time and the compression's.
+    pub fn isolated_sum(&self) -> Duration {
+        self.jobs.iter().map(|j| j.elapsed).sum::<Duration>() + self.compression
+    }
+}
+
+/// Proves one job at a time and keeps its timing.
+struct Timer<'a, P: FnMut(&TimedJob)> {
+    circuits: &'a BatchCircuits,
+    jobs: Vec<TimedJob>,
+    progress: P,
+}
+
+impl<P: FnMut(&TimedJob)> Timer<'_, P> {
+    fn prove(
+        &mut self,
+        (round, circuit, depth): (AggregationRound, CircuitId, u32),
+        witness: &[u8],
+    ) -> Result<Vec<u8>, PipelineError> {
+        let started = Instant::now();
+        let vector = self.circuits.witness_vector(round, circuit, witness)?;
+        let proof = self.circuits.prove_job(round, circuit, vector)?;
+        let job = TimedJob {
+            round,
+            circuit,
+            depth,
+            elapsed: started.elapsed(),
+            proof_bytes: proof.len(),
+        };
+        (self.progress)(&job);
+        self.jobs.push(job);
+        Ok(proof)
+    }
+}
+
+/// Proves `executed` job by job at `arity`; `progress` hears of every job as it finishes.
+pub fn prove_sequentially(
+    circuits: &BatchCircuits,
+    executed: &ExecutedBatch,
+    arity: usize,
+    progress: impl FnMut(&TimedJob),
+) -> Result<SequentialRun, PipelineError> {
+    let witnesses = split_batch(executed, circuits.geometry())?;
+    let summaries = type_summaries(executed, &witnesses)?;
+    let mut timer = Timer {
+        circuits,
+        jobs: Vec::new(),
+        progress,
+    };
+    let mut per_type: BTreeMap<CircuitId, Vec<(u32, Vec<u8>)>> = BTreeMap::new();
+    for instance in &witnesses.instances {
+        let key = (AggregationRound::Basic, instance.circuit, 0);
+        let proof = timer.prove(key, &instance.witness)?;
+        per_type
+            .entry(instance.circuit)
+            .or_default()
+            .push((instance.sequence, proof));
+    }
+    let mut finals = Vec::new();
+    for (circuit, mut proofs) in per_type {
+        proofs.sort_by_key(|(s, _)| *s);
+        let forms = witnesses.closed_forms_of(circuit).ok_or_else(|| {
+            PipelineError::InvalidInput(format!("no closed forms for circuit {circuit}"))
+        })?;
+        let leaves =
+            leaf_job_witnesses(forms, proofs.into_iter().map(|(_, p)| p).collect(), arity)?;
+        let mut level = Vec::with_capacity(leaves.len());
+        for leaf in &leaves {
+            let key = (AggregationRound::Leaf, circuit, 0);
+            level.push(timer.prove(key, &leaf.to_bytes()?)?);
+        }
+        let (mut children, mut depth) = (NodeChildren::Leaf, 0u32);
+        loop {
+            let nodes = node_job_witnesses(circuit, children, level, arity)?;
+            level = Vec::with_capacity(nodes.len());
+            for node in &nodes {
+                let key = (AggregationRound::Node, circuit, depth);
+                level.push(timer.prove(key, &node.to_bytes()?)?);
+            }
+            children = NodeChildren::Node;
+            depth += 1;
+            if level.len() == 1 {
+                break;
+            }
+        }
+        finals.push((circuit, level.remove(0)));
+    }
+    let tip = tip_job_witness(&summaries, finals)?;
+    let key = (AggregationRound::RecursionTip, CircuitId::RECURSION_TIP, 0);
+    let tip_proof = timer.prove(key, &tip.to_bytes()?)?;
+    let scheduler = scheduler_job_witness(&summaries, tip_proof, executed.witness.batch_number.0);
+    let key = (AggregationRound::Scheduler, CircuitId::SCHEDULER, 0);
+    let scheduler_proof = timer.prove(key, &scheduler.to_bytes()?)?;
+    let started = Instant::now();
+    let proof = circuits.compress(&scheduler_proof)?;
+    Ok(SequentialRun {
+        jobs: timer.jobs,
+        compression: started.elapsed(),
+        proof,
+    })
+}

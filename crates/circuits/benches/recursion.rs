@@ -16,6 +16,9 @@
 #[path = "../tests/recursion_support/mod.rs"]
 mod recursion_support;
 
+#[path = "support/report.rs"]
+mod report;
+
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -212,35 +215,6 @@ fn batch_layers(arity: usize) -> Value {
     })
 }
 
-fn machine() -> Value {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".into());
-    let commit = std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_else(|| "unknown".into());
-    // Other work on a shared machine inflates every time; the load average says how much.
-    let load = std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into());
-    json!({
-        "load_average_at_start": load,
-        "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        "cpu": cpu,
-        "commit": commit,
-    })
-}
-
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let json_path = root.join("docs/benchmarks/recursion.json");
@@ -255,7 +229,7 @@ fn main() {
     let arities = env_list("ZKFLEET_BENCH_ARITIES", &[2, 4, 8]);
     let runs = env_list("ZKFLEET_BENCH_RUNS", &[3])[0].max(1);
     let batch_arity = env_list("ZKFLEET_BENCH_BATCH_ARITY", &[2])[0];
-    let machine = machine();
+    let machine = report::machine();
     let sweep: Vec<Value> = arities.iter().map(|&a| sweep_arity(a, runs)).collect();
     let batch = batch_layers(batch_arity);
     let report = json!({
@@ -432,22 +406,10 @@ fn recommend_arity(r: &Value) -> Option<(u64, String)> {
 /// Replaces the `recursion` section of docs/benchmarks.md (between its markers) with `body`,
 /// leaving the other benchmarks' sections alone.
 fn write_section(path: &std::path::Path, body: &str) {
-    const BEGIN: &str = "<!-- BEGIN recursion -->";
-    const END: &str = "<!-- END recursion -->";
-    let text = std::fs::read_to_string(path).expect("read docs/benchmarks.md");
-    let (Some(start), Some(end)) = (text.find(BEGIN), text.find(END)) else {
-        panic!("{} has no recursion section markers", path.display());
-    };
     // The section starts below the page's own heading: drop the report's title line.
     let body = body
         .strip_prefix("# Recursion benchmark\n")
         .unwrap_or(body)
         .replace("\n## ", "\n### ");
-    let updated = format!(
-        "{}{BEGIN}\n{}\n{END}{}",
-        &text[..start],
-        body.trim(),
-        &text[end + END.len()..]
-    );
-    std::fs::write(path, updated).expect("write docs/benchmarks.md");
+    report::write_section(path, "recursion", "Recursion layers", &body);
 }

@@ -213,21 +213,8 @@ impl ProverConfig {
 
     /// `picked_by`, or `{hostname}-{pid}` so an operator can find the process holding a job.
     pub fn worker_name(&self) -> String {
-        match &self.picked_by {
-            Some(name) => name.clone(),
-            None => format!("{}-{}", hostname(), std::process::id()),
-        }
+        zkfleet_runner::worker_name(self.picked_by.as_deref())
     }
-}
-
-/// The host's name from the kernel (Linux), the `HOSTNAME` variable, or `unknown-host`.
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "unknown-host".to_owned())
 }
 
 #[cfg(test)]

@@ -24,9 +24,11 @@ pub mod job_runner;
 pub mod metrics;
 pub mod periodic;
 pub mod traits;
+pub mod worker;
 
 pub use config::{ConfigError, JobRunnerConfig};
 pub use job_runner::{JobRunner, RunReport};
 pub use periodic::{PeriodicTask, PeriodicTaskRunner, TaskRunCounts};
 pub use tokio_util::sync::CancellationToken;
 pub use traits::{Executor, JobError, JobPicker, JobSaver};
+pub use worker::{hostname, worker_name};

@@ -231,8 +231,9 @@ pub async fn compressor(fleet: &Fleet) -> anyhow::Result<()> {
 /// `component@host-pid`: what `picked_by` records, so an operator can tell which process held
 /// a job.
 fn worker_name(component: &str) -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "unknown-host".to_owned());
-    format!("{component}@{host}-{}", std::process::id())
+    format!(
+        "{component}@{}-{}",
+        zkfleet_runner::hostname(),
+        std::process::id()
+    )
 }

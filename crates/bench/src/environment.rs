@@ -47,7 +47,8 @@ pub(crate) struct RunEnvironment {
     postgres: Option<PostgresDatabase>,
 }
 
-struct PostgresDatabase {
+/// A database the benchmark created on a PostgreSQL server, for one run.
+pub(crate) struct PostgresDatabase {
     server_url: String,
     name: String,
 }
@@ -72,16 +73,8 @@ impl RunEnvironment {
                 (Dal::connect_with(&url, &pool).await?, None)
             }
             DatabaseBackend::Postgres { server_url } => {
-                let name = format!(
-                    "zkfleet_bench_orchestration_{:016x}",
-                    rand::thread_rng().gen::<u64>()
-                );
-                admin_statement(server_url, &format!("CREATE DATABASE {name}"), "create").await?;
-                let database = PostgresDatabase {
-                    server_url: server_url.clone(),
-                    name,
-                };
-                match Dal::connect_with(&with_database(server_url, &database.name), &pool).await {
+                let database = PostgresDatabase::create(server_url, "orchestration").await?;
+                match Dal::connect_with(&database.url(), &pool).await {
                     Ok(dal) => (dal, Some(database)),
                     Err(e) => {
                         database.drop_database().await?;
@@ -109,7 +102,26 @@ impl RunEnvironment {
 }
 
 impl PostgresDatabase {
-    async fn drop_database(&self) -> Result<(), BenchError> {
+    /// Creates a fresh database on the server of `server_url`, named after the suite using it
+    /// and a random suffix (runs never share one).
+    pub(crate) async fn create(server_url: &str, suite: &str) -> Result<Self, BenchError> {
+        let name = format!(
+            "zkfleet_bench_{suite}_{:016x}",
+            rand::thread_rng().gen::<u64>()
+        );
+        admin_statement(server_url, &format!("CREATE DATABASE {name}"), "create").await?;
+        Ok(Self {
+            server_url: server_url.to_owned(),
+            name,
+        })
+    }
+
+    /// The URL of this database (the server's URL with the database name replaced).
+    pub(crate) fn url(&self) -> String {
+        with_database(&self.server_url, &self.name)
+    }
+
+    pub(crate) async fn drop_database(&self) -> Result<(), BenchError> {
         admin_statement(
             &self.server_url,
             &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),

@@ -5,7 +5,7 @@ use std::time::Duration;
 use zkfleet_dal::DalError;
 use zkfleet_store::{KeyParseError, StoreError};
 
-/// Why the orchestration benchmark (or one of its runs) failed.
+/// Why a benchmark suite (or one of its runs) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     /// The options cannot describe a benchmark (no backend, zero runs, arity below 2...).
@@ -71,6 +71,26 @@ pub enum BenchError {
 
     #[error("serializing the report: {0}")]
     Json(#[from] serde_json::Error),
+
+    /// The real batch a proving suite needs could not be generated or executed.
+    #[error("generating the benchmark batch of {0}")]
+    Batch(String),
+
+    /// The circuits could not be loaded from (or built into) the keystore.
+    #[error("circuits: {0}")]
+    Circuits(#[from] zkfleet_circuits::CircuitError),
+
+    /// Proving a job of the real batch failed (ours or plonky2's path).
+    #[error("proving: {0}")]
+    Proving(#[from] zkfleet_circuits::pipeline::PipelineError),
+
+    /// `zkfleet prove`, run by the pipeline suite, failed or printed something unexpected.
+    #[error("zkfleet prove: {reason}; its output:\n{output}")]
+    ZkfleetProve { reason: String, output: String },
+
+    /// Creating the runtime of the suites' asynchronous parts.
+    #[error("starting the async runtime: {0}")]
+    Runtime(std::io::Error),
 }
 
 impl BenchError {

@@ -1,5 +1,22 @@
-//! zkfleet's benchmark suites. This crate holds the **orchestration benchmark**: what the
-//! fleet itself costs — job database, object store, job runners — when proving costs nothing.
+//! zkfleet's benchmark suites, behind one entry point ([`suites::run_suites`], which
+//! `zkfleet bench` drives; docs/benchmarks.md says how to run it):
+//!
+//! - **orchestration** (this file and `rounds/`, `fleet.rs`, `run.rs`...): what the fleet
+//!   itself costs — job database, object store, job runners — when proving costs nothing;
+//! - **proving-cost** ([`proving_cost`]): each kind of prover job, our prover path against
+//!   plonky2's own `prove` on the same circuit data (time, degree, proof size, peak memory);
+//! - **recursion-per-child** ([`recursion_per_child`]): the node job per aggregated child,
+//!   against a plain plonky2 aggregation;
+//! - **pipeline** ([`pipeline`]): a real batch through `zkfleet prove` against the same batch
+//!   proven job by job in isolation (efficiency).
+//!
+//! Every figure is a [`figure::Figure`] (each run, median, min, max); every report records the
+//! machine, its load before and after, and the commit. [`sections`] and [`publish`] write the
+//! JSON and the sections of docs/benchmarks.md.
+//!
+//! # The orchestration benchmark
+//!
+//! What the fleet itself costs when proving costs nothing.
 //!
 //! # What is measured
 //!
@@ -53,13 +70,21 @@ mod error;
 mod fleet;
 mod machine;
 mod probe;
+mod real_batch;
 mod rounds;
 
+pub mod figure;
+pub mod memory;
+pub mod pipeline;
 pub mod placeholder;
+pub mod proving_cost;
 pub mod publish;
+pub mod recursion_per_child;
 pub mod report;
 pub mod run;
+pub mod sections;
 pub mod shape;
+pub mod suites;
 
 use std::time::Duration;
 
@@ -69,6 +94,7 @@ pub use probe::{Milestone, OperationTime};
 pub use report::{CellReport, MachineInfo, OrchestrationReport, ShapeReport, TargetAssessment};
 pub use run::RunMeasurement;
 pub use shape::{JobCounts, TreeShape};
+pub use suites::{run_suites, BenchPlan, BenchReport, Suite};
 
 /// The worker counts of the full benchmark.
 pub const DEFAULT_WORKERS: [usize; 3] = [1, 8, 32];
@@ -169,7 +195,7 @@ pub async fn run_orchestration(
         benchmark: "orchestration".to_owned(),
         command: options.command.clone(),
         git_commit: machine::git_commit(),
-        date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        date: machine::now(),
         machine,
         shape,
         runs_per_cell: options.runs,

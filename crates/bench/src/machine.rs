@@ -44,7 +44,20 @@ pub(crate) fn git_commit() -> String {
     let Some(commit) = git(crate_dir, &["rev-parse", "--short", "HEAD"]) else {
         return "unknown".to_owned();
     };
-    let measured = ["../bench", "../dal", "../store", "../runner", "../types"];
+    // Every crate a suite drives: the orchestration benchmark's, and the proving path's.
+    let measured = [
+        "../bench",
+        "../dal",
+        "../store",
+        "../runner",
+        "../types",
+        "../circuits",
+        "../rollup",
+        "../witness-generator",
+        "../circuit-prover",
+        "../compressor",
+        "../cli",
+    ];
     let mut args = vec!["status", "--porcelain", "--"];
     args.extend(measured);
     match git(crate_dir, &args) {
@@ -53,6 +66,11 @@ pub(crate) fn git_commit() -> String {
         }
         _ => commit,
     }
+}
+
+/// Now, as reports print it: `YYYY-MM-DD HH:MM UTC`.
+pub(crate) fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 fn git(dir: &Path, args: &[&str]) -> Option<String> {

@@ -27,16 +27,7 @@ pub fn write_report(report: &OrchestrationReport, docs_dir: &Path) -> Result<(),
     }
     std::fs::write(&json_path, serde_json::to_string_pretty(report)? + "\n")
         .map_err(|e| BenchError::io(format!("writing {}", json_path.display()), e))?;
-
-    let md_path = docs_dir.join("benchmarks.md");
-    let existing = match std::fs::read_to_string(&md_path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "# Benchmarks\n".to_owned(),
-        Err(e) => return Err(BenchError::io(format!("reading {}", md_path.display()), e)),
-    };
-    let updated = replace_section(&existing, &section(report));
-    std::fs::write(&md_path, updated)
-        .map_err(|e| BenchError::io(format!("writing {}", md_path.display()), e))
+    write_section(docs_dir, "orchestration", "Orchestration", &section(report))
 }
 
 /// Reads a report written by [`write_report`] (to republish it, e.g. after a change of the
@@ -51,19 +42,53 @@ pub fn read_report(docs_dir: &Path) -> Result<OrchestrationReport, BenchError> {
 /// `document` with the text between the markers replaced by `section` (which carries the
 /// markers), or with `## Orchestration` and the section appended when the markers are absent.
 pub fn replace_section(document: &str, section: &str) -> String {
-    match (document.find(BEGIN_MARKER), document.find(END_MARKER)) {
+    replace_named_section(document, "orchestration", "Orchestration", section)
+}
+
+/// `document` with the text between `<!-- BEGIN name -->` and `<!-- END name -->` replaced by
+/// `section` (which carries those markers), or with `## heading` and the section appended when
+/// the markers are absent.
+pub fn replace_named_section(document: &str, name: &str, heading: &str, section: &str) -> String {
+    let (begin_marker, end_marker) = markers(name);
+    match (document.find(&begin_marker), document.find(&end_marker)) {
         (Some(begin), Some(end)) if end > begin => {
-            let end = end + END_MARKER.len();
+            let end = end + end_marker.len();
             let rest = document[end..]
                 .strip_prefix('\n')
                 .unwrap_or(&document[end..]);
             format!("{}{section}{rest}", &document[..begin])
         }
         _ => format!(
-            "{}\n\n## Orchestration\n\n{section}",
+            "{}\n\n## {heading}\n\n{section}",
             document.trim_end_matches('\n')
         ),
     }
+}
+
+/// The BEGIN and END markers of the section `name`.
+pub fn markers(name: &str) -> (String, String) {
+    (
+        format!("<!-- BEGIN {name} -->"),
+        format!("<!-- END {name} -->"),
+    )
+}
+
+/// Replaces (or appends) one section of `docs_dir/benchmarks.md`.
+pub fn write_section(
+    docs_dir: &Path,
+    name: &str,
+    heading: &str,
+    section: &str,
+) -> Result<(), BenchError> {
+    let md_path = docs_dir.join("benchmarks.md");
+    let existing = match std::fs::read_to_string(&md_path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "# Benchmarks\n".to_owned(),
+        Err(e) => return Err(BenchError::io(format!("reading {}", md_path.display()), e)),
+    };
+    let updated = replace_named_section(&existing, name, heading, section);
+    std::fs::write(&md_path, updated)
+        .map_err(|e| BenchError::io(format!("writing {}", md_path.display()), e))
 }
 
 /// The Markdown section, markers included.

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::environment::PostgresSettings;
+use crate::figure::summary;
 use crate::probe::round3;
 use crate::run::RunMeasurement;
 use crate::shape::{BasicType, JobCounts, TreeShape};
@@ -113,22 +114,6 @@ impl CellReport {
         runs.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
         runs.get(runs.len().saturating_sub(1) / 2).copied()
     }
-}
-
-/// (median, min, max); zeros for no values.
-fn summary(values: &[f64]) -> (f64, f64, f64) {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let n = sorted.len();
-    if n == 0 {
-        return (0.0, 0.0, 0.0);
-    }
-    let median = if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-    };
-    (median, sorted[0], sorted[n - 1])
 }
 
 /// Where the target stands.

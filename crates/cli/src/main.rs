@@ -23,8 +23,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    components, config_show, delete, file_info, insert_batch, insert_version, keys, prove, requeue,
-    restart, rollup, stats, status, verify,
+    bench, components, config_show, delete, file_info, insert_batch, insert_version, keys, prove,
+    requeue, restart, rollup, stats, status, verify,
 };
 
 #[derive(Parser)]
@@ -108,6 +108,9 @@ enum Command {
     /// Run the gateway: batches in over HTTP (push) or from an upstream (pull), final proofs
     /// out ([gateway] section).
     Gateway,
+    /// Run the benchmark suites (orchestration, proving cost, pipeline efficiency, recursion
+    /// per child) and write their report (docs/benchmarks.md, "How to run").
+    Bench(bench::Args),
     /// The configuration.
     Config {
         #[command(subcommand)]
@@ -142,6 +145,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Prove(args) => prove::run(&args, &fleet::Fleet::load(&global)?)?,
         Command::Verify(args) => verify::run(&args)?,
+        Command::Bench(args) => bench::run(&args, &fleet::Fleet::load(&global)?)?,
         Command::Keys { command } => keys::run(command, &fleet::Fleet::load(&global)?)?,
         Command::Rollup { command } => rollup::run(command, &global)?,
         Command::FileInfo(args) => file_info::run(&args)?,

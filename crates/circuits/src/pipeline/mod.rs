@@ -8,12 +8,16 @@
 //!   generate) and [`BatchCircuits::prove_job`](crate::recursion::BatchCircuits::prove_job) (prove, verify) for any (round, circuit), and
 //!   [`BatchCircuits::compress`](crate::recursion::BatchCircuits::compress) for the compressor.
 //! - [`final_key`]: the final verifying key file and the verifier a third party runs.
+//! - [`sequential`]: a whole batch proven job by job, each job timed in isolation.
+//! - [`plonky2_baseline`]: a job proven by plonky2's own `CircuitData::prove`, the baseline of
+//!   the proving-cost benchmark.
 //!
 //! [`crate::recursion::prove_batch`] runs the same steps in one process; the pipeline tests
 //! check that both reach the same batch output.
 
 pub mod build;
 pub mod final_key;
+pub mod plonky2_baseline;
 pub mod prove;
 pub mod sequential;
 pub mod witness;
@@ -24,8 +28,11 @@ pub use build::{
     leaf_job_witnesses, node_job_witnesses, scheduler_job_witness, tip_job_witness, type_summaries,
 };
 pub use final_key::FinalVerifyingKey;
+pub use plonky2_baseline::Plonky2Proof;
 pub use prove::CompressedProof;
-pub use sequential::{prove_sequentially, SequentialRun, TimedJob};
+pub use sequential::{
+    prove_sequentially, prove_sequentially_with, JobWitness, SequentialRun, TimedJob,
+};
 pub use witness::{AggregationWitness, NodeChildren, TypeSummary};
 
 use crate::error::CircuitError;

@@ -8,6 +8,7 @@
 //! stored.
 
 use plonky2::field::types::{Field, Field64};
+use plonky2::iop::witness::PartialWitness;
 use plonky2::plonk::circuit_data::CircuitData;
 use plonky2::plonk::proof::ProofWithPublicInputs;
 use zkfleet_types::{AggregationRound, BatchNumber, BatchPublicOutput, CircuitId};
@@ -57,7 +58,7 @@ fn decode_proof(
 
 fn vector_of(
     data: &CircuitData<F, C, D>,
-    pw: plonky2::iop::witness::PartialWitness<F>,
+    pw: PartialWitness<F>,
 ) -> Result<WitnessVector, PipelineError> {
     Ok(generate_witness_vector(
         &data.prover_only,
@@ -106,12 +107,26 @@ impl BatchCircuits {
         circuit: CircuitId,
         witness: &[u8],
     ) -> Result<WitnessVector, PipelineError> {
+        let inputs = self.assign_job(round, circuit, witness)?;
+        vector_of(self.circuit_data(round, circuit)?, inputs)
+    }
+
+    /// Decodes a stored job witness of `(round, circuit)`, checks it natively and assigns it to
+    /// the circuit's input targets: everything [`BatchCircuits::witness_vector`] does before
+    /// plonky2's witness generation. Separate so that a benchmark can hand exactly these inputs
+    /// to plonky2's own `CircuitData::prove` (`pipeline::plonky2_baseline`).
+    pub fn assign_job(
+        &self,
+        round: AggregationRound,
+        circuit: CircuitId,
+        witness: &[u8],
+    ) -> Result<PartialWitness<F>, PipelineError> {
         if round == AggregationRound::Basic {
             let kind = BasicCircuitKind::from_circuit_id(circuit)
                 .map_err(|_| PipelineError::UnknownCircuit { round, circuit })?;
             let basic = self.basic(kind);
             let decoded = basic.decode_witness(witness)?;
-            return Ok(basic.generate_witness_vector(&decoded)?);
+            return Ok(basic.layout().assign(&decoded)?);
         }
         let decoded = AggregationWitness::from_bytes(witness)?;
         if decoded.round() != round || decoded.circuit_id() != circuit {
@@ -137,8 +152,7 @@ impl BatchCircuits {
                     });
                 }
                 leaf_circuit.check_children(&children)?;
-                let pw = leaf_circuit.assign_witness(&children)?;
-                vector_of(leaf_circuit.circuit_data(), pw)
+                Ok(leaf_circuit.assign_witness(&children)?)
             }
             AggregationWitness::Node(node) => {
                 let layer = match node.children_layer {
@@ -171,8 +185,7 @@ impl BatchCircuits {
                     }
                 }
                 let witness = node_circuit.witness_for(&children)?;
-                let pw = node_circuit.assign_witness(&witness)?;
-                vector_of(node_circuit.circuit_data(), pw)
+                Ok(node_circuit.assign_witness(&witness)?)
             }
             AggregationWitness::RecursionTip(tip) => {
                 let node = self.recursion().node();
@@ -226,15 +239,14 @@ impl BatchCircuits {
                 }
                 tip_circuit.check_slots(node, &slots)?;
                 let (pw, _) = tip_circuit.assign_witness(&tip_circuit.witness_for(&slots)?)?;
-                vector_of(tip_circuit.circuit_data(), pw)
+                Ok(pw)
             }
             AggregationWitness::Scheduler(job) => {
                 let witness =
                     self.scheduler_witness(&job.types, &job.tip_proof, job.batch_number)?;
                 let scheduler = self.scheduler();
                 scheduler.check_witness(&witness)?;
-                let pw = scheduler.assign_witness(&witness)?;
-                vector_of(scheduler.circuit_data(), pw)
+                Ok(scheduler.assign_witness(&witness)?)
             }
         }
     }

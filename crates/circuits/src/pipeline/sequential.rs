@@ -1,7 +1,9 @@
 //! A whole batch proven job by job, one proof at a time, exactly as the pipeline's jobs prove
 //! it (same witnesses, same `witness_vector` + `prove_job` per job, same compression), with
 //! every job timed in isolation: the reference the pipeline's efficiency is measured against
-//! (the batch-layers and pipeline benchmarks).
+//! (the batch-layers and pipeline benchmarks). [`prove_sequentially_with`] also shows every
+//! job's stored witness to the caller before proving it (the proving-cost benchmark measures
+//! each kind of job there).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -44,19 +46,41 @@ impl SequentialRun {
     }
 }
 
+/// A job about to be proven: which, and its witness exactly as the prover job stores it.
+#[derive(Debug, Clone, Copy)]
+pub struct JobWitness<'a> {
+    pub round: AggregationRound,
+    pub circuit: CircuitId,
+    /// Node depth (0 elsewhere).
+    pub depth: u32,
+    pub witness: &'a [u8],
+}
+
 /// Proves one job at a time and keeps its timing.
-struct Timer<'a, P: FnMut(&TimedJob)> {
+struct Timer<'a, I, P> {
     circuits: &'a BatchCircuits,
     jobs: Vec<TimedJob>,
+    inspect: I,
     progress: P,
 }
 
-impl<P: FnMut(&TimedJob)> Timer<'_, P> {
+impl<E, I, P> Timer<'_, I, P>
+where
+    E: From<PipelineError>,
+    I: FnMut(&JobWitness<'_>) -> Result<(), E>,
+    P: FnMut(&TimedJob),
+{
     fn prove(
         &mut self,
         (round, circuit, depth): (AggregationRound, CircuitId, u32),
         witness: &[u8],
-    ) -> Result<Vec<u8>, PipelineError> {
+    ) -> Result<Vec<u8>, E> {
+        (self.inspect)(&JobWitness {
+            round,
+            circuit,
+            depth,
+            witness,
+        })?;
         let started = Instant::now();
         let vector = self.circuits.witness_vector(round, circuit, witness)?;
         let proof = self.circuits.prove_job(round, circuit, vector)?;
@@ -80,11 +104,24 @@ pub fn prove_sequentially(
     arity: usize,
     progress: impl FnMut(&TimedJob),
 ) -> Result<SequentialRun, PipelineError> {
-    let witnesses = split_batch(executed, circuits.geometry())?;
+    prove_sequentially_with(circuits, executed, arity, |_| Ok(()), progress)
+}
+
+/// [`prove_sequentially`], with `inspect` shown every job's witness before it is proven (its
+/// time is not counted in the job's); an error of `inspect` stops the run.
+pub fn prove_sequentially_with<E: From<PipelineError>>(
+    circuits: &BatchCircuits,
+    executed: &ExecutedBatch,
+    arity: usize,
+    inspect: impl FnMut(&JobWitness<'_>) -> Result<(), E>,
+    progress: impl FnMut(&TimedJob),
+) -> Result<SequentialRun, E> {
+    let witnesses = split_batch(executed, circuits.geometry()).map_err(PipelineError::from)?;
     let summaries = type_summaries(executed, &witnesses)?;
     let mut timer = Timer {
         circuits,
         jobs: Vec::new(),
+        inspect,
         progress,
     };
     let mut per_type: BTreeMap<CircuitId, Vec<(u32, Vec<u8>)>> = BTreeMap::new();

@@ -1,6 +1,7 @@
 //! One module per command. Operator commands follow ZKsync's `prover_cli` (reference §7.2),
 //! scoped to the chain given by `--chain-id` or the configuration.
 
+pub mod bench;
 pub mod components;
 pub mod config_show;
 pub mod delete;

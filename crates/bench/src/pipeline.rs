@@ -1,0 +1,332 @@
+//! Pipeline efficiency (issue #7, item 3): a real batch proven through the fleet — `zkfleet
+//! prove`: witness generator, circuit prover and compressor coordinating through the job
+//! database and the object store — against the same batch proven job by job in isolation.
+//!
+//! efficiency = (sum of the isolated proving times of the batch's jobs ÷ provers) ÷ the
+//! pipeline's wall time for the batch (from insertion to the final proof; loading the circuits
+//! excluded). One circuit prover proves one job at a time on every core, so provers = 1.
+//!
+//! Each run proves the batch in isolation first (`pipeline::prove_sequentially` in this
+//! process; the circuits are dropped afterwards so that the pipeline's process has the machine
+//! and its memory to itself), then runs `zkfleet prove` as a child process on a fresh data
+//! directory — the embedded SQLite file, or a fresh database on a PostgreSQL server — and
+//! checks its final proof under the final verifying key.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+use zkfleet_circuits::pipeline::{prove_sequentially, FinalVerifyingKey};
+use zkfleet_circuits::{Keystore, ProvingConfiguration};
+
+use crate::environment::{DatabaseBackend, PostgresDatabase};
+use crate::error::BenchError;
+use crate::figure::Figure;
+use crate::machine;
+use crate::real_batch::{BatchFiles, RealBatch};
+use crate::report::MachineInfo;
+
+/// The target of issue #7: efficiency ≥ 0.90 on the 1,024-operation batch.
+pub const TARGET_EFFICIENCY: f64 = 0.90;
+/// The batch size the target is about.
+pub const TARGET_OPERATIONS: usize = 1024;
+/// Circuit provers of `zkfleet prove` (one, proving one job at a time with every core).
+const PROVERS: usize = 1;
+
+/// What [`run`] measures.
+#[derive(Debug, Clone)]
+pub struct PipelineOptions {
+    /// The `zkfleet` executable whose `prove` command is measured.
+    pub zkfleet: PathBuf,
+    /// A configuration file holding only the `[proving]` section of `proving` (with an
+    /// absolute `keys_dir`): the child process reads nothing else, so the user's database or
+    /// store settings cannot leak into the measurement.
+    pub proving_config_toml: String,
+    pub proving: ProvingConfiguration,
+    pub keys_dir: PathBuf,
+    /// Operations per batch, one batch per size.
+    pub sizes: Vec<usize>,
+    pub backends: Vec<DatabaseBackend>,
+    pub runs: usize,
+    /// Holds the batch files and each run's data directory (removed after the run).
+    pub work_dir: PathBuf,
+}
+
+/// What the suite measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineReport {
+    pub machine: MachineInfo,
+    pub git_commit: String,
+    pub date: String,
+    pub configuration: ProvingConfiguration,
+    /// How `zkfleet prove` ran.
+    pub fleet: String,
+    pub runs: usize,
+    pub cells: Vec<PipelineCell>,
+    pub target: EfficiencyTarget,
+}
+
+/// One batch size on one backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineCell {
+    pub operations: usize,
+    pub backend: String,
+    /// Prover jobs and the compression job of the batch.
+    pub jobs: usize,
+    pub isolated_sum_s: Figure,
+    /// Insertion to final proof in `zkfleet prove` (s).
+    pub pipeline_wall_s: Figure,
+    pub circuit_loading_s: Figure,
+    pub provers: usize,
+    /// Per run: (isolated ÷ provers) ÷ pipeline wall.
+    pub efficiency: Figure,
+}
+
+/// Where the ≥ 0.90 target stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EfficiencyTarget {
+    pub target_efficiency: f64,
+    pub operations: usize,
+    /// `None` when the 1,024-operation batch was not measured.
+    pub met: Option<bool>,
+    /// Lowest median efficiency of the 1,024-operation batch over the backends measured.
+    pub worst_median: Option<f64>,
+}
+
+/// Proves each size `runs` times in isolation and through `zkfleet prove` on each backend.
+pub fn run(
+    options: &PipelineOptions,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<PipelineReport, BenchError> {
+    if options.runs == 0 || options.sizes.is_empty() || options.backends.is_empty() {
+        return Err(BenchError::InvalidOptions(
+            "the pipeline suite needs a batch size, a backend and at least one run".into(),
+        ));
+    }
+    let mut machine = machine::machine_info();
+    create_dir(&options.work_dir)?;
+    let config = options.work_dir.join("zkfleet.toml");
+    std::fs::write(&config, &options.proving_config_toml)
+        .map_err(|e| BenchError::io(format!("writing {}", config.display()), e))?;
+    let mut cells = Vec::new();
+    for (i, &operations) in options.sizes.iter().enumerate() {
+        let number = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        let batch = RealBatch::generate(operations, number, options.proving.geometry.xmss_height)?;
+        let files = batch.write(&options.work_dir.join(format!("batch-{operations}")))?;
+        for backend in &options.backends {
+            let mut runs = Vec::with_capacity(options.runs);
+            for attempt in 1..=options.runs {
+                let isolated = prove_in_isolation(options, &batch)?;
+                let piped = runtime.block_on(prove_through_pipeline(
+                    options, backend, &config, &files, attempt,
+                ))?;
+                let output = isolated.final_key.verify(&piped.final_proof)?;
+                if output.new_state_root != batch.executed.public_output.new_state_root {
+                    return Err(BenchError::Inconsistent(format!(
+                        "the pipeline's final proof of {operations} operations attests another \
+                         state root than the batch's"
+                    )));
+                }
+                let efficiency = isolated.sum_s / PROVERS as f64 / piped.wall_s;
+                tracing::info!(
+                    operations,
+                    backend = backend.name(),
+                    run = attempt,
+                    isolated_s = isolated.sum_s,
+                    pipeline_s = piped.wall_s,
+                    efficiency,
+                    "pipeline run done"
+                );
+                runs.push((isolated, piped, efficiency));
+            }
+            cells.push(PipelineCell {
+                operations,
+                backend: backend.name().to_owned(),
+                jobs: runs.first().map_or(0, |(i, _, _)| i.jobs),
+                isolated_sum_s: Figure::of(runs.iter().map(|(i, _, _)| i.sum_s).collect()),
+                pipeline_wall_s: Figure::of(runs.iter().map(|(_, p, _)| p.wall_s).collect()),
+                circuit_loading_s: Figure::of(runs.iter().map(|(_, p, _)| p.loading_s).collect()),
+                provers: PROVERS,
+                efficiency: Figure::of(runs.iter().map(|(_, _, e)| *e).collect()),
+            });
+        }
+    }
+    machine.load_average_after = machine::load_average();
+    let target = EfficiencyTarget::assess(&cells);
+    Ok(PipelineReport {
+        machine,
+        git_commit: machine::git_commit(),
+        date: machine::now(),
+        configuration: options.proving,
+        fleet: "zkfleet prove: 1 circuit prover with 1 light + 1 heavy witness-vector \
+                generator, all witness rounds and the compressor in one process; local store"
+            .to_owned(),
+        runs: options.runs,
+        cells,
+        target,
+    })
+}
+
+struct IsolatedRun {
+    sum_s: f64,
+    jobs: usize,
+    final_key: FinalVerifyingKey,
+}
+
+/// The batch job by job in this process; the circuits are dropped on return.
+fn prove_in_isolation(
+    options: &PipelineOptions,
+    batch: &RealBatch,
+) -> Result<IsolatedRun, BenchError> {
+    let loaded =
+        Keystore::open(&options.keys_dir).and_then(|keys| keys.batch_circuits(&options.proving))?;
+    let arity = options.proving.arity as usize;
+    let run = prove_sequentially(&loaded.circuits, &batch.executed, arity, |job| {
+        tracing::debug!(round = %job.round, circuit = %job.circuit, seconds = job.elapsed.as_secs_f64(), "isolated job");
+    })?;
+    Ok(IsolatedRun {
+        sum_s: run.isolated_sum().as_secs_f64(),
+        // Every prover job and the compression job.
+        jobs: run.jobs.len() + 1,
+        final_key: FinalVerifyingKey::of(&loaded.circuits),
+    })
+}
+
+struct PipelineRun {
+    wall_s: f64,
+    loading_s: f64,
+    final_proof: Vec<u8>,
+}
+
+/// `zkfleet prove` on a fresh data directory (and a fresh database on PostgreSQL).
+async fn prove_through_pipeline(
+    options: &PipelineOptions,
+    backend: &DatabaseBackend,
+    config: &Path,
+    files: &BatchFiles,
+    attempt: usize,
+) -> Result<PipelineRun, BenchError> {
+    let data_dir = files
+        .batch
+        .with_file_name(format!("data-{}-{attempt}", backend.name()));
+    let database = match backend {
+        DatabaseBackend::Sqlite => None,
+        DatabaseBackend::Postgres { server_url } => {
+            Some(PostgresDatabase::create(server_url, "pipeline").await?)
+        }
+    };
+    let mut command = Command::new(&options.zkfleet);
+    command
+        .arg("--config")
+        .arg(config)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .arg("prove")
+        .arg(&files.batch)
+        .arg("--genesis")
+        .arg(&files.genesis);
+    // Only what this suite sets reaches the child: no configuration, database or data
+    // directory of the calling environment.
+    for var in [
+        "ZKFLEET_CONFIG",
+        "ZKFLEET_DATABASE_URL",
+        "ZKFLEET_DATABASE_URL_FILE",
+        "ZKFLEET_DATA_DIR",
+        "ZKFLEET_CHAIN_ID",
+    ] {
+        command.env_remove(var);
+    }
+    if let Some(database) = &database {
+        command.env("ZKFLEET_DATABASE_URL", database.url());
+    }
+    let output = tokio::task::block_in_place(|| command.output())
+        .map_err(|e| BenchError::io(format!("running {}", options.zkfleet.display()), e));
+    let result = output.and_then(|output| parse_prove_output(&output));
+    if let Some(database) = database {
+        database.drop_database().await?;
+    }
+    let removed = std::fs::remove_dir_all(&data_dir);
+    let (loading_s, total_s, proof_path) = result?;
+    let final_proof = std::fs::read(&proof_path)
+        .map_err(|e| BenchError::io(format!("reading {}", proof_path.display()), e));
+    removed.map_err(|e| BenchError::io(format!("removing {}", data_dir.display()), e))?;
+    Ok(PipelineRun {
+        wall_s: total_s - loading_s,
+        loading_s,
+        final_proof: final_proof?,
+    })
+}
+
+/// (circuit loading s, total s, final proof path) from `zkfleet prove`'s output.
+fn parse_prove_output(output: &std::process::Output) -> Result<(f64, f64, PathBuf), BenchError> {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let failed = |reason: &str| BenchError::ZkfleetProve {
+        reason: reason.to_owned(),
+        output: format!("{stdout}\n{stderr}"),
+    };
+    if !output.status.success() {
+        return Err(failed(&format!(
+            "zkfleet prove exited with {}",
+            output.status
+        )));
+    }
+    let loading = number_after(&stderr, "circuits ready in ")
+        .ok_or_else(|| failed("no \"circuits ready in\" line"))?;
+    let total =
+        number_after(&stdout, " proven in ").ok_or_else(|| failed("no \"proven in\" line"))?;
+    let proof = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("final proof:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(PathBuf::from)
+        .ok_or_else(|| failed("no \"final proof:\" line"))?;
+    Ok((loading, total, proof))
+}
+
+/// The number after `marker` in `text` ("proven in 123.4 s" → 123.4).
+fn number_after(text: &str, marker: &str) -> Option<f64> {
+    text.split(marker)
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn create_dir(dir: &Path) -> Result<(), BenchError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| BenchError::io(format!("creating {}", dir.display()), e))
+}
+
+impl EfficiencyTarget {
+    pub fn assess(cells: &[PipelineCell]) -> Self {
+        let worst_median = cells
+            .iter()
+            .filter(|c| c.operations == TARGET_OPERATIONS)
+            .map(|c| c.efficiency.median)
+            .min_by(f64::total_cmp);
+        Self {
+            target_efficiency: TARGET_EFFICIENCY,
+            operations: TARGET_OPERATIONS,
+            met: worst_median.map(|e| e >= TARGET_EFFICIENCY),
+            worst_median,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number_after;
+
+    #[test]
+    fn reads_the_figures_of_zkfleet_prove() {
+        let out = "batch 1 of chain 270 proven in 100.4 s\nfinal proof: x (1 bytes)";
+        assert_eq!(number_after(out, " proven in "), Some(100.4));
+        assert_eq!(
+            number_after("circuits ready in 3.5 s (0 of 4", "circuits ready in "),
+            Some(3.5)
+        );
+        assert_eq!(number_after(out, "absent"), None);
+    }
+}

@@ -1,0 +1,288 @@
+//! The docs sections of the proving suites (`proving-cost`, `recursion-per-child`,
+//! `pipeline`) and the writing of `zkfleet bench`'s report: the JSON (merged with the suites
+//! of earlier invocations) and each suite's section of `docs/benchmarks.md`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::error::BenchError;
+use crate::figure::Figure;
+use crate::pipeline::PipelineReport;
+use crate::proving_cost::ProvingCostReport;
+use crate::publish;
+use crate::recursion_per_child::RecursionPerChildReport;
+use crate::report::MachineInfo;
+use crate::suites::{BenchReport, SuiteRun};
+
+/// Writes `report` to `out`, keeping the suites of the report already there that this one did
+/// not run (a file that is not such a report is replaced).
+pub fn write_json(report: BenchReport, out: &Path) -> Result<BenchReport, BenchError> {
+    let merged = match std::fs::read_to_string(out) {
+        Ok(text) => match serde_json::from_str::<BenchReport>(&text) {
+            Ok(older) => report.merged_into(older),
+            Err(e) => {
+                tracing::warn!(file = %out.display(), error = %e, "replacing a file that is not a bench report");
+                report
+            }
+        },
+        Err(_) => report,
+    };
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| BenchError::io(format!("creating {}", parent.display()), e))?;
+    }
+    std::fs::write(out, serde_json::to_string_pretty(&merged)? + "\n")
+        .map_err(|e| BenchError::io(format!("writing {}", out.display()), e))?;
+    Ok(merged)
+}
+
+/// Every section of `report`'s suites: (marker name, heading, Markdown with its markers);
+/// `json_name` is how the sections link the JSON.
+pub fn render(report: &BenchReport, json_name: &str) -> Vec<(&'static str, &'static str, String)> {
+    let suites = &report.suites;
+    let mut out = Vec::new();
+    if let Some(run) = &suites.orchestration {
+        out.push((
+            "orchestration",
+            "Orchestration",
+            publish::section(&run.report),
+        ));
+    }
+    if let Some(run) = &suites.proving_cost {
+        out.push((
+            "proving-cost",
+            "Proving cost",
+            proving_cost_section(run, json_name),
+        ));
+    }
+    if let Some(run) = &suites.recursion_per_child {
+        out.push((
+            "recursion-per-child",
+            "Recursion cost per child",
+            recursion_section(run, json_name),
+        ));
+    }
+    if let Some(run) = &suites.pipeline {
+        out.push((
+            "pipeline",
+            "Pipeline efficiency",
+            pipeline_section(run, json_name),
+        ));
+    }
+    out
+}
+
+/// Rewrites the docs section of every suite in `report` (`json_name`: how the sections link
+/// the JSON, relative to `docs_dir`). The orchestration suite also writes its own
+/// `benchmarks/orchestration.json`, which its section links.
+pub fn write_sections(
+    report: &BenchReport,
+    docs_dir: &Path,
+    json_name: &str,
+) -> Result<(), BenchError> {
+    if let Some(run) = &report.suites.orchestration {
+        publish::write_report(&run.report, docs_dir)?;
+    }
+    for (name, heading, body) in render(report, json_name) {
+        if name != "orchestration" {
+            publish::write_section(docs_dir, name, heading, &body)?;
+        }
+    }
+    Ok(())
+}
+
+fn wrap(name: &str, body: String) -> String {
+    let (begin, end) = publish::markers(name);
+    format!("{begin}\n{}\n{end}\n", body.trim())
+}
+
+/// The line every section ends with: command, machine and its load, commit, date, JSON.
+fn provenance(
+    s: &mut String,
+    command: &str,
+    machine: &MachineInfo,
+    commit: &str,
+    date: &str,
+    json_name: &str,
+) {
+    let _ = writeln!(
+        s,
+        "\nCommand: `{command}` (release build). Machine: {} cores, {}, shared with other \
+         engineers' builds and tests — figures are contended (load average {} before, {} \
+         after). Commit `{commit}`, {date}. Raw figures: [`{json_name}`]({json_name}).",
+        machine.cores, machine.cpu_model, machine.load_average_before, machine.load_average_after
+    );
+}
+
+fn mib(figure: &Option<Figure>) -> String {
+    figure
+        .as_ref()
+        .map_or_else(|| "–".to_owned(), |f| format!("{:.0}", f.median))
+}
+
+fn proving_cost_section(run: &SuiteRun<ProvingCostReport>, json_name: &str) -> String {
+    let r = &run.report;
+    let c = &r.configuration;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Each kind of prover job of a generated {}-operation batch (geometry {:?}, arity {}), \
+         proven {} times by our path (what a circuit prover runs: `witness_vector` — decode, \
+         native checks, witness generation — then `prove_job` — prove, verify) and by plonky2's \
+         `CircuitData::prove` on the same circuit data with the same assigned inputs; the two \
+         alternate which goes first. Ratio = ours ÷ plonky2 per run; median (min–max). Peak RSS \
+         = the process's peak resident memory while the job ran (every circuit of the \
+         configuration is loaded); job memory = that peak above the resident size at the job's \
+         start (`/proc/self/clear_refs` reset, then `VmHWM`). Circuits loaded in {:.1} s.\n",
+        r.operations, c.geometry, c.arity, r.runs, r.circuit_loading_s
+    );
+    let _ = writeln!(
+        s,
+        "| job | degree | proof (B) | ours (s) | of which witness vector (s) | plonky2 `prove` (s) | plonky2 `verify` (s) | ratio | peak RSS ours / plonky2 (MiB) | job memory ours / plonky2 (MiB) |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for j in &r.jobs {
+        let _ = writeln!(
+            s,
+            "| {} | 2^{} | {} | {} | {} | {} | {} | **{}** | {} / {} | {} / {} |",
+            j.job,
+            j.degree_bits,
+            j.proof_bytes,
+            j.ours_s.display(3),
+            j.ours_witness_vector_s.display(3),
+            j.plonky2_prove_s.display(3),
+            j.plonky2_verify_s.display(4),
+            j.ratio.display(3),
+            mib(&j.ours_peak_rss_mib),
+            mib(&j.plonky2_peak_rss_mib),
+            mib(&j.ours_job_memory_mib),
+            mib(&j.plonky2_job_memory_mib),
+        );
+    }
+    let verdict = if r.target.met { "met" } else { "not met" };
+    let worst = r
+        .target
+        .worst
+        .as_ref()
+        .map(|(job, ratio)| format!(" Largest median ratio: {ratio:.3} ({job})."))
+        .unwrap_or_default();
+    let _ = writeln!(
+        s,
+        "\nTarget (our path ≤ {:.2} × plonky2's `prove` for every job kind): **{verdict}**.{worst}",
+        r.target.target_ratio
+    );
+    provenance(
+        &mut s,
+        &run.command,
+        &r.machine,
+        &r.git_commit,
+        &r.date,
+        json_name,
+    );
+    wrap("proving-cost", s)
+}
+
+fn recursion_section(run: &SuiteRun<RecursionPerChildReport>, json_name: &str) -> String {
+    let r = &run.report;
+    let (low, high) = r.anchor_per_child_s;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "The node job (2^{} rows, aggregating {} children) from the proving-cost measurement, \
+         divided by the arity. Anchor: a plain plonky2 2^12 aggregation costs {low:.2}–{high:.2} \
+         s per child (proof-system-notes.md §1.4, 2 contended vCPUs).\n",
+        r.node_degree_bits, r.arity
+    );
+    let _ = writeln!(
+        s,
+        "| arity | node, ours (s) | per child, ours (s) | per child, plonky2 `prove` (s) | ÷ {high:.2} s | ÷ {low:.2} s |\n|---:|---:|---:|---:|---:|---:|"
+    );
+    let _ = writeln!(
+        s,
+        "| {} | {} | **{}** | {} | {:.2} | {:.2} |",
+        r.arity,
+        r.node_s.display(3),
+        r.per_child_s.display(3),
+        r.plonky2_per_child_s.display(3),
+        r.ratio_to_anchor_high,
+        r.ratio_to_anchor_low
+    );
+    let verdict = if r.within_anchor {
+        "within the anchor or below it"
+    } else {
+        "above the anchor"
+    };
+    let _ = writeln!(
+        s,
+        "\nMedian per child: {:.3} s, {verdict}.",
+        r.per_child_s.median
+    );
+    provenance(
+        &mut s,
+        &run.command,
+        &r.machine,
+        &r.git_commit,
+        &r.date,
+        json_name,
+    );
+    wrap("recursion-per-child", s)
+}
+
+fn pipeline_section(run: &SuiteRun<PipelineReport>, json_name: &str) -> String {
+    let r = &run.report;
+    let c = &r.configuration;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Each batch is proven {} time(s) in isolation (`pipeline::prove_sequentially`: job by \
+         job, one proof at a time with the whole machine) and through the pipeline ({}; \
+         geometry {:?}, arity {}, {:?} compression), each run on a fresh data directory and, \
+         on PostgreSQL, a fresh database. Efficiency = (isolated sum ÷ provers) ÷ the pipeline's \
+         wall time for the batch (insertion to final proof; loading the circuits excluded), per \
+         run; median (min–max).\n",
+        r.runs, r.fleet, c.geometry, c.arity, c.compression
+    );
+    let _ = writeln!(
+        s,
+        "| operations | backend | jobs | isolated sum (s) | pipeline wall (s) | provers | efficiency |\n|---:|---|---:|---:|---:|---:|---:|"
+    );
+    for cell in &r.cells {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | **{}** |",
+            cell.operations,
+            cell.backend,
+            cell.jobs,
+            cell.isolated_sum_s.display(1),
+            cell.pipeline_wall_s.display(1),
+            cell.provers,
+            cell.efficiency.display(3)
+        );
+    }
+    let t = &r.target;
+    let statement = match (t.met, t.worst_median) {
+        (Some(met), Some(worst)) => format!(
+            "**{}** (lowest median efficiency of the {}-operation batch: {worst:.3})",
+            if met { "met" } else { "not met" },
+            t.operations
+        ),
+        _ => format!(
+            "**not measured** (no {}-operation batch in this run)",
+            t.operations
+        ),
+    };
+    let _ = writeln!(
+        s,
+        "\nTarget (efficiency ≥ {:.2} for the {}-operation batch): {statement}.",
+        t.target_efficiency, t.operations
+    );
+    provenance(
+        &mut s,
+        &run.command,
+        &r.machine,
+        &r.git_commit,
+        &r.date,
+        json_name,
+    );
+    wrap("pipeline", s)
+}

@@ -1,0 +1,316 @@
+//! `zkfleet bench`'s one entry point: which suites to run, how big (`--quick` or full), and
+//! the combined report they write.
+//!
+//! | suite | issue #7 item | full | quick |
+//! |---|---|---|---|
+//! | `orchestration` | 2 | mainnet-shaped tree, 1/8/32 workers | tree scaled 1/20, 1 and 8 workers |
+//! | `proving-cost` | 4 | every job kind of a 32-operation batch | same, at the configured (test) geometry |
+//! | `pipeline` | 3 | 64, 256, 1,024 operations | 4 operations |
+//! | `recursion-per-child` | 5 | from the node of `proving-cost` | same |
+//!
+//! The proving suites use the `[proving]` configuration the caller passes (geometry, arity,
+//! compression, keystore), so a quick run on the small test keystore takes minutes.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use zkfleet_circuits::ProvingConfiguration;
+
+use crate::environment::DatabaseBackend;
+use crate::error::BenchError;
+use crate::machine;
+use crate::pipeline::{PipelineOptions, PipelineReport};
+use crate::proving_cost::{JobKinds, ProvingCostOptions, ProvingCostReport};
+use crate::recursion_per_child::RecursionPerChildReport;
+use crate::report::{MachineInfo, OrchestrationReport};
+use crate::OrchestrationOptions;
+
+/// One benchmark suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Suite {
+    Orchestration,
+    ProvingCost,
+    Pipeline,
+    RecursionPerChild,
+}
+
+impl Suite {
+    pub const ALL: [Suite; 4] = [
+        Suite::Orchestration,
+        Suite::ProvingCost,
+        Suite::Pipeline,
+        Suite::RecursionPerChild,
+    ];
+
+    /// The name on the command line, in the report and in the docs' markers.
+    pub fn name(self) -> &'static str {
+        match self {
+            Suite::Orchestration => "orchestration",
+            Suite::ProvingCost => "proving-cost",
+            Suite::Pipeline => "pipeline",
+            Suite::RecursionPerChild => "recursion-per-child",
+        }
+    }
+}
+
+impl std::fmt::Display for Suite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Suite {
+    type Err = BenchError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Suite::ALL
+            .into_iter()
+            .find(|suite| suite.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Suite::ALL.iter().map(|s| s.name()).collect();
+                BenchError::InvalidOptions(format!(
+                    "unknown suite {s:?}; the suites are {}",
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
+/// The batch sizes of the full pipeline suite (issue #7, item 3).
+pub const FULL_PIPELINE_SIZES: [usize; 3] = [64, 256, 1024];
+/// The quick pipeline suite's tiny batch.
+pub const QUICK_PIPELINE_SIZES: [usize; 1] = [4];
+/// Operations of the proving-cost batch: every basic type present, and at arity 2 more than
+/// one leaf per type, so a node aggregates two leaves as in any real batch.
+pub const PROVING_COST_OPERATIONS: usize = 32;
+/// The quick proving-cost batch (the small test geometry holds a few items per instance).
+pub const QUICK_PROVING_COST_OPERATIONS: usize = 6;
+/// Runs per figure of the full suites (`--runs` overrides).
+pub const FULL_RUNS: usize = 3;
+
+/// Everything `zkfleet bench` was asked to run.
+#[derive(Debug, Clone)]
+pub struct BenchPlan {
+    pub suites: Vec<Suite>,
+    pub quick: bool,
+    /// Runs per figure; `None`: 1 in quick mode, [`FULL_RUNS`] otherwise.
+    pub runs: Option<usize>,
+    pub proving: ProvingConfiguration,
+    pub keys_dir: PathBuf,
+    /// A configuration file with the `[proving]` section above, for `zkfleet prove`.
+    pub proving_config_toml: String,
+    /// The `zkfleet` executable (the pipeline suite runs its `prove`).
+    pub zkfleet: PathBuf,
+    /// A PostgreSQL server to measure besides SQLite (orchestration, pipeline); each run
+    /// creates and drops its own database there.
+    pub postgres_url: Option<String>,
+    /// Batch sizes of the pipeline suite; `None`: the mode's.
+    pub pipeline_sizes: Option<Vec<usize>>,
+    /// Scratch space (batch files, data directories).
+    pub work_dir: PathBuf,
+    /// The command line, as recorded in the report.
+    pub command: String,
+}
+
+/// The report of one `zkfleet bench` invocation (or several merged: see
+/// [`BenchReport::merged_into`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchReport {
+    /// The command of the latest invocation.
+    pub command: String,
+    pub date: String,
+    pub git_commit: String,
+    pub machine: MachineInfo,
+    /// The latest invocation was `--quick` (its figures are not the issue's).
+    pub quick: bool,
+    pub suites: SuiteReports,
+}
+
+/// Each suite's own report (with its own machine, load and commit), when it ran.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SuiteReports {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub orchestration: Option<SuiteRun<OrchestrationReport>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub proving_cost: Option<SuiteRun<ProvingCostReport>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pipeline: Option<SuiteRun<PipelineReport>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub recursion_per_child: Option<SuiteRun<RecursionPerChildReport>>,
+}
+
+/// A suite's report with the command that produced it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuiteRun<R> {
+    pub command: String,
+    pub quick: bool,
+    pub report: R,
+}
+
+impl BenchReport {
+    /// `self`'s suites over `older`'s: a run of some suites keeps the others' last figures.
+    pub fn merged_into(self, older: BenchReport) -> BenchReport {
+        let SuiteReports {
+            orchestration,
+            proving_cost,
+            pipeline,
+            recursion_per_child,
+        } = self.suites;
+        BenchReport {
+            suites: SuiteReports {
+                orchestration: orchestration.or(older.suites.orchestration),
+                proving_cost: proving_cost.or(older.suites.proving_cost),
+                pipeline: pipeline.or(older.suites.pipeline),
+                recursion_per_child: recursion_per_child.or(older.suites.recursion_per_child),
+            },
+            ..self
+        }
+    }
+}
+
+impl<R> SuiteRun<R> {
+    fn of(plan: &BenchPlan, report: R) -> Self {
+        Self {
+            command: plan.command.clone(),
+            quick: plan.quick,
+            report,
+        }
+    }
+}
+
+impl BenchPlan {
+    fn runs(&self) -> usize {
+        self.runs.unwrap_or(if self.quick { 1 } else { FULL_RUNS })
+    }
+
+    fn wants(&self, suite: Suite) -> bool {
+        self.suites.contains(&suite)
+    }
+
+    fn backends(&self) -> Vec<DatabaseBackend> {
+        let mut backends = vec![DatabaseBackend::Sqlite];
+        if let Some(server_url) = &self.postgres_url {
+            backends.push(DatabaseBackend::Postgres {
+                server_url: server_url.clone(),
+            });
+        }
+        backends
+    }
+
+    fn validate(&self) -> Result<(), BenchError> {
+        if self.suites.is_empty() {
+            return Err(BenchError::InvalidOptions("no suite to run".into()));
+        }
+        if self.runs() == 0 {
+            return Err(BenchError::InvalidOptions(
+                "at least one run per figure".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Runs the plan's suites, in the order of [`Suite::ALL`].
+pub fn run_suites(plan: &BenchPlan) -> Result<BenchReport, BenchError> {
+    plan.validate()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(BenchError::Runtime)?;
+    let mut machine = machine::machine_info();
+    let runs = plan.runs();
+    let mut suites = SuiteReports::default();
+    if plan.wants(Suite::Orchestration) {
+        tracing::info!("suite orchestration");
+        let mut options = if plan.quick {
+            let mut quick = OrchestrationOptions::quick(plan.backends());
+            quick.workers = vec![1, 8];
+            quick
+        } else {
+            OrchestrationOptions::full(plan.backends())
+        };
+        options.runs = runs;
+        options.command = plan.command.clone();
+        suites.orchestration = Some(SuiteRun::of(
+            plan,
+            runtime.block_on(crate::run_orchestration(&options))?,
+        ));
+    }
+    // One proving-cost measurement serves both suites (recursion per child is its node).
+    if plan.wants(Suite::ProvingCost) || plan.wants(Suite::RecursionPerChild) {
+        tracing::info!("suite proving-cost");
+        let report = crate::proving_cost::run(&ProvingCostOptions {
+            proving: plan.proving,
+            keys_dir: plan.keys_dir.clone(),
+            operations: if plan.quick {
+                QUICK_PROVING_COST_OPERATIONS
+            } else {
+                PROVING_COST_OPERATIONS
+            },
+            runs,
+            kinds: if plan.wants(Suite::ProvingCost) {
+                JobKinds::Every
+            } else {
+                JobKinds::Node
+            },
+        })?;
+        if plan.wants(Suite::RecursionPerChild) {
+            let per_child =
+                RecursionPerChildReport::from_proving_cost(&report).ok_or_else(|| {
+                    BenchError::Inconsistent("the proving-cost batch has no node job".into())
+                })?;
+            suites.recursion_per_child = Some(SuiteRun::of(plan, per_child));
+        }
+        if plan.wants(Suite::ProvingCost) {
+            suites.proving_cost = Some(SuiteRun::of(plan, report));
+        }
+    }
+    if plan.wants(Suite::Pipeline) {
+        tracing::info!("suite pipeline");
+        let sizes = plan.pipeline_sizes.clone().unwrap_or_else(|| {
+            if plan.quick {
+                QUICK_PIPELINE_SIZES.to_vec()
+            } else {
+                FULL_PIPELINE_SIZES.to_vec()
+            }
+        });
+        let options = PipelineOptions {
+            zkfleet: plan.zkfleet.clone(),
+            proving_config_toml: plan.proving_config_toml.clone(),
+            proving: plan.proving,
+            keys_dir: plan.keys_dir.clone(),
+            sizes,
+            backends: plan.backends(),
+            runs,
+            work_dir: plan.work_dir.join("pipeline"),
+        };
+        suites.pipeline = Some(SuiteRun::of(
+            plan,
+            crate::pipeline::run(&options, &runtime)?,
+        ));
+    }
+    machine.load_average_after = machine::load_average();
+    Ok(BenchReport {
+        command: plan.command.clone(),
+        date: machine::now(),
+        git_commit: machine::git_commit(),
+        machine,
+        quick: plan.quick,
+        suites,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suite_names_round_trip_and_unknown_ones_are_refused() {
+        for suite in Suite::ALL {
+            assert_eq!(suite.name().parse::<Suite>().unwrap(), suite);
+        }
+        let err = "proving".parse::<Suite>().unwrap_err().to_string();
+        assert!(err.contains("proving-cost"), "{err}");
+    }
+}

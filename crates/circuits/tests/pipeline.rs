@@ -76,7 +76,7 @@ fn a_batch_proven_job_by_job_attests_its_output_and_bad_inputs_are_refused() {
     // Round 0.
     let executed = batch_with_every_type(0..200);
     let witnesses = split_batch(&executed, &GEOMETRY).expect("split");
-    let summaries = type_summaries(&executed, &witnesses).expect("summaries");
+    let summaries = type_summaries(&executed, &witnesses.closed_forms).expect("summaries");
     let mut basic: BTreeMap<CircuitId, Vec<(u32, Vec<u8>)>> = BTreeMap::new();
     for instance in &witnesses.instances {
         let proof = prove(

@@ -1,13 +1,14 @@
 //! The basic round end to end against a real job database (SQLite file, and PostgreSQL from
 //! `ZKFLEET_TEST_DATABASE_URL`) and a local-directory store: valid batches, re-execution,
-//! failures that must not stop the runner, and bounded uploads.
+//! failures that must not stop the runner, bounded uploads, and round 0 holding at most the
+//! upload bound of encoded circuits in memory.
 
 mod common;
 
 use std::collections::BTreeMap;
 
 use common::{config, generated, geometry, TestEnv, CHAIN};
-use zkfleet_circuits::basic::{decode_witness, split_batch};
+use zkfleet_circuits::basic::{decode_witness, plan_batch, split_batch};
 use zkfleet_circuits::pipeline::type_summaries;
 use zkfleet_dal::{JobRef, TransitionOutcome};
 use zkfleet_rollup::execute::execute_batch;
@@ -16,6 +17,8 @@ use zkfleet_rollup::operation::Operation;
 use zkfleet_store::{CircuitWitnessBytes, ObjectKey};
 use zkfleet_types::{AggregationRound, CircuitId, JobStatus, L1BatchId};
 use zkfleet_witness_generator::artifacts::{AuxOutput, SchedulerPartialInput, StoredClosedForms};
+use zkfleet_witness_generator::basic::upload_circuits;
+use zkfleet_witness_generator::input::{WITNESS_INPUT_FORMAT_VERSION, WITNESS_INPUT_MAGIC};
 use zkfleet_witness_generator::BatchWitnessInput;
 
 /// Runs a scenario against both backends, as `sqlite_<scenario>` and `postgres_<scenario>`.
@@ -189,7 +192,7 @@ async fn check_outputs(env: &TestEnv, generated: &Generated) {
     let split = split_batch(&executed, &geometry()).expect("split");
     assert_eq!(
         scheduler.types,
-        type_summaries(&executed, &split).expect("summaries")
+        type_summaries(&executed, &split.closed_forms).expect("summaries")
     );
     let aux: AuxOutput = env
         .store
@@ -280,6 +283,16 @@ async fn failures_do_not_stop_the_runner(env: &TestEnv) {
         let input = BatchWitnessInput::from_genesis(&g.batch, &g.genesis).expect("input");
         env.submit_bytes(5, input.encode().expect("encode")).await
     };
+    // An input written by a newer fleet, in a format version this build does not read.
+    let future_format = {
+        let g = generated(8, 4, None);
+        let input = BatchWitnessInput::from_genesis(&g.batch, &g.genesis).expect("input");
+        let mut bytes = input.encode().expect("encode");
+        let version = WITNESS_INPUT_MAGIC.len();
+        bytes[version..version + 2]
+            .copy_from_slice(&(WITNESS_INPUT_FORMAT_VERSION + 1).to_le_bytes());
+        env.submit_bytes(8, bytes).await
+    };
     // And a valid batch after all of them.
     let valid = generated(7, 8, None);
     let valid_id = env.submit(&valid).await;
@@ -290,6 +303,7 @@ async fn failures_do_not_stop_the_runner(env: &TestEnv) {
         wrong_state,
         missing,
         mislabelled,
+        future_format,
         valid_id,
     ];
     env.run_until_done(config(4), &all).await;
@@ -300,6 +314,7 @@ async fn failures_do_not_stop_the_runner(env: &TestEnv) {
         (wrong_state, "is not the batch's previous state root"),
         (missing, "loading the witness input"),
         (mislabelled, "holds batch"),
+        (future_format, "unsupported witness input format version 2"),
     ] {
         let (status, error) = env.witness_status(id).await;
         assert_eq!(status, JobStatus::Failed, "{id}");
@@ -314,7 +329,14 @@ async fn failures_do_not_stop_the_runner(env: &TestEnv) {
         error.unwrap_or_default().contains("insufficient balance"),
         "the rollup's error names the broken rule"
     );
-    for id in [malformed, invalid, wrong_state, missing, mislabelled] {
+    for id in [
+        malformed,
+        invalid,
+        wrong_state,
+        missing,
+        mislabelled,
+        future_format,
+    ] {
         let status = env.status(id).await;
         assert!(
             status.rounds.iter().all(|r| r.prover_jobs.is_empty()),
@@ -340,4 +362,70 @@ async fn uploads_are_bounded(env: &TestEnv) {
             "uploads run up to, and never beyond, max_circuits_in_flight = {limit}"
         );
     }
+}
+
+/// Round 0 builds a circuit's witness only when an upload slot is free: however many circuits
+/// the batch has, at most `max_circuits_in_flight` encoded ones are held at once (the store
+/// holds each upload open, so uploads allowed to overlap do). Had the batch been split into all
+/// its circuits first, the peak would be the batch's circuit count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_store_round_zero_holds_at_most_the_upload_bound_of_encoded_circuits() {
+    let env = TestEnv::sqlite().await;
+    let batch = generated(9, 16, None);
+    let id = batch.batch.id();
+    let mut state = batch.genesis.to_memory_state().expect("genesis");
+    let executed = execute_batch(&mut state, &batch.batch).expect("valid batch");
+    let plan = plan_batch(&executed, &geometry()).expect("plan");
+    let split = split_batch(&executed, &geometry()).expect("split");
+    assert_eq!(plan.closed_forms, split.closed_forms);
+    assert_eq!(plan.instances.len(), split.instances.len());
+    for limit in [1usize, 3] {
+        assert!(
+            plan.instances.len() > 2 * limit,
+            "far more circuits than the bound"
+        );
+        env.uploads.reset();
+        let uploaded = upload_circuits(&env.store, id, &executed, &plan, limit)
+            .await
+            .expect("upload");
+        assert_eq!(
+            uploaded.peak_encoded, limit,
+            "encoded circuits held at once reach, and never pass, the bound {limit}"
+        );
+        assert_eq!(env.uploads.circuit_puts(), plan.instances.len());
+        // Every blob is the circuit the all-at-once split builds at that (type, sequence).
+        assert_eq!(uploaded.jobs.len(), split.instances.len());
+        for instance in &split.instances {
+            let job = uploaded
+                .jobs
+                .iter()
+                .find(|j| {
+                    j.circuit_id == instance.circuit && j.sequence_number == instance.sequence
+                })
+                .expect("a job per instance");
+            let key = ObjectKey::parse(&job.circuit_blob_key).expect("key");
+            let stored = env
+                .store
+                .get::<CircuitWitnessBytes>(&key)
+                .await
+                .expect("stored circuit");
+            assert_eq!(
+                stored.0, instance.witness,
+                "{} {}",
+                instance.circuit, instance.sequence
+            );
+        }
+    }
+    // A plan applied to another batch is refused by name, not mis-encoded.
+    let other = generated(10, 2, None);
+    let mut other_state = other.genesis.to_memory_state().expect("genesis");
+    let smaller = execute_batch(&mut other_state, &other.batch).expect("valid batch");
+    let error = upload_circuits(&env.store, id, &smaller, &plan, 2)
+        .await
+        .expect_err("plan of another batch");
+    assert!(
+        error.to_string().contains("the plan is of another batch"),
+        "{error}"
+    );
+    env.close().await;
 }

@@ -6,6 +6,9 @@
 //! tree gives, and in every witness the placeholder bytes of exactly the right jobs in order.
 //! The batch has no deposit, so the priority-operations type is absent: no leaf or node job for
 //! it, and an absent slot in the recursion tip with round 0's constant closed form.
+//!
+//! A second scenario has two batches in flight at once, the newer one urgent: the urgent one
+//! overtakes the older one in every round and is proven first.
 
 mod common;
 
@@ -24,7 +27,7 @@ use zkfleet_store::{CircuitWitnessBytes, ObjectKey, ProofBytes};
 use zkfleet_types::{AggregationRound, BatchNumber, CircuitId, JobStatus, L1BatchId};
 use zkfleet_witness_generator::aggregation::tree::AggregationTree;
 use zkfleet_witness_generator::artifacts::SchedulerPartialInput;
-use zkfleet_witness_generator::run;
+use zkfleet_witness_generator::{run, RoundReport, WitnessGeneratorError};
 
 use AggregationRound::{Leaf, Node, RecursionTip, Scheduler};
 
@@ -47,6 +50,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(every_round_at_once_with_an_absent_type: sqlite_every_round_at_once_with_an_absent_type, postgres_every_round_at_once_with_an_absent_type);
+on_both_backends!(a_higher_priority_batch_overtakes_one_in_flight: sqlite_a_higher_priority_batch_overtakes_one_in_flight, postgres_a_higher_priority_batch_overtakes_one_in_flight);
 
 /// 7 operations: 7 state-transition instances → 4 leaves → nodes 2, then 1 (two depths).
 const OPERATIONS: usize = 7;
@@ -91,35 +95,27 @@ fn prover_id(job: &JobSummary) -> i64 {
 /// Completes every queued prover job with its placeholder proof; returns how many.
 async fn complete_queued_with_placeholders(env: &TestEnv) -> usize {
     let mut completed = 0;
-    while let Some(job) = env
-        .dal
-        .pick_prover_job(
-            VERSION,
-            ProverJobClass::Any,
-            &HeavySet::default(),
-            "stand-in",
-        )
-        .await
-        .expect("pick a prover job")
-    {
-        let key = ObjectKey::Proof {
-            chain: CHAIN,
-            job: job.id,
-        };
-        let path = env
-            .store
-            .put(&key, &ProofBytes::new(placeholder(job.id.0)))
-            .await
-            .expect("store the placeholder");
-        let outcome = env
-            .dal
-            .complete_prover_job(job.id, &path, Duration::from_millis(1))
-            .await
-            .expect("complete the prover job");
-        assert!(outcome.is_completed(), "{outcome:?}");
+    while complete_one(env).await.is_some() {
         completed += 1;
     }
     completed
+}
+
+/// Starts every round's runner (`--all-rounds`); cancel the token to stop them.
+fn run_every_round(
+    env: &TestEnv,
+) -> (
+    CancellationToken,
+    tokio::task::JoinHandle<Result<Vec<RoundReport>, WitnessGeneratorError>>,
+) {
+    let cancel = CancellationToken::new();
+    let handle = tokio::spawn(run(
+        env.dal.clone(),
+        env.store.clone(),
+        config(&AggregationRound::ALL),
+        cancel.clone(),
+    ));
+    (cancel, handle)
 }
 
 /// The decoded witness of a prover job.
@@ -172,13 +168,7 @@ async fn every_round_at_once_with_an_absent_type(env: &TestEnv) {
 
     // Every runner at once; the stand-in prover completes whatever gets queued until the
     // scheduler's prover job has a proof.
-    let cancel = CancellationToken::new();
-    let handle = tokio::spawn(run(
-        env.dal.clone(),
-        env.store.clone(),
-        config(&AggregationRound::ALL),
-        cancel.clone(),
-    ));
+    let (cancel, handle) = run_every_round(env);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         complete_queued_with_placeholders(env).await;
@@ -339,4 +329,123 @@ async fn every_round_at_once_with_an_absent_type(env: &TestEnv) {
     assert_eq!(scheduler.tip_proof, placeholder(prover_id(&tip_jobs[0])));
     assert_eq!(scheduler.types, partial.types);
     assert_eq!(scheduler.batch_number, id.batch_number.0);
+}
+
+/// Two batches in flight, every round running, one stand-in prover completing one job at a
+/// time: the older batch is already under way when an urgent one (higher priority, sealed
+/// later) arrives. From then on no job of the older batch is picked while one of the urgent
+/// batch waits, and the urgent batch's scheduler proof comes first.
+async fn a_higher_priority_batch_overtakes_one_in_flight(env: &TestEnv) {
+    let generate_batch = |number: u32| {
+        generate(&GeneratorConfig {
+            accounts: 4,
+            operations: OPERATIONS,
+            seed: u64::from(number),
+            tree_height: TREE_HEIGHT,
+            chain_id: CHAIN,
+            batch_number: BatchNumber(number),
+            invalid: None,
+        })
+        .expect("generate a batch")
+    };
+    let minutes_ago = |m: i64| chrono::Utc::now() - chrono::Duration::minutes(m);
+    let older = env
+        .submit_with(&generate_batch(1), 0, minutes_ago(30))
+        .await;
+
+    let (cancel, handle) = run_every_round(env);
+    // The older batch gets under way: its basic round is done and a few of its prover jobs
+    // are proven before the urgent batch arrives.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut proven_before = 0;
+    while proven_before < 3 {
+        proven_before += complete_one(env).await.map_or(0, |_| 1);
+        assert!(Instant::now() < deadline, "the older batch did not start");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let urgent = env.submit_with(&generate_batch(2), 5, minutes_ago(0)).await;
+
+    let scheduler_done = |status: &zkfleet_dal::BatchStatus| {
+        round_status(status, Scheduler)
+            .prover_jobs
+            .iter()
+            .any(|j| j.status == JobStatus::Successful)
+    };
+    let mut finished = Vec::new();
+    let mut older_picks_while_urgent_waited = Vec::new();
+    while finished.len() < 2 {
+        // Only this stand-in proves, so a job queued now stays queued until it picks it.
+        let urgent_waiting = queued_prover_jobs(&env.status(urgent).await);
+        if let Some(job) = complete_one(env).await {
+            if job.meta.batch == older && urgent_waiting > 0 {
+                older_picks_while_urgent_waited.push((job.aggregation_round, job.circuit_id));
+            }
+        }
+        for id in [urgent, older] {
+            if !finished.contains(&id) && scheduler_done(&env.status(id).await) {
+                finished.push(id);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the two batches did not get through within 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    cancel.cancel();
+    handle
+        .await
+        .expect("task")
+        .expect("the witness generator runs");
+    assert_eq!(
+        older_picks_while_urgent_waited,
+        [],
+        "jobs of the older batch picked while the urgent batch had queued jobs"
+    );
+    assert_eq!(
+        finished,
+        [urgent, older],
+        "the urgent batch is proven first"
+    );
+}
+
+/// Prover jobs of a batch that are queued now.
+fn queued_prover_jobs(status: &zkfleet_dal::BatchStatus) -> usize {
+    status
+        .rounds
+        .iter()
+        .flat_map(|r| &r.prover_jobs)
+        .filter(|j| j.status == JobStatus::Queued)
+        .count()
+}
+
+/// Picks one prover job (the database's order: priority, then age) and completes it with its
+/// placeholder proof.
+async fn complete_one(env: &TestEnv) -> Option<zkfleet_dal::ProverJob> {
+    let job = env
+        .dal
+        .pick_prover_job(
+            VERSION,
+            ProverJobClass::Any,
+            &HeavySet::default(),
+            "stand-in",
+        )
+        .await
+        .expect("pick a prover job")?;
+    let key = ObjectKey::Proof {
+        chain: CHAIN,
+        job: job.id,
+    };
+    let path = env
+        .store
+        .put(&key, &ProofBytes::new(placeholder(job.id.0)))
+        .await
+        .expect("store the placeholder");
+    let outcome = env
+        .dal
+        .complete_prover_job(job.id, &path, Duration::from_millis(1))
+        .await
+        .expect("complete the prover job");
+    assert!(outcome.is_completed(), "{outcome:?}");
+    Some(job)
 }

@@ -25,7 +25,9 @@ use crate::proving::{self, WitnessVector};
 use crate::{C, D, F};
 
 pub use closed_form::{ClosedForm, ClosedFormInputs};
-pub use split::{split_batch, BasicCircuitInstance, BasicWitnesses};
+pub use split::{
+    plan_batch, split_batch, BasicCircuitInstance, BasicWitnesses, BatchPlan, PlannedInstance,
+};
 pub use witness::{decode_witness, encode_witness, BasicWitness, WITNESS_FORMAT_VERSION};
 
 /// The three basic circuit types.

@@ -6,6 +6,13 @@
 //! instances (the recursion tip treats it as absent). Alongside the serialized witnesses, the
 //! ordered closed-form inputs/outputs of each type are produced from the running commitments
 //! the native execution recorded, so the pipeline can store them for the aggregation rounds.
+//!
+//! Cutting is two steps so that round 0's memory does not hold every circuit of a batch at
+//! once: [`plan_batch`] checks every operation, computes each type's closed forms and which
+//! operations each instance takes (a few indices per instance), and [`BatchPlan::encode`]
+//! builds one instance's witness bytes when the uploader is ready for it. [`split_batch`]
+//! does both for callers that want every instance in memory (tests, benchmarks, the
+//! in-process batch prover).
 
 use serde::{Deserialize, Serialize};
 use zkfleet_rollup::execute::{ExecutedBatch, OperationWitness, RunningCommitments};
@@ -51,6 +58,94 @@ impl BasicWitnesses {
     }
 }
 
+/// One instance a batch will be cut into, before its witness is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedInstance {
+    pub kind: BasicCircuitKind,
+    /// 0-based position among the instances of its type, in batch order.
+    pub sequence: u32,
+    /// The operations it takes, as indices into the executed batch's operation witnesses, in
+    /// batch order (a type's items are a subsequence of the operations).
+    operations: Vec<usize>,
+}
+
+impl PlannedInstance {
+    pub fn circuit(&self) -> CircuitId {
+        self.kind.circuit_id()
+    }
+
+    /// Items (signatures, operations or deposits) the instance holds.
+    pub fn item_count(&self) -> usize {
+        self.operations.len()
+    }
+}
+
+/// How a batch is cut into basic instances, and every type's closed forms, without the
+/// instances' witness bytes (see the module documentation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchPlan {
+    pub geometry: BasicGeometry,
+    /// Type then sequence order.
+    pub instances: Vec<PlannedInstance>,
+    /// One entry per basic type (also for types with no instance), in `CircuitId` order.
+    pub closed_forms: Vec<ClosedFormInputs>,
+    /// What identifies the executed batch the plan was made from, so that encoding against
+    /// another batch is refused rather than producing circuits of mixed batches.
+    operations: usize,
+    new_root: Digest,
+}
+
+impl BatchPlan {
+    /// The closed forms of one type.
+    pub fn closed_forms_of(&self, circuit: CircuitId) -> Option<&ClosedFormInputs> {
+        self.closed_forms.iter().find(|c| c.circuit == circuit)
+    }
+
+    /// Builds the witness bytes of `instance`, one of this plan's, from `batch`, the executed
+    /// batch the plan was made from.
+    pub fn encode(
+        &self,
+        batch: &ExecutedBatch,
+        instance: &PlannedInstance,
+    ) -> Result<BasicCircuitInstance, CircuitError> {
+        let all = &batch.witness.operations;
+        if all.len() != self.operations || batch.new_root != self.new_root {
+            return Err(invalid(format!(
+                "the plan is of another batch: it was made from {} operations ending at state \
+                 root {}, this batch has {} ending at {}",
+                self.operations,
+                hd(self.new_root),
+                all.len(),
+                hd(batch.new_root)
+            )));
+        }
+        let chunk = instance
+            .operations
+            .iter()
+            .map(|&i| {
+                all.get(i).ok_or_else(|| {
+                    invalid(format!(
+                        "{} instance {} takes operation {i}, but the batch has {} operations",
+                        instance.kind.name(),
+                        instance.sequence,
+                        all.len()
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let witness = match instance.kind {
+            BasicCircuitKind::SignatureVerification => signature_witness(&chunk)?,
+            BasicCircuitKind::StateTransition => state_witness(batch, &chunk)?,
+            BasicCircuitKind::PriorityOperations => priority_witness(&chunk)?,
+        };
+        Ok(BasicCircuitInstance {
+            circuit: instance.circuit(),
+            sequence: instance.sequence,
+            witness: encode_witness(&self.geometry, &witness)?,
+        })
+    }
+}
+
 fn hd(d: Digest) -> HashDigest {
     digest_to_hash_digest(d)
 }
@@ -68,166 +163,228 @@ fn invalid(message: String) -> CircuitError {
     CircuitError::InvalidBatchWitness(message)
 }
 
-/// Cuts `batch` into basic circuit instances for `geometry`.
+/// Cuts `batch` into basic circuit instances for `geometry`, every witness built.
 pub fn split_batch(
     batch: &ExecutedBatch,
     geometry: &BasicGeometry,
 ) -> Result<BasicWitnesses, CircuitError> {
+    let plan = plan_batch(batch, geometry)?;
+    let instances = plan
+        .instances
+        .iter()
+        .map(|instance| plan.encode(batch, instance))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(BasicWitnesses {
+        geometry: plan.geometry,
+        instances,
+        closed_forms: plan.closed_forms,
+    })
+}
+
+/// Plans how `batch` is cut into basic circuit instances for `geometry`: checks every
+/// operation's witness (so that encoding a planned instance later does not fail on the batch),
+/// and computes every type's closed forms.
+pub fn plan_batch(
+    batch: &ExecutedBatch,
+    geometry: &BasicGeometry,
+) -> Result<BatchPlan, CircuitError> {
     geometry.validate()?;
     let witness = &batch.witness;
+    for op in &witness.operations {
+        check_operation(op, geometry)?;
+    }
     let mut instances = Vec::new();
-    let mut closed_forms = Vec::new();
-
-    // Signature verification: every signed operation.
-    let signed: Vec<&OperationWitness> = witness
-        .operations
-        .iter()
-        .filter(|op| op.signed.is_some())
-        .collect();
-    let mut forms = Vec::new();
-    for (sequence, chunk) in signed
-        .chunks(geometry.signatures_per_instance as usize)
-        .enumerate()
-    {
-        let mut slots = Vec::with_capacity(chunk.len());
-        for op in chunk {
-            let Some(s) = &op.signed else { continue };
-            if s.signature.auth_path.len() != geometry.xmss_height as usize {
-                return Err(invalid(format!(
-                    "operation {}: signature tree height {} differs from the geometry's {}",
-                    op.index,
-                    s.signature.auth_path.len(),
-                    geometry.xmss_height
-                )));
-            }
-            slots.push(SignatureSlot {
-                message: hd(s.message_digest),
-                public_key: hd(s.public_key),
-                key_index: s.signature.key_index,
-                chain_values: s.signature.chain_values.iter().copied().map(hd).collect(),
-                auth_path: s.signature.auth_path.iter().copied().map(hd).collect(),
+    let mut closed_forms = Vec::with_capacity(BasicCircuitKind::ALL.len());
+    for kind in BasicCircuitKind::ALL {
+        let items: Vec<usize> = witness
+            .operations
+            .iter()
+            .enumerate()
+            .filter(|(_, op)| takes(kind, op))
+            .map(|(i, _)| i)
+            .collect();
+        let mut forms = Vec::new();
+        for (sequence, chunk) in items.chunks(kind.capacity(geometry) as usize).enumerate() {
+            let (first, last) = match (chunk.first(), chunk.last()) {
+                (Some(&first), Some(&last)) => {
+                    (&witness.operations[first], &witness.operations[last])
+                }
+                _ => return Err(invalid("empty chunk".into())),
+            };
+            let (input, output) = closed_form_ends(kind, batch, first, last);
+            let sequence = u32::try_from(sequence)
+                .map_err(|_| invalid(format!("sequence {sequence} overflows u32")))?;
+            forms.push(ClosedForm {
+                sequence,
+                input,
+                output,
+                item_count: u32::try_from(chunk.len())
+                    .map_err(|_| invalid(format!("{} items overflow u32", chunk.len())))?,
+            });
+            instances.push(PlannedInstance {
+                kind,
+                sequence,
+                operations: chunk.to_vec(),
             });
         }
-        let (first, last) = ends(chunk)?;
-        let before = first.before.signed_operations;
-        let after = last.after.signed_operations;
-        let mut input = Vec::new();
-        push_digest(&mut input, before);
-        let mut output = Vec::new();
-        push_digest(&mut output, after);
-        forms.push(closed_form(sequence, input, output, slots.len())?);
-        let w = BasicWitness::SignatureVerification(SignatureWitness {
-            signed_operations_before: hd(before),
-            slots,
+        closed_forms.push(ClosedFormInputs {
+            circuit: kind.circuit_id(),
+            instances: forms,
         });
-        instances.push(instance(
-            BasicCircuitKind::SignatureVerification,
-            sequence,
-            geometry,
-            &w,
-        )?);
     }
-    closed_forms.push(ClosedFormInputs {
-        circuit: CircuitId::SIGNATURE_VERIFICATION,
-        instances: forms,
-    });
-
-    // State transition: every operation.
-    let all: Vec<&OperationWitness> = witness.operations.iter().collect();
-    let mut forms = Vec::new();
-    for (sequence, chunk) in all
-        .chunks(geometry.operations_per_instance as usize)
-        .enumerate()
-    {
-        let slots = chunk
-            .iter()
-            .map(|op| state_slot(op))
-            .collect::<Result<Vec<_>, _>>()?;
-        let (first, last) = ends(chunk)?;
-        let mut input = Vec::new();
-        for d in commitments(&first.before) {
-            push_digest(&mut input, d);
-        }
-        push_u64(&mut input, witness.chain_id.0);
-        input.push(u64::from(witness.operator));
-        let mut output = Vec::new();
-        for d in commitments(&last.after) {
-            push_digest(&mut output, d);
-        }
-        forms.push(closed_form(sequence, input, output, slots.len())?);
-        let b = &first.before;
-        let w = BasicWitness::StateTransition(StateWitness {
-            chain_id: witness.chain_id.0,
-            operator: witness.operator,
-            before: StateCommitments {
-                state_root: hd(b.state_root),
-                operations: hd(b.operations),
-                signed_operations: hd(b.signed_operations),
-                deposits: hd(b.deposits),
-                withdrawals: hd(b.withdrawals),
-                pubdata: hd(b.pubdata),
-            },
-            slots,
-        });
-        instances.push(instance(
-            BasicCircuitKind::StateTransition,
-            sequence,
-            geometry,
-            &w,
-        )?);
-    }
-    closed_forms.push(ClosedFormInputs {
-        circuit: CircuitId::STATE_TRANSITION,
-        instances: forms,
-    });
-
-    // Priority operations: every deposit, in queue order.
-    let deposits: Vec<&OperationWitness> = witness
-        .operations
-        .iter()
-        .filter(|op| matches!(op.operation, Operation::Deposit(_)))
-        .collect();
-    let mut forms = Vec::new();
-    for (sequence, chunk) in deposits
-        .chunks(geometry.deposits_per_instance as usize)
-        .enumerate()
-    {
-        let mut slots = Vec::with_capacity(chunk.len());
-        for op in chunk {
-            if let Operation::Deposit(d) = &op.operation {
-                slots.push(deposit_item(d));
-            }
-        }
-        let (first, last) = ends(chunk)?;
-        let mut input = Vec::new();
-        push_digest(&mut input, first.before.deposits);
-        push_u64(&mut input, first.before.next_priority_serial);
-        let mut output = Vec::new();
-        push_digest(&mut output, last.after.deposits);
-        push_u64(&mut output, last.after.next_priority_serial);
-        forms.push(closed_form(sequence, input, output, slots.len())?);
-        let w = BasicWitness::PriorityOperations(PriorityWitness {
-            deposits_before: hd(first.before.deposits),
-            next_priority_serial_before: first.before.next_priority_serial,
-            slots,
-        });
-        instances.push(instance(
-            BasicCircuitKind::PriorityOperations,
-            sequence,
-            geometry,
-            &w,
-        )?);
-    }
-    closed_forms.push(ClosedFormInputs {
-        circuit: CircuitId::PRIORITY_OPERATIONS,
-        instances: forms,
-    });
-
-    Ok(BasicWitnesses {
+    Ok(BatchPlan {
         geometry: *geometry,
         instances,
         closed_forms,
+        operations: witness.operations.len(),
+        new_root: batch.new_root,
     })
+}
+
+/// Whether an instance of `kind` holds `op`: signature verification every signed operation,
+/// state transition every operation, priority operations every deposit.
+fn takes(kind: BasicCircuitKind, op: &OperationWitness) -> bool {
+    match kind {
+        BasicCircuitKind::SignatureVerification => op.signed.is_some(),
+        BasicCircuitKind::StateTransition => true,
+        BasicCircuitKind::PriorityOperations => matches!(op.operation, Operation::Deposit(_)),
+    }
+}
+
+/// The checks a witness must pass before any instance is built from it.
+fn check_operation(op: &OperationWitness, geometry: &BasicGeometry) -> Result<(), CircuitError> {
+    if let Some(s) = &op.signed {
+        if s.signature.auth_path.len() != geometry.xmss_height as usize {
+            return Err(invalid(format!(
+                "operation {}: signature tree height {} differs from the geometry's {}",
+                op.index,
+                s.signature.auth_path.len(),
+                geometry.xmss_height
+            )));
+        }
+    }
+    check_updates(op)
+}
+
+/// An operation updates one account per lane it uses (Transfer: sender, recipient, operator;
+/// Withdraw: sender, operator; Deposit: recipient).
+fn check_updates(op: &OperationWitness) -> Result<(), CircuitError> {
+    let expected = match op.operation {
+        Operation::Deposit(_) => 1,
+        Operation::Transfer(_) => 3,
+        Operation::Withdraw(_) => 2,
+    };
+    if op.updates.len() != expected {
+        return Err(invalid(format!(
+            "operation {} ({}) has {} account updates, expected {expected}",
+            op.index,
+            op.operation.kind(),
+            op.updates.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The closed-form input and output of an instance of `kind` running from `first` to `last`.
+fn closed_form_ends(
+    kind: BasicCircuitKind,
+    batch: &ExecutedBatch,
+    first: &OperationWitness,
+    last: &OperationWitness,
+) -> (Vec<u64>, Vec<u64>) {
+    let mut input = Vec::new();
+    let mut output = Vec::new();
+    match kind {
+        BasicCircuitKind::SignatureVerification => {
+            push_digest(&mut input, first.before.signed_operations);
+            push_digest(&mut output, last.after.signed_operations);
+        }
+        BasicCircuitKind::StateTransition => {
+            for d in commitments(&first.before) {
+                push_digest(&mut input, d);
+            }
+            push_u64(&mut input, batch.witness.chain_id.0);
+            input.push(u64::from(batch.witness.operator));
+            for d in commitments(&last.after) {
+                push_digest(&mut output, d);
+            }
+        }
+        BasicCircuitKind::PriorityOperations => {
+            push_digest(&mut input, first.before.deposits);
+            push_u64(&mut input, first.before.next_priority_serial);
+            push_digest(&mut output, last.after.deposits);
+            push_u64(&mut output, last.after.next_priority_serial);
+        }
+    }
+    (input, output)
+}
+
+fn signature_witness(chunk: &[&OperationWitness]) -> Result<BasicWitness, CircuitError> {
+    let (first, _) = ends(chunk)?;
+    let mut slots = Vec::with_capacity(chunk.len());
+    for op in chunk {
+        let Some(s) = &op.signed else {
+            return Err(invalid(format!(
+                "operation {} is not signed but was planned into a signature instance",
+                op.index
+            )));
+        };
+        slots.push(SignatureSlot {
+            message: hd(s.message_digest),
+            public_key: hd(s.public_key),
+            key_index: s.signature.key_index,
+            chain_values: s.signature.chain_values.iter().copied().map(hd).collect(),
+            auth_path: s.signature.auth_path.iter().copied().map(hd).collect(),
+        });
+    }
+    Ok(BasicWitness::SignatureVerification(SignatureWitness {
+        signed_operations_before: hd(first.before.signed_operations),
+        slots,
+    }))
+}
+
+fn state_witness(
+    batch: &ExecutedBatch,
+    chunk: &[&OperationWitness],
+) -> Result<BasicWitness, CircuitError> {
+    let (first, _) = ends(chunk)?;
+    let slots = chunk
+        .iter()
+        .map(|op| state_slot(op))
+        .collect::<Result<Vec<_>, _>>()?;
+    let b = &first.before;
+    Ok(BasicWitness::StateTransition(StateWitness {
+        chain_id: batch.witness.chain_id.0,
+        operator: batch.witness.operator,
+        before: StateCommitments {
+            state_root: hd(b.state_root),
+            operations: hd(b.operations),
+            signed_operations: hd(b.signed_operations),
+            deposits: hd(b.deposits),
+            withdrawals: hd(b.withdrawals),
+            pubdata: hd(b.pubdata),
+        },
+        slots,
+    }))
+}
+
+fn priority_witness(chunk: &[&OperationWitness]) -> Result<BasicWitness, CircuitError> {
+    let (first, _) = ends(chunk)?;
+    let mut slots = Vec::with_capacity(chunk.len());
+    for op in chunk {
+        let Operation::Deposit(d) = &op.operation else {
+            return Err(invalid(format!(
+                "operation {} is not a deposit but was planned into a priority instance",
+                op.index
+            )));
+        };
+        slots.push(deposit_item(d));
+    }
+    Ok(BasicWitness::PriorityOperations(PriorityWitness {
+        deposits_before: hd(first.before.deposits),
+        next_priority_serial_before: first.before.next_priority_serial,
+        slots,
+    }))
 }
 
 fn ends<'a>(
@@ -248,36 +405,6 @@ fn commitments(c: &RunningCommitments) -> [Digest; 6] {
         c.withdrawals,
         c.pubdata,
     ]
-}
-
-fn closed_form(
-    sequence: usize,
-    input: Vec<u64>,
-    output: Vec<u64>,
-    items: usize,
-) -> Result<ClosedForm, CircuitError> {
-    Ok(ClosedForm {
-        sequence: u32::try_from(sequence)
-            .map_err(|_| invalid(format!("sequence {sequence} overflows u32")))?,
-        input,
-        output,
-        item_count: u32::try_from(items)
-            .map_err(|_| invalid(format!("{items} items overflow u32")))?,
-    })
-}
-
-fn instance(
-    kind: BasicCircuitKind,
-    sequence: usize,
-    geometry: &BasicGeometry,
-    witness: &BasicWitness,
-) -> Result<BasicCircuitInstance, CircuitError> {
-    Ok(BasicCircuitInstance {
-        circuit: kind.circuit_id(),
-        sequence: u32::try_from(sequence)
-            .map_err(|_| invalid(format!("sequence {sequence} overflows u32")))?,
-        witness: encode_witness(geometry, witness)?,
-    })
 }
 
 fn deposit_item(d: &zkfleet_rollup::operation::Deposit) -> DepositItem {
@@ -308,19 +435,7 @@ fn lane(update: &AccountUpdate) -> LaneWitness {
 /// rollup applied them (Transfer: sender, recipient, operator; Withdraw: sender, operator;
 /// Deposit: recipient).
 fn state_slot(op: &OperationWitness) -> Result<StateSlot, CircuitError> {
-    let expected = match op.operation {
-        Operation::Deposit(_) => 1,
-        Operation::Transfer(_) => 3,
-        Operation::Withdraw(_) => 2,
-    };
-    if op.updates.len() != expected {
-        return Err(invalid(format!(
-            "operation {} ({}) has {} account updates, expected {expected}",
-            op.index,
-            op.operation.kind(),
-            op.updates.len()
-        )));
-    }
+    check_updates(op)?;
     let u = &op.updates;
     Ok(match &op.operation {
         Operation::Deposit(d) => StateSlot {

@@ -9,7 +9,7 @@ use super::witness::{
     SchedulerJobWitness, TipJobWitness, TipSlotWitnessData, TypeSummary,
 };
 use super::PipelineError;
-use crate::basic::{BasicCircuitKind, BasicWitnesses, ClosedFormInputs};
+use crate::basic::{BasicCircuitKind, ClosedFormInputs};
 
 /// `(closed-form input length, own public output length)` of a basic type: the carried output
 /// is the own output followed by `input[own_output_len..]`.
@@ -185,13 +185,14 @@ pub fn scheduler_job_witness(
 /// scheduler), in circuit id order.
 pub fn type_summaries(
     executed: &ExecutedBatch,
-    witnesses: &BasicWitnesses,
+    closed_forms: &[ClosedFormInputs],
 ) -> Result<Vec<TypeSummary>, PipelineError> {
     let mut out = Vec::with_capacity(BasicCircuitKind::ALL.len());
     for kind in BasicCircuitKind::ALL {
         let id = kind.circuit_id();
-        let forms = witnesses
-            .closed_forms_of(id)
+        let forms = closed_forms
+            .iter()
+            .find(|c| c.circuit == id)
             .map(|c| c.instances.as_slice())
             .unwrap_or_default();
         match (forms.first(), forms.last()) {

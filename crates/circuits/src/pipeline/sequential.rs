@@ -117,7 +117,7 @@ pub fn prove_sequentially_with<E: From<PipelineError>>(
     progress: impl FnMut(&TimedJob),
 ) -> Result<SequentialRun, E> {
     let witnesses = split_batch(executed, circuits.geometry()).map_err(PipelineError::from)?;
-    let summaries = type_summaries(executed, &witnesses)?;
+    let summaries = type_summaries(executed, &witnesses.closed_forms)?;
     let mut timer = Timer {
         circuits,
         jobs: Vec::new(),

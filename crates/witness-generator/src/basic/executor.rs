@@ -2,7 +2,7 @@
 //! run on a blocking thread.
 
 use bytes::Bytes;
-use zkfleet_circuits::basic::split_batch;
+use zkfleet_circuits::basic::plan_batch;
 use zkfleet_circuits::pipeline::{type_summaries, PipelineError};
 use zkfleet_circuits::{BasicGeometry, CircuitError};
 use zkfleet_rollup::execute::{execute_batch, ExecutionError};
@@ -86,18 +86,19 @@ impl Executor for BasicExecutor {
         let executed = execute_batch(&mut state, &batch)
             .map_err(|source| BasicWitnessError::InvalidBatch { batch: job, source })?;
         drop(state);
-        let witnesses = split_batch(&executed, &self.geometry)
+        // Only the plan here: the circuits' witnesses are built one by one as they are
+        // uploaded, so the batch's circuits are never all in memory.
+        let plan = plan_batch(&executed, &self.geometry)
             .map_err(|source| BasicWitnessError::Split { batch: job, source })?;
         // The per-type summaries need the executed batch (an absent type's constant closed
         // form comes from it), so they are computed here rather than by the saver.
-        let types = type_summaries(&executed, &witnesses)
+        let types = type_summaries(&executed, &plan.closed_forms)
             .map_err(|source| BasicWitnessError::Summaries { batch: job, source })?;
         Ok(BasicArtifacts {
             public_output: executed.public_output,
+            executed,
+            plan,
             types,
-            geometry: witnesses.geometry,
-            instances: witnesses.instances,
-            closed_forms: witnesses.closed_forms,
         })
     }
 }

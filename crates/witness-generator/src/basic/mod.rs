@@ -18,10 +18,10 @@ pub mod upload;
 use std::fmt;
 use std::time::Instant;
 
-use zkfleet_circuits::basic::{BasicCircuitInstance, ClosedFormInputs};
+use zkfleet_circuits::basic::BatchPlan;
 use zkfleet_circuits::pipeline::TypeSummary;
-use zkfleet_circuits::BasicGeometry;
 use zkfleet_dal::Dal;
+use zkfleet_rollup::execute::ExecutedBatch;
 use zkfleet_runner::{ConfigError, JobRunner};
 use zkfleet_store::Store;
 use zkfleet_types::{AggregationRound, BatchPublicOutput, L1BatchId};
@@ -29,6 +29,7 @@ use zkfleet_types::{AggregationRound, BatchPublicOutput, L1BatchId};
 pub use executor::{BasicExecutor, BasicWitnessError};
 pub use picker::BasicPicker;
 pub use saver::{BasicSaver, SaveError};
+pub use upload::{upload_circuits, UploadError, Uploaded};
 
 use crate::config::WitnessGeneratorConfig;
 
@@ -55,16 +56,15 @@ impl fmt::Display for BasicJobMeta {
     }
 }
 
-/// What executing a batch produces: its public output and its basic circuit instances with
-/// each type's closed forms.
+/// What executing a batch produces: its public output, the executed batch its circuits are
+/// built from, and how it is cut into circuits (each type's closed forms included). The
+/// circuits' witness bytes are built by the saver as it uploads them (`upload`), so they are
+/// never all held at once.
 #[derive(Debug)]
 pub struct BasicArtifacts {
     pub public_output: BatchPublicOutput,
-    pub geometry: BasicGeometry,
-    /// Encoded circuit witnesses, type then sequence order.
-    pub instances: Vec<BasicCircuitInstance>,
-    /// One entry per basic type, present or not, in circuit id order.
-    pub closed_forms: Vec<ClosedFormInputs>,
+    pub executed: ExecutedBatch,
+    pub plan: BatchPlan,
     /// Every basic type's run through the batch, in circuit id order (for the tip and the
     /// scheduler).
     pub types: Vec<TypeSummary>,

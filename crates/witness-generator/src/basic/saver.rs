@@ -4,14 +4,15 @@
 //! transaction that makes the jobs visible. Keys are deterministic, so a job re-executed after
 //! a requeue overwrites the same blobs, and the database inserts are idempotent.
 
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
+use zkfleet_circuits::basic::BatchPlan;
 use zkfleet_dal::{BasicWitnessOutput, CompleteOutcome, Dal, DalError, JobRef, NewLeafWitnessJob};
 use zkfleet_runner::traits::{JobError, JobSaver};
-use zkfleet_store::{ObjectKey, Store, StoreError};
+use zkfleet_store::{ObjectKey, Store};
 use zkfleet_types::L1BatchId;
 
 use super::executor::BasicWitnessError;
-use super::upload::upload_circuits;
+use super::upload::{upload_circuits, UploadError};
 use super::{BasicArtifacts, BasicJobMeta, ROUND};
 use crate::artifacts::{AuxOutput, SchedulerPartialInput, StoredClosedForms};
 use crate::metrics::{self, JobOutcome};
@@ -49,16 +50,30 @@ impl BasicSaver {
         &self,
         batch: L1BatchId,
         artifacts: BasicArtifacts,
-    ) -> Result<BasicWitnessOutput, StoreError> {
+    ) -> Result<BasicWitnessOutput, UploadError> {
         let BasicArtifacts {
             public_output,
-            geometry,
-            instances,
-            closed_forms,
+            executed,
+            plan,
             types,
         } = artifacts;
-        let prover_jobs =
-            upload_circuits(&self.store, batch, instances, self.max_circuits_in_flight).await?;
+        let uploaded = upload_circuits(
+            &self.store,
+            batch,
+            &executed,
+            &plan,
+            self.max_circuits_in_flight,
+        )
+        .await?;
+        debug!(%batch, circuits = uploaded.jobs.len(), peak_encoded = uploaded.peak_encoded, "basic circuits uploaded");
+        // Everything below needs only the plan and the output: free the batch's witness now.
+        drop(executed);
+        let prover_jobs = uploaded.jobs;
+        let BatchPlan {
+            geometry,
+            closed_forms,
+            ..
+        } = plan;
 
         // Closed forms of the types present (those with a leaf job to read them); absent types
         // are recorded in the scheduler's summary with zero instances.

@@ -1,54 +1,130 @@
-//! Streams a batch's circuit witnesses to the store with a bounded number in flight.
+//! Builds a batch's circuit witnesses and streams them to the store, a bounded number at once.
 //!
-//! The instances are consumed one by one: an instance's bytes move into its upload and are
-//! freed when the upload ends, and at most `max_in_flight` uploads (each holding its encoded
-//! blob) run at once. So the uploads never hold more than `max_in_flight` circuits on top of
-//! the instances not yet started, and the connections opened to the store stay bounded.
+//! A batch's circuits are never all in memory: each planned instance is encoded only when an
+//! upload slot is free, its bytes move into the upload and are freed when the upload ends. At
+//! most `max_in_flight` encoded circuits exist at any moment, whatever the batch's size, and
+//! the connections opened to the store stay bounded. (The executed batch the circuits are
+//! built from stays in memory for the whole upload: it is the source of every circuit.)
+//!
+//! Encoding one instance is a few hundred microseconds of copying digests into a witness
+//! struct and serializing it, done inline on the upload's task: short enough not to stall the
+//! runtime, and it keeps "encoded" and "being uploaded" the same set.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
-use zkfleet_circuits::basic::BasicCircuitInstance;
+use zkfleet_circuits::basic::BatchPlan;
+use zkfleet_circuits::CircuitError;
 use zkfleet_dal::NewBasicProverJob;
+use zkfleet_rollup::execute::ExecutedBatch;
 use zkfleet_store::{CircuitWitnessBytes, ObjectKey, Store, StoreError};
-use zkfleet_types::{AggregationRound, L1BatchId};
+use zkfleet_types::{AggregationRound, CircuitId, L1BatchId};
 
 use crate::metrics;
 
+/// Why a batch's circuits could not all be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error("building the witness of {circuit} circuit {sequence}: {source}")]
+    Encode {
+        circuit: CircuitId,
+        sequence: u32,
+        #[source]
+        source: CircuitError,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the uploads produced.
+#[derive(Debug)]
+pub struct Uploaded {
+    /// The prover jobs to insert, in (circuit, sequence) order.
+    pub jobs: Vec<NewBasicProverJob>,
+    /// Most encoded circuits held in memory at once during the uploads (at most the bound).
+    pub peak_encoded: usize,
+}
+
 /// The deterministic key of a basic circuit: a re-executed job overwrites the same blob.
-pub fn circuit_key(batch: L1BatchId, instance: &BasicCircuitInstance) -> ObjectKey {
+pub fn circuit_key(batch: L1BatchId, circuit: CircuitId, sequence: u32) -> ObjectKey {
     ObjectKey::CircuitWitness {
         chain: batch.chain_id,
         batch: batch.batch_number,
         round: AggregationRound::Basic,
-        circuit: instance.circuit,
+        circuit,
         depth: 0,
-        sequence: instance.sequence,
+        sequence,
     }
 }
 
-/// Uploads every instance, at most `max_in_flight` at a time, and returns the prover jobs to
-/// insert, in (circuit, sequence) order. The first failure ends the uploads still running.
+/// Counts the encoded circuits alive: one is counted from its encoding until its bytes are
+/// dropped, however its upload ends.
+struct Held<'a> {
+    now: &'a AtomicUsize,
+}
+
+impl<'a> Held<'a> {
+    fn new(now: &'a AtomicUsize, peak: &AtomicUsize) -> Self {
+        let held = now.fetch_add(1, Ordering::SeqCst) + 1;
+        peak.fetch_max(held, Ordering::SeqCst);
+        Self { now }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Encodes and uploads every instance of `plan` (made from `executed`), at most
+/// `max_in_flight` at a time. The first failure ends the uploads still running.
 pub async fn upload_circuits(
     store: &Store,
     batch: L1BatchId,
-    instances: Vec<BasicCircuitInstance>,
+    executed: &ExecutedBatch,
+    plan: &BatchPlan,
     max_in_flight: usize,
-) -> Result<Vec<NewBasicProverJob>, StoreError> {
-    let uploads = instances.into_iter().map(|instance| async move {
-        let key = circuit_key(batch, &instance);
-        let path = store
-            .put(&key, &CircuitWitnessBytes::new(instance.witness))
-            .await?;
-        metrics::circuit_uploaded(AggregationRound::Basic);
-        Ok::<_, StoreError>(NewBasicProverJob {
-            circuit_id: instance.circuit,
-            sequence_number: instance.sequence,
-            circuit_blob_key: path,
-        })
-    });
-    let mut jobs: Vec<NewBasicProverJob> = stream::iter(uploads)
+) -> Result<Uploaded, UploadError> {
+    let now = AtomicUsize::new(0);
+    let peak = AtomicUsize::new(0);
+    let (now, peak) = (&now, &peak);
+    // The closure takes an index rather than `&PlannedInstance`: a closure over a borrowed
+    // argument returning a future trips rustc's higher-ranked `Send` check in the saver.
+    let upload = |index: usize| {
+        let planned = &plan.instances[index];
+        async move {
+            let instance =
+                plan.encode(executed, planned)
+                    .map_err(|source| UploadError::Encode {
+                        circuit: planned.circuit(),
+                        sequence: planned.sequence,
+                        source,
+                    })?;
+            let held = Held::new(now, peak);
+            let key = circuit_key(batch, instance.circuit, instance.sequence);
+            let path = store
+                .put(&key, &CircuitWitnessBytes::new(instance.witness))
+                .await?;
+            drop(held);
+            metrics::circuit_uploaded(AggregationRound::Basic);
+            Ok::<_, UploadError>(NewBasicProverJob {
+                circuit_id: instance.circuit,
+                sequence_number: instance.sequence,
+                circuit_blob_key: path,
+            })
+        }
+    };
+    // `buffer_unordered` polls at most `max_in_flight` of these futures, and a future encodes
+    // its circuit on its first poll: that is the bound on encoded circuits.
+    let mut jobs: Vec<NewBasicProverJob> = stream::iter(0..plan.instances.len())
+        .map(upload)
         .buffer_unordered(max_in_flight.max(1))
         .try_collect()
         .await?;
     jobs.sort_by_key(|job| (job.circuit_id, job.sequence_number));
-    Ok(jobs)
+    Ok(Uploaded {
+        jobs,
+        peak_encoded: peak.load(Ordering::SeqCst),
+    })
 }

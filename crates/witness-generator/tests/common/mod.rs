@@ -137,28 +137,43 @@ impl TestEnv {
     /// Stores `bytes` as the witness input of batch `number` and hands the batch to the fleet.
     pub async fn submit_bytes(&self, number: u32, bytes: Vec<u8>) -> L1BatchId {
         let id = batch_id(number);
-        let key = ObjectKey::WitnessInput {
-            chain: id.chain_id,
-            batch: id.batch_number,
-        };
-        let path = self
-            .store
-            .put(&key, &WitnessInputBytes::new(bytes))
-            .await
-            .expect("store the witness input");
+        let path = self.store_input(id, bytes).await;
         self.insert(id, path).await;
         id
     }
 
+    /// Stores `bytes` as the witness input of `id`; returns its key.
+    async fn store_input(&self, id: L1BatchId, bytes: Vec<u8>) -> String {
+        let key = ObjectKey::WitnessInput {
+            chain: id.chain_id,
+            batch: id.batch_number,
+        };
+        self.store
+            .put(&key, &WitnessInputBytes::new(bytes))
+            .await
+            .expect("store the witness input")
+    }
+
     /// Hands batch `number` to the fleet with `blob_key` as its witness input location.
     pub async fn insert(&self, id: L1BatchId, blob_key: String) {
+        self.insert_with(id, blob_key, 0, Utc::now()).await;
+    }
+
+    /// [`Self::insert`] with a priority and a sealing time.
+    pub async fn insert_with(
+        &self,
+        id: L1BatchId,
+        blob_key: String,
+        priority: i32,
+        batch_sealed_at: chrono::DateTime<Utc>,
+    ) {
         self.dal
             .insert_batch(&NewBatch {
                 batch: id,
                 protocol_version: VERSION,
                 witness_input_blob_key: blob_key,
-                priority: 0,
-                batch_sealed_at: Utc::now(),
+                priority,
+                batch_sealed_at,
             })
             .await
             .expect("insert the batch");
@@ -166,13 +181,24 @@ impl TestEnv {
 
     /// Stores a generated batch's input (batch + pre-state) and hands it to the fleet.
     pub async fn submit(&self, generated: &Generated) -> L1BatchId {
+        self.submit_with(generated, 0, Utc::now()).await
+    }
+
+    /// [`Self::submit`] with a priority and a sealing time.
+    pub async fn submit_with(
+        &self,
+        generated: &Generated,
+        priority: i32,
+        batch_sealed_at: chrono::DateTime<Utc>,
+    ) -> L1BatchId {
         let input = BatchWitnessInput::from_genesis(&generated.batch, &generated.genesis)
             .expect("build the witness input");
-        self.submit_bytes(
-            generated.batch.number.0,
-            input.encode().expect("encode the witness input"),
-        )
-        .await
+        let id = generated.batch.id();
+        let path = self
+            .store_input(id, input.encode().expect("encode the witness input"))
+            .await;
+        self.insert_with(id, path, priority, batch_sealed_at).await;
+        id
     }
 
     pub async fn status(&self, id: L1BatchId) -> BatchStatus {

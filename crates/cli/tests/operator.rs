@@ -237,6 +237,124 @@ fn postgres_status_shows_rounds_counts_and_json() {
 }
 
 #[test]
+fn postgres_status_of_several_batches_names_the_missing_one() {
+    let fleet = TestFleet::postgres();
+    fleet.insert_version();
+    fleet.insert_batch(1);
+    fleet.insert_batch(2);
+    fleet.run_basic_witness_generation(1);
+
+    // Both batches are reported, in the order asked, and the missing one makes the command
+    // fail after the others were printed.
+    let output = fleet.run(&["--chain-id", "270", "status", "batch", "2", "99", "1"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stdout}");
+    let at = |needle: &str| {
+        stdout
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} missing:\n{stdout}"))
+    };
+    let (two, missing, one) = (
+        at("batch 2 of chain 270"),
+        at("batch 99 of chain 270: not found"),
+        at("batch 1 of chain 270"),
+    );
+    assert!(two < missing && missing < one, "{stdout}");
+    assert!(
+        stderr.contains("1 of 3 batches not found on chain 270"),
+        "{stderr}"
+    );
+
+    // --verbose lists the jobs of each batch: batch 1's basic prover job, not batch 2's.
+    let out = fleet.ok(&[
+        "--chain-id",
+        "270",
+        "status",
+        "batch",
+        "1",
+        "2",
+        "--verbose",
+    ]);
+    let (first, second) = out
+        .split_once("batch 2 of chain 270")
+        .unwrap_or_else(|| panic!("no batch 2:\n{out}"));
+    // Job rows start with the job's name ("prover job 1"); the headers say "prover jobs".
+    assert!(first.contains("| prover job "), "{out}");
+    assert!(!second.contains("| prover job "), "{out}");
+    assert!(
+        second.contains("| basic witness job of batch 2 of chain 270"),
+        "{out}"
+    );
+
+    // --json: one element per batch, each with its own state.
+    let out = fleet.ok(&["--chain-id", "270", "status", "batch", "1", "2", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&out).expect("status --json is JSON");
+    let batches = json.as_array().expect("an array");
+    assert_eq!(batches.len(), 2, "{out}");
+    assert_eq!(batches[0]["batch"]["batch_number"], 1);
+    assert_eq!(batches[0]["witness_input"]["status"], "successful");
+    assert_eq!(
+        batches[0]["rounds"][0]["prover_jobs"][0]["status"],
+        "queued"
+    );
+    assert_eq!(batches[1]["batch"]["batch_number"], 2);
+    assert_eq!(batches[1]["witness_input"]["status"], "queued");
+    assert_eq!(
+        batches[1]["rounds"][0]["prover_jobs"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+}
+
+#[test]
+fn postgres_requeue_brings_back_a_failed_witness_job() {
+    let fleet = TestFleet::postgres();
+    fleet.insert_version();
+    fleet.insert_batch(5);
+    let basic = JobRef::WitnessInput(batch_id(5));
+    fleet.runtime.block_on(async {
+        let job = fleet
+            .dal
+            .pick_basic_witness_job(V1, "bwg")
+            .await
+            .unwrap()
+            .expect("the basic witness job");
+        assert_eq!(job.meta.batch, batch_id(5));
+        fleet
+            .dal
+            .fail_job(basic, "disk full while uploading circuits")
+            .await
+            .unwrap();
+    });
+    let failed = fleet
+        .runtime
+        .block_on(fleet.dal.job(basic))
+        .unwrap()
+        .unwrap();
+    assert_eq!(failed.status, JobStatus::Failed);
+    assert_eq!(failed.attempts, 1);
+
+    // A failed job (not yet exhausted) is requeued too, in its own table.
+    let out = fleet.ok(&["--chain-id", "270", "requeue", "--batch", "5"]);
+    assert!(out.contains("requeued 1 jobs"), "{out}");
+    assert!(out.contains("witness_inputs: 1"), "{out}");
+    let requeued = fleet
+        .runtime
+        .block_on(fleet.dal.job(basic))
+        .unwrap()
+        .unwrap();
+    assert_eq!(requeued.status, JobStatus::Queued);
+    assert_eq!(
+        requeued.attempts,
+        zkfleet_dal::ATTEMPTS_AFTER_OPERATOR_REQUEUE
+    );
+    // A witness generator gets it again.
+    fleet.run_basic_witness_generation(5);
+}
+
+#[test]
 fn postgres_requeue_brings_back_jobs_past_max_attempts() {
     let fleet = TestFleet::postgres();
     fleet.insert_version();
@@ -359,6 +477,38 @@ fn postgres_restart_a_job_and_a_batch() {
 
     let err = fleet.fails(&["--chain-id", "270", "restart", "--batch", "42"]);
     assert!(err.contains("not found"), "{err}");
+
+    // Jobs named by batch number: the finished batch's compression and basic witness jobs
+    // are queued again with fresh attempts (a job downstream of them is not touched).
+    fleet.run_basic_witness_generation(3);
+    fleet.drive_to_completion();
+    let compression = JobRef::Compression(batch_id(3));
+    let done = fleet
+        .runtime
+        .block_on(fleet.dal.job(compression))
+        .unwrap()
+        .expect("the compression job");
+    assert_eq!(done.status, JobStatus::Successful);
+    assert_eq!(done.attempts, 1);
+    let out = fleet.ok(&["--chain-id", "270", "restart", "--job", "compression:3"]);
+    assert!(out.contains("queued with fresh attempts"), "{out}");
+    let again = fleet
+        .runtime
+        .block_on(fleet.dal.job(compression))
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.status, again.attempts), (JobStatus::Queued, 0));
+    let out = fleet.ok(&["--chain-id", "270", "restart", "--job", "basic:3"]);
+    assert!(out.contains("queued with fresh attempts"), "{out}");
+    let basic = fleet
+        .runtime
+        .block_on(fleet.dal.job(JobRef::WitnessInput(batch_id(3))))
+        .unwrap()
+        .unwrap();
+    assert_eq!((basic.status, basic.attempts), (JobStatus::Queued, 0));
+    // On another chain the same batch number names no job.
+    let err = fleet.fails(&["--chain-id", "271", "restart", "--job", "compression:3"]);
+    assert!(err.contains("chain 271"), "{err}");
 }
 
 #[test]

@@ -241,19 +241,24 @@ async fn prove_through_pipeline(
     }
     let output = tokio::task::block_in_place(|| command.output())
         .map_err(|e| BenchError::io(format!("running {}", options.zkfleet.display()), e));
-    let result = output.and_then(|output| parse_prove_output(&output));
+    // The final proof lives in the data directory: read it before the directory goes.
+    let result = output
+        .and_then(|output| parse_prove_output(&output))
+        .and_then(|(loading_s, total_s, proof_path)| {
+            let final_proof = std::fs::read(&proof_path)
+                .map_err(|e| BenchError::io(format!("reading {}", proof_path.display()), e))?;
+            Ok((loading_s, total_s, final_proof))
+        });
     if let Some(database) = database {
         database.drop_database().await?;
     }
     let removed = std::fs::remove_dir_all(&data_dir);
-    let (loading_s, total_s, proof_path) = result?;
-    let final_proof = std::fs::read(&proof_path)
-        .map_err(|e| BenchError::io(format!("reading {}", proof_path.display()), e));
+    let (loading_s, total_s, final_proof) = result?;
     removed.map_err(|e| BenchError::io(format!("removing {}", data_dir.display()), e))?;
     Ok(PipelineRun {
         wall_s: total_s - loading_s,
         loading_s,
-        final_proof: final_proof?,
+        final_proof,
     })
 }
 

@@ -32,6 +32,7 @@ use zkfleet_circuits::recursion::CompressionProfile;
 use zkfleet_circuits::{BasicGeometry, ProvingConfiguration};
 use zkfleet_gateway::GatewayConfig;
 use zkfleet_job_monitor::MonitorConfig;
+use zkfleet_sequencer::SequencerConfig;
 use zkfleet_store::StoreConfig;
 use zkfleet_types::{ChainId, ProtocolSemanticVersion};
 
@@ -57,6 +58,8 @@ pub struct FleetConfig {
     pub monitor: MonitorConfig,
     /// `zkfleet gateway` (docs/gateway.md).
     pub gateway: GatewayConfig,
+    /// `zkfleet sequencer` (docs/sequencer.md).
+    pub sequencer: SequencerConfig,
     /// What every proving component agrees on: the protocol version and its circuits.
     pub proving: ProvingConfig,
     /// Where each component serves its Prometheus metrics (the job monitor serves them on its
@@ -73,6 +76,7 @@ impl Default for FleetConfig {
             store: None,
             monitor: MonitorConfig::default(),
             gateway: GatewayConfig::default(),
+            sequencer: SequencerConfig::default(),
             proving: ProvingConfig::default(),
             metrics: MetricsConfig::default(),
         }
@@ -403,6 +407,8 @@ mod tests {
             "[gateway]",
             "[gateway.pull]",
             "[gateway.auth]",
+            "[sequencer]",
+            "[sequencer.push]",
         ] {
             assert!(text.contains(field), "example lacks {field}");
         }

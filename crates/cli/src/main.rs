@@ -24,7 +24,7 @@ use clap::{Parser, Subcommand};
 
 use commands::{
     bench, components, config_show, delete, file_info, insert_batch, insert_version, keys, prove,
-    requeue, restart, rollup, stats, status, verify,
+    requeue, restart, rollup, sequencer, stats, status, verify,
 };
 
 #[derive(Parser)]
@@ -108,6 +108,9 @@ enum Command {
     /// Run the gateway: batches in over HTTP (push) or from an upstream (pull), final proofs
     /// out ([gateway] section).
     Gateway,
+    /// Run the reference sequencer: makes batches, hands them to the gateway (pull or push),
+    /// verifies and accepts their final proofs ([sequencer] section, docs/sequencer.md).
+    Sequencer,
     /// Run the benchmark suites (orchestration, proving cost, pipeline efficiency, recursion
     /// per child) and write their report (docs/benchmarks.md, "How to run").
     Bench(bench::Args),
@@ -197,6 +200,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gateway => {
             let (fleet, runtime) = component(&global)?;
             runtime.block_on(components::gateway(&fleet))?;
+        }
+        Command::Sequencer => {
+            let (fleet, runtime) = component(&global)?;
+            runtime.block_on(sequencer::run(&fleet))?;
         }
     }
     Ok(ExitCode::SUCCESS)

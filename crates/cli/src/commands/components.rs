@@ -58,7 +58,7 @@ fn export_metrics(component: &str, address: std::net::SocketAddr) -> anyhow::Res
 }
 
 /// A token cancelled by the first SIGINT (Ctrl-C) or SIGTERM (what process supervisors send).
-fn shutdown_on_signal() -> CancellationToken {
+pub(crate) fn shutdown_on_signal() -> CancellationToken {
     let cancel = CancellationToken::new();
     let token = cancel.clone();
     tokio::spawn(async move {

@@ -13,6 +13,7 @@ pub mod prove;
 pub mod requeue;
 pub mod restart;
 pub mod rollup;
+pub mod sequencer;
 pub mod stats;
 pub mod status;
 pub mod verify;

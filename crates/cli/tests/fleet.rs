@@ -3,8 +3,14 @@
 //! the real S3-compatible server, configured by one file plus environment variables.
 //!
 //! - `a_distributed_fleet_proves_a_batch_and_refuses_bad_input`: a generated batch whose state
-//!   type needs three leaves and two node depths is proven and its final proof checked with
-//!   `zkfleet verify`; beside it, a malformed batch blob, a batch with an invalid operation and a
+//!   type needs three leaves and two node depths is submitted through the gateway (push mode,
+//!   bearer token), proven, its final proof checked with `zkfleet verify` and delivered by the
+//!   gateway's poll; the real Prometheus server (Debian's package) scrapes every component with
+//!   a configuration derived from `deploy/prometheus/prometheus.yml`, every target is up and
+//!   its query API returns the monitor's queue series with the database's counts; every
+//!   component's `/metrics` page carries exactly the series docs/operations.md lists for it;
+//!   `zkfleet file-info` reads the batch's real blobs of every kind; the monitor archives the
+//!   delivered batch and collects its blobs. Beside it, a malformed batch blob, a batch with an invalid operation and a
 //!   batch with a corrupted circuit blob each fail with a clear error while the rest goes on; a
 //!   circuit prover of a protocol version whose digests are not its circuits' refuses to start.
 //! - `a_fleet_killed_mid_job_finishes_the_same_proof`: a circuit prover is SIGKILLed in the
@@ -15,8 +21,11 @@
 //! Small circuits (1 operation, 2 signatures, 2 deposits per instance, XMSS height 2; arity 2;
 //! light compression), built by `zkfleet keys generate` into the keystore the crates' tests share.
 
+mod metrics_docs;
+mod prometheus;
 mod support;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -30,7 +39,7 @@ use zkfleet_rollup::operation::Operation;
 use zkfleet_store::{
     ObjectKey, S3Credentials, Store, StoreBackend, StoreConfig, WitnessInputBytes,
 };
-use zkfleet_types::api::FinalProof;
+use zkfleet_types::api::{Base64Bytes, FinalProof, PollGeneratedProofsResponse};
 use zkfleet_types::{
     AggregationRound, BatchNumber, BatchPublicOutput, ChainId, JobStatus, L1BatchId,
     ProtocolSemanticVersion,
@@ -131,6 +140,8 @@ struct Fleet {
     children: Vec<(String, Child)>,
     /// The metrics port of every component started.
     metrics: Vec<(String, u16)>,
+    /// The gateway's API port and bearer token, once configured.
+    gateway: Option<(u16, String)>,
 }
 
 impl Fleet {
@@ -151,9 +162,14 @@ allow_http = true
 max_retries = 2
 retry_initial_backoff_ms = 100
 
+# A batch whose final proof was delivered is archived (and its blobs collected) at once.
+[monitor]
+archive_after = "1s"
+
 [monitor.intervals]
 dependency_queuer = "1s"
 job_requeuer = "1s"
+prover_job_archiver = "2s"
 
 [monitor.timeouts]
 basic_witness = "3s"
@@ -182,6 +198,7 @@ compression = "3m"
             store,
             children: Vec::new(),
             metrics: Vec::new(),
+            gateway: None,
         }
     }
 
@@ -219,6 +236,11 @@ compression = "3m"
 
     /// Starts a component; its logs go to `DIR/NAME.log`, its metrics to a free port.
     fn spawn(&mut self, name: &str, args: &[&str]) -> u32 {
+        self.spawn_with(name, args, &[])
+    }
+
+    /// [`Self::spawn`] with extra environment variables.
+    fn spawn_with(&mut self, name: &str, args: &[&str], env: &[(&str, &str)]) -> u32 {
         let log =
             std::fs::File::create(self.db.dir.path().join(format!("{name}.log"))).expect("log");
         // Every component's metrics on a port of its own (two provers share a machine here).
@@ -230,7 +252,9 @@ compression = "3m"
             .env("ZKFLEET_METRICS__WITNESS_GENERATOR", &address)
             .env("ZKFLEET_METRICS__CIRCUIT_PROVER", &address)
             .env("ZKFLEET_METRICS__COMPRESSOR", &address)
+            .env("ZKFLEET_METRICS__GATEWAY", &address)
             .env("ZKFLEET_MONITOR__LISTEN_ADDRESS", &address)
+            .envs(env.iter().copied())
             .args(args)
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -344,6 +368,124 @@ compression = "3m"
             "--vk",
             vk.to_str().expect("utf-8"),
         ])
+    }
+}
+
+impl Fleet {
+    /// Adds the `[gateway]` section (the protocol version's digests as the database records
+    /// them after `insert-version --from-keys`) to the configuration and starts the gateway
+    /// with a bearer token; waits until it answers.
+    fn start_gateway(&mut self) {
+        let version = self
+            .db
+            .runtime
+            .block_on(self.db.dal.protocol_version(VERSION))
+            .expect("read the protocol version")
+            .expect("insert-version ran first");
+        let port = free_port();
+        let section = format!(
+            r#"
+[gateway]
+listen_address = "127.0.0.1:{port}"
+
+[[gateway.protocol_versions]]
+version = "{VERSION}"
+recursion_tree_vk_digest = "{}"
+final_vk_digest = "{}"
+"#,
+            version.recursion_tree_vk_digest, version.final_vk_digest
+        );
+        let mut text = std::fs::read_to_string(&self.config).expect("read the configuration");
+        text.push_str(&section);
+        std::fs::write(&self.config, text).expect("write the configuration");
+        let token = format!("fleet-test-token-{:016x}", std::process::id());
+        let tokens = format!("fleet-test={token}");
+        self.spawn_with(
+            "gateway",
+            &["gateway"],
+            &[("ZKFLEET_GATEWAY_TOKENS", tokens.as_str())],
+        );
+        self.gateway = Some((port, token));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.gateway_request("GET", "/healthz", None, None).0 != 200 {
+            assert!(
+                Instant::now() < deadline,
+                "the gateway did not answer /healthz:\n{}",
+                self.log("gateway")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// A request to the gateway's API: (status, body); status 0 when it cannot be reached.
+    fn gateway_request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, String) {
+        let (port, _) = self.gateway.as_ref().expect("the gateway is started");
+        let url = format!("http://127.0.0.1:{port}{path}");
+        self.db.runtime.block_on(async {
+            let client = reqwest::Client::new();
+            let mut request = match method {
+                "GET" => client.get(&url),
+                _ => client.post(&url),
+            };
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = body {
+                request = request
+                    .header("Content-Type", "application/json")
+                    .body(body.to_string());
+            }
+            match request.send().await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    (status, response.text().await.unwrap_or_default())
+                }
+                Err(_) => (0, String::new()),
+            }
+        })
+    }
+
+    fn token(&self) -> String {
+        self.gateway
+            .as_ref()
+            .expect("the gateway is started")
+            .1
+            .clone()
+    }
+
+    /// The processes started as `component` (a `zkfleet` subcommand), with their metrics ports.
+    fn processes_of(&self, component: &str) -> Vec<(String, u16)> {
+        self.metrics
+            .iter()
+            .filter(|(name, _)| component_of(name) == component)
+            .cloned()
+            .collect()
+    }
+
+    fn pid_of(&self, name: &str) -> u32 {
+        self.children
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, c)| c.id())
+            .unwrap_or_else(|| panic!("no component {name}"))
+    }
+}
+
+/// The subcommand a process of the tests runs, from the name it was started under.
+fn component_of(name: &str) -> &'static str {
+    match name {
+        n if n.starts_with("witness-generator") => "witness-generator",
+        n if n.starts_with("prover-") => "circuit-prover",
+        "compressor" => "compressor",
+        "job-monitor" => "job-monitor",
+        "gateway" => "gateway",
+        other => panic!("unknown process {other}"),
     }
 }
 
@@ -478,9 +620,14 @@ fn start_fleet(fleet: &mut Fleet) {
 }
 
 /// The undisturbed run's final proof of the good batch (number 1), shared by both tests.
+///
+/// The batch comes in through the gateway and its final proof goes out through it; Prometheus
+/// scrapes the whole run.
 fn undisturbed() -> &'static (FinalProof, BatchPublicOutput) {
     static RUN: OnceLock<(FinalProof, BatchPublicOutput)> = OnceLock::new();
     RUN.get_or_init(|| {
+        // Before anything starts: a missing Prometheus fails the test at once.
+        let prometheus_binary = prometheus::binary();
         let mut fleet = Fleet::new("undisturbed");
         fleet.ok(&[
             "insert-version",
@@ -488,8 +635,49 @@ fn undisturbed() -> &'static (FinalProof, BatchPublicOutput) {
             &VERSION.to_string(),
             "--from-keys",
         ]);
-        let expected = insert_good_batch(&fleet, 1);
+        fleet.start_gateway();
         start_fleet(&mut fleet);
+        let prometheus = start_prometheus(&fleet, &prometheus_binary);
+
+        // The batch through the gateway: refused without a token, accepted with one.
+        let (path, expected) = write_good_batch(fleet.db.dir.path(), 1);
+        let input = std::fs::read(&path).expect("read the batch");
+        let version = fleet
+            .db
+            .runtime
+            .block_on(fleet.db.dal.protocol_version(VERSION))
+            .expect("read the protocol version")
+            .expect("inserted");
+        let submission = serde_json::json!({
+            "l1_batch_id": {"chain_id": CHAIN, "batch_number": 1},
+            "protocol_version": VERSION.to_string(),
+            "l1_verifier_config": {
+                "final_vk_digest": version.final_vk_digest.to_string(),
+                "recursion_tree_vk_digest": version.recursion_tree_vk_digest.to_string(),
+            },
+            "witness_input": Base64Bytes(input),
+        });
+        let (status, body) = fleet.gateway_request(
+            "POST",
+            "/submit_request_for_proofs",
+            None,
+            Some(&submission),
+        );
+        assert_eq!(status, 401, "{body}");
+        let token = fleet.token();
+        let (status, body) = fleet.gateway_request(
+            "POST",
+            "/submit_request_for_proofs",
+            Some(&token),
+            Some(&submission),
+        );
+        assert_eq!(
+            (status, body.as_str()),
+            (200, r#"{"newly_inserted":true}"#),
+            "{}",
+            fleet.log("gateway")
+        );
+
         let status = fleet.wait_for(1, "the final proof", is_done);
         let node_depths = status.rounds[AggregationRound::Node as usize]
             .prover_jobs
@@ -499,55 +687,323 @@ fn undisturbed() -> &'static (FinalProof, BatchPublicOutput) {
         assert_eq!(node_depths, Some(1), "two node depths for the state type");
         let verified = fleet.verify_final_proof(1);
         assert!(verified.contains("valid final proof"), "{verified}");
-        // Every component serves its documented series (docs/job-monitor.md, "Metrics").
-        for (component, series) in [
+
+        check_prometheus(&fleet, &prometheus, &status);
+        check_file_info_of_every_blob_kind(&fleet, &status, &expected);
+
+        // The gateway delivers the final proof, and the batch is then done for the fleet.
+        let poll = serde_json::json!({"l1_batch_id": {"chain_id": CHAIN, "batch_number": 1}});
+        let (code, body) =
+            fleet.gateway_request("POST", "/poll_generated_proofs", Some(&token), Some(&poll));
+        assert_eq!(code, 200, "{body}");
+        let delivered: PollGeneratedProofsResponse =
+            serde_json::from_str(&body).expect("a final proof");
+        let stored = fleet.final_proof(1);
+        assert_eq!(delivered.proof, stored);
+        let compression = fleet.status(1).compression.expect("compression job");
+        assert_eq!(compression.status, JobStatus::SentToServer);
+
+        // The monitor archives the delivered batch's prover jobs and collects their circuit
+        // and proof blobs: Prometheus sees both counters reach the batch's job count.
+        let prover_jobs = status
+            .rounds
+            .iter()
+            .map(|r| r.prover_jobs.len())
+            .sum::<usize>() as f64;
+        let total = |samples: &[prometheus::Sample]| samples.first().map(|s| s.value);
+        prometheus.query_until(
+            "sum(zkfleet_archived_prover_jobs_total)",
+            Duration::from_secs(120),
+            |a| total(a) == Some(prover_jobs),
+        );
+        prometheus.query_until(
+            "sum(zkfleet_collected_blobs_total)",
+            Duration::from_secs(120),
+            |a| total(a) == Some(2.0 * prover_jobs),
+        );
+        let errors = prometheus.query("sum(zkfleet_blob_collection_errors_total)");
+        assert_eq!(total(&errors), Some(0.0), "{errors:?}");
+
+        check_documented_series(&fleet, &status);
+        drop(prometheus);
+        (stored, expected)
+    })
+}
+
+/// Starts Prometheus with deploy/prometheus/prometheus.yml's jobs pointed at this fleet's
+/// processes, scraping every second.
+fn start_prometheus(fleet: &Fleet, binary: &Path) -> prometheus::Prometheus {
+    let targets: BTreeMap<String, Vec<String>> = prometheus::JOBS
+        .iter()
+        .map(|(component, job, _)| {
+            let processes = fleet.processes_of(component);
+            assert!(!processes.is_empty(), "no {component} started");
             (
-                "witness-generator",
-                &[
-                    "zkfleet_witness_jobs_total",
-                    "zkfleet_store_bytes_total",
-                    "zkfleet_runner_jobs_picked_total",
-                ][..],
-            ),
-            (
-                "prover-a",
-                &[
-                    "zkfleet_prover_jobs_total",
-                    "zkfleet_prove_seconds",
-                    "zkfleet_witness_vector_seconds",
-                ][..],
-            ),
-            (
-                "compressor",
-                &[
-                    "zkfleet_compression_jobs_total",
-                    "zkfleet_final_proof_bytes",
-                ][..],
-            ),
-            (
-                "job-monitor",
-                &[
-                    "zkfleet_prover_jobs",
-                    "zkfleet_oldest_unproven_batch_age_seconds",
-                ][..],
-            ),
-        ] {
-            let port = fleet
-                .metrics
+                (*job).to_owned(),
+                processes
+                    .iter()
+                    .map(|(_, port)| format!("127.0.0.1:{port}"))
+                    .collect(),
+            )
+        })
+        .collect();
+    let config = prometheus::scrape_config(&targets, "1s");
+    prometheus::Prometheus::start(
+        binary,
+        &fleet.db.dir.path().join("prometheus"),
+        &config,
+        free_port(),
+    )
+}
+
+/// What Prometheus holds once the batch is proven: every target up, the monitor's queue series
+/// with the database's counts per round, the provers' counter of proofs with one per prover
+/// job, and a non-zero proof rate.
+fn check_prometheus(fleet: &Fleet, prometheus: &prometheus::Prometheus, status: &BatchStatus) {
+    let expected_up: BTreeMap<(String, String), f64> = prometheus::JOBS
+        .iter()
+        .flat_map(|(component, job, _)| {
+            fleet
+                .processes_of(component)
+                .into_iter()
+                .map(move |(_, port)| (((*job).to_owned(), format!("127.0.0.1:{port}")), 1.0))
+        })
+        .collect();
+    let by_target = |samples: &[prometheus::Sample]| -> BTreeMap<(String, String), f64> {
+        samples
+            .iter()
+            .map(|s| {
+                (
+                    (s.labels["job"].clone(), s.labels["instance"].clone()),
+                    s.value,
+                )
+            })
+            .collect()
+    };
+    let up = prometheus.query_until("up", Duration::from_secs(60), |a| {
+        by_target(a) == expected_up
+    });
+    // The deploy file's `component` label is on every target.
+    for sample in &up {
+        let job = &sample.labels["job"];
+        let component = job.trim_start_matches("zkfleet-").replace('-', "_");
+        assert_eq!(
+            sample.labels.get("component"),
+            Some(&component),
+            "{sample:?}"
+        );
+    }
+
+    // The queue series: successful prover jobs per round, as the database counts them.
+    let expected: BTreeMap<String, f64> = status
+        .rounds
+        .iter()
+        .filter(|r| !r.prover_jobs.is_empty())
+        .map(|r| {
+            let round = r.prover_jobs[0]
+                .aggregation_round
+                .expect("a prover job has a round");
+            let successful = r
+                .prover_jobs
                 .iter()
-                .find(|(n, _)| n == component)
-                .map(|(_, p)| *p)
-                .expect("component started");
-            let text = scrape(port);
-            for name in series {
-                assert!(
-                    text.contains(name),
-                    "{component}'s /metrics lacks {name}:\n{text}"
-                );
+                .filter(|j| j.status == JobStatus::Successful)
+                .count();
+            (round.name().to_owned(), successful as f64)
+        })
+        .collect();
+    assert_eq!(
+        expected.len(),
+        5,
+        "prover jobs in every round: {expected:?}"
+    );
+    let query = format!(
+        "sum by (round) (zkfleet_prover_jobs{{job=\"zkfleet-job-monitor\",status=\"successful\",protocol_version=\"{VERSION}\"}})"
+    );
+    prometheus.query_until(&query, Duration::from_secs(90), |answer| {
+        let got: BTreeMap<String, f64> = answer
+            .iter()
+            .map(|s| (s.labels["round"].clone(), s.value))
+            .collect();
+        got == expected
+    });
+    // Nothing of this batch is left queued.
+    let queued = prometheus.query(&format!(
+        "sum(zkfleet_prover_jobs{{status=\"queued\",protocol_version=\"{VERSION}\"}})"
+    ));
+    assert!(queued.iter().all(|s| s.value == 0.0), "{queued:?}");
+
+    // Proofs per second is a counter Prometheus rates: one increment per prover job, over
+    // both provers.
+    let prover_jobs: f64 = expected.values().sum();
+    prometheus.query_until(
+        "sum(zkfleet_prover_jobs_total{outcome=\"successful\"})",
+        Duration::from_secs(30),
+        |a| a.first().map(|s| s.value) == Some(prover_jobs),
+    );
+    let rate = prometheus.query("sum(rate(zkfleet_prover_jobs_total{outcome=\"successful\"}[1h]))");
+    assert!(
+        rate.first().is_some_and(|s| s.value > 0.0),
+        "proofs per second: {rate:?}"
+    );
+}
+
+/// `zkfleet file-info` on the batch's real blobs, downloaded from S3 to a path that mirrors
+/// their object key (so the key is inferred as in a local store): the witness input, a
+/// circuit witness and a proof of each round, the final proof.
+fn check_file_info_of_every_blob_kind(
+    fleet: &Fleet,
+    status: &BatchStatus,
+    expected: &BatchPublicOutput,
+) {
+    let download = |key: &ObjectKey| -> PathBuf {
+        let raw = fleet
+            .db
+            .runtime
+            .block_on(fleet.store.get_raw(key))
+            .unwrap_or_else(|e| panic!("download {}: {e}", key.path()));
+        let path = fleet.db.dir.path().join("blobs").join(key.path());
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("blob dir");
+        std::fs::write(&path, raw).expect("write the blob");
+        path
+    };
+    let info = |key: &ObjectKey, kind: &str| -> String {
+        let path = download(key);
+        let out = fleet.ok(&["file-info", path.to_str().expect("utf-8")]);
+        assert!(
+            out.contains(&format!("object key:       {} ({kind})", key.path())),
+            "{out}"
+        );
+        assert!(out.contains("checksum:         ok"), "{out}");
+        assert!(
+            out.contains(&format!("kind:             {kind} (tag")),
+            "{out}"
+        );
+        assert!(!out.contains("warning"), "{out}");
+        out
+    };
+
+    let out = info(
+        &ObjectKey::WitnessInput {
+            chain: ChainId(CHAIN),
+            batch: BatchNumber(1),
+        },
+        "witness input",
+    );
+    assert!(
+        out.contains("batch:            batch 1 of chain 270"),
+        "{out}"
+    );
+    assert!(out.contains("operations:       5"), "{out}");
+    assert!(
+        out.contains(&format!("prev state root:  {}", expected.prev_state_root)),
+        "{out}"
+    );
+
+    for round in &status.rounds {
+        let job = round.prover_jobs.first().expect("a prover job per round");
+        for (blob, kind) in [
+            (&job.input_blob_key, "circuit witness"),
+            (&job.output_blob_key, "proof"),
+        ] {
+            let key = ObjectKey::parse(blob.as_deref().expect("a blob key")).expect("a key");
+            let out = info(&key, kind);
+            assert!(out.contains(&format!("bytes of {kind}")), "{out}");
+        }
+    }
+
+    let out = info(
+        &ObjectKey::FinalProof {
+            chain: ChainId(CHAIN),
+            batch: BatchNumber(1),
+            protocol_version: VERSION,
+        },
+        "final proof",
+    );
+    assert!(
+        out.contains(&format!("protocol version: {VERSION}")),
+        "{out}"
+    );
+    assert!(out.contains("batch number:             1"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "new state root:           {}",
+            expected.new_state_root
+        )),
+        "{out}"
+    );
+}
+
+/// Every process's `/metrics` page against docs/operations.md: each series listed for its
+/// component is there with its type and labels, and nothing unlisted. A circuit prover's
+/// series are labelled by round and circuit, so they exist only on a prover that proved a
+/// job: the provers checked are those the database names as having proved one (at least one).
+fn check_documented_series(fleet: &Fleet, status: &BatchStatus) {
+    let proved_by: Vec<String> = status
+        .rounds
+        .iter()
+        .flat_map(|r| &r.prover_jobs)
+        .filter_map(|j| j.picked_by.clone())
+        .collect();
+    let mut problems = Vec::new();
+    let mut checked = Vec::new();
+    for (name, port) in &fleet.metrics {
+        let component = component_of(name);
+        if component == "circuit-prover" {
+            let suffix = format!("-{}", fleet.pid_of(name));
+            if !proved_by.iter().any(|p| p.ends_with(&suffix)) {
+                eprintln!("{name} proved no job: its page is not checked");
+                continue;
             }
         }
-        (fleet.final_proof(1), expected)
-    })
+        problems.extend(metrics_docs::check_page(component, &scrape(*port)));
+        checked.push(component);
+    }
+    for component in metrics_docs::COMPONENTS {
+        assert!(
+            checked.contains(&component),
+            "no {component} page checked ({checked:?})"
+        );
+    }
+    assert!(
+        problems.is_empty(),
+        "the /metrics pages differ from docs/operations.md:\n{}",
+        problems.join("\n")
+    );
+    // The gateway's page counts what the test did through it.
+    let gateway = fleet.processes_of("gateway")[0].1;
+    let page = metrics_docs::parse_page(&scrape(gateway)).expect("the gateway's page");
+    let value = |name: &str, labels: &[(&str, &str)]| {
+        page.samples
+            .iter()
+            .find(|s| {
+                s.name == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+            })
+            .map(|s| s.value)
+    };
+    assert_eq!(
+        value(
+            "zkfleet_gateway_batches_received_total",
+            &[("mode", "push")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            "zkfleet_gateway_proofs_delivered_total",
+            &[("mode", "push")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            "zkfleet_gateway_auth_failures_total",
+            &[("reason", "missing")]
+        ),
+        Some(1.0)
+    );
 }
 
 #[test]

@@ -44,3 +44,11 @@ pub(crate) fn compression_time(elapsed: Duration) {
 pub(crate) fn final_proof_size(bytes: usize) {
     metrics::histogram!(FINAL_PROOF_BYTES).record(bytes as f64);
 }
+
+/// Registers the job counter at 0 for every outcome, so that the failure rate reads 0 from the
+/// process's first scrape rather than "no data" until the first failure.
+pub fn register() {
+    for outcome in [Outcome::Successful, Outcome::Failed, Outcome::NotInProgress] {
+        metrics::counter!(JOBS_TOTAL, "outcome" => outcome.label()).increment(0);
+    }
+}

@@ -163,6 +163,7 @@ pub fn spawn_tasks(
     store: Store,
     config: &MonitorConfig,
 ) {
+    metrics::register_task_counters();
     let intervals = &config.intervals;
     runner.spawn(tasks::DependencyQueuer::new(
         dal.clone(),

@@ -125,6 +125,30 @@ fn describe() {
     );
 }
 
+/// Registers the tasks' counters at 0 for every label value they can take (every job type,
+/// both collected buckets, both collection-error reasons), so that from the monitor's first
+/// scrape `increase(zkfleet_exhausted_jobs_total[5m]) > 0` and the dashboard's rates read 0
+/// rather than "no data" until the first event. Called by [`crate::spawn_tasks`].
+pub fn register_task_counters() {
+    use zkfleet_dal::JobTable;
+    use zkfleet_store::Bucket;
+    for table in JobTable::ALL {
+        let job_type = table.job_type();
+        metrics::counter!(REQUEUED_JOBS, "job_type" => job_type).increment(0);
+        metrics::counter!(EXHAUSTED_JOBS, "job_type" => job_type).increment(0);
+        metrics::counter!(DEPENDENTS_QUEUED, "job_type" => job_type).increment(0);
+    }
+    metrics::counter!(ARCHIVED_PROVER_JOBS).increment(0);
+    metrics::counter!(DELETED_ARCHIVED_PROVER_JOBS).increment(0);
+    // The archiver collects exactly these two buckets (circuit witnesses and proofs).
+    for bucket in [Bucket::ProverJobs, Bucket::Proofs] {
+        metrics::counter!(COLLECTED_BLOBS, "bucket" => bucket.as_str()).increment(0);
+    }
+    for reason in ["unparseable_key", "store_error"] {
+        metrics::counter!(BLOB_COLLECTION_ERRORS, "reason" => reason).increment(0);
+    }
+}
+
 /// A label set, as (name, value) pairs in a fixed order.
 pub(crate) type Labels = Vec<(&'static str, String)>;
 

@@ -37,4 +37,4 @@ pub use object::{
     VerifyingKeyBytes, WitnessInputBytes,
 };
 pub use retry::RetryPolicy;
-pub use store::{ListedObject, Store};
+pub use store::{register_metrics, ListedObject, Store};

@@ -33,6 +33,38 @@ pub mod metric_names {
     pub const ERRORS: &str = "zkfleet_store_errors_total";
 }
 
+/// Registers the store's counters at 0 for every bucket and operation, so that `rate()` and
+/// alerts over bytes, retries and errors have a series from a process's first scrape instead
+/// of "no data" until the first retry or failure (a missing series is not a zero to
+/// Prometheus). Request times are summaries and appear with each bucket's first request: an
+/// empty summary per bucket and operation would be forty series of nothing. Idempotent;
+/// without an installed recorder it does nothing.
+pub fn register_metrics() {
+    const OPERATIONS: [Operation; 5] = [
+        Operation::Put,
+        Operation::Get,
+        Operation::Exists,
+        Operation::Delete,
+        Operation::List,
+    ];
+    for bucket in Bucket::ALL {
+        let bucket = bucket.as_str();
+        for op in [Operation::Put, Operation::Get] {
+            metrics::counter!(metric_names::BYTES, "bucket" => bucket, "op" => op.as_str())
+                .increment(0);
+        }
+        for op in OPERATIONS {
+            let op = op.as_str();
+            metrics::counter!(metric_names::RETRIES, "bucket" => bucket, "op" => op).increment(0);
+            metrics::counter!(metric_names::ERRORS, "bucket" => bucket, "op" => op, "error" => "backend")
+                .increment(0);
+        }
+        // Only a read can find a corrupt blob.
+        metrics::counter!(metric_names::ERRORS, "bucket" => bucket, "op" => "get", "error" => "corrupt")
+            .increment(0);
+    }
+}
+
 /// One entry of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedObject {

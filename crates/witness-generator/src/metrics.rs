@@ -52,3 +52,25 @@ pub(crate) fn circuit_uploaded(round: AggregationRound) {
 pub(crate) fn proof_loaded(round: AggregationRound) {
     metrics::counter!(PROOFS_LOADED_TOTAL, "round" => round.name()).increment(1);
 }
+
+/// Registers the counters of the given rounds at 0 (every outcome; circuit uploads; proofs
+/// loaded for rounds 1 to 4), so that failure rates and alerts read 0 from the process's first
+/// scrape rather than "no data" until the first event. The generation time appears with each
+/// round's first successful job.
+pub fn register(rounds: &[AggregationRound]) {
+    for &round in rounds {
+        for outcome in [
+            JobOutcome::Successful,
+            JobOutcome::Failed,
+            JobOutcome::Superseded,
+        ] {
+            metrics::counter!(WITNESS_JOBS_TOTAL, "round" => round.name(), "outcome" => outcome.as_str())
+                .increment(0);
+        }
+        metrics::counter!(CIRCUITS_UPLOADED_TOTAL, "round" => round.name()).increment(0);
+        // Round 0 reads the batch's witness input, not proofs.
+        if round != AggregationRound::Basic {
+            metrics::counter!(PROOFS_LOADED_TOTAL, "round" => round.name()).increment(0);
+        }
+    }
+}

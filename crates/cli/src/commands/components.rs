@@ -14,6 +14,11 @@ use crate::fleet::Fleet;
 pub async fn job_monitor(fleet: &Fleet) -> anyhow::Result<()> {
     let dal = fleet.dal().await?;
     let store = fleet.store()?;
+    // The monitor's `run` installs the process-wide recorder too (the same one: installing is
+    // idempotent); installing it first lets the store's counters be registered on it before
+    // the first scrape.
+    zkfleet_job_monitor::install_prometheus_recorder().context("job monitor metrics")?;
+    zkfleet_store::register_metrics();
     let cancel = shutdown_on_signal();
     tracing::info!(
         listen = %fleet.config.monitor.listen_address,
@@ -27,6 +32,7 @@ pub async fn job_monitor(fleet: &Fleet) -> anyhow::Result<()> {
 /// `zkfleet gateway`.
 pub async fn gateway(fleet: &Fleet) -> anyhow::Result<()> {
     export_metrics("gateway", fleet.config.metrics.gateway)?;
+    zkfleet_gateway::metrics::register();
     let dal = fleet.dal().await?;
     let store = fleet.store()?;
     let cancel = shutdown_on_signal();
@@ -41,7 +47,8 @@ pub async fn gateway(fleet: &Fleet) -> anyhow::Result<()> {
 }
 
 /// Serves this process's Prometheus metrics on `GET http://ADDR/metrics` (every series the
-/// component records through the `metrics` facade: its jobs, the object store, the runner).
+/// component records through the `metrics` facade: its jobs, the object store, the runner),
+/// with the object store's counters registered at 0 (every component uses the store).
 fn export_metrics(component: &str, address: std::net::SocketAddr) -> anyhow::Result<()> {
     metrics_exporter_prometheus::PrometheusBuilder::new()
         .with_http_listener(address)
@@ -53,6 +60,7 @@ fn export_metrics(component: &str, address: std::net::SocketAddr) -> anyhow::Res
                 component.to_uppercase().replace([' ', '-'], "_")
             )
         })?;
+    zkfleet_store::register_metrics();
     tracing::info!(%address, component, "metrics at /metrics");
     Ok(())
 }
@@ -128,6 +136,7 @@ pub async fn witness_generator(fleet: &Fleet, args: &WitnessGeneratorArgs) -> an
         .validate()
         .context("witness generator configuration")?;
     export_metrics("witness generator", fleet.config.metrics.witness_generator)?;
+    zkfleet_witness_generator::metrics::register(&config.rounds);
     let dal = fleet.dal().await?;
     let store = fleet.store()?;
     let cancel = shutdown_on_signal();
@@ -213,6 +222,7 @@ pub async fn compressor(fleet: &Fleet) -> anyhow::Result<()> {
     config.picked_by = Some(worker_name("compressor"));
     config.validate().context("compressor configuration")?;
     export_metrics("compressor", fleet.config.metrics.compressor)?;
+    zkfleet_compressor::metrics::register();
     let dal = fleet.dal().await?;
     let store = fleet.store()?;
     let cancel = shutdown_on_signal();

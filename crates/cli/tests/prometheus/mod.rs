@@ -130,7 +130,7 @@ pub fn scrape_config(targets: &BTreeMap<String, Vec<String>>, interval: &str) ->
                 .unwrap_or_else(|| panic!("prometheus.yml scrapes an unknown job {name}"));
             assert_eq!(
                 listed,
-                [default.clone()],
+                std::slice::from_ref(default),
                 "prometheus.yml: {name}'s target is not the component's default address"
             );
             let given = targets

@@ -1,0 +1,229 @@
+//! `zkfleet bench --quick`, run as a child process on the small test keystore so that the
+//! command cannot rot: every suite runs to completion and its report holds sane figures.
+//! Not timed (the figures of a shared test machine mean nothing); the checks are on what the
+//! figures must be whatever the machine: positive times, finite ratios, the orchestration
+//! tree's job counts, every kind of prover job measured, a verified pipeline proof. A quick run
+//! must never write the docs: the tests point `--docs-dir` at an empty directory and check it
+//! stays empty.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use zkfleet_bench::figure::Figure;
+use zkfleet_bench::{BenchReport, TreeShape};
+
+const DATABASE_URL_VAR: &str = "ZKFLEET_TEST_DATABASE_URL";
+
+/// The `[proving]` section of the other CLI tests' small keystore (`test-keys-small-light`,
+/// shared by every test binary of the workspace: the same geometry finds the same entries).
+fn small_keystore_config(dir: &Path) -> PathBuf {
+    let keys = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("test-keys-small-light");
+    let config = dir.join("zkfleet.toml");
+    let text = format!(
+        r#"[proving]
+keys_dir = "{}"
+arity = 2
+compression = "light"
+
+[proving.geometry]
+signatures_per_instance = 2
+operations_per_instance = 1
+deposits_per_instance = 2
+xmss_height = 2
+"#,
+        keys.display()
+    );
+    std::fs::write(&config, text).expect("write the test configuration");
+    config
+}
+
+/// Runs `zkfleet bench --quick` with `extra` flags and returns its report.
+fn quick_bench(extra: &[&str], postgres_url: Option<&str>) -> BenchReport {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = small_keystore_config(dir.path());
+    let out = dir.path().join("bench.json");
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(&docs).expect("docs dir");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_zkfleet"));
+    command
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["bench", "--quick", "--out"])
+        .arg(&out)
+        .arg("--docs-dir")
+        .arg(&docs)
+        .args(extra)
+        .env_remove("ZKFLEET_CONFIG")
+        .env_remove("ZKFLEET_DATABASE_URL")
+        .env_remove(DATABASE_URL_VAR);
+    if let Some(url) = postgres_url {
+        command.arg("--postgres-url").arg(url);
+    }
+    let output = command.output().expect("run zkfleet bench");
+    assert!(
+        output.status.success(),
+        "zkfleet bench --quick failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let text = std::fs::read_to_string(&out).expect("the report was written to --out");
+    let report: BenchReport = serde_json::from_str(&text).expect("the report parses");
+    assert!(report.quick);
+    let written: Vec<_> = std::fs::read_dir(&docs).expect("docs dir").collect();
+    assert!(
+        written.is_empty(),
+        "a quick run wrote the docs: {written:?}"
+    );
+    // The tables are printed with their markers.
+    assert!(stdout.contains("<!-- BEGIN "), "{stdout}");
+    report
+}
+
+fn assert_positive(what: &str, figure: &Figure) {
+    assert!(!figure.runs.is_empty(), "{what}: no run");
+    for value in figure
+        .runs
+        .iter()
+        .chain([&figure.median, &figure.min, &figure.max])
+    {
+        assert!(value.is_finite() && *value > 0.0, "{what}: {figure:?}");
+    }
+    assert!(
+        figure.min <= figure.median && figure.median <= figure.max,
+        "{what}: {figure:?}"
+    );
+}
+
+fn assert_orchestration(report: &BenchReport, backends: &[&str]) {
+    let run = report
+        .suites
+        .orchestration
+        .as_ref()
+        .expect("the orchestration suite ran");
+    let orchestration = &run.report;
+    let expected = TreeShape::quick().job_counts();
+    assert_eq!(orchestration.shape.jobs, expected);
+    assert_eq!(orchestration.shape.all_jobs, expected.all_jobs());
+    let cell_backends: Vec<&str> = orchestration
+        .cells
+        .iter()
+        .map(|c| c.backend.as_str())
+        .collect();
+    for backend in backends {
+        assert!(cell_backends.contains(backend), "{cell_backends:?}");
+    }
+    for cell in &orchestration.cells {
+        assert_eq!(cell.runs.len(), 1, "quick: one run per cell");
+        let measured = &cell.runs[0];
+        assert!(measured.seconds > 0.0 && measured.jobs_per_second > 0.0);
+        // Every prover job of the tree was picked and completed once.
+        let count = |name: &str| {
+            measured
+                .operations
+                .iter()
+                .find(|o| o.operation.starts_with(name))
+                .map_or(0, |o| o.count)
+        };
+        assert_eq!(count("db: pick prover job"), expected.prover_jobs());
+        assert_eq!(count("db: complete prover job"), expected.prover_jobs());
+    }
+}
+
+fn assert_pipeline(report: &BenchReport, backends: &[&str]) {
+    let pipeline = &report
+        .suites
+        .pipeline
+        .as_ref()
+        .expect("the pipeline ran")
+        .report;
+    assert_eq!(pipeline.cells.len(), backends.len());
+    for (cell, backend) in pipeline.cells.iter().zip(backends) {
+        assert_eq!(cell.backend, *backend);
+        assert_eq!(cell.operations, 4);
+        // Basic, leaf, node, tip, scheduler and compression at the least.
+        assert!(cell.jobs >= 6, "{cell:?}");
+        assert_positive("isolated sum", &cell.isolated_sum_s);
+        assert_positive("pipeline wall", &cell.pipeline_wall_s);
+        assert_positive("efficiency", &cell.efficiency);
+    }
+    // The quick batch is not the 1,024-operation batch the target is about.
+    assert_eq!(pipeline.target.met, None);
+}
+
+#[test]
+fn quick_bench_runs_every_suite_on_sqlite() {
+    let report = quick_bench(&[], None);
+    assert_orchestration(&report, &["sqlite"]);
+    assert_pipeline(&report, &["sqlite"]);
+
+    let cost = &report
+        .suites
+        .proving_cost
+        .as_ref()
+        .expect("the proving-cost suite ran")
+        .report;
+    let kinds: Vec<&str> = cost.jobs.iter().map(|j| j.job.as_str()).collect();
+    for kind in ["node", "recursion tip", "scheduler"] {
+        assert!(kinds.contains(&kind), "{kind} not measured: {kinds:?}");
+    }
+    for prefix in ["basic ", "leaf "] {
+        assert!(kinds.iter().any(|k| k.starts_with(prefix)), "{kinds:?}");
+    }
+    for job in &cost.jobs {
+        assert_positive(&format!("{} ours", job.job), &job.ours_s);
+        assert_positive(&format!("{} plonky2", job.job), &job.plonky2_prove_s);
+        assert_positive(&format!("{} ratio", job.job), &job.ratio);
+        assert!(
+            job.ours_witness_vector_s.median < job.ours_s.median,
+            "{job:?}"
+        );
+        assert!(job.degree_bits >= 10 && job.proof_bytes > 0, "{job:?}");
+        if let Some(peak) = &job.ours_peak_rss_mib {
+            assert_positive(&format!("{} peak RSS", job.job), peak);
+        }
+    }
+
+    let per_child = &report
+        .suites
+        .recursion_per_child
+        .as_ref()
+        .expect("the recursion-per-child suite ran")
+        .report;
+    assert_eq!(per_child.arity, 2);
+    assert_positive("per child", &per_child.per_child_s);
+    assert!(per_child.ratio_to_anchor_high.is_finite() && per_child.ratio_to_anchor_high > 0.0);
+    // The node of the proving-cost suite, halved.
+    let node = cost.jobs.iter().find(|j| j.job == "node").expect("node");
+    assert!((per_child.node_s.median - node.ours_s.median).abs() < 1e-9);
+}
+
+#[test]
+fn quick_bench_measures_postgres() {
+    let url = std::env::var(DATABASE_URL_VAR).unwrap_or_else(|_| {
+        panic!(
+            "{DATABASE_URL_VAR} is not set: this test runs the orchestration and pipeline suites \
+             on a real PostgreSQL server (each run creates its own database). Run it with \
+             `scripts/test -p zkfleet-cli --test bench` (it starts one), or `source \
+             /tmp/devsvc/env.sh` in a dev session."
+        )
+    });
+    let report = quick_bench(&["--suites", "orchestration,pipeline"], Some(&url));
+    assert_orchestration(&report, &["sqlite", "postgresql"]);
+    assert_pipeline(&report, &["sqlite", "postgresql"]);
+    assert!(report.suites.proving_cost.is_none());
+    assert!(report.suites.recursion_per_child.is_none());
+}
+
+#[test]
+fn unknown_suites_are_refused() {
+    let output = Command::new(env!("CARGO_BIN_EXE_zkfleet"))
+        .args(["bench", "--quick", "--suites", "proving"])
+        .output()
+        .expect("run zkfleet bench");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("proving-cost"), "{stderr}");
+}

@@ -69,7 +69,9 @@ mod tests {
         assert_eq!(f.display(1), "2.0 (1.0–3.0)");
         let f = Figure::of(vec![4.0, 1.0]);
         assert_eq!(f.median, 2.5);
-        assert_eq!(Figure::of(vec![1.23456]).display(2), "1.23");
+        // Runs are kept to 1/1000 of the unit; display rounds further.
+        assert_eq!(Figure::of(vec![1.23456]).runs, [1.235]);
+        assert_eq!(Figure::of(vec![1.2341]).display(2), "1.23");
         assert_eq!(Figure::of(Vec::new()).median, 0.0);
     }
 }

@@ -177,7 +177,10 @@ leaf_witness = "3s"
 node_witness = "3s"
 recursion_tip_witness = "3s"
 scheduler_witness = "3s"
-prover = "45s"
+# A small-circuit proof takes seconds on a quiet machine but over 45 s under a load of 15-20,
+# where 45 s exhausted node jobs' attempts; 90 s keeps a margin and bounds the wait for a killed
+# prover's job.
+prover = "90s"
 compression = "3m"
 {}"#,
             proving_section(keys_dir())

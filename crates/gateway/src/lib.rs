@@ -32,7 +32,7 @@
 pub mod auth;
 pub mod config;
 pub mod delivery;
-mod duration;
+pub mod duration;
 pub mod ingest;
 pub mod metrics;
 pub mod pull;

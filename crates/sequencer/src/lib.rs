@@ -30,7 +30,6 @@
 
 pub mod chain;
 pub mod config;
-mod duration;
 pub mod error;
 pub mod ledger;
 pub mod metrics;

@@ -31,6 +31,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use support::small_keys::{keys_dir, proving_section};
 use support::TestFleet;
 use zkfleet_dal::{BatchStatus, JobSummary, NewBatch};
 use zkfleet_rollup::execute::execute_batch;
@@ -50,54 +51,6 @@ const CHAIN: u64 = 270;
 const VERSION: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
 /// Longest a batch may take here (small circuits; the machine may be shared).
 const BATCH_DEADLINE: Duration = Duration::from_secs(30 * 60);
-
-/// The keystore of the small circuits, shared with the other crates' tests, generated once per
-/// test binary by `zkfleet keys generate` (builds are deterministic: rewriting the shared files
-/// gives the same bytes).
-fn keys_dir() -> &'static Path {
-    static KEYS: OnceLock<PathBuf> = OnceLock::new();
-    KEYS.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("test-keys-small-light");
-        let config = dir.with_extension("toml");
-        std::fs::create_dir_all(&dir).expect("keys dir");
-        std::fs::write(&config, proving_section(&dir)).expect("keys config");
-        let output = Command::new(env!("CARGO_BIN_EXE_zkfleet"))
-            .args([
-                "--config",
-                config.to_str().expect("utf-8"),
-                "keys",
-                "generate",
-            ])
-            .env_remove("ZKFLEET_CONFIG")
-            .output()
-            .expect("run zkfleet keys generate");
-        assert!(
-            output.status.success(),
-            "keys generate failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        dir
-    })
-}
-
-fn proving_section(keys: &Path) -> String {
-    format!(
-        r#"
-[proving]
-protocol_version = "{VERSION}"
-keys_dir = "{}"
-arity = 2
-compression = "light"
-
-[proving.geometry]
-signatures_per_instance = 2
-operations_per_instance = 1
-deposits_per_instance = 2
-xmss_height = 2
-"#,
-        keys.display()
-    )
-}
 
 /// A fresh bucket on the test S3 server.
 fn s3_bucket() -> (String, String) {

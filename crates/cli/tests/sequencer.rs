@@ -19,11 +19,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use support::small_keys::{keys_dir, proving_section};
 use support::TestFleet;
 use zkfleet_store::{ObjectKey, S3Credentials, Store, StoreBackend, StoreConfig};
 use zkfleet_types::api::FinalProof;
@@ -35,53 +36,6 @@ const BATCHES: u32 = 3;
 /// Longest the three batches may take here (small circuits; the machine may be shared).
 const DEADLINE: Duration = Duration::from_secs(20 * 60);
 const SEQUENCER_SEED: u64 = 7;
-
-/// The keystore of the small circuits, shared with the crate's other tests (see fleet.rs),
-/// generated once per test binary (`keys generate` keeps what is already built).
-fn keys_dir() -> &'static Path {
-    static KEYS: OnceLock<PathBuf> = OnceLock::new();
-    KEYS.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("test-keys-small-light");
-        let config = dir.with_extension("toml");
-        std::fs::create_dir_all(&dir).expect("keys dir");
-        std::fs::write(&config, proving_section(&dir)).expect("keys config");
-        let output = Command::new(env!("CARGO_BIN_EXE_zkfleet"))
-            .args([
-                "--config",
-                config.to_str().expect("utf-8"),
-                "keys",
-                "generate",
-            ])
-            .env_remove("ZKFLEET_CONFIG")
-            .output()
-            .expect("run zkfleet keys generate");
-        assert!(
-            output.status.success(),
-            "keys generate failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        dir
-    })
-}
-
-fn proving_section(keys: &Path) -> String {
-    format!(
-        r#"
-[proving]
-protocol_version = "{VERSION}"
-keys_dir = "{}"
-arity = 2
-compression = "light"
-
-[proving.geometry]
-signatures_per_instance = 2
-operations_per_instance = 1
-deposits_per_instance = 2
-xmss_height = 2
-"#,
-        keys.display()
-    )
-}
 
 /// A fresh bucket on the test S3 server: `(endpoint, bucket)`.
 fn s3_bucket(name: &str) -> (String, String) {

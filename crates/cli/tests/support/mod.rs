@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // Each test binary uses its own subset.
 
+pub mod small_keys;
+
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;

@@ -88,6 +88,19 @@ pub enum BenchError {
     #[error("zkfleet prove: {reason}; its output:\n{output}")]
     ZkfleetProve { reason: String, output: String },
 
+    /// A `zkfleet` command the scaling suite runs (inserting the version or the batch) failed.
+    #[error("zkfleet {command}: {reason}; its output:\n{output}")]
+    ZkfleetCommand {
+        command: String,
+        reason: String,
+        output: String,
+    },
+
+    /// A run of the scaling suite went wrong: a component exited, a job failed, or the batch
+    /// was not proven in time (the message ends with the tail of every component's log).
+    #[error("scaling run ({layout}): {reason}")]
+    ScalingRun { layout: String, reason: String },
+
     /// Creating the runtime of the suites' asynchronous parts.
     #[error("starting the async runtime: {0}")]
     Runtime(std::io::Error),

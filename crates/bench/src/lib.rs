@@ -9,6 +9,9 @@
 //!   against a plain plonky2 aggregation;
 //! - **pipeline** ([`pipeline`]): a real batch through `zkfleet prove` against the same batch
 //!   proven job by job in isolation (efficiency).
+//! - **scaling** ([`scaling`]): the same real batch proven by separate fleet processes with 1
+//!   and 2 circuit provers (single-threaded and on every core) and 1 and 2 witness generators,
+//!   on SQLite and PostgreSQL (throughput against the one-prover layout).
 //!
 //! Every figure is a [`figure::Figure`] (each run, median, min, max); every report records the
 //! machine, its load before and after, and the commit. [`sections`] and [`publish`] write the
@@ -82,6 +85,7 @@ pub mod publish;
 pub mod recursion_per_child;
 pub mod report;
 pub mod run;
+pub mod scaling;
 pub mod sections;
 pub mod shape;
 pub mod suites;

@@ -12,6 +12,7 @@ use crate::proving_cost::ProvingCostReport;
 use crate::publish;
 use crate::recursion_per_child::RecursionPerChildReport;
 use crate::report::MachineInfo;
+use crate::scaling::ScalingReport;
 use crate::suites::{BenchReport, SuiteRun};
 
 /// Writes `report` to `out`, keeping the suites of the report already there that this one did
@@ -69,6 +70,9 @@ pub fn render(report: &BenchReport, json_name: &str) -> Vec<(&'static str, &'sta
             pipeline_section(run, json_name),
         ));
     }
+    if let Some(run) = &suites.scaling {
+        out.push(("scaling", "Scaling", scaling_section(run, json_name)));
+    }
     out
 }
 
@@ -107,11 +111,35 @@ fn provenance(
 ) {
     let _ = writeln!(
         s,
-        "\nCommand: `{command}` (release build). Machine: {} cores, {}, shared with other \
-         engineers' builds and tests — figures are contended (load average {} before, {} \
-         after). Commit `{commit}`, {date}. Raw figures: [`{json_name}`]({json_name}).",
-        machine.cores, machine.cpu_model, machine.load_average_before, machine.load_average_after
+        "\nCommand: `{command}` (release build). Machine: {} cores, {}, {} (load average {} \
+         before, {} after). Commit `{commit}`, {date}. Raw figures: [`{json_name}`]({json_name}).",
+        machine.cores,
+        machine.cpu_model,
+        contention(machine),
+        machine.load_average_before,
+        machine.load_average_after
     );
+}
+
+/// Whether other work shared the cores, read off the 1-minute load averages around the run: a
+/// load above the benchmark's own (at most one busy process per core) means it did.
+fn contention(machine: &MachineInfo) -> &'static str {
+    let one_minute = |load: &str| {
+        load.split_whitespace()
+            .next()
+            .and_then(|l| l.parse::<f64>().ok())
+    };
+    let cores = machine.cores.max(1) as f64;
+    match (
+        one_minute(&machine.load_average_before),
+        one_minute(&machine.load_average_after),
+    ) {
+        (Some(before), Some(after)) if before < 0.5 && after <= cores + 0.5 => {
+            "otherwise idle — nothing else ran beside the benchmark"
+        }
+        (Some(_), Some(_)) => "shared with other builds and tests — figures are contended",
+        _ => "load unknown",
+    }
 }
 
 fn mib(figure: &Option<Figure>) -> String {
@@ -285,4 +313,49 @@ fn pipeline_section(run: &SuiteRun<PipelineReport>, json_name: &str) -> String {
         json_name,
     );
     wrap("pipeline", s)
+}
+
+fn scaling_section(run: &SuiteRun<ScalingReport>, json_name: &str) -> String {
+    let r = &run.report;
+    let c = &r.configuration;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "A generated {}-operation batch ({} prover jobs and the compression job; geometry {:?}, \
+         arity {}, {:?} compression) proven {} time(s) per layout by separate processes — \
+         `zkfleet witness-generator --all-rounds`, `zkfleet circuit-prover` (its proving pool \
+         sized by `RAYON_NUM_THREADS`), `zkfleet compressor` — on one job database and one \
+         local store, each run on a fresh data directory (and, on PostgreSQL, a fresh \
+         database). The batch is inserted once every process has loaded its circuits. Provers' \
+         phase = insertion to the scheduler proof; throughput = prover jobs ÷ that phase; \
+         concurrency = Σ prover jobs' own times ÷ that phase (prover jobs running at once); \
+         speedup = throughput ÷ the first layout's on the same backend.\n",
+        r.operations, r.prover_jobs, c.geometry, c.arity, c.compression, r.runs
+    );
+    let _ = writeln!(
+        s,
+        "| backend | layout | provers' phase (s) | to final proof (s) | prover jobs/s | concurrency | speedup |\n|---|---|---:|---:|---:|---:|---:|"
+    );
+    for cell in &r.cells {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | **{:.2}** |",
+            cell.backend,
+            cell.layout.describe(),
+            cell.provers_wall_s.display(1),
+            cell.wall_s.display(1),
+            cell.prover_jobs_per_s.display(3),
+            cell.prover_concurrency.display(2),
+            cell.speedup
+        );
+    }
+    provenance(
+        &mut s,
+        &run.command,
+        &r.machine,
+        &r.git_commit,
+        &r.date,
+        json_name,
+    );
+    wrap("scaling", s)
 }

@@ -7,6 +7,7 @@
 //! | `proving-cost` | 4 | every job kind of a 32-operation batch | same, at the configured (test) geometry |
 //! | `pipeline` | 3 | 64, 256, 1,024 operations | 4 operations |
 //! | `recursion-per-child` | 5 | from the node of `proving-cost` | same |
+//! | `scaling` | 6 | a 64-operation batch, 5 process layouts | 4 operations, 1 and 2 provers |
 //!
 //! The proving suites use the `[proving]` configuration the caller passes (geometry, arity,
 //! compression, keystore), so a quick run on the small test keystore takes minutes.
@@ -24,6 +25,7 @@ use crate::pipeline::{PipelineOptions, PipelineReport};
 use crate::proving_cost::{JobKinds, ProvingCostOptions, ProvingCostReport};
 use crate::recursion_per_child::RecursionPerChildReport;
 use crate::report::{MachineInfo, OrchestrationReport};
+use crate::scaling::{ScalingOptions, ScalingReport, FULL_LAYOUTS, QUICK_LAYOUTS};
 use crate::OrchestrationOptions;
 
 /// One benchmark suite.
@@ -33,14 +35,16 @@ pub enum Suite {
     ProvingCost,
     Pipeline,
     RecursionPerChild,
+    Scaling,
 }
 
 impl Suite {
-    pub const ALL: [Suite; 4] = [
+    pub const ALL: [Suite; 5] = [
         Suite::Orchestration,
         Suite::ProvingCost,
         Suite::Pipeline,
         Suite::RecursionPerChild,
+        Suite::Scaling,
     ];
 
     /// The name on the command line, in the report and in the docs' markers.
@@ -50,6 +54,7 @@ impl Suite {
             Suite::ProvingCost => "proving-cost",
             Suite::Pipeline => "pipeline",
             Suite::RecursionPerChild => "recursion-per-child",
+            Suite::Scaling => "scaling",
         }
     }
 }
@@ -86,6 +91,12 @@ pub const QUICK_PIPELINE_SIZES: [usize; 1] = [4];
 pub const PROVING_COST_OPERATIONS: usize = 32;
 /// The quick proving-cost batch (the small test geometry holds a few items per instance).
 pub const QUICK_PROVING_COST_OPERATIONS: usize = 6;
+/// Operations of the scaling suite's batch: enough prover jobs per round for two provers.
+pub const SCALING_OPERATIONS: usize = 64;
+/// The quick scaling batch.
+pub const QUICK_SCALING_OPERATIONS: usize = 4;
+/// Longest one scaling run may take (the full batch proves in minutes on one thread).
+const SCALING_RUN_LIMIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 /// Runs per figure of the full suites (`--runs` overrides).
 pub const FULL_RUNS: usize = 3;
 
@@ -97,6 +108,8 @@ pub struct BenchPlan {
     /// Runs per figure; `None`: 1 in quick mode, [`FULL_RUNS`] otherwise.
     pub runs: Option<usize>,
     pub proving: ProvingConfiguration,
+    /// The `[proving]` protocol version (the scaling suite registers it from the keystore).
+    pub protocol_version: zkfleet_types::ProtocolSemanticVersion,
     pub keys_dir: PathBuf,
     /// A configuration file with the `[proving]` section above, for `zkfleet prove`.
     pub proving_config_toml: String,
@@ -138,6 +151,8 @@ pub struct SuiteReports {
     pub pipeline: Option<SuiteRun<PipelineReport>>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub recursion_per_child: Option<SuiteRun<RecursionPerChildReport>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub scaling: Option<SuiteRun<ScalingReport>>,
 }
 
 /// A suite's report with the command that produced it.
@@ -156,6 +171,7 @@ impl BenchReport {
             proving_cost,
             pipeline,
             recursion_per_child,
+            scaling,
         } = self.suites;
         BenchReport {
             suites: SuiteReports {
@@ -163,6 +179,7 @@ impl BenchReport {
                 proving_cost: proving_cost.or(older.suites.proving_cost),
                 pipeline: pipeline.or(older.suites.pipeline),
                 recursion_per_child: recursion_per_child.or(older.suites.recursion_per_child),
+                scaling: scaling.or(older.suites.scaling),
             },
             ..self
         }
@@ -289,6 +306,31 @@ pub fn run_suites(plan: &BenchPlan) -> Result<BenchReport, BenchError> {
             plan,
             crate::pipeline::run(&options, &runtime)?,
         ));
+    }
+    if plan.wants(Suite::Scaling) {
+        tracing::info!("suite scaling");
+        let options = ScalingOptions {
+            zkfleet: plan.zkfleet.clone(),
+            proving_config_toml: plan.proving_config_toml.clone(),
+            proving: plan.proving,
+            protocol_version: plan.protocol_version,
+            keys_dir: plan.keys_dir.clone(),
+            operations: if plan.quick {
+                QUICK_SCALING_OPERATIONS
+            } else {
+                SCALING_OPERATIONS
+            },
+            layouts: if plan.quick {
+                QUICK_LAYOUTS.to_vec()
+            } else {
+                FULL_LAYOUTS.to_vec()
+            },
+            backends: plan.backends(),
+            runs,
+            run_limit: SCALING_RUN_LIMIT,
+            work_dir: plan.work_dir.join("scaling"),
+        };
+        suites.scaling = Some(SuiteRun::of(plan, crate::scaling::run(&options, &runtime)?));
     }
     machine.load_average_after = machine::load_average();
     Ok(BenchReport {

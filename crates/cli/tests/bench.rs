@@ -2,7 +2,8 @@
 //! command cannot rot: every suite runs to completion and its report holds sane figures.
 //! Not timed (the figures of a shared test machine mean nothing); the checks are on what the
 //! figures must be whatever the machine: positive times, finite ratios, the orchestration
-//! tree's job counts, every kind of prover job measured, a verified pipeline proof. A quick run
+//! tree's job counts, every kind of prover job measured, a verified pipeline proof, both
+//! scaling layouts measured against the first. A quick run
 //! must never write the docs: the tests point `--docs-dir` at an empty directory and check it
 //! stays empty.
 
@@ -12,28 +13,16 @@ use std::process::Command;
 use zkfleet_bench::figure::Figure;
 use zkfleet_bench::{BenchReport, TreeShape};
 
-const DATABASE_URL_VAR: &str = "ZKFLEET_TEST_DATABASE_URL";
+mod support;
 
-/// The `[proving]` section of the other CLI tests' small keystore (`test-keys-small-light`,
-/// shared by every test binary of the workspace: the same geometry finds the same entries).
+use support::small_keys::{keys_dir, proving_section};
+use support::DATABASE_URL_VAR;
+
+/// The configuration of the other CLI tests' small keystore (`test-keys-small-light`, shared
+/// by every test binary of the workspace: the same geometry finds the same entries).
 fn small_keystore_config(dir: &Path) -> PathBuf {
-    let keys = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("test-keys-small-light");
     let config = dir.join("zkfleet.toml");
-    let text = format!(
-        r#"[proving]
-keys_dir = "{}"
-arity = 2
-compression = "light"
-
-[proving.geometry]
-signatures_per_instance = 2
-operations_per_instance = 1
-deposits_per_instance = 2
-xmss_height = 2
-"#,
-        keys.display()
-    );
-    std::fs::write(&config, text).expect("write the test configuration");
+    std::fs::write(&config, proving_section(keys_dir())).expect("write the test configuration");
     config
 }
 
@@ -153,12 +142,45 @@ fn assert_pipeline(report: &BenchReport, backends: &[&str]) {
     assert_eq!(pipeline.target.met, None);
 }
 
+fn assert_scaling(report: &BenchReport, backends: &[&str]) {
+    let scaling = &report
+        .suites
+        .scaling
+        .as_ref()
+        .expect("the scaling suite ran")
+        .report;
+    assert_eq!(scaling.operations, 4);
+    // Basic, leaf, node, tip and scheduler prover jobs at the least.
+    assert!(scaling.prover_jobs >= 5, "{scaling:?}");
+    assert_eq!(scaling.cells.len(), 2 * backends.len(), "{scaling:?}");
+    for backend in backends {
+        let cells: Vec<_> = scaling
+            .cells
+            .iter()
+            .filter(|c| c.backend == *backend)
+            .collect();
+        let provers: Vec<usize> = cells.iter().map(|c| c.layout.provers).collect();
+        assert_eq!(provers, [1, 2], "{backend}: {cells:?}");
+        // The first layout is the baseline of its backend.
+        assert!((cells[0].speedup - 1.0).abs() < 1e-9, "{cells:?}");
+        for cell in cells {
+            assert_positive("provers' phase", &cell.provers_wall_s);
+            assert_positive("to final proof", &cell.wall_s);
+            assert_positive("prover jobs/s", &cell.prover_jobs_per_s);
+            assert_positive("concurrency", &cell.prover_concurrency);
+            assert!(cell.provers_wall_s.median <= cell.wall_s.median, "{cell:?}");
+            assert!(cell.speedup.is_finite() && cell.speedup > 0.0, "{cell:?}");
+        }
+    }
+}
+
 #[test]
 #[ignore = "not yet seen passing: under a load of 6-21 both quick runs were still going after 19 min (stop 10); run with `scripts/test -p zkfleet-cli --test bench -- --ignored`"]
 fn quick_bench_runs_every_suite_on_sqlite() {
     let report = quick_bench(&[], None);
     assert_orchestration(&report, &["sqlite"]);
     assert_pipeline(&report, &["sqlite"]);
+    assert_scaling(&report, &["sqlite"]);
 
     let cost = &report
         .suites
@@ -212,9 +234,10 @@ fn quick_bench_measures_postgres() {
              /tmp/devsvc/env.sh` in a dev session."
         )
     });
-    let report = quick_bench(&["--suites", "orchestration,pipeline"], Some(&url));
+    let report = quick_bench(&["--suites", "orchestration,pipeline,scaling"], Some(&url));
     assert_orchestration(&report, &["sqlite", "postgresql"]);
     assert_pipeline(&report, &["sqlite", "postgresql"]);
+    assert_scaling(&report, &["sqlite", "postgresql"]);
     assert!(report.suites.proving_cost.is_none());
     assert!(report.suites.recursion_per_child.is_none());
 }

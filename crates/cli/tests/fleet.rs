@@ -914,7 +914,7 @@ fn check_documented_series(fleet: &Fleet, status: &BatchStatus) {
         problems.extend(metrics_docs::check_page(component, &scrape(*port)));
         checked.push(component);
     }
-    for component in metrics_docs::COMPONENTS {
+    for component in metrics_docs::FLEET_COMPONENTS {
         assert!(
             checked.contains(&component),
             "no {component} page checked ({checked:?})"

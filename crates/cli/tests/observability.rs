@@ -33,7 +33,7 @@ fn names(titles: &[&str]) -> BTreeSet<String> {
 fn the_metric_tables_match_the_component_docs_and_the_code() {
     // (families, a document whose metric tables list exactly their names, a source file whose
     // `pub const` names are exactly theirs)
-    let cases: [(&[&str], Option<&str>, Option<&str>); 9] = [
+    let cases: [(&[&str], Option<&str>, Option<&str>); 10] = [
         (
             &["Witness generator"],
             Some("docs/witness-generator.md"),
@@ -68,6 +68,11 @@ fn the_metric_tables_match_the_component_docs_and_the_code() {
             &["Job runner", "Periodic tasks"],
             None,
             Some("crates/runner/src/metrics.rs"),
+        ),
+        (
+            &["Sequencer"],
+            Some("docs/sequencer.md"),
+            Some("crates/sequencer/src/metrics.rs"),
         ),
         (&["Object store"], None, Some("crates/store/src/store.rs")),
         (

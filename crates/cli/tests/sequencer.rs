@@ -7,7 +7,8 @@
 //!   consecutive batches are produced, proven, submitted back and accepted, and the sequencer's
 //!   `/status` shows its proven state root advance batch after batch.
 //! - `postgres_sequencer_push_mode_three_batches_proven_and_accepted`: the same with the
-//!   sequencer as the gateway's client (gateway `mode = "push"` with a token).
+//!   sequencer as the gateway's client (gateway `mode = "push"` with a token). Both check the
+//!   sequencer's `/metrics` page against docs/operations.md's "Sequencer" table.
 //! - `postgres_sequencer_refuses_tampered_and_mismatched_final_proofs`: a real final proof of
 //!   the pull run with one byte flipped, the real proof sent beside a wrong public output, and
 //!   the real proof given to a sequencer whose batch is another are each refused with
@@ -17,6 +18,7 @@
 //! light compression) from the keystore the crate's tests share (`test-keys-small-light`), and
 //! 1-operation batches, to keep the suite short.
 
+mod metrics_docs;
 mod support;
 
 use std::path::PathBuf;
@@ -461,6 +463,12 @@ fn three_batches(name: &str, mode: Mode) -> Flow {
         last_index = index;
     }
     let metrics = flow.metrics();
+    let problems = metrics_docs::check_page("sequencer", &metrics);
+    assert!(
+        problems.is_empty(),
+        "the sequencer's /metrics differs from docs/operations.md:\n{}",
+        problems.join("\n")
+    );
     assert_eq!(
         series(&metrics, "zkfleet_sequencer_batches_produced_total"),
         f64::from(BATCHES),
@@ -472,13 +480,16 @@ fn three_batches(name: &str, mode: Mode) -> Flow {
         "{metrics}"
     );
     // Nothing refused, except possibly a proof the pull-mode gateway submitted before its
-    // predecessor's (it submits every finished proof at each poll, and retries).
-    for line in metrics.lines() {
-        if line.starts_with("zkfleet_sequencer_proofs_refused_total{") {
-            assert!(
-                line.contains("reason=\"out_of_order\""),
-                "a proof was refused: {line}\n{status}"
-            );
+    // predecessor's (it submits every finished proof at each poll, and retries). Every reason
+    // is on the page from the start, at 0.
+    for reason in zkfleet_sequencer::Refusal::REASONS {
+        let name = format!("zkfleet_sequencer_proofs_refused_total{{reason=\"{reason}\"}}");
+        assert!(
+            metrics.lines().any(|l| l.starts_with(&format!("{name} "))),
+            "{name} is not registered\n{metrics}"
+        );
+        if reason != "out_of_order" {
+            assert_eq!(series(&metrics, &name), 0.0, "{status}\n{metrics}");
         }
     }
     // The gateway delivered every proof: the compression job's last state (a pull-mode

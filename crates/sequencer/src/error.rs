@@ -109,6 +109,19 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// Every value [`Refusal::reason`] can return (the refusal counter is registered at 0 for
+    /// each, so an alert on it reads 0 before the first refusal).
+    pub const REASONS: [&'static str; 8] = [
+        "unknown_batch",
+        "batch_mismatch",
+        "wrong_protocol_version",
+        "invalid_proof",
+        "claim_mismatch",
+        "wrong_output",
+        "out_of_order",
+        "skipped",
+    ];
+
     /// The metric label (`zkfleet_sequencer_proofs_refused_total{reason}`).
     pub fn reason(&self) -> &'static str {
         match self {
@@ -132,4 +145,48 @@ pub enum SubmitError {
     Refused(#[from] Refusal),
     #[error(transparent)]
     Internal(#[from] SequencerError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_refusal_reason_is_registered_once() {
+        let version: ProtocolSemanticVersion = "0.1.0".parse().expect("version");
+        let refusals = [
+            Refusal::UnknownBatch {
+                number: 1,
+                latest: 0,
+            },
+            Refusal::BatchMismatch {
+                path: 1,
+                proof: BatchNumber(2),
+            },
+            Refusal::WrongProtocolVersion {
+                got: version,
+                expected: version,
+            },
+            Refusal::InvalidProof {
+                number: 1,
+                reason: String::new(),
+            },
+            Refusal::ClaimMismatch {
+                number: 1,
+                differences: String::new(),
+            },
+            Refusal::WrongOutput {
+                number: 1,
+                differences: String::new(),
+            },
+            Refusal::OutOfOrder {
+                number: 2,
+                next: 1,
+                proven: 0,
+            },
+            Refusal::Skipped { number: 1 },
+        ];
+        let reasons: Vec<&str> = refusals.iter().map(Refusal::reason).collect();
+        assert_eq!(reasons, Refusal::REASONS);
+    }
 }

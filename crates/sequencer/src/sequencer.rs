@@ -87,7 +87,7 @@ impl Sequencer {
     ) -> Result<Self, SequencerError> {
         config.validate()?;
         let chain = Chain::open(&data_dir, &params, config.seed, config.accounts)?;
-        metrics::record_heads(chain.head().latest_produced, chain.head().latest_proven);
+        metrics::register(chain.head().latest_produced, chain.head().latest_proven);
         Ok(Self {
             chain: Arc::new(Mutex::new(chain)),
             verifier,

@@ -30,7 +30,7 @@ pub struct Args {
     /// Small sizes and one run per figure (minutes); writes only the JSON, never the docs.
     #[arg(long)]
     quick: bool,
-    /// The suites to run: orchestration, proving-cost, pipeline, recursion-per-child
+    /// The suites to run: orchestration, proving-cost, pipeline, recursion-per-child, scaling
     /// (default: all).
     #[arg(long, value_delimiter = ',', value_name = "SUITE,...")]
     suites: Vec<Suite>,
@@ -50,7 +50,7 @@ pub struct Args {
     /// Batch sizes of the pipeline suite, in operations (default 64,256,1024; 4 with --quick).
     #[arg(long, value_delimiter = ',', value_name = "N,...")]
     operations: Option<Vec<usize>>,
-    /// A PostgreSQL server to measure besides SQLite (orchestration, pipeline): each run
+    /// A PostgreSQL server to measure besides SQLite (orchestration, pipeline, scaling): each run
     /// creates and drops its own database on it.
     #[arg(
         long,
@@ -87,6 +87,7 @@ pub fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
         quick: args.quick,
         runs: args.runs,
         proving: proving.circuits(),
+        protocol_version: proving.protocol_version,
         keys_dir,
         proving_config_toml,
         zkfleet: std::env::current_exe().context("locating the zkfleet executable")?,
@@ -144,6 +145,7 @@ fn only_measured(
         recursion_per_child: all
             .recursion_per_child
             .filter(|_| wants(Suite::RecursionPerChild)),
+        scaling: all.scaling.filter(|_| wants(Suite::Scaling)),
     }
 }
 

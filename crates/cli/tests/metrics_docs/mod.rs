@@ -12,7 +12,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The components that serve `/metrics`, as their subcommands name them.
-pub const COMPONENTS: [&str; 5] = [
+pub const COMPONENTS: [&str; 6] = [
+    "witness-generator",
+    "circuit-prover",
+    "compressor",
+    "job-monitor",
+    "gateway",
+    "sequencer",
+];
+
+/// The components of the fleet itself (the sequencer is the rollup's side: its page is
+/// checked by the sequencer tests, not the fleet test).
+pub const FLEET_COMPONENTS: [&str; 5] = [
     "witness-generator",
     "circuit-prover",
     "compressor",

@@ -1,0 +1,635 @@
+//! Scaling (issue #7, item 6): the same real batch proven by a fleet of separate processes —
+//! witness generators, circuit provers and a compressor, as an operator starts them —
+//! coordinating through one job database and one object store, with 1 and 2 circuit-prover
+//! processes and 1 and 2 witness generators.
+//!
+//! Each circuit prover's thread pool is sized (`RAYON_NUM_THREADS`) so that the layouts go from
+//! one core busy to every core busy: one single-threaded prover, two single-threaded provers,
+//! one prover on every core, two provers on every core. Throughput should grow with provers
+//! while cores are idle and stop growing once they are full; the report says whether it does.
+//!
+//! A run starts every process on a fresh data directory (the embedded SQLite file, or a fresh
+//! database on a PostgreSQL server, and a local store), waits until each circuit prover and the
+//! compressor have loaded their circuits, then inserts the batch: the wall time runs from the
+//! insertion to the successful compression job, so circuit loading is not in it. The final
+//! proof is verified under the final verifying key and must attest the batch's new state root.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use zkfleet_circuits::pipeline::FinalVerifyingKey;
+use zkfleet_circuits::{Keystore, ProvingConfiguration};
+use zkfleet_dal::{BatchStatus, Dal};
+use zkfleet_store::{ObjectKey, Store, StoreConfig};
+use zkfleet_types::api::FinalProof;
+use zkfleet_types::{BatchNumber, ChainId, JobStatus, L1BatchId, ProtocolSemanticVersion};
+
+use crate::environment::{DatabaseBackend, PostgresDatabase};
+use crate::error::BenchError;
+use crate::figure::Figure;
+use crate::machine;
+use crate::real_batch::RealBatch;
+use crate::report::MachineInfo;
+
+/// The chain of every generated batch ([`RealBatch`]) and the number the suite gives its one.
+const CHAIN: ChainId = ChainId(270);
+const BATCH: BatchNumber = BatchNumber(1);
+/// How often a run looks at the batch's jobs.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Which processes prove the batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Layout {
+    /// `zkfleet witness-generator --all-rounds` processes.
+    pub witness_generators: usize,
+    /// `zkfleet circuit-prover` processes.
+    pub provers: usize,
+    /// Each prover's proving thread pool (`RAYON_NUM_THREADS`); 0: one thread per core.
+    pub threads_per_prover: usize,
+}
+
+impl Layout {
+    const fn new(witness_generators: usize, provers: usize, threads_per_prover: usize) -> Self {
+        Self {
+            witness_generators,
+            provers,
+            threads_per_prover,
+        }
+    }
+
+    /// "2 provers × 1 thread, 1 witness generator".
+    pub fn describe(&self) -> String {
+        let threads = match self.threads_per_prover {
+            0 => "every core".to_owned(),
+            1 => "1 thread".to_owned(),
+            n => format!("{n} threads"),
+        };
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        format!(
+            "{} × {threads}, {}",
+            plural(self.provers, "prover", "provers"),
+            plural(
+                self.witness_generators,
+                "witness generator",
+                "witness generators"
+            )
+        )
+    }
+}
+
+/// The full suite's layouts: provers 1 → 2 with one thread each (cores idle → full), then on
+/// every core (full → oversubscribed), then a second witness generator beside two provers.
+pub const FULL_LAYOUTS: [Layout; 5] = [
+    Layout::new(1, 1, 1),
+    Layout::new(1, 2, 1),
+    Layout::new(1, 1, 0),
+    Layout::new(1, 2, 0),
+    Layout::new(2, 2, 1),
+];
+/// The quick suite's: one and two single-threaded provers.
+pub const QUICK_LAYOUTS: [Layout; 2] = [Layout::new(1, 1, 1), Layout::new(1, 2, 1)];
+
+/// What [`run`] measures.
+#[derive(Debug, Clone)]
+pub struct ScalingOptions {
+    /// The `zkfleet` executable whose components are started.
+    pub zkfleet: PathBuf,
+    /// A configuration file holding only the `[proving]` section of `proving` (absolute
+    /// `keys_dir`): the processes read nothing else.
+    pub proving_config_toml: String,
+    pub proving: ProvingConfiguration,
+    pub protocol_version: ProtocolSemanticVersion,
+    pub keys_dir: PathBuf,
+    pub operations: usize,
+    pub layouts: Vec<Layout>,
+    pub backends: Vec<DatabaseBackend>,
+    pub runs: usize,
+    /// Longest one run may take before it is stopped as failed.
+    pub run_limit: Duration,
+    /// Holds the batch files and each run's data directory (removed after the run).
+    pub work_dir: PathBuf,
+}
+
+/// What the suite measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScalingReport {
+    pub machine: MachineInfo,
+    pub git_commit: String,
+    pub date: String,
+    pub configuration: ProvingConfiguration,
+    pub operations: usize,
+    /// Prover jobs of the batch (every round), and the compression job besides.
+    pub prover_jobs: usize,
+    pub runs: usize,
+    pub cells: Vec<ScalingCell>,
+}
+
+/// One layout on one backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScalingCell {
+    pub backend: String,
+    pub layout: Layout,
+    /// Insertion to the successful compression job (s).
+    pub wall_s: Figure,
+    /// Insertion to the scheduler proof (the compression job's creation): the phase the
+    /// circuit provers share (s).
+    pub provers_wall_s: Figure,
+    /// Prover jobs ÷ the provers' phase.
+    pub prover_jobs_per_s: Figure,
+    /// Σ prover jobs' own times ÷ the provers' phase: how many prover jobs ran at once on
+    /// average.
+    pub prover_concurrency: Figure,
+    /// Prover throughput against the first layout's on the same backend (median ÷ median).
+    pub speedup: f64,
+}
+
+/// Proves the batch `runs` times with every layout on every backend.
+pub fn run(
+    options: &ScalingOptions,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<ScalingReport, BenchError> {
+    if options.runs == 0 || options.layouts.is_empty() || options.backends.is_empty() {
+        return Err(BenchError::InvalidOptions(
+            "the scaling suite needs a layout, a backend and at least one run".into(),
+        ));
+    }
+    if let Some(bad) = options
+        .layouts
+        .iter()
+        .find(|l| l.provers == 0 || l.witness_generators == 0)
+    {
+        return Err(BenchError::InvalidOptions(format!(
+            "a scaling layout needs a prover and a witness generator: {bad:?}"
+        )));
+    }
+    let mut machine = machine::machine_info();
+    std::fs::create_dir_all(&options.work_dir)
+        .map_err(|e| BenchError::io(format!("creating {}", options.work_dir.display()), e))?;
+    let config = options.work_dir.join("zkfleet.toml");
+    std::fs::write(&config, &options.proving_config_toml)
+        .map_err(|e| BenchError::io(format!("writing {}", config.display()), e))?;
+    let batch = RealBatch::generate(
+        options.operations,
+        BATCH.0,
+        options.proving.geometry.xmss_height,
+    )?;
+    let files = batch.write(&options.work_dir.join("batch"))?;
+    let final_key = {
+        let path = Keystore::open(&options.keys_dir)?.final_vk_path(&options.proving);
+        let bytes = std::fs::read(&path)
+            .map_err(|e| BenchError::io(format!("reading {}", path.display()), e))?;
+        FinalVerifyingKey::from_bytes(&bytes)?
+    };
+    let expected_root = batch.executed.public_output.new_state_root;
+    let mut cells = Vec::new();
+    let mut prover_jobs = 0;
+    for backend in &options.backends {
+        let mut baseline: Option<f64> = None;
+        for layout in &options.layouts {
+            let mut runs = Vec::with_capacity(options.runs);
+            for attempt in 1..=options.runs {
+                let run_dir = options.work_dir.join(format!(
+                    "data-{}-{}wg-{}p-{}t-{attempt}",
+                    backend.name(),
+                    layout.witness_generators,
+                    layout.provers,
+                    layout.threads_per_prover
+                ));
+                let measured = runtime.block_on(prove_once(
+                    options, backend, layout, &config, &files, &run_dir,
+                ));
+                let removed = std::fs::remove_dir_all(&run_dir);
+                let measured = measured?;
+                removed
+                    .map_err(|e| BenchError::io(format!("removing {}", run_dir.display()), e))?;
+                let output = final_key.verify(&measured.final_proof)?;
+                if output.new_state_root != expected_root {
+                    return Err(BenchError::Inconsistent(format!(
+                        "layout {}: the final proof attests another state root than the \
+                         batch's",
+                        layout.describe()
+                    )));
+                }
+                prover_jobs = measured.prover_jobs;
+                tracing::info!(
+                    backend = backend.name(),
+                    layout = %layout.describe(),
+                    run = attempt,
+                    wall_s = measured.wall_s,
+                    prover_jobs = measured.prover_jobs,
+                    "scaling run done"
+                );
+                runs.push(measured);
+            }
+            let throughput = Figure::of(
+                runs.iter()
+                    .map(|r| r.prover_jobs as f64 / r.provers_wall_s)
+                    .collect(),
+            );
+            let base = *baseline.get_or_insert(throughput.median);
+            cells.push(ScalingCell {
+                backend: backend.name().to_owned(),
+                layout: *layout,
+                wall_s: Figure::of(runs.iter().map(|r| r.wall_s).collect()),
+                provers_wall_s: Figure::of(runs.iter().map(|r| r.provers_wall_s).collect()),
+                prover_concurrency: Figure::of(
+                    runs.iter()
+                        .map(|r| r.prover_busy_s / r.provers_wall_s)
+                        .collect(),
+                ),
+                speedup: throughput.median / base,
+                prover_jobs_per_s: throughput,
+            });
+        }
+    }
+    machine.load_average_after = machine::load_average();
+    Ok(ScalingReport {
+        machine,
+        git_commit: machine::git_commit(),
+        date: machine::now(),
+        configuration: options.proving,
+        operations: options.operations,
+        prover_jobs,
+        runs: options.runs,
+        cells,
+    })
+}
+
+struct Measured {
+    wall_s: f64,
+    provers_wall_s: f64,
+    prover_jobs: usize,
+    prover_busy_s: f64,
+    final_proof: Vec<u8>,
+}
+
+/// One run: the processes of `layout` on a fresh data directory and database.
+async fn prove_once(
+    options: &ScalingOptions,
+    backend: &DatabaseBackend,
+    layout: &Layout,
+    config: &Path,
+    files: &crate::real_batch::BatchFiles,
+    run_dir: &Path,
+) -> Result<Measured, BenchError> {
+    std::fs::create_dir_all(run_dir)
+        .map_err(|e| BenchError::io(format!("creating {}", run_dir.display()), e))?;
+    let database = match backend {
+        DatabaseBackend::Sqlite => None,
+        DatabaseBackend::Postgres { server_url } => {
+            Some(PostgresDatabase::create(server_url, "scaling").await?)
+        }
+    };
+    let mut fleet = Processes {
+        zkfleet: options.zkfleet.clone(),
+        config: config.to_owned(),
+        data_dir: run_dir.to_owned(),
+        database_url: database.as_ref().map(PostgresDatabase::url),
+        children: Vec::new(),
+    };
+    let result = measure(options, layout, files, &mut fleet).await;
+    fleet.stop();
+    if let Some(database) = database {
+        database.drop_database().await?;
+    }
+    result
+}
+
+async fn measure(
+    options: &ScalingOptions,
+    layout: &Layout,
+    files: &crate::real_batch::BatchFiles,
+    fleet: &mut Processes,
+) -> Result<Measured, BenchError> {
+    let version = options.protocol_version.to_string();
+    fleet.run(&["insert-version", "--version", &version, "--from-keys"])?;
+    for i in 0..layout.witness_generators {
+        fleet.spawn(
+            &format!("witness-generator-{i}"),
+            &["witness-generator", "--all-rounds"],
+            None,
+        )?;
+    }
+    for i in 0..layout.provers {
+        fleet.spawn(
+            &format!("circuit-prover-{i}"),
+            &["circuit-prover"],
+            Some(layout.threads_per_prover),
+        )?;
+    }
+    fleet.spawn("compressor", &["compressor"], None)?;
+    // Circuit loading is not part of the measurement: the batch goes in once every prover
+    // and the compressor are ready to pick.
+    let deadline = Instant::now() + options.run_limit;
+    for (kind, line) in [
+        ("circuit-prover", "circuit prover started"),
+        ("compressor", "compressor started"),
+        ("witness-generator", "witness generator round started"),
+    ] {
+        fleet.wait_for_log(layout, kind, line, deadline).await?;
+    }
+    let dal = Dal::connect(&fleet.database_url_or_sqlite()).await?;
+    let batch_number = BATCH;
+    let started = Instant::now();
+    fleet.run(&[
+        "insert-batch",
+        "--number",
+        &batch_number.0.to_string(),
+        "--version",
+        &version,
+        "--input",
+        path_str(&files.batch)?,
+        "--genesis",
+        path_str(&files.genesis)?,
+    ])?;
+    let batch = L1BatchId::new(CHAIN, batch_number);
+    // The compression job appears when the scheduler proof is done: the prover jobs' phase
+    // ends there, and the compression (one job, whatever the layout) follows.
+    let mut provers_done: Option<f64> = None;
+    let status = loop {
+        let status = dal.batch_status(batch).await?;
+        if provers_done.is_none() && status.compression.is_some() {
+            provers_done = Some(started.elapsed().as_secs_f64());
+        }
+        if let Some(problem) = failed_job(&status) {
+            return Err(BenchError::ScalingRun {
+                layout: layout.describe(),
+                reason: format!("{problem}\n{}", fleet.log_tails()),
+            });
+        }
+        if status
+            .compression
+            .as_ref()
+            .is_some_and(|c| c.status == JobStatus::Successful)
+        {
+            break status;
+        }
+        fleet.check_alive(layout)?;
+        if Instant::now() > deadline {
+            return Err(BenchError::ScalingRun {
+                layout: layout.describe(),
+                reason: format!(
+                    "the batch was not proven within {:?}\n{}",
+                    options.run_limit,
+                    fleet.log_tails()
+                ),
+            });
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    let wall_s = started.elapsed().as_secs_f64();
+    let provers_wall_s = provers_done.unwrap_or(wall_s);
+    let prover_jobs: Vec<_> = status.rounds.iter().flat_map(|r| &r.prover_jobs).collect();
+    let prover_busy_s = prover_jobs
+        .iter()
+        .filter_map(|j| j.time_taken)
+        .map(|t| t.as_secs_f64())
+        .sum();
+    let store = Store::open(&StoreConfig::local(fleet.data_dir.join("store")))?;
+    let stored: FinalProof = store
+        .get(&ObjectKey::FinalProof {
+            chain: CHAIN,
+            batch: batch_number,
+            protocol_version: options.protocol_version,
+        })
+        .await?;
+    Ok(Measured {
+        wall_s,
+        provers_wall_s,
+        prover_jobs: prover_jobs.len(),
+        prover_busy_s,
+        final_proof: stored.proof.0.to_vec(),
+    })
+}
+
+/// A job that failed or exhausted its attempts: the run is wrong, not slow.
+fn failed_job(status: &BatchStatus) -> Option<String> {
+    status
+        .witness_input
+        .iter()
+        .chain(
+            status
+                .rounds
+                .iter()
+                .flat_map(|r| r.witness_jobs.iter().chain(&r.prover_jobs)),
+        )
+        .chain(status.compression.iter())
+        .find(|j| matches!(j.status, JobStatus::Failed | JobStatus::AttemptsExhausted))
+        .map(|j| {
+            format!(
+                "job {} is {}: {}",
+                j.job,
+                j.status,
+                j.error.as_deref().unwrap_or("no error recorded")
+            )
+        })
+}
+
+fn path_str(path: &Path) -> Result<&str, BenchError> {
+    path.to_str()
+        .ok_or_else(|| BenchError::InvalidOptions(format!("{} is not valid UTF-8", path.display())))
+}
+
+/// The processes of one run, killed when it ends.
+struct Processes {
+    zkfleet: PathBuf,
+    config: PathBuf,
+    data_dir: PathBuf,
+    database_url: Option<String>,
+    children: Vec<(String, Child, PathBuf)>,
+}
+
+impl Processes {
+    fn database_url_or_sqlite(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}",
+                self.data_dir.join("zkfleet.sqlite").display()
+            )
+        })
+    }
+
+    /// `zkfleet` with this run's configuration, data directory and database, and nothing of
+    /// the calling environment's (its configuration, database or metrics addresses).
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.zkfleet);
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("ZKFLEET_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--data-dir")
+            .arg(&self.data_dir);
+        if let Some(url) = &self.database_url {
+            command.env("ZKFLEET_DATABASE_URL", url);
+        }
+        command
+    }
+
+    /// Runs a one-shot command to success.
+    fn run(&self, args: &[&str]) -> Result<(), BenchError> {
+        let output = self
+            .command()
+            .args(args)
+            .output()
+            .map_err(|e| BenchError::io(format!("running {}", self.zkfleet.display()), e))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        Err(BenchError::ZkfleetCommand {
+            command: args.join(" "),
+            reason: format!("exited with {}", output.status),
+            output: format!(
+                "{}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        })
+    }
+
+    /// Starts a long-running component, its output in `DATA_DIR/NAME.log`; `threads` sizes its
+    /// proving thread pool.
+    fn spawn(
+        &mut self,
+        name: &str,
+        args: &[&str],
+        threads: Option<usize>,
+    ) -> Result<(), BenchError> {
+        let log = self.data_dir.join(format!("{name}.log"));
+        let file = File::create(&log)
+            .map_err(|e| BenchError::io(format!("creating {}", log.display()), e))?;
+        let err = file
+            .try_clone()
+            .map_err(|e| BenchError::io(format!("opening {}", log.display()), e))?;
+        let mut command = self.command();
+        command
+            .args(args)
+            .env("RUST_LOG", "info")
+            // Every process of a kind on one machine needs its own metrics port.
+            .env("ZKFLEET_METRICS__WITNESS_GENERATOR", "127.0.0.1:0")
+            .env("ZKFLEET_METRICS__CIRCUIT_PROVER", "127.0.0.1:0")
+            .env("ZKFLEET_METRICS__COMPRESSOR", "127.0.0.1:0")
+            .stdin(Stdio::null())
+            .stdout(file)
+            .stderr(err);
+        match threads {
+            Some(n) if n > 0 => {
+                command.env("RAYON_NUM_THREADS", n.to_string());
+            }
+            _ => {
+                command.env_remove("RAYON_NUM_THREADS");
+            }
+        }
+        let child = command
+            .spawn()
+            .map_err(|e| BenchError::io(format!("starting {}", self.zkfleet.display()), e))?;
+        self.children.push((name.to_owned(), child, log));
+        Ok(())
+    }
+
+    /// Waits until every process whose name starts with `prefix` has logged `line`.
+    async fn wait_for_log(
+        &mut self,
+        layout: &Layout,
+        prefix: &str,
+        line: &str,
+        deadline: Instant,
+    ) -> Result<(), BenchError> {
+        loop {
+            let all = self
+                .children
+                .iter()
+                .filter(|(name, _, _)| name.starts_with(prefix))
+                .all(|(_, _, log)| {
+                    std::fs::read_to_string(log).is_ok_and(|text| text.contains(line))
+                });
+            if all {
+                return Ok(());
+            }
+            self.check_alive(layout)?;
+            if Instant::now() > deadline {
+                return Err(BenchError::ScalingRun {
+                    layout: layout.describe(),
+                    reason: format!(
+                        "{prefix} did not log \"{line}\" in time\n{}",
+                        self.log_tails()
+                    ),
+                });
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// An error naming the first component that exited.
+    fn check_alive(&mut self, layout: &Layout) -> Result<(), BenchError> {
+        let exited = self
+            .children
+            .iter_mut()
+            .find_map(|(name, child, _)| match child.try_wait() {
+                Ok(Some(status)) => Some(format!("{name} exited with {status}")),
+                Ok(None) => None,
+                Err(e) => Some(format!("{name}: {e}")),
+            });
+        match exited {
+            Some(reason) => Err(BenchError::ScalingRun {
+                layout: layout.describe(),
+                reason: format!("{reason}\n{}", self.log_tails()),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The last lines of every component's log.
+    fn log_tails(&self) -> String {
+        let mut out = String::new();
+        for (name, _, log) in &self.children {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(15)..];
+            out.push_str(&format!("--- {name}\n{}\n", tail.join("\n")));
+        }
+        out
+    }
+
+    fn stop(&mut self) {
+        for (_, child, _) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.children.clear();
+    }
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_describe_themselves() {
+        assert_eq!(
+            FULL_LAYOUTS[0].describe(),
+            "1 prover × 1 thread, 1 witness generator"
+        );
+        assert_eq!(
+            FULL_LAYOUTS[3].describe(),
+            "2 provers × every core, 1 witness generator"
+        );
+        assert_eq!(
+            FULL_LAYOUTS[4].describe(),
+            "2 provers × 1 thread, 2 witness generators"
+        );
+    }
+}

@@ -466,7 +466,9 @@ impl Processes {
             .arg("--config")
             .arg(&self.config)
             .arg("--data-dir")
-            .arg(&self.data_dir);
+            .arg(&self.data_dir)
+            .arg("--chain-id")
+            .arg(CHAIN.0.to_string());
         if let Some(url) = &self.database_url {
             command.env("ZKFLEET_DATABASE_URL", url);
         }

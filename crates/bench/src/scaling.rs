@@ -90,8 +90,9 @@ pub const FULL_LAYOUTS: [Layout; 5] = [
     Layout::new(1, 2, 0),
     Layout::new(2, 2, 1),
 ];
-/// The quick suite's: one and two single-threaded provers.
-pub const QUICK_LAYOUTS: [Layout; 2] = [Layout::new(1, 1, 1), Layout::new(1, 2, 1)];
+/// The quick suite's: one and two provers on every core (a smoke run: single-threaded provers
+/// take twice as long, and the quick batch is too small to show scaling anyway).
+pub const QUICK_LAYOUTS: [Layout; 2] = [Layout::new(1, 1, 0), Layout::new(1, 2, 0)];
 
 /// What [`run`] measures.
 #[derive(Debug, Clone)]
@@ -140,9 +141,9 @@ pub struct ScalingCell {
     pub provers_wall_s: Figure,
     /// Prover jobs ÷ the provers' phase.
     pub prover_jobs_per_s: Figure,
-    /// Σ prover jobs' own times ÷ the provers' phase: how many prover jobs ran at once on
-    /// average.
-    pub prover_concurrency: Figure,
+    /// CPU time of every process of the run during the provers' phase ÷ (that phase × the
+    /// machine's cores): 1.0 is every core busy the whole phase. `None` off Linux.
+    pub cpu_utilisation: Option<Figure>,
     /// Prover throughput against the first layout's on the same backend (median ÷ median).
     pub speedup: f64,
 }
@@ -185,6 +186,7 @@ pub fn run(
         FinalVerifyingKey::from_bytes(&bytes)?
     };
     let expected_root = batch.executed.public_output.new_state_root;
+    let cores = machine.cores.max(1) as f64;
     let mut cells = Vec::new();
     let mut prover_jobs = 0;
     for backend in &options.backends {
@@ -236,11 +238,11 @@ pub fn run(
                 layout: *layout,
                 wall_s: Figure::of(runs.iter().map(|r| r.wall_s).collect()),
                 provers_wall_s: Figure::of(runs.iter().map(|r| r.provers_wall_s).collect()),
-                prover_concurrency: Figure::of(
-                    runs.iter()
-                        .map(|r| r.prover_busy_s / r.provers_wall_s)
-                        .collect(),
-                ),
+                cpu_utilisation: runs
+                    .iter()
+                    .map(|r| r.provers_cpu_s.map(|cpu| cpu / r.provers_wall_s / cores))
+                    .collect::<Option<Vec<f64>>>()
+                    .map(Figure::of),
                 speedup: throughput.median / base,
                 prover_jobs_per_s: throughput,
             });
@@ -263,7 +265,8 @@ struct Measured {
     wall_s: f64,
     provers_wall_s: f64,
     prover_jobs: usize,
-    prover_busy_s: f64,
+    /// CPU seconds of every process during the provers' phase.
+    provers_cpu_s: Option<f64>,
     final_proof: Vec<u8>,
 }
 
@@ -334,6 +337,7 @@ async fn measure(
     }
     let dal = Dal::connect(&fleet.database_url_or_sqlite()).await?;
     let batch_number = BATCH;
+    let cpu_at_insertion = fleet.cpu_seconds();
     let started = Instant::now();
     fleet.run(&[
         "insert-batch",
@@ -350,10 +354,12 @@ async fn measure(
     // The compression job appears when the scheduler proof is done: the prover jobs' phase
     // ends there, and the compression (one job, whatever the layout) follows.
     let mut provers_done: Option<f64> = None;
+    let mut cpu_at_provers_done = None;
     let status = loop {
         let status = dal.batch_status(batch).await?;
         if provers_done.is_none() && status.compression.is_some() {
             provers_done = Some(started.elapsed().as_secs_f64());
+            cpu_at_provers_done = fleet.cpu_seconds();
         }
         if let Some(problem) = failed_job(&status) {
             return Err(BenchError::ScalingRun {
@@ -384,11 +390,6 @@ async fn measure(
     let wall_s = started.elapsed().as_secs_f64();
     let provers_wall_s = provers_done.unwrap_or(wall_s);
     let prover_jobs: Vec<_> = status.rounds.iter().flat_map(|r| &r.prover_jobs).collect();
-    let prover_busy_s = prover_jobs
-        .iter()
-        .filter_map(|j| j.time_taken)
-        .map(|t| t.as_secs_f64())
-        .sum();
     let store = Store::open(&StoreConfig::local(fleet.data_dir.join("store")))?;
     let stored: FinalProof = store
         .get(&ObjectKey::FinalProof {
@@ -401,7 +402,10 @@ async fn measure(
         wall_s,
         provers_wall_s,
         prover_jobs: prover_jobs.len(),
-        prover_busy_s,
+        provers_cpu_s: match (cpu_at_insertion, cpu_at_provers_done) {
+            (Some(start), Some(end)) => Some(end - start),
+            _ => None,
+        },
         final_proof: stored.proof.0.to_vec(),
     })
 }
@@ -586,6 +590,22 @@ impl Processes {
             }),
             None => Ok(()),
         }
+    }
+
+    /// CPU seconds (user + system) every component has used so far, from `/proc/PID/stat`
+    /// (in USER_HZ, 100 per second on Linux); `None` when a process's figures cannot be read.
+    fn cpu_seconds(&self) -> Option<f64> {
+        let mut ticks = 0u64;
+        for (_, child, _) in &self.children {
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).ok()?;
+            // After the command name (in parentheses, possibly with spaces): state is field 3,
+            // utime field 14, stime field 15.
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let utime: u64 = fields.get(11)?.parse().ok()?;
+            let stime: u64 = fields.get(12)?.parse().ok()?;
+            ticks += utime + stime;
+        }
+        Some(ticks as f64 / 100.0)
     }
 
     /// The last lines of every component's log.

@@ -328,13 +328,14 @@ fn scaling_section(run: &SuiteRun<ScalingReport>, json_name: &str) -> String {
          local store, each run on a fresh data directory (and, on PostgreSQL, a fresh \
          database). The batch is inserted once every process has loaded its circuits. Provers' \
          phase = insertion to the scheduler proof; throughput = prover jobs ÷ that phase; \
-         concurrency = Σ prover jobs' own times ÷ that phase (prover jobs running at once); \
+         CPU = CPU time of every process in that phase ÷ (phase × cores), 1.00 = every core \
+         busy; \
          speedup = throughput ÷ the first layout's on the same backend.\n",
         r.operations, r.prover_jobs, c.geometry, c.arity, c.compression, r.runs
     );
     let _ = writeln!(
         s,
-        "| backend | layout | provers' phase (s) | to final proof (s) | prover jobs/s | concurrency | speedup |\n|---|---|---:|---:|---:|---:|---:|"
+        "| backend | layout | provers' phase (s) | to final proof (s) | prover jobs/s | CPU | speedup |\n|---|---|---:|---:|---:|---:|---:|"
     );
     for cell in &r.cells {
         let _ = writeln!(
@@ -345,7 +346,9 @@ fn scaling_section(run: &SuiteRun<ScalingReport>, json_name: &str) -> String {
             cell.provers_wall_s.display(1),
             cell.wall_s.display(1),
             cell.prover_jobs_per_s.display(3),
-            cell.prover_concurrency.display(2),
+            cell.cpu_utilisation
+                .as_ref()
+                .map_or_else(|| "–".to_owned(), |f| f.display(2)),
             cell.speedup
         );
     }

@@ -7,7 +7,7 @@
 //! | `proving-cost` | 4 | every job kind of a 32-operation batch | same, at the configured (test) geometry |
 //! | `pipeline` | 3 | 64, 256, 1,024 operations | 4 operations |
 //! | `recursion-per-child` | 5 | from the node of `proving-cost` | same |
-//! | `scaling` | 6 | a 64-operation batch, 5 process layouts | 4 operations, 1 and 2 provers |
+//! | `scaling` | 6 | a 64-operation batch, 5 process layouts | 4 operations, 1 and 2 provers on every core |
 //!
 //! The proving suites use the `[proving]` configuration the caller passes (geometry, arity,
 //! compression, keystore), so a quick run on the small test keystore takes minutes.

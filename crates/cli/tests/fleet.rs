@@ -31,7 +31,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use support::small_keys::{keys_dir, proving_section};
+use support::small_keys::{generated_keys_dir as keys_dir, proving_section};
 use support::TestFleet;
 use zkfleet_dal::{BatchStatus, JobSummary, NewBatch};
 use zkfleet_rollup::execute::execute_batch;

@@ -413,15 +413,7 @@ async fn measure(
 /// A job that failed or exhausted its attempts: the run is wrong, not slow.
 fn failed_job(status: &BatchStatus) -> Option<String> {
     status
-        .witness_input
-        .iter()
-        .chain(
-            status
-                .rounds
-                .iter()
-                .flat_map(|r| r.witness_jobs.iter().chain(&r.prover_jobs)),
-        )
-        .chain(status.compression.iter())
+        .jobs()
         .find(|j| matches!(j.status, JobStatus::Failed | JobStatus::AttemptsExhausted))
         .map(|j| {
             format!(

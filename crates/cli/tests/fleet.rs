@@ -547,17 +547,7 @@ fn is_done(status: &BatchStatus) -> bool {
 }
 
 fn every_job(status: &BatchStatus) -> Vec<&JobSummary> {
-    status
-        .witness_input
-        .iter()
-        .chain(
-            status
-                .rounds
-                .iter()
-                .flat_map(|r| r.witness_jobs.iter().chain(&r.prover_jobs)),
-        )
-        .chain(status.compression.iter())
-        .collect()
+    status.jobs().collect()
 }
 
 /// The fleet's components, as an operator starts them.

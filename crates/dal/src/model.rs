@@ -621,6 +621,19 @@ impl BatchStatus {
                 .iter()
                 .any(|r| !r.witness_jobs.is_empty() || !r.prover_jobs.is_empty())
     }
+
+    /// Every job of the batch still in the job tables: the basic witness job, then each
+    /// round's witness and prover jobs, then the compression job.
+    pub fn jobs(&self) -> impl Iterator<Item = &JobSummary> {
+        self.witness_input
+            .iter()
+            .chain(
+                self.rounds
+                    .iter()
+                    .flat_map(|r| r.witness_jobs.iter().chain(&r.prover_jobs)),
+            )
+            .chain(self.compression.iter())
+    }
 }
 
 /// End-to-end proving time of one batch (`zkfleet stats`).

@@ -329,17 +329,7 @@ fn progress_of(status: &BatchStatus) -> [(u64, u64); 7] {
 fn failed_job(status: &BatchStatus) -> Option<&JobSummary> {
     let failed =
         |j: &&JobSummary| matches!(j.status, JobStatus::Failed | JobStatus::AttemptsExhausted);
-    status
-        .witness_input
-        .iter()
-        .chain(
-            status
-                .rounds
-                .iter()
-                .flat_map(|r| r.witness_jobs.iter().chain(&r.prover_jobs)),
-        )
-        .chain(status.compression.iter())
-        .find(failed)
+    status.jobs().find(failed)
 }
 
 /// Draws progress from the database until the compression job is done, or a job fails.

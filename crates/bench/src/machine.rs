@@ -1,8 +1,5 @@
 //! What the figures were measured on: cores, CPU model, load, and the code's commit.
 
-use std::path::Path;
-use std::process::Command;
-
 use crate::report::MachineInfo;
 
 /// The machine now; `load_average_after` is filled in when the benchmark ends.
@@ -37,49 +34,14 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// `git rev-parse --short HEAD` of the workspace this crate was built from, noting when the
-/// measured code (the benchmark and the crates it drives) differs from the commit.
+/// The commit this binary was built from (`git rev-parse --short HEAD` when it was compiled),
+/// noting when the measured crates (the benchmark and the crates it drives) differed from it.
+/// `build.rs` records it, so an edit after the build does not change what a report says.
 pub(crate) fn git_commit() -> String {
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let Some(commit) = git(crate_dir, &["rev-parse", "--short", "HEAD"]) else {
-        return "unknown".to_owned();
-    };
-    // Every crate a suite drives: the orchestration benchmark's, and the proving path's.
-    let measured = [
-        "../bench",
-        "../dal",
-        "../store",
-        "../runner",
-        "../types",
-        "../circuits",
-        "../rollup",
-        "../witness-generator",
-        "../circuit-prover",
-        "../compressor",
-        "../cli",
-    ];
-    let mut args = vec!["status", "--porcelain", "--"];
-    args.extend(measured);
-    match git(crate_dir, &args) {
-        Some(changes) if !changes.is_empty() => {
-            format!("{commit}+uncommitted changes to the measured crates")
-        }
-        _ => commit,
-    }
+    env!("ZKFLEET_BENCH_COMMIT").to_owned()
 }
 
 /// Now, as reports print it: `YYYY-MM-DD HH:MM UTC`.
 pub(crate) fn now() -> String {
     chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
 }

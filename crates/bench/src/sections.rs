@@ -327,8 +327,18 @@ fn scaling_section(run: &SuiteRun<ScalingReport>, json_name: &str) -> String {
          phase = insertion to the scheduler proof; throughput = prover jobs ÷ that phase; \
          CPU = CPU time of every process in that phase ÷ (phase × cores), 1.00 = every core \
          busy; \
-         speedup = throughput ÷ the first layout's on the same backend.\n",
-        r.operations, r.prover_jobs, c.geometry, c.arity, c.compression, r.runs
+         speedup = throughput ÷ the first layout's on the same backend. Idle components poll \
+         {}.\n",
+        r.operations,
+        r.prover_jobs,
+        c.geometry,
+        c.arity,
+        c.compression,
+        r.runs,
+        match r.idle_backoff_ms {
+            Some((initial, max)) => format!("every {initial}–{max} ms (`[polling]`)"),
+            None => "at the components' defaults (1–5 s; the compressor up to 10 s)".to_owned(),
+        }
     );
     let _ = writeln!(
         s,

@@ -65,6 +65,8 @@ pub struct FleetConfig {
     /// Where each component serves its Prometheus metrics (the job monitor serves them on its
     /// own `listen_address`).
     pub metrics: MetricsConfig,
+    /// How often each component looks for work while none is queued.
+    pub polling: PollingConfig,
 }
 
 impl Default for FleetConfig {
@@ -79,6 +81,7 @@ impl Default for FleetConfig {
             sequencer: SequencerConfig::default(),
             proving: ProvingConfig::default(),
             metrics: MetricsConfig::default(),
+            polling: PollingConfig::default(),
         }
     }
 }
@@ -105,6 +108,55 @@ impl Default for MetricsConfig {
             gateway: local(3310),
         }
     }
+}
+
+/// The idle waits of the components that pick jobs. Every round of a batch waits for the one
+/// before, so each transition costs up to a witness generator's wait plus a circuit prover's:
+/// a fleet with one batch in flight at a time proves it faster with shorter waits, at the price
+/// of more idle queries on the shared database (one per runner per wait). A busy fleet never
+/// waits: a picked job resets the wait to `initial_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PollingConfig {
+    /// Each round runner of `zkfleet witness-generator`.
+    pub witness_generator: IdleBackoff,
+    /// Each witness-vector generator of `zkfleet circuit-prover`.
+    pub circuit_prover: IdleBackoff,
+    /// `zkfleet compressor` (one job per batch, hence the longer ceiling).
+    pub compressor: IdleBackoff,
+}
+
+impl Default for PollingConfig {
+    /// The components' own defaults.
+    fn default() -> Self {
+        let witness = zkfleet_witness_generator::WitnessGeneratorConfig::default();
+        let prover = zkfleet_circuit_prover::ProverConfig::new(DEFAULT_PROTOCOL_VERSION);
+        let compressor = zkfleet_compressor::CompressorConfig::new(DEFAULT_PROTOCOL_VERSION);
+        Self {
+            witness_generator: IdleBackoff {
+                initial_ms: witness.idle_backoff_initial_ms,
+                max_ms: witness.idle_backoff_max_ms,
+            },
+            circuit_prover: IdleBackoff {
+                initial_ms: prover.idle_backoff_initial_ms,
+                max_ms: prover.idle_backoff_max_ms,
+            },
+            compressor: IdleBackoff {
+                initial_ms: compressor.idle_backoff_initial_ms,
+                max_ms: compressor.idle_backoff_max_ms,
+            },
+        }
+    }
+}
+
+/// An idle runner's wait before it picks again: `initial_ms`, doubling while nothing is queued,
+/// up to `max_ms`. The component refuses 0 (a busy loop on the database) and `initial_ms`
+/// above `max_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdleBackoff {
+    pub initial_ms: u64,
+    pub max_ms: u64,
 }
 
 /// The circuits a fleet proves with, and the protocol version they stand for. Every witness
@@ -409,6 +461,9 @@ mod tests {
             "[gateway.auth]",
             "[sequencer]",
             "[sequencer.push]",
+            "[polling.witness_generator]",
+            "[polling.circuit_prover]",
+            "[polling.compressor]",
         ] {
             assert!(text.contains(field), "example lacks {field}");
         }

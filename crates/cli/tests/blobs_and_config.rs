@@ -176,3 +176,64 @@ fn config_show_redacts_secrets_and_applies_overrides() {
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(err.contains("max_conections"), "{err}");
 }
+
+/// Each component takes its idle wait from `[polling]`: a value it refuses is reported with the
+/// section to fix, before the process touches a database or loads a circuit.
+#[test]
+fn components_refuse_an_invalid_polling_section() {
+    let dir = tempfile::tempdir().unwrap();
+    for (section, command) in [
+        (
+            "witness_generator",
+            &["witness-generator", "--all-rounds"][..],
+        ),
+        ("circuit_prover", &["circuit-prover"][..]),
+        ("compressor", &["compressor"][..]),
+    ] {
+        let variable = format!("ZKFLEET_POLLING__{}__INITIAL_MS", section.to_uppercase());
+        let output = zkfleet(dir.path())
+            .args(command)
+            .env(&variable, "0")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success(),
+            "{command:?} ran with {variable}=0"
+        );
+        assert!(
+            err.contains(&format!("[polling.{section}]")) && err.contains("initial"),
+            "{command:?}: {err}"
+        );
+    }
+
+    // From the file: a first wait above the ceiling.
+    let config = dir.path().join("zkfleet.toml");
+    std::fs::write(&config, "[polling.compressor]\ninitial_ms = 20000\n").unwrap();
+    let output = zkfleet(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("compressor")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        err.contains("[polling.compressor]") && err.contains("10000") && err.contains("20000"),
+        "{err}"
+    );
+    // And `config show` prints what a component will use.
+    let output = zkfleet(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["config", "show"])
+        .env("ZKFLEET_POLLING__CIRCUIT_PROVER__MAX_MS", "250")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{out}");
+    assert!(
+        out.contains("[polling.circuit_prover]\ninitial_ms = 1000\nmax_ms = 250"),
+        "{out}"
+    );
+}

@@ -135,8 +135,9 @@ scheduler_witness = "3s"
 # prover's job.
 prover = "90s"
 compression = "3m"
-{}"#,
-            proving_section(keys_dir())
+{}{}"#,
+            proving_section(keys_dir()),
+            support::FAST_POLLING
         );
         std::fs::write(&config, text).expect("write the fleet configuration");
         let store = Store::open(&StoreConfig::with_backend(StoreBackend::S3 {

@@ -127,8 +127,9 @@ retry_initial_backoff_ms = 100
 [monitor.intervals]
 dependency_queuer = "1s"
 job_requeuer = "1s"
-{}"#,
-            proving_section(keys_dir())
+{}{}"#,
+            proving_section(keys_dir()),
+            support::FAST_POLLING
         );
         std::fs::write(&config, &base).expect("write the configuration");
         let store = Store::open(&StoreConfig::with_backend(StoreBackend::S3 {

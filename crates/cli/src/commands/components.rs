@@ -130,11 +130,13 @@ pub async fn witness_generator(fleet: &Fleet, args: &WitnessGeneratorArgs) -> an
         max_circuits_in_flight: args.max_circuits_in_flight,
         geometry: proving.geometry,
         arity: proving.arity,
+        idle_backoff_initial_ms: fleet.config.polling.witness_generator.initial_ms,
+        idle_backoff_max_ms: fleet.config.polling.witness_generator.max_ms,
         ..WitnessGeneratorConfig::default()
     };
     config
         .validate()
-        .context("witness generator configuration")?;
+        .context("witness generator configuration ([proving], [polling.witness_generator])")?;
     export_metrics("witness generator", fleet.config.metrics.witness_generator)?;
     zkfleet_witness_generator::metrics::register(&config.rounds);
     let dal = fleet.dal().await?;
@@ -185,7 +187,11 @@ pub async fn circuit_prover(fleet: &Fleet, args: &CircuitProverArgs) -> anyhow::
     if let Some(dir) = &args.keys_dir {
         config.keys_dir = dir.clone();
     }
-    config.validate().context("circuit prover configuration")?;
+    config.idle_backoff_initial_ms = fleet.config.polling.circuit_prover.initial_ms;
+    config.idle_backoff_max_ms = fleet.config.polling.circuit_prover.max_ms;
+    config
+        .validate()
+        .context("circuit prover configuration ([proving], [polling.circuit_prover], flags)")?;
     export_metrics("circuit prover", fleet.config.metrics.circuit_prover)?;
     // Circuit data is loaded (or built and cached) once, before the first pick.
     let registry = {
@@ -220,7 +226,11 @@ pub async fn compressor(fleet: &Fleet) -> anyhow::Result<()> {
     config.arity = proving.arity;
     config.compression = proving.compression;
     config.picked_by = Some(worker_name("compressor"));
-    config.validate().context("compressor configuration")?;
+    config.idle_backoff_initial_ms = fleet.config.polling.compressor.initial_ms;
+    config.idle_backoff_max_ms = fleet.config.polling.compressor.max_ms;
+    config
+        .validate()
+        .context("compressor configuration ([proving], [polling.compressor])")?;
     export_metrics("compressor", fleet.config.metrics.compressor)?;
     zkfleet_compressor::metrics::register();
     let dal = fleet.dal().await?;

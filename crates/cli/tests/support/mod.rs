@@ -27,6 +27,24 @@ pub const SECOND: Duration = Duration::from_secs(1);
 pub const RECURSION_VK: &str = "0x1111111111111111111111111111111111111111111111111111111111111111";
 pub const FINAL_VK: &str = "0x2222222222222222222222222222222222222222222222222222222222222222";
 
+/// `[polling]` of the tests' fleets: every component looks for work every 50–250 ms, as
+/// `zkfleet prove` does. With the defaults (1–5 s) a test batch pays up to a witness
+/// generator's and a prover's wait at each of its round transitions, which is most of a
+/// small-circuit batch's time.
+pub const FAST_POLLING: &str = r#"
+[polling.witness_generator]
+initial_ms = 50
+max_ms = 250
+
+[polling.circuit_prover]
+initial_ms = 50
+max_ms = 250
+
+[polling.compressor]
+initial_ms = 50
+max_ms = 250
+"#;
+
 /// Where the fleet's database lives.
 enum Backend {
     Postgres { admin_url: String, name: String },

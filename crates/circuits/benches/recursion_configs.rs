@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo bench -p zkfleet-circuits --bench recursion_configs
-//! ZKFLEET_BENCH_RUNS=5 cargo bench -p zkfleet-circuits --bench recursion_configs
+//! ZKFLEET_BENCH_RUNS=9 cargo bench -p zkfleet-circuits --bench recursion_configs
 //! ZKFLEET_BENCH_RENDER_ONLY=1 cargo bench -p zkfleet-circuits --bench recursion_configs
 //! ```
 //!
@@ -225,57 +225,87 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
     (out, started.elapsed().as_secs_f64())
 }
 
-fn measure_variant(variant: &Variant, runs: usize) -> Value {
+/// One variant's circuits, built, and a child proof to aggregate.
+struct Built {
+    variant: &'static Variant,
+    recursion: Circuit,
+    node: Circuit,
+    node_build_s: f64,
+    child: ProofWithPublicInputs<F, C, D>,
+    base_degree_bits: usize,
+}
+
+fn build_variant(variant: &'static Variant) -> Built {
     let config = variant.config();
     let (base, base_proof) = base(&config);
     let recursion = aggregation(&config, &base, 1);
     let child = recursion.prove(&[&base_proof]);
-    let (node, build_s) = timed(|| aggregation(&config, &recursion, ARITY));
-    let children = vec![&child; ARITY];
-    let mut node_s = Vec::with_capacity(runs);
-    let mut proof_bytes = 0;
-    for _ in 0..runs {
-        let (proof, seconds) = timed(|| node.prove(&children));
-        proof_bytes = proof.to_bytes().len();
-        node_s.push(seconds);
+    let (node, node_build_s) = timed(|| aggregation(&config, &recursion, ARITY));
+    Built {
+        variant,
+        recursion,
+        node,
+        node_build_s,
+        child,
+        base_degree_bits: base.data.common.degree_bits(),
     }
-    let per_child: Vec<f64> = node_s.iter().map(|s| s / ARITY as f64).collect();
-    eprintln!(
-        "{}: node 2^{} ({} gates), {:.3} s per child",
-        variant.name,
-        node.data.common.degree_bits(),
-        node.gates,
-        median(&per_child)
-    );
-    json!({
-        "name": variant.name,
-        "why": variant.why,
-        "rate_bits": variant.rate_bits,
-        "num_query_rounds": variant.num_query_rounds,
-        "proof_of_work_bits": variant.proof_of_work_bits,
-        "cap_height": variant.cap_height,
-        "conjectured_security_bits": variant.security_bits(),
-        "base_degree_bits": base.data.common.degree_bits(),
-        "child_degree_bits": recursion.data.common.degree_bits(),
-        "child_gates": recursion.gates,
-        "node_gates": node.gates,
-        "node_degree_bits": node.data.common.degree_bits(),
-        "node_build_s": round3(build_s),
-        "node_s": figure(&node_s),
-        "per_child_s": figure(&per_child),
-        "proof_bytes": proof_bytes,
-    })
+}
+
+/// Every variant's node `runs` times, round-robin: a slow spell of the machine then falls on
+/// every variant alike instead of on whichever was being measured (one variant's runs in a row
+/// spread 2.0–2.9 s here).
+fn measure_variants(built: &[Built], runs: usize) -> Vec<Value> {
+    let mut node_s = vec![Vec::with_capacity(runs); built.len()];
+    let mut proof_bytes = vec![0; built.len()];
+    for _ in 0..runs {
+        for (i, b) in built.iter().enumerate() {
+            let children = vec![&b.child; ARITY];
+            let (proof, seconds) = timed(|| b.node.prove(&children));
+            proof_bytes[i] = proof.to_bytes().len();
+            node_s[i].push(seconds);
+        }
+    }
+    built
+        .iter()
+        .zip(node_s)
+        .zip(proof_bytes)
+        .map(|((b, node_s), proof_bytes)| {
+            let v = b.variant;
+            let per_child: Vec<f64> = node_s.iter().map(|s| s / ARITY as f64).collect();
+            eprintln!(
+                "{}: node 2^{} ({} gates), {:.3} s per child",
+                v.name,
+                b.node.data.common.degree_bits(),
+                b.node.gates,
+                median(&per_child)
+            );
+            json!({
+                "name": v.name,
+                "why": v.why,
+                "rate_bits": v.rate_bits,
+                "num_query_rounds": v.num_query_rounds,
+                "proof_of_work_bits": v.proof_of_work_bits,
+                "cap_height": v.cap_height,
+                "conjectured_security_bits": v.security_bits(),
+                "base_degree_bits": b.base_degree_bits,
+                "child_degree_bits": b.recursion.data.common.degree_bits(),
+                "child_gates": b.recursion.gates,
+                "node_gates": b.node.gates,
+                "node_degree_bits": b.node.data.common.degree_bits(),
+                "node_build_s": round3(b.node_build_s),
+                "node_s": figure(&node_s),
+                "per_child_s": figure(&per_child),
+                "proof_bytes": proof_bytes,
+            })
+        })
+        .collect()
 }
 
 /// The standard node proven twice: one after the other on every core, then both at once, each
 /// on a pool of one thread (two provers on one machine, or one prover proving two jobs at once).
-fn measure_layouts(runs: usize) -> Value {
-    let config = VARIANTS[0].config();
-    let (base, base_proof) = base(&config);
-    let recursion = aggregation(&config, &base, 1);
-    let child = recursion.prove(&[&base_proof]);
-    let node = aggregation(&config, &recursion, ARITY);
-    let children = vec![&child; ARITY];
+fn measure_layouts(standard: &Built, runs: usize) -> Value {
+    let node = &standard.node;
+    let children = vec![&standard.child; ARITY];
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let single = || {
         rayon::ThreadPoolBuilder::new()
@@ -297,7 +327,7 @@ fn measure_layouts(runs: usize) -> Value {
         let ((), s) = timed(|| {
             std::thread::scope(|scope| {
                 for pool in &pools {
-                    let (node, children) = (&node, &children);
+                    let children = &children;
                     scope.spawn(move || pool.install(|| node.prove(children)));
                 }
             })
@@ -331,7 +361,7 @@ fn render(r: &Value) -> String {
         s,
         "A plain plonky2 aggregation (the anchor's: a node verifying {ARITY} recursion proofs of \
          2^12 rows against constant verifier data), everything built under each configuration; \
-         {} runs per figure, median (min–max). Conjectured security = rate bits × queries + PoW \
+         {} runs per figure, the variants proven in turn within each run, median (min–max). Conjectured security = rate bits × queries + PoW \
          bits. Against the first row.\n",
         r["runs"]
     )
@@ -413,10 +443,11 @@ fn main() {
         let runs: usize = std::env::var("ZKFLEET_BENCH_RUNS")
             .ok()
             .map(|v| v.parse().expect("ZKFLEET_BENCH_RUNS: a number"))
-            .unwrap_or(3);
+            .unwrap_or(5);
         let machine = report::machine();
-        let variants: Vec<Value> = VARIANTS.iter().map(|v| measure_variant(v, runs)).collect();
-        let layouts = measure_layouts(runs);
+        let built: Vec<Built> = VARIANTS.iter().map(build_variant).collect();
+        let variants = measure_variants(&built, runs);
+        let layouts = measure_layouts(&built[0], runs);
         let report = json!({
             "machine": machine,
             "runs": runs,

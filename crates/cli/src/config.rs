@@ -153,10 +153,22 @@ impl Default for PollingConfig {
 /// up to `max_ms`. The component refuses 0 (a busy loop on the database) and `initial_ms`
 /// above `max_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct IdleBackoff {
     pub initial_ms: u64,
     pub max_ms: u64,
+}
+
+impl Default for IdleBackoff {
+    /// 1–5 s. Only for a section given in part: a field left out of a file is taken from
+    /// [`PollingConfig::default`], which holds each component's own defaults (the compressor's
+    /// ceiling is 10 s), because the file is merged onto them.
+    fn default() -> Self {
+        Self {
+            initial_ms: 1000,
+            max_ms: 5000,
+        }
+    }
 }
 
 /// The circuits a fleet proves with, and the protocol version they stand for. Every witness
@@ -467,6 +479,33 @@ mod tests {
         ] {
             assert!(text.contains(field), "example lacks {field}");
         }
+    }
+
+    #[test]
+    fn a_partial_polling_section_keeps_the_component_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "[polling.compressor]\ninitial_ms = 200\n[polling.circuit_prover]\nmax_ms = 250\n",
+        );
+        let config = load(Some(&path), env(&[])).unwrap();
+        let defaults = PollingConfig::default();
+        assert_eq!(
+            config.polling.compressor,
+            IdleBackoff {
+                initial_ms: 200,
+                max_ms: defaults.compressor.max_ms
+            }
+        );
+        assert_eq!(defaults.compressor.max_ms, 10_000);
+        assert_eq!(
+            config.polling.circuit_prover,
+            IdleBackoff {
+                initial_ms: defaults.circuit_prover.initial_ms,
+                max_ms: 250
+            }
+        );
+        assert_eq!(config.polling.witness_generator, defaults.witness_generator);
     }
 
     #[test]

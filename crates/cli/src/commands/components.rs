@@ -132,7 +132,6 @@ pub async fn witness_generator(fleet: &Fleet, args: &WitnessGeneratorArgs) -> an
         arity: proving.arity,
         idle_backoff_initial_ms: fleet.config.polling.witness_generator.initial_ms,
         idle_backoff_max_ms: fleet.config.polling.witness_generator.max_ms,
-        ..WitnessGeneratorConfig::default()
     };
     config
         .validate()

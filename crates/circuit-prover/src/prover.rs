@@ -12,7 +12,7 @@ use zkfleet_runner::{CancellationToken, Executor, JobError, JobPicker, JobSaver}
 use zkfleet_store::{ProofBytes, Store};
 
 use crate::error::ProverError;
-use crate::failure::record_failure;
+use crate::failure::{job_failure_kind, record_failure};
 use crate::job::ProverJobMeta;
 use crate::metrics::{self, Outcome};
 use crate::registry::CircuitRegistry;
@@ -83,7 +83,10 @@ impl ProverSaver {
             Ok(path) => path,
             // The proof is lost with this attempt; the job is failed so that the requeuer
             // hands it out again instead of waiting for the in-progress timeout.
-            Err(e) => return record_failure(&self.dal, job, &ProverError::StoreProof(e)).await,
+            Err(e) => {
+                let error = ProverError::StoreProof(e);
+                return record_failure(&self.dal, job, error.failure_kind(), &error).await;
+            }
         };
         metrics::proof_size(job, size);
         let outcome = self
@@ -122,7 +125,7 @@ impl JobSaver for ProverSaver {
     ) -> Result<(), ProverError> {
         match result {
             Ok(proof) => self.save_proof(&job, proof).await,
-            Err(error) => record_failure(&self.dal, &job, &error).await,
+            Err(error) => record_failure(&self.dal, &job, job_failure_kind(&error), &error).await,
         }
     }
 }

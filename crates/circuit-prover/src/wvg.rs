@@ -17,7 +17,7 @@ use zkfleet_store::{CircuitWitnessBytes, Store};
 use zkfleet_types::ProtocolSemanticVersion;
 
 use crate::error::ProverError;
-use crate::failure::record_failure;
+use crate::failure::{job_failure_kind, record_failure};
 use crate::job::ProverJobMeta;
 use crate::metrics;
 use crate::registry::CircuitRegistry;
@@ -124,7 +124,7 @@ impl JobSaver for WvgSaver {
                 metrics::channel_wait(started.elapsed());
                 Ok(())
             }
-            Err(error) => record_failure(&self.dal, &job, &error).await,
+            Err(error) => record_failure(&self.dal, &job, job_failure_kind(&error), &error).await,
         }
     }
 }

@@ -4,7 +4,7 @@ use zkfleet_circuits::pipeline::PipelineError;
 use zkfleet_circuits::CircuitError;
 use zkfleet_dal::DalError;
 use zkfleet_store::StoreError;
-use zkfleet_types::{BatchPublicOutput, ProtocolSemanticVersion, VkDigest};
+use zkfleet_types::{BatchPublicOutput, FailureKind, ProtocolSemanticVersion, VkDigest};
 
 /// Everything that can go wrong compressing a job or running the compressor.
 ///
@@ -93,4 +93,49 @@ pub enum CompressorError {
     /// A task ended abnormally.
     #[error("{task} ended abnormally: {reason}")]
     TaskDied { task: &'static str, reason: String },
+}
+
+impl CompressorError {
+    /// Whether retrying the job can help (see [`FailureKind`]): a scheduler proof that is
+    /// missing, corrupt or refused, or a final proof that attests another output, fails the
+    /// same way every time; a store or database outage, or this process's configuration, may
+    /// not.
+    pub fn failure_kind(&self) -> FailureKind {
+        let store = |e: &StoreError| {
+            if e.is_permanent() {
+                FailureKind::Permanent
+            } else {
+                FailureKind::Transient
+            }
+        };
+        match self {
+            Self::BadProofKey { .. } | Self::OutputMismatch { .. } => FailureKind::Permanent,
+            Self::LoadSchedulerProof(e) | Self::LoadAuxOutput(e) | Self::StoreFinalProof(e) => {
+                store(e)
+            }
+            // The circuit prover classifies the same errors the same way
+            // (`zkfleet_circuit_prover::error::pipeline_failure_kind`); components do not
+            // import each other, hence the copy.
+            Self::Compress(e) => match e {
+                PipelineError::MalformedWitness { .. }
+                | PipelineError::Encode { .. }
+                | PipelineError::InvalidInput(_)
+                | PipelineError::WrongJob { .. }
+                | PipelineError::ProofRejected { .. }
+                | PipelineError::FinalProofRejected(_)
+                | PipelineError::Recursion(_) => FailureKind::Permanent,
+                PipelineError::UnknownCircuit { .. }
+                | PipelineError::FinalKey(_)
+                | PipelineError::Circuit(_) => FailureKind::Transient,
+            },
+            Self::Config(_)
+            | Self::Keystore(_)
+            | Self::LoadCircuits { .. }
+            | Self::UnknownProtocolVersion(_)
+            | Self::FinalKeyMismatch { .. }
+            | Self::Database(_)
+            | Self::Runner(_)
+            | Self::TaskDied { .. } => FailureKind::Transient,
+        }
+    }
 }

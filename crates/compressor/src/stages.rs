@@ -15,7 +15,7 @@ use zkfleet_dal::{CompleteOutcome, Dal, JobRef, TransitionOutcome};
 use zkfleet_runner::{Executor, JobError, JobPicker, JobSaver};
 use zkfleet_store::{ProofBytes, Store};
 use zkfleet_types::api::{Base64Bytes, FinalProof};
-use zkfleet_types::{BatchPublicOutput, ProtocolSemanticVersion};
+use zkfleet_types::{BatchPublicOutput, FailureKind, ProtocolSemanticVersion};
 use zkfleet_witness_generator::artifacts::AuxOutput;
 
 use crate::error::CompressorError;
@@ -154,7 +154,8 @@ impl CompressionSaver {
             // The proof is lost with this attempt: fail the job so that the requeuer hands it
             // out again instead of waiting for the in-progress timeout.
             Err(e) => {
-                return record_failure(&self.dal, job, &CompressorError::StoreFinalProof(e)).await
+                let error = CompressorError::StoreFinalProof(e);
+                return record_failure(&self.dal, job, error.failure_kind(), &error).await;
             }
         };
         metrics::final_proof_size(size);
@@ -193,23 +194,33 @@ impl JobSaver for CompressionSaver {
     ) -> Result<(), CompressorError> {
         match result {
             Ok(compressed) => self.save_final_proof(&job, compressed).await,
-            Err(error) => record_failure(&self.dal, &job, &error).await,
+            Err(error) => {
+                // A panic is transient: contained bugs or resource exhaustion, bounded by the
+                // attempts.
+                let kind = match &error {
+                    JobError::Failed(e) => e.failure_kind(),
+                    JobError::Panicked(_) => FailureKind::Transient,
+                };
+                record_failure(&self.dal, &job, kind, &error).await
+            }
         }
     }
 }
 
-/// Marks the job failed with `{job identity}: {cause}` (the requeuer retries it while it has
-/// attempts left). A job no longer in progress is left alone and logged. A database error is
-/// returned: the runner counts it and the job stays in progress until the requeuer's timeout.
+/// Marks the job failed with `{job identity}: {cause}`: `failed` when transient (the requeuer
+/// retries it while it has attempts left), `failed_permanently` when no retry can help. A job
+/// no longer in progress is left alone and logged. A database error is returned: the runner
+/// counts it and the job stays in progress until the requeuer's timeout.
 async fn record_failure(
     dal: &Dal,
     job: &CompressionJobMeta,
+    kind: FailureKind,
     cause: &(dyn std::fmt::Display + Sync),
 ) -> Result<(), CompressorError> {
     let message = format!("{job}: {cause}");
-    tracing::warn!(job = %job, attempts = job.attempts, error = %cause, "compression job failed");
+    tracing::warn!(job = %job, attempts = job.attempts, error = %cause, failure = %kind, "compression job failed");
     match dal
-        .fail_job(JobRef::Compression(job.batch), &message)
+        .record_failure(JobRef::Compression(job.batch), kind, &message)
         .await?
     {
         TransitionOutcome::Applied => metrics::job_finished(Outcome::Failed),

@@ -112,6 +112,23 @@ impl Dal {
         dispatch!(self.insert_batch(batch))
     }
 
+    /// Intake's insert: the batch row with the digest of its input, arbitrated by the row
+    /// itself. Exactly one of any number of concurrent submissions of a batch (across
+    /// processes) gets [`SubmitOutcome::Inserted`]; every other one gets the row that won, to
+    /// compare its digest and version with its own. `witness_input_digest` must not be empty.
+    pub async fn submit_batch(
+        &self,
+        batch: &NewBatch,
+        witness_input_digest: &str,
+    ) -> DalResult<SubmitOutcome> {
+        dispatch!(self.submit_batch(batch, witness_input_digest))
+    }
+
+    /// The row of a submitted batch with the digest of its input (`None`: never submitted).
+    pub async fn submitted_batch(&self, batch: L1BatchId) -> DalResult<Option<SubmittedBatch>> {
+        dispatch!(self.submitted_batch(batch))
+    }
+
     // --- Picking -----------------------------------------------------------------------------
 
     pub async fn pick_basic_witness_job(
@@ -251,8 +268,33 @@ impl Dal {
     }
 
     /// An attempt failed: `in_progress` → `failed` with the error text (nothing else changes).
+    /// The requeuer retries it while attempts last: for transient failures.
     pub async fn fail_job(&self, job: JobRef, error: &str) -> DalResult<TransitionOutcome> {
         dispatch!(self.fail_job(job, error))
+    }
+
+    /// An attempt failed: [`Dal::fail_job`] for a transient failure,
+    /// [`Dal::fail_job_permanently`] for a permanent one.
+    pub async fn record_failure(
+        &self,
+        job: JobRef,
+        kind: zkfleet_types::FailureKind,
+        error: &str,
+    ) -> DalResult<TransitionOutcome> {
+        match kind {
+            zkfleet_types::FailureKind::Transient => self.fail_job(job, error).await,
+            zkfleet_types::FailureKind::Permanent => self.fail_job_permanently(job, error).await,
+        }
+    }
+
+    /// An attempt failed in a way no retry can cure: `in_progress` → `failed_permanently`
+    /// (terminal; the requeuer leaves it, an operator may requeue it after fixing the cause).
+    pub async fn fail_job_permanently(
+        &self,
+        job: JobRef,
+        error: &str,
+    ) -> DalResult<TransitionOutcome> {
+        dispatch!(self.fail_job_permanently(job, error))
     }
 
     // --- Monitor -----------------------------------------------------------------------------

@@ -182,6 +182,27 @@ pub enum InsertOutcome {
     AlreadyPresent,
 }
 
+/// What [`crate::Dal::submit_batch`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitOutcome {
+    /// This submission's row is the batch's row.
+    Inserted,
+    /// The batch was already there (inserted by another submission, maybe at the same moment).
+    Present(SubmittedBatch),
+}
+
+/// The row of a batch already in the fleet, as intake compares a submission with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmittedBatch {
+    pub protocol_version: ProtocolSemanticVersion,
+    pub witness_input_blob_key: String,
+    /// The digest of the winning input (`None` for rows inserted without one: older releases,
+    /// [`crate::Dal::insert_batch`]).
+    pub witness_input_digest: Option<String>,
+    pub status: JobStatus,
+    pub error: Option<String>,
+}
+
 /// A batch handed to the fleet (the gateway or `zkfleet insert-batch`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewBatch {

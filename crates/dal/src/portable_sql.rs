@@ -65,6 +65,22 @@ pub(crate) const SELECT_PROTOCOL_VERSIONS: &str = "\
     SELECT minor, patch, recursion_tree_vk_digest, final_vk_digest FROM protocol_versions \
     ORDER BY minor, patch";
 
+/// Intake's insert: the same row with the digest of its input. The row is the arbiter between
+/// concurrent submissions (any number of gateways and CLIs): exactly one insert of a batch
+/// succeeds, the others read the winner's digest with [`SELECT_SUBMITTED_BATCH`].
+pub(crate) const INSERT_SUBMITTED_WITNESS_INPUT: &str = "\
+    INSERT INTO witness_inputs (chain_id, batch_number, witness_input_blob_key, protocol_version, \
+        protocol_version_patch, status, attempts, priority, batch_sealed_at, created_at, updated_at, \
+        witness_input_digest) \
+    VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $8, $8, $9) \
+    ON CONFLICT (chain_id, batch_number) DO NOTHING";
+
+/// The batch row intake compares a submission with.
+pub(crate) const SELECT_SUBMITTED_BATCH: &str = "\
+    SELECT protocol_version, protocol_version_patch, witness_input_blob_key, witness_input_digest, \
+        status, error \
+    FROM witness_inputs WHERE chain_id = $1 AND batch_number = $2";
+
 pub(crate) const INSERT_WITNESS_INPUT: &str = "\
     INSERT INTO witness_inputs (chain_id, batch_number, witness_input_blob_key, protocol_version, \
         protocol_version_patch, status, attempts, priority, batch_sealed_at, created_at, updated_at) \
@@ -121,7 +137,8 @@ pub(crate) const UNFINISHED_SIBLING_EXISTS: &str = "\
     SELECT EXISTS (SELECT 1 FROM prover_jobs \
         WHERE chain_id = $1 AND batch_number = $2 AND aggregation_round = $3 AND circuit_id = $4 \
           AND depth = $5 AND status IN ('queued', 'in_progress', 'failed', 'attempts_exhausted', \
-                                        'waiting_for_proofs', 'sent_to_server'))";
+                                        'failed_permanently', 'waiting_for_proofs', \
+                                        'sent_to_server'))";
 
 pub(crate) const COUNT_SUCCESSFUL_FINAL_NODE_PROOFS: &str = "\
     SELECT COUNT(*) FROM prover_jobs \
@@ -561,14 +578,14 @@ pub(crate) fn count_at_max_attempts(table: JobTable) -> String {
     )
 }
 
-/// Operator requeue of a batch's exhausted and failed jobs: $1 chain, $2 batch, $3 now,
-/// $4 the attempts they restart from.
+/// Operator requeue of a batch's exhausted, permanently failed and failed jobs: $1 chain, $2
+/// batch, $3 now, $4 the attempts they restart from.
 pub(crate) fn requeue_batch(table: JobTable) -> String {
     format!(
         "UPDATE {t} SET status = 'queued', attempts = $4, updated_at = $3, \
              error = 'manually requeued after: ' || COALESCE(error, 'no recorded error') \
          WHERE chain_id = $1 AND batch_number = $2 \
-           AND status IN ('attempts_exhausted', 'failed')",
+           AND status IN ('attempts_exhausted', 'failed_permanently', 'failed')",
         t = table.table_name()
     )
 }
@@ -579,6 +596,20 @@ pub(crate) fn fail_job(table: JobTable) -> String {
     let n = key_params(table);
     format!(
         "UPDATE {t} SET status = 'failed', error = ${e}, updated_at = ${now} \
+         WHERE {key} AND status = 'in_progress'",
+        t = table.table_name(),
+        key = key_condition(table),
+        e = n + 1,
+        now = n + 2,
+    )
+}
+
+/// Fails a job that is in progress for good: `failed_permanently`, which the requeuer never
+/// touches. Parameters as [`fail_job`].
+pub(crate) fn fail_job_permanently(table: JobTable) -> String {
+    let n = key_params(table);
+    format!(
+        "UPDATE {t} SET status = 'failed_permanently', error = ${e}, updated_at = ${now} \
          WHERE {key} AND status = 'in_progress'",
         t = table.table_name(),
         key = key_condition(table),

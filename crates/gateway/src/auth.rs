@@ -37,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use crate::config::AuthConfig;
+use crate::log_limit::RefusalLog;
 use crate::metrics;
 
 /// The environment variable holding `client=token,client2=token2`.
@@ -530,14 +531,19 @@ pub async fn require_bearer(
                 .get("x-forwarded-for")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("-");
-            warn!(
-                client_address = %peer,
-                forwarded_for,
-                method = %request.method(),
-                path = request.uri().path(),
-                reason = failure.label(),
-                "request refused: not authenticated"
-            );
+            // Rate-limited: anyone can send unauthenticated requests (see `log_limit`).
+            static REFUSALS: RefusalLog = RefusalLog::new();
+            if let Some(suppressed) = REFUSALS.admit() {
+                warn!(
+                    client_address = %peer,
+                    forwarded_for,
+                    method = %request.method(),
+                    path = request.uri().path(),
+                    reason = failure.label(),
+                    suppressed,
+                    "request refused: not authenticated"
+                );
+            }
             ::metrics::counter!(metrics::AUTH_FAILURES, "reason" => failure.label()).increment(1);
             unauthorized(failure)
         }

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use tracing::info;
 use zkfleet_dal::{DalError, JobSummary, TransitionOutcome};
 use zkfleet_store::{ObjectKey, StoreError};
-use zkfleet_types::api::FinalProof;
+use zkfleet_types::api::{BatchFailure, FinalProof};
 use zkfleet_types::{JobStatus, L1BatchId};
 
 use crate::state::GatewayState;
@@ -32,6 +32,10 @@ pub enum DeliveryError {
         key: String,
         found: String,
     },
+    /// A job of the batch failed permanently or used up its attempts: the proof will not come
+    /// without an operator (410 with the failure).
+    #[error("{}", .0.error)]
+    BatchFailed(Box<BatchFailure>),
     #[error("job database: {0}")]
     Dal(#[from] DalError),
     #[error("object store: {0}")]
@@ -42,6 +46,7 @@ impl DeliveryError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::UnknownBatch(_) => StatusCode::NOT_FOUND,
+            Self::BatchFailed(_) => StatusCode::GONE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -58,16 +63,32 @@ pub(crate) fn final_proof_key(job: &JobSummary) -> ObjectKey {
 
 impl GatewayState {
     /// The final proof of `batch` if its compression job is done (`None` while it is not).
+    /// A batch one of whose jobs failed for good (`failed_permanently`, `attempts_exhausted`)
+    /// is [`DeliveryError::BatchFailed`]: a client polling `null` forever would never learn.
     /// Does not mark anything.
     pub async fn final_proof(&self, batch: L1BatchId) -> Result<Option<FinalProof>, DeliveryError> {
         let status = self.dal.batch_status(batch).await?;
         if !status.exists() {
             return Err(DeliveryError::UnknownBatch(batch));
         }
-        match status.compression {
-            Some(job) if job.status.is_done() => self.read_final_proof(&job).await.map(Some),
-            _ => Ok(None),
+        match &status.compression {
+            Some(job) if job.status.is_done() => return self.read_final_proof(job).await.map(Some),
+            _ => {}
         }
+        if let Some(job) = status.jobs().find(|j| j.status.is_terminal_failure()) {
+            let reason = job.error.as_deref().unwrap_or("no recorded error");
+            return Err(DeliveryError::BatchFailed(Box::new(BatchFailure {
+                error: format!(
+                    "{batch} cannot be proven without an operator: its {} is {}: {reason}",
+                    job.job, job.status
+                ),
+                l1_batch_id: batch,
+                status: job.status,
+                failed_job: job.job.to_string(),
+                job_error: job.error.clone(),
+            })));
+        }
+        Ok(None)
     }
 
     /// Reads and checks the final proof of a done compression job.

@@ -1,20 +1,21 @@
-//! Batches in: validate a [`ProofGenerationData`], store its input, register its protocol
-//! version and insert the batch. Push mode's `POST /submit_request_for_proofs` and pull mode's
-//! fetcher both come through here, so both refuse the same things.
+//! Batches in: validate a [`ProofGenerationData`] against this fleet (chain id, size, protocol
+//! version and its keys), register its protocol version, then hand it to
+//! [`zkfleet_intake::submit`] — the function `zkfleet insert-batch` uses too — which decodes the
+//! input, checks its label and executes it natively, arbitrates in the job database, stores
+//! the input under a content-addressed key and inserts the batch. Push mode's
+//! `POST /submit_request_for_proofs` and pull mode's fetcher both come through here, so both
+//! refuse the same things.
 //!
-//! Order of effects: blob, then protocol version, then the batch row. The row is what makes
-//! the batch visible to witness generators, so it goes last: a crash in between leaves an
-//! orphan blob (overwritten by the retry, whose key is the same) and never a row without
-//! its input.
-//!
-//! Idempotency: a batch already present is compared with the submission (same protocol
-//! version and byte-identical input) and answered `newly_inserted: false` without writing
-//! anything; a different submission for the same batch is a conflict.
+//! Idempotency and races: the batch's row carries the digest of its input. A submission of a
+//! known batch is compared with it and answered `newly_inserted: false` without writing
+//! anything; a different one is a conflict. Concurrent submissions of one batch, in any number
+//! of gateway processes, are arbitrated by the row's insert: exactly one wins, and no
+//! submission can overwrite another's input blob (keys are content-addressed).
 
 use axum::http::StatusCode;
-use tracing::{info, warn};
-use zkfleet_dal::{DalError, InsertOutcome, NewBatch};
-use zkfleet_store::{ObjectKey, StoreError, WitnessInputBytes};
+use zkfleet_dal::DalError;
+use zkfleet_intake::{IntakeError, IntakeErrorKind, Submission};
+use zkfleet_store::StoreError;
 use zkfleet_types::api::{
     L1VerifierConfig, ProofGenerationData, SubmitProofGenerationDataResponse,
 };
@@ -47,20 +48,16 @@ pub enum IngestError {
         given: Box<L1VerifierConfig>,
         fleet: Box<ProtocolVersion>,
     },
-    #[error("{batch} was already submitted with a different witness_input")]
-    ConflictingInput { batch: L1BatchId },
-    #[error("{batch} was already submitted under protocol version {stored}, not {given}")]
-    ConflictingVersion {
-        batch: L1BatchId,
-        stored: ProtocolSemanticVersion,
-        given: ProtocolSemanticVersion,
-    },
     #[error("{batch} is not for chain {expected}, the only chain this gateway pulls for")]
     WrongChain { batch: L1BatchId, expected: ChainId },
     /// The database already knows the version with other digests than this gateway's
     /// configuration: an operator error, not the client's.
     #[error("this gateway's keys disagree with the job database: {0}")]
     FleetVersionConflict(#[source] DalError),
+    /// Intake refused the batch (undecodable or invalid input, wrong label, conflict) or could
+    /// not store it.
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
     #[error("job database: {0}")]
     Dal(#[from] DalError),
     #[error("object store: {0}")]
@@ -77,7 +74,11 @@ impl IngestError {
             | Self::VerifierConfigMismatch { .. }
             | Self::WrongChain { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::WitnessInputTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::ConflictingInput { .. } | Self::ConflictingVersion { .. } => StatusCode::CONFLICT,
+            Self::Intake(e) => match e.kind() {
+                IntakeErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+                IntakeErrorKind::Conflict => StatusCode::CONFLICT,
+                IntakeErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            },
             Self::FleetVersionConflict(_) | Self::Dal(_) | Self::Store(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -131,23 +132,7 @@ impl GatewayState {
         data: &ProofGenerationData,
     ) -> Result<SubmitProofGenerationDataResponse, IngestError> {
         let fleet = self.validate(data)?;
-        let batch = data.l1_batch_id;
-        let key = ObjectKey::WitnessInput {
-            chain: batch.chain_id,
-            batch: batch.batch_number,
-        };
-        let _guard = self.submit_lock.lock().await;
-
-        if let Some(row) = self.dal.batch_status(batch).await?.witness_input {
-            self.check_same_submission(data, &row, key).await?;
-            return Ok(SubmitProofGenerationDataResponse {
-                newly_inserted: false,
-            });
-        }
-
-        self.store
-            .put(&key, &WitnessInputBytes::new(data.witness_input.0.clone()))
-            .await?;
+        // Registered before intake inserts the row (its foreign key); a no-op when present.
         match self.dal.insert_protocol_version(&fleet).await {
             Ok(_) => {}
             Err(e @ DalError::ProtocolVersionConflict { .. }) => {
@@ -155,79 +140,20 @@ impl GatewayState {
             }
             Err(e) => return Err(e.into()),
         }
-        let outcome = self
-            .dal
-            .insert_batch(&NewBatch {
-                batch,
+        let accepted = zkfleet_intake::submit(
+            &self.dal,
+            &self.store,
+            Submission {
+                batch: data.l1_batch_id,
                 protocol_version: data.protocol_version,
-                witness_input_blob_key: key.path(),
+                witness_input: &data.witness_input.0,
                 priority: 0,
                 batch_sealed_at: data.batch_sealed_at,
-            })
-            .await?;
-        match outcome {
-            InsertOutcome::Inserted => {
-                info!(
-                    %batch,
-                    protocol_version = %data.protocol_version,
-                    witness_input_bytes = data.witness_input.0.len(),
-                    "batch queued for proving"
-                );
-                Ok(SubmitProofGenerationDataResponse {
-                    newly_inserted: true,
-                })
-            }
-            // Another gateway process inserted it between our check and our insert (this
-            // process's lock does not span processes): the blob now holds whichever input was
-            // written last, so compare again.
-            InsertOutcome::AlreadyPresent => {
-                let row = self.dal.batch_status(batch).await?.witness_input;
-                if let Some(row) = row {
-                    self.check_same_submission(data, &row, key).await?;
-                }
-                Ok(SubmitProofGenerationDataResponse {
-                    newly_inserted: false,
-                })
-            }
-        }
-    }
-
-    /// A batch row exists: the submission must be the same one.
-    async fn check_same_submission(
-        &self,
-        data: &ProofGenerationData,
-        row: &zkfleet_dal::JobSummary,
-        default_key: ObjectKey,
-    ) -> Result<(), IngestError> {
-        let batch = data.l1_batch_id;
-        if row.protocol_version != data.protocol_version {
-            return Err(IngestError::ConflictingVersion {
-                batch,
-                stored: row.protocol_version,
-                given: data.protocol_version,
-            });
-        }
-        // The row names its input; a batch inserted by `zkfleet insert-batch` may use a key
-        // of its own, otherwise it is the gateway's deterministic key.
-        let key = row
-            .input_blob_key
-            .as_deref()
-            .and_then(|path| ObjectKey::parse(path).ok())
-            .filter(|k| matches!(k, ObjectKey::WitnessInput { .. }))
-            .unwrap_or(default_key);
-        match self.store.get::<WitnessInputBytes>(&key).await {
-            Ok(stored) if stored.0.as_ref() == data.witness_input.0.as_slice() => Ok(()),
-            Ok(_) => Err(IngestError::ConflictingInput { batch }),
-            Err(StoreError::NotFound { .. }) => {
-                // The row outlived its blob (lost bucket, manual cleanup): the batch cannot be
-                // proven without it, and this submission is the only copy we will get.
-                warn!(%batch, key = %key, "witness input blob missing for a known batch; storing the resubmitted input");
-                self.store
-                    .put(&key, &WitnessInputBytes::new(data.witness_input.0.clone()))
-                    .await?;
-                Ok(())
-            }
-            Err(e) => Err(e.into()),
-        }
+            },
+        )
+        .await?;
+        Ok(SubmitProofGenerationDataResponse {
+            newly_inserted: accepted.newly_inserted(),
+        })
     }
 }

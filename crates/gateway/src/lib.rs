@@ -34,6 +34,7 @@ pub mod config;
 pub mod delivery;
 pub mod duration;
 pub mod ingest;
+pub mod log_limit;
 pub mod metrics;
 pub mod pull;
 pub mod server;

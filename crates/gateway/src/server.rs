@@ -2,7 +2,8 @@
 //!
 //! - `POST /submit_request_for_proofs`: [`ProofGenerationData`] →
 //!   [`SubmitProofGenerationDataResponse`];
-//! - `POST /poll_generated_proofs`: [`PollGeneratedProofsRequest`] → JSON `null` while the
+//! - `POST /poll_generated_proofs`: [`PollGeneratedProofsRequest`] → 410 with a
+//!   [`zkfleet_types::api::BatchFailure`] if a job of the batch failed for good, JSON `null` while the
 //!   proof is not ready, then [`PollGeneratedProofsResponse`] (again on every later poll);
 //! - `GET /healthz`: `ok`, without authentication (for a load balancer or TLS proxy).
 //!
@@ -32,6 +33,7 @@ use zkfleet_types::api::{
 use crate::auth::AuthenticatedClient;
 use crate::delivery::DeliveryError;
 use crate::ingest::IngestError;
+use crate::log_limit::RefusalLog;
 use crate::metrics;
 use crate::state::GatewayState;
 
@@ -89,6 +91,34 @@ impl From<IngestError> for ApiError {
     }
 }
 
+/// A poll's refusal: a failed batch answers its [`zkfleet_types::api::BatchFailure`] (410),
+/// everything else the usual `{"error": …}`.
+enum PollError {
+    Failed(Box<zkfleet_types::api::BatchFailure>),
+    Api(ApiError),
+}
+
+impl IntoResponse for PollError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Failed(failure) => (StatusCode::GONE, Json(*failure)).into_response(),
+            Self::Api(e) => e.into_response(),
+        }
+    }
+}
+
+impl From<JsonRejection> for PollError {
+    fn from(e: JsonRejection) -> Self {
+        Self::Api(e.into())
+    }
+}
+
+impl From<DeliveryError> for PollError {
+    fn from(e: DeliveryError) -> Self {
+        Self::Api(e.into())
+    }
+}
+
 impl From<DeliveryError> for ApiError {
     fn from(e: DeliveryError) -> Self {
         let status = e.status();
@@ -121,13 +151,18 @@ fn client_name(client: &Option<Extension<AuthenticatedClient>>) -> &str {
         .unwrap_or("anonymous")
 }
 
+/// Refused submissions logged at `warn`, rate-limited (see `log_limit`).
+static SUBMISSION_REFUSALS: RefusalLog = RefusalLog::new();
+
 async fn submit(
     State(state): State<GatewayState>,
     client: Option<Extension<AuthenticatedClient>>,
     body: Result<Json<ProofGenerationData>, JsonRejection>,
 ) -> Result<Json<SubmitProofGenerationDataResponse>, ApiError> {
     let Json(data) = body.inspect_err(|rejection| {
-        warn!(client = client_name(&client), reason = %rejection.body_text(), "submission refused");
+        if let Some(suppressed) = SUBMISSION_REFUSALS.admit() {
+            warn!(client = client_name(&client), reason = %rejection.body_text(), suppressed, "submission refused");
+        }
     })?;
     let batch = data.l1_batch_id;
     match state.ingest(&data).await {
@@ -145,7 +180,9 @@ async fn submit(
         }
         Err(e) => {
             if e.status().is_client_error() {
-                warn!(client = client_name(&client), %batch, error = %e, "submission refused");
+                if let Some(suppressed) = SUBMISSION_REFUSALS.admit() {
+                    warn!(client = client_name(&client), %batch, error = %e, suppressed, "submission refused");
+                }
             }
             Err(e.into())
         }
@@ -155,11 +192,14 @@ async fn submit(
 async fn poll(
     State(state): State<GatewayState>,
     body: Result<Json<PollGeneratedProofsRequest>, JsonRejection>,
-) -> Result<Json<Option<PollGeneratedProofsResponse>>, ApiError> {
+) -> Result<Json<Option<PollGeneratedProofsResponse>>, PollError> {
     let Json(request) = body?;
     let batch = request.l1_batch_id;
-    let Some(proof) = state.final_proof(batch).await? else {
-        return Ok(Json(None));
+    let proof = match state.final_proof(batch).await {
+        Ok(Some(proof)) => proof,
+        Ok(None) => return Ok(Json(None)),
+        Err(DeliveryError::BatchFailed(failure)) => return Err(PollError::Failed(failure)),
+        Err(e) => return Err(e.into()),
     };
     // Marked after the proof was read and checked, before it is returned: if the response is
     // lost the client polls again and gets the same proof (delivery is idempotent).

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use tokio::sync::Mutex;
 use zkfleet_dal::Dal;
 use zkfleet_store::Store;
 use zkfleet_types::{ProtocolSemanticVersion, ProtocolVersion};
@@ -19,11 +18,6 @@ pub struct GatewayState {
     pub(crate) protocol_versions: Arc<[ProtocolVersion]>,
     pub(crate) max_request_body_bytes: usize,
     pub(crate) max_witness_input_bytes: usize,
-    /// Serialises the check-store-insert sequence of submissions in this process, so two
-    /// concurrent submissions of one batch with different inputs cannot both pass the conflict
-    /// check (the blob is written before the row; see `ingest.rs`). Submissions are one per
-    /// batch, so the lock is never contended in practice.
-    pub(crate) submit_lock: Arc<Mutex<()>>,
 }
 
 impl GatewayState {
@@ -36,7 +30,6 @@ impl GatewayState {
             protocol_versions: config.protocol_versions.clone().into(),
             max_request_body_bytes: config.max_request_body_bytes,
             max_witness_input_bytes: config.max_witness_input_bytes,
-            submit_lock: Arc::new(Mutex::new(())),
         }
     }
 

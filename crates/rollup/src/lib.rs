@@ -29,3 +29,4 @@ pub mod operation;
 pub mod signature;
 pub mod spec;
 pub mod state;
+pub mod witness_input;

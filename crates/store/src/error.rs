@@ -97,4 +97,19 @@ impl StoreError {
     pub fn is_corrupt(&self) -> bool {
         matches!(self, Self::Corrupt { .. })
     }
+
+    /// Whether reading or writing this object again can never succeed without someone
+    /// changing the store: the blob is missing, damaged or of another kind, or the value
+    /// cannot be encoded. Backend failures (network, throttling, permissions an operator can
+    /// fix) are not: a job that hit one is worth retrying.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            Self::NotFound { .. }
+                | Self::Corrupt { .. }
+                | Self::KindMismatch { .. }
+                | Self::Encode { .. }
+                | Self::InvalidPrefix { .. }
+        )
+    }
 }

@@ -25,8 +25,17 @@ const EXT: &str = ".bin";
 /// The key of one blob.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ObjectKey {
-    /// `witness_inputs/{chain}/{batch}.bin`
+    /// `witness_inputs/{chain}/{batch}.bin`: the key of inputs stored before intake became
+    /// content-addressed (rows inserted by older releases and by tests still name it).
     WitnessInput { chain: ChainId, batch: BatchNumber },
+    /// `witness_inputs/{chain}/{batch}/{sha256 of the input, 64 hex digits}.bin`: where intake
+    /// stores a submitted input. Two different submissions of one batch never share a key, so
+    /// the loser of a race can never overwrite the winner's input (docs/gateway.md).
+    WitnessInputContent {
+        chain: ChainId,
+        batch: BatchNumber,
+        digest: ContentDigest,
+    },
     /// `prover_jobs/{chain}/{batch}/{round}/{circuit}/{depth}/{sequence}.bin`
     CircuitWitness {
         chain: ChainId,
@@ -76,7 +85,7 @@ impl ObjectKey {
     /// The bucket (first path segment) the key lives in.
     pub fn bucket(&self) -> Bucket {
         match self {
-            Self::WitnessInput { .. } => Bucket::WitnessInputs,
+            Self::WitnessInput { .. } | Self::WitnessInputContent { .. } => Bucket::WitnessInputs,
             Self::CircuitWitness { .. } => Bucket::ProverJobs,
             Self::ClosedFormInputs { .. } => Bucket::LeafAggregation,
             Self::AggregationList { .. } => Bucket::NodeAggregation,
@@ -90,7 +99,7 @@ impl ObjectKey {
     /// The only kind of blob that may be stored under this key.
     pub fn kind(&self) -> BlobKind {
         match self {
-            Self::WitnessInput { .. } => BlobKind::WitnessInput,
+            Self::WitnessInput { .. } | Self::WitnessInputContent { .. } => BlobKind::WitnessInput,
             Self::CircuitWitness { .. } => BlobKind::CircuitWitness,
             Self::ClosedFormInputs { .. } => BlobKind::ClosedFormInputs,
             Self::AggregationList { .. } => BlobKind::AggregationList,
@@ -106,6 +115,7 @@ impl ObjectKey {
     pub fn chain(&self) -> Option<ChainId> {
         match *self {
             Self::WitnessInput { chain, .. }
+            | Self::WitnessInputContent { chain, .. }
             | Self::CircuitWitness { chain, .. }
             | Self::ClosedFormInputs { chain, .. }
             | Self::AggregationList { chain, .. }
@@ -122,6 +132,11 @@ impl ObjectKey {
         let b = self.bucket();
         match *self {
             Self::WitnessInput { chain, batch } => format!("{b}/{chain}/{batch}{EXT}"),
+            Self::WitnessInputContent {
+                chain,
+                batch,
+                digest,
+            } => format!("{b}/{chain}/{batch}/{}{EXT}", digest.to_hex()),
             Self::CircuitWitness {
                 chain,
                 batch,
@@ -177,6 +192,11 @@ impl ObjectKey {
             (Bucket::WitnessInputs, [chain, batch]) => Self::WitnessInput {
                 chain: chain_id(chain).map_err(|r| err(&r))?,
                 batch: batch_number(batch).map_err(|r| err(&r))?,
+            },
+            (Bucket::WitnessInputs, [chain, batch, digest]) => Self::WitnessInputContent {
+                chain: chain_id(chain).map_err(|r| err(&r))?,
+                batch: batch_number(batch).map_err(|r| err(&r))?,
+                digest: ContentDigest::from_hex(digest).map_err(|e| err(&e.to_string()))?,
             },
             (Bucket::ProverJobs, [chain, batch, round, circuit, depth, sequence]) => {
                 Self::CircuitWitness {
@@ -252,11 +272,14 @@ impl fmt::Display for ObjectKey {
 /// a batch). Buckets keyed by prover job id or protocol version have no batch prefix.
 pub fn batch_prefix(bucket: Bucket, chain: ChainId, batch: BatchNumber) -> Option<String> {
     match bucket {
-        Bucket::ProverJobs
+        // Content-addressed witness inputs (`WitnessInputContent`); the legacy
+        // `witness_inputs/{chain}/{batch}.bin` is not under it.
+        Bucket::WitnessInputs
+        | Bucket::ProverJobs
         | Bucket::LeafAggregation
         | Bucket::NodeAggregation
         | Bucket::SchedulerWitness => Some(format!("{bucket}/{chain}/{batch}/")),
-        Bucket::WitnessInputs | Bucket::Proofs | Bucket::FinalProofs | Bucket::Keys => None,
+        Bucket::Proofs | Bucket::FinalProofs | Bucket::Keys => None,
     }
 }
 
@@ -264,6 +287,54 @@ pub fn batch_prefix(bucket: Bucket, chain: ChainId, batch: BatchNumber) -> Optio
 pub fn chain_prefix(bucket: Bucket, chain: ChainId) -> Option<String> {
     (bucket != Bucket::Keys).then(|| format!("{bucket}/{chain}/"))
 }
+
+/// The SHA-256 digest of a blob's payload (for a witness input: the input's bytes, before the
+/// envelope). Names content-addressed keys and is what the job database compares to tell an
+/// identical resubmission from a conflicting one. Written as 64 lower-case hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContentDigest(pub [u8; 32]);
+
+impl ContentDigest {
+    /// The digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        use sha2::Digest as _;
+        Self(sha2::Sha256::digest(bytes).into())
+    }
+
+    /// 64 lower-case hex digits (the spelling of keys and of the database column).
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parses exactly 64 lower-case hex digits (the canonical spelling only, so a digest has
+    /// one key).
+    pub fn from_hex(s: &str) -> Result<Self, DigestParseError> {
+        let bad = || DigestParseError(s.to_owned());
+        if s.len() != 64 || s.bytes().any(|b| !matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(bad());
+        }
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).map_err(|_| bad())?;
+        Ok(Self(out))
+    }
+}
+
+impl fmt::Display for ContentDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for ContentDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ContentDigest({})", self.to_hex())
+    }
+}
+
+/// A string that is not a [`ContentDigest`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a SHA-256 digest (64 lower-case hex digits)")]
+pub struct DigestParseError(pub String);
 
 /// Error for a path that is not the path of any [`ObjectKey`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -315,6 +386,14 @@ mod tests {
                     batch: BATCH,
                 },
                 "witness_inputs/270/42.bin",
+            ),
+            (
+                ObjectKey::WitnessInputContent {
+                    chain: CHAIN,
+                    batch: BATCH,
+                    digest: ContentDigest([0xab; 32]),
+                },
+                "witness_inputs/270/42/abababababababababababababababababababababababababababababababab.bin",
             ),
             (
                 ObjectKey::CircuitWitness {

@@ -30,7 +30,7 @@ pub use bucket::Bucket;
 pub use codec::{BlobKind, DecodeError};
 pub use config::{S3Credentials, StoreBackend, StoreConfig};
 pub use error::{Operation, StoreError};
-pub use key::{KeyParseError, ObjectKey};
+pub use key::{ContentDigest, DigestParseError, KeyParseError, ObjectKey};
 pub use object::{
     AggregationListBytes, AuxOutputBytes, CircuitWitnessBytes, ClosedFormInputsBytes,
     FinalProofBytes, ProofBytes, RawPayload, SchedulerInputBytes, SerdeObject, StoredObject,

@@ -95,6 +95,22 @@ pub struct PollGeneratedProofsResponse {
     pub proof: FinalProof,
 }
 
+/// Answer to `POST /poll_generated_proofs` (HTTP 410 Gone) for a batch that cannot be proven
+/// without an operator: one of its jobs failed permanently or used up its attempts. The client
+/// stops polling and alerts; the answer goes back to `null` if an operator requeues the batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchFailure {
+    /// A sentence for people: which batch, which job, why.
+    pub error: String,
+    pub l1_batch_id: L1BatchId,
+    /// The state of the batch's failed job (`failed_permanently` or `attempts_exhausted`).
+    pub status: crate::JobStatus,
+    /// The failed job, in words (e.g. `basic witness job of batch 42 of chain 270`).
+    pub failed_job: String,
+    /// The job's recorded error.
+    pub job_error: Option<String>,
+}
+
 /// Pull mode: the gateway asks its upstream for the next batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProofGenerationDataRequest {}

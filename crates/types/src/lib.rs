@@ -26,7 +26,7 @@ pub use ids::{BatchNumber, ChainId, L1BatchId};
 pub use output::BatchPublicOutput;
 pub use protocol::{ProtocolSemanticVersion, ProtocolVersion, VkDigest};
 pub use round::{AggregationRound, CircuitId, ProvingStage};
-pub use status::JobStatus;
+pub use status::{FailureKind, JobStatus};
 
 /// Error for text that does not name a valid value of one of this crate's types.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -8,6 +8,10 @@
 //!                                                                          │            │
 //!                      (attempts ≥ max) ──► attempts_exhausted             │   (compression only)
 //!                      (operator requeue) ──► queued                       │      sent_to_server
+//!
+//!  in_progress ──(permanent error: bad input, corrupt artifact, unsatisfiable witness)──►
+//!      failed_permanently   (terminal at once, no attempt is spent again; operator requeue
+//!                            after fixing the cause)
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -34,10 +38,14 @@ pub enum JobStatus {
     AttemptsExhausted,
     /// Compression jobs only: the final proof was handed to the client.
     SentToServer,
+    /// Failed with an error no retry can cure (an input that does not decode or is for
+    /// another batch, a corrupt blob, an unsatisfiable witness): terminal on the first such
+    /// failure, `error` says why. Nothing retries it until an operator requeues it.
+    FailedPermanently,
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 7] = [
+    pub const ALL: [JobStatus; 8] = [
         Self::WaitingForProofs,
         Self::Queued,
         Self::InProgress,
@@ -45,6 +53,7 @@ impl JobStatus {
         Self::Failed,
         Self::AttemptsExhausted,
         Self::SentToServer,
+        Self::FailedPermanently,
     ];
 
     /// The spelling stored in the database's `status` column.
@@ -57,12 +66,49 @@ impl JobStatus {
             Self::Failed => "failed",
             Self::AttemptsExhausted => "attempts_exhausted",
             Self::SentToServer => "sent_to_server",
+            Self::FailedPermanently => "failed_permanently",
         }
+    }
+
+    /// Whether nothing will retry the job without an operator: it failed permanently or used
+    /// up its attempts. The batch it belongs to cannot finish.
+    pub fn is_terminal_failure(self) -> bool {
+        matches!(self, Self::AttemptsExhausted | Self::FailedPermanently)
     }
 
     /// Whether the job's work is done (its outputs exist).
     pub fn is_done(self) -> bool {
         matches!(self, Self::Successful | Self::SentToServer)
+    }
+}
+
+/// Whether retrying a failed job can help: the type every component's job errors answer with,
+/// so that a failure goes to the right state (docs/architecture.md, "Failures").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The same work on the same inputs may succeed: a connection or store backend failure, a
+    /// timeout, a lost or crashed process, a process without the circuit. The job goes to
+    /// `failed`; the requeuer retries it, with backoff, while attempts last.
+    Transient,
+    /// It never will: an input that does not decode or is for another batch, a missing or
+    /// corrupt blob, a witness the circuits refuse, a proof that does not verify. The job goes
+    /// to `failed_permanently` on the first such failure.
+    Permanent,
+}
+
+impl FailureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Transient => "transient",
+            Self::Permanent => "permanent",
+        }
+    }
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -27,6 +27,7 @@ pub mod aggregation;
 pub mod artifacts;
 pub mod basic;
 pub mod config;
+pub mod failure;
 pub mod input;
 pub mod leaf;
 pub mod metrics;

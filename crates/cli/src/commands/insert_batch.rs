@@ -1,20 +1,21 @@
 //! `zkfleet insert-batch`: hand a batch to the fleet by hand (what the gateway does for a
-//! sequencer): build and validate the batch's witness input (the batch plus the state it starts
-//! from, so that stateless witness generators can execute it), store it, insert the basic
-//! witness job, queued.
+//! sequencer): build the batch's witness input (the batch plus the state it starts from, so
+//! that stateless witness generators can execute it), then hand it to
+//! [`zkfleet_intake::submit`] — the gateway's own intake — which checks it (decodes, label,
+//! native execution), arbitrates with any concurrent submission in the job database, stores
+//! it and queues the basic witness job.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use chrono::Utc;
-use zkfleet_dal::{InsertOutcome, NewBatch};
+use zkfleet_intake::{Accepted, Submission};
 use zkfleet_rollup::batch::Batch;
 use zkfleet_rollup::encoding;
 use zkfleet_rollup::genesis::Genesis;
-use zkfleet_store::{ObjectKey, WitnessInputBytes};
+use zkfleet_rollup::witness_input::{BatchWitnessInput, WITNESS_INPUT_MAGIC};
+use zkfleet_store::codec;
 use zkfleet_types::ProtocolSemanticVersion;
-use zkfleet_witness_generator::input::WITNESS_INPUT_MAGIC;
-use zkfleet_witness_generator::BatchWitnessInput;
 
 use crate::commands::batch_id;
 use crate::fleet::{describe_store, Fleet};
@@ -29,7 +30,9 @@ pub struct Args {
     version: ProtocolSemanticVersion,
     /// The batch: its binary encoding (batch.bin) or its JSON (batch.json), as written by
     /// `zkfleet rollup generate` — then --genesis is required — or a complete witness input
-    /// (batch + pre-state, magic `ZKWI`). The chain must match --chain-id.
+    /// (batch + pre-state, magic `ZKWI`), raw or as the store keeps it (in its `ZKFL`
+    /// envelope, e.g. copied out of the witness_inputs bucket). The chain must match
+    /// --chain-id.
     #[arg(long, value_name = "FILE")]
     input: PathBuf,
     /// The state the batch starts from (genesis.json of `zkfleet rollup generate`); its root
@@ -71,8 +74,21 @@ pub fn read_witness_input(
     input: &Path,
     genesis: Option<&Path>,
 ) -> anyhow::Result<(Batch, Vec<u8>)> {
-    let bytes =
+    let file =
         std::fs::read(input).with_context(|| format!("reading the batch {}", input.display()))?;
+    // A blob copied out of the store: its payload is the witness input.
+    let bytes = if file.starts_with(&codec::MAGIC) {
+        zkfleet_intake::unwrap_stored_input(&file)
+            .with_context(|| {
+                format!(
+                    "{} is a stored blob (ZKFL envelope) but not a witness input",
+                    input.display()
+                )
+            })?
+            .to_vec()
+    } else {
+        file
+    };
     if bytes.starts_with(&WITNESS_INPUT_MAGIC) {
         if genesis.is_some() {
             bail!(
@@ -136,9 +152,9 @@ pub async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
     .await
 }
 
-/// Stores a batch's witness input and inserts its basic witness job, queued. A batch already
-/// in the fleet with the same input is left as it is (and reported); with another input it is
-/// an error.
+/// Hands a batch's witness input to intake ([`zkfleet_intake::submit`]): checked, arbitrated
+/// in the database, stored, queued. A batch already in the fleet with the same input is left
+/// as it is (and reported); with another input it is an error — the first submission stands.
 pub async fn insert(
     fleet: &Fleet,
     dal: &zkfleet_dal::Dal,
@@ -160,62 +176,42 @@ pub async fn insert(
             version
         );
     }
-    let key = ObjectKey::WitnessInput {
-        chain: id.chain_id,
-        batch: id.batch_number,
-    };
-    let existing = dal
-        .batch_status(id)
-        .await
-        .with_context(|| format!("reading the status of {id}"))?
-        .witness_input;
-    if let Some(row) = existing {
-        // Never overwrite the input of a batch already in the fleet: its jobs were cut from it.
-        let stored = store
-            .get::<WitnessInputBytes>(&key)
-            .await
-            .with_context(|| format!("reading the stored input of {id}"))?;
-        if stored.0.as_ref() != binary.as_slice() {
-            bail!(
-                "{id} already exists (protocol version {}, status {}) with a different input; \
-                 delete it first (`zkfleet delete --batch {}`) to insert another",
-                row.protocol_version,
-                row.status,
-                id.batch_number
-            );
-        }
-        println!("{id} already exists with the same input; nothing changed");
-        return Ok(());
-    }
-    let path = store
-        .put(&key, &WitnessInputBytes::new(binary))
-        .await
-        .with_context(|| {
-            format!(
-                "storing the input of {id} in the {}",
-                describe_store(&fleet.store_config())
-            )
-        })?;
-    let outcome = dal
-        .insert_batch(&NewBatch {
+    let accepted = zkfleet_intake::submit(
+        dal,
+        store,
+        Submission {
             batch: id,
             protocol_version: version,
-            witness_input_blob_key: path.clone(),
+            witness_input: &binary,
             priority,
             batch_sealed_at: Utc::now(),
-        })
-        .await
-        .with_context(|| format!("inserting {id}"))?;
-    match outcome {
-        InsertOutcome::Inserted => println!(
-            "inserted {id} ({} operations, protocol version {}, priority {}): input stored at {path}",
+        },
+    )
+    .await;
+    match accepted {
+        Ok(Accepted::Inserted { key, .. }) => println!(
+            "inserted {id} ({} operations, protocol version {}, priority {}): input stored at {}",
             batch.operations.len(),
             version,
-            priority
+            priority,
+            key.path()
         ),
-        InsertOutcome::AlreadyPresent => {
-            println!("{id} already exists with the same input; nothing changed")
+        Ok(Accepted::AlreadyKnown { status, .. }) => {
+            println!("{id} already exists with the same input (status {status}); nothing changed")
         }
+        Err(e @ zkfleet_intake::IntakeError::ConflictingInput { .. }) => bail!(
+            "{e}; delete it first (`zkfleet delete --batch {}`) to insert another",
+            id.batch_number
+        ),
+        Err(e @ zkfleet_intake::IntakeError::Store(_)) => {
+            return Err(e).with_context(|| {
+                format!(
+                    "storing the input of {id} in the {}",
+                    describe_store(&fleet.store_config())
+                )
+            })
+        }
+        Err(e) => return Err(e).with_context(|| format!("inserting {id}")),
     }
     Ok(())
 }

@@ -299,8 +299,24 @@ pub(crate) async fn fail_job(
     job: JobRef,
     error: &str,
 ) -> DalResult<TransitionOutcome> {
+    fail_job_with(pool, job, error, sql::fail_job(job.table())).await
+}
+
+pub(crate) async fn fail_job_permanently(
+    pool: &Pool,
+    job: JobRef,
+    error: &str,
+) -> DalResult<TransitionOutcome> {
+    fail_job_with(pool, job, error, sql::fail_job_permanently(job.table())).await
+}
+
+async fn fail_job_with(
+    pool: &Pool,
+    job: JobRef,
+    error: &str,
+    statement: String,
+) -> DalResult<TransitionOutcome> {
     let key = Key::of(job)?;
-    let statement = sql::fail_job(job.table());
     let mut tx = begin_write(pool).await?;
     let n = bind_key!(sqlx::query(&statement), key)
         .bind(error)

@@ -98,7 +98,8 @@ pub struct JobProgress {
     /// `successful` or `sent_to_server`.
     pub successful: u64,
     pub in_progress: u64,
-    /// `failed` (waiting for the requeuer) or `attempts_exhausted` (waiting for an operator).
+    /// `failed` (waiting for the requeuer), `attempts_exhausted` or `failed_permanently`
+    /// (waiting for an operator).
     pub failed: u64,
     pub total: u64,
 }
@@ -108,7 +109,9 @@ impl JobProgress {
         match status {
             JobStatus::Successful | JobStatus::SentToServer => self.successful += count,
             JobStatus::InProgress => self.in_progress += count,
-            JobStatus::Failed | JobStatus::AttemptsExhausted => self.failed += count,
+            JobStatus::Failed | JobStatus::AttemptsExhausted | JobStatus::FailedPermanently => {
+                self.failed += count
+            }
             JobStatus::Queued | JobStatus::WaitingForProofs => {}
         }
         self.total += count;

@@ -1,10 +1,11 @@
-//! Why an aggregation job yields no witness. Every variant is final for the job as it stands:
-//! the job is marked failed with the message (the requeuer retries it while attempts last, and
-//! an operator reads what to fix).
+//! Why an aggregation job yields no witness. Each variant says whether a retry can help
+//! ([`AggregationError::failure_kind`]): a blob that is missing or corrupt, rows that disagree
+//! or a witness the circuits refuse fail the same way every time and end the job
+//! (`failed_permanently`); a store outage is retried while attempts last.
 
 use zkfleet_circuits::pipeline::PipelineError;
 use zkfleet_store::StoreError;
-use zkfleet_types::AggregationRound;
+use zkfleet_types::{AggregationRound, FailureKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AggregationError {
@@ -43,4 +44,16 @@ pub enum AggregationError {
         #[source]
         source: Box<PipelineError>,
     },
+}
+
+impl AggregationError {
+    pub fn failure_kind(&self) -> FailureKind {
+        match self {
+            Self::KeyMismatch { .. } | Self::Inconsistent(_) => FailureKind::Permanent,
+            Self::Load { source, .. } => crate::failure::store_failure_kind(source),
+            Self::Build { source, .. } | Self::Encode { source, .. } => {
+                crate::failure::pipeline_failure_kind(source)
+            }
+        }
+    }
 }

@@ -44,10 +44,10 @@ impl<R: WitnessRound> JobPicker for AggregationPicker<R> {
     type Metadata = AggregationJobMeta;
     type Error = DalError;
 
-    /// A job whose row or blobs are unusable (a key that is not its own, a proof missing or
-    /// corrupt, counts that disagree, the store down after its retries) is marked failed with
-    /// the cause at once and the next job is picked: the runner never holds a job it cannot
-    /// run, and the requeuer retries it while attempts last.
+    /// A job whose row or blobs are unusable is marked failed with the cause at once and the
+    /// next job is picked: the runner never holds a job it cannot run. A key that is not its
+    /// own, a proof missing or corrupt, counts that disagree end the job
+    /// (`failed_permanently`); the store down after its retries is retried while attempts last.
     async fn pick(&mut self) -> Picked<Self> {
         loop {
             let Some(job) = self
@@ -69,8 +69,9 @@ impl<R: WitnessRound> JobPicker for AggregationPicker<R> {
                 }
                 Err(error) => {
                     let reason = error.to_string();
-                    warn!(job = %meta, %reason, "{} witness job failed before execution", R::ROUND);
-                    self.dal.fail_job(meta.job, &reason).await?;
+                    let kind = error.failure_kind();
+                    warn!(job = %meta, failure = %kind, %reason, "{} witness job failed before execution", R::ROUND);
+                    self.dal.record_failure(meta.job, kind, &reason).await?;
                     metrics::job_finished(R::ROUND, JobOutcome::Failed);
                 }
             }

@@ -11,7 +11,9 @@ use zkfleet_runner::traits::{JobError, JobSaver};
 use zkfleet_store::{CircuitWitnessBytes, Store, StoreError};
 
 use super::{AggregationError, AggregationJobMeta, WitnessRound};
+use crate::failure::job_failure_kind;
 use crate::metrics::{self, JobOutcome};
+use zkfleet_types::FailureKind;
 
 /// Why the saver could not record a job's outcome. The job stays `in_progress` and the
 /// requeuer hands it out again after its timeout.
@@ -70,10 +72,15 @@ impl<R: WitnessRound> AggregationSaver<R> {
         Ok(jobs)
     }
 
-    async fn fail(&self, meta: &AggregationJobMeta, reason: &str) -> Result<(), SaveError> {
-        warn!(job = %meta, %reason, "{} witness job failed", R::ROUND);
+    async fn fail(
+        &self,
+        meta: &AggregationJobMeta,
+        kind: FailureKind,
+        reason: &str,
+    ) -> Result<(), SaveError> {
+        warn!(job = %meta, failure = %kind, %reason, "{} witness job failed", R::ROUND);
         self.dal
-            .fail_job(meta.job, reason)
+            .record_failure(meta.job, kind, reason)
             .await
             .map_err(|source| SaveError::Dal {
                 job: meta.job,
@@ -119,6 +126,7 @@ impl<R: WitnessRound> AggregationSaver<R> {
             Err(DalError::InvalidInput(reason)) => {
                 self.fail(
                     meta,
+                    FailureKind::Permanent,
                     &format!("the job database refused the output: {reason}"),
                 )
                 .await
@@ -148,11 +156,18 @@ impl<R: WitnessRound> JobSaver for AggregationSaver<R> {
                 // The store failed after its retries: fail the job so that the attempt is
                 // counted and the reason visible; the requeuer retries it.
                 Err(e) => {
-                    self.fail(&meta, &format!("storing the {} witnesses: {e}", R::ROUND))
-                        .await
+                    self.fail(
+                        &meta,
+                        FailureKind::Transient,
+                        &format!("storing the {} witnesses: {e}", R::ROUND),
+                    )
+                    .await
                 }
             },
-            Err(e) => self.fail(&meta, &e.to_string()).await,
+            Err(e) => {
+                let kind = job_failure_kind(&e, AggregationError::failure_kind);
+                self.fail(&meta, kind, &e.to_string()).await
+            }
         }
     }
 }

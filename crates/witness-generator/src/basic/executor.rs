@@ -13,7 +13,8 @@ use super::{BasicArtifacts, BasicJobMeta};
 use crate::input::{BatchWitnessInput, PreparedBatch, WitnessInputError};
 
 /// Why a batch yields no witness. Every variant is final for this input: the job is marked
-/// failed with the message (retrying the same bytes gives the same answer).
+/// `failed_permanently` with the message at once (retrying the same bytes gives the same
+/// answer, so no attempt is spent on it again).
 #[derive(Debug, thiserror::Error)]
 pub enum BasicWitnessError {
     #[error("witness input of {batch}: {source}")]
@@ -44,6 +45,14 @@ pub enum BasicWitnessError {
         #[source]
         source: PipelineError,
     },
+}
+
+impl BasicWitnessError {
+    /// Always permanent (see the type's documentation); a method so that the saver's call
+    /// reads like every other component's.
+    pub fn failure_kind(&self) -> zkfleet_types::FailureKind {
+        zkfleet_types::FailureKind::Permanent
+    }
 }
 
 /// Executes batches for one basic geometry.

@@ -6,10 +6,11 @@ use bytes::Bytes;
 use tracing::{info, warn};
 use zkfleet_dal::{Dal, DalError, JobRef};
 use zkfleet_runner::traits::{JobPicker, Picked};
-use zkfleet_store::{ObjectKey, Store, WitnessInputBytes};
-use zkfleet_types::ProtocolSemanticVersion;
+use zkfleet_store::{BlobKind, ObjectKey, Store, WitnessInputBytes};
+use zkfleet_types::{FailureKind, ProtocolSemanticVersion};
 
 use super::{BasicJobMeta, ROUND};
+use crate::failure::store_failure_kind;
 use crate::metrics::{self, JobOutcome};
 
 /// Picks basic witness jobs of one protocol version.
@@ -35,23 +36,36 @@ impl BasicPicker {
         }
     }
 
-    /// The witness input's bytes, or why they cannot be had.
-    async fn load(&self, blob_key: &str) -> Result<Bytes, String> {
+    /// The witness input's bytes, or why they cannot be had and whether a retry can help.
+    async fn load(&self, blob_key: &str) -> Result<Bytes, (FailureKind, String)> {
         let key = match ObjectKey::parse(blob_key) {
-            Ok(key @ ObjectKey::WitnessInput { .. }) => key,
+            Ok(key) if key.kind() == BlobKind::WitnessInput => key,
             Ok(other) => {
-                return Err(format!(
-                    "witness input blob key {blob_key} names a {} blob, not a witness input",
-                    other.kind().name()
+                return Err((
+                    FailureKind::Permanent,
+                    format!(
+                        "witness input blob key {blob_key} names a {} blob, not a witness input",
+                        other.kind().name()
+                    ),
                 ))
             }
-            Err(e) => return Err(format!("witness input blob key {blob_key}: {e}")),
+            Err(e) => {
+                return Err((
+                    FailureKind::Permanent,
+                    format!("witness input blob key {blob_key}: {e}"),
+                ))
+            }
         };
         self.store
             .get::<WitnessInputBytes>(&key)
             .await
             .map(WitnessInputBytes::into_bytes)
-            .map_err(|e| format!("loading the witness input: {e}"))
+            .map_err(|e| {
+                (
+                    store_failure_kind(&e),
+                    format!("loading the witness input: {e}"),
+                )
+            })
     }
 }
 
@@ -60,9 +74,10 @@ impl JobPicker for BasicPicker {
     type Metadata = BasicJobMeta;
     type Error = DalError;
 
-    /// A job whose input cannot be loaded (missing, corrupt, store down after retries) is
-    /// marked failed with the reason at once — the requeuer retries it while attempts last —
-    /// and the next job is picked: the runner never holds a job it cannot run.
+    /// A job whose input cannot be loaded is marked failed with the reason at once and the
+    /// next job is picked: the runner never holds a job it cannot run. A missing or corrupt
+    /// input ends the job (`failed_permanently`); the store down after its retries is retried
+    /// while attempts last.
     async fn pick(&mut self) -> Picked<Self> {
         loop {
             let Some(job) = self
@@ -82,10 +97,10 @@ impl JobPicker for BasicPicker {
                     info!(batch = %meta.batch, attempts = meta.attempts, size = bytes.len(), "picked basic witness job");
                     return Ok(Some((bytes, meta)));
                 }
-                Err(reason) => {
-                    warn!(batch = %meta.batch, %reason, "basic witness job failed before execution");
+                Err((kind, reason)) => {
+                    warn!(batch = %meta.batch, failure = %kind, %reason, "basic witness job failed before execution");
                     self.dal
-                        .fail_job(JobRef::WitnessInput(meta.batch), &reason)
+                        .record_failure(JobRef::WitnessInput(meta.batch), kind, &reason)
                         .await?;
                     metrics::job_finished(ROUND, JobOutcome::Failed);
                 }

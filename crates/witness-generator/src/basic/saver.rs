@@ -15,7 +15,9 @@ use super::executor::BasicWitnessError;
 use super::upload::{upload_circuits, UploadError};
 use super::{BasicArtifacts, BasicJobMeta, ROUND};
 use crate::artifacts::{AuxOutput, SchedulerPartialInput, StoredClosedForms};
+use crate::failure::job_failure_kind;
 use crate::metrics::{self, JobOutcome};
+use zkfleet_types::FailureKind;
 
 /// Why the saver could not record a job's outcome. The job stays `in_progress` and the
 /// requeuer hands it out again after its timeout.
@@ -121,11 +123,16 @@ impl BasicSaver {
         })
     }
 
-    async fn fail(&self, meta: &BasicJobMeta, reason: &str) -> Result<(), SaveError> {
+    async fn fail(
+        &self,
+        meta: &BasicJobMeta,
+        kind: FailureKind,
+        reason: &str,
+    ) -> Result<(), SaveError> {
         let job = JobRef::WitnessInput(meta.batch);
-        warn!(batch = %meta.batch, attempts = meta.attempts, %reason, "basic witness job failed");
+        warn!(batch = %meta.batch, attempts = meta.attempts, failure = %kind, %reason, "basic witness job failed");
         self.dal
-            .fail_job(job, reason)
+            .record_failure(job, kind, reason)
             .await
             .map_err(|source| SaveError::Dal { job, source })?;
         metrics::job_finished(ROUND, JobOutcome::Failed);
@@ -168,6 +175,7 @@ impl BasicSaver {
             Err(DalError::InvalidInput(reason)) => {
                 self.fail(
                     meta,
+                    FailureKind::Permanent,
                     &format!("the job database refused the output: {reason}"),
                 )
                 .await
@@ -194,11 +202,18 @@ impl JobSaver for BasicSaver {
                 // The store failed after its retries: fail the job so that the attempt is
                 // counted and the reason visible; the requeuer retries it.
                 Err(e) => {
-                    self.fail(&meta, &format!("storing the basic artifacts: {e}"))
-                        .await
+                    self.fail(
+                        &meta,
+                        FailureKind::Transient,
+                        &format!("storing the basic artifacts: {e}"),
+                    )
+                    .await
                 }
             },
-            Err(e) => self.fail(&meta, &e.to_string()).await,
+            Err(e) => {
+                let kind = job_failure_kind(&e, BasicWitnessError::failure_kind);
+                self.fail(&meta, kind, &e.to_string()).await
+            }
         }
     }
 }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde::{Deserialize, Serialize};
-use zkfleet_circuits::pipeline::{prove_sequentially, FinalVerifyingKey};
+use zkfleet_circuits::pipeline::{prove_sequentially, FinalVerifyingKey, PipelineError};
 use zkfleet_circuits::{Keystore, ProvingConfiguration};
 
 use crate::environment::{DatabaseBackend, PostgresDatabase};
@@ -125,7 +125,10 @@ pub fn run(
                 let piped = runtime.block_on(prove_through_pipeline(
                     options, backend, &config, &files, attempt,
                 ))?;
-                let output = isolated.final_key.verify(&piped.final_proof)?;
+                let output = isolated
+                    .final_key
+                    .verify(&piped.final_proof)
+                    .map_err(PipelineError::from)?;
                 if output.new_state_root != batch.executed.public_output.new_state_root {
                     return Err(BenchError::Inconsistent(format!(
                         "the pipeline's final proof of {operations} operations attests another \
@@ -200,7 +203,7 @@ fn prove_in_isolation(
         sum_s: run.isolated_sum().as_secs_f64(),
         // Every prover job and the compression job.
         jobs: run.jobs.len() + 1,
-        final_key: FinalVerifyingKey::of(&loaded.circuits),
+        final_key: FinalVerifyingKey::of(&loaded.circuits).map_err(PipelineError::from)?,
     })
 }
 

@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use zkfleet_circuits::pipeline::FinalVerifyingKey;
+use zkfleet_circuits::pipeline::{FinalVerifyingKey, PipelineError};
 use zkfleet_circuits::{Keystore, ProvingConfiguration};
 use zkfleet_dal::{BatchStatus, Dal};
 use zkfleet_store::{ObjectKey, Store, StoreConfig};
@@ -205,10 +205,23 @@ pub fn run(
     )?;
     let files = batch.write(&options.work_dir.join("batch"))?;
     let final_key = {
-        let path = Keystore::open(&options.keys_dir)?.final_vk_path(&options.proving);
+        // Pinned by the manifest of the keystore this benchmark built itself.
+        let keystore = Keystore::open(&options.keys_dir)?;
+        let path = keystore.final_vk_path(&options.proving);
+        let recorded = keystore
+            .aggregation_entry(&options.proving)?
+            .final_vk_digest;
+        let pinned = recorded
+            .as_deref()
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(|| {
+                PipelineError::InvalidInput(format!(
+                    "the keystore's aggregation entry records no final vk digest ({recorded:?})"
+                ))
+            })?;
         let bytes = std::fs::read(&path)
             .map_err(|e| BenchError::io(format!("reading {}", path.display()), e))?;
-        FinalVerifyingKey::from_bytes(&bytes)?
+        FinalVerifyingKey::from_pinned_bytes(&bytes, pinned).map_err(PipelineError::from)?
     };
     let expected_root = batch.executed.public_output.new_state_root;
     let cores = machine.cores.max(1) as f64;
@@ -233,7 +246,9 @@ pub fn run(
                 let measured = measured?;
                 removed
                     .map_err(|e| BenchError::io(format!("removing {}", run_dir.display()), e))?;
-                let output = final_key.verify(&measured.final_proof)?;
+                let output = final_key
+                    .verify(&measured.final_proof)
+                    .map_err(PipelineError::from)?;
                 if output.new_state_root != expected_root {
                     return Err(BenchError::Inconsistent(format!(
                         "layout {}: the final proof attests another state root than the \

@@ -171,7 +171,7 @@ impl CircuitRegistry {
         for entry in &entries {
             tracing::info!(entry = %entry.entry, source = entry.source, "circuit data loaded");
         }
-        let mut registry = Self::from_circuits(Arc::new(loaded.circuits));
+        let mut registry = Self::from_circuits(Arc::new(loaded.circuits))?;
         registry.loaded = entries;
         registry.load_time = loaded.elapsed;
         tracing::info!(
@@ -184,8 +184,13 @@ impl CircuitRegistry {
     }
 
     /// Registers a [`BatchCircuitProver`] for every (round, circuit) of `circuits`.
-    pub fn from_circuits(circuits: Arc<BatchCircuits>) -> Self {
-        let final_vk_digest = FinalVerifyingKey::of(&circuits).digest();
+    pub fn from_circuits(circuits: Arc<BatchCircuits>) -> Result<Self, ProverError> {
+        let final_vk_digest = FinalVerifyingKey::of(&circuits)
+            .map_err(|e| ProverError::Pipeline {
+                stage: "encoding the final verifying key",
+                source: e.into(),
+            })?
+            .digest();
         let provers = configuration_circuits()
             .into_iter()
             .map(|(round, circuit)| {
@@ -197,13 +202,13 @@ impl CircuitRegistry {
                 ((round, circuit), prover)
             })
             .collect();
-        Self {
+        Ok(Self {
             circuits,
             final_vk_digest,
             provers,
             loaded: Vec::new(),
             load_time: Duration::ZERO,
-        }
+        })
     }
 
     /// Registers (or replaces) the prover of one (round, circuit), e.g. another backend's.

@@ -40,7 +40,7 @@ use crate::{C, D, F};
 
 /// Version of the circuit definitions; part of every key digest. Bump it with any change to a
 /// circuit's constraints or witness layout, so stale cached data is never paired with new code.
-pub const CIRCUIT_FORMAT_VERSION: u32 = 1;
+pub const CIRCUIT_FORMAT_VERSION: u32 = 2;
 
 /// Which circuit data a cache entry holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -529,7 +529,11 @@ impl Keystore {
                 key: key.name(),
                 reason: e.to_string(),
             })?;
-        let final_key = FinalVerifyingKey::of(&circuits);
+        let final_key =
+            FinalVerifyingKey::of(&circuits).map_err(|e| CircuitError::Serialization {
+                key: "final verifying key".into(),
+                reason: e.to_string(),
+            })?;
         let final_circuit = circuits.compression().final_circuit().circuit_data();
         let entry = ManifestEntry {
             key,
@@ -545,13 +549,7 @@ impl Keystore {
             final_vk_digest: Some(final_key.digest().to_string()),
             recursion_tree_vk_digest: Some(circuits.scheduler().tree_vk_digest().to_string()),
         };
-        let vk_bytes = final_key
-            .to_bytes()
-            .map_err(|e| CircuitError::Serialization {
-                key: "final verifying key".into(),
-                reason: e.to_string(),
-            })?;
-        write_atomically(&self.final_vk_path(config), &vk_bytes)?;
+        write_atomically(&self.final_vk_path(config), final_key.to_bytes())?;
         self.write_entry(&key, &bytes, &entry)?;
         Ok(circuits)
     }
@@ -576,9 +574,11 @@ impl Keystore {
     }
 
     /// Checks a configuration's entries against this build's code (`zkfleet keys verify`):
-    /// each file has its recorded SHA-256 and key digest, and rebuilding the circuits from the
-    /// code gives the circuit digests the manifest recorded (and the same final key). Slow:
-    /// it builds every circuit.
+    /// every circuit is rebuilt from the code and serialized, and **every byte** of every file
+    /// (each basic circuit, the aggregation entry, the final verifying key) must equal the
+    /// rebuilt bytes; the manifests must record the rebuilt files' SHA-256, circuit digests and
+    /// final key digest. No file is parsed, so an altered one cannot make the check misbehave.
+    /// Slow: it builds every circuit.
     pub fn verify_against_code(
         &self,
         config: &ProvingConfiguration,
@@ -588,11 +588,20 @@ impl Keystore {
             .iter()
             .map(|key| self.check(key))
             .collect::<Result<Vec<_>, _>>()?;
-        let basic = BasicCircuitKind::ALL
-            .into_iter()
-            .map(|kind| BasicCircuit::build(kind, &config.geometry))
-            .collect::<Result<Vec<_>, _>>()?;
-        for (circuit, entry) in basic.iter().zip(&entries) {
+        let mut basic = Vec::with_capacity(BasicCircuitKind::ALL.len());
+        for (kind, entry) in BasicCircuitKind::ALL.into_iter().zip(&entries) {
+            let circuit = BasicCircuit::build(kind, &config.geometry)?;
+            let rebuilt = circuit
+                .data
+                .to_bytes(
+                    &DefaultGateSerializer,
+                    &DefaultGeneratorSerializer::<C, D>::default(),
+                )
+                .map_err(|e| CircuitError::Serialization {
+                    key: entry.key.name(),
+                    reason: format!("{e:?}"),
+                })?;
+            self.compare_with_rebuilt(&self.data_path(&entry.key), &rebuilt)?;
             let built = digest_limbs(&circuit.data);
             if built != entry.circuit_digest {
                 return Err(CircuitError::KeystoreDigestMismatch {
@@ -601,6 +610,7 @@ impl Keystore {
                     found: format!("{:x?}", entry.circuit_digest),
                 });
             }
+            basic.push(circuit);
         }
         let key = config.aggregation_key();
         let circuits =
@@ -609,6 +619,13 @@ impl Keystore {
                     key: key.name(),
                     reason: format!("building: {e}"),
                 })?;
+        let rebuilt = circuits
+            .to_bytes()
+            .map_err(|e| CircuitError::Serialization {
+                key: key.name(),
+                reason: e.to_string(),
+            })?;
+        self.compare_with_rebuilt(&self.data_path(&key), &rebuilt)?;
         let aggregation = &entries[entries.len() - 1];
         let built = aggregation_components(&circuits);
         if built != aggregation.components {
@@ -624,26 +641,67 @@ impl Keystore {
                 found: format!("another {differing} recorded"),
             });
         }
-        let final_digest = FinalVerifyingKey::of(&circuits).digest().to_string();
-        let vk_path = self.final_vk_path(config);
-        let vk_file = fs::read(&vk_path).map_err(|e| CircuitError::io(&vk_path, e))?;
-        let on_disk = FinalVerifyingKey::from_bytes(&vk_file).map_err(|e| {
-            CircuitError::KeystoreManifest {
-                path: vk_path.clone(),
+        let final_key =
+            FinalVerifyingKey::of(&circuits).map_err(|e| CircuitError::Serialization {
+                key: "final verifying key".into(),
                 reason: e.to_string(),
-            }
-        })?;
-        if on_disk.digest().to_string() != final_digest
-            || aggregation.final_vk_digest.as_deref() != Some(final_digest.as_str())
-        {
+            })?;
+        let vk_path = self.final_vk_path(config);
+        self.compare_with_rebuilt(&vk_path, final_key.to_bytes())?;
+        let final_digest = final_key.digest().to_string();
+        if aggregation.final_vk_digest.as_deref() != Some(final_digest.as_str()) {
             return Err(CircuitError::KeystoreDigestMismatch {
-                path: vk_path,
-                expected: final_digest,
-                found: on_disk.digest().to_string(),
+                path: self.manifest_path(&key),
+                expected: format!("final vk digest {final_digest}"),
+                found: format!("{:?}", aggregation.final_vk_digest),
             });
         }
         Ok(entries)
     }
+
+    /// `path` must hold exactly `rebuilt`; the error names the first differing offset.
+    fn compare_with_rebuilt(&self, path: &Path, rebuilt: &[u8]) -> Result<(), CircuitError> {
+        let on_disk = fs::read(path).map_err(|e| CircuitError::io(path, e))?;
+        if on_disk == rebuilt {
+            return Ok(());
+        }
+        let offset = on_disk
+            .iter()
+            .zip(rebuilt)
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| on_disk.len().min(rebuilt.len()));
+        Err(CircuitError::KeystoreDigestMismatch {
+            path: path.to_path_buf(),
+            expected: format!("the {} bytes built from this code", rebuilt.len()),
+            found: format!(
+                "{} bytes that differ from them at byte offset {offset}",
+                on_disk.len()
+            ),
+        })
+    }
+}
+
+/// The final verifying key of a configuration, built from this build's code alone (every
+/// circuit is built: minutes at the default geometry). What `zkfleet verify --rebuild-keys`
+/// pins when no digest is given: it trusts the code, not any file.
+pub fn final_key_from_code(
+    config: &ProvingConfiguration,
+) -> Result<FinalVerifyingKey, CircuitError> {
+    let basic = BasicCircuitKind::ALL
+        .into_iter()
+        .map(|kind| BasicCircuit::build(kind, &config.geometry))
+        .collect::<Result<Vec<_>, _>>()?;
+    let key = config.aggregation_key();
+    let circuits =
+        BatchCircuits::from_basic(basic, config.arity as usize, &config.compression.steps())
+            .map_err(|e| CircuitError::Serialization {
+                key: key.name(),
+                reason: format!("building: {e}"),
+            })?;
+    FinalVerifyingKey::of(&circuits).map_err(|e| CircuitError::Serialization {
+        key: "final verifying key".into(),
+        reason: e.to_string(),
+    })
 }
 
 fn read_manifest(path: &Path) -> Result<ManifestEntry, CircuitError> {

@@ -62,7 +62,14 @@ fn a_batch_proven_job_by_job_attests_its_output_and_bad_inputs_are_refused() {
     );
     let circuits = loaded.circuits;
     let vk_bytes = std::fs::read(keystore.final_vk_path(&CONFIG)).expect("final vk file");
-    let final_key = FinalVerifyingKey::from_bytes(&vk_bytes).expect("final vk decodes");
+    let pinned = entries[3]
+        .final_vk_digest
+        .as_deref()
+        .expect("the aggregation entry records the final key digest")
+        .parse()
+        .expect("a digest");
+    let final_key =
+        FinalVerifyingKey::from_pinned_bytes(&vk_bytes, pinned).expect("final vk decodes");
     assert_eq!(
         entries[3].final_vk_digest.as_deref(),
         Some(final_key.digest().to_string().as_str())

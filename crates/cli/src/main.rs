@@ -147,7 +147,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let global = cli.global;
     match cli.command {
         Command::Prove(args) => prove::run(&args, &fleet::Fleet::load(&global)?)?,
-        Command::Verify(args) => verify::run(&args)?,
+        Command::Verify(args) => verify::run(&args, &global)?,
         Command::Bench(args) => bench::run(&args, &fleet::Fleet::load(&global)?)?,
         Command::Keys { command } => keys::run(command, &fleet::Fleet::load(&global)?)?,
         Command::Rollup { command } => rollup::run(command, &global)?,

@@ -318,13 +318,29 @@ compression = "3m"
         let path = self.db.dir.path().join(format!("final-{batch}.bin"));
         std::fs::write(&path, raw).expect("write the final proof");
         let vk = final_vk_path();
-        self.ok(&[
+        // The digest `insert-version --from-keys` recorded: what an operator pins.
+        let pinned = self
+            .db
+            .runtime
+            .block_on(self.db.dal.protocol_version(VERSION))
+            .expect("read the protocol version")
+            .expect("insert-version ran first")
+            .final_vk_digest
+            .to_string();
+        let printed = self.ok(&[
             "verify",
             "--proof",
             path.to_str().expect("utf-8"),
             "--vk",
             vk.to_str().expect("utf-8"),
-        ])
+            "--expect-vk-digest",
+            &pinned,
+        ]);
+        assert!(
+            printed.contains(&format!("digest {pinned}")),
+            "verify names the digest it checked: {printed}"
+        );
+        printed
     }
 }
 

@@ -186,6 +186,7 @@ chain_id = {CHAIN}
 mode = "{sequencer_mode}"
 listen_address = "{sequencer}"
 data_dir = "{}"
+final_vk_digest = "{}"
 operations_per_batch = 1
 batch_interval = "1s"
 accounts = 3
@@ -198,7 +199,8 @@ poll_interval = "1s"
 "#,
             version.recursion_tree_vk_digest,
             version.final_vk_digest,
-            flow.db.dir.path().join("sequencer").display()
+            flow.db.dir.path().join("sequencer").display(),
+            version.final_vk_digest,
         );
         std::fs::write(&flow.config, text).expect("write the configuration");
         flow

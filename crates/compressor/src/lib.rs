@@ -128,7 +128,9 @@ pub async fn run_with_circuits(
     cancel: CancellationToken,
 ) -> Result<RunReport<CompressionJobMeta>, CompressorError> {
     config.validate()?;
-    let final_vk_digest = FinalVerifyingKey::of(&circuits).digest();
+    let final_vk_digest = FinalVerifyingKey::of(&circuits)
+        .map_err(|e| CompressorError::Compress(e.into()))?
+        .digest();
     check_protocol_version(&dal, config.protocol_version, final_vk_digest).await?;
     let picked_by = config.worker_name();
     let runner_config = JobRunnerConfig {

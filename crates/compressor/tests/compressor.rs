@@ -130,7 +130,8 @@ async fn compresses_a_scheduler_proof(dal: &Dal) {
     let keystore = Keystore::open(keys_dir()).expect("keystore");
     let vk_bytes = std::fs::read(keystore.final_vk_path(&config().proving_configuration()))
         .expect("the final verifying key file");
-    let vk = FinalVerifyingKey::from_bytes(&vk_bytes).expect("the final verifying key");
+    let vk = FinalVerifyingKey::from_pinned_bytes(&vk_bytes, fixture.final_vk_digest())
+        .expect("the final verifying key");
     assert_eq!(vk.digest(), fixture.final_vk_digest());
     let attested = vk
         .verify(&final_proof.proof.0)

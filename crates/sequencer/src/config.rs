@@ -68,6 +68,12 @@ pub struct SequencerConfig {
     /// The final verifying key file (`*.final_vk.bin`); default: the keystore's of `[proving]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub final_vk_file: Option<PathBuf>,
+    /// The digest the final verifying key file must have (SHA-256 of every byte, as `zkfleet
+    /// keys generate` prints it and `insert-version` records it). Required: the sequencer
+    /// refuses to start without it, since a key file alone could carry weakened verification
+    /// rules (docs/proofs.md, "Trust in the final proof").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub final_vk_digest: Option<VkDigest>,
     /// The recursion tree's verifying-key digest the proofs must attest; default: the
     /// keystore's of `[proving]`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -91,6 +97,7 @@ impl Default for SequencerConfig {
             max_request_body_bytes: 16 * MIB,
             handout_retry: Duration::from_secs(300),
             final_vk_file: None,
+            final_vk_digest: None,
             recursion_tree_vk_digest: None,
             push: PushConfig::default(),
         }

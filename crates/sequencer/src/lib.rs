@@ -21,7 +21,10 @@
 //! ```no_run
 //! # async fn demo(config: zkfleet_sequencer::SequencerConfig,
 //! #               params: zkfleet_sequencer::ChainParameters) -> Result<(), zkfleet_sequencer::SequencerError> {
-//! let verifier = zkfleet_sequencer::FinalKeyVerifier::from_file("keys/x.final_vk.bin".as_ref())?;
+//! // The key file must have the digest the operator pinned (SHA-256 of the file).
+//! let pinned = "0x…".parse().expect("the pinned digest");
+//! let verifier =
+//!     zkfleet_sequencer::FinalKeyVerifier::from_file("keys/x.final_vk.bin".as_ref(), pinned)?;
 //! let sequencer = zkfleet_sequencer::Sequencer::open(
 //!     "data/sequencer".into(), config, params, std::sync::Arc::new(verifier))?;
 //! zkfleet_sequencer::run(std::sync::Arc::new(sequencer), None, Default::default()).await

@@ -20,7 +20,7 @@ pub enum VerifierError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is not a final verifying key: {reason}")]
+    #[error("{path} is not the pinned final verifying key: {reason}")]
     BadKey { path: PathBuf, reason: String },
     /// The proof is not a valid proof under the key (malformed, or rejected by the verifier).
     #[error("{0}")]
@@ -43,15 +43,18 @@ pub struct FinalKeyVerifier {
 }
 
 impl FinalKeyVerifier {
-    /// Reads the key file `zkfleet keys generate` writes.
-    pub fn from_file(path: &Path) -> Result<Self, VerifierError> {
+    /// Reads the key file `zkfleet keys generate` writes, which must have the `pinned` digest
+    /// (SHA-256 of every byte): any other file is refused before it is parsed.
+    pub fn from_file(path: &Path, pinned: VkDigest) -> Result<Self, VerifierError> {
         let bytes = std::fs::read(path).map_err(|source| VerifierError::ReadKey {
             path: path.to_owned(),
             source,
         })?;
-        let key = FinalVerifyingKey::from_bytes(&bytes).map_err(|e| VerifierError::BadKey {
-            path: path.to_owned(),
-            reason: e.to_string(),
+        let key = FinalVerifyingKey::from_pinned_bytes(&bytes, pinned).map_err(|e| {
+            VerifierError::BadKey {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            }
         })?;
         Ok(Self { key })
     }
@@ -59,10 +62,9 @@ impl FinalKeyVerifier {
 
 impl ProofVerifier for FinalKeyVerifier {
     fn verify(&self, proof: &[u8]) -> Result<BatchPublicOutput, VerifierError> {
-        // plonky2's deserializer checks lengths as it reads, and `FinalVerifyingKey::verify`
-        // checks the proof's shape against the key before verifying, so hostile bytes give an
-        // error. A panic deep inside plonky2 on some input nobody thought of would still take
-        // down only the blocking task that runs this (see `Sequencer::submit_proof`).
+        // `FinalVerifyingKey::verify` bounds the size, accepts only the canonical encoding,
+        // checks the proof's shape against the (pinned) key before verifying and turns a panic
+        // inside plonky2 into an error, so hostile bytes give an error, never a crash.
         self.key
             .verify(proof)
             .map_err(|e| VerifierError::Rejected(e.to_string()))

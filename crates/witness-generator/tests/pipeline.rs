@@ -414,6 +414,7 @@ async fn postgres_one_batch_through_every_round() {
     expected.recursion_tree_vk_digest = circuits.scheduler().tree_vk_digest();
     assert_eq!(compressed.public_output, expected);
     let verified = FinalVerifyingKey::of(circuits)
+        .expect("the final key encodes")
         .verify(&compressed.proof_bytes)
         .expect("the final proof verifies against the final key alone");
     assert_eq!(verified, expected);

@@ -27,7 +27,7 @@ use zkfleet_types::{AggregationRound, CircuitId};
 pub use build::{
     leaf_job_witnesses, node_job_witnesses, scheduler_job_witness, tip_job_witness, type_summaries,
 };
-pub use final_key::FinalVerifyingKey;
+pub use final_key::{final_vk_file_digest, FinalKeyError, FinalVerifyingKey};
 pub use plonky2_baseline::Plonky2Proof;
 pub use prove::CompressedProof;
 pub use sequential::{
@@ -70,6 +70,9 @@ pub enum PipelineError {
     },
     #[error("the final proof does not verify: {0}")]
     FinalProofRejected(String),
+    /// The final verifying key could not be encoded, or a final proof was refused by it.
+    #[error(transparent)]
+    FinalKey(#[from] final_key::FinalKeyError),
     #[error(transparent)]
     Recursion(#[from] RecursionError),
     #[error(transparent)]

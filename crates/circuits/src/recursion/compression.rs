@@ -102,6 +102,10 @@ pub enum CompressionProfile {
 }
 
 impl CompressionProfile {
+    /// Every profile this build knows (the final key's verification rules accept the final
+    /// step of each, and no other configuration).
+    pub const ALL: [Self; 2] = [Self::Standard, Self::Light];
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Standard => "standard",

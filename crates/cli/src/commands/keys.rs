@@ -3,9 +3,9 @@
 //! `generate` builds the circuit data of every circuit of the `[proving]` configuration (the
 //! three basic types, then leaves, node, recursion tip, scheduler and the compression chain),
 //! writes it with a manifest entry per file and the final verifying key, and prints the digests
-//! a protocol version records. `verify` checks the directory against this build's code: file
-//! hashes, key digests, and the circuit digests of a fresh build (minutes: it builds
-//! everything). Proving components load the keystore instead of building.
+//! a protocol version records. `verify` checks the directory against this build's code: it
+//! rebuilds every circuit (minutes) and compares every byte of every file with the rebuilt
+//! serialization, and the manifests' digests with the rebuilt ones. Proving components load the keystore instead of building.
 
 use std::path::PathBuf;
 
@@ -41,11 +41,13 @@ pub struct VersionDigests {
 }
 
 impl VersionDigests {
-    pub fn of(circuits: &zkfleet_circuits::recursion::BatchCircuits) -> Self {
-        Self {
+    pub fn of(circuits: &zkfleet_circuits::recursion::BatchCircuits) -> anyhow::Result<Self> {
+        Ok(Self {
             recursion_tree_vk: VkDigest(circuits.scheduler().tree_vk_digest()),
-            final_vk: FinalVerifyingKey::of(circuits).digest(),
-        }
+            final_vk: FinalVerifyingKey::of(circuits)
+                .context("encoding the final verifying key")?
+                .digest(),
+        })
     }
 }
 
@@ -72,7 +74,7 @@ pub fn run(command: KeysCommand, fleet: &Fleet) -> anyhow::Result<()> {
                 .generate(&proving.circuits())
                 .context("building the circuits")?;
             print_entries(&entries);
-            let digests = VersionDigests::of(&circuits);
+            let digests = VersionDigests::of(&circuits)?;
             println!(
                 "final verifying key: {} ({} bytes)",
                 keystore.final_vk_path(&proving.circuits()).display(),
@@ -81,7 +83,11 @@ pub fn run(command: KeysCommand, fleet: &Fleet) -> anyhow::Result<()> {
                     .unwrap_or_default()
             );
             println!("recursion tree vk digest: {}", digests.recursion_tree_vk);
-            println!("final vk digest:          {}", digests.final_vk);
+            println!(
+                "final vk digest:          {} (SHA-256 of the key file: pin it in `zkfleet \
+                 verify --expect-vk-digest` and the sequencer's final_vk_digest)",
+                digests.final_vk
+            );
             println!(
                 "register them: zkfleet insert-version --version {} --from-keys",
                 proving.protocol_version
@@ -104,7 +110,10 @@ pub fn run(command: KeysCommand, fleet: &Fleet) -> anyhow::Result<()> {
                 )
             })?;
             print_entries(&entries);
-            println!("ok: every entry matches this build's circuits");
+            println!(
+                "ok: every byte of every key file (basic circuits, aggregation entry, final \
+                 verifying key) equals this build's circuits"
+            );
         }
     }
     Ok(())

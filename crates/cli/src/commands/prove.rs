@@ -105,7 +105,7 @@ pub fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
         loaded.sources.len()
     );
     let circuits = Arc::new(loaded.circuits);
-    let final_key = FinalVerifyingKey::of(&circuits);
+    let final_key = FinalVerifyingKey::of(&circuits).context("encoding the final verifying key")?;
     let vk_path = keystore.final_vk_path(&proving.circuits());
 
     // The batch's witness input.
@@ -120,7 +120,7 @@ pub fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
     runtime.block_on(async {
         let dal = fleet.dal().await?;
         let store = fleet.store()?;
-        let digests = VersionDigests::of(&circuits);
+        let digests = VersionDigests::of(&circuits)?;
         let version = ProtocolVersion {
             version: proving.protocol_version,
             recursion_tree_vk_digest: digests.recursion_tree_vk,
@@ -264,9 +264,10 @@ fn start_components(
     prover_config
         .validate()
         .context("circuit prover configuration")?;
-    let registry = Arc::new(zkfleet_circuit_prover::CircuitRegistry::from_circuits(
-        circuits.clone(),
-    ));
+    let registry = Arc::new(
+        zkfleet_circuit_prover::CircuitRegistry::from_circuits(circuits.clone())
+            .context("registering the circuits")?,
+    );
     let (d, s, c) = (dal.clone(), store.clone(), cancel.clone());
     handles.push((
         "circuit prover",
@@ -423,9 +424,14 @@ async fn finish(
     println!("final proof:   {} ({} bytes)", path.display(), proof.len());
     println!("verifying key: {}", vk_path.display());
     println!(
-        "check it:      zkfleet verify --proof {} --vk {}",
+        "key digest:    {} (SHA-256 of the key file)",
+        final_key.digest()
+    );
+    println!(
+        "check it:      zkfleet verify --proof {} --vk {} --expect-vk-digest {}",
         path.display(),
-        vk_path.display()
+        vk_path.display(),
+        final_key.digest()
     );
     println!("batch public output:");
     crate::commands::verify::print_output(&output);

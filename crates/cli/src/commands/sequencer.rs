@@ -26,7 +26,14 @@ pub async fn run(fleet: &Fleet) -> anyhow::Result<()> {
                 .final_vk_path(&proving.circuits())
         }
     };
-    let verifier = FinalKeyVerifier::from_file(&final_vk).with_context(|| {
+    let Some(pinned) = config.final_vk_digest else {
+        bail!(
+            "the sequencer needs [sequencer] final_vk_digest: the digest of the final verifying \
+             key it must trust (SHA-256 of the key file, printed by `zkfleet keys generate` and \
+             recorded by `insert-version`); a key file is never trusted on its own"
+        );
+    };
+    let verifier = FinalKeyVerifier::from_file(&final_vk, pinned).with_context(|| {
         format!(
             "loading the final verifying key {} (set [sequencer] final_vk_file, or run \
              `zkfleet keys generate`)",

@@ -1,5 +1,11 @@
-//! `zkfleet verify --proof FILE --vk FILE`: check a batch's final proof with nothing but the
-//! final verifying key, and print the batch public output it attests.
+//! `zkfleet verify --proof FILE --vk FILE --expect-vk-digest DIGEST`: check a batch's final
+//! proof with nothing but the final verifying key, and print the batch public output it attests.
+//!
+//! The key file is trusted only if its digest (SHA-256 of every byte) is the one the caller
+//! pins: given on the command line (`keys generate` prints it, `insert-version` records it), or
+//! computed from circuits this build constructs from its own code (`--rebuild-keys`). A file
+//! that is not the pinned one is refused before it is parsed (docs/proofs.md, "Trust in the
+//! final proof").
 //!
 //! The proof file is either the raw final proof (`zkfleet prove` writes `DATA_DIR/proofs/…`) or
 //! a stored final-proof blob (`final_proofs/{chain}/{batch}_{version}.bin` of the object store,
@@ -10,13 +16,20 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
+use zkfleet_circuits::keystore::final_key_from_code;
 use zkfleet_circuits::pipeline::FinalVerifyingKey;
 use zkfleet_store::codec::{self, MAGIC};
 use zkfleet_store::{BlobKind, StoredObject};
 use zkfleet_types::api::FinalProof;
-use zkfleet_types::BatchPublicOutput;
+use zkfleet_types::{BatchPublicOutput, VkDigest};
+
+use crate::fleet::Fleet;
+use crate::GlobalArgs;
 
 #[derive(clap::Args)]
+#[command(group(
+    clap::ArgGroup::new("pin").required(true).args(["expect_vk_digest", "rebuild_keys"])
+))]
 pub struct Args {
     /// The final proof: raw proof bytes, or a stored final-proof blob.
     #[arg(long, value_name = "FILE")]
@@ -24,6 +37,15 @@ pub struct Args {
     /// The final verifying key (`*.final_vk.bin` of the keystore).
     #[arg(long, value_name = "FILE")]
     vk: PathBuf,
+    /// The digest the key file must have (SHA-256 of the whole file, as `keys generate`
+    /// prints it and `insert-version` records it); the file is refused before it is read
+    /// otherwise.
+    #[arg(long, value_name = "DIGEST")]
+    expect_vk_digest: Option<VkDigest>,
+    /// Instead of a digest, build every circuit of the `[proving]` configuration from this
+    /// build's code (minutes) and require the key file to be the one they give.
+    #[arg(long)]
+    rebuild_keys: bool,
     /// Print the public output as JSON only.
     #[arg(long)]
     json: bool,
@@ -42,18 +64,37 @@ fn read_proof(path: &PathBuf) -> anyhow::Result<(Vec<u8>, Option<BatchPublicOutp
     Ok((stored.proof.0.to_vec(), Some(stored.public_output)))
 }
 
-pub fn run(args: &Args) -> anyhow::Result<()> {
+pub fn run(args: &Args, global: &GlobalArgs) -> anyhow::Result<()> {
+    // Where the pinned digest comes from: never from the key file itself.
+    let (pinned, source) = match (args.expect_vk_digest, args.rebuild_keys) {
+        (Some(digest), _) => (digest, "--expect-vk-digest".to_string()),
+        (None, true) => {
+            let fleet = Fleet::load(global)?;
+            let config = fleet.config.proving.circuits();
+            eprintln!("building every circuit of the [proving] configuration (minutes)…");
+            let key = final_key_from_code(&config)
+                .context("building the final verifying key from this build's code")?;
+            (
+                key.digest(),
+                "the circuits built from this build's code".to_string(),
+            )
+        }
+        (None, false) => bail!("give --expect-vk-digest DIGEST or --rebuild-keys"),
+    };
     let key_bytes =
         std::fs::read(&args.vk).with_context(|| format!("reading {}", args.vk.display()))?;
-    let key = FinalVerifyingKey::from_bytes(&key_bytes)
-        .with_context(|| format!("{} is not a final verifying key", args.vk.display()))?;
+    let key = FinalVerifyingKey::from_pinned_bytes(&key_bytes, pinned).with_context(|| {
+        format!(
+            "{} is not the final verifying key pinned by {source}",
+            args.vk.display()
+        )
+    })?;
     let (proof, claimed) = read_proof(&args.proof)?;
     let output = key.verify(&proof).with_context(|| {
         format!(
-            "{} is NOT a valid final proof under {} (key digest {})",
+            "{} is NOT a valid final proof under {} (key digest {pinned})",
             args.proof.display(),
             args.vk.display(),
-            key.digest()
         )
     })?;
     if let Some(claimed) = claimed {
@@ -68,9 +109,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&output)?);
     } else {
         println!(
-            "valid final proof ({} bytes) under verifying key {}",
+            "valid final proof ({} bytes) under the final verifying key with digest {pinned} \
+             (SHA-256 of every byte of {}, pinned by {source})",
             proof.len(),
-            key.digest()
+            args.vk.display()
         );
         print_output(&output);
     }

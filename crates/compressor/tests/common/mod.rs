@@ -181,7 +181,9 @@ impl Fixture {
     }
 
     pub fn final_vk_digest(&self) -> VkDigest {
-        FinalVerifyingKey::of(&self.circuits).digest()
+        FinalVerifyingKey::of(&self.circuits)
+            .expect("the final key encodes")
+            .digest()
     }
 
     pub fn protocol_version(&self) -> ProtocolVersion {

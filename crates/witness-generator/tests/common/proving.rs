@@ -77,7 +77,9 @@ pub fn protocol_version(circuits: &BatchCircuits) -> ProtocolVersion {
     ProtocolVersion {
         version: VERSION,
         recursion_tree_vk_digest: VkDigest(circuits.scheduler().tree_vk_digest()),
-        final_vk_digest: FinalVerifyingKey::of(circuits).digest(),
+        final_vk_digest: FinalVerifyingKey::of(circuits)
+            .expect("the final key encodes")
+            .digest(),
     }
 }
 

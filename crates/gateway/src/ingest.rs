@@ -132,26 +132,24 @@ impl GatewayState {
         data: &ProofGenerationData,
     ) -> Result<SubmitProofGenerationDataResponse, IngestError> {
         let fleet = self.validate(data)?;
-        // Registered before intake inserts the row (its foreign key); a no-op when present.
-        match self.dal.insert_protocol_version(&fleet).await {
-            Ok(_) => {}
-            Err(e @ DalError::ProtocolVersionConflict { .. }) => {
-                return Err(IngestError::FleetVersionConflict(e))
-            }
-            Err(e) => return Err(e.into()),
-        }
-        let accepted = zkfleet_intake::submit(
-            &self.dal,
-            &self.store,
-            Submission {
-                batch: data.l1_batch_id,
-                protocol_version: data.protocol_version,
-                witness_input: &data.witness_input.0,
-                priority: 0,
-                batch_sealed_at: data.batch_sealed_at,
-            },
-        )
-        .await?;
+        let submission = Submission {
+            batch: data.l1_batch_id,
+            protocol_version: data.protocol_version,
+            witness_input: &data.witness_input.0,
+            priority: 0,
+            batch_sealed_at: data.batch_sealed_at,
+        };
+        // The input first: a refused submission writes nothing, not even its version. Intake
+        // registers the version (the row's foreign key; a no-op when present) only for a batch
+        // it is about to insert.
+        let input = zkfleet_intake::check(&submission).await?;
+        let accepted =
+            zkfleet_intake::submit_checked(&self.dal, &self.store, submission, input, Some(&fleet))
+                .await
+                .map_err(|e| match e {
+                    IntakeError::FleetVersionConflict(e) => IngestError::FleetVersionConflict(e),
+                    e => IngestError::Intake(e),
+                })?;
         Ok(SubmitProofGenerationDataResponse {
             newly_inserted: accepted.newly_inserted(),
         })

@@ -11,7 +11,7 @@ use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use serde_json::json;
 use zkfleet_gateway::{AuthConfig, TokenAuth};
 
-use harness::{gateway_config, submission, RunningGateway, TestEnv};
+use harness::{gateway_config, input, submission, RunningGateway, TestEnv};
 
 const TOKEN: &str = "metrics-test-token-0123456789";
 
@@ -30,7 +30,7 @@ fn sqlite_requests_auth_failures_and_batches_are_counted() {
                 .expect("tokens");
             let gateway = RunningGateway::start(env.state(&gateway_config(), auth)).await;
             let client = reqwest::Client::new();
-            let body = serde_json::to_value(submission(1, b"input")).expect("json");
+            let body = serde_json::to_value(submission(1, &input(1, 1))).expect("json");
             let submit = gateway.url("/submit_request_for_proofs");
             let refused = client.post(&submit).json(&body).send().await.expect("send");
             assert_eq!(refused.status(), 401);

@@ -33,7 +33,7 @@ use zkfleet_rollup::execute::{execute_batch, ExecutionError};
 use zkfleet_rollup::witness_input::{BatchWitnessInput, PreparedBatch, WitnessInputError};
 use zkfleet_store::codec::{self, BlobKind};
 use zkfleet_store::{ContentDigest, ObjectKey, Store, StoreError, WitnessInputBytes};
-use zkfleet_types::{JobStatus, L1BatchId, ProtocolSemanticVersion};
+use zkfleet_types::{JobStatus, L1BatchId, ProtocolSemanticVersion, ProtocolVersion};
 
 /// Why a witness input can never be proven as the batch it was submitted for. Every variant is
 /// the submitter's to fix (HTTP 422 at the gateway).
@@ -168,6 +168,10 @@ pub enum IntakeError {
     /// The row of a known batch names a blob that is not a witness input key.
     #[error("{batch}: its row names {key:?}, which is not a witness input key")]
     BadRowKey { batch: L1BatchId, key: String },
+    /// The database knows the version to register with other digests: an operator error (the
+    /// fleet's configuration), not the submitter's.
+    #[error("this fleet's keys disagree with the job database: {0}")]
+    FleetVersionConflict(#[source] DalError),
     #[error("job database: {0}")]
     Dal(#[source] DalError),
     #[error("object store: {0}")]
@@ -185,9 +189,11 @@ impl IntakeError {
                 IntakeErrorKind::Conflict
             }
             Self::UnknownProtocolVersion(_) => IntakeErrorKind::Unprocessable,
-            Self::BadRowKey { .. } | Self::Dal(_) | Self::Store(_) | Self::Join(_) => {
-                IntakeErrorKind::Internal
-            }
+            Self::BadRowKey { .. }
+            | Self::FleetVersionConflict(_)
+            | Self::Dal(_)
+            | Self::Store(_)
+            | Self::Join(_) => IntakeErrorKind::Internal,
         }
     }
 }
@@ -230,18 +236,47 @@ pub async fn submit(
     store: &Store,
     submission: Submission<'_>,
 ) -> Result<Accepted, IntakeError> {
+    let input = check(&submission).await?;
+    submit_checked(dal, store, submission, input, None).await
+}
+
+/// Step 1 on a blocking thread (native execution verifies every signature).
+pub async fn check(submission: &Submission<'_>) -> Result<CheckedInput, IntakeError> {
     let batch = submission.batch;
-    let input = {
-        let bytes = submission.witness_input.to_vec();
+    let bytes = submission.witness_input.to_vec();
+    Ok(
         tokio::task::spawn_blocking(move || check_witness_input(batch, &bytes))
             .await
-            .map_err(|e| IntakeError::Join(e.to_string()))??
-    };
+            .map_err(|e| IntakeError::Join(e.to_string()))??,
+    )
+}
+
+/// Steps 2 to 4 for an input [`check`] accepted. With `register`, the protocol version is
+/// inserted (a no-op when present) once the batch is known to be new, before its row: what the
+/// gateway does, so that a refused or repeated submission writes nothing at all.
+pub async fn submit_checked(
+    dal: &Dal,
+    store: &Store,
+    submission: Submission<'_>,
+    input: CheckedInput,
+    register: Option<&ProtocolVersion>,
+) -> Result<Accepted, IntakeError> {
+    let batch = submission.batch;
+    debug_assert_eq!(input.digest, ContentDigest::of(submission.witness_input));
     let digest_hex = input.digest.to_hex();
 
     // Known already: answer from the row, write nothing.
     if let Some(row) = dal.submitted_batch(batch).await? {
         return compare(store, &submission, input, &row).await;
+    }
+    if let Some(version) = register {
+        match dal.insert_protocol_version(version).await {
+            Ok(_) => {}
+            Err(e @ DalError::ProtocolVersionConflict(_)) => {
+                return Err(IntakeError::FleetVersionConflict(e))
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 
     let key = ObjectKey::WitnessInputContent {

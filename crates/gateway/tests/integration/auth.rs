@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use zkfleet_gateway::{AuthConfig, TokenAuth};
 
-use crate::harness::{batch_id, gateway_config, submission, RunningGateway, TestEnv};
+use crate::harness::{batch_id, gateway_config, input, submission, RunningGateway, TestEnv};
 use crate::push::{assert_untouched, post_with, to_json};
 
 const SEQUENCER: &str = "sequencer-token-0123456789abcdef";
@@ -32,7 +32,7 @@ pub async fn requests_without_a_valid_token_get_401_and_change_nothing(env: &Tes
     .unwrap();
     assert!(auth.is_required());
     let gateway = RunningGateway::start(env.state(&gateway_config(), auth)).await;
-    let body = to_json(&submission(1, b"input"));
+    let body = to_json(&submission(1, &input(1, 1)));
     let client = reqwest::Client::new();
 
     let cases: [(&str, Option<&str>, &str); 4] = [

@@ -53,6 +53,60 @@ fn sealed_at() -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// A valid witness input of batch `number` of [`CHAIN`]; `variant` picks one of many different
+/// valid inputs of the same batch (another seed: other keys, other operations). Memoised:
+/// generating signs every operation.
+pub fn input(number: u32, variant: u64) -> Vec<u8> {
+    input_with(number, variant, CHAIN, None)
+}
+
+/// Like [`input`], for another chain or with a deliberate rule violation.
+pub fn input_with(
+    number: u32,
+    variant: u64,
+    chain: ChainId,
+    invalid: Option<zkfleet_rollup::generate::InvalidKind>,
+) -> Vec<u8> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Key = (u32, u64, u64, Option<String>);
+    static CACHE: OnceLock<Mutex<HashMap<Key, Vec<u8>>>> = OnceLock::new();
+    let key = (number, variant, chain.0, invalid.map(|k| format!("{k:?}")));
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(bytes) = cache.lock().expect("cache").get(&key) {
+        return bytes.clone();
+    }
+    let generated =
+        zkfleet_rollup::generate::generate(&zkfleet_rollup::generate::GeneratorConfig {
+            accounts: 3,
+            operations: 3,
+            seed: variant,
+            tree_height: 2,
+            chain_id: chain,
+            batch_number: BatchNumber(number),
+            invalid,
+        })
+        .expect("generate a batch");
+    let bytes = zkfleet_rollup::witness_input::BatchWitnessInput::from_genesis(
+        &generated.batch,
+        &generated.genesis,
+    )
+    .expect("witness input")
+    .encode()
+    .expect("encode the witness input");
+    cache.lock().expect("cache").insert(key, bytes.clone());
+    bytes
+}
+
+/// Where intake stores `input` of batch `number`.
+pub fn input_key(number: u32, input: &[u8]) -> ObjectKey {
+    ObjectKey::WitnessInputContent {
+        chain: CHAIN,
+        batch: BatchNumber(number),
+        digest: zkfleet_store::ContentDigest::of(input),
+    }
+}
+
 /// A valid submission of batch `number` with `input` as its witness input.
 pub fn submission(number: u32, input: &[u8]) -> ProofGenerationData {
     ProofGenerationData {
@@ -82,6 +136,8 @@ enum Cleanup {
 /// A test's database and store.
 pub struct TestEnv {
     pub dal: Dal,
+    /// The database's URL, for more connection pools (more "processes").
+    pub url: String,
     pub store: Store,
     pub store_root: PathBuf,
     _dir: tempfile::TempDir,
@@ -127,13 +183,15 @@ impl TestEnv {
             .await
             .expect("create test database");
         admin.close().await.ok();
-        let dal = Dal::connect_with(&with_database(&admin_url, &name), &PoolOptions::default())
+        let url = with_database(&admin_url, &name);
+        let dal = Dal::connect_with(&url, &PoolOptions::default())
             .await
             .expect("connect and migrate the test database");
         let dir = tempfile::tempdir().expect("temporary directory");
         let (store, store_root) = Self::store_in(dir.path());
         Self {
             dal,
+            url,
             store,
             store_root,
             _dir: dir,
@@ -150,6 +208,7 @@ impl TestEnv {
         let (store, store_root) = Self::store_in(dir.path());
         Self {
             dal,
+            url,
             store,
             store_root,
             _dir: dir,
@@ -170,6 +229,16 @@ impl TestEnv {
                     .await;
             }
         }
+    }
+
+    /// What another gateway process has: its own connection pool and store client on the
+    /// same database and store, sharing nothing else with this one.
+    pub async fn other_process(&self) -> (Dal, Store) {
+        let dal = Dal::connect_with(&self.url, &PoolOptions::default())
+            .await
+            .expect("connect to the test database");
+        let store = Store::open(&StoreConfig::local(&self.store_root)).expect("open the store");
+        (dal, store)
     }
 
     pub fn state(&self, config: &GatewayConfig, auth: TokenAuth) -> GatewayState {

@@ -19,8 +19,8 @@ use zkfleet_types::api::{
 use zkfleet_types::{BatchNumber, ChainId, JobStatus, L1BatchId};
 
 use crate::harness::{
-    batch_id, final_proof, finish_compression, gateway_config, prove_until_compression, submission,
-    TestEnv, CHAIN,
+    batch_id, final_proof, finish_compression, gateway_config, input, input_key,
+    prove_until_compression, submission, TestEnv, CHAIN,
 };
 
 /// How the upstream answers.
@@ -86,7 +86,7 @@ async fn next_batch(
         Behaviour::ServerError => {
             (StatusCode::INTERNAL_SERVER_ERROR, "database down").into_response()
         }
-        Behaviour::Oversized => "x".repeat(4096).into_response(),
+        Behaviour::Oversized => "x".repeat(1 << 20).into_response(),
         Behaviour::ReportsError => {
             Json(ProofGenerationDataResponse::Error("no batch locked".into())).into_response()
         }
@@ -139,7 +139,7 @@ pub async fn pull_mode_fetches_batches_and_submits_proofs(env: &TestEnv) {
         data
     };
     // Popped from the end: batch 1 first, then the other chain's batch.
-    let upstream = Upstream::new(vec![other_chain, submission(1, b"pulled input")]);
+    let upstream = Upstream::new(vec![other_chain, submission(1, &input(1, 1))]);
     let cancel = CancellationToken::new();
     let url = upstream.serve(cancel.clone()).await;
     let config = pull_config(&url);
@@ -157,7 +157,7 @@ pub async fn pull_mode_fetches_batches_and_submits_proofs(env: &TestEnv) {
         .witness_input
         .unwrap();
     assert_eq!(row.status, JobStatus::Queued);
-    assert_eq!(env.stored_files(), ["witness_inputs/270/1.bin"]);
+    assert_eq!(env.stored_files(), [input_key(1, &input(1, 1)).path()]);
     assert!(!env
         .dal
         .batch_status(L1BatchId::new(ChainId(271), BatchNumber(7)))
@@ -191,7 +191,7 @@ pub async fn pull_mode_fetches_batches_and_submits_proofs(env: &TestEnv) {
     assert_eq!(upstream.submitted().len(), 1);
 
     // The same through `run` in pull mode: its loop picks up the next batch by itself.
-    upstream.offer(submission(2, b"second pulled input"));
+    upstream.offer(submission(2, &input(2, 1)));
     let run_config = GatewayConfig {
         mode: GatewayMode::Pull,
         pull: config.clone(),
@@ -218,11 +218,12 @@ pub async fn pull_mode_fetches_batches_and_submits_proofs(env: &TestEnv) {
 }
 
 pub async fn pull_mode_survives_a_failing_upstream(env: &TestEnv) {
-    let upstream = Upstream::new(vec![submission(1, b"input")]);
+    let upstream = Upstream::new(vec![submission(1, &input(1, 1))]);
     let cancel = CancellationToken::new();
     let url = upstream.serve(cancel.clone()).await;
     let mut config = pull_config(&url);
-    config.max_response_bytes = 1024;
+    // Room for a real witness input (a few KiB), not for the oversized answer (1 MiB).
+    config.max_response_bytes = 256 * 1024;
     let state = env.state(&gateway_config(), TokenAuth::disabled());
     let client = PullClient::new(&config, None).unwrap();
 
@@ -242,7 +243,7 @@ pub async fn pull_mode_survives_a_failing_upstream(env: &TestEnv) {
     assert!(err.contains("reported an error: no batch locked"), "{err}");
     upstream.set(Behaviour::Oversized);
     let err = client.next_batch().await.unwrap_err().to_string();
-    assert!(err.contains("answered more than 1024 bytes"), "{err}");
+    assert!(err.contains("answered more than 262144 bytes"), "{err}");
     upstream.set(Behaviour::ServerError);
     let err = client.next_batch().await.unwrap_err().to_string();
     assert!(

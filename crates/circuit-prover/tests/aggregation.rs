@@ -55,9 +55,12 @@ async fn settled(dal: &Dal, number: u32, r: AggregationRound, expected: usize) -
     let status = dal.batch_status(batch_id(number)).await.expect("status");
     let jobs = jobs_of(&status, r);
     jobs.len() == expected
-        && jobs
-            .iter()
-            .all(|j| matches!(j.status, JobStatus::Successful | JobStatus::Failed))
+        && jobs.iter().all(|j| {
+            matches!(
+                j.status,
+                JobStatus::Successful | JobStatus::Failed | JobStatus::FailedPermanently
+            )
+        })
 }
 
 /// The leaf witness generator's work for one picked leaf witness job: read the basic proofs in

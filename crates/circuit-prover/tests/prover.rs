@@ -64,9 +64,12 @@ fn count_with(jobs: &[JobSummary], status: JobStatus) -> usize {
 async fn basic_round_settled(dal: &Dal, number: u32, expected: usize) -> bool {
     let jobs = basic_prover_jobs(dal, batch_id(number)).await;
     jobs.len() == expected
-        && jobs
-            .iter()
-            .all(|j| matches!(j.status, JobStatus::Successful | JobStatus::Failed))
+        && jobs.iter().all(|j| {
+            matches!(
+                j.status,
+                JobStatus::Successful | JobStatus::Failed | JobStatus::FailedPermanently
+            )
+        })
 }
 
 /// Reads the job's proof back and verifies it with circuit data loaded independently of the
@@ -171,8 +174,9 @@ async fn corrupt_circuit_blob_fails_only_its_job(db: &TestDb) {
     .await;
 
     let settled = basic_prover_jobs(dal, batch_id(2)).await;
-    let (failed, succeeded): (Vec<_>, Vec<_>) =
-        settled.iter().partition(|j| j.status == JobStatus::Failed);
+    let (failed, succeeded): (Vec<_>, Vec<_>) = settled
+        .iter()
+        .partition(|j| j.status == JobStatus::FailedPermanently);
     assert_eq!(failed.len(), 1, "{settled:#?}");
     assert_eq!(succeeded.len(), jobs - 1, "{settled:#?}");
     assert_eq!(summary.failed(), 1, "{summary:?}");
@@ -210,7 +214,8 @@ async fn corrupt_circuit_blob_fails_only_its_job(db: &TestDb) {
             .await
             .expect("job")
             .map(|j| j.status),
-        Some(JobStatus::Failed)
+        // A truncated blob is truncated on every attempt: terminal at once (issue 15).
+        Some(JobStatus::FailedPermanently)
     );
 }
 

@@ -134,12 +134,17 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr (RUST_LOG, default warnings) so that stdout stays the command's output.
+/// Colours only on a terminal (and not with `NO_COLOR` set): escape codes in a log file or a
+/// journal are noise to every tool that reads it.
 fn init_logging() {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .try_init();
 }
 

@@ -845,13 +845,14 @@ fn check_file_info_of_every_blob_kind(
         out
     };
 
-    let out = info(
-        &ObjectKey::WitnessInput {
-            chain: ChainId(CHAIN),
-            batch: BatchNumber(1),
-        },
-        "witness input",
-    );
+    // Intake stores inputs under content-addressed keys: the row names it.
+    let input_key = fleet
+        .status(1)
+        .witness_input
+        .and_then(|w| w.input_blob_key)
+        .map(|k| ObjectKey::parse(&k).expect("the row's input key"))
+        .expect("batch 1's input key");
+    let out = info(&input_key, "witness input");
     assert!(
         out.contains("batch:            batch 1 of chain 270"),
         "{out}"
@@ -1032,16 +1033,44 @@ fn a_distributed_fleet_proves_a_batch_and_refuses_bad_input() {
         .encode()
         .expect("encode");
     let invalid = fleet.db.dir.path().join("batch-3.bin");
-    std::fs::write(&invalid, input).expect("write");
-    fleet.ok(&[
-        "insert-batch",
-        "--number",
-        "3",
-        "--version",
-        &VERSION.to_string(),
-        "--input",
-        invalid.to_str().expect("utf-8"),
-    ]);
+    std::fs::write(&invalid, &input).expect("write");
+    // Intake executes the batch and refuses it at the door (issue 15)...
+    let refused = fleet
+        .command()
+        .args(["insert-batch", "--number", "3", "--version"])
+        .arg(VERSION.to_string())
+        .arg("--input")
+        .arg(&invalid)
+        .output()
+        .expect("run insert-batch");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(stderr.contains("insufficient balance"), "{stderr}");
+    // ...so it is inserted past intake, as a broken producer could, to see the witness
+    // generator end it on its first attempt.
+    fleet.db.runtime.block_on(async {
+        let key = ObjectKey::WitnessInput {
+            chain: ChainId(CHAIN),
+            batch: BatchNumber(3),
+        };
+        let path = fleet
+            .store
+            .put(&key, &WitnessInputBytes::new(input.clone()))
+            .await
+            .expect("store");
+        fleet
+            .db
+            .dal
+            .insert_batch(&NewBatch {
+                batch: batch_id(3),
+                protocol_version: VERSION,
+                witness_input_blob_key: path,
+                priority: 0,
+                batch_sealed_at: chrono::Utc::now(),
+            })
+            .await
+            .expect("insert");
+    });
     // 4: a good batch one of whose circuit blobs is corrupted before any prover runs.
     insert_good_batch(&fleet, 4);
     let status = fleet.wait_for(4, "round 0", |s| s.rounds[0].prover_jobs.len() > 1);
@@ -1083,6 +1112,13 @@ fn a_distributed_fleet_proves_a_batch_and_refuses_bad_input() {
         error.contains("invalid") || error.contains("balance"),
         "{error}"
     );
+    // Typed failures (issue 15): a malformed input and an invalid batch fail the same way on
+    // every attempt, so the first one is terminal.
+    for number in [2, 3] {
+        let row = fleet.status(number).witness_input.expect("the row");
+        assert_eq!(row.status, JobStatus::FailedPermanently, "{row:#?}");
+        assert_eq!(row.attempts, 1, "{row:#?}");
+    }
     let corrupted = fleet.wait_for(4, "the corrupted circuit's failure", |s| {
         s.rounds[0].prover_jobs.iter().any(|j| j.error.is_some())
     });

@@ -84,11 +84,19 @@ fn postgres_insert_batch_stores_the_input_and_queues_the_batch_once() {
     assert_eq!(row.status, JobStatus::Queued);
     assert_eq!(row.priority, 3);
     assert_eq!(row.protocol_version, V1);
-    let key = ObjectKey::WitnessInput {
-        chain: ChainId(270),
-        batch: BatchNumber(5),
-    };
-    assert_eq!(row.input_blob_key.as_deref(), Some(key.path().as_str()));
+    // Content-addressed: witness_inputs/270/5/{sha256}.bin.
+    let key = ObjectKey::parse(row.input_blob_key.as_deref().expect("a key")).unwrap();
+    assert!(
+        matches!(
+            key,
+            ObjectKey::WitnessInputContent {
+                chain: ChainId(270),
+                batch: BatchNumber(5),
+                ..
+            }
+        ),
+        "{key}"
+    );
     let store = Store::open(&StoreConfig::local(fleet.store_root())).unwrap();
     let stored = fleet
         .runtime
@@ -112,6 +120,37 @@ fn postgres_insert_batch_stores_the_input_and_queues_the_batch_once() {
         binary.to_str().unwrap(),
     ]);
     assert!(out.contains("already exists with the same input"), "{out}");
+
+    // The input as the store keeps it (its envelope, copied out of the bucket) is accepted as
+    // well: the same batch again. Logs carry no colour codes when stderr is not a terminal.
+    let copied = fleet.path("copied-from-the-store.bin");
+    std::fs::copy(fleet.store_root().join(key.path()), &copied).unwrap();
+    let output = fleet
+        .command()
+        .env("RUST_LOG", "info")
+        .args([
+            "--chain-id",
+            "270",
+            "insert-batch",
+            "--number",
+            "5",
+            "--version",
+            VERSION,
+        ])
+        .arg("--input")
+        .arg(&copied)
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(output.status.success(), "{out}{err}");
+    assert!(out.contains("already exists with the same input"), "{out}");
+    assert!(
+        !err.contains('\x1b'),
+        "colour codes in a log that is not a terminal: {err:?}"
+    );
 
     // Another batch's input under number 5 is refused, the stored input is untouched.
     let (other, _) = fleet.write_batch(6);
@@ -162,7 +201,7 @@ fn postgres_insert_batch_stores_the_input_and_queues_the_batch_once() {
         .block_on(fleet.dal.batch_status(batch_id(6)))
         .unwrap();
     assert!(!status.exists());
-    assert!(!fleet.store_root().join("witness_inputs/270/6.bin").exists());
+    assert!(!fleet.store_root().join("witness_inputs/270/6").exists());
 
     // An unknown protocol version is refused before anything is stored.
     let err = fleet.fails(&[
@@ -177,7 +216,23 @@ fn postgres_insert_batch_stores_the_input_and_queues_the_batch_once() {
         other.to_str().unwrap(),
     ]);
     assert!(err.contains("unknown protocol version 0.9.0"), "{err}");
-    assert!(!fleet.store_root().join("witness_inputs/270/6.bin").exists());
+    assert!(!fleet.store_root().join("witness_inputs/270/6").exists());
+
+    // A batch that breaks a rule is refused at the door, with the rule (issue 15).
+    let invalid = fleet.write_invalid_batch(6, zkfleet_rollup::generate::InvalidKind::BadSignature);
+    let err = fleet.fails(&[
+        "--chain-id",
+        "270",
+        "insert-batch",
+        "--number",
+        "6",
+        "--version",
+        VERSION,
+        "--input",
+        invalid.to_str().unwrap(),
+    ]);
+    assert!(err.contains("invalid signature"), "{err}");
+    assert!(!fleet.store_root().join("witness_inputs/270/6").exists());
 }
 
 #[test]
@@ -616,12 +671,16 @@ fn postgres_file_info_decodes_a_stored_batch_input() {
     let fleet = TestFleet::postgres();
     fleet.insert_version();
     fleet.insert_batch(9);
-    let blob = fleet.store_root().join("witness_inputs/270/9.bin");
+    let key = fleet
+        .runtime
+        .block_on(fleet.dal.batch_status(batch_id(9)))
+        .unwrap()
+        .witness_input
+        .and_then(|w| w.input_blob_key)
+        .expect("the row's input key");
+    let blob = fleet.store_root().join(&key);
     let out = fleet.ok(&["file-info", blob.to_str().unwrap()]);
-    assert!(
-        out.contains("object key:       witness_inputs/270/9.bin"),
-        "{out}"
-    );
+    assert!(out.contains(&format!("object key:       {key}")), "{out}");
     assert!(out.contains("checksum:         ok"), "{out}");
     assert!(out.contains("kind:             witness input"), "{out}");
     assert!(out.contains("batch 9 of chain 270"), "{out}");
@@ -635,14 +694,19 @@ fn sqlite_embedded_default_through_data_dir() {
     fleet.insert_version();
     fleet.insert_batch(1);
     assert!(fleet.data_dir().join("zkfleet.sqlite").exists());
-    assert!(fleet
-        .data_dir()
-        .join("store/witness_inputs/270/1.bin")
-        .exists());
     let status = fleet
         .runtime
         .block_on(fleet.dal.batch_status(batch_id(1)))
         .unwrap();
+    let key = status
+        .witness_input
+        .as_ref()
+        .and_then(|w| w.input_blob_key.clone());
+    assert!(fleet
+        .data_dir()
+        .join("store")
+        .join(key.expect("the row's input key"))
+        .exists());
     assert_eq!(status.witness_input.unwrap().status, JobStatus::Queued);
     fleet.run_basic_witness_generation(1);
     let out = fleet.ok(&["--chain-id", "270", "status", "batch", "1", "--json"]);

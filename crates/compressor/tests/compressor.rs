@@ -87,7 +87,7 @@ where
 async fn settled(dal: &Dal, fixture: &Fixture) -> bool {
     matches!(
         compression_job(dal, fixture).await.status,
-        JobStatus::Successful | JobStatus::Failed
+        JobStatus::Successful | JobStatus::Failed | JobStatus::FailedPermanently
     )
 }
 
@@ -158,7 +158,9 @@ async fn compresses_a_scheduler_proof(dal: &Dal) {
 /// no final proof was stored.
 async fn assert_failed_with(dal: &Dal, store: &TestStore, fixture: &Fixture, cause: &str) {
     let job = compression_job(dal, fixture).await;
-    assert_eq!(job.status, JobStatus::Failed, "{job:?}");
+    // A refused scheduler proof or a missing aux output fails the same way every time:
+    // terminal on the first attempt (issue 15).
+    assert_eq!(job.status, JobStatus::FailedPermanently, "{job:?}");
     assert_eq!(job.attempts, 1);
     let error = job.error.as_deref().expect("an error text");
     for part in [

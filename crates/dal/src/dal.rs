@@ -307,7 +307,22 @@ impl Dal {
         timeout: Duration,
         max_attempts: u32,
     ) -> DalResult<RequeueCounts> {
-        dispatch!(self.requeue_stuck_jobs(table, timeout, max_attempts))
+        self.requeue_stuck_jobs_with_backoff(table, timeout, max_attempts, RetryBackoff::NONE)
+            .await
+    }
+
+    /// [`Dal::requeue_stuck_jobs`], where a `failed` job (a transient failure) is requeued only
+    /// once its [`RetryBackoff`] has passed since it failed. Jobs past `max_attempts` go to
+    /// `attempts_exhausted` at once (nothing will retry them anyway); `failed_permanently`
+    /// jobs are never touched.
+    pub async fn requeue_stuck_jobs_with_backoff(
+        &self,
+        table: JobTable,
+        timeout: Duration,
+        max_attempts: u32,
+        backoff: RetryBackoff,
+    ) -> DalResult<RequeueCounts> {
+        dispatch!(self.requeue_stuck_jobs(table, timeout, max_attempts, backoff))
     }
 
     /// Queues every waiting job whose dependencies are all done (and inserts missing

@@ -182,6 +182,30 @@ pub enum InsertOutcome {
     AlreadyPresent,
 }
 
+/// How long a transiently `failed` job waits before the requeuer queues it again: `initial`
+/// after its first attempt, doubling with every attempt, at most `max`. A store or network
+/// outage then costs a few cheap retries spread over minutes instead of all attempts in a few
+/// seconds. Permanent failures are never retried (`failed_permanently`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryBackoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl RetryBackoff {
+    /// No wait: a failed job is requeued at the next pass.
+    pub const NONE: Self = Self {
+        initial: Duration::ZERO,
+        max: Duration::ZERO,
+    };
+
+    /// The wait after `attempts` attempts (1 or more).
+    pub fn delay(&self, attempts: u32) -> Duration {
+        let doublings = attempts.saturating_sub(1).min(16);
+        self.initial.saturating_mul(1u32 << doublings).min(self.max)
+    }
+}
+
 /// What [`crate::Dal::submit_batch`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SubmitOutcome {

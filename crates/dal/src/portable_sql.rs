@@ -556,7 +556,10 @@ pub(crate) fn exhaust_stuck(table: JobTable) -> String {
     )
 }
 
-/// Same selection as [`exhaust_stuck`], with attempts left: back to `queued`.
+/// Same selection as [`exhaust_stuck`], with attempts left: back to `queued`. A `failed` job
+/// waits out its retry backoff first: it failed at `updated_at`, and is requeued once that is
+/// before the cut-off for its attempts so far ($4 after 1 attempt, $5 after 2, ... $8 after 5
+/// or more; see `RetryBackoff`). A timed-out job is requeued at once: its timeout was its wait.
 pub(crate) fn requeue_stuck(table: JobTable) -> String {
     format!(
         "UPDATE {t} SET status = 'queued', updated_at = $1, \
@@ -564,7 +567,12 @@ pub(crate) fn requeue_stuck(table: JobTable) -> String {
                           THEN 'timed out in progress (picked by ' || COALESCE(picked_by, 'unknown') || ')' \
                           ELSE error END \
          WHERE attempts < $3 \
-           AND (status = 'failed' OR (status = 'in_progress' AND processing_started_at < $2))",
+           AND ((status = 'failed' AND updated_at <= CASE WHEN attempts <= 1 THEN $4 \
+                                                        WHEN attempts = 2 THEN $5 \
+                                                        WHEN attempts = 3 THEN $6 \
+                                                        WHEN attempts = 4 THEN $7 \
+                                                        ELSE $8 END) \
+                OR (status = 'in_progress' AND processing_started_at < $2))",
         t = table.table_name()
     )
 }

@@ -46,8 +46,8 @@ pub enum AuthError {
     #[error("monitor clients {first:?} and {second:?} have the same token")]
     DuplicateToken { first: String, second: String },
     #[error(
-        "job_monitor.auth.required is set but no token is configured (set {TOKENS_ENV_VAR} or \
-         job_monitor.auth.tokens_file)"
+        "monitor.auth.required is set but no token is configured (set {TOKENS_ENV_VAR} or \
+         monitor.auth.tokens_file)"
     )]
     RequiredWithoutTokens,
 }

@@ -1,4 +1,4 @@
-//! The monitor's configuration: the `[job_monitor]` section of the fleet's configuration file.
+//! The monitor's configuration: the `[monitor]` section of the fleet's configuration file.
 //!
 //! Every field has a default (the reference's, see `docs/job-monitor.md`), so an empty section
 //! is a working configuration. Durations are a number of seconds or a string with units
@@ -6,12 +6,12 @@
 //! come from the environment, and [`crate::run`] takes a connected `Dal`.
 //!
 //! ```toml
-//! [job_monitor]
+//! [monitor]
 //! listen_address = "0.0.0.0:3074"
 //! archive_after = "2d"
-//! [job_monitor.timeouts]
+//! [monitor.timeouts]
 //! prover = "20m"
-//! [job_monitor.max_attempts]
+//! [monitor.max_attempts]
 //! prover = 10
 //! ```
 
@@ -38,8 +38,16 @@ pub struct MonitorConfig {
     /// How long a job may stay `in_progress` before it is considered stuck, per job kind.
     pub timeouts: JobTimeouts,
     /// Attempts (counted on pick) after which a stuck or failed job goes to
-    /// `attempts_exhausted` instead of back to `queued`, per job kind.
+    /// `attempts_exhausted` instead of back to `queued`, per job kind. A permanent failure
+    /// (`failed_permanently`) spends no further attempt.
     pub max_attempts: MaxAttempts,
+    /// How long a job that failed transiently (`failed`) waits before it is queued again,
+    /// after its first attempt (default 10 s); the wait doubles with every attempt.
+    #[serde(with = "crate::duration")]
+    pub retry_backoff_initial: Duration,
+    /// The longest such wait (default 5 minutes).
+    #[serde(with = "crate::duration")]
+    pub retry_backoff_max: Duration,
     /// Archive a batch's prover jobs this long after its compression job last changed
     /// (default 2 days).
     #[serde(with = "crate::duration")]
@@ -68,6 +76,8 @@ impl Default for MonitorConfig {
             intervals: TaskIntervals::default(),
             timeouts: JobTimeouts::default(),
             max_attempts: MaxAttempts::default(),
+            retry_backoff_initial: 10 * SECOND,
+            retry_backoff_max: 5 * MINUTE,
             archive_after: 2 * DAY,
             delete_archived_after: 7 * DAY,
             archive_unsent_batches: false,
@@ -267,22 +277,32 @@ impl MaxAttempts {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     /// A zero interval would run the task in a busy loop against the database.
-    #[error("job_monitor.intervals.{task} must be longer than zero")]
+    #[error("monitor.intervals.{task} must be longer than zero")]
     ZeroInterval { task: &'static str },
     /// A zero timeout would requeue every job the moment it is picked.
-    #[error("job_monitor.timeouts for {job_type} must be longer than zero")]
+    #[error("monitor.timeouts for {job_type} must be longer than zero")]
     ZeroTimeout { job_type: &'static str },
     /// Attempts are counted on pick: with 0 no job could ever run.
-    #[error("job_monitor.max_attempts for {job_type} must be at least 1")]
+    #[error("monitor.max_attempts for {job_type} must be at least 1")]
     ZeroMaxAttempts { job_type: &'static str },
-    #[error("job_monitor.blob_delete_concurrency must be at least 1")]
+    #[error("monitor.retry_backoff_max must not be shorter than monitor.retry_backoff_initial")]
+    BackoffBounds,
+    #[error("monitor.blob_delete_concurrency must be at least 1")]
     ZeroBlobDeleteConcurrency,
     /// An empty list would hide what the page is for.
-    #[error("job_monitor.status_page.{field} must be at least 1")]
+    #[error("monitor.status_page.{field} must be at least 1")]
     ZeroStatusPageLimit { field: &'static str },
 }
 
 impl MonitorConfig {
+    /// The requeuer's wait before a transiently failed job is queued again.
+    pub fn retry_backoff(&self) -> zkfleet_dal::RetryBackoff {
+        zkfleet_dal::RetryBackoff {
+            initial: self.retry_backoff_initial,
+            max: self.retry_backoff_max,
+        }
+    }
+
     /// Checks what serde cannot: values that parse but cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let intervals = [
@@ -311,6 +331,9 @@ impl MonitorConfig {
         }
         if self.blob_delete_concurrency == 0 {
             return Err(ConfigError::ZeroBlobDeleteConcurrency);
+        }
+        if self.retry_backoff_max < self.retry_backoff_initial {
+            return Err(ConfigError::BackoffBounds);
         }
         let limits = [
             ("max_batches", self.status_page.max_batches),
@@ -405,13 +428,13 @@ mod tests {
         config.max_attempts.node_witness = 0;
         assert_eq!(
             config.validate().unwrap_err().to_string(),
-            "job_monitor.max_attempts for node_witness_generator must be at least 1"
+            "monitor.max_attempts for node_witness_generator must be at least 1"
         );
         let mut config = MonitorConfig::default();
         config.status_page.max_failures = 0;
         assert_eq!(
             config.validate().unwrap_err().to_string(),
-            "job_monitor.status_page.max_failures must be at least 1"
+            "monitor.status_page.max_failures must be at least 1"
         );
         let mut config = MonitorConfig::default();
         config.intervals.queue_reporter = Duration::ZERO;

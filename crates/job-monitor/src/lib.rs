@@ -169,12 +169,15 @@ pub fn spawn_tasks(
         dal.clone(),
         intervals.dependency_queuer,
     ));
-    runner.spawn(tasks::JobRequeuer::new(
-        dal.clone(),
-        intervals.job_requeuer,
-        config.timeouts.clone(),
-        config.max_attempts.clone(),
-    ));
+    runner.spawn(
+        tasks::JobRequeuer::new(
+            dal.clone(),
+            intervals.job_requeuer,
+            config.timeouts.clone(),
+            config.max_attempts.clone(),
+        )
+        .with_retry_backoff(config.retry_backoff()),
+    );
     runner.spawn(tasks::ProverJobArchiver::new(
         dal.clone(),
         archiver_settings(config, store),

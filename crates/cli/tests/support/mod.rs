@@ -311,6 +311,32 @@ impl TestFleet {
         (binary, json)
     }
 
+    /// A complete witness input of batch `number` that breaks `rule` (execution refuses it).
+    pub fn write_invalid_batch(
+        &self,
+        number: u32,
+        rule: zkfleet_rollup::generate::InvalidKind,
+    ) -> PathBuf {
+        let generated = generate(&GeneratorConfig {
+            accounts: 3,
+            operations: 4,
+            seed: u64::from(number),
+            tree_height: 2,
+            chain_id: ChainId(CHAIN),
+            batch_number: BatchNumber(number),
+            invalid: Some(rule),
+        })
+        .expect("generate an invalid batch");
+        let path = self.dir.path().join(format!("invalid-batch-{number}.bin"));
+        let input = zkfleet_witness_generator::BatchWitnessInput::from_genesis(
+            &generated.batch,
+            &generated.genesis,
+        )
+        .expect("witness input");
+        std::fs::write(&path, input.encode().expect("encode")).expect("write batch");
+        path
+    }
+
     /// Runs the basic witness generation of the queued batch through the database API: one
     /// basic prover job of type 1, its leaf job.
     pub fn run_basic_witness_generation(&self, number: u32) -> L1BatchId {

@@ -7,7 +7,7 @@ use chrono::Utc;
 
 use super::{begin_write, sql, Pool};
 use crate::error::DalResult;
-use crate::model::{JobSummary, JobTable, RequeueCounts};
+use crate::model::{JobSummary, JobTable, RequeueCounts, RetryBackoff};
 use crate::rows::{cutoff, SummaryRow};
 
 /// Jobs of `table` in progress for longer than `timeout`, or failed: back to `queued` while
@@ -18,9 +18,12 @@ pub(crate) async fn requeue_stuck_jobs(
     table: JobTable,
     timeout: Duration,
     max_attempts: u32,
+    backoff: RetryBackoff,
 ) -> DalResult<RequeueCounts> {
     let now = Utc::now();
     let stuck_before = cutoff(now, timeout);
+    // The failed-before cut-off of a job after 1, 2, 3, 4 and 5+ attempts.
+    let failed_before: Vec<_> = (1..=5).map(|a| cutoff(now, backoff.delay(a))).collect();
     let mut tx = begin_write(pool).await?;
     let exhausted = sqlx::query(&sql::exhaust_stuck(table))
         .bind(now)
@@ -29,13 +32,15 @@ pub(crate) async fn requeue_stuck_jobs(
         .execute(&mut *tx)
         .await?
         .rows_affected();
-    let requeued = sqlx::query(&sql::requeue_stuck(table))
+    let statement = sql::requeue_stuck(table);
+    let mut requeue = sqlx::query(&statement)
         .bind(now)
         .bind(stuck_before)
-        .bind(i64::from(max_attempts))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .bind(i64::from(max_attempts));
+    for before in &failed_before {
+        requeue = requeue.bind(*before);
+    }
+    let requeued = requeue.execute(&mut *tx).await?.rows_affected();
     tx.commit().await?;
     if requeued + exhausted > 0 {
         tracing::info!(

@@ -12,6 +12,7 @@ mod completion;
 mod fixtures;
 mod fleet_status;
 mod inserts;
+mod intake;
 mod picking;
 mod requeue;
 
@@ -20,6 +21,7 @@ use chain::*;
 use completion::*;
 use fleet_status::*;
 use inserts::*;
+use intake::*;
 use picking::*;
 use requeue::*;
 
@@ -43,4 +45,7 @@ conformance!(
     restart_and_delete_batch,
     reports_count_queues_and_lag,
     fleet_status_views,
+    concurrent_submissions_have_one_winner,
+    permanent_failures_are_terminal_until_operator_requeue,
+    failed_jobs_wait_out_their_retry_backoff,
 );

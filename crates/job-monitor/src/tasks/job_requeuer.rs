@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use zkfleet_dal::{Dal, JobTable};
+use zkfleet_dal::{Dal, JobTable, RetryBackoff};
 use zkfleet_runner::PeriodicTask;
 
 use super::TaskError;
@@ -16,6 +16,7 @@ pub struct JobRequeuer {
     interval: Duration,
     timeouts: JobTimeouts,
     max_attempts: MaxAttempts,
+    backoff: RetryBackoff,
 }
 
 impl JobRequeuer {
@@ -30,7 +31,14 @@ impl JobRequeuer {
             interval,
             timeouts,
             max_attempts,
+            backoff: RetryBackoff::NONE,
         }
+    }
+
+    /// Failed jobs wait out `backoff` before they are queued again (default: none).
+    pub fn with_retry_backoff(mut self, backoff: RetryBackoff) -> Self {
+        self.backoff = backoff;
+        self
     }
 }
 
@@ -53,7 +61,7 @@ impl PeriodicTask for JobRequeuer {
             let max_attempts = self.max_attempts.of(table);
             let counts = match self
                 .dal
-                .requeue_stuck_jobs(table, timeout, max_attempts)
+                .requeue_stuck_jobs_with_backoff(table, timeout, max_attempts, self.backoff)
                 .await
             {
                 Ok(counts) => counts,

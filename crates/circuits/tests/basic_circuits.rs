@@ -3,7 +3,7 @@
 //! tampered witnesses cannot produce a valid proof.
 //!
 //! Circuits are built once per test binary (small geometry: 3 signatures, 4 operations,
-//! 2 deposits per instance, XMSS height 2) and shared through a `OnceLock`.
+//! 2 deposits per instance, XMSS height 2) and shared through `basic_support`.
 
 use std::sync::OnceLock;
 
@@ -17,32 +17,25 @@ use zkfleet_circuits::basic::{
     BasicWitnesses,
 };
 use zkfleet_circuits::proving::{proof_from_bytes, proof_to_bytes};
-use zkfleet_circuits::{BasicGeometry, CircuitError, WitnessVector};
+use zkfleet_circuits::{CircuitError, WitnessVector};
 use zkfleet_rollup::execute::{execute_batch, ExecutedBatch};
 use zkfleet_rollup::generate::{generate, GeneratorConfig};
 use zkfleet_rollup::operation::Operation;
 use zkfleet_rollup::spec::digest_to_hash_digest;
 use zkfleet_types::{CircuitId, HashDigest};
 
-const GEOMETRY: BasicGeometry = BasicGeometry {
-    signatures_per_instance: 3,
-    operations_per_instance: 4,
-    deposits_per_instance: 2,
-    xmss_height: 2,
-};
+mod basic_support;
+
+use basic_support::GEOMETRY;
 
 struct Fixture {
     executed: ExecutedBatch,
     witnesses: BasicWitnesses,
-    circuits: Vec<BasicCircuit>,
 }
 
 impl Fixture {
-    fn circuit(&self, kind: BasicCircuitKind) -> &BasicCircuit {
-        self.circuits
-            .iter()
-            .find(|c| c.kind == kind)
-            .expect("every kind is built")
+    fn circuit(&self, kind: BasicCircuitKind) -> &'static BasicCircuit {
+        basic_support::circuit(kind)
     }
 
     /// Decoded witnesses of one type, in sequence order.
@@ -111,14 +104,9 @@ fn fixture() -> &'static Fixture {
                 )
             {
                 let witnesses = split_batch(&executed, &GEOMETRY).expect("split");
-                let circuits = BasicCircuitKind::ALL
-                    .into_iter()
-                    .map(|kind| BasicCircuit::build(kind, &GEOMETRY).expect("build"))
-                    .collect();
                 return Fixture {
                     executed,
                     witnesses,
-                    circuits,
                 };
             }
         }

@@ -124,6 +124,33 @@ pub struct BasicLayout {
 }
 
 impl BasicLayout {
+    /// The state-transition targets, if this is that type (soundness tests set them directly).
+    #[doc(hidden)]
+    pub fn state(&self) -> Option<&state::StateLayout> {
+        match &self.layout {
+            Layout::State(layout) => Some(layout),
+            _ => None,
+        }
+    }
+
+    /// The signature-verification targets, if this is that type.
+    #[doc(hidden)]
+    pub fn signature(&self) -> Option<&signature::SignatureLayout> {
+        match &self.layout {
+            Layout::Signature(layout) => Some(layout),
+            _ => None,
+        }
+    }
+
+    /// The priority-operations targets, if this is that type.
+    #[doc(hidden)]
+    pub fn priority(&self) -> Option<&priority::PriorityLayout> {
+        match &self.layout {
+            Layout::Priority(layout) => Some(layout),
+            _ => None,
+        }
+    }
+
     /// Assigns a witness to the circuit's input targets (items in the first slots).
     pub fn assign(&self, witness: &BasicWitness) -> Result<PartialWitness<F>, CircuitError> {
         self.assign_with_activity(witness, None)

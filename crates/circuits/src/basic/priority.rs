@@ -126,10 +126,17 @@ pub(crate) const PADDING_DEPOSIT: DepositItem = DepositItem {
     amount: 0,
 };
 
+/// Targets of one deposit slot: its witness inputs and, for the soundness tests
+/// (`tests/soundness_basic.rs`), the running commitments after it.
+#[doc(hidden)]
 #[derive(Debug, Clone)]
-struct SlotTargets {
-    active: BoolTarget,
-    deposit: DepositTargets,
+pub struct PrioritySlotTargets {
+    pub active: BoolTarget,
+    pub deposit: DepositTargets,
+    /// The deposits chain after this slot.
+    pub chain_after: HashOutTarget,
+    /// The next priority serial after this slot.
+    pub next_serial_after: U64Target,
 }
 
 /// Targets of the priority-operations circuit.
@@ -137,7 +144,7 @@ struct SlotTargets {
 pub struct PriorityLayout {
     deposits_before: HashOutTarget,
     next_serial_before: U64Target,
-    slots: Vec<SlotTargets>,
+    slots: Vec<PrioritySlotTargets>,
 }
 
 impl PriorityLayout {
@@ -166,7 +173,12 @@ impl PriorityLayout {
             // Serials are u64: the queue can never wrap, so the increment must not overflow.
             let incremented = add_no_overflow(builder, next_serial, one);
             next_serial = u64g::select(builder, active, incremented, next_serial);
-            slots.push(SlotTargets { active, deposit });
+            slots.push(PrioritySlotTargets {
+                active,
+                deposit,
+                chain_after: chain,
+                next_serial_after: next_serial,
+            });
         }
         let mut input = deposits_before.elements.to_vec();
         input.extend_from_slice(&next_serial_before.limbs());
@@ -178,6 +190,18 @@ impl PriorityLayout {
             next_serial_before,
             slots,
         }
+    }
+
+    /// The closed-form input targets: deposits chain and next serial before the first slot.
+    #[doc(hidden)]
+    pub fn before(&self) -> (HashOutTarget, U64Target) {
+        (self.deposits_before, self.next_serial_before)
+    }
+
+    /// Every slot's targets, for the soundness tests.
+    #[doc(hidden)]
+    pub fn slots(&self) -> &[PrioritySlotTargets] {
+        &self.slots
     }
 
     pub(crate) fn set(

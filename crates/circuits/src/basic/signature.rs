@@ -24,7 +24,7 @@ use crate::config::BasicGeometry;
 use crate::error::CircuitError;
 use crate::gadgets::hash::{conditional_assert_digest_eq, hash, select_digest};
 use crate::gadgets::u64::{set_bool, set_target};
-use crate::gadgets::xmss::{recover_public_key, SignatureTargets};
+use crate::gadgets::xmss::{recover_public_key_and_digits, DigitBits, SignatureTargets};
 use crate::{D, F};
 
 /// Closed-form input length: the signed-operations chain before.
@@ -52,19 +52,26 @@ pub struct SignatureWitness {
     pub slots: Vec<SignatureSlot>,
 }
 
+/// Targets of one signature slot: its witness inputs and, for the soundness tests
+/// (`tests/soundness_basic.rs`), the hint outputs and running commitment they attack.
+#[doc(hidden)]
 #[derive(Debug, Clone)]
-struct SlotTargets {
-    active: BoolTarget,
-    message: HashOutTarget,
-    public_key: HashOutTarget,
-    signature: SignatureTargets,
+pub struct SignatureSlotTargets {
+    pub active: BoolTarget,
+    pub message: HashOutTarget,
+    pub public_key: HashOutTarget,
+    pub signature: SignatureTargets,
+    /// The 133 signed digits (bit-decomposition hints: message bits, then checksum digits).
+    pub digits: Vec<DigitBits>,
+    /// The signed-operations chain after this slot.
+    pub chain_after: HashOutTarget,
 }
 
 /// Targets of the signature-verification circuit.
 #[derive(Debug, Clone)]
 pub struct SignatureLayout {
     chain_before: HashOutTarget,
-    slots: Vec<SlotTargets>,
+    slots: Vec<SignatureSlotTargets>,
     xmss_height: usize,
 }
 
@@ -80,7 +87,7 @@ impl SignatureLayout {
             let message = builder.add_virtual_hash();
             let public_key = builder.add_virtual_hash();
             let signature = SignatureTargets::new_virtual(builder, xmss_height);
-            let recovered = recover_public_key(builder, message, &signature);
+            let (recovered, digits) = recover_public_key_and_digits(builder, message, &signature);
             conditional_assert_digest_eq(builder, active.target, recovered, public_key);
             let mut inputs: Vec<Target> = Vec::with_capacity(13);
             inputs.extend_from_slice(&acc.elements);
@@ -89,11 +96,13 @@ impl SignatureLayout {
             inputs.push(signature.key_index);
             let next = hash(builder, inputs);
             acc = select_digest(builder, active, next, acc);
-            slots.push(SlotTargets {
+            slots.push(SignatureSlotTargets {
                 active,
                 message,
                 public_key,
                 signature,
+                digits,
+                chain_after: acc,
             });
         }
         register_closed_form(builder, &chain_before.elements, &acc.elements, count);
@@ -102,6 +111,18 @@ impl SignatureLayout {
             slots,
             xmss_height,
         }
+    }
+
+    /// The signed-operations chain before the first slot (a witness input).
+    #[doc(hidden)]
+    pub fn chain_before(&self) -> HashOutTarget {
+        self.chain_before
+    }
+
+    /// Every slot's targets, for the soundness tests.
+    #[doc(hidden)]
+    pub fn slots(&self) -> &[SignatureSlotTargets] {
+        &self.slots
     }
 
     pub(crate) fn set(

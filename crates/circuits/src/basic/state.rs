@@ -141,13 +141,16 @@ pub struct StateWitness {
     pub slots: Vec<StateSlot>,
 }
 
+/// Witness targets of one lane (the account before its update and its Merkle siblings);
+/// public for the soundness tests (`tests/soundness_basic.rs`).
+#[doc(hidden)]
 #[derive(Debug, Clone)]
-struct LaneTargets {
-    exists: BoolTarget,
-    public_key: HashOutTarget,
-    balance: U64Target,
-    nonce: Target,
-    siblings: Vec<HashOutTarget>,
+pub struct LaneTargets {
+    pub exists: BoolTarget,
+    pub public_key: HashOutTarget,
+    pub balance: U64Target,
+    pub nonce: Target,
+    pub siblings: Vec<HashOutTarget>,
 }
 
 impl LaneTargets {
@@ -225,25 +228,36 @@ fn account_leaf(
     )
 }
 
+/// Targets of one operation slot: its witness inputs and, for the soundness tests
+/// (`tests/soundness_basic.rs`), the digests and running commitments computed from them.
+#[doc(hidden)]
 #[derive(Debug, Clone)]
-struct SlotTargets {
-    active: BoolTarget,
-    is_deposit: BoolTarget,
-    is_transfer: BoolTarget,
-    is_withdraw: BoolTarget,
-    from: Target,
-    amount: U64Target,
-    fee: U64Target,
-    nonce: Target,
-    l1_recipient: [Target; L1_RECIPIENT_LIMBS],
+pub struct StateSlotTargets {
+    pub active: BoolTarget,
+    pub is_deposit: BoolTarget,
+    pub is_transfer: BoolTarget,
+    pub is_withdraw: BoolTarget,
+    pub from: Target,
+    pub amount: U64Target,
+    pub fee: U64Target,
+    pub nonce: Target,
+    pub l1_recipient: [Target; L1_RECIPIENT_LIMBS],
     /// `to`, priority serial, key and amount of a deposit; `to` doubles as a transfer's
     /// recipient and `amount` as every kind's amount.
-    deposit: DepositTargets,
+    pub deposit: DepositTargets,
     /// Sender's balance after paying (a hint checked by `after + amount + fee = before`).
-    sender_balance_after: U64Target,
-    lane_a: LaneTargets,
-    lane_b: LaneTargets,
-    lane_c: LaneTargets,
+    pub sender_balance_after: U64Target,
+    pub lane_a: LaneTargets,
+    pub lane_b: LaneTargets,
+    pub lane_c: LaneTargets,
+    /// Computed: signed message, deposit, withdrawal and pubdata digests of the slot.
+    pub message: HashOutTarget,
+    pub deposit_digest: HashOutTarget,
+    pub withdrawal_digest: HashOutTarget,
+    pub pubdata_digest: HashOutTarget,
+    /// Computed: the operations, signed-operations, deposits, withdrawals and pubdata chains
+    /// after this slot (closed-form order without the root).
+    pub chains_after: [HashOutTarget; 5],
 }
 
 /// Targets of the state-transition circuit.
@@ -252,7 +266,7 @@ pub struct StateLayout {
     before: [HashOutTarget; 6],
     chain_id: U64Target,
     operator: Target,
-    slots: Vec<SlotTargets>,
+    slots: Vec<StateSlotTargets>,
 }
 
 /// Enforces `flag · x = 0` for each `x` (a field unused by the operation kind is zero).
@@ -455,7 +469,7 @@ impl StateLayout {
             withdrawals = chain_step_if(builder, is_withdraw, withdrawals, withdrawal_digest);
             pubdata = chain_step_if(builder, active, pubdata, pubdata_digest);
 
-            slots.push(SlotTargets {
+            slots.push(StateSlotTargets {
                 active,
                 is_deposit,
                 is_transfer,
@@ -470,6 +484,17 @@ impl StateLayout {
                 lane_a,
                 lane_b,
                 lane_c,
+                message,
+                deposit_digest,
+                withdrawal_digest,
+                pubdata_digest,
+                chains_after: [
+                    operations,
+                    signed_operations,
+                    deposits,
+                    withdrawals,
+                    pubdata,
+                ],
             });
         }
 
@@ -496,6 +521,18 @@ impl StateLayout {
             operator,
             slots,
         }
+    }
+
+    /// The closed-form input targets: the six commitments before, chain id, operator id.
+    #[doc(hidden)]
+    pub fn inputs(&self) -> (&[HashOutTarget; 6], U64Target, Target) {
+        (&self.before, self.chain_id, self.operator)
+    }
+
+    /// Every slot's targets, for the soundness tests.
+    #[doc(hidden)]
+    pub fn slots(&self) -> &[StateSlotTargets] {
+        &self.slots
     }
 
     pub(crate) fn set(

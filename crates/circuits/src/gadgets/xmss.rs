@@ -135,6 +135,19 @@ pub fn recover_public_key(
     message: HashOutTarget,
     signature: &SignatureTargets,
 ) -> HashOutTarget {
+    recover_public_key_and_digits(builder, message, signature).0
+}
+
+/// [`recover_public_key`], also returning the 133 signed digits it decomposed the message into
+/// (the bits of each message element, then the checksum digits). The digits are hint outputs
+/// (bit decompositions); the soundness tests override them to attack the canonical
+/// decomposition and the checksum. Adds exactly the gates of [`recover_public_key`].
+#[doc(hidden)]
+pub fn recover_public_key_and_digits(
+    builder: &mut CircuitBuilder<F, D>,
+    message: HashOutTarget,
+    signature: &SignatureTargets,
+) -> (HashOutTarget, Vec<DigitBits>) {
     let digits = message_digits(builder, message);
     let mut pk_inputs = Vec::with_capacity(2 + 4 * WOTS_L);
     pk_inputs.push(constant(builder, DOMAIN_WOTS_PK));
@@ -145,5 +158,6 @@ pub fn recover_public_key(
     }
     let one_time_key = hash(builder, pk_inputs);
     let index_bits = builder.split_le(signature.key_index, signature.auth_path.len());
-    root_from_path(builder, one_time_key, &index_bits, &signature.auth_path)
+    let root = root_from_path(builder, one_time_key, &index_bits, &signature.auth_path);
+    (root, digits)
 }

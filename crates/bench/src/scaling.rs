@@ -455,7 +455,7 @@ async fn measure(
 fn failed_job(status: &BatchStatus) -> Option<String> {
     status
         .jobs()
-        .find(|j| matches!(j.status, JobStatus::Failed | JobStatus::AttemptsExhausted))
+        .find(|j| j.status == JobStatus::Failed || j.status.is_terminal_failure())
         .map(|j| {
             format!(
                 "job {} is {}: {}",

@@ -21,8 +21,10 @@
 //!    winner's digest and answers as in step 2. The row goes after the blob because the row
 //!    makes the batch visible to witness generators: a crash in between leaves an
 //!    unreferenced blob that a retry rewrites (same content, same key), never a row without
-//!    its input. A loser's blob (only in a true race) stays unreferenced; `zkfleet delete`
-//!    removes a batch's inputs with its prefix.
+//!    its input. A loser's blob (only in a true race: a known batch is answered before
+//!    anything is written) stays unreferenced under the batch's prefix
+//!    `witness_inputs/{chain}/{batch}/`. It is not deleted: a concurrent submission of the same
+//!    content could be about to reference it, and telling the two apart needs the database.
 
 use std::fmt;
 
@@ -244,11 +246,10 @@ pub async fn submit(
 pub async fn check(submission: &Submission<'_>) -> Result<CheckedInput, IntakeError> {
     let batch = submission.batch;
     let bytes = submission.witness_input.to_vec();
-    Ok(
-        tokio::task::spawn_blocking(move || check_witness_input(batch, &bytes))
-            .await
-            .map_err(|e| IntakeError::Join(e.to_string()))??,
-    )
+    let checked = tokio::task::spawn_blocking(move || check_witness_input(batch, &bytes))
+        .await
+        .map_err(|e| IntakeError::Join(e.to_string()))??;
+    Ok(checked)
 }
 
 /// Steps 2 to 4 for an input [`check`] accepted. With `register`, the protocol version is

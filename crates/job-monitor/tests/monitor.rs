@@ -473,6 +473,9 @@ async fn keeps_running_while_the_database_is_away(db: Arc<TestDb>) {
     config.intervals.queue_reporter = fast;
     config.intervals.attempts_reporter = fast;
     config.intervals.prover_job_archiver = fast;
+    // A failed job waits out its retry backoff (default 10 s) before it is requeued.
+    config.retry_backoff_initial = fast;
+    config.retry_backoff_max = fast;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let metrics = install_prometheus_recorder().unwrap();

@@ -326,10 +326,9 @@ fn progress_of(status: &BatchStatus) -> [(u64, u64); 7] {
     out
 }
 
-/// The first job of the batch that failed or ran out of attempts, if any.
+/// The first job of the batch that failed, failed permanently or ran out of attempts, if any.
 fn failed_job(status: &BatchStatus) -> Option<&JobSummary> {
-    let failed =
-        |j: &&JobSummary| matches!(j.status, JobStatus::Failed | JobStatus::AttemptsExhausted);
+    let failed = |j: &&JobSummary| j.status == JobStatus::Failed || j.status.is_terminal_failure();
     status.jobs().find(failed)
 }
 

@@ -1,0 +1,13 @@
+// Lets the device functions of goldilocks.cuh and poseidon.cuh compile as host C++ for the
+// CPU-side unit test (src/host_compiled.rs), which compares them with plonky2 bit for bit.
+#define __device__
+#define __forceinline__ inline
+#define __constant__ static const
+static inline unsigned long long __umul64hi(unsigned long long a, unsigned long long b) {
+    return (unsigned long long)(((unsigned __int128)a * b) >> 64);
+}
+static inline unsigned long long __brevll(unsigned long long x) {
+    unsigned long long r = 0;
+    for (int i = 0; i < 64; i++) r |= ((x >> i) & 1ULL) << (63 - i);
+    return r;
+}

@@ -1,0 +1,721 @@
+//! The device, its compiled kernels, and the commitment pipeline.
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, CudaView, CudaViewMut,
+    LaunchConfig, PinnedHostSlice, PushKernelArg,
+};
+use plonky2::field::polynomial::{PolynomialCoeffs, PolynomialValues};
+use plonky2::field::types::{Field, PrimeField64};
+use plonky2::hash::hash_types::HashOut;
+use plonky2::hash::merkle_tree::MerkleCap;
+
+use crate::error::{During, GpuError};
+use crate::source::kernel_source;
+use crate::{Hasher, F};
+
+/// Largest chunk (log2 of elements) one thread block transforms in shared memory: 2^11 u64 =
+/// 16 KiB, under the 48 KiB a block gets without opting in, with one butterfly per thread of a
+/// 1024-thread block per stage.
+const LOCAL_LOG: u32 = 11;
+const BLOCK: u32 = 256;
+/// Poseidon kernels keep 12 u64 lanes plus temporaries in registers; smaller blocks keep more of
+/// them resident per multiprocessor.
+const HASH_BLOCK: u32 = 128;
+/// Device-to-host copies go through two pinned buffers of this many u64 (64 MiB each): a copy
+/// into pageable memory runs far below the link's speed, and with two buffers the next chunk
+/// crosses the link while the host spreads the previous one into the destination.
+const STAGING_LEN: usize = 8 << 20;
+
+/// A CUDA device with the commitment kernels compiled for it.
+pub struct GpuContext {
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    kernels: Kernels,
+    device_name: String,
+    compute_capability: (i32, i32),
+    /// Twiddle and coset tables per (log2 of the degree, rate_bits), built on first use and kept
+    /// on the device, as the design keeps setup data resident.
+    tables: Mutex<HashMap<(u32, u32), Arc<Tables>>>,
+    /// Pinned staging buffers for downloads, allocated on first use.
+    staging: Mutex<Option<[PinnedHostSlice<u64>; 2]>>,
+}
+
+/// Wall-clock seconds of each phase of a commitment (from [`GpuContext::commit_device_profiled`],
+/// which synchronizes between phases to measure them).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CommitPhases {
+    /// Inverse NTT and coefficient reordering.
+    pub interpolate_s: f64,
+    /// Coset scaling and the forward NTTs of the LDE.
+    pub extend_s: f64,
+    /// Leaf hashing, the tree levels and the cap's copy back.
+    pub merkle_s: f64,
+}
+
+struct Kernels {
+    _module: Arc<CudaModule>,
+    canonicalize: CudaFunction,
+    pow_table: CudaFunction,
+    ntt_stage: CudaFunction,
+    ntt_local: CudaFunction,
+    bitrev_scale: CudaFunction,
+    lde_expand: CudaFunction,
+    hash_leaves: CudaFunction,
+    hash_level: CudaFunction,
+    transpose: CudaFunction,
+}
+
+struct Tables {
+    /// w_n^e, e < n/2.
+    tw_fwd: CudaSlice<u64>,
+    /// w_n^-e, e < n/2.
+    tw_inv: CudaSlice<u64>,
+    /// Block jb of n entries holds g_j^i, j = bitrev_r(jb), g_j = shift * w_N^j.
+    coset_pows: CudaSlice<u64>,
+}
+
+/// Polynomial values uploaded to the device (column-major, canonical).
+pub struct DeviceBatch {
+    values: CudaSlice<u64>,
+    width: usize,
+    log_n: u32,
+}
+
+impl DeviceBatch {
+    /// Number of polynomials.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+    /// log2 of the number of values per polynomial.
+    pub fn degree_log(&self) -> usize {
+        self.log_n as usize
+    }
+}
+
+/// A commitment whose LDE and Merkle tree stay on the device; only the cap has been copied back.
+pub struct DeviceCommitment {
+    coeffs: CudaSlice<u64>,
+    /// Column-major, each column in leaf (bit-reversed) order.
+    lde: CudaSlice<u64>,
+    /// The leaf digests, then each level up to the cap (4 u64 per digest).
+    digests: CudaSlice<u64>,
+    width: usize,
+    log_n: u32,
+    rate_bits: u32,
+    cap: MerkleCap<F, Hasher>,
+}
+
+impl DeviceCommitment {
+    /// The Merkle cap, as plonky2's `MerkleTree::cap`.
+    pub fn cap(&self) -> &MerkleCap<F, Hasher> {
+        &self.cap
+    }
+    /// Number of committed polynomials (leaf width).
+    pub fn width(&self) -> usize {
+        self.width
+    }
+    /// Number of leaves (rows of the LDE).
+    pub fn num_leaves(&self) -> usize {
+        1usize << (self.log_n + self.rate_bits)
+    }
+    /// Bytes of device memory held (coefficients, LDE, digests).
+    pub fn device_bytes(&self) -> usize {
+        8 * (self.coeffs.len() + self.lde.len() + self.digests.len())
+    }
+}
+
+/// A commitment copied back to the host, in the shapes plonky2's `PolynomialBatch` holds.
+#[derive(Debug, Clone)]
+pub struct GpuCommitment {
+    /// The coefficients of each polynomial (`PolynomialBatch::polynomials`).
+    pub coeffs: Vec<PolynomialCoeffs<F>>,
+    /// The Merkle leaves, row-major: leaf `i` is `leaves[i * width..(i + 1) * width]`, the same
+    /// rows as `PolynomialBatch::merkle_tree.leaves[i]`.
+    pub leaves: Vec<F>,
+    /// Leaf width (number of polynomials).
+    pub width: usize,
+    /// log2 of the degree.
+    pub degree_log: usize,
+    /// log2 of the blowup.
+    pub rate_bits: usize,
+    /// The Merkle cap (`PolynomialBatch::merkle_tree.cap`).
+    pub cap: MerkleCap<F, Hasher>,
+}
+
+impl GpuCommitment {
+    /// Leaf `i` (row `reverse_bits(i)` of the LDE), as `merkle_tree.leaves[i]`.
+    pub fn leaf(&self, i: usize) -> &[F] {
+        &self.leaves[i * self.width..(i + 1) * self.width]
+    }
+    /// Number of leaves.
+    pub fn num_leaves(&self) -> usize {
+        1 << (self.degree_log + self.rate_bits)
+    }
+}
+
+/// Runs `f`, turning a panic inside the CUDA bindings (a library or symbol that cannot be
+/// loaded) into an error.
+fn guarded<T>(
+    during: &'static str,
+    f: impl FnOnce() -> Result<T, GpuError>,
+) -> Result<T, GpuError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(GpuError::Library { during, message })
+        }
+    }
+}
+
+fn grid(total: u64, block: u32) -> Result<LaunchConfig, GpuError> {
+    let blocks = total.div_ceil(block as u64);
+    let blocks = u32::try_from(blocks)
+        .ok()
+        .filter(|&b| b < i32::MAX as u32)
+        .ok_or_else(|| GpuError::InvalidInput(format!("{total} threads exceed one launch")))?;
+    Ok(LaunchConfig {
+        grid_dim: (blocks.max(1), 1, 1),
+        block_dim: (block, 1, 1),
+        shared_mem_bytes: 0,
+    })
+}
+
+fn reverse_bits(i: usize, bits: u32) -> usize {
+    if bits == 0 {
+        0
+    } else {
+        i.reverse_bits() >> (usize::BITS - bits)
+    }
+}
+
+fn as_u64(values: &[F]) -> &[u64] {
+    // SAFETY: GoldilocksField is `#[repr(transparent)]` over u64.
+    unsafe { std::slice::from_raw_parts(values.as_ptr() as *const u64, values.len()) }
+}
+
+fn into_field_vec(v: Vec<u64>) -> Vec<F> {
+    let mut v = std::mem::ManuallyDrop::new(v);
+    // SAFETY: GoldilocksField is `#[repr(transparent)]` over u64, so the allocation's layout is
+    // the same; every u64 is a valid (canonical) field element.
+    unsafe { Vec::from_raw_parts(v.as_mut_ptr() as *mut F, v.len(), v.capacity()) }
+}
+
+impl GpuContext {
+    /// Opens device 0 and compiles the kernels for it.
+    pub fn new() -> Result<Self, GpuError> {
+        Self::with_ordinal(0)
+    }
+
+    /// Opens device `ordinal` and compiles the kernels for it. Fails with
+    /// [`GpuError::DriverNotFound`], [`GpuError::NvrtcNotFound`] or [`GpuError::NoDevice`] (see
+    /// [`GpuError::is_unavailable`]) on a machine without a usable GPU.
+    pub fn with_ordinal(ordinal: usize) -> Result<Self, GpuError> {
+        // cudarc panics when a library cannot be opened; probe first so that the common case of
+        // "no GPU here" is a plain error.
+        // SAFETY: these only try dlopen on the candidate names.
+        if !unsafe { cudarc::driver::sys::is_culib_present() } {
+            return Err(GpuError::DriverNotFound(
+                "tried libcuda.so and libcuda.so.1".into(),
+            ));
+        }
+        if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+            return Err(GpuError::NvrtcNotFound(
+                "tried libnvrtc.so and libnvrtc.so.13 among others".into(),
+            ));
+        }
+        guarded("opening the device", || Self::open(ordinal))
+    }
+
+    fn open(ordinal: usize) -> Result<Self, GpuError> {
+        let count = CudaContext::device_count().during("counting devices")?;
+        let count = usize::try_from(count).unwrap_or(0);
+        if ordinal >= count {
+            return Err(GpuError::NoDevice { ordinal, count });
+        }
+        let ctx = CudaContext::new(ordinal).during("creating the context")?;
+        let device_name = ctx.name().during("reading the device name")?;
+        let compute_capability = ctx
+            .compute_capability()
+            .during("reading the compute capability")?;
+        let (major, minor) = compute_capability;
+        // A virtual architecture gives PTX that the driver finishes for the exact chip at load.
+        let opts = cudarc::nvrtc::CompileOptions {
+            options: vec![
+                format!("--gpu-architecture=compute_{major}{minor}"),
+                "--std=c++17".into(),
+            ],
+            ..Default::default()
+        };
+        let ptx = cudarc::nvrtc::compile_ptx_with_opts(kernel_source(), opts)
+            .map_err(|e| GpuError::Compile(format!("{e:?}")))?;
+        let module = ctx.load_module(ptx).during("loading the module")?;
+        let f = |name: &str| module.load_function(name).during("loading a kernel");
+        let kernels = Kernels {
+            canonicalize: f("gl_canonicalize")?,
+            pow_table: f("pow_table")?,
+            ntt_stage: f("ntt_dif_stage")?,
+            ntt_local: f("ntt_dif_local")?,
+            bitrev_scale: f("bitrev_scale")?,
+            lde_expand: f("lde_expand")?,
+            hash_leaves: f("hash_leaves")?,
+            hash_level: f("hash_level")?,
+            transpose: f("transpose_cols_to_rows")?,
+            _module: module,
+        };
+        let stream = ctx.default_stream();
+        Ok(Self {
+            ctx,
+            stream,
+            kernels,
+            device_name,
+            compute_capability,
+            tables: Mutex::new(HashMap::new()),
+            staging: Mutex::new(None),
+        })
+    }
+
+    /// The device's name as the driver reports it.
+    pub fn device_name(&self) -> &str {
+        &self.device_name
+    }
+
+    /// The device's compute capability (major, minor).
+    pub fn compute_capability(&self) -> (i32, i32) {
+        self.compute_capability
+    }
+
+    /// Waits for all queued work.
+    pub fn synchronize(&self) -> Result<(), GpuError> {
+        self.stream.synchronize().during("synchronizing")
+    }
+
+    /// Commits to `values` as plonky2's `PolynomialBatch::from_values(values, rate_bits, false,
+    /// cap_height, ..)` does, and copies the coefficients, the leaves and the cap back.
+    pub fn commit_polynomials(
+        &self,
+        values: &[PolynomialValues<F>],
+        rate_bits: usize,
+        cap_height: usize,
+    ) -> Result<GpuCommitment, GpuError> {
+        let batch = self.upload(values)?;
+        let commitment = self.commit_device(&batch, rate_bits, cap_height)?;
+        drop(batch);
+        self.download(&commitment)
+    }
+
+    /// Copies a batch of polynomial values (all of one power-of-two length) to the device.
+    pub fn upload(&self, values: &[PolynomialValues<F>]) -> Result<DeviceBatch, GpuError> {
+        let width = values.len();
+        if width == 0 {
+            return Err(GpuError::InvalidInput("no polynomials".into()));
+        }
+        let n = values[0].len();
+        if n == 0 || !n.is_power_of_two() {
+            return Err(GpuError::InvalidInput(format!(
+                "polynomial length {n} is not a power of two"
+            )));
+        }
+        if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| v.len() != n) {
+            return Err(GpuError::InvalidInput(format!(
+                "polynomial {i} has {} values, polynomial 0 has {n}",
+                v.len()
+            )));
+        }
+        guarded("uploading", || {
+            let mut dev = unsafe { self.stream.alloc::<u64>(width * n) }.during("allocating")?;
+            for (i, v) in values.iter().enumerate() {
+                let mut dst = dev.slice_mut(i * n..(i + 1) * n);
+                self.stream
+                    .memcpy_htod(as_u64(&v.values), &mut dst)
+                    .during("copying values to the device")?;
+            }
+            // plonky2 may hold non-canonical representatives; the kernels need canonical ones.
+            let total = (width * n) as u64;
+            let mut b = self.stream.launch_builder(&self.kernels.canonicalize);
+            b.arg(&mut dev).arg(&total);
+            unsafe { b.launch(grid(total, BLOCK)?) }.during("launching gl_canonicalize")?;
+            Ok(DeviceBatch {
+                values: dev,
+                width,
+                log_n: n.trailing_zeros(),
+            })
+        })
+    }
+
+    fn tables(&self, log_n: u32, rate_bits: u32) -> Result<Arc<Tables>, GpuError> {
+        let mut cache = self.tables.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = cache.get(&(log_n, rate_bits)) {
+            return Ok(t.clone());
+        }
+        let n = 1usize << log_n;
+        let half = (n / 2).max(1);
+        let w_n = F::primitive_root_of_unity(log_n as usize);
+        let w_big = F::primitive_root_of_unity((log_n + rate_bits) as usize);
+        let shift = F::coset_shift();
+        let mut tw_fwd = self.stream.alloc_zeros::<u64>(half).during("allocating")?;
+        let mut tw_inv = self.stream.alloc_zeros::<u64>(half).during("allocating")?;
+        self.pow_table(&mut tw_fwd.slice_mut(..), w_n, F::ONE)?;
+        self.pow_table(&mut tw_inv.slice_mut(..), w_n.inverse(), F::ONE)?;
+        let blocks = 1usize << rate_bits;
+        let mut coset_pows = self
+            .stream
+            .alloc_zeros::<u64>(n * blocks)
+            .during("allocating")?;
+        for jb in 0..blocks {
+            let j = reverse_bits(jb, rate_bits);
+            let g = shift * w_big.exp_u64(j as u64);
+            self.pow_table(&mut coset_pows.slice_mut(jb * n..(jb + 1) * n), g, F::ONE)?;
+        }
+        let t = Arc::new(Tables {
+            tw_fwd,
+            tw_inv,
+            coset_pows,
+        });
+        cache.insert((log_n, rate_bits), t.clone());
+        Ok(t)
+    }
+
+    fn pow_table(&self, out: &mut CudaViewMut<'_, u64>, base: F, scale: F) -> Result<(), GpuError> {
+        let count = out.len() as u64;
+        let (base, scale) = (base.to_canonical_u64(), scale.to_canonical_u64());
+        let mut b = self.stream.launch_builder(&self.kernels.pow_table);
+        b.arg(out).arg(&base).arg(&scale).arg(&count);
+        unsafe { b.launch(grid(count, BLOCK)?) }.during("launching pow_table")?;
+        Ok(())
+    }
+
+    /// In-place DIF NTT (natural order in, bit-reversed out) of `polys` contiguous polynomials of
+    /// size 2^log_n with twiddles `tw`.
+    fn ntt_dif(
+        &self,
+        data: &mut CudaSlice<u64>,
+        tw: &CudaSlice<u64>,
+        log_n: u32,
+        polys: usize,
+    ) -> Result<(), GpuError> {
+        if log_n == 0 {
+            return Ok(());
+        }
+        let n = 1u64 << log_n;
+        let log_s = log_n.min(LOCAL_LOG);
+        let butterflies = polys as u64 * n / 2;
+        for log_h in (log_s..log_n).rev() {
+            let mut b = self.stream.launch_builder(&self.kernels.ntt_stage);
+            b.arg(&mut *data)
+                .arg(tw)
+                .arg(&log_n)
+                .arg(&log_h)
+                .arg(&butterflies);
+            unsafe { b.launch(grid(butterflies, BLOCK)?) }.during("launching ntt_dif_stage")?;
+        }
+        let chunk = 1u64 << log_s;
+        let chunks = polys as u64 * n / chunk;
+        let threads = (chunk / 2).clamp(1, 1024) as u32;
+        let cfg = LaunchConfig {
+            grid_dim: (
+                u32::try_from(chunks)
+                    .map_err(|_| GpuError::InvalidInput("batch too large for one launch".into()))?,
+                1,
+                1,
+            ),
+            block_dim: (threads, 1, 1),
+            shared_mem_bytes: (chunk * 8) as u32,
+        };
+        let mut b = self.stream.launch_builder(&self.kernels.ntt_local);
+        b.arg(&mut *data).arg(tw).arg(&log_n).arg(&log_s);
+        unsafe { b.launch(cfg) }.during("launching ntt_dif_local")?;
+        Ok(())
+    }
+
+    /// Interpolates, extends and commits a batch already on the device. The LDE and the tree stay
+    /// there; the cap (2^cap_height digests) is copied back.
+    pub fn commit_device(
+        &self,
+        batch: &DeviceBatch,
+        rate_bits: usize,
+        cap_height: usize,
+    ) -> Result<DeviceCommitment, GpuError> {
+        self.check_shape(batch, rate_bits, cap_height)?;
+        let (log_n, rate) = (batch.log_n, rate_bits as u32);
+        guarded("committing", || {
+            self.commit_inner(batch, log_n, rate, cap_height as u32, None)
+        })
+    }
+
+    /// [`Self::commit_device`], synchronizing after each phase to time it. For measurements:
+    /// the synchronizations cost a little overlap.
+    pub fn commit_device_profiled(
+        &self,
+        batch: &DeviceBatch,
+        rate_bits: usize,
+        cap_height: usize,
+    ) -> Result<(DeviceCommitment, CommitPhases), GpuError> {
+        self.check_shape(batch, rate_bits, cap_height)?;
+        let mut phases = CommitPhases::default();
+        let c = guarded("committing", || {
+            self.commit_inner(
+                batch,
+                batch.log_n,
+                rate_bits as u32,
+                cap_height as u32,
+                Some(&mut phases),
+            )
+        })?;
+        Ok((c, phases))
+    }
+
+    fn check_shape(
+        &self,
+        batch: &DeviceBatch,
+        rate_bits: usize,
+        cap_height: usize,
+    ) -> Result<(), GpuError> {
+        if rate_bits > 8 {
+            return Err(GpuError::InvalidInput(format!(
+                "rate_bits {rate_bits} above 8"
+            )));
+        }
+        let log_big_n = batch.log_n as usize + rate_bits;
+        if log_big_n > 32 {
+            return Err(GpuError::InvalidInput(format!(
+                "LDE of 2^{log_big_n} rows is beyond the field's two-adicity"
+            )));
+        }
+        if cap_height > log_big_n {
+            return Err(GpuError::InvalidInput(format!(
+                "cap_height={cap_height} should be at most log2(leaves)={log_big_n}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn commit_inner(
+        &self,
+        batch: &DeviceBatch,
+        log_n: u32,
+        rate: u32,
+        cap_height: u32,
+        phases: Option<&mut CommitPhases>,
+    ) -> Result<DeviceCommitment, GpuError> {
+        // Marks the end of a phase when profiling: waits for the device, returns the seconds
+        // since the last mark.
+        let mut last = Instant::now();
+        let mut mark = |s: &CudaStream| -> Result<Option<f64>, GpuError> {
+            if phases.is_none() {
+                return Ok(None);
+            }
+            s.synchronize().during("profiling")?;
+            let now = Instant::now();
+            let dt = now.duration_since(last).as_secs_f64();
+            last = now;
+            Ok(Some(dt))
+        };
+        let width = batch.width;
+        let n = 1usize << log_n;
+        let log_big_n = log_n + rate;
+        let big_n = 1usize << log_big_n;
+        let tables = self.tables(log_n, rate)?;
+        let s = &self.stream;
+        mark(s)?;
+
+        // Interpolate: inverse NTT on a copy (the batch may be committed again).
+        let mut work = s.clone_dtod(&batch.values).during("copying values")?;
+        self.ntt_dif(&mut work, &tables.tw_inv, log_n, width)?;
+        let mut coeffs = unsafe { s.alloc::<u64>(width * n) }.during("allocating")?;
+        let n_inv = F::from_canonical_u64(n as u64).inverse().to_canonical_u64();
+        let total = (width * n) as u64;
+        let mut b = s.launch_builder(&self.kernels.bitrev_scale);
+        b.arg(&work)
+            .arg(&mut coeffs)
+            .arg(&log_n)
+            .arg(&n_inv)
+            .arg(&total);
+        unsafe { b.launch(grid(total, BLOCK)?) }.during("launching bitrev_scale")?;
+        drop(work);
+        let interpolate = mark(s)?;
+
+        // Extend onto the coset and evaluate, block by block, straight into leaf order.
+        let mut lde = unsafe { s.alloc::<u64>(width * big_n) }.during("allocating the LDE")?;
+        let total = (width * big_n) as u64;
+        let mut b = s.launch_builder(&self.kernels.lde_expand);
+        b.arg(&coeffs)
+            .arg(&mut lde)
+            .arg(&tables.coset_pows)
+            .arg(&log_n)
+            .arg(&log_big_n)
+            .arg(&total);
+        unsafe { b.launch(grid(total, BLOCK)?) }.during("launching lde_expand")?;
+        self.ntt_dif(&mut lde, &tables.tw_fwd, log_n, width << rate)?;
+        let extend = mark(s)?;
+
+        // Merkle tree: leaf digests, then one level per launch up to the cap.
+        let levels = (log_big_n - cap_height) as usize;
+        let digests_len: usize = (0..=levels).map(|l| big_n >> l).sum::<usize>() * 4;
+        let mut digests = unsafe { s.alloc::<u64>(digests_len) }.during("allocating digests")?;
+        {
+            let mut level0 = digests.slice_mut(0..big_n * 4);
+            let width_u32 = width as u32;
+            let leaves = big_n as u64;
+            let mut b = s.launch_builder(&self.kernels.hash_leaves);
+            b.arg(&lde).arg(&mut level0).arg(&width_u32).arg(&leaves);
+            unsafe { b.launch(grid(leaves, HASH_BLOCK)?) }.during("launching hash_leaves")?;
+        }
+        let mut offset = 0usize;
+        for l in 0..levels {
+            let len = big_n >> l;
+            let (cur, mut next) = digests.split_at_mut(offset + len * 4);
+            let cur = cur.slice(offset..offset + len * 4);
+            let mut next = next.slice_mut(0..len * 2);
+            let count = (len / 2) as u64;
+            let mut b = s.launch_builder(&self.kernels.hash_level);
+            b.arg(&cur).arg(&mut next).arg(&count);
+            unsafe { b.launch(grid(count, HASH_BLOCK)?) }.during("launching hash_level")?;
+            offset += len * 4;
+        }
+        let cap_len = 1usize << cap_height;
+        let mut cap_raw = vec![0u64; cap_len * 4];
+        s.memcpy_dtoh(&digests.slice(offset..offset + cap_len * 4), &mut cap_raw)
+            .during("copying the cap back")?;
+        s.synchronize().during("committing")?;
+        let merkle = mark(s)?;
+        if let Some(p) = phases {
+            p.interpolate_s = interpolate.unwrap_or(0.0);
+            p.extend_s = extend.unwrap_or(0.0);
+            p.merkle_s = merkle.unwrap_or(0.0);
+        }
+        let cap = MerkleCap(
+            cap_raw
+                .chunks_exact(4)
+                .map(|c| HashOut {
+                    elements: [
+                        F::from_canonical_u64(c[0]),
+                        F::from_canonical_u64(c[1]),
+                        F::from_canonical_u64(c[2]),
+                        F::from_canonical_u64(c[3]),
+                    ],
+                })
+                .collect(),
+        );
+        Ok(DeviceCommitment {
+            coeffs,
+            lde,
+            digests,
+            width,
+            log_n,
+            rate_bits: rate,
+            cap,
+        })
+    }
+
+    /// Copies a device commitment's coefficients and leaves (transposed to rows on the device)
+    /// back to the host.
+    pub fn download(&self, c: &DeviceCommitment) -> Result<GpuCommitment, GpuError> {
+        guarded("downloading", || {
+            let s = &self.stream;
+            let n = 1usize << c.log_n;
+            let big_n = c.num_leaves();
+            let mut rows = unsafe { s.alloc::<u64>(c.width * big_n) }.during("allocating")?;
+            let width_u32 = c.width as u32;
+            let rows_u64 = big_n as u64;
+            let cfg = LaunchConfig {
+                grid_dim: (
+                    u32::try_from(big_n.div_ceil(32)).map_err(|_| {
+                        GpuError::InvalidInput("too many rows for one launch".into())
+                    })?,
+                    c.width.div_ceil(32) as u32,
+                    1,
+                ),
+                block_dim: (32, 8, 1),
+                shared_mem_bytes: 0,
+            };
+            let mut b = s.launch_builder(&self.kernels.transpose);
+            b.arg(&c.lde).arg(&mut rows).arg(&width_u32).arg(&rows_u64);
+            unsafe { b.launch(cfg) }.during("launching transpose")?;
+            let mut leaves = vec![0u64; c.width * big_n];
+            self.copy_to_host(&rows.slice(..), &mut leaves)?;
+            drop(rows);
+            let mut coeffs = vec![0u64; c.width * n];
+            self.copy_to_host(&c.coeffs.slice(..), &mut coeffs)?;
+            let coeffs = coeffs
+                .chunks_exact(n)
+                .map(|col| PolynomialCoeffs::new(into_field_vec(col.to_vec())))
+                .collect();
+            Ok(GpuCommitment {
+                coeffs,
+                leaves: into_field_vec(leaves),
+                width: c.width,
+                degree_log: c.log_n as usize,
+                rate_bits: c.rate_bits as usize,
+                cap: c.cap.clone(),
+            })
+        })
+    }
+
+    /// Copies `src` into `dst` (same length) through the pinned staging buffers, two chunks in
+    /// flight, the host side spread over rayon's threads (which also spreads the page faults of a
+    /// freshly allocated destination).
+    fn copy_to_host(&self, src: &CudaView<'_, u64>, dst: &mut [u64]) -> Result<(), GpuError> {
+        use rayon::prelude::*;
+        if src.len() != dst.len() {
+            return Err(GpuError::InvalidInput("copy of mismatched lengths".into()));
+        }
+        let mut guard = self.staging.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            // Flags 0: plain page-locked memory. cudarc's default (write-combined) is fast for
+            // the device to read but very slow for the CPU to read, which is all we do here.
+            let alloc = || unsafe { self.ctx.alloc_pinned_with_flags::<u64>(STAGING_LEN, 0) };
+            *guard = Some([
+                alloc().during("allocating pinned memory")?,
+                alloc().during("allocating pinned memory")?,
+            ]);
+        }
+        let bufs = guard.as_mut().expect("allocated above");
+        // cudarc sizes a device-to-host copy by its destination, so only whole chunks go
+        // through the staging buffers; the remainder is copied straight into `dst`.
+        let full = dst.len() / STAGING_LEN;
+        let chunk = |k: usize| src.slice(k * STAGING_LEN..(k + 1) * STAGING_LEN);
+        let s = &self.stream;
+        // An explicit event per copy: cudarc's own per-buffer events are recorded only in its
+        // multi-stream mode, and with the single stream used here `as_slice` would not wait.
+        let mut copied = Vec::with_capacity(full);
+        if full > 0 {
+            s.memcpy_dtoh(&chunk(0), &mut bufs[0])
+                .during("copying to the host")?;
+            copied.push(s.record_event(None).during("recording an event")?);
+        }
+        for k in 0..full {
+            if k + 1 < full {
+                s.memcpy_dtoh(&chunk(k + 1), &mut bufs[(k + 1) % 2])
+                    .during("copying to the host")?;
+                copied.push(s.record_event(None).during("recording an event")?);
+            }
+            copied[k].synchronize().during("copying to the host")?;
+            let staged = bufs[k % 2].as_slice().during("copying to the host")?;
+            dst[k * STAGING_LEN..(k + 1) * STAGING_LEN]
+                .par_chunks_mut(1 << 16)
+                .zip(staged.par_chunks(1 << 16))
+                .for_each(|(d, s)| d.copy_from_slice(s));
+        }
+        let done = full * STAGING_LEN;
+        if done < dst.len() {
+            s.memcpy_dtoh(&src.slice(done..), &mut dst[done..])
+                .during("copying to the host")?;
+        }
+        s.synchronize().during("copying to the host")
+    }
+
+    /// The context's CUDA handle, for callers that add their own kernels on the same device.
+    pub fn cuda_context(&self) -> &Arc<CudaContext> {
+        &self.ctx
+    }
+}

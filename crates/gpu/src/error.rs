@@ -1,0 +1,63 @@
+use thiserror::Error;
+
+/// Why a GPU operation could not run.
+#[derive(Debug, Error)]
+pub enum GpuError {
+    /// libcuda could not be opened: no NVIDIA driver on this machine (or not on the loader path).
+    #[error("no CUDA driver found: libcuda could not be loaded ({0}); the GPU prover needs an NVIDIA GPU and its driver")]
+    DriverNotFound(String),
+    /// libnvrtc could not be opened: the kernels are compiled at run time and need it.
+    #[error("NVRTC not found: libnvrtc could not be loaded ({0}); install the CUDA runtime compiler (e.g. the nvidia-cuda-nvrtc wheel) and put it on LD_LIBRARY_PATH")]
+    NvrtcNotFound(String),
+    /// The driver loaded but reports no device with this ordinal.
+    #[error("no CUDA device {ordinal}: the driver reports {count} device(s)")]
+    NoDevice { ordinal: usize, count: usize },
+    /// A CUDA driver call failed.
+    #[error("CUDA driver call failed while {during}: {source}")]
+    Driver {
+        during: &'static str,
+        #[source]
+        source: cudarc::driver::DriverError,
+    },
+    /// NVRTC refused the kernel source (the log says why).
+    #[error("NVRTC could not compile the kernels: {0}")]
+    Compile(String),
+    /// The CUDA libraries panicked (e.g. a symbol missing from an old driver); caught so that a
+    /// broken installation is reported as an error, not a crash.
+    #[error("the CUDA libraries failed while {during}: {message}")]
+    Library {
+        during: &'static str,
+        message: String,
+    },
+    /// The arguments do not describe a valid batch.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+}
+
+impl GpuError {
+    /// Whether the error only says that this machine has no usable GPU (tests skip on these).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            GpuError::DriverNotFound(_) | GpuError::NvrtcNotFound(_) | GpuError::NoDevice { .. }
+        ) || matches!(
+            self,
+            // cuInit answers CUDA_ERROR_NO_DEVICE (100) when a driver is installed but no card is.
+            GpuError::Driver { source, .. } if source.0 == cudarc::driver::sys::CUresult::CUDA_ERROR_NO_DEVICE
+        )
+    }
+}
+
+/// Attaches what was being done to a driver error.
+pub(crate) trait During<T> {
+    fn during(self, what: &'static str) -> Result<T, GpuError>;
+}
+
+impl<T> During<T> for Result<T, cudarc::driver::DriverError> {
+    fn during(self, what: &'static str) -> Result<T, GpuError> {
+        self.map_err(|source| GpuError::Driver {
+            during: what,
+            source,
+        })
+    }
+}

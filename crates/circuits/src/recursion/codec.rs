@@ -14,7 +14,7 @@ use plonky2::util::serialization::{
 use super::{RecursionError, C, D, F};
 
 /// Version of the layout written by this module; bump it on any change.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 pub(crate) fn write_header(out: &mut Vec<u8>, tag: &[u8; 4]) {
     out.extend_from_slice(tag);

@@ -30,6 +30,12 @@
 //! commitment (4), deposits consumed (lo, hi), deposits commitment (4), withdrawals commitment
 //! (4), pubdata commitment (4), recursion tree key digest (4).
 //!
+//! Every public input has one encoding (the decoder refuses any other): the chain id limbs are
+//! the state type's 32-bit run constants themselves (range-checked here), the batch number is a
+//! range-checked 32-bit witness, `deposits_consumed` is the priority type's count range-checked
+//! to 32 bits with a constant zero high limb, the digests are field elements (read canonically)
+//! copied from the tip's outputs, and the tree key digest is a constant.
+//!
 //! The chain id is the state type's run constant (the leaf makes it equal in every state
 //! instance). The batch number is in no closed form: it is a witness, range-checked to 32 bits,
 //! that the proof merely repeats. What binds it is the verifier: the final proof is accepted
@@ -179,6 +185,12 @@ pub fn batch_public_inputs(output: &BatchPublicOutput) -> Result<Vec<F>, Recursi
         "operations commitment",
         &output.operations_commitment,
     )?);
+    if output.deposits_consumed > u64::from(u32::MAX) {
+        return Err(RecursionError::InvalidBatchOutput(format!(
+            "deposits consumed {} is not below 2^32, which the scheduler requires",
+            output.deposits_consumed
+        )));
+    }
     out.extend(limbs(output.deposits_consumed));
     out.extend(digest("deposits commitment", &output.deposits_commitment)?);
     out.extend(digest(
@@ -218,6 +230,30 @@ pub fn decode_public_output(public_inputs: &[F]) -> Result<BatchPublicOutput, Re
             public_inputs[at + 3].to_canonical_u64(),
         ])
     };
+    // deposits_consumed: the circuit exposes (count, 0) with count < 2^32. Any other high limb
+    // is refused by name; in particular (count + 1, 2^32 - 1) reads as count + p, which the
+    // field cannot tell from count.
+    let deposits_consumed = {
+        let lo = public_inputs[15].to_canonical_u64();
+        let hi = public_inputs[16].to_canonical_u64();
+        if hi != 0 {
+            let note = if hi == u64::from(u32::MAX) && lo != 0 {
+                " (the limbs encode a value of at least p, equal in the field to a smaller one)"
+            } else {
+                ""
+            };
+            return Err(bad(format!(
+                "deposits consumed limbs ({lo}, {hi}) are not canonical: the high limb must be \
+                 0, the scheduler exposes deposits_consumed < 2^32{note}"
+            )));
+        }
+        if lo > u64::from(u32::MAX) {
+            return Err(bad(format!(
+                "deposits consumed low limb {lo} is not 32-bit"
+            )));
+        }
+        lo
+    };
     let batch = public_inputs[2].to_canonical_u64();
     let batch_number = u32::try_from(batch)
         .map(BatchNumber)
@@ -228,7 +264,7 @@ pub fn decode_public_output(public_inputs: &[F]) -> Result<BatchPublicOutput, Re
         prev_state_root: digest(3),
         new_state_root: digest(7),
         operations_commitment: digest(11),
-        deposits_consumed: u64_at(15, "deposits consumed")?,
+        deposits_consumed,
         deposits_commitment: digest(17),
         withdrawals_commitment: digest(21),
         pubdata_commitment: digest(25),
@@ -377,8 +413,12 @@ impl SchedulerCircuit {
         for k in 0..2 {
             builder.range_check(state_first[layout::STATE_CHAIN_ID + k], 32);
         }
-        // deposits_consumed = the priority type's count, as two 32-bit limbs.
-        let (consumed_lo, consumed_hi) = builder.split_low_high(prio_count, 32, 64);
+        // deposits_consumed = the priority type's count, range-checked to 32 bits and exposed
+        // as the limbs (count, 0). A split of the count into two 32-bit limbs would not be
+        // canonical: `split_low_high(count, 32, 64)` also accepts (count + 1, 2^32 - 1), whose
+        // value count + p is the count in the field, so a decoder would read count + p.
+        builder.range_check(prio_count, 32);
+        let (consumed_lo, consumed_hi) = (prio_count, zero);
 
         let mut public = Vec::with_capacity(SCHEDULER_PUBLIC_INPUTS);
         public.extend_from_slice(&state_first[layout::STATE_CHAIN_ID..layout::STATE_CHAIN_ID + 2]);
@@ -499,6 +539,15 @@ impl SchedulerCircuit {
             return Err(link(
                 "deposits ↔ state",
                 "the state type applied other deposits than the priority queue's".into(),
+            ));
+        }
+        if prio.count > u64::from(u32::MAX) {
+            return Err(link(
+                "deposits consumed",
+                format!(
+                    "{} deposits: the scheduler exposes deposits_consumed below 2^32",
+                    prio.count
+                ),
             ));
         }
         let hd =

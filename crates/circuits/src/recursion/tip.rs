@@ -144,6 +144,8 @@ struct TipSlotTargets {
     present: BoolTarget,
     first_input: Vec<Target>,
     last_output: Vec<Target>,
+    /// The count the commitment takes for this slot (`present ? proof's count : 0`).
+    count: Target,
 }
 
 /// What one tip slot is proven over (see [`RecursionTipCircuit::witness_for`]).
@@ -258,6 +260,7 @@ impl RecursionTipCircuit {
                 present,
                 first_input,
                 last_output,
+                count,
             });
         }
         let commitment = tip_commitment_target(&mut builder, &outputs);
@@ -284,6 +287,13 @@ impl RecursionTipCircuit {
 
     pub fn recursion_vk_digest(&self) -> HashOut<F> {
         self.recursion_vk_digest
+    }
+
+    /// The target of the count that `types_commitment` takes for slot `index` (for the
+    /// soundness tests, which force it).
+    #[doc(hidden)]
+    pub fn slot_count_target(&self, index: usize) -> Target {
+        self.slots[index].count
     }
 
     /// Proves the tip after checking the slots natively against `node` (each present proof is
@@ -492,6 +502,7 @@ impl RecursionTipCircuit {
                 buf.write_target_bool(slot.present)?;
                 buf.write_target_vec(&slot.first_input)?;
                 buf.write_target_vec(&slot.last_output)?;
+                buf.write_target(slot.count)?;
             }
             Ok(())
         })?;
@@ -540,6 +551,7 @@ impl RecursionTipCircuit {
                 present: tb.read_target_bool().map_err(ser)?,
                 first_input: tb.read_target_vec().map_err(ser)?,
                 last_output: tb.read_target_vec().map_err(ser)?,
+                count: tb.read_target().map_err(ser)?,
             });
         }
         codec::expect_end(&tb, WHAT)?;

@@ -155,3 +155,135 @@ impl ToyType {
             .collect()
     }
 }
+
+/// A toy basic type whose circuit constrains nothing but its public inputs: an instance proves
+/// `hash_no_pad(input ‖ output' ‖ [count])` for whatever input, own output `output'` (the first
+/// `public_output_len` elements of the carried output) and count its prover chooses. The
+/// recursion layers must enforce their own rules whatever the basic circuits below them allow,
+/// so the soundness tests use it to produce *genuine* basic proofs of unusual statements (a
+/// count of 0, a chain that does not start at `ZERO`, …) rather than forging them.
+pub struct FreeToyType {
+    pub circuit_id: CircuitId,
+    pub closed_form_len: usize,
+    pub public_output_len: usize,
+    pub capacity: u64,
+    data: CircuitData<F, C, D>,
+    input: Vec<Target>,
+    output: Vec<Target>,
+    count: Target,
+}
+
+impl FreeToyType {
+    /// Builds the type's circuit, padded to 2^`degree_bits` rows; the circuit id is a constant
+    /// of the circuit, so types of equal parameters have different keys.
+    pub fn build(
+        circuit_id: u8,
+        closed_form_len: usize,
+        public_output_len: usize,
+        capacity: u64,
+        degree_bits: usize,
+    ) -> Self {
+        assert!(public_output_len >= 1 && public_output_len <= closed_form_len);
+        let mut b = CircuitBuilder::<F, D>::new(recursion_config());
+        let input = b.add_virtual_targets(closed_form_len);
+        let output = b.add_virtual_targets(public_output_len);
+        let count = b.add_virtual_target();
+        b.mul_const(F::from_canonical_u8(circuit_id), input[0]);
+        let mut preimage = input.clone();
+        preimage.extend_from_slice(&output);
+        preimage.push(count);
+        let digest = b.hash_n_to_hash_no_pad::<PoseidonHash>(preimage);
+        b.register_public_inputs(&digest.elements);
+        while b.num_gates() < (1 << (degree_bits - 1)) + 1 {
+            b.add_gate(NoopGate, vec![]);
+        }
+        let data = b.build::<C>();
+        assert_eq!(
+            data.common.degree_bits(),
+            degree_bits,
+            "toy circuit larger than asked"
+        );
+        Self {
+            circuit_id: CircuitId(circuit_id),
+            closed_form_len,
+            public_output_len,
+            capacity,
+            data,
+            input,
+            output,
+            count,
+        }
+    }
+
+    pub fn shape(&self) -> BasicTypeShape {
+        BasicTypeShape {
+            circuit_id: self.circuit_id,
+            closed_form_len: self.closed_form_len,
+            public_output_len: self.public_output_len,
+            instance_capacity: self.capacity,
+            common: self.data.common.clone(),
+            verifier_only: self.data.verifier_only.clone(),
+        }
+    }
+
+    /// Proves one instance from `input` to the carried `output` (full length; its tail beyond
+    /// `public_output_len` is not in the proof) with `count` items.
+    pub fn prove_instance(&self, input: &[F], output: &[F], count: u64) -> BasicProof {
+        assert_eq!(input.len(), self.closed_form_len);
+        assert_eq!(output.len(), self.closed_form_len);
+        let mut pw = PartialWitness::new();
+        for (t, v) in self.input.iter().zip(input) {
+            pw.set_target(*t, *v).unwrap();
+        }
+        for (t, v) in self.output.iter().zip(output) {
+            pw.set_target(*t, *v).unwrap();
+        }
+        pw.set_target(self.count, F::from_canonical_u64(count))
+            .unwrap();
+        let proof = self.data.prove(pw).expect("free toy instance proves");
+        BasicProof {
+            proof,
+            input: input.to_vec(),
+            output: output.to_vec(),
+            count,
+        }
+    }
+}
+
+/// A circuit of exactly the common data `shape` (the leaf/node shape) that verifies nothing and
+/// exposes whatever public inputs its prover likes: the "foreign verifying key" adversary.
+/// Returns the proof of `public_inputs` and the circuit (its key is the same for any values).
+pub fn forged_proof_of_shape(
+    shape: &plonky2::plonk::circuit_data::CommonCircuitData<F, D>,
+    public_inputs: &[F],
+) -> (
+    plonky2::plonk::proof::ProofWithPublicInputs<F, C, D>,
+    CircuitData<F, C, D>,
+) {
+    let mut b = CircuitBuilder::<F, D>::new(recursion_config());
+    let pis: Vec<_> = (0..shape.num_public_inputs)
+        .map(|_| b.add_virtual_public_input())
+        .collect();
+    // One random access, whose gate carries spare constant slots: like the leaf and node, the
+    // forged circuit then needs no separate constant gate (which their shape does not have).
+    let table = b.add_virtual_targets(16);
+    let index = b.add_virtual_target();
+    b.random_access(index, table.clone());
+    for gate in &shape.gates {
+        b.add_gate_to_gate_set(gate.clone());
+    }
+    while b.num_gates() < (1 << (shape.degree_bits() - 1)) + 1 {
+        b.add_gate(NoopGate, vec![]);
+    }
+    let data = b.build::<C>();
+    assert_eq!(&data.common, shape, "forged circuit must have the shape");
+    let mut pw = PartialWitness::new();
+    pw.set_target(index, F::ZERO).unwrap();
+    for t in &table {
+        pw.set_target(*t, F::ZERO).unwrap();
+    }
+    for (t, v) in pis.iter().zip(public_inputs) {
+        pw.set_target(*t, *v).unwrap();
+    }
+    (data.prove(pw).unwrap(), data)
+}

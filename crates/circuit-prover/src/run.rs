@@ -116,6 +116,11 @@ pub async fn run(
             },
             runner_config,
         )
+        .map(|runner| {
+            // Idle, the generator waits for prover jobs to be announced (docs/database.md).
+            let wake = dal.job_wakeups(zkfleet_dal::JobTable::ProverJobs);
+            runner.with_wake(wake.receiver.clone(), wake.idle_ceiling())
+        })
     };
     let heavy = match config.heavy_wvg_count {
         0 => None,

@@ -139,6 +139,8 @@ pub async fn run_with_circuits(
         ..JobRunnerConfig::new(RUNNER, 1)
     };
     // One job at a time: the compression chain already uses every core.
+    // Idle, the compressor waits for compression jobs to be announced (docs/database.md).
+    let wake = dal.job_wakeups(zkfleet_dal::JobTable::CompressionJobs);
     let runner = JobRunner::new(
         CompressionPicker {
             dal: dal.clone(),
@@ -149,7 +151,8 @@ pub async fn run_with_circuits(
         CompressionExecutor { circuits },
         CompressionSaver { dal, store },
         runner_config,
-    )?;
+    )?
+    .with_wake(wake.receiver.clone(), wake.idle_ceiling());
     tracing::info!(
         protocol_version = %config.protocol_version,
         picked_by = %picked_by,

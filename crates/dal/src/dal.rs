@@ -1,5 +1,6 @@
 //! [`Dal`]: the one handle every component holds, whatever the backend.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -9,12 +10,15 @@ use zkfleet_types::{JobStatus, L1BatchId, ProtocolSemanticVersion, ProtocolVersi
 use crate::connection::{BackendKind, PoolOptions};
 use crate::error::DalResult;
 use crate::model::*;
+use crate::wake::{JobWakeups, WakeHub};
 use crate::{postgres, sqlite};
 
 /// A pool of connections to the job database. Cheap to clone (the pool is shared).
 #[derive(Debug, Clone)]
 pub struct Dal {
     backend: Backend,
+    /// Wake-ups for idle workers (see [`Dal::job_wakeups`]).
+    wake: Arc<WakeHub>,
 }
 
 #[derive(Debug, Clone)]
@@ -50,12 +54,38 @@ impl Dal {
     /// Connects without touching the schema (for tools that must not migrate).
     pub async fn connect_without_migrating(url: &str, options: &PoolOptions) -> DalResult<Self> {
         let kind = BackendKind::of_url(url)?;
-        let backend = match kind {
-            BackendKind::Postgres => Backend::Postgres(postgres::connect(url, options).await?),
-            BackendKind::Sqlite => Backend::Sqlite(sqlite::connect(url, options).await?),
+        let (backend, wake) = match kind {
+            BackendKind::Postgres => (
+                Backend::Postgres(postgres::connect(url, options).await?),
+                WakeHub::postgres(url),
+            ),
+            BackendKind::Sqlite => (
+                Backend::Sqlite(sqlite::connect(url, options).await?),
+                WakeHub::sqlite(sqlite::wake_key(url)),
+            ),
         };
         tracing::debug!(backend = kind.name(), "connected to the job database");
-        Ok(Self { backend })
+        Ok(Self { backend, wake })
+    }
+
+    /// Wake-ups for a worker picking from `table`: the receiver changes when work may have been
+    /// queued there (PostgreSQL: by any process, through `LISTEN/NOTIFY` on a connection of its
+    /// own, started by the first subscription; SQLite: by this process). A hint, never a job:
+    /// keep polling as the safety net, every [`JobWakeups::idle_ceiling`] at most. Call it inside a tokio
+    /// runtime (outside one there are no wake-ups on PostgreSQL).
+    pub fn job_wakeups(&self, table: JobTable) -> JobWakeups {
+        self.wake.subscribe(table)
+    }
+
+    /// Wakes this process's subscribers of `tables` after a committed change that may have
+    /// queued work there. SQLite only: on PostgreSQL the job tables' triggers notify every
+    /// process at commit, this one included.
+    fn woke(&self, tables: impl IntoIterator<Item = JobTable>) {
+        if let Backend::Sqlite(_) = self.backend {
+            for table in tables {
+                self.wake.wake(table);
+            }
+        }
     }
 
     /// Applies the backend's pending migrations (idempotent; concurrent callers on PostgreSQL
@@ -77,6 +107,7 @@ impl Dal {
 
     /// Closes every connection of the pool (waits for checked-out ones to come back).
     pub async fn close(&self) {
+        self.wake.stop_listener();
         match &self.backend {
             Backend::Postgres(pool) => pool.close().await,
             Backend::Sqlite(pool) => pool.close().await,
@@ -109,7 +140,11 @@ impl Dal {
     /// Hands a batch to the fleet: its basic witness job, queued. A second insert of the same
     /// batch changes nothing and says `AlreadyPresent`.
     pub async fn insert_batch(&self, batch: &NewBatch) -> DalResult<InsertOutcome> {
-        dispatch!(self.insert_batch(batch))
+        let outcome = dispatch!(self.insert_batch(batch))?;
+        if outcome == InsertOutcome::Inserted {
+            self.woke([JobTable::WitnessInputs]);
+        }
+        Ok(outcome)
     }
 
     /// Intake's insert: the batch row with the digest of its input, arbitrated by the row
@@ -121,7 +156,11 @@ impl Dal {
         batch: &NewBatch,
         witness_input_digest: &str,
     ) -> DalResult<SubmitOutcome> {
-        dispatch!(self.submit_batch(batch, witness_input_digest))
+        let outcome = dispatch!(self.submit_batch(batch, witness_input_digest))?;
+        if matches!(outcome, SubmitOutcome::Inserted) {
+            self.woke([JobTable::WitnessInputs]);
+        }
+        Ok(outcome)
     }
 
     /// The row of a submitted batch with the digest of its input (`None`: never submitted).
@@ -200,7 +239,12 @@ impl Dal {
         output: &BasicWitnessOutput,
         time_taken: Duration,
     ) -> DalResult<CompleteOutcome> {
-        dispatch!(self.complete_basic_witness_job(batch, output, time_taken))
+        let outcome = dispatch!(self.complete_basic_witness_job(batch, output, time_taken))?;
+        // Witness generation queues the prover jobs it produced.
+        if outcome.is_completed() {
+            self.woke([JobTable::ProverJobs]);
+        }
+        Ok(outcome)
     }
 
     pub async fn complete_leaf_witness_job(
@@ -209,7 +253,12 @@ impl Dal {
         output: &LeafWitnessOutput,
         time_taken: Duration,
     ) -> DalResult<CompleteOutcome> {
-        dispatch!(self.complete_leaf_witness_job(id, output, time_taken))
+        let outcome = dispatch!(self.complete_leaf_witness_job(id, output, time_taken))?;
+        // Witness generation queues the prover jobs it produced.
+        if outcome.is_completed() {
+            self.woke([JobTable::ProverJobs]);
+        }
+        Ok(outcome)
     }
 
     pub async fn complete_node_witness_job(
@@ -218,7 +267,12 @@ impl Dal {
         output: &NodeWitnessOutput,
         time_taken: Duration,
     ) -> DalResult<CompleteOutcome> {
-        dispatch!(self.complete_node_witness_job(id, output, time_taken))
+        let outcome = dispatch!(self.complete_node_witness_job(id, output, time_taken))?;
+        // Witness generation queues the prover jobs it produced.
+        if outcome.is_completed() {
+            self.woke([JobTable::ProverJobs]);
+        }
+        Ok(outcome)
     }
 
     pub async fn complete_recursion_tip_witness_job(
@@ -227,7 +281,16 @@ impl Dal {
         circuit_blob_key: &str,
         time_taken: Duration,
     ) -> DalResult<CompleteOutcome> {
-        dispatch!(self.complete_recursion_tip_witness_job(batch, circuit_blob_key, time_taken))
+        let outcome = dispatch!(self.complete_recursion_tip_witness_job(
+            batch,
+            circuit_blob_key,
+            time_taken
+        ))?;
+        // Witness generation queues the prover jobs it produced.
+        if outcome.is_completed() {
+            self.woke([JobTable::ProverJobs]);
+        }
+        Ok(outcome)
     }
 
     pub async fn complete_scheduler_witness_job(
@@ -236,7 +299,13 @@ impl Dal {
         circuit_blob_key: &str,
         time_taken: Duration,
     ) -> DalResult<CompleteOutcome> {
-        dispatch!(self.complete_scheduler_witness_job(batch, circuit_blob_key, time_taken))
+        let outcome =
+            dispatch!(self.complete_scheduler_witness_job(batch, circuit_blob_key, time_taken))?;
+        // Witness generation queues the prover jobs it produced.
+        if outcome.is_completed() {
+            self.woke([JobTable::ProverJobs]);
+        }
+        Ok(outcome)
     }
 
     /// A proof is done. In the same transaction, queues the dependent witness job whose last
@@ -247,7 +316,11 @@ impl Dal {
         proof_blob_key: &str,
         time_taken: Duration,
     ) -> DalResult<CompleteOutcome> {
-        dispatch!(self.complete_prover_job(id, proof_blob_key, time_taken))
+        let outcome = dispatch!(self.complete_prover_job(id, proof_blob_key, time_taken))?;
+        if let CompleteOutcome::Completed { queued } = &outcome {
+            self.woke(queued.iter().map(dependent_table));
+        }
+        Ok(outcome)
     }
 
     pub async fn complete_compression_job(
@@ -322,13 +395,21 @@ impl Dal {
         max_attempts: u32,
         backoff: RetryBackoff,
     ) -> DalResult<RequeueCounts> {
-        dispatch!(self.requeue_stuck_jobs(table, timeout, max_attempts, backoff))
+        let counts = dispatch!(self.requeue_stuck_jobs(table, timeout, max_attempts, backoff))?;
+        if counts.requeued > 0 {
+            self.woke([table]);
+        }
+        Ok(counts)
     }
 
     /// Queues every waiting job whose dependencies are all done (and inserts missing
     /// compression jobs): the safety net behind in-transaction queuing.
     pub async fn queue_ready_dependents(&self) -> DalResult<CatchUpCounts> {
-        dispatch!(self.queue_ready_dependents())
+        let counts = dispatch!(self.queue_ready_dependents())?;
+        if counts.total() > 0 {
+            self.woke(JobTable::ALL);
+        }
+        Ok(counts)
     }
 
     pub async fn archive_prover_jobs(
@@ -432,17 +513,25 @@ impl Dal {
     /// Moves the batch's `attempts_exhausted` and `failed` jobs back to `queued` with
     /// [`ATTEMPTS_AFTER_OPERATOR_REQUEUE`] attempts.
     pub async fn requeue_batch(&self, batch: L1BatchId) -> DalResult<BatchRowCounts> {
-        dispatch!(self.requeue_batch(batch))
+        let counts = dispatch!(self.requeue_batch(batch))?;
+        self.woke(JobTable::ALL);
+        Ok(counts)
     }
 
     /// Deletes everything downstream of the batch's witness input and queues it again.
     pub async fn restart_batch(&self, batch: L1BatchId) -> DalResult<BatchRowCounts> {
-        dispatch!(self.restart_batch(batch))
+        let counts = dispatch!(self.restart_batch(batch))?;
+        self.woke(JobTable::ALL);
+        Ok(counts)
     }
 
     /// Sets one job `queued` with fresh attempts (not a job still waiting for proofs).
     pub async fn restart_job(&self, job: JobRef) -> DalResult<TransitionOutcome> {
-        dispatch!(self.restart_job(job))
+        let outcome = dispatch!(self.restart_job(job))?;
+        if outcome == TransitionOutcome::Applied {
+            self.woke([job.table()]);
+        }
+        Ok(outcome)
     }
 
     /// Removes every row of the batch, archive included.
@@ -457,5 +546,16 @@ impl Dal {
         priority: i32,
     ) -> DalResult<BatchRowCounts> {
         dispatch!(self.set_batch_priority(batch, priority))
+    }
+}
+
+/// The table a dependent queued by a completion lives in.
+fn dependent_table(dependent: &QueuedDependent) -> JobTable {
+    match dependent {
+        QueuedDependent::LeafWitness(_) => JobTable::LeafWitnessJobs,
+        QueuedDependent::NodeWitness(_) => JobTable::NodeWitnessJobs,
+        QueuedDependent::RecursionTipWitness(_) => JobTable::RecursionTipWitnessJobs,
+        QueuedDependent::SchedulerWitness(_) => JobTable::SchedulerWitnessJobs,
+        QueuedDependent::Compression(_) => JobTable::CompressionJobs,
     }
 }

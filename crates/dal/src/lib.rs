@@ -15,7 +15,8 @@
 //! - `model.rs`: jobs, witness generation outputs, outcomes and reports;
 //! - `postgres/`, `sqlite/`: connection, migrations and the dialect's own SQL;
 //! - `ops/`: the operations, written once and compiled once per backend;
-//! - `portable_sql.rs`: the SQL both dialects accept; `rows.rs`: row decoding.
+//! - `portable_sql.rs`: the SQL both dialects accept; `rows.rs`: row decoding;
+//! - `wake.rs`: wake-ups for idle workers (`LISTEN/NOTIFY` on PostgreSQL, in-process on SQLite).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), zkfleet_dal::DalError> {
@@ -44,8 +45,10 @@ mod postgres;
 mod rows;
 mod sqlite;
 mod validate;
+mod wake;
 
 pub use connection::{redact, BackendKind, PoolOptions};
 pub use dal::Dal;
 pub use error::{DalError, DalResult, VersionConflict};
 pub use model::*;
+pub use wake::{JobWakeups, WakeScope, CROSS_PROCESS_SAFETY_POLL, NOTIFY_CHANNEL};

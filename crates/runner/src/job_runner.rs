@@ -11,6 +11,12 @@
 //! instead of hoarding jobs other machines could run. At most
 //! [`JobRunnerConfig::max_in_flight`] jobs are picked and not yet saved.
 //!
+//! Wake-ups: with [`JobRunner::with_wake`] the picker's idle wait also ends when a
+//! `watch` receiver changes (the job database announces queued work, `Dal::job_wakeups`), and
+//! the backoff starts over; the wait still ends after the backoff, polling being the safety
+//! net, but it may then grow to a longer ceiling. The receiver is marked seen *before* each
+//! pick, so work queued while a pick finds nothing wakes the picker at once.
+//!
 //! Shutdown: when the token is cancelled the picker stops picking (a pick under way completes
 //! and its job is run); the channels close behind the last job, the workers finish, the saver
 //! saves everything, and [`JobRunner::run`]'s handle returns a [`RunReport`]. With a shutdown
@@ -22,10 +28,10 @@ use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::{FutureExt, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, info_span, warn, Instrument, Span};
@@ -129,6 +135,13 @@ pub struct JobRunner<P, E, S> {
     executor: Arc<E>,
     saver: S,
     config: JobRunnerConfig,
+    wake: Option<Wake>,
+}
+
+/// What ends an idle wait early, and how long the wait may grow with it.
+struct Wake {
+    receiver: watch::Receiver<u64>,
+    idle_max: Duration,
 }
 
 impl<P, E, S> JobRunner<P, E, S>
@@ -149,7 +162,19 @@ where
             executor: Arc::new(executor),
             saver,
             config,
+            wake: None,
         })
+    }
+
+    /// Ends the picker's idle waits when `receiver` changes (work may have appeared), and lets
+    /// them grow to `idle_max` instead of the configured `idle_backoff_max` (never below it):
+    /// with wake-ups that reach every writer, polling is only a safety net.
+    pub fn with_wake(mut self, receiver: watch::Receiver<u64>, idle_max: Duration) -> Self {
+        self.wake = Some(Wake {
+            receiver,
+            idle_max: idle_max.max(self.config.idle_backoff_max),
+        });
+        self
     }
 
     /// Starts the runner on the current tokio runtime. It runs until `cancel` is cancelled,
@@ -160,6 +185,7 @@ where
             executor,
             saver,
             config,
+            wake,
         } = self;
         let metrics = RunnerMetrics::new(&config.name);
         let ledger = Arc::new(Ledger::new());
@@ -168,6 +194,7 @@ where
 
         let picker_task = tokio::spawn(picker_loop(
             picker,
+            wake,
             job_tx,
             cancel.clone(),
             config.clone(),
@@ -231,13 +258,17 @@ where
 
 async fn picker_loop<P: JobPicker>(
     mut picker: P,
+    mut wake: Option<Wake>,
     jobs: mpsc::Sender<Job<P::Input, P::Metadata>>,
     cancel: CancellationToken,
     config: JobRunnerConfig,
     metrics: RunnerMetrics,
     ledger: Arc<Ledger<P::Metadata>>,
 ) {
-    let mut backoff = IdleBackoff::new(config.idle_backoff_initial, config.idle_backoff_max);
+    let idle_max = wake
+        .as_ref()
+        .map_or(config.idle_backoff_max, |wake| wake.idle_max);
+    let mut backoff = IdleBackoff::new(config.idle_backoff_initial, idle_max);
     let mut seq = 0u64;
     loop {
         // Reserve room first: a job is only picked when it can be handed on at once.
@@ -251,6 +282,10 @@ async fn picker_loop<P: JobPicker>(
         };
         if cancel.is_cancelled() {
             break;
+        }
+        // Whatever is announced from here on ends the next idle wait at once.
+        if let Some(wake) = wake.as_mut() {
+            wake.receiver.borrow_and_update();
         }
         // A panicking picker is treated like a failing one: logged, counted, retried after the
         // backoff. Nothing a component plugs in can end the runner.
@@ -292,10 +327,26 @@ async fn picker_loop<P: JobPicker>(
         tokio::select! {
             biased;
             () = cancel.cancelled() => break,
+            () = woken(&mut wake) => {
+                backoff.reset();
+                metrics.wakeups.increment(1);
+            }
             () = tokio::time::sleep(idle) => {}
         }
     }
     debug!(runner = %config.name, "picker stopped");
+}
+
+/// Resolves when the wake receiver changes; never without one (or once its sender is gone: the
+/// runner then polls only).
+async fn woken(wake: &mut Option<Wake>) {
+    let Some(active) = wake.as_mut() else {
+        return std::future::pending().await;
+    };
+    if active.receiver.changed().await.is_err() {
+        *wake = None;
+        std::future::pending::<()>().await;
+    }
 }
 
 async fn executor_pool<E: Executor>(

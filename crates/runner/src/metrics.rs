@@ -18,6 +18,8 @@ pub const PICK_ERRORS: &str = "zkfleet_runner_pick_errors_total";
 pub const EXECUTE_SECONDS: &str = "zkfleet_runner_execute_seconds";
 /// Histogram: seconds of each idle wait of the picker, label `runner` (its sum is the idle time).
 pub const PICKER_IDLE_SECONDS: &str = "zkfleet_runner_picker_idle_seconds";
+/// Counter: idle waits ended early by a wake-up (work announced), label `runner`.
+pub const PICKER_WAKEUPS: &str = "zkfleet_runner_picker_wakeups_total";
 /// Gauge: jobs picked and not yet saved, label `runner`.
 pub const JOBS_IN_FLIGHT: &str = "zkfleet_runner_jobs_in_flight";
 /// Counter: runs of a periodic task, labels `task`, `outcome` (`ok`, `error`, `panic`).
@@ -37,6 +39,7 @@ pub(crate) struct RunnerMetrics {
     pub execute_seconds: Histogram,
     pub idle_seconds: Histogram,
     pub in_flight: Gauge,
+    pub wakeups: Counter,
 }
 
 impl RunnerMetrics {
@@ -52,6 +55,7 @@ impl RunnerMetrics {
             execute_seconds: metrics::histogram!(EXECUTE_SECONDS, &[label()]),
             idle_seconds: metrics::histogram!(PICKER_IDLE_SECONDS, &[label()]),
             in_flight: metrics::gauge!(JOBS_IN_FLIGHT, &[label()]),
+            wakeups: metrics::counter!(PICKER_WAKEUPS, &[label()]),
         }
     }
 }

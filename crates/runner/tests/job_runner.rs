@@ -601,3 +601,136 @@ fn metrics_count_jobs_by_outcome() {
         "every execution is timed, failed and panicked ones included"
     );
 }
+
+/// Idle: none of the runner's picks found anything, its backoff is long; a wake-up ends the
+/// wait at once and the backoff starts over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wake_up_ends_the_idle_wait() {
+    let executor = TestExecutor {
+        work: Duration::ZERO,
+        behaviour: BTreeMap::new(),
+    };
+    let config = JobRunnerConfig {
+        idle_backoff_initial: Duration::from_secs(60),
+        idle_backoff_max: Duration::from_secs(60),
+        ..JobRunnerConfig::new("wake", 1)
+    };
+    let script = vec![Ok(None), Ok(None), Ok(Some(7))];
+    let (runner, observed) = runner(script, None, executor, Duration::ZERO, config);
+    let (wake, receiver) = tokio::sync::watch::channel(0u64);
+    let cancel = CancellationToken::new();
+    let handle = runner
+        .with_wake(receiver, Duration::from_secs(600))
+        .run(cancel.clone());
+    wait_until("the first pick", || {
+        observed.picks.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    // No wake-up: the runner waits out its (60 s) backoff.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(observed.picks.load(Ordering::SeqCst), 1);
+    // Each wake-up is one more pick, at once.
+    wake.send_modify(|g| *g += 1);
+    wait_until("a woken pick", || {
+        observed.picks.load(Ordering::SeqCst) == 2
+    })
+    .await;
+    wake.send_modify(|g| *g += 1);
+    wait_until("the job is saved", || observed.saved_ids() == [7]).await;
+    // The sender gone: the runner goes on polling, without spinning.
+    drop(wake);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(observed.picks.load(Ordering::SeqCst) <= 4);
+    cancel.cancel();
+    let report = handle.await.expect("runner task");
+    assert_eq!(report.succeeded, 1);
+}
+
+/// Work announced while a pick is finding nothing (the pick's snapshot came before the insert)
+/// is not lost: the wake-up is counted from before the pick, so the idle wait ends at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wake_up_during_a_pick_is_not_lost() {
+    struct AnnouncesWhilePicking {
+        wake: tokio::sync::watch::Sender<u64>,
+        picks: Arc<AtomicU32>,
+    }
+    impl JobPicker for AnnouncesWhilePicking {
+        type Input = u64;
+        type Metadata = JobId;
+        type Error = String;
+        async fn pick(&mut self) -> Result<Option<(u64, JobId)>, String> {
+            let n = self.picks.fetch_add(1, Ordering::SeqCst);
+            if n == 0 {
+                // Another worker queues a job and its notification arrives mid-pick.
+                self.wake.send_modify(|g| *g += 1);
+            }
+            Ok(None)
+        }
+    }
+    let (wake, receiver) = tokio::sync::watch::channel(0u64);
+    let picks = Arc::new(AtomicU32::new(0));
+    let picker = AnnouncesWhilePicking {
+        wake,
+        picks: picks.clone(),
+    };
+    let observed = Arc::new(Observed::default());
+    let saver = TestSaver {
+        delay: Duration::ZERO,
+        observed,
+        fail_on: BTreeMap::new(),
+    };
+    let executor = TestExecutor {
+        work: Duration::ZERO,
+        behaviour: BTreeMap::new(),
+    };
+    let config = JobRunnerConfig {
+        idle_backoff_initial: Duration::from_secs(60),
+        idle_backoff_max: Duration::from_secs(60),
+        ..JobRunnerConfig::new("wake-race", 1)
+    };
+    let runner = JobRunner::new(picker, executor, saver, config)
+        .expect("valid config")
+        .with_wake(receiver, Duration::from_secs(60));
+    let cancel = CancellationToken::new();
+    let handle = runner.run(cancel.clone());
+    wait_until("the second pick", || picks.load(Ordering::SeqCst) >= 2).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        picks.load(Ordering::SeqCst),
+        2,
+        "one wake-up, one extra pick"
+    );
+    cancel.cancel();
+    handle.await.expect("runner task");
+}
+
+/// Paused time: with a wake source the idle backoff grows past `idle_backoff_max` up to the
+/// ceiling given with it (polling is only the safety net).
+#[tokio::test(start_paused = true)]
+async fn with_wake_ups_the_backoff_grows_to_the_safety_poll() {
+    let executor = TestExecutor {
+        work: Duration::ZERO,
+        behaviour: BTreeMap::new(),
+    };
+    let config = JobRunnerConfig {
+        idle_backoff_initial: Duration::from_millis(20),
+        idle_backoff_max: Duration::from_millis(80),
+        ..JobRunnerConfig::new("safety-poll", 1)
+    };
+    let (runner, observed) = runner(Vec::new(), None, executor, Duration::ZERO, config);
+    let (_wake, receiver) = tokio::sync::watch::channel(0u64);
+    let cancel = CancellationToken::new();
+    let handle = runner
+        .with_wake(receiver, Duration::from_millis(1000))
+        .run(cancel.clone());
+    wait_until("eight picks", || observed.picks.load(Ordering::SeqCst) >= 8).await;
+    cancel.cancel();
+    handle.await.expect("runner task");
+    let times = observed.pick_times.lock().unwrap().clone();
+    let gaps: Vec<u128> = times
+        .windows(2)
+        .take(7)
+        .map(|w| (w[1] - w[0]).as_millis())
+        .collect();
+    assert_eq!(gaps, [20, 40, 80, 160, 320, 640, 1000]);
+}

@@ -111,6 +111,7 @@ pub async fn run(
             AggregationRound::Basic => start(
                 round,
                 basic::runner(dal.clone(), store.clone(), &config),
+                &dal,
                 &cancel,
             )?,
             AggregationRound::Leaf => {
@@ -155,6 +156,7 @@ type RoundHandle = JoinHandle<Result<RoundReport, tokio::task::JoinError>>;
 fn start<P, E, S>(
     round: AggregationRound,
     runner: Result<JobRunner<P, E, S>, zkfleet_runner::ConfigError>,
+    dal: &Dal,
     cancel: &CancellationToken,
 ) -> Result<RoundHandle, WitnessGeneratorError>
 where
@@ -163,7 +165,12 @@ where
     P: JobPicker<Input = E::Input, Metadata = E::Metadata>,
     S: JobSaver<Output = E::Output, Metadata = E::Metadata, ExecutorError = E::Error>,
 {
-    let handle = runner.map_err(ConfigError::from)?.run(cancel.clone());
+    // Idle, the round waits for its table's wake-ups (docs/database.md, "Wake-ups").
+    let wake = dal.job_wakeups(zkfleet_dal::JobTable::witness_table(round));
+    let handle = runner
+        .map_err(ConfigError::from)?
+        .with_wake(wake.receiver.clone(), wake.idle_ceiling())
+        .run(cancel.clone());
     Ok(tokio::spawn(async move {
         handle.await.map(|r| RoundReport::of(round, r))
     }))
@@ -179,6 +186,7 @@ fn start_aggregation<R: WitnessRound>(
     start(
         R::ROUND,
         aggregation::runner(round, dal.clone(), store.clone(), config),
+        dal,
         cancel,
     )
 }

@@ -276,6 +276,18 @@ pub(crate) fn start<R: Round>(
         },
         config,
     )?;
+    // Idle, a worker waits for its table's wake-ups (polling stays the safety net), as the
+    // fleet's components do. The round names are the tables' `job_type`s.
+    let runner = match zkfleet_dal::JobTable::ALL
+        .into_iter()
+        .find(|table| table.job_type() == R::NAME)
+    {
+        Some(table) => {
+            let wake = fleet.dal.job_wakeups(table);
+            runner.with_wake(wake.receiver.clone(), wake.idle_ceiling())
+        }
+        None => runner,
+    };
     Ok(runner.run(cancel))
 }
 

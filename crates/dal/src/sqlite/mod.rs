@@ -73,3 +73,21 @@ pub(crate) async fn connect(url: &str, options: &PoolOptions) -> DalResult<sqlx:
         .await
         .map_err(DalError::Connection)
 }
+
+/// What identifies the database file of `url` among this process's connections, so every `Dal`
+/// of one file shares its wake-ups: the file's canonical path (it exists once connected).
+/// `None` for an in-memory database, which only its own `Dal` sees.
+pub(crate) fn wake_key(url: &str) -> Option<String> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = path.split('?').next().unwrap_or(path);
+    Some(match std::fs::canonicalize(path) {
+        Ok(canonical) => canonical.to_string_lossy().into_owned(),
+        Err(_) => path.to_owned(),
+    })
+}

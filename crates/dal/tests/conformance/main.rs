@@ -15,6 +15,7 @@ mod inserts;
 mod intake;
 mod picking;
 mod requeue;
+mod wakeups;
 
 use catch_up_and_operator::*;
 use chain::*;
@@ -24,6 +25,7 @@ use inserts::*;
 use intake::*;
 use picking::*;
 use requeue::*;
+use wakeups::*;
 
 conformance!(
     protocol_versions_are_idempotent_and_conflicts_are_errors,
@@ -48,4 +50,6 @@ conformance!(
     concurrent_submissions_have_one_winner,
     permanent_failures_are_terminal_until_operator_requeue,
     failed_jobs_wait_out_their_retry_backoff,
+    queued_work_wakes_subscribers,
+    only_committed_work_is_announced,
 );

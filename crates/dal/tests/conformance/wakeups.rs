@@ -1,0 +1,163 @@
+//! Wake-ups: queued work is announced to subscribers (PostgreSQL: by any writer, through the
+//! job tables' triggers and `LISTEN/NOTIFY`; SQLite: by this process's `Dal`s of the file).
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use zkfleet_dal::{Dal, JobTable, PoolOptions, WakeScope};
+use zkfleet_types::CircuitId;
+
+use crate::fixtures::{basic_output, insert_version, pick_any, SECOND};
+use crate::harness::{batch_id, new_batch, TestDb, V1};
+
+/// How long a wake-up may take (the listener is a separate connection; the machine is shared).
+const DELIVERY: Duration = Duration::from_secs(10);
+
+async fn woken(receiver: &mut watch::Receiver<u64>, what: &str) {
+    tokio::time::timeout(DELIVERY, receiver.changed())
+        .await
+        .unwrap_or_else(|_| panic!("no wake-up within {DELIVERY:?}: {what}"))
+        .expect("wake-up sender alive");
+    receiver.borrow_and_update();
+}
+
+/// Whether the receiver changes within `window` (then marks it seen).
+async fn changes_within(receiver: &mut watch::Receiver<u64>, window: Duration) -> bool {
+    let changed = tokio::time::timeout(window, receiver.changed())
+        .await
+        .is_ok();
+    receiver.borrow_and_update();
+    changed
+}
+
+/// The first wake-up of a PostgreSQL subscription says "the listener is connected" (it wakes
+/// everyone once, having possibly missed notifications before); wait for it, so that what
+/// follows is announced by notifications. SQLite has no listener.
+async fn listener_ready(dal: &Dal, receiver: &mut watch::Receiver<u64>) {
+    if dal.backend() == zkfleet_dal::BackendKind::Postgres {
+        woken(receiver, "the listener's first wake-up").await;
+    }
+}
+
+pub async fn queued_work_wakes_subscribers(db: &TestDb) {
+    let dal = &db.dal;
+    insert_version(dal, V1).await;
+    // A second pool on the same database: another process on PostgreSQL, another `Dal` of the
+    // same file in this process on SQLite. It does the writing; `dal`'s subscribers listen.
+    let writer = Dal::connect_with(&db.url, &PoolOptions::default())
+        .await
+        .expect("second pool");
+    let mut inputs = dal.job_wakeups(JobTable::WitnessInputs);
+    let mut provers = dal.job_wakeups(JobTable::ProverJobs);
+    let mut leaves = dal.job_wakeups(JobTable::LeafWitnessJobs);
+    let expected_scope = match dal.backend() {
+        zkfleet_dal::BackendKind::Postgres => WakeScope::AllProcesses,
+        zkfleet_dal::BackendKind::Sqlite => WakeScope::ThisProcess,
+    };
+    assert_eq!(provers.scope, expected_scope);
+    listener_ready(dal, &mut inputs.receiver).await;
+    listener_ready(dal, &mut provers.receiver).await;
+    listener_ready(dal, &mut leaves.receiver).await;
+
+    // A batch inserted: its witness input is queued.
+    writer.insert_batch(&new_batch(1, V1)).await.unwrap();
+    woken(&mut inputs.receiver, "batch inserted").await;
+
+    // Basic witness generation queues prover jobs.
+    let batch = batch_id(1);
+    let job = writer.pick_basic_witness_job(V1, "bwg").await.unwrap();
+    assert!(job.is_some());
+    let output = basic_output(batch, &[(CircuitId(1), 2)]);
+    let done = writer
+        .complete_basic_witness_job(batch, &output, SECOND)
+        .await
+        .unwrap();
+    assert!(done.is_completed());
+    woken(&mut provers.receiver, "prover jobs inserted").await;
+
+    // Picking (queued → in progress) announces nothing.
+    let first = pick_any(&writer, V1).await.expect("a prover job");
+    assert!(
+        !changes_within(&mut provers.receiver, Duration::from_millis(300)).await,
+        "a pick woke the prover subscribers"
+    );
+    assert!(
+        !changes_within(&mut leaves.receiver, Duration::ZERO).await,
+        "leaf subscribers woken before their job was ready"
+    );
+
+    // The completion of the last proof queues the leaf job, and announces it.
+    let second = pick_any(&writer, V1).await.expect("a prover job");
+    for job in [first, second] {
+        writer
+            .complete_prover_job(job.id, &format!("proofs/{}", job.id), SECOND)
+            .await
+            .unwrap();
+    }
+    woken(&mut leaves.receiver, "leaf job queued by the last proof").await;
+
+    // A requeue after a failure announces the job again.
+    let leaf = writer
+        .pick_leaf_witness_job(V1, "lwg")
+        .await
+        .unwrap()
+        .expect("leaf job");
+    writer
+        .fail_job(zkfleet_dal::JobRef::LeafWitness(leaf.id), "transient")
+        .await
+        .unwrap();
+    leaves.receiver.borrow_and_update();
+    let counts = writer
+        .requeue_stuck_jobs(JobTable::LeafWitnessJobs, Duration::from_secs(3600), 10)
+        .await
+        .unwrap();
+    assert_eq!(counts.requeued, 1);
+    woken(&mut leaves.receiver, "failed leaf job requeued").await;
+
+    // On PostgreSQL any writer wakes us, even one that is not a `Dal` (a hand-edit, a tool).
+    if expected_scope == WakeScope::AllProcesses {
+        let mut compression = dal.job_wakeups(JobTable::CompressionJobs);
+        compression.receiver.borrow_and_update();
+        db.execute_raw("UPDATE prover_jobs SET status = 'queued' WHERE status = 'successful'")
+            .await;
+        woken(&mut provers.receiver, "raw UPDATE … SET status = 'queued'").await;
+        assert!(
+            !changes_within(&mut compression.receiver, Duration::from_millis(300)).await,
+            "a prover-job notification woke compression subscribers"
+        );
+    }
+    writer.close().await;
+}
+
+/// A rolled-back transaction announces nothing (PostgreSQL delivers notifications at commit);
+/// a committed one does. SQLite: the `Dal` announces only what it committed, by construction.
+pub async fn only_committed_work_is_announced(db: &TestDb) {
+    let dal = &db.dal;
+    if dal.backend() != zkfleet_dal::BackendKind::Postgres {
+        return;
+    }
+    insert_version(dal, V1).await;
+    let mut inputs = dal.job_wakeups(JobTable::WitnessInputs);
+    listener_ready(dal, &mut inputs.receiver).await;
+    let batch = new_batch(7, V1);
+    dal.insert_batch(&batch).await.unwrap();
+    woken(&mut inputs.receiver, "batch inserted").await;
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
+        let mut tx = conn.begin().await.expect("begin");
+        sqlx::query("UPDATE witness_inputs SET status = 'queued', attempts = 0")
+            .execute(&mut *tx)
+            .await
+            .expect("update");
+        tx.rollback().await.expect("rollback");
+    }
+    assert!(
+        !changes_within(&mut inputs.receiver, Duration::from_millis(500)).await,
+        "a rolled-back transaction woke subscribers"
+    );
+    // The same change committed is announced.
+    db.execute_raw("UPDATE witness_inputs SET status = 'queued', attempts = 0")
+        .await;
+    woken(&mut inputs.receiver, "committed UPDATE").await;
+}

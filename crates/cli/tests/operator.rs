@@ -716,3 +716,221 @@ fn sqlite_embedded_default_through_data_dir() {
     assert!(out.contains("embedded default"), "{out}");
     assert!(out.contains("zkfleet.sqlite"), "{out}");
 }
+
+/// Issue 15, with real processes: three `zkfleet gateway` processes on one database and store,
+/// and `zkfleet insert-batch` processes, all submitting conflicting inputs of the same batches
+/// at the same moment. For every batch exactly one submission wins (one `newly_inserted: true`
+/// or one "inserted"); every submission of the winner's input is accepted as already known,
+/// every other one refused (409, or an error naming the different input); the row names the
+/// winner's blob, holding the winner's input.
+#[test]
+fn postgres_gateway_processes_and_insert_batch_race_to_one_winner_per_batch() {
+    use std::process::{Child, Stdio};
+    use zkfleet_rollup::generate::{generate, GeneratorConfig};
+    use zkfleet_types::api::{Base64Bytes, L1VerifierConfig, ProofGenerationData};
+
+    const GATEWAYS: usize = 3;
+    const VARIANTS: u64 = 3;
+    const BATCHES: [u32; 3] = [11, 12, 13];
+
+    struct Killed(Vec<Child>);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            for child in &mut self.0 {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+
+    let fleet = TestFleet::postgres();
+    fleet.insert_version();
+    let config = fleet.path("gateway.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[gateway]\n[[gateway.protocol_versions]]\nversion = \"{VERSION}\"\n\
+             recursion_tree_vk_digest = \"{RECURSION_VK}\"\nfinal_vk_digest = \"{FINAL_VK}\"\n"
+        ),
+    )
+    .unwrap();
+    let ports: Vec<u16> = (0..GATEWAYS)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .unwrap()
+        })
+        .collect();
+    let mut gateways = Killed(Vec::new());
+    let log = |port: &u16| fleet.path(&format!("gateway-{port}.log"));
+    for port in &ports {
+        gateways.0.push(
+            fleet
+                .command()
+                .arg("--config")
+                .arg(&config)
+                .arg("gateway")
+                .env(
+                    "ZKFLEET_GATEWAY__LISTEN_ADDRESS",
+                    format!("127.0.0.1:{port}"),
+                )
+                // One metrics listener per process.
+                .env("ZKFLEET_METRICS__GATEWAY", "127.0.0.1:0")
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(log(port)).unwrap())
+                .spawn()
+                .expect("start a gateway"),
+        );
+    }
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    for port in &ports {
+        while fleet
+            .runtime
+            .block_on(
+                client
+                    .get(format!("http://127.0.0.1:{port}/healthz"))
+                    .send(),
+            )
+            .is_err()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "gateway {port} did not start: {}",
+                std::fs::read_to_string(log(port)).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    // Different valid inputs of every batch (other seeds: other keys and operations).
+    let mut inputs = std::collections::HashMap::new();
+    for number in BATCHES {
+        for variant in 0..VARIANTS {
+            let generated = generate(&GeneratorConfig {
+                accounts: 3,
+                operations: 3,
+                seed: 100 * u64::from(number) + variant,
+                tree_height: 2,
+                chain_id: ChainId(270),
+                batch_number: BatchNumber(number),
+                invalid: None,
+            })
+            .unwrap();
+            let bytes = zkfleet_witness_generator::BatchWitnessInput::from_genesis(
+                &generated.batch,
+                &generated.genesis,
+            )
+            .unwrap()
+            .encode()
+            .unwrap();
+            let path = fleet.path(&format!("race-{number}-{variant}.bin"));
+            std::fs::write(&path, &bytes).unwrap();
+            inputs.insert((number, variant), (bytes, path));
+        }
+    }
+
+    // insert-batch processes first (they start slower), then the HTTP submissions.
+    let mut cli = Vec::new();
+    for number in BATCHES {
+        for variant in 0..VARIANTS {
+            let child = fleet
+                .command()
+                .args(["--chain-id", "270", "insert-batch", "--number"])
+                .arg(number.to_string())
+                .args(["--version", VERSION, "--input"])
+                .arg(&inputs[&(number, variant)].1)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            cli.push((number, variant, child));
+        }
+    }
+    let verifier = L1VerifierConfig {
+        recursion_tree_vk_digest: RECURSION_VK.parse().unwrap(),
+        final_vk_digest: FINAL_VK.parse().unwrap(),
+    };
+    let requests = BATCHES.iter().flat_map(|&number| {
+        let inputs = &inputs;
+        let client = &client;
+        let ports = &ports;
+        (0..VARIANTS).flat_map(move |variant| {
+            (0..2).map(move |copy| {
+                let port = ports[(variant as usize + copy) % GATEWAYS];
+                let body = ProofGenerationData {
+                    l1_batch_id: batch_id(number),
+                    batch_sealed_at: chrono::Utc::now(),
+                    protocol_version: V1,
+                    l1_verifier_config: verifier,
+                    witness_input: Base64Bytes(inputs[&(number, variant)].0.clone()),
+                };
+                async move {
+                    let response = client
+                        .post(format!("http://127.0.0.1:{port}/submit_request_for_proofs"))
+                        .json(&body)
+                        .send()
+                        .await
+                        .expect("the gateway answers");
+                    let status = response.status().as_u16();
+                    let text = response.text().await.unwrap_or_default();
+                    (number, variant, status, text)
+                }
+            })
+        })
+    });
+    let answers = fleet.runtime.block_on(futures::future::join_all(requests));
+    let cli: Vec<(u32, u64, std::process::Output)> = cli
+        .into_iter()
+        .map(|(n, v, child)| (n, v, child.wait_with_output().unwrap()))
+        .collect();
+
+    let store = Store::open(&StoreConfig::local(fleet.store_root())).unwrap();
+    for number in BATCHES {
+        let row = fleet
+            .runtime
+            .block_on(fleet.dal.batch_status(batch_id(number)))
+            .unwrap()
+            .witness_input
+            .expect("the batch row");
+        let key = ObjectKey::parse(row.input_blob_key.as_deref().unwrap()).unwrap();
+        let stored = fleet
+            .runtime
+            .block_on(store.get::<WitnessInputBytes>(&key))
+            .unwrap();
+        let winner = (0..VARIANTS)
+            .find(|v| inputs[&(number, *v)].0.as_slice() == stored.0.as_ref())
+            .unwrap_or_else(|| panic!("batch {number}: the stored input is nobody's"));
+        let mut inserted = 0;
+        for (_, variant, status, text) in answers.iter().filter(|a| a.0 == number) {
+            if *variant == winner {
+                assert_eq!(*status, 200, "batch {number} variant {variant}: {text}");
+                if text.contains("\"newly_inserted\":true") {
+                    inserted += 1;
+                }
+            } else {
+                assert_eq!(*status, 409, "batch {number} variant {variant}: {text}");
+            }
+        }
+        for (_, variant, output) in cli.iter().filter(|c| c.0 == number) {
+            let (out, err) = (
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr),
+            );
+            if *variant == winner {
+                assert!(output.status.success(), "batch {number}: {out}{err}");
+                if out.contains("inserted batch") {
+                    inserted += 1;
+                }
+            } else {
+                assert!(!output.status.success(), "batch {number}: {out}");
+                assert!(err.contains("different witness_input"), "{err}");
+            }
+        }
+        assert_eq!(
+            inserted, 1,
+            "batch {number}: exactly one submission inserts it"
+        );
+    }
+}

@@ -13,7 +13,7 @@ use serde_json::json;
 use sqlx::Connection;
 use zkfleet_dal::{
     BasicWitnessOutput, Dal, HeavySet, NewBasicProverJob, NewBatch, NewLeafWitnessJob, PoolOptions,
-    ProverJobClass,
+    ProofDone, ProverJobClass,
 };
 use zkfleet_types::{
     BatchNumber, ChainId, CircuitId, HashDigest, L1BatchId, ProtocolSemanticVersion,
@@ -24,6 +24,9 @@ const VERSION: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
 const JOBS_PER_RUN: u32 = 2_000;
 const REPETITIONS: usize = 5;
 const CONCURRENCY: [usize; 3] = [1, 4, 16];
+/// Jobs per pick and per completing transaction: 1 is the single-job API (`pick_prover_job`,
+/// `complete_prover_job`), more the batched one (`pick_prover_jobs`, `complete_prover_jobs`).
+const BATCH_SIZES: [u32; 2] = [1, 8];
 const BEGIN_MARKER: &str = "<!-- BEGIN dal-picks -->";
 const END_MARKER: &str = "<!-- END dal-picks -->";
 
@@ -32,6 +35,7 @@ type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
 struct Series {
     backend: &'static str,
     pickers: usize,
+    batch: u32,
     /// Picks per second of each repetition.
     runs: Vec<f64>,
 }
@@ -108,7 +112,7 @@ async fn prepare_batch(dal: &Dal, number: u32) -> BenchResult<L1BatchId> {
 }
 
 /// Runs `pickers` concurrent pick + complete loops until the queue is empty; picks per second.
-async fn run_once(dal: &Dal, pickers: usize) -> BenchResult<f64> {
+async fn run_once(dal: &Dal, pickers: usize, batch: u32) -> BenchResult<f64> {
     let start = Instant::now();
     let mut tasks = Vec::new();
     for p in 0..pickers {
@@ -117,13 +121,34 @@ async fn run_once(dal: &Dal, pickers: usize) -> BenchResult<f64> {
             let name = format!("bench-{p}");
             let heavy = HeavySet::default();
             let mut done = 0u64;
-            while let Some(job) = dal
-                .pick_prover_job(VERSION, ProverJobClass::Any, &heavy, &name)
-                .await?
-            {
-                dal.complete_prover_job(job.id, &format!("proofs/{}", job.id), Duration::ZERO)
-                    .await?;
-                done += 1;
+            if batch == 1 {
+                while let Some(job) = dal
+                    .pick_prover_job(VERSION, ProverJobClass::Any, &heavy, &name)
+                    .await?
+                {
+                    dal.complete_prover_job(job.id, &format!("proofs/{}", job.id), Duration::ZERO)
+                        .await?;
+                    done += 1;
+                }
+            } else {
+                loop {
+                    let jobs = dal
+                        .pick_prover_jobs(VERSION, ProverJobClass::Any, &heavy, &name, batch)
+                        .await?;
+                    if jobs.is_empty() {
+                        break;
+                    }
+                    let proofs: Vec<ProofDone> = jobs
+                        .iter()
+                        .map(|job| ProofDone {
+                            id: job.id,
+                            proof_blob_key: format!("proofs/{}", job.id),
+                            time_taken: Duration::ZERO,
+                        })
+                        .collect();
+                    dal.complete_prover_jobs(&proofs).await?;
+                    done += jobs.len() as u64;
+                }
             }
             Ok::<u64, zkfleet_dal::DalError>(done)
         }));
@@ -148,26 +173,29 @@ async fn bench_backend(backend: &'static str, dal: &Dal) -> BenchResult<Vec<Seri
     .await?;
     let mut number = 0;
     let mut all = Vec::new();
-    for pickers in CONCURRENCY {
-        let mut series = Series {
-            backend,
-            pickers,
-            runs: Vec::new(),
-        };
-        for _ in 0..REPETITIONS {
-            number += 1;
-            let batch = prepare_batch(dal, number).await?;
-            series.runs.push(run_once(dal, pickers).await?);
-            // Keep the tables at one batch, so every repetition starts from the same state.
-            dal.delete_batch(batch).await?;
+    for batch_size in BATCH_SIZES {
+        for pickers in CONCURRENCY {
+            let mut series = Series {
+                backend,
+                pickers,
+                batch: batch_size,
+                runs: Vec::new(),
+            };
+            for _ in 0..REPETITIONS {
+                number += 1;
+                let batch = prepare_batch(dal, number).await?;
+                series.runs.push(run_once(dal, pickers, batch_size).await?);
+                // Keep the tables at one batch, so every repetition starts from the same state.
+                dal.delete_batch(batch).await?;
+            }
+            eprintln!(
+                "{backend:>10} {pickers:>2} pickers, batch {batch_size:>2}: median {:>8.0} picks/s (min {:.0}, max {:.0})",
+                series.median(),
+                series.min(),
+                series.max()
+            );
+            all.push(series);
         }
-        eprintln!(
-            "{backend:>10} {pickers:>2} pickers: median {:>8.0} picks/s (min {:.0}, max {:.0})",
-            series.median(),
-            series.min(),
-            series.max()
-        );
-        all.push(series);
     }
     Ok(all)
 }
@@ -306,6 +334,7 @@ fn write_results(
         "results": series.iter().map(|s| json!({
             "backend": s.backend,
             "pickers": s.pickers,
+            "batch": s.batch,
             "median_picks_per_second": s.median().round(),
             "min_picks_per_second": s.min().round(),
             "max_picks_per_second": s.max().round(),
@@ -325,10 +354,14 @@ fn write_results(
          SQLite: WAL file on local disk, synchronous = NORMAL (no flush per commit); PostgreSQL \
          on loopback with fsync = {fsync} and synchronous_commit = {sc}{flush_note}; pools of \
          20 connections. \
-         A job costs two write transactions (pick; complete with its dependency check). SQLite \
-         serialises writers, so more pickers do not add throughput; PostgreSQL pickers skip \
-         each other's locked rows and scale until the machine's two cores are busy.\n\n\
-         | backend | pickers | median picks/s | min–max |\n|---|---:|---:|---:|\n",
+         Batch 1: a job costs two write transactions (pick; complete with its dependency \
+         check), through `pick_prover_job` and `complete_prover_job`. Batch k: a worker picks up \
+         to k jobs of one circuit in one transaction (`pick_prover_jobs`) and completes them in \
+         one transaction (`complete_prover_jobs`, dependents queued in it as before), so k jobs \
+         cost two transactions. SQLite serialises writers, so more pickers do not add \
+         throughput; PostgreSQL pickers skip each other's locked rows and scale until the \
+         machine's two cores are busy.\n\n\
+         | backend | batch | pickers | median picks/s | min–max |\n|---|---:|---:|---:|---:|\n",
         fsync = postgres.fsync,
         sc = postgres.synchronous_commit,
         flush_note = if postgres.fsync == "off" || postgres.synchronous_commit == "off" {
@@ -339,8 +372,9 @@ fn write_results(
     );
     for s in series {
         section.push_str(&format!(
-            "| {} | {} | {:.0} | {:.0}–{:.0} |\n",
+            "| {} | {} | {} | {:.0} | {:.0}–{:.0} |\n",
             s.backend,
+            s.batch,
             s.pickers,
             s.median(),
             s.min(),

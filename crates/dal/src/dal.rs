@@ -221,6 +221,22 @@ impl Dal {
         dispatch!(self.pick_prover_job(version, class, heavy, picked_by))
     }
 
+    /// Up to `limit` prover jobs of one (round, circuit, depth) in one transaction: the first
+    /// is the job [`Dal::pick_prover_job`] would pick (class, priority, age), the others the
+    /// next queued jobs of the same circuit, skipping jobs other pickers hold. Empty: nothing
+    /// queued for this class. For a worker that proves several circuits at once (a GPU); each
+    /// job counts an attempt and is requeued on its own if the worker dies.
+    pub async fn pick_prover_jobs(
+        &self,
+        version: ProtocolSemanticVersion,
+        class: ProverJobClass,
+        heavy: &HeavySet,
+        picked_by: &str,
+        limit: u32,
+    ) -> DalResult<Vec<ProverJob>> {
+        dispatch!(self.pick_prover_jobs(version, class, heavy, picked_by, limit))
+    }
+
     pub async fn pick_compression_job(
         &self,
         version: ProtocolSemanticVersion,
@@ -321,6 +337,23 @@ impl Dal {
             self.woke(queued.iter().map(dependent_table));
         }
         Ok(outcome)
+    }
+
+    /// Several proofs done, in one transaction: each outcome (in the order given) is what
+    /// [`Dal::complete_prover_job`] would have answered, dependents queued in the same
+    /// transaction. One failed statement fails them all (nothing is recorded): complete them
+    /// one by one then, or leave them to the requeuer.
+    pub async fn complete_prover_jobs(
+        &self,
+        proofs: &[ProofDone],
+    ) -> DalResult<Vec<CompleteOutcome>> {
+        let outcomes = dispatch!(self.complete_prover_jobs(proofs))?;
+        for outcome in &outcomes {
+            if let CompleteOutcome::Completed { queued } = outcome {
+                self.woke(queued.iter().map(dependent_table));
+            }
+        }
+        Ok(outcomes)
     }
 
     pub async fn complete_compression_job(

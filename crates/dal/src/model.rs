@@ -703,3 +703,11 @@ pub struct BatchJobCount {
     pub status: JobStatus,
     pub count: u64,
 }
+
+/// One proof of a batched completion ([`crate::Dal::complete_prover_jobs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofDone {
+    pub id: ProverJobId,
+    pub proof_blob_key: String,
+    pub time_taken: Duration,
+}

@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 use zkfleet_types::ids::{LeafJobId, NodeJobId, ProverJobId};
 use zkfleet_types::{AggregationRound, JobStatus, L1BatchId};
 
-use super::{begin_write, bind_key, sql, unchanged_status, Key, Pool, Tx};
+use super::{begin_write, bind_key, job_status, sql, unchanged_status, Key, Pool, Tx};
 use crate::error::{DalError, DalResult};
-use crate::model::{CompleteOutcome, JobRef, QueuedDependent, TransitionOutcome};
+use crate::model::{CompleteOutcome, JobRef, ProofDone, QueuedDependent, TransitionOutcome};
 use crate::rows::{batch_col, db_batch, db_millis, round_col, CompletedProverJobRow, DependentRow};
 
 pub(crate) async fn complete_prover_job(
@@ -42,6 +42,75 @@ pub(crate) async fn complete_prover_job(
     let queued = queue_dependents_of_proof(&mut tx, &row, now).await?;
     tx.commit().await?;
     Ok(CompleteOutcome::Completed { queued })
+}
+
+/// Several proofs in one transaction: each completes exactly as [`complete_prover_job`] would
+/// (guarded on `in_progress`; its dependent queued when it was the last dependency), and the
+/// outcomes come back in the order of `proofs`. Every job row is marked first, then the
+/// dependents are locked and checked in one global order (table, chain, batch, circuit, depth),
+/// so two batched completions never wait for each other in a cycle; siblings completed in the
+/// same batch are all visible to the check, and the dependent is queued once.
+pub(crate) async fn complete_prover_jobs(
+    pool: &Pool,
+    proofs: &[ProofDone],
+) -> DalResult<Vec<CompleteOutcome>> {
+    if let Some(empty) = proofs.iter().find(|p| p.proof_blob_key.is_empty()) {
+        return Err(DalError::InvalidInput(format!(
+            "prover job {}: empty proof blob key",
+            empty.id
+        )));
+    }
+    if proofs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = Utc::now();
+    let mut tx = begin_write(pool).await?;
+    let mut outcomes: Vec<Option<CompleteOutcome>> = proofs.iter().map(|_| None).collect();
+    let mut completed = Vec::with_capacity(proofs.len());
+    for (i, proof) in proofs.iter().enumerate() {
+        let row: Option<CompletedProverJobRow> = sqlx::query_as(sql::COMPLETE_PROVER_JOB)
+            .bind(proof.id.0)
+            .bind(&proof.proof_blob_key)
+            .bind(db_millis(proof.time_taken))
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+        match row {
+            Some(row) => completed.push((i, row)),
+            None => {
+                let job = JobRef::Prover(proof.id);
+                let status = job_status(&mut tx, job)
+                    .await?
+                    .ok_or_else(|| DalError::NotFound(job.to_string()))?;
+                outcomes[i] = Some(CompleteOutcome::NotInProgress { status });
+            }
+        }
+    }
+    completed.sort_by_key(|(_, row)| dependent_lock_order(row));
+    for (i, row) in &completed {
+        let queued = queue_dependents_of_proof(&mut tx, row, now).await?;
+        outcomes[*i] = Some(CompleteOutcome::Completed { queued });
+    }
+    tx.commit().await?;
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.expect("every proof has an outcome"))
+        .collect())
+}
+
+/// Where the dependent a completed proof may queue sits in the global lock order: (table,
+/// chain, batch, circuit, depth), tables in round order (leaf, node, recursion tip, scheduler,
+/// compression).
+fn dependent_lock_order(job: &CompletedProverJobRow) -> (u8, i64, i64, i64, i64) {
+    let (chain, batch) = (job.meta.chain_id, job.meta.batch_number);
+    match job.aggregation_round {
+        0 => (0, chain, batch, job.circuit_id, 0),
+        1 => (1, chain, batch, job.circuit_id, 0),
+        2 if job.is_node_final_proof => (2, chain, batch, 0, 0),
+        2 => (1, chain, batch, job.circuit_id, job.depth + 1),
+        3 => (3, chain, batch, 0, 0),
+        _ => (4, chain, batch, 0, 0),
+    }
 }
 
 /// What a just-completed proof may have made ready. Each dependent row is locked (PostgreSQL)

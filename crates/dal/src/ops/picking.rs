@@ -244,26 +244,94 @@ pub(crate) async fn pick_prover_job(
 ) -> DalResult<Option<ProverJob>> {
     let heavy_keys = heavy.to_json_keys();
     let mut tx = begin_write(pool).await?;
-    let row = match class {
+    let row = pick_prover_row(&mut tx, version, class, &heavy_keys, picked_by).await?;
+    tx.commit().await?;
+    row.map(ProverJobRow::into_job).transpose()
+}
+
+/// Up to `limit` prover jobs of one (round, circuit, depth), in one transaction: the first is
+/// the job [`pick_prover_job`] would pick (class, priority, age: every rule of a single pick),
+/// the others the next queued jobs of the same circuit in pick order, skipping rows other
+/// pickers hold (PostgreSQL) — so a batch never waits for another picker and never makes a
+/// picker see an empty queue while jobs are queued. Attempts are counted per job.
+pub(crate) async fn pick_prover_jobs(
+    pool: &Pool,
+    version: ProtocolSemanticVersion,
+    class: ProverJobClass,
+    heavy: &HeavySet,
+    picked_by: &str,
+    limit: u32,
+) -> DalResult<Vec<ProverJob>> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let heavy_keys = heavy.to_json_keys();
+    let mut tx = begin_write(pool).await?;
+    let Some(first) = pick_prover_row(&mut tx, version, class, &heavy_keys, picked_by).await?
+    else {
+        tx.commit().await?;
+        return Ok(Vec::new());
+    };
+    let more: Vec<ProverJobRow> = if limit > 1 {
+        sqlx::query_as(sql::PICK_MORE_PROVER_JOBS)
+            .bind(i64::from(version.minor))
+            .bind(i64::from(version.patch))
+            .bind(picked_by)
+            .bind(Utc::now())
+            .bind(first.aggregation_round)
+            .bind(first.circuit_id)
+            .bind(first.depth)
+            .bind(i64::from(limit - 1))
+            .fetch_all(&mut *tx)
+            .await?
+    } else {
+        Vec::new()
+    };
+    tx.commit().await?;
+    let mut jobs = std::iter::once(first)
+        .chain(more)
+        .map(ProverJobRow::into_job)
+        .collect::<DalResult<Vec<_>>>()?;
+    // RETURNING has no order: restore the pick order (same round, circuit and depth).
+    jobs.sort_by(|a, b| {
+        b.meta
+            .priority
+            .cmp(&a.meta.priority)
+            .then(a.meta.batch_sealed_at.cmp(&b.meta.batch_sealed_at))
+            .then(a.sequence_number.cmp(&b.sequence_number))
+            .then(a.id.0.cmp(&b.id.0))
+    });
+    Ok(jobs)
+}
+
+/// The single pick of a prover job of `class`, inside `tx`.
+async fn pick_prover_row(
+    tx: &mut Tx,
+    version: ProtocolSemanticVersion,
+    class: ProverJobClass,
+    heavy_keys: &str,
+    picked_by: &str,
+) -> DalResult<Option<ProverJobRow>> {
+    Ok(match class {
         ProverJobClass::Any => {
-            pick_row::<ProverJobRow>(&mut tx, sql::PICK_PROVER_JOB_ANY, version, picked_by).await?
+            pick_row::<ProverJobRow>(tx, sql::PICK_PROVER_JOB_ANY, version, picked_by).await?
         }
         ProverJobClass::Light => {
             pick_classed(
-                &mut tx,
+                tx,
                 sql::PICK_PROVER_JOB_LIGHT,
                 version,
-                &heavy_keys,
+                heavy_keys,
                 picked_by,
             )
             .await?
         }
         ProverJobClass::Heavy => {
             match pick_classed(
-                &mut tx,
+                tx,
                 sql::PICK_PROVER_JOB_HEAVY,
                 version,
-                &heavy_keys,
+                heavy_keys,
                 picked_by,
             )
             .await?
@@ -271,19 +339,17 @@ pub(crate) async fn pick_prover_job(
                 Some(row) => Some(row),
                 None => {
                     pick_classed(
-                        &mut tx,
+                        tx,
                         sql::PICK_PROVER_JOB_LIGHT,
                         version,
-                        &heavy_keys,
+                        heavy_keys,
                         picked_by,
                     )
                     .await?
                 }
             }
         }
-    };
-    tx.commit().await?;
-    row.map(ProverJobRow::into_job).transpose()
+    })
 }
 
 /// A heavy-only or light-only pick ($5 = the heavy set's keys).

@@ -137,6 +137,22 @@ pub(crate) const PICK_PROVER_JOB_LIGHT: &str = concat!(
     prover_job_cols!()
 );
 
+/// Batched picks: up to $8 more queued prover jobs of the (round $5, circuit $6, depth $7) of
+/// the job the same transaction just picked with one of the statements above, in pick order.
+pub(crate) const PICK_MORE_PROVER_JOBS: &str = concat!(
+    "UPDATE prover_jobs SET ",
+    pick_set!(),
+    " WHERE id IN ( \
+        SELECT id FROM prover_jobs \
+        WHERE status = 'queued' AND protocol_version = $1 AND protocol_version_patch = $2 \
+          AND aggregation_round = $5 AND circuit_id = $6 AND depth = $7 \
+        ORDER BY ",
+    prover_job_order!(),
+    " LIMIT $8) \
+     RETURNING ",
+    prover_job_cols!()
+);
+
 // ---------------------------------------------------------------------------------------------
 // Dependent rows. The completing transaction already holds the write lock (BEGIN IMMEDIATE),
 // so no other transaction can complete a sibling dependency between this read and the count.

@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod batched;
 mod catch_up_and_operator;
 mod chain;
 mod completion;
@@ -17,6 +18,7 @@ mod picking;
 mod requeue;
 mod wakeups;
 
+use batched::*;
 use catch_up_and_operator::*;
 use chain::*;
 use completion::*;
@@ -52,4 +54,7 @@ conformance!(
     failed_jobs_wait_out_their_retry_backoff,
     queued_work_wakes_subscribers,
     only_committed_work_is_announced,
+    batched_pickers_race_and_complete_each_job_once,
+    batched_picks_keep_classes_and_priorities,
+    worker_killed_between_batched_pick_and_save,
 );

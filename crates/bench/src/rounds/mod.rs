@@ -278,15 +278,17 @@ pub(crate) fn start<R: Round>(
     )?;
     // Idle, a worker waits for its table's wake-ups (polling stays the safety net), as the
     // fleet's components do. The round names are the tables' `job_type`s.
+    // `ZKFLEET_BENCH_NO_WAKE=1` polls only, as before wake-ups (to compare in one session).
+    let no_wake = std::env::var("ZKFLEET_BENCH_NO_WAKE").is_ok_and(|v| v == "1");
     let runner = match zkfleet_dal::JobTable::ALL
         .into_iter()
         .find(|table| table.job_type() == R::NAME)
     {
-        Some(table) => {
+        Some(table) if !no_wake => {
             let wake = fleet.dal.job_wakeups(table);
             runner.with_wake(wake.receiver.clone(), wake.idle_ceiling())
         }
-        None => runner,
+        _ => runner,
     };
     Ok(runner.run(cancel))
 }

@@ -164,7 +164,11 @@ async fn run_once(dal: &Dal, pickers: usize, batch: u32) -> BenchResult<f64> {
     Ok(total as f64 / elapsed)
 }
 
-async fn bench_backend(backend: &'static str, dal: &Dal) -> BenchResult<Vec<Series>> {
+async fn bench_backend(
+    backend: &'static str,
+    dal: &Dal,
+    batch_sizes: &[u32],
+) -> BenchResult<Vec<Series>> {
     dal.insert_protocol_version(&ProtocolVersion {
         version: VERSION,
         recursion_tree_vk_digest: VkDigest(HashDigest::ZERO),
@@ -173,7 +177,7 @@ async fn bench_backend(backend: &'static str, dal: &Dal) -> BenchResult<Vec<Seri
     .await?;
     let mut number = 0;
     let mut all = Vec::new();
-    for batch_size in BATCH_SIZES {
+    for &batch_size in batch_sizes {
         for pickers in CONCURRENCY {
             let mut series = Series {
                 backend,
@@ -243,9 +247,18 @@ async fn bench_postgres(admin_url: &str) -> BenchResult<(Vec<Series>, PostgresSe
         .await?;
     let result = async {
         let dal = Dal::connect_with(&with_database(admin_url, &name), &pool()).await?;
-        let series = bench_backend("postgresql", &dal).await;
+        let mut series = bench_backend("postgresql", &dal, &BATCH_SIZES).await?;
+        // The single-job path once more with the wake-up triggers disabled: what announcing
+        // work costs the hot path, measured in the same run.
+        let mut conn = sqlx::PgConnection::connect(&with_database(admin_url, &name)).await?;
+        for table in zkfleet_dal::JobTable::ALL {
+            sqlx::query(&format!("ALTER TABLE {table} DISABLE TRIGGER USER"))
+                .execute(&mut conn)
+                .await?;
+        }
+        series.extend(bench_backend("postgresql, wake-up triggers disabled", &dal, &[1]).await?);
         dal.close().await;
-        series
+        Ok::<_, Box<dyn std::error::Error>>(series)
     }
     .await;
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -258,7 +271,7 @@ async fn bench_sqlite() -> BenchResult<Vec<Series>> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let dal = Dal::connect_with(&url, &pool()).await?;
-    let series = bench_backend("sqlite", &dal).await;
+    let series = bench_backend("sqlite", &dal, &BATCH_SIZES).await;
     dal.close().await;
     series
 }
@@ -358,7 +371,10 @@ fn write_results(
          check), through `pick_prover_job` and `complete_prover_job`. Batch k: a worker picks up \
          to k jobs of one circuit in one transaction (`pick_prover_jobs`) and completes them in \
          one transaction (`complete_prover_jobs`, dependents queued in it as before), so k jobs \
-         cost two transactions. SQLite serialises writers, so more pickers do not add \
+         cost two transactions. The rows *postgresql, wake-up triggers disabled* repeat batch 1 \
+         in the same run with the job tables' notification triggers disabled (`ALTER TABLE … \
+         DISABLE TRIGGER USER`): what announcing work costs the single-job path. \
+         SQLite serialises writers, so more pickers do not add \
          throughput; PostgreSQL pickers skip each other's locked rows and scale until the \
          machine's two cores are busy.\n\n\
          | backend | batch | pickers | median picks/s | min–max |\n|---|---:|---:|---:|---:|\n",

@@ -54,6 +54,7 @@ conformance!(
     failed_jobs_wait_out_their_retry_backoff,
     queued_work_wakes_subscribers,
     only_committed_work_is_announced,
+    the_listener_reconnects_and_wakes_everyone,
     batched_pickers_race_and_complete_each_job_once,
     batched_picks_keep_classes_and_priorities,
     worker_killed_between_batched_pick_and_save,

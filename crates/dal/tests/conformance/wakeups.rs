@@ -161,3 +161,36 @@ pub async fn only_committed_work_is_announced(db: &TestDb) {
         .await;
     woken(&mut inputs.receiver, "committed UPDATE").await;
 }
+
+/// The listener's connection dies (here: terminated by the server): it reconnects, wakes every
+/// subscriber (notifications sent meanwhile are lost) and announces work again afterwards.
+pub async fn the_listener_reconnects_and_wakes_everyone(db: &TestDb) {
+    let dal = &db.dal;
+    if dal.backend() != zkfleet_dal::BackendKind::Postgres {
+        return;
+    }
+    insert_version(dal, V1).await;
+    let mut inputs = dal.job_wakeups(JobTable::WitnessInputs);
+    let mut compression = dal.job_wakeups(JobTable::CompressionJobs);
+    listener_ready(dal, &mut inputs.receiver).await;
+    compression.receiver.borrow_and_update();
+    db.execute_raw(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN %{}%'",
+        zkfleet_dal::NOTIFY_CHANNEL
+    ))
+    .await;
+    // Every table is woken, even one nothing was written to.
+    woken(&mut compression.receiver, "reconnection wakes every table").await;
+    woken(&mut inputs.receiver, "reconnection wakes every table").await;
+    // And the new connection listens: a batch inserted now is announced.
+    let mut announced = false;
+    for attempt in 0..20 {
+        dal.insert_batch(&new_batch(attempt + 1, V1)).await.unwrap();
+        if changes_within(&mut inputs.receiver, Duration::from_millis(500)).await {
+            announced = true;
+            break;
+        }
+    }
+    assert!(announced, "no notification after the listener reconnected");
+}

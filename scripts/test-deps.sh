@@ -6,6 +6,11 @@
 # pays nothing. Installing Debian packages needs root (or sudo without a password); without it
 # the function says in one line what to run first and fails.
 #
+# NVIDIA's run-time compiler (NVRTC, `nvidia-cuda-nvrtc` from PyPI) goes under
+# target/test-deps/nvrtc and `test_deps_install` exports LD_LIBRARY_PATH and
+# ZKFLEET_REQUIRE_NVRTC=1 for it, so that the GPU crate's kernels are compiled by every test run
+# (no GPU needed) and a kernel that does not compile fails the tests.
+#
 # ZKFLEET_TEST_CHROMIUM / ZKFLEET_TEST_PROMETHEUS may name other binaries (then nothing is
 # installed for them); ZKFLEET_TEST_DATABASE_URL / ZKFLEET_TEST_S3_ENDPOINT naming running
 # services skip PostgreSQL and moto.
@@ -44,6 +49,16 @@ test_deps_install() {
     _test_deps_apt "${apt[@]}" || return 1
     hash -r
   fi
+  local nvrtc=target/test-deps/nvrtc
+  if [ ! -e "$nvrtc/nvidia/cu13/lib/libnvrtc.so.13" ]; then
+    echo "installing NVIDIA's NVRTC from PyPI (nvidia-cuda-nvrtc==13.0.88) into $nvrtc" >&2
+    python3 -m pip install --quiet --no-deps --target "$nvrtc" 'nvidia-cuda-nvrtc==13.0.88' || {
+      echo "error: the GPU kernel test needs NVRTC; run first: python3 -m pip install --target $nvrtc 'nvidia-cuda-nvrtc==13.0.88'" >&2
+      return 1
+    }
+  fi
+  export LD_LIBRARY_PATH="$PWD/$nvrtc/nvidia/cu13/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  export ZKFLEET_REQUIRE_NVRTC=1
   if [ -z "${ZKFLEET_TEST_S3_ENDPOINT:-}" ] && ! command -v moto_server >/dev/null 2>&1; then
     echo "installing moto's S3 server from PyPI (moto[server]==5.2.1)" >&2
     python3 -m pip install --quiet 'moto[server]==5.2.1' || {

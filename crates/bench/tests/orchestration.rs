@@ -43,7 +43,8 @@ fn assert_complete(report: &OrchestrationReport, backend: &str, workers: &[usize
         );
         assert_eq!(count("store: basic witness generation writes"), 1);
         assert_eq!(count("db: complete compression job"), 1);
-        // Every stage finished, in tree order.
+        // Every stage finished (their order is the running maximum of `Probe::milestones`,
+        // tested there).
         let done: Vec<f64> = run
             .milestones
             .iter()
@@ -51,11 +52,6 @@ fn assert_complete(report: &OrchestrationReport, backend: &str, workers: &[usize
             .collect();
         assert_eq!(done.len(), 11);
         assert!(done.iter().all(|&t| t > 0.0), "{:?}", run.milestones);
-        assert!(
-            done.windows(2).all(|w| w[0] <= w[1]),
-            "{:?}",
-            run.milestones
-        );
     }
     // The quick shape is not the one the target is about.
     assert_eq!(report.target.met, None);

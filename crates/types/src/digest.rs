@@ -6,7 +6,8 @@ use std::str::FromStr;
 
 use crate::ParseError;
 
-/// A Poseidon digest: four Goldilocks field elements, each a canonical `u64` (< p).
+/// A 32-byte digest: usually a Poseidon digest, four Goldilocks field elements, each a canonical
+/// `u64` (< p); the final verifying key's digest is a SHA-256, whose limbs may exceed p.
 ///
 /// Outside circuits it is written as 64 hex digits: the four elements' little-endian bytes in
 /// order, so that the same digest has one spelling in JSON, the database and logs.

@@ -86,7 +86,8 @@ impl FromStr for VkDigest {
 ///
 /// `recursion_tree_vk_digest` commits to every verifying key of the recursion tree (basic,
 /// leaf, node, recursion tip, scheduler); the scheduler exposes it as part of the batch public
-/// output. `final_vk_digest` is the digest of the compression circuit's verifying key, the only
+/// output. `final_vk_digest` is the SHA-256 of the final verifying key file (every byte of the
+/// compression circuit's key, common data included), the only
 /// key a third party needs to check a final proof (ZKsync records its SNARK-wrapper key hash the
 /// same way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

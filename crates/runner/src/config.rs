@@ -19,6 +19,13 @@ pub struct JobRunnerConfig {
     /// After cancellation, how long in-flight jobs may run and be saved before the runner
     /// returns without them (they stay `in_progress` for the requeuer). `None`: wait for all.
     pub shutdown_timeout: Option<Duration>,
+    /// Most jobs one pick may take ([`crate::JobPicker::pick_many`]). The runner asks for as
+    /// many as it has idle workers, up to this, so batching never holds a job no worker can
+    /// start. 1 (the default): one job per pick.
+    pub pick_batch: usize,
+    /// Most finished jobs one save may record ([`crate::JobSaver::save_many`]): the saver takes
+    /// whatever finished while it was busy, up to this. 1 (the default): one job per save.
+    pub save_batch: usize,
 }
 
 impl JobRunnerConfig {
@@ -30,15 +37,24 @@ impl JobRunnerConfig {
             idle_backoff_initial: Duration::from_secs(1),
             idle_backoff_max: Duration::from_secs(5),
             shutdown_timeout: None,
+            pick_batch: 1,
+            save_batch: 1,
         }
     }
 
     /// The most jobs the runner holds picked but not yet saved: one per input-channel slot,
     /// one per worker (executing, or waiting to hand its result over), one per result-channel
-    /// slot and the one being saved. The picker reserves a channel slot before it picks, so it
-    /// never holds a job of its own.
+    /// slot ([`Self::result_capacity`]) and up to `save_batch` being saved. The picker reserves
+    /// a channel slot before it picks and takes several jobs only for idle workers, so it never
+    /// holds a job of its own.
     pub fn max_in_flight(&self) -> usize {
-        self.workers + 2 * self.channel_capacity + 1
+        self.workers + self.channel_capacity + self.result_capacity() + self.save_batch
+    }
+
+    /// Capacity of the pool → saver channel: room for a whole save batch to gather while the
+    /// saver records the previous one (`channel_capacity` when saves are single).
+    pub fn result_capacity(&self) -> usize {
+        self.channel_capacity.max(self.save_batch)
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
@@ -49,6 +65,11 @@ impl JobRunnerConfig {
         }
         if self.channel_capacity == 0 {
             return Err(ConfigError::ZeroCapacity {
+                runner: self.name.clone(),
+            });
+        }
+        if self.pick_batch == 0 || self.save_batch == 0 {
+            return Err(ConfigError::ZeroBatch {
                 runner: self.name.clone(),
             });
         }
@@ -68,6 +89,8 @@ pub enum ConfigError {
     NoWorkers { runner: String },
     #[error("runner {runner}: channel capacity must be at least 1")]
     ZeroCapacity { runner: String },
+    #[error("runner {runner}: pick_batch and save_batch must be at least 1")]
+    ZeroBatch { runner: String },
     #[error(
         "runner {runner}: the idle backoff must be longer than zero (a busy loop on the database)"
     )]

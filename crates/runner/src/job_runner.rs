@@ -11,6 +11,14 @@
 //! instead of hoarding jobs other machines could run. At most
 //! [`JobRunnerConfig::max_in_flight`] jobs are picked and not yet saved.
 //!
+//! Batches: with [`JobRunnerConfig::pick_batch`] above 1 the picker asks
+//! [`JobPicker::pick_many`] for as many jobs as there are idle workers (up to the setting), so
+//! one database statement can start several workers at once and no job waits for a worker;
+//! with [`JobRunnerConfig::save_batch`] above 1 the saver hands [`JobSaver::save_many`]
+//! everything that finished while it was saving (up to the setting), so one transaction can
+//! record several jobs. Each job of a batch is still its own job in the ledger, the counters
+//! and the metrics.
+//!
 //! Wake-ups: with [`JobRunner::with_wake`] the picker's idle wait also ends when a
 //! `watch` receiver changes (the job database announces queued work, `Dal::job_wakeups`), and
 //! the backoff starts over; the wait still ends after the backoff, polling being the safety
@@ -26,7 +34,7 @@
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -91,6 +99,9 @@ struct Ledger<M> {
     save_errors: AtomicU64,
     pick_errors: AtomicU64,
     in_flight: Mutex<BTreeMap<u64, M>>,
+    /// Jobs handed to the executor pool and not yet executed (queued in the input channel or
+    /// running): the picker sizes a batched pick by the workers this leaves idle.
+    assigned: AtomicUsize,
 }
 
 impl<M> Ledger<M> {
@@ -103,6 +114,7 @@ impl<M> Ledger<M> {
             save_errors: AtomicU64::new(0),
             pick_errors: AtomicU64::new(0),
             in_flight: Mutex::new(BTreeMap::new()),
+            assigned: AtomicUsize::new(0),
         }
     }
 
@@ -190,7 +202,7 @@ where
         let metrics = RunnerMetrics::new(&config.name);
         let ledger = Arc::new(Ledger::new());
         let (job_tx, job_rx) = mpsc::channel(config.channel_capacity);
-        let (result_tx, result_rx) = mpsc::channel(config.channel_capacity);
+        let (result_tx, result_rx) = mpsc::channel(config.result_capacity());
 
         let picker_task = tokio::spawn(picker_loop(
             picker,
@@ -207,8 +219,15 @@ where
             result_tx,
             config.workers,
             metrics.clone(),
+            Arc::clone(&ledger),
         ));
-        let saver_task = tokio::spawn(saver_loop(saver, result_rx, metrics, Arc::clone(&ledger)));
+        let saver_task = tokio::spawn(saver_loop(
+            saver,
+            result_rx,
+            config.save_batch,
+            metrics,
+            Arc::clone(&ledger),
+        ));
 
         let name = config.name.clone();
         tokio::spawn(async move {
@@ -259,7 +278,7 @@ where
 async fn picker_loop<P: JobPicker>(
     mut picker: P,
     mut wake: Option<Wake>,
-    jobs: mpsc::Sender<Job<P::Input, P::Metadata>>,
+    to_pool: mpsc::Sender<Job<P::Input, P::Metadata>>,
     cancel: CancellationToken,
     config: JobRunnerConfig,
     metrics: RunnerMetrics,
@@ -275,7 +294,7 @@ async fn picker_loop<P: JobPicker>(
         let permit = tokio::select! {
             biased;
             () = cancel.cancelled() => break,
-            permit = jobs.reserve() => match permit {
+            permit = to_pool.reserve() => match permit {
                 Ok(permit) => permit,
                 Err(_) => break, // the pool is gone
             },
@@ -287,9 +306,21 @@ async fn picker_loop<P: JobPicker>(
         if let Some(wake) = wake.as_mut() {
             wake.receiver.borrow_and_update();
         }
+        // As many jobs as there are idle workers (at least the one the reserved slot holds).
+        let idle_workers = config
+            .workers
+            .saturating_sub(ledger.assigned.load(Ordering::SeqCst));
+        let limit = idle_workers.clamp(1, config.pick_batch);
         // A panicking picker is treated like a failing one: logged, counted, retried after the
         // backoff. Nothing a component plugs in can end the runner.
-        let picked = match AssertUnwindSafe(picker.pick()).catch_unwind().await {
+        let pick = async {
+            if limit == 1 {
+                picker.pick().await.map(|job| job.into_iter().collect())
+            } else {
+                picker.pick_many(limit).await
+            }
+        };
+        let picked: Result<Vec<_>, String> = match AssertUnwindSafe(pick).catch_unwind().await {
             Ok(result) => result.map_err(|e| e.to_string()),
             Err(payload) => Err(format!(
                 "picker panicked: {}",
@@ -297,24 +328,40 @@ async fn picker_loop<P: JobPicker>(
             )),
         };
         let idle = match picked {
-            Ok(Some((input, metadata))) => {
+            Ok(jobs) if !jobs.is_empty() => {
                 backoff.reset();
-                seq += 1;
-                let span = info_span!("job", runner = %config.name, seq, ?metadata);
-                span.in_scope(|| debug!("picked"));
-                ledger.in_flight().insert(seq, metadata.clone());
-                ledger.picked.fetch_add(1, Ordering::SeqCst);
-                metrics.picked.increment(1);
-                metrics.in_flight.increment(1.0);
-                permit.send(Job {
-                    seq,
-                    input,
-                    metadata,
-                    span,
-                });
+                let mut permit = Some(permit);
+                for (input, metadata) in jobs {
+                    seq += 1;
+                    let span = info_span!("job", runner = %config.name, seq, ?metadata);
+                    span.in_scope(|| debug!("picked"));
+                    ledger.in_flight().insert(seq, metadata.clone());
+                    ledger.picked.fetch_add(1, Ordering::SeqCst);
+                    ledger.assigned.fetch_add(1, Ordering::SeqCst);
+                    metrics.picked.increment(1);
+                    metrics.in_flight.increment(1.0);
+                    let job = Job {
+                        seq,
+                        input,
+                        metadata,
+                        span,
+                    };
+                    match permit.take() {
+                        Some(permit) => permit.send(job),
+                        // The rest of a batch: idle workers take them at once. Not raced with
+                        // cancellation: a picked job is always handed on.
+                        None => {
+                            if let Err(unsent) = to_pool.send(job).await {
+                                // Only when the pool is gone: the job stays in the ledger,
+                                // in progress, for the requeuer.
+                                error!(parent: &unsent.0.span, "executor pool is gone; job left in progress");
+                            }
+                        }
+                    }
+                }
                 continue;
             }
-            Ok(None) => backoff.next_delay(),
+            Ok(_) => backoff.next_delay(),
             Err(e) => {
                 ledger.pick_errors.fetch_add(1, Ordering::SeqCst);
                 metrics.pick_errors.increment(1);
@@ -355,6 +402,7 @@ async fn executor_pool<E: Executor>(
     results: mpsc::Sender<Finished<E::Output, E::Metadata, E::Error>>,
     workers: usize,
     metrics: RunnerMetrics,
+    ledger: Arc<Ledger<E::Metadata>>,
 ) {
     let jobs = futures::stream::unfold(jobs, |mut jobs| async move {
         jobs.recv().await.map(|job| (job, jobs))
@@ -363,6 +411,7 @@ async fn executor_pool<E: Executor>(
         let executor = Arc::clone(&executor);
         let results = results.clone();
         let metrics = metrics.clone();
+        let ledger = Arc::clone(&ledger);
         async move {
             let Job {
                 seq,
@@ -372,6 +421,7 @@ async fn executor_pool<E: Executor>(
             } = job;
             let result =
                 execute_contained(executor, input, metadata.clone(), span.clone(), &metrics).await;
+            ledger.assigned.fetch_sub(1, Ordering::SeqCst);
             let finished = Finished {
                 seq,
                 metadata,
@@ -446,44 +496,90 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 async fn saver_loop<S: JobSaver>(
     mut saver: S,
     mut results: mpsc::Receiver<Finished<S::Output, S::Metadata, S::ExecutorError>>,
+    save_batch: usize,
     metrics: RunnerMetrics,
     ledger: Arc<Ledger<S::Metadata>>,
 ) {
-    while let Some(finished) = results.recv().await {
-        let Finished {
-            seq,
-            metadata,
-            result,
-            span,
-        } = finished;
-        let outcome = match &result {
-            Ok(_) => &ledger.succeeded,
-            Err(JobError::Failed(_)) => &ledger.failed,
-            Err(JobError::Panicked(_)) => &ledger.panicked,
-        };
-        let saved = AssertUnwindSafe(saver.save(metadata, result).instrument(span.clone()))
-            .catch_unwind()
-            .await
-            .map(|result| result.map_err(|e| e.to_string()))
-            .unwrap_or_else(|payload| {
-                Err(format!(
-                    "saver panicked: {}",
-                    panic_message(payload.as_ref())
-                ))
-            });
-        match saved {
-            Ok(()) => {
-                outcome.fetch_add(1, Ordering::SeqCst);
-                metrics.saved.increment(1);
-                span.in_scope(|| debug!("saved"));
-            }
-            Err(e) => {
-                ledger.save_errors.fetch_add(1, Ordering::SeqCst);
-                metrics.save_errors.increment(1);
-                span.in_scope(|| warn!(error = %e, "saving the job failed; it stays in progress for the requeuer"));
+    while let Some(first) = results.recv().await {
+        // Whatever else finished meanwhile goes into the same save, up to `save_batch`.
+        let mut batch = vec![first];
+        while batch.len() < save_batch {
+            match results.try_recv() {
+                Ok(finished) => batch.push(finished),
+                Err(_) => break,
             }
         }
-        ledger.in_flight().remove(&seq);
-        metrics.in_flight.decrement(1.0);
+        let mut jobs = Vec::with_capacity(batch.len());
+        let mut items = Vec::with_capacity(batch.len());
+        for finished in batch {
+            let Finished {
+                seq,
+                metadata,
+                result,
+                span,
+            } = finished;
+            let outcome = match &result {
+                Ok(_) => &ledger.succeeded,
+                Err(JobError::Failed(_)) => &ledger.failed,
+                Err(JobError::Panicked(_)) => &ledger.panicked,
+            };
+            jobs.push((seq, span, outcome));
+            items.push((metadata, result));
+        }
+        let count = items.len();
+        let saved: Vec<Result<(), String>> = if count == 1 {
+            let (metadata, result) = items.pop().expect("one item");
+            let span = jobs[0].1.clone();
+            vec![
+                AssertUnwindSafe(saver.save(metadata, result).instrument(span))
+                    .catch_unwind()
+                    .await
+                    .map(|result| result.map_err(|e| e.to_string()))
+                    .unwrap_or_else(|payload| {
+                        Err(format!(
+                            "saver panicked: {}",
+                            panic_message(payload.as_ref())
+                        ))
+                    }),
+            ]
+        } else {
+            let span = info_span!("save_batch", jobs = count);
+            match AssertUnwindSafe(saver.save_many(items).instrument(span))
+                .catch_unwind()
+                .await
+            {
+                Ok(results) if results.len() == count => results
+                    .into_iter()
+                    .map(|result| result.map_err(|e| e.to_string()))
+                    .collect(),
+                Ok(results) => {
+                    let reason = format!(
+                        "the saver returned {} results for {count} jobs",
+                        results.len()
+                    );
+                    vec![Err(reason); count]
+                }
+                Err(payload) => {
+                    let reason = format!("saver panicked: {}", panic_message(payload.as_ref()));
+                    vec![Err(reason); count]
+                }
+            }
+        };
+        for ((seq, span, outcome), saved) in jobs.into_iter().zip(saved) {
+            match saved {
+                Ok(()) => {
+                    outcome.fetch_add(1, Ordering::SeqCst);
+                    metrics.saved.increment(1);
+                    span.in_scope(|| debug!("saved"));
+                }
+                Err(e) => {
+                    ledger.save_errors.fetch_add(1, Ordering::SeqCst);
+                    metrics.save_errors.increment(1);
+                    span.in_scope(|| warn!(error = %e, "saving the job failed; it stays in progress for the requeuer"));
+                }
+            }
+            ledger.in_flight().remove(&seq);
+            metrics.in_flight.decrement(1.0);
+        }
     }
 }

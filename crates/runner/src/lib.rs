@@ -30,5 +30,5 @@ pub use config::{ConfigError, JobRunnerConfig};
 pub use job_runner::{JobRunner, RunReport};
 pub use periodic::{PeriodicTask, PeriodicTaskRunner, TaskRunCounts};
 pub use tokio_util::sync::CancellationToken;
-pub use traits::{Executor, JobError, JobPicker, JobSaver};
+pub use traits::{Executor, FinishedJob, JobError, JobPicker, JobSaver, PickedMany};
 pub use worker::{hostname, worker_name};

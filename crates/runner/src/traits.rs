@@ -24,11 +24,35 @@ pub trait JobPicker: Send + 'static {
     /// Picking is not interrupted by cancellation: a job marked in progress is always handed
     /// to the executor, so implementations should return promptly.
     fn pick(&mut self) -> impl Future<Output = Picked<Self>> + Send;
+
+    /// Up to `limit` jobs (at least 1) in one go: a picker whose database can hand out several
+    /// jobs in one statement (the prover jobs of one circuit) overrides this. The runner asks
+    /// for more than one only when it has that many idle workers and
+    /// [`crate::JobRunnerConfig::pick_batch`] allows it, so a batch is never hoarded: every job
+    /// of it starts at once. Empty: nothing to do. The default picks one job.
+    fn pick_many(&mut self, limit: usize) -> impl Future<Output = PickedMany<Self>> + Send
+    where
+        Self: Sized,
+    {
+        let _ = limit;
+        async move { self.pick().await.map(|job| job.into_iter().collect()) }
+    }
 }
 
 /// What a pick yields: a job's input and metadata, nothing to do, or an error.
 pub type Picked<P> =
     Result<Option<(<P as JobPicker>::Input, <P as JobPicker>::Metadata)>, <P as JobPicker>::Error>;
+
+/// What a batched pick yields: the jobs' inputs and metadata in pick order (empty: nothing to
+/// do), or an error (then no job was picked).
+pub type PickedMany<P> =
+    Result<Vec<(<P as JobPicker>::Input, <P as JobPicker>::Metadata)>, <P as JobPicker>::Error>;
+
+/// A finished job as a saver receives it.
+pub type FinishedJob<S> = (
+    <S as JobSaver>::Metadata,
+    Result<<S as JobSaver>::Output, JobError<<S as JobSaver>::ExecutorError>>,
+);
 
 /// The work itself. Runs on tokio's blocking thread pool, `workers` jobs at a time. The thread
 /// is inside the runtime's context, so an executor that must await something (a witness
@@ -61,6 +85,26 @@ pub trait JobSaver: Send + 'static {
         metadata: Self::Metadata,
         result: Result<Self::Output, JobError<Self::ExecutorError>>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Several finished jobs at once (the runner hands over what finished while the previous
+    /// save ran, up to [`crate::JobRunnerConfig::save_batch`]): a saver that can record them in
+    /// one transaction overrides this. One result per job, in the order given; each is counted
+    /// as [`JobSaver::save`]'s would be. The default saves them one by one.
+    fn save_many(
+        &mut self,
+        finished: Vec<FinishedJob<Self>>,
+    ) -> impl Future<Output = Vec<Result<(), Self::Error>>> + Send
+    where
+        Self: Sized,
+    {
+        async move {
+            let mut results = Vec::with_capacity(finished.len());
+            for (metadata, result) in finished {
+                results.push(self.save(metadata, result).await);
+            }
+            results
+        }
+    }
 }
 
 /// Why a job produced no output.

@@ -315,6 +315,18 @@ impl GpuContext {
 
     /// Copies a batch of polynomial values (all of one power-of-two length) to the device.
     pub fn upload(&self, values: &[PolynomialValues<F>]) -> Result<DeviceBatch, GpuError> {
+        let columns: Vec<&[F]> = values.iter().map(|v| v.values.as_slice()).collect();
+        self.upload_columns(&columns)
+    }
+
+    /// Copies a batch of polynomial coefficients (all of one power-of-two length) to the device,
+    /// for [`Self::commit_coeffs_device`].
+    pub fn upload_coeffs(&self, coeffs: &[PolynomialCoeffs<F>]) -> Result<DeviceBatch, GpuError> {
+        let columns: Vec<&[F]> = coeffs.iter().map(|c| c.coeffs.as_slice()).collect();
+        self.upload_columns(&columns)
+    }
+
+    fn upload_columns(&self, values: &[&[F]]) -> Result<DeviceBatch, GpuError> {
         let width = values.len();
         if width == 0 {
             return Err(GpuError::InvalidInput("no polynomials".into()));
@@ -336,7 +348,7 @@ impl GpuContext {
             for (i, v) in values.iter().enumerate() {
                 let mut dst = dev.slice_mut(i * n..(i + 1) * n);
                 self.stream
-                    .memcpy_htod(as_u64(&v.values), &mut dst)
+                    .memcpy_htod(as_u64(v), &mut dst)
                     .during("copying values to the device")?;
             }
             // plonky2 may hold non-canonical representatives; the kernels need canonical ones.
@@ -448,7 +460,23 @@ impl GpuContext {
         self.check_shape(batch, rate_bits, cap_height)?;
         let (log_n, rate) = (batch.log_n, rate_bits as u32);
         guarded("committing", || {
-            self.commit_inner(batch, log_n, rate, cap_height as u32, None)
+            self.commit_inner(batch, log_n, rate, cap_height as u32, true, None)
+        })
+    }
+
+    /// As [`Self::commit_device`] for a batch of coefficients (from [`Self::upload_coeffs`]):
+    /// plonky2's `PolynomialBatch::from_coeffs(coeffs, rate_bits, false, cap_height, ..)`, the
+    /// interpolation skipped.
+    pub fn commit_coeffs_device(
+        &self,
+        batch: &DeviceBatch,
+        rate_bits: usize,
+        cap_height: usize,
+    ) -> Result<DeviceCommitment, GpuError> {
+        self.check_shape(batch, rate_bits, cap_height)?;
+        let (log_n, rate) = (batch.log_n, rate_bits as u32);
+        guarded("committing", || {
+            self.commit_inner(batch, log_n, rate, cap_height as u32, false, None)
         })
     }
 
@@ -468,6 +496,7 @@ impl GpuContext {
                 batch.log_n,
                 rate_bits as u32,
                 cap_height as u32,
+                true,
                 Some(&mut phases),
             )
         })?;
@@ -505,6 +534,7 @@ impl GpuContext {
         log_n: u32,
         rate: u32,
         cap_height: u32,
+        interpolate: bool,
         phases: Option<&mut CommitPhases>,
     ) -> Result<DeviceCommitment, GpuError> {
         // Marks the end of a phase when profiling: waits for the device, returns the seconds
@@ -528,20 +558,26 @@ impl GpuContext {
         let s = &self.stream;
         mark(s)?;
 
-        // Interpolate: inverse NTT on a copy (the batch may be committed again).
-        let mut work = s.clone_dtod(&batch.values).during("copying values")?;
-        self.ntt_dif(&mut work, &tables.tw_inv, log_n, width)?;
-        let mut coeffs = unsafe { s.alloc::<u64>(width * n) }.during("allocating")?;
-        let n_inv = F::from_canonical_u64(n as u64).inverse().to_canonical_u64();
-        let total = (width * n) as u64;
-        let mut b = s.launch_builder(&self.kernels.bitrev_scale);
-        b.arg(&work)
-            .arg(&mut coeffs)
-            .arg(&log_n)
-            .arg(&n_inv)
-            .arg(&total);
-        unsafe { b.launch(grid(total, BLOCK)?) }.during("launching bitrev_scale")?;
-        drop(work);
+        let coeffs = if interpolate {
+            // Interpolate: inverse NTT on a copy (the batch may be committed again).
+            let mut work = s.clone_dtod(&batch.values).during("copying values")?;
+            self.ntt_dif(&mut work, &tables.tw_inv, log_n, width)?;
+            let mut coeffs = unsafe { s.alloc::<u64>(width * n) }.during("allocating")?;
+            let n_inv = F::from_canonical_u64(n as u64).inverse().to_canonical_u64();
+            let total = (width * n) as u64;
+            let mut b = s.launch_builder(&self.kernels.bitrev_scale);
+            b.arg(&work)
+                .arg(&mut coeffs)
+                .arg(&log_n)
+                .arg(&n_inv)
+                .arg(&total);
+            unsafe { b.launch(grid(total, BLOCK)?) }.during("launching bitrev_scale")?;
+            drop(work);
+            coeffs
+        } else {
+            // The batch already holds coefficients (from_coeffs); keep a copy with the LDE.
+            s.clone_dtod(&batch.values).during("copying coefficients")?
+        };
         let interpolate = mark(s)?;
 
         // Extend onto the coset and evaluate, block by block, straight into leaf order.
@@ -659,6 +695,22 @@ impl GpuContext {
                 cap: c.cap.clone(),
             })
         })
+    }
+
+    /// Copies every digest below the cap back, level by level as the device keeps them: the
+    /// `num_leaves` leaf digests, then each level of half as many, up to (not including) the
+    /// cap; 4 u64 per digest. plonky2's `MerkleTree::digests` holds the same digests in its
+    /// recursive order (see `backend::plonky2_digest_order`).
+    pub fn download_digests(&self, c: &DeviceCommitment) -> Result<Vec<u64>, GpuError> {
+        let cap_len = c.cap.0.len();
+        let below_cap = c.digests.len() - cap_len * 4;
+        let mut out = vec![0u64; below_cap];
+        if below_cap > 0 {
+            guarded("downloading digests", || {
+                self.copy_to_host(&c.digests.slice(..below_cap), &mut out)
+            })?;
+        }
+        Ok(out)
     }
 
     /// Copies `src` into `dst` (same length) through the pinned staging buffers, two chunks in

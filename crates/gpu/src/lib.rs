@@ -34,16 +34,20 @@ macro_rules! skip_note {
     }};
 }
 
+pub mod backend;
 mod context;
 mod error;
 #[cfg(test)]
 mod host_compiled;
 #[cfg(test)]
 mod model;
+pub mod prover;
 mod source;
 
+pub use backend::{CommitBackend, CpuCommit, GpuCommit};
 pub use context::{CommitPhases, DeviceBatch, DeviceCommitment, GpuCommitment, GpuContext};
 pub use error::GpuError;
+pub use prover::ProveError;
 pub use source::kernel_source;
 
 /// The field every kernel works in.

@@ -1,0 +1,626 @@
+//! A plonky2 prover of our own on plonky2 1.1.0's types, with the batch commitments behind a
+//! [`CommitBackend`].
+//!
+//! This is `plonky2::plonk::prover::prove_with_partition_witness` step by step — wires
+//! commitment, challenges, permutation partial products and Z, their commitment, quotient
+//! polynomials, their commitment, openings at zeta and g·zeta, FRI — with every
+//! `PolynomialBatch::from_values` / `from_coeffs` replaced by the backend's commit. plonky2 keeps
+//! the pieces we need behind `pub(crate)` (the vanishing polynomial, partial products, the FRI
+//! instance, the openings' FRI form), so those are transcribed here line for line; everything
+//! public (gates' constraint evaluation, `OpeningSet::new`, `PolynomialBatch::prove_openings`,
+//! the challenger) is plonky2's own.
+//!
+//! Scope: configurations without zero knowledge (no blinding: our basic and recursion circuits
+//! use `standard_recursion_config`) and circuits without lookup tables. Anything else is refused
+//! with [`ProveError::Unsupported`]; plonky2's `prove` serves it.
+//!
+//! Determinism: with these configurations plonky2's proof is a function of the witness, except
+//! for FRI's proof-of-work nonce, which plonky2 finds with rayon's `find_any` (on several
+//! threads, whichever thread finds a nonce first wins; the query indices follow from it). On a
+//! single thread both provers find the smallest nonce, and the proofs are byte for byte equal
+//! (the tests check this). On many threads every commitment, every opening and the FRI
+//! commit-phase caps and final polynomial (all fixed before the grinding) are equal; the nonce
+//! and the queries may differ, and both proofs verify.
+
+use std::mem::swap;
+use std::ops::Range;
+
+use plonky2::field::batch_util::batch_add_inplace;
+use plonky2::field::extension::Extendable;
+use plonky2::field::polynomial::{PolynomialCoeffs, PolynomialValues};
+use plonky2::field::types::Field;
+use plonky2::field::zero_poly_coset::ZeroPolyOnCoset;
+use plonky2::fri::structure::{
+    FriBatchInfo, FriInstanceInfo, FriOpeningBatch, FriOpenings, FriOracleInfo, FriPolynomialInfo,
+};
+use plonky2::hash::hash_types::HashOut;
+use plonky2::iop::challenger::Challenger;
+use plonky2::iop::generator::generate_partial_witness;
+use plonky2::iop::witness::{MatrixWitness, PartialWitness, PartitionWitness, Witness};
+use plonky2::plonk::circuit_data::{CommonCircuitData, ProverOnlyCircuitData};
+use plonky2::plonk::config::{GenericConfig, Hasher};
+use plonky2::plonk::proof::{OpeningSet, Proof, ProofWithPublicInputs};
+use plonky2::plonk::vars::EvaluationVarsBaseBatch;
+use plonky2::util::strided_view::PackedStridedView;
+use plonky2::util::timing::TimingTree;
+use plonky2::util::{log2_ceil, transpose};
+use rayon::prelude::*;
+use thiserror::Error;
+
+use crate::backend::{Batch, CommitBackend, C, D};
+use crate::error::GpuError;
+use crate::F;
+
+type Ext = <F as Extendable<D>>::Extension;
+type InnerHasher = <C as GenericConfig<D>>::InnerHasher;
+type OuterHasher = <C as GenericConfig<D>>::Hasher;
+
+/// Why a proof could not be made.
+#[derive(Debug, Error)]
+pub enum ProveError {
+    /// The circuit needs something this prover does not do (plonky2's `prove` does).
+    #[error("not supported by the zkfleet prover: {0}")]
+    Unsupported(&'static str),
+    /// Witness generation failed or the witness is incomplete.
+    #[error("witness: {0}")]
+    Witness(String),
+    /// A commitment failed on the backend (a GPU fault, out of memory, ...).
+    #[error("commitment on the {backend} backend failed: {source}")]
+    Commit {
+        backend: &'static str,
+        #[source]
+        source: GpuError,
+    },
+    /// The witness does not satisfy the circuit (the quotient is not a polynomial), or zeta fell
+    /// into the subgroup.
+    #[error("proving failed: {0}")]
+    Proving(String),
+}
+
+/// Runs the circuit's witness generators on `inputs`, then [`prove_with_partition_witness`].
+pub fn prove(
+    prover_data: &ProverOnlyCircuitData<F, C, D>,
+    common_data: &CommonCircuitData<F, D>,
+    inputs: PartialWitness<F>,
+    backend: &dyn CommitBackend,
+) -> Result<ProofWithPublicInputs<F, C, D>, ProveError> {
+    check_supported(common_data)?;
+    let partition_witness = generate_partial_witness(inputs, prover_data, common_data)
+        .map_err(|e| ProveError::Witness(e.to_string()))?;
+    prove_with_partition_witness(prover_data, common_data, partition_witness, backend)
+}
+
+/// Whether this prover can prove the circuit (no zero knowledge, no lookups).
+pub fn check_supported(common_data: &CommonCircuitData<F, D>) -> Result<(), ProveError> {
+    if common_data.config.zero_knowledge {
+        return Err(ProveError::Unsupported(
+            "zero-knowledge configurations (blinded commitments)",
+        ));
+    }
+    if !common_data.luts.is_empty() || common_data.num_lookup_polys != 0 {
+        return Err(ProveError::Unsupported("lookup tables"));
+    }
+    Ok(())
+}
+
+/// plonky2's `prove_with_partition_witness`, the commitments made by `backend`.
+pub fn prove_with_partition_witness(
+    prover_data: &ProverOnlyCircuitData<F, C, D>,
+    common_data: &CommonCircuitData<F, D>,
+    partition_witness: PartitionWitness<F>,
+    backend: &dyn CommitBackend,
+) -> Result<ProofWithPublicInputs<F, C, D>, ProveError> {
+    check_supported(common_data)?;
+    let config = &common_data.config;
+    let num_challenges = config.num_challenges;
+    let quotient_degree = common_data.quotient_degree();
+    let degree = common_data.degree();
+    let rate_bits = config.fri_config.rate_bits;
+    let cap_height = config.fri_config.cap_height;
+    let roots = prover_data.fft_root_table.as_ref();
+    let commit_err = |source| ProveError::Commit {
+        backend: backend.name(),
+        source,
+    };
+
+    // plonky2 reads these with a panicking getter; an incomplete witness is an error here.
+    for &t in &prover_data.public_inputs {
+        if partition_witness.try_get_target(t).is_none() {
+            return Err(ProveError::Witness(format!(
+                "public input {t:?} has no value"
+            )));
+        }
+    }
+    let public_inputs = partition_witness.get_targets(&prover_data.public_inputs);
+    let public_inputs_hash = InnerHasher::hash_no_pad(&public_inputs);
+
+    let witness = partition_witness.full_witness();
+    let wires_values: Vec<PolynomialValues<F>> = (0..config.num_wires)
+        .into_par_iter()
+        .map(|j| PolynomialValues::new((0..degree).map(|i| witness.get_wire(i, j)).collect()))
+        .collect();
+    let wires_commitment = backend
+        .commit_values(wires_values, rate_bits, cap_height, roots)
+        .map_err(commit_err)?;
+
+    let mut challenger = Challenger::<F, OuterHasher>::new();
+    common_data.fri_params.observe(&mut challenger);
+    challenger.observe_hash::<OuterHasher>(prover_data.circuit_digest);
+    challenger.observe_hash::<InnerHasher>(public_inputs_hash);
+    challenger.observe_cap::<OuterHasher>(&wires_commitment.merkle_tree.cap);
+
+    let betas = challenger.get_n_challenges(num_challenges);
+    let gammas = challenger.get_n_challenges(num_challenges);
+
+    if common_data.quotient_degree_factor >= config.num_routed_wires {
+        return Err(ProveError::Unsupported(
+            "fewer routed wires than the quotient degree factor",
+        ));
+    }
+    let mut partial_products_and_zs: Vec<Vec<PolynomialValues<F>>> = (0..num_challenges)
+        .map(|i| {
+            wires_permutation_partial_products_and_zs(
+                &witness,
+                betas[i],
+                gammas[i],
+                prover_data,
+                common_data,
+            )
+        })
+        .collect();
+    // Z first, then the partial products (`zs_range`, `partial_products_range`).
+    let plonk_z_vecs: Vec<PolynomialValues<F>> = partial_products_and_zs
+        .iter_mut()
+        .map(|v| v.pop().expect("at least Z"))
+        .collect();
+    let zs_partial_products = [plonk_z_vecs, partial_products_and_zs.concat()].concat();
+    let zs_commitment = backend
+        .commit_values(zs_partial_products, rate_bits, cap_height, roots)
+        .map_err(commit_err)?;
+    challenger.observe_cap::<OuterHasher>(&zs_commitment.merkle_tree.cap);
+
+    let alphas = challenger.get_n_challenges(num_challenges);
+    let quotient_polys = compute_quotient_polys(
+        common_data,
+        prover_data,
+        &public_inputs_hash,
+        &wires_commitment,
+        &zs_commitment,
+        &betas,
+        &gammas,
+        &alphas,
+    )?;
+    let mut all_quotient_poly_chunks = Vec::with_capacity(quotient_polys.len() * 8);
+    for mut quotient_poly in quotient_polys {
+        quotient_poly.trim_to_len(quotient_degree).map_err(|_| {
+            ProveError::Proving(
+                "the vanishing polynomial is not divisible by Z_H (the witness does not \
+                 satisfy the circuit)"
+                    .into(),
+            )
+        })?;
+        all_quotient_poly_chunks.extend(quotient_poly.chunks(degree));
+    }
+    let quotient_commitment = backend
+        .commit_coeffs(all_quotient_poly_chunks, rate_bits, cap_height, roots)
+        .map_err(commit_err)?;
+    challenger.observe_cap::<OuterHasher>(&quotient_commitment.merkle_tree.cap);
+
+    let zeta = challenger.get_extension_challenge::<D>();
+    let g = Ext::primitive_root_of_unity(common_data.degree_bits());
+    if zeta.exp_power_of_2(common_data.degree_bits()) == Ext::ONE {
+        return Err(ProveError::Proving(
+            "opening point is in the subgroup".into(),
+        ));
+    }
+    let openings = OpeningSet::new(
+        zeta,
+        g,
+        &prover_data.constants_sigmas_commitment,
+        &wires_commitment,
+        &zs_commitment,
+        &quotient_commitment,
+        common_data,
+    );
+    challenger.observe_openings(&to_fri_openings(&openings));
+    let instance = fri_instance(common_data, zeta);
+    let opening_proof = Batch::prove_openings(
+        &instance,
+        &[
+            &prover_data.constants_sigmas_commitment,
+            &wires_commitment,
+            &zs_commitment,
+            &quotient_commitment,
+        ],
+        &mut challenger,
+        &common_data.fri_params,
+        None,
+        None,
+        &mut TimingTree::default(),
+    );
+
+    let proof = Proof::<F, C, D> {
+        wires_cap: wires_commitment.merkle_tree.cap,
+        plonk_zs_partial_products_cap: zs_commitment.merkle_tree.cap,
+        quotient_polys_cap: quotient_commitment.merkle_tree.cap,
+        openings,
+        opening_proof,
+    };
+    Ok(ProofWithPublicInputs {
+        proof,
+        public_inputs,
+    })
+}
+
+/// plonky2's `wires_permutation_partial_products_and_zs`: the partial products of
+/// `prod (w + beta k_i x + gamma) / (w + beta sigma + gamma)` in chunks of the quotient degree
+/// factor, and Z, per row.
+fn wires_permutation_partial_products_and_zs(
+    witness: &MatrixWitness<F>,
+    beta: F,
+    gamma: F,
+    prover_data: &ProverOnlyCircuitData<F, C, D>,
+    common_data: &CommonCircuitData<F, D>,
+) -> Vec<PolynomialValues<F>> {
+    let degree = common_data.quotient_degree_factor;
+    let k_is = &common_data.k_is;
+    let num_prods = common_data.num_partial_products;
+    let num_routed = common_data.config.num_routed_wires;
+    let all_quotient_chunk_products: Vec<Vec<F>> = prover_data
+        .subgroup
+        .par_iter()
+        .enumerate()
+        .map(|(i, &x)| {
+            let s_sigmas = &prover_data.sigmas[i];
+            let denominators: Vec<F> = (0..num_routed)
+                .map(|j| witness.get_wire(i, j) + beta * s_sigmas[j] + gamma)
+                .collect();
+            let denominator_invs = F::batch_multiplicative_inverse(&denominators);
+            let quotient_values: Vec<F> = (0..num_routed)
+                .map(|j| witness.get_wire(i, j) + beta * (k_is[j] * x) + gamma)
+                .zip(denominator_invs)
+                .map(|(num, den_inv)| num * den_inv)
+                .collect();
+            quotient_values
+                .chunks(degree)
+                .map(|chunk| chunk.iter().copied().product())
+                .collect()
+        })
+        .collect();
+
+    let mut z_x = F::ONE;
+    let mut all_partial_products_and_zs = Vec::with_capacity(all_quotient_chunk_products.len());
+    for quotient_chunk_products in all_quotient_chunk_products {
+        let mut acc = z_x;
+        let mut partial_products_and_z_gx = Vec::with_capacity(quotient_chunk_products.len());
+        for p in quotient_chunk_products {
+            acc *= p;
+            partial_products_and_z_gx.push(acc);
+        }
+        // The last term is Z(gx); it is replaced by Z(x), otherwise Z would end up shifted.
+        swap(&mut z_x, &mut partial_products_and_z_gx[num_prods]);
+        all_partial_products_and_zs.push(partial_products_and_z_gx);
+    }
+    transpose(&all_partial_products_and_zs)
+        .into_par_iter()
+        .map(PolynomialValues::new)
+        .collect()
+}
+
+/// Points per batch of the quotient evaluation, as plonky2's `BATCH_SIZE`.
+const BATCH_SIZE: usize = 32;
+
+/// The selector layout plonky2 keeps `pub(crate)` in `SelectorsInfo`, read through its serde
+/// `Serialize` (the only public view of it).
+struct Selectors {
+    selector_indices: Vec<usize>,
+    groups: Vec<Range<usize>>,
+}
+
+fn selectors(common_data: &CommonCircuitData<F, D>) -> Result<Selectors, ProveError> {
+    #[derive(serde::Deserialize)]
+    struct Raw {
+        selector_indices: Vec<usize>,
+        groups: Vec<Range<usize>>,
+    }
+    let raw: Raw = serde_json::to_value(&common_data.selectors_info)
+        .and_then(serde_json::from_value)
+        .map_err(|e| ProveError::Proving(format!("reading the circuit's selectors: {e}")))?;
+    if raw.selector_indices.len() != common_data.gates.len() {
+        return Err(ProveError::Proving(format!(
+            "{} selector indices for {} gates",
+            raw.selector_indices.len(),
+            common_data.gates.len()
+        )));
+    }
+    Ok(Selectors {
+        selector_indices: raw.selector_indices,
+        groups: raw.groups,
+    })
+}
+
+/// plonky2's `evaluate_gate_constraints_base_batch` (in a private module of plonky2).
+fn evaluate_gate_constraints_base_batch(
+    common_data: &CommonCircuitData<F, D>,
+    selectors: &Selectors,
+    vars_batch: EvaluationVarsBaseBatch<F>,
+) -> Vec<F> {
+    let mut constraints_batch = vec![F::ZERO; common_data.num_gate_constraints * vars_batch.len()];
+    for (i, gate) in common_data.gates.iter().enumerate() {
+        let selector_index = selectors.selector_indices[i];
+        let gate_constraints_batch = gate.0.eval_filtered_base_batch(
+            vars_batch,
+            i,
+            selector_index,
+            selectors.groups[selector_index].clone(),
+            selectors.groups.len(),
+            common_data.num_lookup_selectors,
+        );
+        batch_add_inplace(
+            &mut constraints_batch[..gate_constraints_batch.len()],
+            &gate_constraints_batch,
+        );
+    }
+    constraints_batch
+}
+
+/// plonky2's `check_partial_products`.
+fn check_partial_products(
+    numerators: &[F],
+    denominators: &[F],
+    partials: &[F],
+    z_x: F,
+    z_gx: F,
+    max_degree: usize,
+    out: &mut Vec<F>,
+) {
+    let accs: Vec<F> = std::iter::once(z_x)
+        .chain(partials.iter().copied())
+        .chain(std::iter::once(z_gx))
+        .collect();
+    for ((nume_chunk, deno_chunk), w) in numerators
+        .chunks(max_degree)
+        .zip(denominators.chunks(max_degree))
+        .zip(accs.windows(2))
+    {
+        let num_chunk_product: F = nume_chunk.iter().copied().product();
+        let den_chunk_product: F = deno_chunk.iter().copied().product();
+        out.push(w[0] * num_chunk_product - w[1] * den_chunk_product);
+    }
+}
+
+/// plonky2's `reduce_with_powers_multi`.
+fn reduce_with_powers_multi<'a>(
+    terms: impl DoubleEndedIterator<Item = &'a F>,
+    alphas: &[F],
+) -> Vec<F> {
+    let mut cumul = vec![F::ZERO; alphas.len()];
+    for &term in terms.rev() {
+        cumul
+            .iter_mut()
+            .zip(alphas)
+            .for_each(|(c, &alpha)| *c = term.multiply_accumulate(*c, alpha));
+    }
+    cumul
+}
+
+/// plonky2's `compute_quotient_polys` without lookups: the vanishing polynomial (gate
+/// constraints, `L_0 (Z - 1)`, partial-product checks, combined with powers of each alpha) on the
+/// coset LDE of degree `2^quotient_degree_bits`, divided by `Z_H`, interpolated.
+#[allow(clippy::too_many_arguments)]
+fn compute_quotient_polys(
+    common_data: &CommonCircuitData<F, D>,
+    prover_data: &ProverOnlyCircuitData<F, C, D>,
+    public_inputs_hash: &HashOut<F>,
+    wires_commitment: &Batch,
+    zs_commitment: &Batch,
+    betas: &[F],
+    gammas: &[F],
+    alphas: &[F],
+) -> Result<Vec<PolynomialCoeffs<F>>, ProveError> {
+    let num_challenges = common_data.config.num_challenges;
+    let quotient_degree_bits = log2_ceil(common_data.quotient_degree_factor);
+    let rate_bits = common_data.config.fri_config.rate_bits;
+    if quotient_degree_bits > rate_bits {
+        return Err(ProveError::Unsupported(
+            "constraints of degree higher than the rate",
+        ));
+    }
+    let selectors = selectors(common_data)?;
+    let step = 1 << (rate_bits - quotient_degree_bits);
+    let next_step = 1 << quotient_degree_bits;
+    let points = F::two_adic_subgroup(common_data.degree_bits() + quotient_degree_bits);
+    let lde_size = points.len();
+    let z_h_on_coset = ZeroPolyOnCoset::new(common_data.degree_bits(), quotient_degree_bits);
+    let max_degree = common_data.quotient_degree_factor;
+    let num_prods = common_data.num_partial_products;
+    let num_routed_wires = common_data.config.num_routed_wires;
+
+    let quotient_values: Vec<Vec<F>> = points
+        .par_chunks(BATCH_SIZE)
+        .enumerate()
+        .flat_map(|(batch_i, xs_batch)| {
+            let n = xs_batch.len();
+            let indices_batch: Vec<usize> =
+                (BATCH_SIZE * batch_i..BATCH_SIZE * batch_i + n).collect();
+            let mut shifted_xs = Vec::with_capacity(n);
+            let mut local_zs_batch = Vec::with_capacity(n);
+            let mut next_zs_batch = Vec::with_capacity(n);
+            let mut partial_products_batch = Vec::with_capacity(n);
+            let mut s_sigmas_batch = Vec::with_capacity(n);
+            let mut local_constants_refs = Vec::with_capacity(n);
+            let mut local_wires_refs = Vec::with_capacity(n);
+            for (&i, &x) in indices_batch.iter().zip(xs_batch) {
+                let i_next = (i + next_step) % lde_size;
+                let local_constants_sigmas = prover_data
+                    .constants_sigmas_commitment
+                    .get_lde_values(i, step);
+                let local_zs_partial = zs_commitment.get_lde_values(i, step);
+                let next_zs_partial = zs_commitment.get_lde_values(i_next, step);
+                local_constants_refs.push(&local_constants_sigmas[common_data.constants_range()]);
+                s_sigmas_batch.push(&local_constants_sigmas[common_data.sigmas_range()]);
+                local_wires_refs.push(wires_commitment.get_lde_values(i, step));
+                shifted_xs.push(F::coset_shift() * x);
+                local_zs_batch.push(&local_zs_partial[common_data.zs_range()]);
+                next_zs_batch.push(&next_zs_partial[common_data.zs_range()]);
+                partial_products_batch
+                    .push(&local_zs_partial[common_data.partial_products_range()]);
+            }
+            let mut local_constants_batch = vec![F::ZERO; n * local_constants_refs[0].len()];
+            for i in 0..local_constants_refs[0].len() {
+                for (j, constants) in local_constants_refs.iter().enumerate() {
+                    local_constants_batch[i * n + j] = constants[i];
+                }
+            }
+            let mut local_wires_batch = vec![F::ZERO; n * local_wires_refs[0].len()];
+            for i in 0..local_wires_refs[0].len() {
+                for (j, wires) in local_wires_refs.iter().enumerate() {
+                    local_wires_batch[i * n + j] = wires[i];
+                }
+            }
+            let vars_batch = EvaluationVarsBaseBatch::new(
+                n,
+                &local_constants_batch,
+                &local_wires_batch,
+                public_inputs_hash,
+            );
+
+            // plonky2's `eval_vanishing_poly_base_batch`, no lookups.
+            let constraint_terms_batch =
+                evaluate_gate_constraints_base_batch(common_data, &selectors, vars_batch);
+            let mut numerator_values = Vec::with_capacity(num_routed_wires);
+            let mut denominator_values = Vec::with_capacity(num_routed_wires);
+            let mut vanishing_z_1_terms = Vec::with_capacity(num_challenges);
+            let mut vanishing_partial_products_terms = Vec::new();
+            let mut res_batch: Vec<Vec<F>> = Vec::with_capacity(n);
+            for k in 0..n {
+                let index = indices_batch[k];
+                let x = shifted_xs[k];
+                let vars = vars_batch.view(k);
+                let local_zs = local_zs_batch[k];
+                let next_zs = next_zs_batch[k];
+                let partial_products = partial_products_batch[k];
+                let s_sigmas = s_sigmas_batch[k];
+                let constraint_terms = PackedStridedView::new(&constraint_terms_batch, n, k);
+                let l_0_x = z_h_on_coset.eval_l_0(index, x);
+                for i in 0..num_challenges {
+                    let z_x = local_zs[i];
+                    let z_gx = next_zs[i];
+                    vanishing_z_1_terms.push(l_0_x * (z_x - F::ONE));
+                    numerator_values.extend((0..num_routed_wires).map(|j| {
+                        let s_id = common_data.k_is[j] * x;
+                        vars.local_wires[j] + betas[i] * s_id + gammas[i]
+                    }));
+                    denominator_values.extend(
+                        (0..num_routed_wires)
+                            .map(|j| vars.local_wires[j] + betas[i] * s_sigmas[j] + gammas[i]),
+                    );
+                    check_partial_products(
+                        &numerator_values,
+                        &denominator_values,
+                        &partial_products[i * num_prods..(i + 1) * num_prods],
+                        z_x,
+                        z_gx,
+                        max_degree,
+                        &mut vanishing_partial_products_terms,
+                    );
+                    numerator_values.clear();
+                    denominator_values.clear();
+                }
+                let vanishing_terms = vanishing_z_1_terms
+                    .iter()
+                    .chain(vanishing_partial_products_terms.iter())
+                    .chain(constraint_terms);
+                let mut res = reduce_with_powers_multi(vanishing_terms, alphas);
+                let denominator_inv = z_h_on_coset.eval_inverse(index);
+                res.iter_mut().for_each(|v| *v *= denominator_inv);
+                res_batch.push(res);
+                vanishing_z_1_terms.clear();
+                vanishing_partial_products_terms.clear();
+            }
+            res_batch
+        })
+        .collect();
+
+    Ok(transpose(&quotient_values)
+        .into_par_iter()
+        .map(PolynomialValues::new)
+        .map(|values| values.coset_ifft(F::coset_shift()))
+        .collect())
+}
+
+/// plonky2's `OpeningSet::to_fri_openings` (crate-private there), no lookups.
+fn to_fri_openings(openings: &OpeningSet<F, D>) -> FriOpenings<F, D> {
+    let zeta_batch = FriOpeningBatch {
+        values: [
+            openings.constants.as_slice(),
+            openings.plonk_sigmas.as_slice(),
+            openings.wires.as_slice(),
+            openings.plonk_zs.as_slice(),
+            openings.partial_products.as_slice(),
+            openings.quotient_polys.as_slice(),
+        ]
+        .concat(),
+    };
+    let zeta_next_batch = FriOpeningBatch {
+        values: openings.plonk_zs_next.clone(),
+    };
+    FriOpenings {
+        batches: vec![zeta_batch, zeta_next_batch],
+    }
+}
+
+/// plonky2's `CommonCircuitData::get_fri_instance` (crate-private there), no lookups. The
+/// oracles' `blinding` flags are plonky2's `PlonkOracle` constants (false for the constants and
+/// sigmas, true for the others); FRI salts only where the configuration is zero-knowledge too.
+fn fri_instance(common_data: &CommonCircuitData<F, D>, zeta: Ext) -> FriInstanceInfo<F, D> {
+    const CONSTANTS_SIGMAS: usize = 0;
+    const WIRES: usize = 1;
+    const ZS_PARTIAL_PRODUCTS: usize = 2;
+    const QUOTIENT: usize = 3;
+    let num_preprocessed = common_data.sigmas_range().end;
+    let num_zs_partial_products =
+        common_data.config.num_challenges * (1 + common_data.num_partial_products);
+    let num_quotient = common_data.config.num_challenges * common_data.quotient_degree_factor;
+    let all_polys = [
+        FriPolynomialInfo::from_range(CONSTANTS_SIGMAS, 0..num_preprocessed),
+        FriPolynomialInfo::from_range(WIRES, 0..common_data.config.num_wires),
+        FriPolynomialInfo::from_range(ZS_PARTIAL_PRODUCTS, 0..num_zs_partial_products),
+        FriPolynomialInfo::from_range(QUOTIENT, 0..num_quotient),
+    ]
+    .concat();
+    let g = Ext::primitive_root_of_unity(common_data.degree_bits());
+    FriInstanceInfo {
+        oracles: vec![
+            FriOracleInfo {
+                num_polys: num_preprocessed,
+                blinding: false,
+            },
+            FriOracleInfo {
+                num_polys: common_data.config.num_wires,
+                blinding: true,
+            },
+            FriOracleInfo {
+                num_polys: num_zs_partial_products,
+                blinding: true,
+            },
+            FriOracleInfo {
+                num_polys: num_quotient,
+                blinding: true,
+            },
+        ],
+        batches: vec![
+            FriBatchInfo {
+                point: zeta,
+                polynomials: all_polys,
+            },
+            FriBatchInfo {
+                point: g * zeta,
+                polynomials: FriPolynomialInfo::from_range(
+                    ZS_PARTIAL_PRODUCTS,
+                    common_data.zs_range(),
+                ),
+            },
+        ],
+    }
+}

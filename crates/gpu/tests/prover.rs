@@ -1,0 +1,237 @@
+//! The zkfleet prover (`zkfleet_gpu::prover`) against plonky2's `prove`, on the CPU commit
+//! backend everywhere and on the GPU backend where a GPU is usable (required with
+//! `ZKFLEET_REQUIRE_GPU=1`, as the device script sets).
+//!
+//! - On one thread both provers find the same proof-of-work nonce (the smallest), so the proofs
+//!   must be byte for byte equal.
+//! - On the default pool, plonky2's nonce search (`find_any`) may pick another nonce; every
+//!   commitment cap, every opening, the FRI commit-phase caps and the final polynomial (all fixed
+//!   before the grinding) must still be equal, and the proof must verify.
+
+use plonky2::field::types::{Field, Sample};
+use plonky2::hash::poseidon::PoseidonHash;
+use plonky2::iop::generator::generate_partial_witness;
+use plonky2::iop::witness::{PartialWitness, PartitionWitness, WitnessWrite};
+use plonky2::plonk::circuit_builder::CircuitBuilder;
+use plonky2::plonk::circuit_data::{CircuitConfig, CircuitData};
+use plonky2::plonk::proof::ProofWithPublicInputs;
+use plonky2::util::timing::TimingTree;
+use zkfleet_gpu::backend::{C, D};
+use zkfleet_gpu::prover::{self, ProveError};
+use zkfleet_gpu::{CommitBackend, CpuCommit, GpuCommit, GpuContext, F};
+
+type Proof = ProofWithPublicInputs<F, C, D>;
+
+fn backends() -> Vec<Box<dyn CommitBackend>> {
+    let mut out: Vec<Box<dyn CommitBackend>> = vec![Box::new(CpuCommit)];
+    let required = std::env::var("ZKFLEET_REQUIRE_GPU").is_ok_and(|v| v == "1");
+    match GpuContext::new() {
+        Ok(g) => out.push(Box::new(GpuCommit::new(g))),
+        Err(e) if e.is_unavailable() && !required => {
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "GPU backend skipped: {e} (set ZKFLEET_REQUIRE_GPU=1 to fail instead)"
+            );
+        }
+        Err(e) => panic!("GPU unusable: {e}"),
+    }
+    out
+}
+
+/// A circuit of `hashes` Poseidon permutations chained, plus `muls` multiply-adds, with public
+/// inputs at both ends: Poseidon, arithmetic, constant and public-input gates.
+fn toy_circuit(hashes: usize, muls: usize) -> (CircuitData<F, C, D>, PartialWitness<F>) {
+    let mut builder = CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_config());
+    let inputs = builder.add_virtual_targets(4);
+    builder.register_public_inputs(&inputs);
+    let mut state = builder.hash_n_to_hash_no_pad::<PoseidonHash>(inputs.clone());
+    for _ in 1..hashes {
+        state = builder.hash_n_to_hash_no_pad::<PoseidonHash>(state.elements.to_vec());
+    }
+    let mut acc = state.elements[0];
+    for i in 0..muls {
+        let c = builder.constant(F::from_canonical_u64(i as u64 + 3));
+        acc = builder.mul_add(acc, inputs[i % 4], c);
+    }
+    builder.register_public_inputs(&state.elements);
+    builder.register_public_input(acc);
+    let data = builder.build::<C>();
+    let mut pw = PartialWitness::new();
+    for (t, v) in inputs.iter().zip(F::rand_vec(4)) {
+        pw.set_target(*t, v).expect("fresh target");
+    }
+    (data, pw)
+}
+
+/// A circuit that verifies a proof of `inner` (the recursion gadgets our leaf/node circuits
+/// use: Poseidon, arithmetic extension, random access, reducing, coset interpolation gates).
+fn recursive_circuit(
+    inner: &CircuitData<F, C, D>,
+    inner_proof: &Proof,
+) -> (CircuitData<F, C, D>, PartialWitness<F>) {
+    let mut builder = CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_config());
+    let proof_t = builder.add_virtual_proof_with_pis(&inner.common);
+    let vd = builder.constant_verifier_data(&inner.verifier_only);
+    builder.verify_proof::<C>(&proof_t, &vd, &inner.common);
+    builder.register_public_inputs(&proof_t.public_inputs);
+    let data = builder.build::<C>();
+    let mut pw = PartialWitness::new();
+    pw.set_proof_with_pis_target(&proof_t, inner_proof)
+        .expect("fresh targets");
+    (data, pw)
+}
+
+fn assert_same_before_grinding(ours: &Proof, theirs: &Proof, what: &str) {
+    assert_eq!(
+        ours.public_inputs, theirs.public_inputs,
+        "{what}: public inputs"
+    );
+    let (a, b) = (&ours.proof, &theirs.proof);
+    assert_eq!(a.wires_cap, b.wires_cap, "{what}: wires cap");
+    assert_eq!(
+        a.plonk_zs_partial_products_cap, b.plonk_zs_partial_products_cap,
+        "{what}: Z / partial products cap"
+    );
+    assert_eq!(
+        a.quotient_polys_cap, b.quotient_polys_cap,
+        "{what}: quotient cap"
+    );
+    assert_eq!(a.openings, b.openings, "{what}: openings");
+    assert_eq!(
+        a.opening_proof.commit_phase_merkle_caps, b.opening_proof.commit_phase_merkle_caps,
+        "{what}: FRI commit-phase caps"
+    );
+    assert_eq!(
+        a.opening_proof.final_poly, b.opening_proof.final_poly,
+        "{what}: FRI final polynomial"
+    );
+}
+
+fn plonky2_prove(data: &CircuitData<F, C, D>, witness: &PartitionWitness<F>) -> Proof {
+    plonky2::plonk::prover::prove_with_partition_witness(
+        &data.prover_only,
+        &data.common,
+        witness.clone(),
+        &mut TimingTree::default(),
+    )
+    .expect("plonky2 proves")
+}
+
+/// Proves one generated witness with plonky2 and with ours on every backend, single-threaded
+/// (byte-identical) and on the default pool (equal up to the grinding), and verifies ours.
+///
+/// The witness is generated once: plonky2's circuits put random values into the public-input
+/// gate's unused wires during witness generation (`randomize_unused_pi_wires`), so `prove` from
+/// a `PartialWitness` is not deterministic; from the generated witness (what a witness-vector
+/// generator hands the prover) it is.
+fn check_circuit(data: &CircuitData<F, C, D>, pw: &PartialWitness<F>, what: &str) {
+    let witness = generate_partial_witness(pw.clone(), &data.prover_only, &data.common)
+        .expect("witness generation");
+    let single = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool");
+    let reference = single.install(|| plonky2_prove(data, &witness));
+    let reference_bytes = reference.to_bytes();
+    let again = single.install(|| plonky2_prove(data, &witness));
+    assert!(
+        again.to_bytes() == reference_bytes,
+        "{what}: plonky2 itself is not deterministic on one thread"
+    );
+    let parallel_reference = plonky2_prove(data, &witness);
+    for backend in backends() {
+        let label = format!("{what}, {} backend", backend.name());
+        let ours = single.install(|| {
+            prover::prove_with_partition_witness(
+                &data.prover_only,
+                &data.common,
+                witness.clone(),
+                backend.as_ref(),
+            )
+            .expect("ours proves")
+        });
+        assert_same_before_grinding(&ours, &reference, &label);
+        assert!(
+            ours.to_bytes() == reference_bytes,
+            "{label}: one thread, proof bytes differ from plonky2's"
+        );
+        data.verify(ours).expect("ours verifies (one thread)");
+
+        let ours = prover::prove_with_partition_witness(
+            &data.prover_only,
+            &data.common,
+            witness.clone(),
+            backend.as_ref(),
+        )
+        .expect("ours proves");
+        assert_same_before_grinding(&ours, &parallel_reference, &label);
+        data.verify(ours.clone()).expect("ours verifies");
+        eprintln!(
+            "{label}: 2^{} rows, {} proof bytes, equal to plonky2 (one thread: byte for byte)",
+            data.common.degree_bits(),
+            ours.to_bytes().len()
+        );
+    }
+}
+
+#[test]
+fn toy_circuits_prove_like_plonky2() {
+    for (hashes, muls) in [(1, 0), (40, 100), (300, 2000)] {
+        let (data, pw) = toy_circuit(hashes, muls);
+        check_circuit(&data, &pw, &format!("toy {hashes} hashes {muls} muls"));
+    }
+}
+
+#[test]
+fn recursive_circuit_proves_like_plonky2() {
+    let (inner, pw) = toy_circuit(20, 50);
+    let inner_proof = inner.prove(pw).expect("inner proves");
+    let (outer, pw) = recursive_circuit(&inner, &inner_proof);
+    check_circuit(&outer, &pw, "recursive verifier");
+}
+
+#[test]
+fn unsatisfied_witness_is_an_error_not_a_panic() {
+    // x * x == y with a wrong y: plonky2's witness generation accepts the assignment (y is not
+    // generated), the quotient does not divide and the prover says so.
+    let mut builder = CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_config());
+    let x = builder.add_virtual_target();
+    let y = builder.add_virtual_target();
+    let xx = builder.mul(x, x);
+    builder.connect(xx, y);
+    builder.register_public_input(y);
+    let data = builder.build::<C>();
+    let mut pw = PartialWitness::new();
+    pw.set_target(x, F::from_canonical_u64(3)).unwrap();
+    pw.set_target(y, F::from_canonical_u64(10)).unwrap();
+    for backend in backends() {
+        let r = prover::prove(
+            &data.prover_only,
+            &data.common,
+            pw.clone(),
+            backend.as_ref(),
+        );
+        assert!(
+            matches!(r, Err(ProveError::Witness(_)) | Err(ProveError::Proving(_))),
+            "{}: {r:?}",
+            backend.name()
+        );
+    }
+}
+
+#[test]
+fn zero_knowledge_configurations_are_refused() {
+    let config = CircuitConfig {
+        zero_knowledge: true,
+        ..CircuitConfig::standard_recursion_config()
+    };
+    let mut builder = CircuitBuilder::<F, D>::new(config);
+    let x = builder.add_virtual_target();
+    builder.register_public_input(x);
+    let data = builder.build::<C>();
+    let mut pw = PartialWitness::new();
+    pw.set_target(x, F::ONE).unwrap();
+    let r = prover::prove(&data.prover_only, &data.common, pw, &CpuCommit);
+    assert!(matches!(r, Err(ProveError::Unsupported(_))), "{r:?}");
+}

@@ -16,13 +16,13 @@ use crate::{postgres, sqlite};
 /// A pool of connections to the job database. Cheap to clone (the pool is shared).
 #[derive(Debug, Clone)]
 pub struct Dal {
-    backend: Backend,
+    pub(crate) backend: Backend,
     /// Wake-ups for idle workers (see [`Dal::job_wakeups`]).
     wake: Arc<WakeHub>,
 }
 
 #[derive(Debug, Clone)]
-enum Backend {
+pub(crate) enum Backend {
     Postgres(sqlx::PgPool),
     Sqlite(sqlx::SqlitePool),
 }
@@ -80,7 +80,7 @@ impl Dal {
     /// Wakes this process's subscribers of `tables` after a committed change that may have
     /// queued work there. SQLite only: on PostgreSQL the job tables' triggers notify every
     /// process at commit, this one included.
-    fn woke(&self, tables: impl IntoIterator<Item = JobTable>) {
+    pub(crate) fn woke(&self, tables: impl IntoIterator<Item = JobTable>) {
         if let Backend::Sqlite(_) = self.backend {
             for table in tables {
                 self.wake.wake(table);

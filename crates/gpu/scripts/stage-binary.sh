@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Copies the newest release build of tests/device.rs, stripped, to .gpu-bin/device (a folder
-# .git/info/exclude ignores), for `run(..., carry=[".gpu-bin"])`.
+# Copies the newest release builds of tests/device.rs and tests/prover.rs, stripped, to
+# .gpu-bin/device and .gpu-bin/prover (a folder .git/info/exclude ignores), for
+# `run(..., carry=[".gpu-bin"])`.
 set -euo pipefail
 target=${CARGO_TARGET_DIR:-target}
-bin=$(ls -t "$target"/release/deps/device-* | grep -v '\.d$' | head -1)
 mkdir -p .gpu-bin
-strip -o .gpu-bin/device "$bin"
+for name in device prover; do
+  bin=$(ls -t "$target"/release/deps/$name-* 2>/dev/null | grep -v '\.d$' | head -1 || true)
+  if [ -n "$bin" ]; then strip -o ".gpu-bin/$name" "$bin"; fi
+done
 mkdir -p "$(git rev-parse --git-path info)"
 exclude=$(git rev-parse --git-path info/exclude)
 grep -qsx "/.gpu-bin/" "$exclude" || echo "/.gpu-bin/" >> "$exclude"
-ls -l .gpu-bin/device
+ls -l .gpu-bin/

@@ -103,6 +103,34 @@ pub fn check_supported(common_data: &CommonCircuitData<F, D>) -> Result<(), Prov
     Ok(())
 }
 
+/// Seconds spent in each phase of one proof ([`prove_timed`]).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct PhaseTimes {
+    /// Full witness and wire columns (CPU).
+    pub witness_s: f64,
+    /// Wires commitment (backend).
+    pub wires_commit_s: f64,
+    /// Permutation partial products and Z (CPU).
+    pub partial_products_s: f64,
+    /// Z / partial products commitment (backend).
+    pub zs_commit_s: f64,
+    /// Quotient polynomials: constraints on the LDE, division by Z_H, coset iNTT (CPU).
+    pub quotient_s: f64,
+    /// Quotient chunks commitment (backend).
+    pub quotient_commit_s: f64,
+    /// Openings at zeta and g zeta (CPU).
+    pub openings_s: f64,
+    /// FRI: combination, folding and commit-phase trees, proof of work, queries (CPU, plonky2).
+    pub fri_s: f64,
+}
+
+impl PhaseTimes {
+    /// Sum of the backend's commitments.
+    pub fn commits_s(&self) -> f64 {
+        self.wires_commit_s + self.zs_commit_s + self.quotient_commit_s
+    }
+}
+
 /// plonky2's `prove_with_partition_witness`, the commitments made by `backend`.
 pub fn prove_with_partition_witness(
     prover_data: &ProverOnlyCircuitData<F, C, D>,
@@ -110,7 +138,24 @@ pub fn prove_with_partition_witness(
     partition_witness: PartitionWitness<F>,
     backend: &dyn CommitBackend,
 ) -> Result<ProofWithPublicInputs<F, C, D>, ProveError> {
+    prove_timed(prover_data, common_data, partition_witness, backend).map(|(p, _)| p)
+}
+
+/// [`prove_with_partition_witness`], also returning the time of each phase.
+pub fn prove_timed(
+    prover_data: &ProverOnlyCircuitData<F, C, D>,
+    common_data: &CommonCircuitData<F, D>,
+    partition_witness: PartitionWitness<F>,
+    backend: &dyn CommitBackend,
+) -> Result<(ProofWithPublicInputs<F, C, D>, PhaseTimes), ProveError> {
     check_supported(common_data)?;
+    let mut times = PhaseTimes::default();
+    let mut last = std::time::Instant::now();
+    let mut lap = |slot: &mut f64| {
+        let now = std::time::Instant::now();
+        *slot = now.duration_since(last).as_secs_f64();
+        last = now;
+    };
     let config = &common_data.config;
     let num_challenges = config.num_challenges;
     let quotient_degree = common_data.quotient_degree();
@@ -139,9 +184,11 @@ pub fn prove_with_partition_witness(
         .into_par_iter()
         .map(|j| PolynomialValues::new((0..degree).map(|i| witness.get_wire(i, j)).collect()))
         .collect();
+    lap(&mut times.witness_s);
     let wires_commitment = backend
         .commit_values(wires_values, rate_bits, cap_height, roots)
         .map_err(commit_err)?;
+    lap(&mut times.wires_commit_s);
 
     let mut challenger = Challenger::<F, OuterHasher>::new();
     common_data.fri_params.observe(&mut challenger);
@@ -174,9 +221,11 @@ pub fn prove_with_partition_witness(
         .map(|v| v.pop().expect("at least Z"))
         .collect();
     let zs_partial_products = [plonk_z_vecs, partial_products_and_zs.concat()].concat();
+    lap(&mut times.partial_products_s);
     let zs_commitment = backend
         .commit_values(zs_partial_products, rate_bits, cap_height, roots)
         .map_err(commit_err)?;
+    lap(&mut times.zs_commit_s);
     challenger.observe_cap::<OuterHasher>(&zs_commitment.merkle_tree.cap);
 
     let alphas = challenger.get_n_challenges(num_challenges);
@@ -201,9 +250,11 @@ pub fn prove_with_partition_witness(
         })?;
         all_quotient_poly_chunks.extend(quotient_poly.chunks(degree));
     }
+    lap(&mut times.quotient_s);
     let quotient_commitment = backend
         .commit_coeffs(all_quotient_poly_chunks, rate_bits, cap_height, roots)
         .map_err(commit_err)?;
+    lap(&mut times.quotient_commit_s);
     challenger.observe_cap::<OuterHasher>(&quotient_commitment.merkle_tree.cap);
 
     let zeta = challenger.get_extension_challenge::<D>();
@@ -223,6 +274,7 @@ pub fn prove_with_partition_witness(
         common_data,
     );
     challenger.observe_openings(&to_fri_openings(&openings));
+    lap(&mut times.openings_s);
     let instance = fri_instance(common_data, zeta);
     let opening_proof = Batch::prove_openings(
         &instance,
@@ -238,6 +290,7 @@ pub fn prove_with_partition_witness(
         None,
         &mut TimingTree::default(),
     );
+    lap(&mut times.fri_s);
 
     let proof = Proof::<F, C, D> {
         wires_cap: wires_commitment.merkle_tree.cap,
@@ -246,10 +299,13 @@ pub fn prove_with_partition_witness(
         openings,
         opening_proof,
     };
-    Ok(ProofWithPublicInputs {
-        proof,
-        public_inputs,
-    })
+    Ok((
+        ProofWithPublicInputs {
+            proof,
+            public_inputs,
+        },
+        times,
+    ))
 }
 
 /// plonky2's `wires_permutation_partial_products_and_zs`: the partial products of

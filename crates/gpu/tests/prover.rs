@@ -235,3 +235,131 @@ fn zero_knowledge_configurations_are_refused() {
     let r = prover::prove(&data.prover_only, &data.common, pw, &CpuCommit);
     assert!(matches!(r, Err(ProveError::Unsupported(_))), "{r:?}");
 }
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// The `gpu` prove bench (run by `scripts/device-run.sh` on the GPU machine): for each circuit,
+/// plonky2's `prove_with_partition_witness` on the default pool (`RAYON_NUM_THREADS`) against
+/// ours with the GPU commitments, same generated witness, medians; every GPU proof is checked
+/// against plonky2's (caps, openings, FRI commit caps) and verified. Circuits: a recursive
+/// verifier (the shape of our leaf/node circuits) and Poseidon chains of 2^k rows, k from
+/// `ZKFLEET_GPU_PROVE_SIZES` (default "16,18"). JSON to `$ZKFLEET_GPU_PROVE_BENCH_JSON`.
+#[test]
+#[ignore]
+fn bench_prove() {
+    let Some(gpu) = backends().into_iter().find(|b| b.name() == "gpu") else {
+        return;
+    };
+    let runs: usize = std::env::var("ZKFLEET_GPU_PROVE_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let sizes: Vec<usize> = std::env::var("ZKFLEET_GPU_PROVE_SIZES")
+        .unwrap_or_else(|_| "16,18".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let mut circuits: Vec<(String, CircuitData<F, C, D>, PartialWitness<F>, f64)> = Vec::new();
+    let t = std::time::Instant::now();
+    let (inner, pw) = toy_circuit(20, 50);
+    let inner_proof = inner.prove(pw).expect("inner proves");
+    let (outer, pw) = recursive_circuit(&inner, &inner_proof);
+    circuits.push((
+        "recursive verifier".into(),
+        outer,
+        pw,
+        t.elapsed().as_secs_f64(),
+    ));
+    for &k in &sizes {
+        let t = std::time::Instant::now();
+        let (data, pw) = toy_circuit((1usize << k) * 3 / 4, 0);
+        assert_eq!(data.common.degree_bits(), k, "synthetic circuit size");
+        circuits.push((
+            format!("poseidon chain 2^{k}"),
+            data,
+            pw,
+            t.elapsed().as_secs_f64(),
+        ));
+    }
+    let mut results = Vec::new();
+    for (name, data, pw, build_s) in &circuits {
+        let witness = generate_partial_witness(pw.clone(), &data.prover_only, &data.common)
+            .expect("witness generation");
+        let mut cpu = Vec::new();
+        let mut reference = None;
+        for _ in 0..runs {
+            let t = std::time::Instant::now();
+            let p = plonky2_prove(data, &witness);
+            cpu.push(t.elapsed().as_secs_f64());
+            reference = Some(p);
+        }
+        let reference = reference.expect("runs >= 1");
+        // Warm-up: module, twiddle tables and pinned buffers for this size.
+        prover::prove_with_partition_witness(
+            &data.prover_only,
+            &data.common,
+            witness.clone(),
+            gpu.as_ref(),
+        )
+        .expect("gpu proves");
+        let mut gpu_times = Vec::new();
+        let mut phases = Vec::new();
+        for _ in 0..runs {
+            let t = std::time::Instant::now();
+            let (p, ph) = prover::prove_timed(
+                &data.prover_only,
+                &data.common,
+                witness.clone(),
+                gpu.as_ref(),
+            )
+            .expect("gpu proves");
+            gpu_times.push(t.elapsed().as_secs_f64());
+            phases.push(ph);
+            assert_same_before_grinding(&p, &reference, name);
+            data.verify(p).expect("gpu proof verifies");
+        }
+        let cpu_runs = cpu.clone();
+        let gpu_runs = gpu_times.clone();
+        let cpu_med = median(&mut cpu);
+        let gpu_med = median(&mut gpu_times);
+        let mid = gpu_runs
+            .iter()
+            .position(|&x| x == gpu_med)
+            .expect("median is a run");
+        let ph = phases[mid];
+        eprintln!(
+            "{name}: 2^{} rows: plonky2 {cpu_med:.3} s {cpu_runs:?}, ours+GPU {gpu_med:.3} s {gpu_runs:?}, {:.2}x; GPU run phases: commits {:.3} s, quotient {:.3} s, FRI {:.3} s, other {:.3} s",
+            data.common.degree_bits(),
+            cpu_med / gpu_med,
+            ph.commits_s(),
+            ph.quotient_s,
+            ph.fri_s,
+            ph.witness_s + ph.partial_products_s + ph.openings_s,
+        );
+        results.push(serde_json::json!({
+            "circuit": name,
+            "degree_bits": data.common.degree_bits(),
+            "build_s": build_s,
+            "plonky2_prove_runs_s": cpu_runs,
+            "plonky2_prove_median_s": cpu_med,
+            "gpu_prove_runs_s": gpu_runs,
+            "gpu_prove_median_s": gpu_med,
+            "speedup": cpu_med / gpu_med,
+            "gpu_median_run_phases_s": ph,
+        }));
+    }
+    let json = serde_json::json!({
+        "bench": "gpu prove: plonky2 prove_with_partition_witness vs zkfleet prover with GPU commitments",
+        "rayon_threads": rayon::current_num_threads(),
+        "runs": runs,
+        "results": results,
+    });
+    let text = serde_json::to_string_pretty(&json).expect("json");
+    println!("{text}");
+    if let Ok(path) = std::env::var("ZKFLEET_GPU_PROVE_BENCH_JSON") {
+        std::fs::write(path, text).expect("write bench json");
+    }
+}

@@ -33,6 +33,7 @@ pub struct HeavyCircuit {
 /// # picked_by = "prover-7"     # default: hostname-pid
 /// arity = 2                    # proofs aggregated per leaf / node job
 /// compression = "standard"     # or "light"; selects the keystore entry, hence the final key
+/// backend = "cpu"              # or "gpu": commitments on GPU 0 (CPU, saying so, where none)
 /// # [circuit_prover.geometry]  # default: BasicGeometry::default()
 /// ```
 ///
@@ -81,6 +82,10 @@ pub struct ProverConfig {
     /// the profile is part of the keystore entry it loads and of the final key it checks.
     #[serde(default)]
     pub compression: CompressionProfile,
+    /// Which prover proves: plonky2 on the CPU (default) or zkfleet's prover with the
+    /// commitments on the GPU (`crate::backend`, docs/gpu.md).
+    #[serde(default)]
+    pub backend: crate::backend::ProverBackend,
 }
 
 /// The fleet's default arity: two children per aggregation job (docs/benchmarks.md).
@@ -148,6 +153,7 @@ impl ProverConfig {
             geometry: BasicGeometry::default(),
             arity: default_arity(),
             compression: CompressionProfile::default(),
+            backend: crate::backend::ProverBackend::default(),
         }
     }
 

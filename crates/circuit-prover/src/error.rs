@@ -107,6 +107,14 @@ pub enum ProverError {
     #[error("runner: {0}")]
     Runner(#[from] zkfleet_runner::ConfigError),
 
+    /// The GPU backend failed (out of memory, a failed launch, a lost device): transient, the
+    /// job is retried (`crate::backend`).
+    #[error("GPU prover failed while {stage}: {message}")]
+    Gpu {
+        stage: &'static str,
+        message: String,
+    },
+
     /// A runner task ended abnormally.
     #[error("runner {runner} ended abnormally: {reason}")]
     RunnerDied { runner: String, reason: String },
@@ -149,6 +157,7 @@ impl ProverError {
             | Self::Database(_)
             | Self::ProverGone
             | Self::Runner(_)
+            | Self::Gpu { .. }
             | Self::RunnerDied { .. } => FailureKind::Transient,
         }
     }

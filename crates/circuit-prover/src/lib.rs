@@ -26,6 +26,7 @@
 //!
 //! Operator documentation: `docs/circuit-prover.md`.
 
+pub mod backend;
 pub mod config;
 pub mod error;
 mod failure;
@@ -37,6 +38,7 @@ pub mod registry;
 mod run;
 pub mod wvg;
 
+pub use backend::{install_commit_backend, select_backend, ProverBackend};
 pub use config::{HeavyCircuit, ProverConfig};
 pub use error::ProverError;
 pub use job::ProverJobMeta;

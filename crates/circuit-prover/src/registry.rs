@@ -174,6 +174,8 @@ impl CircuitRegistry {
         let mut registry = Self::from_circuits(Arc::new(loaded.circuits))?;
         registry.loaded = entries;
         registry.load_time = loaded.elapsed;
+        // `backend = "gpu"`: the GPU prover over every circuit (the CPU, saying so, where none).
+        crate::backend::select_backend(&mut registry, config.backend)?;
         tracing::info!(
             configuration = %describe(&proving),
             seconds = loaded.elapsed.as_secs_f64(),

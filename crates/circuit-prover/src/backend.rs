@@ -1,0 +1,249 @@
+//! The proving backend: plonky2's CPU prover (the default) or zkfleet's prover with the batch
+//! commitments on a GPU (issue 17, `docs/gpu.md`).
+//!
+//! `backend = "gpu"` (flag `--backend gpu`, config `[circuit_prover] backend`) replaces every
+//! registered [`CircuitProver`] by a [`CommitCircuitProver`] over the GPU: the same
+//! witness-vector generation,
+//! then `zkfleet_gpu::prover` — plonky2's `prove_with_partition_witness` transcribed, its three
+//! batch commitments (wires, Z/partial products, quotient) on the card — and plonky2's own
+//! verifier on the proof before it is stored, as on the CPU. Where no GPU is usable (no driver,
+//! no NVRTC, no device) the process says so at start and proves on the CPU. A GPU failure during
+//! a job (out of memory, a failed launch, a lost device) fails that job with a transient error
+//! naming the GPU, so the job monitor requeues it.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use plonky2::field::types::PrimeField64;
+use plonky2::iop::witness::PartitionWitness;
+use zkfleet_circuits::pipeline::PipelineError;
+use zkfleet_circuits::proving::WitnessVector;
+use zkfleet_circuits::recursion::BatchCircuits;
+use zkfleet_circuits::CircuitError;
+use zkfleet_gpu::prover::{self, ProveError};
+use zkfleet_gpu::{CommitBackend, GpuCommit, GpuContext};
+use zkfleet_types::{AggregationRound, CircuitId};
+
+use crate::error::ProverError;
+use crate::registry::{BatchCircuitProver, CircuitProver, CircuitRegistry};
+
+/// Which prover proves the jobs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProverBackend {
+    /// plonky2's `prove` on the host's cores.
+    #[default]
+    Cpu,
+    /// zkfleet's prover with the commitments on GPU 0 (CPU where no GPU is usable).
+    Gpu,
+}
+
+impl fmt::Display for ProverBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Cpu => "cpu",
+            Self::Gpu => "gpu",
+        })
+    }
+}
+
+impl FromStr for ProverBackend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cpu" => Ok(Self::Cpu),
+            "gpu" => Ok(Self::Gpu),
+            other => Err(format!("unknown prover backend {other:?} (cpu or gpu)")),
+        }
+    }
+}
+
+/// Puts the requested backend in place over every registered circuit and returns the backend
+/// that will actually prove: [`ProverBackend::Cpu`] when the CPU was asked for, or when the GPU
+/// was and no GPU is usable here (logged at `warn`, naming why). A GPU that is present but
+/// fails to start (e.g. NVRTC refusing the kernels) is an error: proving on the CPU then would
+/// hide a broken installation.
+pub fn select_backend(
+    registry: &mut CircuitRegistry,
+    requested: ProverBackend,
+) -> Result<ProverBackend, ProverError> {
+    match requested {
+        ProverBackend::Cpu => {
+            tracing::info!(backend = "cpu", "proving with plonky2 on the CPU");
+            Ok(ProverBackend::Cpu)
+        }
+        ProverBackend::Gpu => match GpuContext::new() {
+            Ok(gpu) => {
+                tracing::info!(
+                    backend = "gpu",
+                    device = gpu.device_name(),
+                    compute_capability = ?gpu.compute_capability(),
+                    "proving with the zkfleet prover, batch commitments on the GPU"
+                );
+                install_gpu(registry, gpu);
+                Ok(ProverBackend::Gpu)
+            }
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(
+                    backend = "cpu",
+                    reason = %e,
+                    "backend gpu requested but no GPU is usable here: proving with plonky2 on the CPU"
+                );
+                Ok(ProverBackend::Cpu)
+            }
+            Err(e) => Err(ProverError::Gpu {
+                stage: "starting the GPU backend",
+                message: e.to_string(),
+            }),
+        },
+    }
+}
+
+/// Registers a [`CommitCircuitProver`] for every circuit of the registry, all sharing `gpu`.
+pub fn install_gpu(registry: &mut CircuitRegistry, gpu: GpuContext) {
+    install_commit_backend(registry, Arc::new(GpuCommit::new(gpu)));
+}
+
+/// Registers a [`CommitCircuitProver`] over `commit` for every circuit of the registry (the
+/// GPU's, or plonky2's CPU commitments in tests that compare the two provers without a GPU).
+pub fn install_commit_backend(registry: &mut CircuitRegistry, commit: Arc<dyn CommitBackend>) {
+    let circuits = Arc::clone(registry.batch_circuits());
+    let all: Vec<_> = registry.circuits().collect();
+    for (round, circuit) in all {
+        let prover = CommitCircuitProver {
+            cpu: BatchCircuitProver::new(Arc::clone(&circuits), round, circuit),
+            circuits: Arc::clone(&circuits),
+            commit: Arc::clone(&commit),
+            round,
+            circuit,
+        };
+        registry.register(round, circuit, Arc::new(prover));
+    }
+}
+
+/// One (round, circuit) proved by the zkfleet prover with the commitments of `commit` (the
+/// GPU's). Circuits the zkfleet prover does not support (zero-knowledge configurations, lookup
+/// tables; none of ours today) are proved by plonky2 on the CPU.
+pub struct CommitCircuitProver {
+    cpu: BatchCircuitProver,
+    circuits: Arc<BatchCircuits>,
+    commit: Arc<dyn CommitBackend>,
+    round: AggregationRound,
+    circuit: CircuitId,
+}
+
+impl CommitCircuitProver {
+    fn pipeline(&self, stage: &'static str, source: PipelineError) -> ProverError {
+        ProverError::Pipeline { stage, source }
+    }
+}
+
+impl CircuitProver for CommitCircuitProver {
+    fn witness_vector(&self, witness: &[u8]) -> Result<WitnessVector, ProverError> {
+        self.cpu.witness_vector(witness)
+    }
+
+    fn prove(&self, witness_vector: WitnessVector) -> Result<Vec<u8>, ProverError> {
+        let stage = "proving with the zkfleet prover";
+        let data = self
+            .circuits
+            .circuit_data(self.round, self.circuit)
+            .map_err(|e| self.pipeline(stage, e))?;
+        if prover::check_supported(&data.common).is_err() {
+            return self.cpu.prove(witness_vector);
+        }
+        let malformed = |reason: String| {
+            self.pipeline(
+                stage,
+                PipelineError::Circuit(CircuitError::MalformedWitnessVector(reason)),
+            )
+        };
+        // The checks `prove_witness_vector` makes before plonky2's prover.
+        let digest = data
+            .prover_only
+            .circuit_digest
+            .elements
+            .map(|e| e.to_canonical_u64());
+        if witness_vector.circuit_digest != digest {
+            return Err(malformed(format!(
+                "generated for circuit digest {:x?}, this circuit's digest is {digest:x?}",
+                witness_vector.circuit_digest
+            )));
+        }
+        let representative_map = &data.prover_only.representative_map;
+        if witness_vector.values.len() != representative_map.len()
+            || witness_vector.num_wires != data.common.config.num_wires
+            || witness_vector.degree != data.common.degree()
+        {
+            return Err(malformed(format!(
+                "shape {} values / {} wires / degree {} does not match the circuit's {} / {} / {}",
+                witness_vector.values.len(),
+                witness_vector.num_wires,
+                witness_vector.degree,
+                representative_map.len(),
+                data.common.config.num_wires,
+                data.common.degree()
+            )));
+        }
+        let partition = PartitionWitness {
+            values: witness_vector.values,
+            representative_map,
+            num_wires: witness_vector.num_wires,
+            degree: witness_vector.degree,
+        };
+        let proof = prover::prove_with_partition_witness(
+            &data.prover_only,
+            &data.common,
+            partition,
+            self.commit.as_ref(),
+        )
+        .map_err(|e| match e {
+            ProveError::Commit { source, .. } => ProverError::Gpu {
+                stage: "committing a batch of polynomials",
+                message: source.to_string(),
+            },
+            ProveError::Witness(m) => malformed(m),
+            other => self.pipeline(
+                stage,
+                PipelineError::Circuit(CircuitError::Proving(other.to_string())),
+            ),
+        })?;
+        let bytes = proof.to_bytes();
+        // plonky2's unmodified verifier, as the CPU path (`BatchCircuits::prove_job`).
+        let verified = match self.round {
+            AggregationRound::Scheduler => self
+                .circuits
+                .scheduler()
+                .verify(&proof)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            _ => data.verify(proof).map_err(|e| e.to_string()),
+        };
+        verified.map_err(|reason| {
+            self.pipeline(
+                stage,
+                PipelineError::ProofRejected {
+                    round: self.round,
+                    circuit: self.circuit,
+                    reason,
+                },
+            )
+        })?;
+        Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_names_parse_and_print() {
+        for b in [ProverBackend::Cpu, ProverBackend::Gpu] {
+            assert_eq!(b.to_string().parse::<ProverBackend>(), Ok(b));
+        }
+        assert!("cuda".parse::<ProverBackend>().is_err());
+        assert_eq!(ProverBackend::default(), ProverBackend::Cpu);
+    }
+}

@@ -1,0 +1,86 @@
+//! The prover backends over the real circuits of the test configuration.
+//!
+//! - The zkfleet prover (`crate::backend`'s `CommitCircuitProver`), here with plonky2's CPU
+//!   commitments, returns the same proof bytes as plonky2's `prove` (the CPU backend) for a job
+//!   of every basic type, from the same witness vector, on one thread (plonky2's proof-of-work
+//!   search is `find_any`: on several threads the nonce may differ, docs/gpu.md). The GPU
+//!   backend is the same prover with the GPU's commitments (checked on the GPU machine,
+//!   `crates/gpu/tests/prover.rs`).
+//! - `backend = "gpu"` on a machine without a GPU proves on the CPU and says so.
+
+mod common;
+
+use std::sync::Arc;
+
+use zkfleet_circuit_prover::{install_commit_backend, select_backend, ProverBackend};
+use zkfleet_gpu::{CpuCommit, GpuContext};
+use zkfleet_types::{AggregationRound, CircuitId};
+
+#[test]
+fn zkfleet_prover_gives_plonky2_proof_bytes_for_every_basic_type() {
+    let registry = common::registry();
+    let mut ours = (*registry).clone();
+    install_commit_backend(&mut ours, Arc::new(CpuCommit));
+    let single = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool");
+    for &circuit in &CircuitId::BASIC_TYPES {
+        let instance = common::witnesses()
+            .instances
+            .iter()
+            .find(|i| i.circuit == circuit)
+            .expect("the fixture has every type");
+        let cpu = registry
+            .get(AggregationRound::Basic, circuit)
+            .expect("registered");
+        let zk = ours
+            .get(AggregationRound::Basic, circuit)
+            .expect("registered");
+        assert!(
+            !Arc::ptr_eq(cpu, zk),
+            "the zkfleet prover replaced the CPU one"
+        );
+        let vector = cpu
+            .witness_vector(&instance.witness)
+            .expect("witness vector");
+        let theirs = single
+            .install(|| cpu.prove(vector.clone()))
+            .expect("plonky2 proves");
+        let mine = single
+            .install(|| zk.prove(vector.clone()))
+            .expect("the zkfleet prover proves and verifies");
+        assert!(
+            mine == theirs,
+            "{}: proof bytes differ from plonky2's ({} vs {} bytes)",
+            circuit.name(),
+            mine.len(),
+            theirs.len()
+        );
+        // On the default pool: a proof that verifies (checked inside `prove`).
+        zk.prove(vector).expect("proves on the default pool");
+    }
+}
+
+#[test]
+fn gpu_backend_without_a_gpu_proves_on_the_cpu() {
+    if GpuContext::new().is_ok() {
+        eprintln!("a GPU is usable here: the fallback is not exercised");
+        return;
+    }
+    let registry = common::registry();
+    let mut selected = (*registry).clone();
+    let active = select_backend(&mut selected, ProverBackend::Gpu).expect("falls back");
+    assert_eq!(active, ProverBackend::Cpu);
+    for (round, circuit) in registry.circuits() {
+        assert!(
+            Arc::ptr_eq(
+                registry.get(round, circuit).unwrap(),
+                selected.get(round, circuit).unwrap()
+            ),
+            "{round} {circuit}: the CPU prover stays registered"
+        );
+    }
+    let active = select_backend(&mut selected, ProverBackend::Cpu).expect("cpu");
+    assert_eq!(active, ProverBackend::Cpu);
+}

@@ -9,6 +9,8 @@
 //!   [`BatchCircuits::compress`](crate::recursion::BatchCircuits::compress) for the compressor.
 //! - [`final_key`]: the final verifying key file and the verifier a third party runs.
 //! - [`sequential`]: a whole batch proven job by job, each job timed in isolation.
+//! - [`submitted`]: checking a proof made elsewhere (an outside prover's): verify, compare
+//!   its public inputs with the job's.
 //! - [`plonky2_baseline`]: a job proven by plonky2's own `CircuitData::prove`, the baseline of
 //!   the proving-cost benchmark.
 //!
@@ -20,6 +22,7 @@ pub mod final_key;
 pub mod plonky2_baseline;
 pub mod prove;
 pub mod sequential;
+pub mod submitted;
 pub mod witness;
 
 use zkfleet_types::{AggregationRound, CircuitId};

@@ -111,10 +111,10 @@ impl ApiState {
                 config.max_concurrent_verifications,
             ),
             provers: RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
-            // A client address gets four provers' worth: several provers may share a NAT.
+            // A client address gets sixteen provers' worth: several provers may share a NAT.
             addresses: RateLimiter::new(
-                config.rate_limit_per_second * 4.0,
-                config.rate_limit_burst.saturating_mul(4),
+                config.rate_limit_per_second * 16.0,
+                config.rate_limit_burst.saturating_mul(16),
             ),
             dal,
             store,
@@ -550,6 +550,10 @@ async fn proof(
 ) -> Result<Json<SubmissionResponse>, ApiError> {
     let prover = authenticate(&state, &headers).await?;
     let submission: Result<ProofSubmission, ApiError> = json_body(body);
+    // Over the limit: refused before anything is looked up (the body was never read whole).
+    if let Err(ApiError::TooLarge(message)) = submission {
+        return Err(ApiError::TooLarge(message));
+    }
     let Some(context) = state.dal.outside_lease(lease_id, &prover.name).await? else {
         return Err(not_your_lease(lease_id, &prover.name));
     };

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
+use zkfleet_blobs::AuxOutput;
 use zkfleet_circuits::pipeline::CompressedProof;
 use zkfleet_circuits::recursion::BatchCircuits;
 use zkfleet_dal::{CompleteOutcome, Dal, JobRef, TransitionOutcome};
@@ -16,7 +17,6 @@ use zkfleet_runner::{Executor, JobError, JobPicker, JobSaver};
 use zkfleet_store::{ProofBytes, Store};
 use zkfleet_types::api::{Base64Bytes, FinalProof};
 use zkfleet_types::{BatchPublicOutput, FailureKind, ProtocolSemanticVersion};
-use zkfleet_witness_generator::artifacts::AuxOutput;
 
 use crate::error::CompressorError;
 use crate::job::CompressionJobMeta;

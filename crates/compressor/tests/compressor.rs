@@ -10,6 +10,7 @@ mod common;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use zkfleet_blobs::AuxOutput;
 use zkfleet_circuits::pipeline::FinalVerifyingKey;
 use zkfleet_circuits::Keystore;
 use zkfleet_compressor::{CancellationToken, CompressionJobMeta, CompressorError};
@@ -18,7 +19,6 @@ use zkfleet_runner::RunReport;
 use zkfleet_store::{ObjectKey, ProofBytes, Store};
 use zkfleet_types::api::FinalProof;
 use zkfleet_types::{HashDigest, JobStatus, ProtocolVersion, VkDigest};
-use zkfleet_witness_generator::artifacts::AuxOutput;
 
 use common::*;
 

@@ -19,10 +19,11 @@
 //! ```
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use zkfleet_service::auth::{AuthSettings, TokenScheme};
 use zkfleet_types::{ChainId, ProtocolVersion};
 
 const MIB: usize = 1024 * 1024;
@@ -61,7 +62,7 @@ pub struct GatewayConfig {
     /// refused.
     pub protocol_versions: Vec<ProtocolVersion>,
     /// How long in-flight requests may take to finish once shutdown starts (default 5 s).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub shutdown_grace: Duration,
     /// Pull mode settings.
     pub pull: PullConfig,
@@ -91,10 +92,10 @@ pub struct PullConfig {
     /// Base URL of the upstream (`http://…` or `https://…`); required in pull mode.
     pub upstream_url: Option<String>,
     /// Time between two polls of the upstream (default 15 s).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub poll_interval: Duration,
     /// Timeout of one upstream request, body included (default 60 s).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub request_timeout: Duration,
     /// Largest upstream response accepted, in bytes (default 65 MiB, like a push request).
     pub max_response_bytes: usize,
@@ -131,12 +132,36 @@ pub struct AuthConfig {
     /// configured refuses to start.
     pub required: Option<bool>,
     /// How often the tokens file's modification time is checked (default 5 s).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub reload_interval: Duration,
     /// Allow a push-mode gateway without authentication on an address other than loopback.
     /// Default false: such a gateway refuses to start, since anyone who reaches it could
     /// submit batches.
     pub allow_unauthenticated_non_loopback: bool,
+}
+
+/// The environment variable holding the gateway's tokens, `client=token,client2=token2`.
+pub const TOKENS_ENV_VAR: &str = "ZKFLEET_GATEWAY_TOKENS";
+
+impl AuthSettings for AuthConfig {
+    const SCHEME: TokenScheme = TokenScheme {
+        service: "gateway",
+        env_var: TOKENS_ENV_VAR,
+        file_setting: "auth.tokens_file",
+        failure_counter: Some(crate::metrics::AUTH_FAILURES),
+    };
+
+    fn tokens_file(&self) -> Option<&Path> {
+        self.tokens_file.as_deref()
+    }
+
+    fn required(&self) -> Option<bool> {
+        self.required
+    }
+
+    fn reload_interval(&self) -> Duration {
+        self.reload_interval
+    }
 }
 
 impl Default for AuthConfig {

@@ -15,8 +15,8 @@
 //! fleet holds keys for, verifier digests equal to the fleet's, idempotent resubmission and 409
 //! for a conflicting one. Delivery ([`delivery`]) is idempotent too.
 //!
-//! Authentication ([`auth`]) is a reusable axum layer: named clients with bearer tokens from
-//! `ZKFLEET_GATEWAY_TOKENS` and/or a tokens file reloaded on SIGHUP or change. The gateway
+//! Authentication is the fleet's bearer-token layer (`zkfleet_service::auth`): named clients
+//! with tokens from [`TOKENS_ENV_VAR`] and/or a tokens file reloaded on SIGHUP or change. The gateway
 //! speaks plain HTTP; TLS is terminated by a reverse proxy in front (`docs/gateway.md`).
 //!
 //! The gateway holds no state of its own: any number can run against one database and store.
@@ -29,12 +29,9 @@
 //! # }
 //! ```
 
-pub mod auth;
 pub mod config;
 pub mod delivery;
-pub mod duration;
 pub mod ingest;
-pub mod log_limit;
 pub mod metrics;
 pub mod pull;
 pub mod server;
@@ -47,13 +44,13 @@ use tracing::info;
 use zkfleet_dal::{Dal, DalError};
 use zkfleet_store::Store;
 
-pub use auth::{AuthenticatedClient, TokenAuth, TokenError, TokenSet, TOKENS_ENV_VAR};
-pub use config::{AuthConfig, ConfigError, GatewayConfig, GatewayMode, PullConfig};
+pub use config::{AuthConfig, ConfigError, GatewayConfig, GatewayMode, PullConfig, TOKENS_ENV_VAR};
 pub use delivery::DeliveryError;
 pub use ingest::IngestError;
 pub use pull::{PullClient, UpstreamError, UPSTREAM_TOKEN_ENV_VAR};
 pub use server::{router, serve, ApiError};
 pub use state::GatewayState;
+pub use zkfleet_service::auth::{AuthenticatedClient, TokenAuth, TokenError, TokenSet};
 
 /// Why the gateway could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -127,7 +124,7 @@ pub async fn run(
                 return Err(GatewayError::UnauthenticatedExposure { address });
             }
             info!(
-                clients = ?auth::client_names(&auth.tokens()),
+                clients = ?zkfleet_service::auth::client_names(&auth.tokens()),
                 required = auth.is_required(),
                 "gateway authentication"
             );

@@ -12,12 +12,9 @@
 //! Network and upstream errors are logged and counted, and the work is retried at the next
 //! poll; nothing here panics or stops the loop. Responses are read with a size bound.
 
-use std::time::Duration;
-
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
+use zkfleet_service::{HttpClientError, JsonClient};
 use zkfleet_types::api::{
     ProofGenerationData, ProofGenerationDataRequest, ProofGenerationDataResponse,
     SubmitProofRequest, SubmitProofResponse,
@@ -35,24 +32,9 @@ pub const UPSTREAM_TOKEN_ENV_VAR: &str = "ZKFLEET_GATEWAY_UPSTREAM_TOKEN";
 /// A failed exchange with the upstream.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
-    #[error("cannot build the HTTP client: {0}")]
-    Client(#[source] reqwest::Error),
-    #[error("request to {url} failed: {source}")]
-    Request {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    #[error("{url} answered {status}: {body}")]
-    Status {
-        url: String,
-        status: reqwest::StatusCode,
-        body: String,
-    },
-    #[error("{url} answered more than {limit} bytes")]
-    TooLarge { url: String, limit: usize },
-    #[error("{url} answered something that is not the expected JSON: {reason}")]
-    Decode { url: String, reason: String },
+    /// The request failed, or the answer was an HTTP error, too large or not the expected JSON.
+    #[error(transparent)]
+    Http(#[from] HttpClientError),
     #[error("{url} reported an error: {message}")]
     Refused { url: String, message: String },
 }
@@ -60,90 +42,28 @@ pub enum UpstreamError {
 /// The pull-mode client of one upstream.
 #[derive(Debug, Clone)]
 pub struct PullClient {
-    http: reqwest::Client,
-    base_url: String,
-    max_response_bytes: usize,
-    bearer_token: Option<String>,
+    http: JsonClient,
 }
 
 impl PullClient {
     /// A client for `config.upstream_url` (validate the configuration first).
     pub fn new(config: &PullConfig, bearer_token: Option<String>) -> Result<Self, UpstreamError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
-            .build()
-            .map_err(UpstreamError::Client)?;
-        let base_url = config
-            .upstream_url
-            .as_deref()
-            .unwrap_or_default()
-            .trim_end_matches('/')
-            .to_owned();
-        Ok(Self {
-            http,
-            base_url,
-            max_response_bytes: config.max_response_bytes,
+        let http = JsonClient::new(
+            config.upstream_url.as_deref().unwrap_or_default(),
+            config.request_timeout,
+            config.max_response_bytes,
             bearer_token,
-        })
-    }
-
-    async fn post<B: Serialize, R: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<R, UpstreamError> {
-        let url = format!("{}{path}", self.base_url);
-        let mut request = self.http.post(&url).json(body);
-        if let Some(token) = &self.bearer_token {
-            request = request.bearer_auth(token);
-        }
-        let request_error = |source| UpstreamError::Request {
-            url: url.clone(),
-            source,
-        };
-        let mut response = request.send().await.map_err(request_error)?;
-        let status = response.status();
-        if response
-            .content_length()
-            .is_some_and(|len| len > self.max_response_bytes as u64)
-        {
-            return Err(UpstreamError::TooLarge {
-                url,
-                limit: self.max_response_bytes,
-            });
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(request_error)? {
-            if body.len() + chunk.len() > self.max_response_bytes {
-                return Err(UpstreamError::TooLarge {
-                    url,
-                    limit: self.max_response_bytes,
-                });
-            }
-            body.extend_from_slice(&chunk);
-        }
-        if !status.is_success() {
-            let text = String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned();
-            return Err(UpstreamError::Status {
-                url,
-                status,
-                body: text,
-            });
-        }
-        serde_json::from_slice(&body).map_err(|e| UpstreamError::Decode {
-            url,
-            reason: e.to_string(),
-        })
+        )?;
+        Ok(Self { http })
     }
 
     /// The next batch the upstream hands out, if any.
     pub async fn next_batch(&self) -> Result<Option<ProofGenerationData>, UpstreamError> {
         let path = "/proof_generation_data";
-        match self.post(path, &ProofGenerationDataRequest {}).await? {
+        match self.http.post(path, &ProofGenerationDataRequest {}).await? {
             ProofGenerationDataResponse::Success(data) => Ok(data.map(|boxed| *boxed)),
             ProofGenerationDataResponse::Error(message) => Err(UpstreamError::Refused {
-                url: format!("{}{path}", self.base_url),
+                url: self.http.url(path),
                 message,
             }),
         }
@@ -156,10 +76,10 @@ impl PullClient {
         request: &SubmitProofRequest,
     ) -> Result<(), UpstreamError> {
         let path = format!("/submit_proof/{batch_number}");
-        match self.post(&path, request).await? {
+        match self.http.post(&path, request).await? {
             SubmitProofResponse::Success => Ok(()),
             SubmitProofResponse::Error(message) => Err(UpstreamError::Refused {
-                url: format!("{}{path}", self.base_url),
+                url: self.http.url(&path),
                 message,
             }),
         }
@@ -292,7 +212,7 @@ pub async fn run_pull(
     config: PullConfig,
     cancel: CancellationToken,
 ) {
-    info!(upstream = %client.base_url, interval = ?config.poll_interval, "gateway polling its upstream (pull mode)");
+    info!(upstream = %client.http.base_url(), interval = ?config.poll_interval, "gateway polling its upstream (pull mode)");
     let mut tick = tokio::time::interval(config.poll_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -8,11 +8,11 @@
 //! - `GET /healthz`: `ok`, without authentication (for a load balancer or TLS proxy).
 //!
 //! Every error is a JSON `{"error": "..."}` naming what is wrong: 400 (not JSON), 401 (see
-//! [`crate::auth`]), 404 (unknown batch), 409 (a different submission for a known batch), 410
-//! (a poll of a batch that failed for good: the failure's fields too), 413 (body or input too
-//! large), 415 (not `application/json`), 422 (valid JSON, wrong content, or an input the fleet
-//! can never prove); 500 only for faults of the server (database, object store), which are
-//! logged.
+//! `zkfleet_service::auth`), 404 (unknown batch), 409 (a different submission for a known
+//! batch), 410 (a poll of a batch that failed for good: the failure's fields too), 413 (body
+//! or input too large), 415 (not `application/json`), 422 (valid JSON, wrong content, or an
+//! input the fleet can never prove); 500 only for faults of the server (database, object
+//! store), which are logged.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -32,12 +32,12 @@ use zkfleet_types::api::{
     SubmitProofGenerationDataResponse,
 };
 
-use crate::auth::AuthenticatedClient;
 use crate::delivery::DeliveryError;
 use crate::ingest::IngestError;
-use crate::log_limit::RefusalLog;
 use crate::metrics;
 use crate::state::GatewayState;
+use zkfleet_service::log_limit::RefusalLog;
+use zkfleet_service::AuthenticatedClient;
 
 pub const SUBMIT_PATH: &str = "/submit_request_for_proofs";
 pub const POLL_PATH: &str = "/poll_generated_proofs";

@@ -6,8 +6,8 @@ use zkfleet_dal::Dal;
 use zkfleet_store::Store;
 use zkfleet_types::{ProtocolSemanticVersion, ProtocolVersion};
 
-use crate::auth::TokenAuth;
 use crate::config::GatewayConfig;
+use zkfleet_service::TokenAuth;
 
 /// The gateway's handles and limits. Cheap to clone.
 #[derive(Debug, Clone)]

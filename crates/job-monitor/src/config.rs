@@ -2,7 +2,7 @@
 //!
 //! Every field has a default (the reference's, see `docs/job-monitor.md`), so an empty section
 //! is a working configuration. Durations are a number of seconds or a string with units
-//! (`"10s"`, `"15m"`, `"2d"`, see [`crate::duration`]). The database URL is not here: secrets
+//! (`"10s"`, `"15m"`, `"2d"`, see `zkfleet_service::duration`). The database URL is not here: secrets
 //! come from the environment, and [`crate::run`] takes a connected `Dal`.
 //!
 //! ```toml
@@ -43,17 +43,17 @@ pub struct MonitorConfig {
     pub max_attempts: MaxAttempts,
     /// How long a job that failed transiently (`failed`) waits before it is queued again,
     /// after its first attempt (default 10 s); the wait doubles with every attempt.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub retry_backoff_initial: Duration,
     /// The longest such wait (default 5 minutes).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub retry_backoff_max: Duration,
     /// Archive a batch's prover jobs this long after its compression job last changed
     /// (default 2 days).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub archive_after: Duration,
     /// Delete archive rows this long after they were archived (default 7 days).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub delete_archived_after: Duration,
     /// Also archive batches whose final proof is `successful` but was never marked
     /// `sent_to_server` (a fleet without a gateway client; default false, as the reference).
@@ -130,19 +130,19 @@ pub struct AuthConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct TaskIntervals {
     /// Dependency catch-up (default 10 s).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub dependency_queuer: Duration,
     /// Requeue of stuck and failed jobs (default 10 s).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub job_requeuer: Duration,
     /// Archiving of finished batches' prover jobs (default 30 min).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub prover_job_archiver: Duration,
     /// Queue gauges (default 10 s).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub queue_reporter: Duration,
     /// Attempts gauges (default 10 s).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub attempts_reporter: Duration,
 }
 
@@ -163,25 +163,25 @@ impl Default for TaskIntervals {
 #[serde(default, deny_unknown_fields)]
 pub struct JobTimeouts {
     /// Basic (round 0) witness generation (default 15 min).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub basic_witness: Duration,
     /// Leaf (round 1) witness generation (default 15 min).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub leaf_witness: Duration,
     /// Node (round 2) witness generation (default 15 min).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub node_witness: Duration,
     /// Recursion tip (round 3) witness generation (default 15 min).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub recursion_tip_witness: Duration,
     /// Scheduler (round 4) witness generation (default 15 min).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub scheduler_witness: Duration,
     /// Prover jobs of every round (default 10 min).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub prover: Duration,
     /// Proof compression (default 1 h).
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub compression: Duration,
 }
 

@@ -32,7 +32,6 @@
 
 pub mod auth;
 pub mod config;
-pub mod duration;
 pub mod http;
 pub mod metrics;
 pub mod status;

@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use metrics::Label;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
+pub use zkfleet_service::metrics::RecorderError;
 
 /// Gauge: jobs per table and status, labels `table`, `status`, `protocol_version`.
 pub const JOBS: &str = "zkfleet_jobs";
@@ -47,29 +48,14 @@ pub const COLLECTED_BLOBS: &str = "zkfleet_collected_blobs_total";
 /// (`unparseable_key`, `store_error`).
 pub const BLOB_COLLECTION_ERRORS: &str = "zkfleet_blob_collection_errors_total";
 
-static HANDLE: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
-
-/// Why the Prometheus recorder could not be installed.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "cannot install the Prometheus metrics recorder: another metrics recorder is already \
-     installed in this process ({0}); install zkfleet's through \
-     `zkfleet_job_monitor::install_prometheus_recorder` before any other component"
-)]
-pub struct RecorderError(String);
-
-/// Installs the process-wide Prometheus recorder on first call and returns a handle to render
-/// it; later calls return the same handle. Fails only if some other recorder was installed.
+/// Installs the process-wide Prometheus recorder on first call
+/// (`zkfleet_service::metrics::install_prometheus_recorder`) and describes the monitor's
+/// series; later calls return the same handle. Fails only if some other recorder was
+/// installed.
 pub fn install_prometheus_recorder() -> Result<PrometheusHandle, RecorderError> {
-    let mut installed = HANDLE.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(handle) = installed.as_ref() {
-        return Ok(handle.clone());
-    }
-    let recorder = PrometheusBuilder::new().build_recorder();
-    let handle = recorder.handle();
-    metrics::set_global_recorder(recorder).map_err(|e| RecorderError(e.to_string()))?;
+    let handle = zkfleet_service::metrics::install_prometheus_recorder()?;
+    // Idempotent: a description is a name's `# HELP` line, set again to the same text.
     describe();
-    *installed = Some(handle.clone());
     Ok(handle)
 }
 

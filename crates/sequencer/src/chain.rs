@@ -14,8 +14,8 @@ use zkfleet_rollup::genesis::Genesis;
 use zkfleet_rollup::keyring::Keyring;
 use zkfleet_rollup::spec::digest_to_hash_digest;
 use zkfleet_rollup::state::{DiskState, MemoryState, StateTree};
+use zkfleet_rollup::witness_input::BatchWitnessInput;
 use zkfleet_types::{BatchNumber, BatchPublicOutput, HashDigest};
-use zkfleet_witness_generator::BatchWitnessInput;
 
 use crate::config::ChainParameters;
 use crate::error::{Refusal, SequencerError};

@@ -47,7 +47,7 @@ pub struct SequencerConfig {
     /// Operations per produced batch.
     pub operations_per_batch: usize,
     /// Time between two produced batches.
-    #[serde(with = "zkfleet_gateway::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub batch_interval: Duration,
     /// Accounts of the genesis state (account 0 is the operator, which collects fees).
     pub accounts: u32,
@@ -63,7 +63,7 @@ pub struct SequencerConfig {
     pub max_request_body_bytes: usize,
     /// How long a batch handed to a pull-mode gateway waits before it is handed out again
     /// (the gateway may have lost it; its ingest is idempotent, so a repeat is harmless).
-    #[serde(with = "zkfleet_gateway::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub handout_retry: Duration,
     /// The final verifying key file (`*.final_vk.bin`); default: the keystore's of `[proving]`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -111,10 +111,10 @@ pub struct PushConfig {
     /// Base URL of the gateway (`http://…` or `https://…`).
     pub gateway_url: String,
     /// Time between two rounds of submissions and polls.
-    #[serde(with = "zkfleet_gateway::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub poll_interval: Duration,
     /// Timeout of one request to the gateway, body included.
-    #[serde(with = "zkfleet_gateway::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub request_timeout: Duration,
     /// Largest answer accepted from the gateway.
     pub max_response_bytes: usize,

@@ -50,7 +50,7 @@ pub enum SequencerError {
     #[error("push mode: {0}")]
     Gateway(#[from] crate::push::GatewayError),
     #[error("sequencer tokens: {0}")]
-    Tokens(#[from] zkfleet_gateway::TokenError),
+    Tokens(#[from] zkfleet_service::TokenError),
     #[error("a background task failed: {0}")]
     Task(String),
 }

@@ -4,7 +4,7 @@
 //! It keeps the reference rollup's state ([`chain`]: a `DiskState` in a data directory, so a
 //! restart resumes), makes a batch of signed operations every `batch_interval` ([`producer`]),
 //! and hands each batch to the fleet as the witness input the witness generator expects (the
-//! batch plus its pre-state, `zkfleet_witness_generator::BatchWitnessInput`):
+//! batch plus its pre-state, `zkfleet_rollup::witness_input::BatchWitnessInput`):
 //!
 //! - **pull mode** ([`server`]): it is the gateway's upstream and serves
 //!   `POST /proof_generation_data` and `POST /submit_proof/{batch_number}` with the wire types
@@ -47,6 +47,8 @@ use std::sync::Arc;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
+use zkfleet_service::auth::{AuthSettings, TokenScheme};
+use zkfleet_service::TokenAuth;
 
 pub use chain::{Acceptance, Chain};
 pub use config::{ChainParameters, ConfigError, PushConfig, SequencerConfig, SequencerMode};
@@ -60,6 +62,28 @@ pub use verifier::{FinalKeyVerifier, ProofVerifier, VerifierError};
 /// `ZKFLEET_GATEWAY_UPSTREAM_TOKEN`). Unset: no authentication (keep it on loopback then).
 pub const UPSTREAM_TOKENS_ENV_VAR: &str = "ZKFLEET_SEQUENCER_TOKENS";
 
+/// Where the upstream API's tokens come from: the environment only (no tokens file), required
+/// exactly when a token is set.
+struct UpstreamAuth;
+
+impl AuthSettings for UpstreamAuth {
+    const SCHEME: TokenScheme = TokenScheme {
+        service: "sequencer",
+        env_var: UPSTREAM_TOKENS_ENV_VAR,
+        // Never named: with no tokens file and `required` unset, no token means no check.
+        file_setting: "a tokens file",
+        failure_counter: None,
+    };
+
+    fn tokens_file(&self) -> Option<&std::path::Path> {
+        None
+    }
+
+    fn required(&self) -> Option<bool> {
+        None
+    }
+}
+
 /// Runs the sequencer until `cancel`: the HTTP server on `listen_address`, batch production
 /// every `batch_interval`, and in push mode the gateway client. `metrics` is what
 /// `GET /metrics` renders (the process's recorder; `None` answers 404).
@@ -72,12 +96,9 @@ pub async fn run(
     let auth = match config.mode {
         SequencerMode::Pull => {
             let tokens = std::env::var(UPSTREAM_TOKENS_ENV_VAR).ok();
-            zkfleet_gateway::TokenAuth::from_config(
-                &zkfleet_gateway::AuthConfig::default(),
-                tokens.as_deref(),
-            )?
+            TokenAuth::from_config(&UpstreamAuth, tokens.as_deref())?
         }
-        SequencerMode::Push => zkfleet_gateway::TokenAuth::disabled(),
+        SequencerMode::Push => TokenAuth::disabled(),
     };
     let push_client = match config.mode {
         SequencerMode::Push => Some(GatewayClient::new(

@@ -14,12 +14,9 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
-
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
+use zkfleet_service::{HttpClientError, JsonClient};
 use zkfleet_types::api::{
     PollGeneratedProofsRequest, PollGeneratedProofsResponse, ProofGenerationData,
     SubmitProofGenerationDataResponse,
@@ -38,24 +35,9 @@ pub const GATEWAY_TOKEN_ENV_VAR: &str = "ZKFLEET_SEQUENCER_GATEWAY_TOKEN";
 /// A failed exchange with the gateway.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
-    #[error("cannot build the HTTP client: {0}")]
-    Client(#[source] reqwest::Error),
-    #[error("request to {url} failed: {source}")]
-    Request {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    #[error("{url} answered {status}: {body}")]
-    Status {
-        url: String,
-        status: reqwest::StatusCode,
-        body: String,
-    },
-    #[error("{url} answered more than {limit} bytes")]
-    TooLarge { url: String, limit: usize },
-    #[error("{url} answered something that is not the expected JSON: {reason}")]
-    Decode { url: String, reason: String },
+    /// The request failed, or the answer was an HTTP error, too large or not the expected JSON.
+    #[error(transparent)]
+    Http(#[from] HttpClientError),
     #[error("{url} answered a proof for {got}, not for {asked}")]
     WrongBatch {
         url: String,
@@ -67,72 +49,18 @@ pub enum GatewayError {
 /// The client of one gateway.
 #[derive(Debug, Clone)]
 pub struct GatewayClient {
-    http: reqwest::Client,
-    base_url: String,
-    max_response_bytes: usize,
-    bearer_token: Option<String>,
+    http: JsonClient,
 }
 
 impl GatewayClient {
     pub fn new(config: &PushConfig, bearer_token: Option<String>) -> Result<Self, GatewayError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
-            .build()
-            .map_err(GatewayError::Client)?;
-        Ok(Self {
-            http,
-            base_url: config.gateway_url.trim_end_matches('/').to_owned(),
-            max_response_bytes: config.max_response_bytes,
+        let http = JsonClient::new(
+            &config.gateway_url,
+            config.request_timeout,
+            config.max_response_bytes,
             bearer_token,
-        })
-    }
-
-    async fn post<B: Serialize, R: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<R, GatewayError> {
-        let url = format!("{}{path}", self.base_url);
-        let mut request = self.http.post(&url).json(body);
-        if let Some(token) = &self.bearer_token {
-            request = request.bearer_auth(token);
-        }
-        let request_error = |source| GatewayError::Request {
-            url: url.clone(),
-            source,
-        };
-        let mut response = request.send().await.map_err(request_error)?;
-        let status = response.status();
-        let too_large = || GatewayError::TooLarge {
-            url: url.clone(),
-            limit: self.max_response_bytes,
-        };
-        if response
-            .content_length()
-            .is_some_and(|len| len > self.max_response_bytes as u64)
-        {
-            return Err(too_large());
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(request_error)? {
-            if body.len() + chunk.len() > self.max_response_bytes {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        if !status.is_success() {
-            let text = String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned();
-            return Err(GatewayError::Status {
-                url,
-                status,
-                body: text,
-            });
-        }
-        serde_json::from_slice(&body).map_err(|e| GatewayError::Decode {
-            url,
-            reason: e.to_string(),
-        })
+        )?;
+        Ok(Self { http })
     }
 
     /// Hands a batch to the gateway.
@@ -140,7 +68,7 @@ impl GatewayClient {
         &self,
         data: &ProofGenerationData,
     ) -> Result<SubmitProofGenerationDataResponse, GatewayError> {
-        self.post("/submit_request_for_proofs", data).await
+        Ok(self.http.post("/submit_request_for_proofs", data).await?)
     }
 
     /// The batch's final proof, or `None` while it is not ready.
@@ -149,6 +77,7 @@ impl GatewayClient {
         batch: L1BatchId,
     ) -> Result<Option<PollGeneratedProofsResponse>, GatewayError> {
         let response: Option<PollGeneratedProofsResponse> = self
+            .http
             .post(
                 "/poll_generated_proofs",
                 &PollGeneratedProofsRequest { l1_batch_id: batch },
@@ -157,7 +86,7 @@ impl GatewayClient {
         if let Some(r) = &response {
             if r.l1_batch_id != batch {
                 return Err(GatewayError::WrongBatch {
-                    url: format!("{}/poll_generated_proofs", self.base_url),
+                    url: self.http.url("/poll_generated_proofs"),
                     asked: batch,
                     got: r.l1_batch_id,
                 });
@@ -246,7 +175,7 @@ pub async fn run_push(
     config: PushConfig,
     cancel: CancellationToken,
 ) {
-    info!(gateway = %client.base_url, interval = ?config.poll_interval, "sequencer pushing to its gateway (push mode)");
+    info!(gateway = %client.http.base_url(), interval = ?config.poll_interval, "sequencer pushing to its gateway (push mode)");
     let mut submitted = HashSet::new();
     let mut tick = tokio::time::interval(config.poll_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

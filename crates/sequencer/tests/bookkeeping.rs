@@ -18,7 +18,7 @@ use zkfleet_types::api::{Base64Bytes, FinalProof, ProofGenerationDataResponse};
 use zkfleet_types::{
     BatchNumber, BatchPublicOutput, ChainId, HashDigest, ProtocolSemanticVersion, VkDigest,
 };
-use zkfleet_witness_generator::BatchWitnessInput;
+use zkfleet_rollup::witness_input::BatchWitnessInput;
 
 const VERSION: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
 const TREE_DIGEST: VkDigest = VkDigest(HashDigest([11, 12, 13, 14]));
@@ -391,7 +391,7 @@ fn the_http_api_answers_the_wire_types_and_clear_errors() {
         let outputs = produce(&sequencer, 1).await;
         let app = zkfleet_sequencer::server::router(
             sequencer.clone(),
-            zkfleet_gateway::TokenAuth::disabled(),
+            zkfleet_service::TokenAuth::disabled(),
             None,
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

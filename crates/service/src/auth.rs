@@ -1,12 +1,13 @@
-//! Bearer-token authentication, as a reusable axum layer.
+//! Bearer-token authentication, as a reusable axum layer: the gateway's API, the job monitor's
+//! data endpoints and the sequencer's upstream API all sit behind it.
 //!
 //! Clients are named and each has its own token. Tokens come from two sources, merged:
 //!
-//! - the environment variable [`TOKENS_ENV_VAR`], `client=token,client2=token2`, read once at
-//!   start;
+//! - the service's environment variable ([`TokenScheme::env_var`], e.g.
+//!   `ZKFLEET_GATEWAY_TOKENS`), `client=token,client2=token2`, read once at start;
 //! - a tokens file, one `client_name token` per line, `#` starting a comment, re-read on SIGHUP
-//!   and whenever its modification time (or size) changes, so revoking a token is an edit of
-//!   the file and needs no restart.
+//!   and whenever its modification time (or size) changes when the service runs
+//!   [`TokenAuth::watch`], so revoking a token is an edit of the file and needs no restart.
 //!
 //! A request must carry `Authorization: Bearer <token>`. The token is compared with every
 //! configured token in constant time (no early exit on the first match, no timing difference
@@ -15,8 +16,8 @@
 //! the path and the reason, never the token. The handler never runs, so a refused request
 //! changes nothing.
 //!
-//! [`TokenAuth::protect`] applies the check to every route of a router; the job monitor's
-//! status page, queue report and operator endpoints are protected the same way.
+//! [`TokenAuth::protect`] applies the check to every route of a router. A service says where
+//! its tokens come from by implementing [`AuthSettings`] on its configuration section.
 //!
 //! A reload that fails (file missing, malformed line) keeps the previous tokens and logs an
 //! error: a typo in the file must not lock every client out, nor silently let everyone in.
@@ -36,12 +37,43 @@ use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
-use crate::config::AuthConfig;
 use crate::log_limit::RefusalLog;
-use crate::metrics;
 
-/// The environment variable holding `client=token,client2=token2`.
-pub const TOKENS_ENV_VAR: &str = "ZKFLEET_GATEWAY_TOKENS";
+/// The names under which a service's tokens appear in its errors, logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenScheme {
+    /// The service, in log lines (`gateway`, `job monitor`, `sequencer`).
+    pub service: &'static str,
+    /// The environment variable holding `client=token,client2=token2`.
+    pub env_var: &'static str,
+    /// The configuration key of the tokens file, as an operator writes it (`auth.tokens_file`).
+    pub file_setting: &'static str,
+    /// Counter of refused requests, labelled `reason` (`missing`, `malformed`, `invalid`), if
+    /// the service has one.
+    pub failure_counter: Option<&'static str>,
+}
+
+/// Where a service's tokens come from: implemented by its configuration section.
+pub trait AuthSettings {
+    /// The service's names.
+    const SCHEME: TokenScheme;
+    /// A file of `client_name token` lines, if configured.
+    fn tokens_file(&self) -> Option<&Path>;
+    /// Whether requests need a valid token; `None`: exactly when a token is configured.
+    fn required(&self) -> Option<bool>;
+    /// How often [`TokenAuth::watch`] checks the tokens file for changes (default 5 s).
+    fn reload_interval(&self) -> Duration {
+        Duration::from_secs(5)
+    }
+}
+
+/// The scheme of [`TokenAuth::disabled`]: it never refuses, so its names never show.
+const DISABLED: TokenScheme = TokenScheme {
+    service: "unauthenticated service",
+    env_var: "",
+    file_setting: "",
+    failure_counter: None,
+};
 
 /// Tokens shorter than this are refused: a bearer token is a password that never changes
 /// hands interactively, so there is no reason for it to be guessable.
@@ -67,10 +99,13 @@ pub enum TokenError {
     #[error("clients {first:?} and {second:?} have the same token")]
     DuplicateToken { first: String, second: String },
     #[error(
-        "authentication is required but no token is configured (set {TOKENS_ENV_VAR} or \
-         auth.tokens_file)"
+        "authentication is required but no token is configured (set {env_var} or \
+         {file_setting})"
     )]
-    RequiredWithoutTokens,
+    RequiredWithoutTokens {
+        env_var: &'static str,
+        file_setting: &'static str,
+    },
 }
 
 /// One client's token. Its `Debug` never prints the token.
@@ -78,7 +113,7 @@ pub enum TokenError {
 struct ClientToken {
     client: String,
     token: Vec<u8>,
-    /// Where it was configured (`ZKFLEET_GATEWAY_TOKENS` or the file path), for error messages.
+    /// Where it was configured (the environment variable or the file path), for error messages.
     origin: String,
 }
 
@@ -125,8 +160,8 @@ impl TokenSet {
         Ok(set)
     }
 
-    /// Parses the environment variable's value: `client=token,client2=token2`.
-    pub fn parse_env(text: &str) -> Result<Self, TokenError> {
+    /// Parses the value of the environment variable `env_var`: `client=token,client2=token2`.
+    pub fn parse_env(text: &str, env_var: &str) -> Result<Self, TokenError> {
         let mut set = Self::default();
         for (i, entry) in text.split(',').enumerate() {
             let entry = entry.trim();
@@ -134,14 +169,14 @@ impl TokenSet {
                 continue;
             }
             let malformed = |reason: &str| TokenError::Malformed {
-                source_name: TOKENS_ENV_VAR.to_owned(),
+                source_name: env_var.to_owned(),
                 line: i + 1,
                 reason: format!("entry {}: {reason}", i + 1),
             };
             let Some((client, token)) = entry.split_once('=') else {
                 return Err(malformed("expected `client=token`"));
             };
-            set.add(client.trim(), token.trim(), TOKENS_ENV_VAR)
+            set.add(client.trim(), token.trim(), env_var)
                 .map_err(|reason| malformed(&reason))?;
         }
         set.check_duplicates()?;
@@ -252,6 +287,7 @@ fn stamp(path: &Path) -> Option<FileStamp> {
 }
 
 struct AuthInner {
+    scheme: TokenScheme,
     required: bool,
     env_tokens: TokenSet,
     tokens_file: Option<PathBuf>,
@@ -269,6 +305,7 @@ pub struct TokenAuth {
 impl fmt::Debug for TokenAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenAuth")
+            .field("service", &self.inner.scheme.service)
             .field("required", &self.inner.required)
             .field("clients", &self.tokens().len())
             .field("tokens_file", &self.inner.tokens_file)
@@ -284,14 +321,20 @@ pub struct ReloadOutcome {
 }
 
 impl TokenAuth {
-    /// Builds the layer from the configuration and the value of [`TOKENS_ENV_VAR`] (passed in,
-    /// so the caller decides where the environment comes from).
-    pub fn from_config(config: &AuthConfig, env_tokens: Option<&str>) -> Result<Self, TokenError> {
+    /// Builds the layer from the configuration and the value of the service's environment
+    /// variable ([`TokenScheme::env_var`]; passed in, so the caller decides where the
+    /// environment comes from).
+    pub fn from_config<C: AuthSettings>(
+        config: &C,
+        env_tokens: Option<&str>,
+    ) -> Result<Self, TokenError> {
+        let scheme = C::SCHEME;
         let env_tokens = match env_tokens {
-            Some(text) => TokenSet::parse_env(text)?,
+            Some(text) => TokenSet::parse_env(text, scheme.env_var)?,
             None => TokenSet::default(),
         };
-        let (file_tokens, file_stamp) = match &config.tokens_file {
+        let tokens_file = config.tokens_file().map(Path::to_owned);
+        let (file_tokens, file_stamp) = match &tokens_file {
             Some(path) => {
                 let stamp = stamp(path);
                 (read_tokens_file(path)?, stamp)
@@ -299,16 +342,20 @@ impl TokenAuth {
             None => (TokenSet::default(), None),
         };
         let all = env_tokens.merged(&file_tokens)?;
-        let required = config.required.unwrap_or(!all.is_empty());
+        let required = config.required().unwrap_or(!all.is_empty());
         if required && all.is_empty() {
-            return Err(TokenError::RequiredWithoutTokens);
+            return Err(TokenError::RequiredWithoutTokens {
+                env_var: scheme.env_var,
+                file_setting: scheme.file_setting,
+            });
         }
         Ok(Self {
             inner: Arc::new(AuthInner {
+                scheme,
                 required,
                 env_tokens,
-                tokens_file: config.tokens_file.clone(),
-                reload_interval: config.reload_interval,
+                tokens_file,
+                reload_interval: config.reload_interval(),
                 current: RwLock::new(Arc::new(all)),
                 file_stamp: Mutex::new(file_stamp),
             }),
@@ -319,6 +366,7 @@ impl TokenAuth {
     pub fn disabled() -> Self {
         Self {
             inner: Arc::new(AuthInner {
+                scheme: DISABLED,
                 required: false,
                 env_tokens: TokenSet::default(),
                 tokens_file: None,
@@ -385,12 +433,14 @@ impl TokenAuth {
     }
 
     fn reload_and_log(&self, why: &str) {
+        let service = self.inner.scheme.service;
         match self.reload() {
-            Ok(outcome) => info!(clients = outcome.clients, why, "reloaded gateway tokens"),
+            Ok(outcome) => info!(clients = outcome.clients, why, service, "reloaded tokens"),
             Err(e) => error!(
                 error = %e,
                 why,
-                "cannot reload gateway tokens; the previous tokens stay in force"
+                service,
+                "cannot reload tokens; the previous tokens stay in force"
             ),
         }
     }
@@ -541,10 +591,13 @@ pub async fn require_bearer(
                     path = request.uri().path(),
                     reason = failure.label(),
                     suppressed,
+                    service = auth.inner.scheme.service,
                     "request refused: not authenticated"
                 );
             }
-            ::metrics::counter!(metrics::AUTH_FAILURES, "reason" => failure.label()).increment(1);
+            if let Some(counter) = auth.inner.scheme.failure_counter {
+                ::metrics::counter!(counter, "reason" => failure.label()).increment(1);
+            }
             unauthorized(failure)
         }
     }
@@ -579,14 +632,15 @@ fn unauthorized(failure: AuthFailure) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::WWW_AUTHENTICATE, challenge);
     // The request body was not read (auth comes first, so an unauthenticated client cannot make
-    // the gateway buffer 65 MiB), so the connection cannot carry another request: say so, and a
-    // client opens a new connection instead of writing its next request into a closed one.
+    // the service buffer up to its body limit), so the connection cannot carry another request:
+    // say so, and a client opens a new connection instead of writing its next request into a
+    // closed one.
     headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
 
-/// Client names of a set, for startup logs.
-pub(crate) fn client_names(set: &TokenSet) -> Vec<String> {
+/// Client names of a set, sorted, for startup logs.
+pub fn client_names(set: &TokenSet) -> Vec<String> {
     let mut names: Vec<String> = set.clients().map(str::to_owned).collect();
     names.sort();
     names
@@ -597,6 +651,29 @@ mod tests {
     use super::*;
 
     const T1: &str = "aaaaaaaaaaaaaaaa1111";
+    const ENV: &str = "ZKFLEET_TEST_TOKENS";
+
+    /// A service's `auth` section, as the gateway's.
+    #[derive(Default)]
+    struct Config {
+        tokens_file: Option<std::path::PathBuf>,
+        required: Option<bool>,
+    }
+
+    impl AuthSettings for Config {
+        const SCHEME: TokenScheme = TokenScheme {
+            service: "test service",
+            env_var: ENV,
+            file_setting: "test.auth.tokens_file",
+            failure_counter: None,
+        };
+        fn tokens_file(&self) -> Option<&Path> {
+            self.tokens_file.as_deref()
+        }
+        fn required(&self) -> Option<bool> {
+            self.required
+        }
+    }
     const T2: &str = "bbbbbbbbbbbbbbbb2222";
 
     #[test]
@@ -623,10 +700,11 @@ mod tests {
 
     #[test]
     fn env_format() {
-        let set = TokenSet::parse_env(&format!("a={T1}, b={T2},")).unwrap();
+        let set = TokenSet::parse_env(&format!("a={T1}, b={T2},"), ENV).unwrap();
         assert_eq!(client_names(&set), ["a", "b"]);
-        let err = TokenSet::parse_env("a").unwrap_err();
+        let err = TokenSet::parse_env("a", ENV).unwrap_err();
         assert!(err.to_string().contains("expected `client=token`"), "{err}");
+        assert!(err.to_string().starts_with(ENV), "{err}");
         let file = TokenSet::parse_file(&format!("a {T2}x"), "f").unwrap();
         assert!(matches!(
             set.merged(&file).unwrap_err(),
@@ -636,18 +714,49 @@ mod tests {
 
     #[test]
     fn required_follows_configuration() {
-        let config = AuthConfig::default();
+        let config = Config::default();
         assert!(!TokenAuth::from_config(&config, None).unwrap().is_required());
         assert!(TokenAuth::from_config(&config, Some(&format!("a={T1}")))
             .unwrap()
             .is_required());
-        let required = AuthConfig {
+        let required = Config {
             required: Some(true),
-            ..AuthConfig::default()
+            ..Config::default()
         };
+        let err = TokenAuth::from_config(&required, None).unwrap_err();
         assert_eq!(
-            TokenAuth::from_config(&required, None).unwrap_err(),
-            TokenError::RequiredWithoutTokens
+            err,
+            TokenError::RequiredWithoutTokens {
+                env_var: ENV,
+                file_setting: "test.auth.tokens_file"
+            }
+        );
+        // The message names both places a token can come from.
+        assert!(err.to_string().contains(ENV), "{err}");
+        assert!(err.to_string().contains("test.auth.tokens_file"), "{err}");
+    }
+
+    #[test]
+    fn tokens_from_env_and_file_merge() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens");
+        std::fs::write(&path, format!("# operators\nalice {T2}  # laptop\n")).unwrap();
+        let config = Config {
+            tokens_file: Some(path),
+            required: None,
+        };
+        let auth = TokenAuth::from_config(&config, Some(&format!("grafana={T1}"))).unwrap();
+        assert!(auth.is_required());
+        assert_eq!(auth.tokens().authenticate(T1.as_bytes()), Some("grafana"));
+        assert_eq!(auth.tokens().authenticate(T2.as_bytes()), Some("alice"));
+        let missing = Config {
+            tokens_file: Some("/nonexistent/zkfleet-tokens".into()),
+            required: None,
+        };
+        let err = TokenAuth::from_config(&missing, None).unwrap_err();
+        assert!(
+            err.to_string().contains("/nonexistent/zkfleet-tokens"),
+            "{err}"
         );
     }
 

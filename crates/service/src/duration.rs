@@ -1,8 +1,9 @@
 //! Durations in the configuration file: a number of seconds, or a number with a unit.
 //!
-//! `30`, `"30s"`, `"500ms"`, `"15m"`, `"1h"`, `"2d"` and combinations such as `"1h30m"` are
-//! accepted; durations are written back in the same unit style (`"15m"`), so a configuration
-//! dumped by `zkfleet` reads like the one an operator wrote.
+//! `30`, `"30s"`, `"500ms"`, `"15m"`, `"1h"`, `"2d"` and combinations such as `"1h30m"` or
+//! `"1h 30m"` are accepted; durations are written back in the same unit style (`"15m"`), so a
+//! configuration dumped by `zkfleet` reads like the one an operator wrote. The one format of
+//! every component's configuration (gateway, job monitor, sequencer).
 
 use std::fmt;
 use std::time::Duration;
@@ -93,7 +94,7 @@ pub fn format(duration: Duration) -> String {
     out
 }
 
-/// `#[serde(with = "crate::duration")]` for `Duration` fields.
+/// `#[serde(with = "zkfleet_service::duration")]` for `Duration` fields.
 pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&format(*duration))
 }
@@ -139,6 +140,9 @@ mod tests {
         assert_eq!(parse("1h30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse("2d").unwrap(), Duration::from_secs(172_800));
         assert_eq!(parse(" 7 days ").unwrap(), Duration::from_secs(604_800));
+        // What humantime writes (the gateway's former format) reads back.
+        assert_eq!(parse("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse("1s 500ms").unwrap(), Duration::from_millis(1500));
     }
 
     #[test]
@@ -147,6 +151,29 @@ mod tests {
             let err = parse(bad).unwrap_err().to_string();
             assert!(err.contains(&format!("{bad:?}")), "{err}");
         }
+    }
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Holder {
+        #[serde(with = "super")]
+        d: Duration,
+    }
+
+    #[test]
+    fn serde_takes_numbers_as_seconds_and_strings_with_units() {
+        let h: Holder = serde_json::from_str(r#"{"d": 15}"#).unwrap();
+        assert_eq!(h.d, Duration::from_secs(15));
+        let h: Holder = serde_json::from_str(r#"{"d": "500ms"}"#).unwrap();
+        assert_eq!(h.d, Duration::from_millis(500));
+        let h: Holder = serde_json::from_str(r#"{"d": "2m"}"#).unwrap();
+        assert_eq!(h.d, Duration::from_secs(120));
+        assert_eq!(serde_json::to_string(&h).unwrap(), r#"{"d":"2m"}"#);
+        let err = serde_json::from_str::<Holder>(r#"{"d": "soon"}"#).unwrap_err();
+        assert!(
+            err.to_string().contains("invalid duration \"soon\""),
+            "{err}"
+        );
+        assert!(serde_json::from_str::<Holder>(r#"{"d": -1}"#).is_err());
     }
 
     #[test]

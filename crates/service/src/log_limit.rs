@@ -4,7 +4,8 @@
 //! as it can would fill the disk with them. A [`RefusalLog`] lets a burst through (the first
 //! refusals are what an operator needs to see), then drops lines until its window ends; the
 //! next line logged says how many were dropped (`suppressed`). The metrics still count every
-//! refusal (`zkfleet_gateway_auth_failures_total`, `zkfleet_gateway_requests_total`).
+//! refusal (e.g. the gateway's `zkfleet_gateway_auth_failures_total` and
+//! `zkfleet_gateway_requests_total`).
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};

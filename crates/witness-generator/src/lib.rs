@@ -12,7 +12,7 @@
 //!   pre-state: the fleet is stateless), execute it, cut it into basic circuit instances,
 //!   stream the circuits to the store with bounded concurrency, store each type's closed forms,
 //!   the scheduler's partial input (every type's `TypeSummary`) and the aux output
-//!   ([`artifacts`]), then insert the round-0 prover jobs, leaf, node,
+//!   (the formats of `zkfleet_blobs`, shared with their readers), then insert the round-0 prover jobs, leaf, node,
 //!   recursion-tip and scheduler jobs and mark the batch's witness job successful, in one
 //!   transaction.
 //! - [`leaf`] (round 1), [`node`] (round 2, one job per depth), [`recursion_tip`] (round 3),
@@ -24,7 +24,6 @@
 //! Metric names: [`metrics`]. Operator documentation: `docs/witness-generator.md`.
 
 pub mod aggregation;
-pub mod artifacts;
 pub mod basic;
 pub mod config;
 pub mod failure;

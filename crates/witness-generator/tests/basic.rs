@@ -8,6 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{config, generated, geometry, TestEnv, CHAIN};
+use zkfleet_blobs::{AuxOutput, SchedulerPartialInput, StoredClosedForms};
 use zkfleet_circuits::basic::{decode_witness, plan_batch, split_batch};
 use zkfleet_circuits::pipeline::type_summaries;
 use zkfleet_dal::{JobRef, TransitionOutcome};
@@ -16,7 +17,6 @@ use zkfleet_rollup::generate::{Generated, InvalidKind};
 use zkfleet_rollup::operation::Operation;
 use zkfleet_store::{CircuitWitnessBytes, ObjectKey};
 use zkfleet_types::{AggregationRound, CircuitId, JobStatus, L1BatchId};
-use zkfleet_witness_generator::artifacts::{AuxOutput, SchedulerPartialInput, StoredClosedForms};
 use zkfleet_witness_generator::basic::upload_circuits;
 use zkfleet_witness_generator::input::{WITNESS_INPUT_FORMAT_VERSION, WITNESS_INPUT_MAGIC};
 use zkfleet_witness_generator::BatchWitnessInput;

@@ -27,7 +27,7 @@ use zkfleet_rollup::operation::Operation;
 use zkfleet_store::{CircuitWitnessBytes, ObjectKey, ProofBytes};
 use zkfleet_types::{AggregationRound, CircuitId, JobStatus, L1BatchId};
 use zkfleet_witness_generator::aggregation::tree::AggregationTree;
-use zkfleet_witness_generator::artifacts::{AuxOutput, SchedulerPartialInput};
+use zkfleet_blobs::{AuxOutput, SchedulerPartialInput};
 
 use AggregationRound::{Basic, Leaf, Node, RecursionTip, Scheduler};
 

@@ -26,7 +26,7 @@ use zkfleet_runner::CancellationToken;
 use zkfleet_store::{CircuitWitnessBytes, ObjectKey, ProofBytes};
 use zkfleet_types::{AggregationRound, BatchNumber, CircuitId, JobStatus, L1BatchId};
 use zkfleet_witness_generator::aggregation::tree::AggregationTree;
-use zkfleet_witness_generator::artifacts::SchedulerPartialInput;
+use zkfleet_blobs::SchedulerPartialInput;
 use zkfleet_witness_generator::{run, RoundReport, WitnessGeneratorError};
 
 use AggregationRound::{Leaf, Node, RecursionTip, Scheduler};

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use rand::Rng;
 use sqlx::Connection;
+use zkfleet_blobs::AuxOutput;
 use zkfleet_circuits::pipeline::FinalVerifyingKey;
 use zkfleet_circuits::recursion::{prove_to_tip, BatchCircuits, CompressionProfile};
 use zkfleet_circuits::BasicGeometry;
@@ -30,7 +31,6 @@ use zkfleet_types::{
     AggregationRound, BatchNumber, CircuitId, L1BatchId, ProtocolSemanticVersion, ProtocolVersion,
     VkDigest,
 };
-use zkfleet_witness_generator::artifacts::AuxOutput;
 
 pub const DATABASE_URL_VAR: &str = "ZKFLEET_TEST_DATABASE_URL";
 pub const VERSION: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);

@@ -10,7 +10,7 @@ use zkfleet_types::{AggregationRound, CircuitId, L1BatchId};
 
 use super::keys::{closed_forms_key, describe_proof, proof_key, scheduler_input_key};
 use super::AggregationError;
-use crate::artifacts::{SchedulerPartialInput, StoredClosedForms};
+use zkfleet_blobs::{SchedulerPartialInput, StoredClosedForms};
 use crate::metrics;
 
 /// The bytes of `proofs`, in the order given, with at most `max_in_flight` reads at once (each

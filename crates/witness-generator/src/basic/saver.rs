@@ -14,7 +14,7 @@ use zkfleet_types::L1BatchId;
 use super::executor::BasicWitnessError;
 use super::upload::{upload_circuits, UploadError};
 use super::{BasicArtifacts, BasicJobMeta, ROUND};
-use crate::artifacts::{AuxOutput, SchedulerPartialInput, StoredClosedForms};
+use zkfleet_blobs::{AuxOutput, SchedulerPartialInput, StoredClosedForms};
 use crate::failure::job_failure_kind;
 use crate::metrics::{self, JobOutcome};
 use zkfleet_types::FailureKind;

@@ -248,6 +248,10 @@ pub struct DatabaseConfig {
 pub const DEFAULT_DATABASE_URL_ENV: &str = "ZKFLEET_DATABASE_URL";
 /// The variable naming a file that holds the database URL.
 pub const DATABASE_URL_FILE_ENV: &str = "ZKFLEET_DATABASE_URL_FILE";
+/// The variable that holds a separate URL for the wake-up listener's connection (PostgreSQL
+/// `LISTEN`): set it when the database URL goes through a pooler in transaction mode, which
+/// cannot carry `LISTEN` (docs/operations.md, "Connection budget").
+pub const DATABASE_LISTEN_URL_ENV: &str = "ZKFLEET_DATABASE_LISTEN_URL";
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
@@ -268,6 +272,8 @@ impl DatabaseConfig {
             max_connections: self.max_connections,
             min_connections: self.min_connections,
             acquire_timeout: std::time::Duration::from_secs(self.acquire_timeout_secs),
+            // A secret like the URL: set from `DATABASE_LISTEN_URL_ENV` by `Fleet::dal`.
+            listen_url: None,
         }
     }
 }

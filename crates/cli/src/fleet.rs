@@ -185,17 +185,19 @@ impl Fleet {
                 source,
             })?;
         }
-        Dal::connect_with(
-            self.database_url.expose(),
-            &self.config.database.pool_options(),
-        )
-        .await
-        .with_context(|| {
-            format!(
-                "connecting to the job database at {} (from {})",
-                self.database_url, self.database_url.source
-            )
-        })
+        let mut options = self.config.database.pool_options();
+        options.listen_url = std::env::var(crate::config::DATABASE_LISTEN_URL_ENV)
+            .ok()
+            .map(|url| url.trim().to_owned())
+            .filter(|url| !url.is_empty());
+        Dal::connect_with(self.database_url.expose(), &options)
+            .await
+            .with_context(|| {
+                format!(
+                    "connecting to the job database at {} (from {})",
+                    self.database_url, self.database_url.source
+                )
+            })
     }
 
     pub fn store_config(&self) -> StoreConfig {

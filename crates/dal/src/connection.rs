@@ -6,13 +6,18 @@ use crate::error::{DalError, DalResult};
 
 /// Pool sizing. The defaults suit one component process; `zkfleet prove` (everything in one
 /// process) and benchmarks raise `max_connections`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct PoolOptions {
     pub max_connections: u32,
     pub min_connections: u32,
     /// How long an operation waits for a free connection before failing with
     /// [`DalError::Connection`].
     pub acquire_timeout: Duration,
+    /// PostgreSQL: where the wake-up listener's connection goes (`LISTEN` needs a session of
+    /// its own). `None`: the pool's URL. Set it when the pool goes through a pooler in
+    /// transaction mode (PgBouncer's `pool_mode = transaction`), which cannot carry `LISTEN`:
+    /// point it at the server itself, or at a session-mode pool. Ignored on SQLite.
+    pub listen_url: Option<String>,
 }
 
 impl Default for PoolOptions {
@@ -21,7 +26,20 @@ impl Default for PoolOptions {
             max_connections: 10,
             min_connections: 0,
             acquire_timeout: Duration::from_secs(30),
+            listen_url: None,
         }
+    }
+}
+
+impl std::fmt::Debug for PoolOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The listen URL may hold a password: only its redacted form is printed.
+        f.debug_struct("PoolOptions")
+            .field("max_connections", &self.max_connections)
+            .field("min_connections", &self.min_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("listen_url", &self.listen_url.as_deref().map(redact))
+            .finish()
     }
 }
 
@@ -96,6 +114,20 @@ mod tests {
             .to_string();
         assert!(err.contains("expected postgres://"), "{err}");
         assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn pool_options_never_print_the_listen_password() {
+        let options = PoolOptions {
+            listen_url: Some("postgres://u:hunter2@db:5432/zkfleet".into()),
+            ..PoolOptions::default()
+        };
+        let printed = format!("{options:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(
+            printed.contains("postgres://u:***@db:5432/zkfleet"),
+            "{printed}"
+        );
     }
 
     #[test]

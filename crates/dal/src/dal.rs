@@ -55,10 +55,28 @@ impl Dal {
     pub async fn connect_without_migrating(url: &str, options: &PoolOptions) -> DalResult<Self> {
         let kind = BackendKind::of_url(url)?;
         let (backend, wake) = match kind {
-            BackendKind::Postgres => (
-                Backend::Postgres(postgres::connect(url, options).await?),
-                WakeHub::postgres(url),
-            ),
+            BackendKind::Postgres => {
+                // The listener may need another route than the pool (a pooler in transaction
+                // mode cannot carry LISTEN): `listen_url`, checked to be PostgreSQL too.
+                let listen_url = match &options.listen_url {
+                    Some(listen) => {
+                        if BackendKind::of_url(listen)? != BackendKind::Postgres {
+                            return Err(crate::DalError::InvalidUrl {
+                                url: crate::connection::redact(listen),
+                                reason: "the listen URL of a PostgreSQL database must be a \
+                                         postgres:// URL"
+                                    .to_owned(),
+                            });
+                        }
+                        listen.as_str()
+                    }
+                    None => url,
+                };
+                (
+                    Backend::Postgres(postgres::connect(url, options).await?),
+                    WakeHub::postgres(listen_url),
+                )
+            }
             BackendKind::Sqlite => (
                 Backend::Sqlite(sqlite::connect(url, options).await?),
                 WakeHub::sqlite(sqlite::wake_key(url)),

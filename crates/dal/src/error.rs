@@ -69,12 +69,21 @@ pub enum DalError {
     /// Any other error reported by the database driver.
     #[error("database query failed: {0}")]
     Query(#[source] sqlx::Error),
+
+    /// A batched operation (one transaction for several jobs) failed as a whole, and this job
+    /// with it: each job of the batch reports the one shared cause.
+    #[error("the batched transaction this job was part of failed: {0}")]
+    InBatch(#[source] std::sync::Arc<DalError>),
 }
 
 impl DalError {
     /// Whether retrying later may succeed (the connection, not the request, was the problem).
     pub fn is_connection_error(&self) -> bool {
-        matches!(self, Self::Connection(_))
+        match self {
+            Self::Connection(_) => true,
+            Self::InBatch(cause) => cause.is_connection_error(),
+            _ => false,
+        }
     }
 
     pub(crate) fn corrupt(table: &'static str, reason: impl Into<String>) -> Self {

@@ -50,6 +50,169 @@ macro_rules! prover_job_order {
 pub(crate) use prover_job_order;
 
 // ---------------------------------------------------------------------------------------------
+// The statements that differ between the dialects, from one template
+// ---------------------------------------------------------------------------------------------
+
+/// The first queued row of a table keyed by batch, in pick order.
+macro_rules! pick_by_batch {
+    ($skip_locked:literal, $table:literal, $returning:literal) => {
+        concat!(
+            "UPDATE ", $table, " SET ",
+            $crate::portable_sql::pick_set!(),
+            " WHERE (chain_id, batch_number) IN ( \
+                SELECT chain_id, batch_number FROM ", $table, " \
+                WHERE status = 'queued' AND protocol_version = $1 AND protocol_version_patch = $2 \
+                ORDER BY priority DESC, batch_sealed_at ASC, chain_id ASC, batch_number ASC \
+                LIMIT 1", $skip_locked, ") \
+             RETURNING ",
+            $crate::portable_sql::meta_cols!(),
+            ", ", $returning
+        )
+    };
+}
+pub(crate) use pick_by_batch;
+
+/// The first queued row of a table keyed by id, in the given order.
+macro_rules! pick_by_id {
+    ($skip_locked:literal, $table:literal, $order:literal, $returning:literal) => {
+        concat!(
+            "UPDATE ", $table, " SET ",
+            $crate::portable_sql::pick_set!(),
+            " WHERE id = ( \
+                SELECT id FROM ", $table, " \
+                WHERE status = 'queued' AND protocol_version = $1 AND protocol_version_patch = $2 \
+                ORDER BY ", $order, " \
+                LIMIT 1", $skip_locked, ") \
+             RETURNING id, ",
+            $crate::portable_sql::meta_cols!(),
+            ", ", $returning
+        )
+    };
+}
+pub(crate) use pick_by_id;
+
+/// A prover job: the first queued one of the version matching `$class` (a condition,
+/// empty for any), or up to `$limit` of them.
+macro_rules! pick_prover {
+    ($skip_locked:literal, $key:literal, $class:expr, $limit:literal) => {
+        concat!(
+            "UPDATE prover_jobs SET ",
+            $crate::portable_sql::pick_set!(),
+            " WHERE id ", $key, " ( \
+                SELECT id FROM prover_jobs \
+                WHERE status = 'queued' AND protocol_version = $1 AND protocol_version_patch = $2",
+            $class,
+            " ORDER BY ",
+            $crate::portable_sql::prover_job_order!(),
+            " LIMIT ", $limit, $skip_locked, ") \
+             RETURNING ",
+            $crate::portable_sql::prover_job_cols!()
+        )
+    };
+}
+pub(crate) use pick_prover;
+
+/// Defines, in the calling backend's `sql` module, every pick and dependent-lock statement
+/// from one text, with the three places where the dialects differ filled in:
+///
+/// - `skip_locked`: what ends a pick's candidate `SELECT` (PostgreSQL: `FOR UPDATE SKIP LOCKED`,
+///   so concurrent pickers skip each other's candidates; SQLite: nothing, the write lock taken
+///   by `BEGIN IMMEDIATE` serialises picks);
+/// - `lock`: what ends the `SELECT` of a dependent row (PostgreSQL: `FOR UPDATE`; SQLite:
+///   nothing, for the same reason);
+/// - `heavy_keys`: a `SELECT` of the heavy set's keys from the JSON array bound as `$5`.
+///
+/// Picks: `$1` protocol minor, `$2` patch, `$3` picked_by, `$4` now (see `pick_set!`).
+macro_rules! dialect_statements {
+    (skip_locked: $skip_locked:literal, lock: $lock:literal, heavy_keys: $heavy_keys:literal $(,)?) => {
+        pub(crate) const PICK_BASIC_WITNESS_JOB: &str =
+            $crate::portable_sql::pick_by_batch!($skip_locked, "witness_inputs", "witness_input_blob_key");
+
+        pub(crate) const PICK_LEAF_WITNESS_JOB: &str = $crate::portable_sql::pick_by_id!(
+            $skip_locked,
+            "leaf_witness_jobs",
+            "priority DESC, batch_sealed_at ASC, circuit_id ASC, id ASC",
+            "circuit_id, number_of_basic_circuits, closed_form_inputs_blob_key"
+        );
+
+        pub(crate) const PICK_NODE_WITNESS_JOB: &str = $crate::portable_sql::pick_by_id!(
+            $skip_locked,
+            "node_witness_jobs",
+            "priority DESC, batch_sealed_at ASC, depth ASC, circuit_id ASC, id ASC",
+            "circuit_id, depth, aggregations_blob_key"
+        );
+
+        pub(crate) const PICK_RECURSION_TIP_WITNESS_JOB: &str =
+            $crate::portable_sql::pick_by_batch!($skip_locked, "recursion_tip_witness_jobs", "number_of_final_node_jobs");
+
+        pub(crate) const PICK_SCHEDULER_WITNESS_JOB: &str =
+            $crate::portable_sql::pick_by_batch!($skip_locked, "scheduler_witness_jobs", "scheduler_partial_input_blob_key");
+
+        pub(crate) const PICK_COMPRESSION_JOB: &str =
+            $crate::portable_sql::pick_by_batch!($skip_locked, "proof_compression_jobs", "scheduler_proof_blob_key");
+
+        /// Any prover job of the version.
+        pub(crate) const PICK_PROVER_JOB_ANY: &str = $crate::portable_sql::pick_prover!($skip_locked, "=", "", "1");
+
+        /// A prover job of the heavy set; $5 is the set as a JSON array of
+        /// `round * 256 + circuit_id`.
+        pub(crate) const PICK_PROVER_JOB_HEAVY: &str = $crate::portable_sql::pick_prover!(
+            $skip_locked,
+            "=",
+            concat!(" AND (aggregation_round * 256 + circuit_id) IN ( ", $heavy_keys, ")"),
+            "1"
+        );
+
+        /// A prover job outside the heavy set ($5, as above).
+        pub(crate) const PICK_PROVER_JOB_LIGHT: &str = $crate::portable_sql::pick_prover!(
+            $skip_locked,
+            "=",
+            concat!(" AND (aggregation_round * 256 + circuit_id) NOT IN ( ", $heavy_keys, ")"),
+            "1"
+        );
+
+        /// Batched picks: up to $8 more queued prover jobs of the (round $5, circuit $6, depth
+        /// $7) of the job the same transaction just picked with one of the statements above,
+        /// in pick order.
+        pub(crate) const PICK_MORE_PROVER_JOBS: &str = $crate::portable_sql::pick_prover!(
+            $skip_locked,
+            "IN",
+            " AND aggregation_round = $5 AND circuit_id = $6 AND depth = $7",
+            "$8"
+        );
+
+        /// $1 chain, $2 batch, $3 circuit.
+        pub(crate) const LOCK_LEAF_DEPENDENT: &str = concat!(
+            "SELECT id, number_of_basic_circuits AS expected, status FROM leaf_witness_jobs \
+             WHERE chain_id = $1 AND batch_number = $2 AND circuit_id = $3",
+            $lock
+        );
+
+        /// $1 chain, $2 batch, $3 circuit, $4 depth.
+        pub(crate) const LOCK_NODE_DEPENDENT: &str = concat!(
+            "SELECT id, number_of_dependent_jobs AS expected, status FROM node_witness_jobs \
+             WHERE chain_id = $1 AND batch_number = $2 AND circuit_id = $3 AND depth = $4",
+            $lock
+        );
+
+        /// $1 chain, $2 batch.
+        pub(crate) const LOCK_RECURSION_TIP_DEPENDENT: &str = concat!(
+            "SELECT CAST(NULL AS BIGINT) AS id, number_of_final_node_jobs AS expected, status \
+             FROM recursion_tip_witness_jobs WHERE chain_id = $1 AND batch_number = $2",
+            $lock
+        );
+
+        /// $1 chain, $2 batch.
+        pub(crate) const LOCK_SCHEDULER_DEPENDENT: &str = concat!(
+            "SELECT CAST(NULL AS BIGINT) AS id, CAST(1 AS BIGINT) AS expected, status \
+             FROM scheduler_witness_jobs WHERE chain_id = $1 AND batch_number = $2",
+            $lock
+        );
+    };
+}
+pub(crate) use dialect_statements;
+
+// ---------------------------------------------------------------------------------------------
 // Protocol versions and batches
 // ---------------------------------------------------------------------------------------------
 
@@ -746,4 +909,57 @@ pub(crate) fn recent_failures(table: JobTable) -> String {
          ORDER BY updated_at DESC, chain_id, batch_number LIMIT $1",
         summary_select(table)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{postgres, sqlite};
+
+    /// Each backend's picks and dependent-row statements, in one order.
+    macro_rules! dialect_set {
+        ($sql:path) => {{
+            use $sql as sql;
+            [
+                sql::PICK_BASIC_WITNESS_JOB,
+                sql::PICK_LEAF_WITNESS_JOB,
+                sql::PICK_NODE_WITNESS_JOB,
+                sql::PICK_RECURSION_TIP_WITNESS_JOB,
+                sql::PICK_SCHEDULER_WITNESS_JOB,
+                sql::PICK_COMPRESSION_JOB,
+                sql::PICK_PROVER_JOB_ANY,
+                sql::PICK_PROVER_JOB_HEAVY,
+                sql::PICK_PROVER_JOB_LIGHT,
+                sql::PICK_MORE_PROVER_JOBS,
+                sql::LOCK_LEAF_DEPENDENT,
+                sql::LOCK_NODE_DEPENDENT,
+                sql::LOCK_RECURSION_TIP_DEPENDENT,
+                sql::LOCK_SCHEDULER_DEPENDENT,
+            ]
+        }};
+    }
+
+    /// The template's promise: the two dialects differ in their lock clauses and in how the
+    /// heavy set's JSON is read, nowhere else; every PostgreSQL pick skips locked rows and
+    /// every dependent read locks its row.
+    #[test]
+    fn dialects_differ_only_in_locks_and_json() {
+        let pg = dialect_set!(postgres::sql);
+        let lite = dialect_set!(sqlite::sql);
+        for (pg, lite) in pg.iter().zip(lite) {
+            if pg.starts_with("UPDATE") {
+                assert_eq!(pg.matches(" FOR UPDATE SKIP LOCKED").count(), 1, "{pg}");
+            } else {
+                assert!(pg.ends_with(" FOR UPDATE"), "{pg}");
+            }
+            assert!(!lite.contains("FOR UPDATE"), "{lite}");
+            let unlocked = pg
+                .replace(" FOR UPDATE SKIP LOCKED", "")
+                .replace(" FOR UPDATE", "")
+                .replace(
+                    "SELECT CAST(k AS BIGINT) FROM jsonb_array_elements_text(CAST($5 AS TEXT)::jsonb) AS k",
+                    "SELECT value FROM json_each($5)",
+                );
+            assert_eq!(unlocked, lite);
+        }
+    }
 }

@@ -12,7 +12,7 @@ use crate::error::{DalError, DalResult};
 
 pub(crate) type Db = Sqlite;
 
-mod sql;
+pub(crate) mod sql;
 
 // The operations are shared with the other backend: the same file is mounted under each
 // backend module, where `super::{Db, sql, begin_write}` resolve to that backend's own.

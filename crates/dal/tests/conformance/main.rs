@@ -55,6 +55,7 @@ conformance!(
     queued_work_wakes_subscribers,
     only_committed_work_is_announced,
     the_listener_reconnects_and_wakes_everyone,
+    the_listener_uses_its_own_url,
     batched_pickers_race_and_complete_each_job_once,
     batched_picks_keep_classes_and_priorities,
     worker_killed_between_batched_pick_and_save,

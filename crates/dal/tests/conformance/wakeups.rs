@@ -194,3 +194,80 @@ pub async fn the_listener_reconnects_and_wakes_everyone(db: &TestDb) {
     }
     assert!(announced, "no notification after the listener reconnected");
 }
+
+/// `PoolOptions::listen_url`: the listener's session goes there, not through the pool's URL
+/// (a pooler in transaction mode cannot carry `LISTEN`), and still announces queued work. A
+/// listen URL of another engine is refused by name; SQLite ignores it (no listener).
+pub async fn the_listener_uses_its_own_url(db: &TestDb) {
+    use sqlx::Connection as _;
+    let dal = &db.dal;
+    insert_version(dal, V1).await;
+    if dal.backend() != zkfleet_dal::BackendKind::Postgres {
+        let ignored = Dal::connect_with(
+            &db.url,
+            &PoolOptions {
+                listen_url: Some("postgres://nowhere.invalid/zkfleet".into()),
+                ..PoolOptions::default()
+            },
+        )
+        .await
+        .expect("SQLite ignores the listen URL");
+        assert_eq!(
+            ignored.job_wakeups(JobTable::WitnessInputs).scope,
+            WakeScope::ThisProcess
+        );
+        return;
+    }
+    const APPLICATION: &str = "zkfleet_listen_url_test";
+    let separator = if db.url.contains('?') { '&' } else { '?' };
+    let listen_url = format!("{}{separator}application_name={APPLICATION}", db.url);
+    let listening = Dal::connect_with(
+        &db.url,
+        &PoolOptions {
+            listen_url: Some(listen_url),
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .expect("a pool with its own listen URL");
+    let mut inputs = listening.job_wakeups(JobTable::WitnessInputs);
+    listener_ready(&listening, &mut inputs.receiver).await;
+    let mut admin = sqlx::PgConnection::connect(&db.url)
+        .await
+        .expect("a plain connection");
+    let listeners: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = $1 \
+           AND query LIKE 'LISTEN %'",
+    )
+    .bind(APPLICATION)
+    .fetch_one(&mut admin)
+    .await
+    .expect("pg_stat_activity");
+    assert_eq!(
+        listeners, 1,
+        "the listener connected through the listen URL"
+    );
+    dal.insert_batch(&new_batch(1, V1)).await.unwrap();
+    woken(
+        &mut inputs.receiver,
+        "a batch announced to a listener on its own URL",
+    )
+    .await;
+    listening.close().await;
+
+    let refused = Dal::connect_with(
+        &db.url,
+        &PoolOptions {
+            listen_url: Some("sqlite::memory:".into()),
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    .expect_err("a SQLite listen URL for a PostgreSQL database");
+    assert!(
+        matches!(refused, zkfleet_dal::DalError::InvalidUrl { .. })
+            && refused.to_string().contains("listen URL"),
+        "{refused}"
+    );
+}

@@ -12,6 +12,8 @@
 //! - **scaling** ([`scaling`]): the same real batch proven by separate fleet processes with 1
 //!   and 2 circuit provers (single-threaded and on every core) and 1 and 2 witness generators,
 //!   on SQLite and PostgreSQL (throughput against the one-prover layout).
+//! - **cost** ([`cost`]): CPU-seconds per rollup operation by round (issue 18), the sample
+//!   batch and the 1,024-operation batch proven job by job in one process.
 //!
 //! Every figure is a [`figure::Figure`] (each run, median, min, max); every report records the
 //! machine, its load before and after, and the commit. [`sections`] and [`publish`] write the
@@ -76,6 +78,7 @@ mod probe;
 mod real_batch;
 mod rounds;
 
+pub mod cost;
 pub mod figure;
 pub mod memory;
 pub mod pipeline;

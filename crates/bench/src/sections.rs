@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::cost::CostReport;
 use crate::error::BenchError;
 use crate::figure::Figure;
 use crate::pipeline::PipelineReport;
@@ -72,6 +73,9 @@ pub fn render(report: &BenchReport, json_name: &str) -> Vec<(&'static str, &'sta
     }
     if let Some(run) = &suites.scaling {
         out.push(("scaling", "Scaling", scaling_section(run, json_name)));
+    }
+    if let Some(run) = &suites.cost {
+        out.push(("cost", "Cost per operation", cost_section(run, json_name)));
     }
     out
 }
@@ -310,6 +314,124 @@ fn pipeline_section(run: &SuiteRun<PipelineReport>, json_name: &str) -> String {
         json_name,
     );
     wrap("pipeline", s)
+}
+
+fn cost_section(run: &SuiteRun<CostReport>, json_name: &str) -> String {
+    // The witness "round" is CPU between jobs, not jobs.
+    let jobs = |n: usize| {
+        if n == 0 {
+            "–".to_owned()
+        } else {
+            n.to_string()
+        }
+    };
+    let r = &run.report;
+    let c = &r.configuration;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Each batch is proven {} time(s) in one process, job by job on every core \
+         (`pipeline::prove_sequentially_with`: the pipeline's witnesses, `witness_vector` + \
+         `prove_job`, compression), geometry {:?}, arity {}, {:?} compression. CPU = the \
+         process's user + system time (`/proc/self/stat`, every thread) read around every job; \
+         *witness* is the CPU spent between jobs (cutting the batch, building the next round's \
+         witnesses). CPU-seconds per operation, median (min–max) over runs; wall seconds beside \
+         them. Loading the circuits ({:.1} s) is not counted.\n",
+        r.runs, c.geometry, c.arity, c.compression, r.circuit_loading_s
+    );
+    let _ = writeln!(
+        s,
+        "| batch | operations | round | jobs | CPU (s) | CPU-s per operation | wall (s) |\n|---|---:|---|---:|---:|---:|---:|"
+    );
+    for b in &r.batches {
+        for round in &b.rounds {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                b.batch,
+                b.operations,
+                round.round,
+                jobs(round.jobs),
+                round.cpu_s.display(1),
+                round.cpu_per_operation_s.display(3),
+                round.wall_s.display(1)
+            );
+        }
+        let _ = writeln!(
+            s,
+            "| {} | {} | **total** | | **{}** | **{}** | {} |",
+            b.batch,
+            b.operations,
+            b.cpu_s.display(1),
+            b.cpu_per_operation_s.display(3),
+            b.wall_s.display(1)
+        );
+    }
+    if let Some(e) = &r.estimate {
+        let _ = writeln!(
+            s,
+            "\n**Estimate, not a measurement:** the {}-operation batch from the {}-operation \
+             batch's mean CPU per job of each kind × the number of such jobs in the {}-operation \
+             batch (counted by cutting it into instances); recursion tip, scheduler and \
+             compression as measured, witness scaled by operations.\n",
+            e.operations, e.from_operations, e.operations
+        );
+        let _ = writeln!(
+            s,
+            "| round | jobs | CPU (s, estimated) | CPU-s per operation (estimated) |\n|---|---:|---:|---:|"
+        );
+        for round in &e.rounds {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.1} | {:.3} |",
+                round.round,
+                jobs(round.jobs),
+                round.cpu_s,
+                round.cpu_per_operation_s
+            );
+        }
+        let _ = writeln!(
+            s,
+            "| **total** | | **{:.1}** | **{:.3}** |",
+            e.cpu_s, e.cpu_per_operation_s
+        );
+    }
+    let measured_target = r
+        .batches
+        .iter()
+        .find(|b| b.batch == "generated" && b.operations == crate::cost::TARGET_OPERATIONS)
+        .map(|b| (b.cpu_per_operation_s.median, "measured"))
+        .or_else(|| {
+            r.estimate
+                .as_ref()
+                .map(|e| (e.cpu_per_operation_s, "estimated"))
+        });
+    let statement = match measured_target {
+        Some((per_op, how)) => format!(
+            "**{}** ({how}: {per_op:.3} CPU-s per operation)",
+            if per_op <= crate::cost::TARGET_CPU_PER_OPERATION {
+                "met"
+            } else {
+                "not met"
+            }
+        ),
+        None => "**not measured**".to_owned(),
+    };
+    let _ = writeln!(
+        s,
+        "\nTarget (≤ {:.2} CPU-s per operation on the {}-operation batch): {statement}.",
+        crate::cost::TARGET_CPU_PER_OPERATION,
+        crate::cost::TARGET_OPERATIONS
+    );
+    provenance(
+        &mut s,
+        &run.command,
+        &r.machine,
+        &r.git_commit,
+        &r.date,
+        json_name,
+    );
+    wrap("cost", s)
 }
 
 fn scaling_section(run: &SuiteRun<ScalingReport>, json_name: &str) -> String {

@@ -8,6 +8,7 @@
 //! | `pipeline` | 3 | 64, 256, 1,024 operations | 4 operations |
 //! | `recursion-per-child` | 5 | from the node of `proving-cost` | same |
 //! | `scaling` | 6 | a 64-operation batch, 5 process layouts | 4 operations, 1 and 2 provers on every core |
+//! | `cost` | issue 18 | the sample batch and 1,024 operations (`--operations`), CPU-s per operation by round | the sample batch and 4 operations |
 //!
 //! The proving suites use the `[proving]` configuration the caller passes (geometry, arity,
 //! compression, keystore), so a quick run on the small test keystore takes minutes.
@@ -18,6 +19,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use zkfleet_circuits::ProvingConfiguration;
 
+use crate::cost::{CostOptions, CostReport};
 use crate::environment::DatabaseBackend;
 use crate::error::BenchError;
 use crate::machine;
@@ -36,15 +38,17 @@ pub enum Suite {
     Pipeline,
     RecursionPerChild,
     Scaling,
+    Cost,
 }
 
 impl Suite {
-    pub const ALL: [Suite; 5] = [
+    pub const ALL: [Suite; 6] = [
         Suite::Orchestration,
         Suite::ProvingCost,
         Suite::Pipeline,
         Suite::RecursionPerChild,
         Suite::Scaling,
+        Suite::Cost,
     ];
 
     /// The name on the command line, in the report and in the docs' markers.
@@ -55,6 +59,7 @@ impl Suite {
             Suite::Pipeline => "pipeline",
             Suite::RecursionPerChild => "recursion-per-child",
             Suite::Scaling => "scaling",
+            Suite::Cost => "cost",
         }
     }
 }
@@ -97,6 +102,10 @@ pub const SCALING_OPERATIONS: usize = 64;
 pub const QUICK_SCALING_OPERATIONS: usize = 4;
 /// Longest one scaling run may take (the full batch proves in minutes on one thread).
 const SCALING_RUN_LIMIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+/// Generated batches of the full cost suite (besides the sample batch).
+pub const FULL_COST_SIZES: [usize; 1] = [crate::cost::TARGET_OPERATIONS];
+/// The quick cost suite's generated batch.
+pub const QUICK_COST_SIZES: [usize; 1] = [4];
 /// Runs per figure of the full suites (`--runs` overrides).
 pub const FULL_RUNS: usize = 3;
 
@@ -118,7 +127,7 @@ pub struct BenchPlan {
     /// A PostgreSQL server to measure besides SQLite (orchestration, pipeline); each run
     /// creates and drops its own database there.
     pub postgres_url: Option<String>,
-    /// Batch sizes of the pipeline suite; `None`: the mode's.
+    /// Batch sizes of the pipeline and cost suites; `None`: each suite's for the mode.
     pub pipeline_sizes: Option<Vec<usize>>,
     /// Scratch space (batch files, data directories).
     pub work_dir: PathBuf,
@@ -153,6 +162,8 @@ pub struct SuiteReports {
     pub recursion_per_child: Option<SuiteRun<RecursionPerChildReport>>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub scaling: Option<SuiteRun<ScalingReport>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cost: Option<SuiteRun<CostReport>>,
 }
 
 /// A suite's report with the command that produced it.
@@ -172,6 +183,7 @@ impl BenchReport {
             pipeline,
             recursion_per_child,
             scaling,
+            cost,
         } = self.suites;
         BenchReport {
             suites: SuiteReports {
@@ -180,6 +192,7 @@ impl BenchReport {
                 pipeline: pipeline.or(older.suites.pipeline),
                 recursion_per_child: recursion_per_child.or(older.suites.recursion_per_child),
                 scaling: scaling.or(older.suites.scaling),
+                cost: cost.or(older.suites.cost),
             },
             ..self
         }
@@ -331,6 +344,25 @@ pub fn run_suites(plan: &BenchPlan) -> Result<BenchReport, BenchError> {
             work_dir: plan.work_dir.join("scaling"),
         };
         suites.scaling = Some(SuiteRun::of(plan, crate::scaling::run(&options, &runtime)?));
+    }
+    if plan.wants(Suite::Cost) {
+        tracing::info!("suite cost");
+        let options = CostOptions {
+            proving: plan.proving,
+            keys_dir: plan.keys_dir.clone(),
+            sample: true,
+            sizes: plan.pipeline_sizes.clone().unwrap_or_else(|| {
+                if plan.quick {
+                    QUICK_COST_SIZES.to_vec()
+                } else {
+                    FULL_COST_SIZES.to_vec()
+                }
+            }),
+            // The 1,024-operation batch proves for ~11 minutes on two cores: one run unless
+            // asked for more.
+            runs: plan.runs.unwrap_or(1),
+        };
+        suites.cost = Some(SuiteRun::of(plan, crate::cost::run(&options)?));
     }
     machine.load_average_after = machine::load_average();
     Ok(BenchReport {

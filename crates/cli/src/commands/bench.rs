@@ -30,8 +30,8 @@ pub struct Args {
     /// Small sizes and one run per figure (minutes); writes only the JSON, never the docs.
     #[arg(long)]
     quick: bool,
-    /// The suites to run: orchestration, proving-cost, pipeline, recursion-per-child, scaling
-    /// (default: all).
+    /// The suites to run: orchestration, proving-cost, pipeline, recursion-per-child, scaling,
+    /// cost (default: all).
     #[arg(long, value_delimiter = ',', value_name = "SUITE,...")]
     suites: Vec<Suite>,
     /// Runs per figure (default 1 with --quick, else 3).
@@ -47,7 +47,8 @@ pub struct Args {
     /// Where benchmarks.md lives (default: the workspace's docs/).
     #[arg(long, value_name = "DIR")]
     docs_dir: Option<PathBuf>,
-    /// Batch sizes of the pipeline suite, in operations (default 64,256,1024; 4 with --quick).
+    /// Batch sizes of the pipeline suite, in operations (default 64,256,1024; 4 with --quick),
+    /// and the generated batches of the cost suite (default 1024; 4 with --quick).
     #[arg(long, value_delimiter = ',', value_name = "N,...")]
     operations: Option<Vec<usize>>,
     /// A PostgreSQL server to measure besides SQLite (orchestration, pipeline, scaling): each run
@@ -146,6 +147,7 @@ fn only_measured(
             .recursion_per_child
             .filter(|_| wants(Suite::RecursionPerChild)),
         scaling: all.scaling.filter(|_| wants(Suite::Scaling)),
+        cost: all.cost.filter(|_| wants(Suite::Cost)),
     }
 }
 

@@ -20,6 +20,7 @@ pub mod basic;
 pub mod config;
 pub mod error;
 pub mod gadgets;
+pub mod hasher;
 pub mod keystore;
 pub mod pipeline;
 pub mod proving;

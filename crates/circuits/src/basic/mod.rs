@@ -87,8 +87,11 @@ pub fn basic_circuit_config() -> CircuitConfig {
     CircuitConfig::standard_recursion_config()
 }
 
-/// Defines the circuit of `kind` at `geometry` on a fresh builder (no `build()` yet).
-pub(crate) fn define(
+/// Defines the circuit of `kind` at `geometry` on a fresh builder (no `build()` yet). Public
+/// so that the same circuit can be built under another proof configuration (the hasher's
+/// byte-identity test and benchmark).
+#[doc(hidden)]
+pub fn define(
     kind: BasicCircuitKind,
     geometry: &BasicGeometry,
 ) -> Result<(CircuitBuilder<F, D>, BasicLayout), CircuitError> {

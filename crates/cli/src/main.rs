@@ -16,6 +16,8 @@ mod commands;
 mod config;
 mod fleet;
 mod output;
+mod provers;
+mod remote_prover;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -114,6 +116,15 @@ enum Command {
     /// Run the benchmark suites (orchestration, proving cost, pipeline efficiency, recursion
     /// per child) and write their report (docs/benchmarks.md, "How to run").
     Bench(bench::Args),
+    /// Outside provers (docs/prover-api.md): keygen, add, list, suspend, resume, remove,
+    /// stats, and `serve` (the prover API).
+    Provers {
+        #[command(subcommand)]
+        command: provers::ProversCommand,
+    },
+    /// Prove a fleet's jobs through its prover API as an outside prover (no database, no
+    /// store: a key file and the API's URL).
+    RemoteProver(remote_prover::Args),
     /// The configuration.
     Config {
         #[command(subcommand)]
@@ -209,6 +220,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sequencer => {
             let (fleet, runtime) = component(&global)?;
             runtime.block_on(sequencer::run(&fleet))?;
+        }
+        Command::Provers { command } => {
+            let (fleet, runtime) = component(&global)?;
+            runtime.block_on(provers::run(command, &fleet))?;
+        }
+        Command::RemoteProver(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(remote_prover::run(&args))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -8,8 +8,6 @@ use zkfleet_bench::{
     run_orchestration, DatabaseBackend, OrchestrationOptions, OrchestrationReport, TreeShape,
 };
 
-const DATABASE_URL_VAR: &str = "ZKFLEET_TEST_DATABASE_URL";
-
 fn quick(backend: DatabaseBackend, workers: Vec<usize>) -> OrchestrationOptions {
     let mut options = OrchestrationOptions::quick(vec![backend]);
     options.workers = workers;
@@ -68,13 +66,9 @@ async fn quick_tree_completes_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quick_tree_completes_on_postgres() {
-    let server_url = std::env::var(DATABASE_URL_VAR).unwrap_or_else(|_| {
-        panic!(
-            "{DATABASE_URL_VAR} is not set: this test runs the benchmark on a real PostgreSQL \
-             server (each run creates its own database). Run it with `scripts/test -p \
-             zkfleet-bench` (it starts one), or `source /tmp/devsvc/env.sh` in a dev session."
-        )
-    });
+    // The server of the shared test support; each run of the benchmark creates its own
+    // database on it.
+    let server_url = zkfleet_test_support::database::admin_url();
     let workers = vec![1, 8];
     let report = run_orchestration(&quick(
         DatabaseBackend::Postgres { server_url },

@@ -21,12 +21,8 @@ mod batch_support;
 
 use batch_support::{batch_with_every_type, ARITY, GEOMETRY};
 
-fn light_compression_steps() -> Vec<CompressionStep> {
-    CompressionProfile::Light.steps()
-}
-
 struct Fixture {
-    circuits: BatchCircuits,
+    circuits: &'static BatchCircuits,
     executed: ExecutedBatch,
     stage: TipStage,
 }
@@ -34,10 +30,20 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let circuits = BatchCircuits::build(&GEOMETRY, ARITY, &light_compression_steps())
-            .expect("circuits build");
+        // The small configuration of every crate's tests, from the keystore they share (built
+        // by the first test binary that needs it, loaded by the others): this binary tests
+        // what the circuits do with a batch, not how they are built.
+        assert_eq!(
+            (GEOMETRY, ARITY as u32),
+            (
+                zkfleet_test_support::keys::GEOMETRY,
+                zkfleet_test_support::keys::ARITY
+            )
+        );
+        let circuits =
+            zkfleet_test_support::keys::small_circuits(&zkfleet_test_support::small_keys_dir!());
         let executed = batch_with_every_type(0..200);
-        let stage = prove_to_tip(&circuits, &executed).expect("batch proves up to the tip");
+        let stage = prove_to_tip(circuits, &executed).expect("batch proves up to the tip");
         Fixture {
             circuits,
             executed,

@@ -16,7 +16,7 @@ use zkfleet_bench::{BenchReport, TreeShape};
 mod support;
 
 use support::small_keys::{keys_dir, proving_section};
-use support::DATABASE_URL_VAR;
+use zkfleet_test_support::database::DATABASE_URL_VAR;
 
 /// The configuration of the other CLI tests' small keystore (`test-keys-small-light`, shared
 /// by every test binary of the workspace: the same geometry finds the same entries).

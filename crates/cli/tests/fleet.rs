@@ -37,9 +37,8 @@ use zkfleet_dal::{BatchStatus, JobSummary, NewBatch};
 use zkfleet_rollup::execute::execute_batch;
 use zkfleet_rollup::generate::{generate, GeneratorConfig, InvalidKind};
 use zkfleet_rollup::operation::Operation;
-use zkfleet_store::{
-    ObjectKey, S3Credentials, Store, StoreBackend, StoreConfig, WitnessInputBytes,
-};
+use zkfleet_store::{ObjectKey, Store, WitnessInputBytes};
+use zkfleet_test_support::store::S3Bucket;
 use zkfleet_types::api::{Base64Bytes, FinalProof, PollGeneratedProofsResponse};
 use zkfleet_types::{
     AggregationRound, BatchNumber, BatchPublicOutput, ChainId, JobStatus, L1BatchId,
@@ -51,39 +50,6 @@ const CHAIN: u64 = 270;
 const VERSION: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
 /// Longest a batch may take here (small circuits; the machine may be shared).
 const BATCH_DEADLINE: Duration = Duration::from_secs(30 * 60);
-
-/// A fresh bucket on the test S3 server.
-fn s3_bucket() -> (String, String) {
-    let endpoint = std::env::var("ZKFLEET_TEST_S3_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "ZKFLEET_TEST_S3_ENDPOINT is not set: the fleet tests need the S3-compatible server \
-             (scripts/test starts one; `source /tmp/devsvc/env.sh` in a dev session)"
-        )
-    });
-    let bucket = format!(
-        "zkfleet-fleet-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_nanos()
-            % 1_000_000_000
-    );
-    let status = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(async {
-            reqwest::Client::new()
-                .put(format!("{}/{bucket}", endpoint.trim_end_matches('/')))
-                .send()
-                .await
-                .map(|r| r.status())
-        })
-        .unwrap_or_else(|e| panic!("cannot reach the S3 server at {endpoint}: {e}"));
-    assert!(status.is_success(), "creating bucket {bucket}: {status}");
-    (endpoint, bucket)
-}
 
 /// One distributed fleet: a fresh database, a fresh bucket, one configuration file.
 struct Fleet {
@@ -100,15 +66,15 @@ struct Fleet {
 impl Fleet {
     fn new(name: &str) -> Self {
         let db = TestFleet::postgres();
-        let (endpoint, bucket) = s3_bucket();
-        let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+        let bucket = S3Bucket::create_blocking("fleet");
+        let (endpoint, region) = (&bucket.endpoint, &bucket.region);
         let config = db.dir.path().join(format!("{name}.toml"));
         let text = format!(
             r#"chain_id = {CHAIN}
 
 [store]
 backend = "s3"
-bucket = "{bucket}"
+bucket = "{}"
 endpoint = "{endpoint}"
 region = "{region}"
 allow_http = true
@@ -136,19 +102,12 @@ scheduler_witness = "3s"
 prover = "90s"
 compression = "3m"
 {}{}"#,
+            bucket.bucket,
             proving_section(keys_dir()),
             support::FAST_POLLING
         );
         std::fs::write(&config, text).expect("write the fleet configuration");
-        let store = Store::open(&StoreConfig::with_backend(StoreBackend::S3 {
-            bucket,
-            endpoint: Some(endpoint),
-            region,
-            allow_http: true,
-            virtual_hosted_style: false,
-            credentials: S3Credentials::Environment,
-        }))
-        .expect("open the test bucket");
+        let store = bucket.open();
         Self {
             db,
             config,

@@ -28,7 +28,8 @@ use std::time::{Duration, Instant};
 
 use support::small_keys::{keys_dir, proving_section};
 use support::TestFleet;
-use zkfleet_store::{ObjectKey, S3Credentials, Store, StoreBackend, StoreConfig};
+use zkfleet_store::{ObjectKey, Store};
+use zkfleet_test_support::store::S3Bucket;
 use zkfleet_types::api::FinalProof;
 use zkfleet_types::{BatchNumber, ChainId, JobStatus, L1BatchId, ProtocolSemanticVersion};
 
@@ -38,35 +39,6 @@ const BATCHES: u32 = 3;
 /// Longest the three batches may take here (small circuits; the machine may be shared).
 const DEADLINE: Duration = Duration::from_secs(20 * 60);
 const SEQUENCER_SEED: u64 = 7;
-
-/// A fresh bucket on the test S3 server: `(endpoint, bucket)`.
-fn s3_bucket(name: &str) -> (String, String) {
-    let endpoint = std::env::var("ZKFLEET_TEST_S3_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "ZKFLEET_TEST_S3_ENDPOINT is not set: these tests need the S3-compatible server \
-             (scripts/test starts one)"
-        )
-    });
-    let bucket = format!(
-        "zkfleet-seq-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_nanos()
-            % 1_000_000_000
-    );
-    let status = block_on(async {
-        reqwest::Client::new()
-            .put(format!("{}/{bucket}", endpoint.trim_end_matches('/')))
-            .send()
-            .await
-            .map(|r| r.status())
-    })
-    .unwrap_or_else(|e| panic!("cannot reach the S3 server at {endpoint}: {e}"));
-    assert!(status.is_success(), "creating bucket {bucket}: {status}");
-    (endpoint, bucket)
-}
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -109,15 +81,15 @@ impl Flow {
     /// configuration for the gateway in `mode` and a sequencer of `seed` (its other side).
     fn new(name: &str, mode: Mode, seed: u64) -> Self {
         let db = TestFleet::postgres();
-        let (endpoint, bucket) = s3_bucket(name);
-        let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+        let bucket = S3Bucket::create_blocking(&format!("seq-{name}"));
+        let (endpoint, region) = (&bucket.endpoint, &bucket.region);
         let config = db.dir.path().join(format!("{name}.toml"));
         let base = format!(
             r#"chain_id = {CHAIN}
 
 [store]
 backend = "s3"
-bucket = "{bucket}"
+bucket = "{}"
 endpoint = "{endpoint}"
 region = "{region}"
 allow_http = true
@@ -128,19 +100,12 @@ retry_initial_backoff_ms = 100
 dependency_queuer = "1s"
 job_requeuer = "1s"
 {}{}"#,
+            bucket.bucket,
             proving_section(keys_dir()),
             support::FAST_POLLING
         );
         std::fs::write(&config, &base).expect("write the configuration");
-        let store = Store::open(&StoreConfig::with_backend(StoreBackend::S3 {
-            bucket,
-            endpoint: Some(endpoint),
-            region,
-            allow_http: true,
-            virtual_hosted_style: false,
-            credentials: S3Credentials::Environment,
-        }))
-        .expect("open the test bucket");
+        let store = bucket.open();
         let flow = Self {
             db,
             config,

@@ -19,7 +19,7 @@ async fn unreachable_server_is_a_backend_error_after_retries() {
     use zkfleet_types::{ids::ProverJobId, ChainId};
 
     // Fail loudly without the variable, like every test of this file.
-    common::s3_endpoint();
+    zkfleet_test_support::store::s3_endpoint();
     // A port nothing listens on: bind, note the port, close.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -7,141 +7,41 @@
 //! by hand — put every instance's witness at its `ObjectKey::CircuitWitness` and complete the
 //! basic witness job with the prover jobs and leaf jobs it would insert.
 
-#![allow(dead_code)] // each test binary uses a different part of the harness
+#![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use rand::Rng;
-use sqlx::Connection;
 use zkfleet_circuit_prover::{CircuitRegistry, HeavyCircuit, ProverConfig, RunSummary};
 use zkfleet_circuits::basic::{split_batch, BasicWitnesses};
-use zkfleet_circuits::recursion::CompressionProfile;
-use zkfleet_circuits::BasicGeometry;
 use zkfleet_dal::{
     BasicWitnessOutput, BatchStatus, Dal, InsertOutcome, JobSummary, NewBasicProverJob, NewBatch,
     NewLeafWitnessJob, PoolOptions,
 };
-use zkfleet_rollup::execute::{execute_batch, ExecutedBatch};
-use zkfleet_rollup::generate::{generate, GeneratorConfig};
+use zkfleet_rollup::execute::ExecutedBatch;
+use zkfleet_rollup::generate::GeneratorConfig;
 use zkfleet_runner::CancellationToken;
-use zkfleet_store::{CircuitWitnessBytes, ObjectKey, Store, StoreConfig};
+use zkfleet_store::{CircuitWitnessBytes, ObjectKey, Store};
+use zkfleet_test_support::fixtures::{first_batch, SEEDS};
 use zkfleet_types::{
     AggregationRound, BatchNumber, ChainId, CircuitId, L1BatchId, ProtocolSemanticVersion,
     ProtocolVersion, VkDigest,
 };
 
-pub const DATABASE_URL_VAR: &str = "ZKFLEET_TEST_DATABASE_URL";
 pub const VERSION: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
 pub const CHAIN: ChainId = ChainId(270);
 
-/// The small test geometry of the circuits crate's batch tests: every circuit of the
+/// The small test configuration shared by every crate's tests: every circuit of the
 /// configuration builds in a minute or two, and the fixture batch has two or more instances of
-/// every type.
-pub const GEOMETRY: BasicGeometry = BasicGeometry {
-    signatures_per_instance: 2,
-    operations_per_instance: 1,
-    deposits_per_instance: 2,
-    xmss_height: 2,
-};
-pub const ARITY: u32 = 2;
-/// The light compression chain: the circuit prover does not compress, but the profile is part
-/// of the configuration it loads (and of the final key checked at start).
-pub const COMPRESSION: CompressionProfile = CompressionProfile::Light;
+/// every type. Its light compression chain: the circuit prover does not compress, but the
+/// profile is part of the configuration it loads (and of the final key checked at start).
+pub use zkfleet_test_support::keys::{ARITY, COMPRESSION, GEOMETRY};
 
 // --- Database ----------------------------------------------------------------------------------
 
-pub enum Backend {
-    Postgres,
-    Sqlite,
-}
-
-/// A test's own database, dropped afterwards.
-pub struct TestDb {
-    pub dal: Dal,
-    pub url: String,
-    admin: Option<(String, String)>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let root = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    format!("{root}/{name}{query}")
-}
-
-impl TestDb {
-    pub async fn new(backend: Backend) -> Self {
-        let options = PoolOptions {
-            max_connections: 10,
-            ..PoolOptions::default()
-        };
-        match backend {
-            Backend::Postgres => {
-                let admin_url = std::env::var(DATABASE_URL_VAR).unwrap_or_else(|_| {
-                    panic!(
-                        "{DATABASE_URL_VAR} is not set: the PostgreSQL tests of the circuit \
-                         prover need a real server. Run them with `scripts/test -p \
-                         zkfleet-circuit-prover` (it starts one), or `source /tmp/devsvc/env.sh` \
-                         in a dev session."
-                    )
-                });
-                let name = format!("zkfleet_cp_{:016x}", rand::thread_rng().gen::<u64>());
-                let mut admin = sqlx::PgConnection::connect(&admin_url)
-                    .await
-                    .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL server: {e}"));
-                sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(&mut admin)
-                    .await
-                    .expect("create the test database");
-                admin.close().await.ok();
-                let url = with_database(&admin_url, &name);
-                let dal = Dal::connect_with(&url, &options)
-                    .await
-                    .expect("connect and migrate the test database");
-                Self {
-                    dal,
-                    url,
-                    admin: Some((admin_url, name)),
-                    _dir: None,
-                }
-            }
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temporary directory");
-                let url = format!("sqlite://{}", dir.path().join("zkfleet.db").display());
-                let dal = Dal::connect_with(&url, &options)
-                    .await
-                    .expect("connect and migrate the test database");
-                Self {
-                    dal,
-                    url,
-                    admin: None,
-                    _dir: Some(dir),
-                }
-            }
-        }
-    }
-
-    async fn drop_database(self) {
-        self.dal.close().await;
-        if let Some((admin_url, name)) = self.admin {
-            if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut admin)
-                    .await;
-            }
-        }
-    }
-}
+pub use zkfleet_test_support::database::{Backend, TestDb};
 
 /// Runs `body` on a fresh database of `backend`, drops the database, re-raises a panic.
 pub async fn with_db<F, Fut>(backend: Backend, body: F)
@@ -149,16 +49,12 @@ where
     F: FnOnce(Arc<TestDb>) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let db = Arc::new(TestDb::new(backend).await);
-    let result =
-        futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(body(Arc::clone(&db)))).await;
-    match Arc::try_unwrap(db) {
-        Ok(db) => db.drop_database().await,
-        Err(_) => eprintln!("test database still shared after the test; not dropped"),
-    }
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    let options = PoolOptions {
+        max_connections: 10,
+        ..PoolOptions::default()
+    };
+    let db = TestDb::new(backend, "cp", &options).await;
+    zkfleet_test_support::database::with_db(db, body).await;
 }
 
 // --- Batch and circuits ------------------------------------------------------------------------
@@ -179,35 +75,33 @@ pub fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         // The first seed whose batch has at least two instances of every type: found
         // deterministically, so every run proves the same batch.
-        for seed in 0..200 {
-            let generated = generate(&GeneratorConfig {
-                accounts: 4,
-                operations: 8,
-                seed,
-                tree_height: GEOMETRY.xmss_height as usize,
-                ..GeneratorConfig::default()
-            })
-            .expect("generate a batch");
-            let mut state = generated.genesis.to_memory_state().expect("genesis state");
-            let executed = execute_batch(&mut state, &generated.batch).expect("valid batch");
-            let witnesses = split_batch(&executed, &GEOMETRY).expect("split the batch");
-            let executed_batch = executed;
-            let every_type_twice = CircuitId::BASIC_TYPES.iter().all(|&circuit| {
-                witnesses
-                    .instances
-                    .iter()
-                    .filter(|i| i.circuit == circuit)
-                    .count()
-                    >= 2
-            });
-            if every_type_twice {
-                return Fixture {
-                    executed: executed_batch,
-                    witnesses,
-                };
-            }
+        let template = GeneratorConfig {
+            accounts: 4,
+            operations: 8,
+            tree_height: GEOMETRY.xmss_height as usize,
+            ..GeneratorConfig::default()
+        };
+        let found = first_batch(
+            &template,
+            SEEDS,
+            "two instances of every basic type",
+            |fixture| {
+                let witnesses = split_batch(&fixture.executed, &GEOMETRY).expect("split the batch");
+                CircuitId::BASIC_TYPES.iter().all(|&circuit| {
+                    witnesses
+                        .instances
+                        .iter()
+                        .filter(|i| i.circuit == circuit)
+                        .count()
+                        >= 2
+                })
+            },
+        );
+        let witnesses = split_batch(&found.executed, &GEOMETRY).expect("split the batch");
+        Fixture {
+            executed: found.executed,
+            witnesses,
         }
-        panic!("no seed below 200 gives two instances of every basic type");
     })
 }
 
@@ -215,7 +109,7 @@ pub fn fixture() -> &'static Fixture {
 /// same one): circuit data is built by the first test that needs it and loaded from the cache
 /// afterwards (the keystore checks every cached file against its manifest).
 pub fn keys_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("test-keys-small-light")
+    zkfleet_test_support::small_keys_dir!()
 }
 
 /// The registry of every circuit of the test configuration, loaded once per test binary.
@@ -257,23 +151,7 @@ pub async fn protocol_version() -> ProtocolVersion {
 
 // --- Store -------------------------------------------------------------------------------------
 
-pub struct TestStore {
-    pub store: Store,
-    pub root: tempfile::TempDir,
-}
-
-pub fn local_store() -> TestStore {
-    let root = tempfile::tempdir().expect("store directory");
-    let store = Store::open(&StoreConfig::local(root.path())).expect("open the local store");
-    TestStore { store, root }
-}
-
-impl TestStore {
-    /// Where the local backend keeps `key`'s blob.
-    pub fn file_of(&self, key: &ObjectKey) -> PathBuf {
-        self.root.path().join(key.path())
-    }
-}
+pub use zkfleet_test_support::store::local_store;
 
 // --- Round 0 by hand ---------------------------------------------------------------------------
 

@@ -10,16 +10,14 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use rand::Rng;
-use sqlx::Connection;
 use zkfleet_dal::{
     BasicWitnessOutput, Dal, HeavySet, NewAggregationProverJob, NewBasicProverJob,
     NewLeafWitnessJob, ProverJob, ProverJobClass,
 };
 use zkfleet_rollup::generate::{generate, GeneratorConfig};
+use zkfleet_test_support::database::PgDatabase;
 use zkfleet_types::{BatchNumber, ChainId, CircuitId, L1BatchId, ProtocolSemanticVersion};
 
-pub const DATABASE_URL_VAR: &str = "ZKFLEET_TEST_DATABASE_URL";
 pub const CHAIN: u64 = 270;
 pub const VERSION: &str = "0.1.0";
 pub const V1: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
@@ -47,7 +45,7 @@ max_ms = 250
 
 /// Where the fleet's database lives.
 enum Backend {
-    Postgres { admin_url: String, name: String },
+    Postgres(PgDatabase),
     Sqlite,
 }
 
@@ -69,50 +67,23 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// `url` with its database name replaced.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let root = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    format!("{root}/{name}{query}")
-}
-
 impl TestFleet {
     /// A fresh PostgreSQL database. Fails (never skips) when the server is not configured.
     pub fn postgres() -> Self {
-        let admin_url = std::env::var(DATABASE_URL_VAR).unwrap_or_else(|_| {
-            panic!(
-                "{DATABASE_URL_VAR} is not set: the zkfleet CLI tests need a real PostgreSQL \
-                 server. Run them with `scripts/test -p zkfleet-cli` (it starts one), or \
-                 `source /tmp/devsvc/env.sh` in a dev session."
-            )
-        });
         let runtime = runtime();
-        let name = format!("zkfleet_cli_{:016x}", rand::thread_rng().gen::<u64>());
-        let url = with_database(&admin_url, &name);
-        let dal = runtime.block_on(async {
-            let mut admin = sqlx::PgConnection::connect(&admin_url)
+        let (database, dal) = runtime.block_on(async {
+            let database = PgDatabase::create("cli").await;
+            let dal = Dal::connect(database.url())
                 .await
-                .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL server: {e}"));
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut admin)
-                .await
-                .expect("create the test database");
-            admin.close().await.ok();
-            Dal::connect(&url).await.expect("connect and migrate")
+                .expect("connect and migrate");
+            (database, dal)
         });
         Self {
             runtime,
             dal,
-            url: Some(url),
+            url: Some(database.url().to_owned()),
             dir: tempfile::tempdir().expect("temporary directory"),
-            backend: Backend::Postgres { admin_url, name },
+            backend: Backend::Postgres(database),
         }
     }
 
@@ -143,7 +114,7 @@ impl TestFleet {
     /// fleets, the embedded `DIR/data/store` for SQLite ones.
     pub fn store_root(&self) -> PathBuf {
         match self.backend {
-            Backend::Postgres { .. } => self.dir.path().join("store"),
+            Backend::Postgres(_) => self.dir.path().join("store"),
             Backend::Sqlite => self.data_dir().join("store"),
         }
     }
@@ -159,7 +130,7 @@ impl TestFleet {
             }
         }
         match (&self.backend, &self.url) {
-            (Backend::Postgres { .. }, Some(url)) => {
+            (Backend::Postgres(_), Some(url)) => {
                 command
                     .env("ZKFLEET_DATABASE_URL", url)
                     .env("ZKFLEET_STORE__ROOT", self.store_root());
@@ -401,12 +372,8 @@ impl Drop for TestFleet {
         let backend = std::mem::replace(&mut self.backend, Backend::Sqlite);
         self.runtime.block_on(async move {
             dal.close().await;
-            if let Backend::Postgres { admin_url, name } = backend {
-                if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut admin)
-                        .await;
-                }
+            if let Backend::Postgres(database) = backend {
+                database.drop_database().await;
             }
         });
     }

@@ -11,143 +11,56 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use rand::Rng;
-use sqlx::Connection;
 use zkfleet_blobs::AuxOutput;
 use zkfleet_circuits::pipeline::FinalVerifyingKey;
-use zkfleet_circuits::recursion::{prove_to_tip, BatchCircuits, CompressionProfile};
-use zkfleet_circuits::BasicGeometry;
+use zkfleet_circuits::recursion::{prove_to_tip, BatchCircuits};
 use zkfleet_compressor::CompressorConfig;
 use zkfleet_dal::{
     BasicWitnessOutput, CompleteOutcome, Dal, HeavySet, InsertOutcome, LeafWitnessOutput,
     NewAggregationProverJob, NewBasicProverJob, NewBatch, NewLeafWitnessJob, NodeWitnessOutput,
     PoolOptions, ProverJobClass, QueuedDependent,
 };
-use zkfleet_rollup::execute::{execute_batch, ExecutedBatch};
-use zkfleet_rollup::generate::{generate, GeneratorConfig};
-use zkfleet_rollup::operation::Operation;
-use zkfleet_store::{ObjectKey, ProofBytes, Store, StoreConfig};
+use zkfleet_rollup::execute::ExecutedBatch;
+use zkfleet_rollup::generate::GeneratorConfig;
+use zkfleet_store::{ObjectKey, ProofBytes, Store};
 use zkfleet_types::{
     AggregationRound, BatchNumber, CircuitId, L1BatchId, ProtocolSemanticVersion, ProtocolVersion,
     VkDigest,
 };
 
-pub const DATABASE_URL_VAR: &str = "ZKFLEET_TEST_DATABASE_URL";
 pub const VERSION: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
 
-/// The small test geometry of the circuits crate's batch tests (and the circuit prover's).
-pub const GEOMETRY: BasicGeometry = BasicGeometry {
-    signatures_per_instance: 2,
-    operations_per_instance: 1,
-    deposits_per_instance: 2,
-    xmss_height: 2,
-};
-pub const ARITY: u32 = 2;
-pub const COMPRESSION: CompressionProfile = CompressionProfile::Light;
+/// The small test configuration every crate's tests share (the circuits crate's batch tests,
+/// the circuit prover's).
+pub use zkfleet_test_support::keys::{ARITY, COMPRESSION, GEOMETRY};
 
 // --- Database ----------------------------------------------------------------------------------
 
-/// A test's own PostgreSQL database, dropped afterwards.
-pub struct TestDb {
-    pub dal: Dal,
-    admin_url: String,
-    name: String,
-}
+pub use zkfleet_test_support::database::TestDb;
 
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let root = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    format!("{root}/{name}{query}")
-}
-
-impl TestDb {
-    pub async fn new() -> Self {
-        let admin_url = std::env::var(DATABASE_URL_VAR).unwrap_or_else(|_| {
-            panic!(
-                "{DATABASE_URL_VAR} is not set: the compressor tests need a real PostgreSQL \
-                 server. Run them with `scripts/test -p zkfleet-compressor` (it starts one), or \
-                 `source /tmp/devsvc/env.sh` in a dev session."
-            )
-        });
-        let name = format!("zkfleet_cmp_{:016x}", rand::thread_rng().gen::<u64>());
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL server: {e}"));
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .expect("create the test database");
-        admin.close().await.ok();
-        let options = PoolOptions {
-            max_connections: 5,
-            ..PoolOptions::default()
-        };
-        let dal = Dal::connect_with(&with_database(&admin_url, &name), &options)
-            .await
-            .expect("connect and migrate the test database");
-        Self {
-            dal,
-            admin_url,
-            name,
-        }
-    }
-
-    async fn drop_database(self) {
-        self.dal.close().await;
-        if let Ok(mut admin) = sqlx::PgConnection::connect(&self.admin_url).await {
-            let _ = sqlx::query(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .execute(&mut admin)
-            .await;
-        }
-    }
-}
-
-/// Runs `body` on a fresh database, drops the database, re-raises a panic.
+/// Runs `body` on a fresh PostgreSQL database, drops the database, re-raises a panic.
 pub async fn with_db<F, Fut>(body: F)
 where
     F: FnOnce(Arc<TestDb>) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let db = Arc::new(TestDb::new().await);
-    let result =
-        futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(body(Arc::clone(&db)))).await;
-    match Arc::try_unwrap(db) {
-        Ok(db) => db.drop_database().await,
-        Err(_) => eprintln!("test database still shared after the test; not dropped"),
-    }
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    let options = PoolOptions {
+        max_connections: 5,
+        ..PoolOptions::default()
+    };
+    let db = TestDb::postgres("cmp", &options).await;
+    zkfleet_test_support::database::with_db(db, body).await;
 }
 
 // --- Store -------------------------------------------------------------------------------------
 
-pub struct TestStore {
-    pub store: Store,
-    pub root: tempfile::TempDir,
-}
-
-pub fn local_store() -> TestStore {
-    let root = tempfile::tempdir().expect("store directory");
-    let store = Store::open(&StoreConfig::local(root.path())).expect("open the local store");
-    TestStore { store, root }
-}
+pub use zkfleet_test_support::store::{local_store, TestStore};
 
 // --- Circuits and the scheduler proof ----------------------------------------------------------
 
 /// The keystore directory shared with the circuit prover's tests.
 pub fn keys_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("test-keys-small-light")
+    zkfleet_test_support::small_keys_dir!()
 }
 
 /// A configuration for tests: the small proving configuration, fast idle backoff.
@@ -197,28 +110,17 @@ impl Fixture {
 
 /// The first generated batch with at least one deposit and one signed operation.
 fn batch_with_every_type() -> ExecutedBatch {
-    for seed in 0..200 {
-        let generated = generate(&GeneratorConfig {
-            accounts: 4,
-            operations: 5,
-            seed,
-            tree_height: GEOMETRY.xmss_height as usize,
-            batch_number: BatchNumber(7),
-            ..GeneratorConfig::default()
-        })
-        .expect("generate a batch");
-        let mut state = generated.genesis.to_memory_state().expect("genesis state");
-        let executed = execute_batch(&mut state, &generated.batch).expect("valid batch");
-        let ops = &executed.witness.operations;
-        let deposits = ops
-            .iter()
-            .any(|o| matches!(o.operation, Operation::Deposit(_)));
-        let signed = ops.iter().any(|o| o.signed.is_some());
-        if deposits && signed {
-            return executed;
-        }
-    }
-    panic!("no seed below 200 gives a batch with deposits and signed operations");
+    zkfleet_test_support::fixtures::batch_with_every_type(
+        &GeneratorConfig {
+        accounts: 4,
+        operations: 5,
+        tree_height: GEOMETRY.xmss_height as usize,
+        batch_number: BatchNumber(7),
+        ..GeneratorConfig::default()
+        },
+        zkfleet_test_support::fixtures::SEEDS,
+    )
+    .executed
 }
 
 /// Circuits (from the shared keystore) and a scheduler proof, made once per test binary.

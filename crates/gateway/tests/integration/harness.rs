@@ -7,22 +7,21 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rand::Rng;
-use sqlx::Connection;
 use tokio_util::sync::CancellationToken;
 use zkfleet_dal::{
     BasicWitnessOutput, Dal, HeavySet, LeafWitnessOutput, NewAggregationProverJob,
     NewBasicProverJob, NewLeafWitnessJob, NodeWitnessOutput, PoolOptions, ProverJobClass,
 };
 use zkfleet_gateway::{GatewayConfig, GatewayState, TokenAuth};
-use zkfleet_store::{ObjectKey, Store, StoreConfig};
+use zkfleet_store::{ObjectKey, Store};
+use zkfleet_test_support::database::TestDb;
+use zkfleet_test_support::store::open_local;
 use zkfleet_types::api::{Base64Bytes, FinalProof, L1VerifierConfig, ProofGenerationData};
 use zkfleet_types::{
     BatchNumber, BatchPublicOutput, ChainId, CircuitId, HashDigest, L1BatchId,
     ProtocolSemanticVersion, ProtocolVersion, VkDigest,
 };
 
-pub const DATABASE_URL_VAR: &str = "ZKFLEET_TEST_DATABASE_URL";
 pub const SECOND: Duration = Duration::from_secs(1);
 pub const V1: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
 pub const CHAIN: ChainId = ChainId(270);
@@ -128,11 +127,6 @@ pub fn gateway_config() -> GatewayConfig {
     }
 }
 
-enum Cleanup {
-    Postgres { admin_url: String, name: String },
-    Sqlite,
-}
-
 /// A test's database and store.
 pub struct TestEnv {
     pub dal: Dal,
@@ -141,94 +135,34 @@ pub struct TestEnv {
     pub store: Store,
     pub store_root: PathBuf,
     _dir: tempfile::TempDir,
-    cleanup: Cleanup,
-}
-
-/// `url` with its database name replaced.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let root = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    format!("{root}/{name}{query}")
+    db: TestDb,
 }
 
 impl TestEnv {
-    fn store_in(dir: &Path) -> (Store, PathBuf) {
-        let root = dir.join("store");
-        std::fs::create_dir_all(&root).expect("store directory");
-        let store = Store::open(&StoreConfig::local(&root)).expect("open the local store");
-        (store, root)
-    }
-
     pub async fn postgres() -> Self {
-        let admin_url = std::env::var(DATABASE_URL_VAR).unwrap_or_else(|_| {
-            panic!(
-                "{DATABASE_URL_VAR} is not set: the gateway's PostgreSQL tests need a real \
-                 server. Run them with `scripts/test -p zkfleet-gateway` (it starts one), or \
-                 `source /tmp/devsvc/env.sh` in a dev session."
-            )
-        });
-        let name = format!("zkfleet_gw_{:016x}", rand::thread_rng().gen::<u64>());
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL server: {e}"));
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .expect("create test database");
-        admin.close().await.ok();
-        let url = with_database(&admin_url, &name);
-        let dal = Dal::connect_with(&url, &PoolOptions::default())
-            .await
-            .expect("connect and migrate the test database");
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let (store, store_root) = Self::store_in(dir.path());
-        Self {
-            dal,
-            url,
-            store,
-            store_root,
-            _dir: dir,
-            cleanup: Cleanup::Postgres { admin_url, name },
-        }
+        Self::with(TestDb::postgres("gw", &PoolOptions::default()).await)
     }
 
     pub async fn sqlite() -> Self {
+        Self::with(TestDb::sqlite(&PoolOptions::default()).await)
+    }
+
+    fn with(db: TestDb) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let url = format!("sqlite://{}", dir.path().join("zkfleet.db").display());
-        let dal = Dal::connect_with(&url, &PoolOptions::default())
-            .await
-            .expect("connect and migrate the test database");
-        let (store, store_root) = Self::store_in(dir.path());
+        let store_root = dir.path().join("store");
+        let store = open_local(&store_root);
         Self {
-            dal,
-            url,
+            dal: db.dal.clone(),
+            url: db.url.clone(),
             store,
             store_root,
             _dir: dir,
-            cleanup: Cleanup::Sqlite,
+            db,
         }
     }
 
     pub fn dir(&self) -> &Path {
         self._dir.path()
-    }
-
-    async fn drop_database(self) {
-        self.dal.close().await;
-        if let Cleanup::Postgres { admin_url, name } = self.cleanup {
-            if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut admin)
-                    .await;
-            }
-        }
     }
 
     /// What another gateway process has: its own connection pool and store client on the
@@ -237,8 +171,7 @@ impl TestEnv {
         let dal = Dal::connect_with(&self.url, &PoolOptions::default())
             .await
             .expect("connect to the test database");
-        let store = Store::open(&StoreConfig::local(&self.store_root)).expect("open the store");
-        (dal, store)
+        (dal, open_local(&self.store_root))
     }
 
     pub fn state(&self, config: &GatewayConfig, auth: TokenAuth) -> GatewayState {
@@ -267,10 +200,7 @@ impl TestEnv {
 
 /// Drops the database after the test body, then re-raises the body's panic, if any.
 pub async fn finish(env: TestEnv, result: std::thread::Result<()>) {
-    env.drop_database().await;
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    zkfleet_test_support::database::finish(env.db, result).await;
 }
 
 /// Generates `postgres::<test>` and `sqlite::<test>` for every test body `<test>(&TestEnv)`.

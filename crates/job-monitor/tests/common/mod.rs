@@ -6,67 +6,33 @@
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::Connection;
 use zkfleet_dal::{
     BasicWitnessOutput, Dal, HeavySet, InsertOutcome, LeafWitnessOutput, NewAggregationProverJob,
     NewBasicProverJob, NewBatch, NewLeafWitnessJob, NodeWitnessOutput, PoolOptions, ProverJob,
     ProverJobClass,
 };
-use zkfleet_store::{CircuitWitnessBytes, ObjectKey, ProofBytes, Store, StoreConfig};
+use zkfleet_store::{CircuitWitnessBytes, ObjectKey, ProofBytes, Store};
+use zkfleet_test_support::store::{local_store, TestStore};
 use zkfleet_types::{
     AggregationRound, BatchNumber, ChainId, CircuitId, HashDigest, L1BatchId,
     ProtocolSemanticVersion, ProtocolVersion, VkDigest,
 };
 
-pub const DATABASE_URL_VAR: &str = "ZKFLEET_TEST_DATABASE_URL";
 pub const V1: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
 pub const CHAIN: ChainId = ChainId(270);
 pub const SECOND: Duration = Duration::from_secs(1);
 
-/// A test's own database and object store.
+/// A test's own database (the shared test support's) and object store.
 pub struct TestDb {
     pub dal: Dal,
     pub url: String,
     pub store: Store,
     pub store_dir: tempfile::TempDir,
-    postgres: Option<(String, String)>,
-    _sqlite_dir: Option<tempfile::TempDir>,
-}
-
-fn unique_name() -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
-    format!(
-        "zkfleet_jm_{}_{:x}_{}",
-        std::process::id(),
-        nanos,
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-/// `url` with its database name replaced.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let root = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    format!("{root}/{name}{query}")
-}
-
-fn local_store() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("temporary directory for the store");
-    let store = Store::open(&StoreConfig::local(dir.path())).expect("open the local store");
-    (store, dir)
+    db: zkfleet_test_support::database::TestDb,
 }
 
 fn pool_options() -> PoolOptions {
@@ -80,97 +46,40 @@ fn pool_options() -> PoolOptions {
 
 impl TestDb {
     pub async fn postgres() -> Self {
-        let admin_url = std::env::var(DATABASE_URL_VAR).unwrap_or_else(|_| {
-            panic!(
-                "{DATABASE_URL_VAR} is not set: the postgres_* tests need a real PostgreSQL \
-                 server. Run them with `scripts/test -p zkfleet-job-monitor` (it starts one), \
-                 or `source /tmp/devsvc/env.sh` in a dev session."
-            )
-        });
-        let name = unique_name();
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL server: {e}"));
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .expect("create the test database");
-        admin.close().await.ok();
-        let url = with_database(&admin_url, &name);
-        let dal = Dal::connect_with(&url, &pool_options())
-            .await
-            .expect("connect and migrate the test database");
-        let (store, store_dir) = local_store();
-        Self {
-            dal,
-            url,
-            store,
-            store_dir,
-            postgres: Some((admin_url, name)),
-            _sqlite_dir: None,
-        }
+        Self::with(zkfleet_test_support::database::TestDb::postgres("jm", &pool_options()).await)
     }
 
     pub async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let url = format!("sqlite://{}", dir.path().join("zkfleet.db").display());
-        let dal = Dal::connect_with(&url, &pool_options())
-            .await
-            .expect("connect and migrate the test database");
-        let (store, store_dir) = local_store();
+        Self::with(zkfleet_test_support::database::TestDb::sqlite(&pool_options()).await)
+    }
+
+    fn with(db: zkfleet_test_support::database::TestDb) -> Self {
+        let TestStore { store, root } = local_store();
         Self {
-            dal,
-            url,
+            dal: db.dal.clone(),
+            url: db.url.clone(),
             store,
-            store_dir,
-            postgres: None,
-            _sqlite_dir: Some(dir),
+            store_dir: root,
+            db,
         }
     }
 
     pub fn is_postgres(&self) -> bool {
-        self.postgres.is_some()
+        self.db.is_postgres()
     }
 
     /// The server's admin URL and this test's database name (PostgreSQL only).
     pub fn postgres_admin(&self) -> Option<(&str, &str)> {
-        self.postgres
-            .as_ref()
-            .map(|(u, n)| (u.as_str(), n.as_str()))
+        self.db.postgres_admin()
     }
 
     /// Runs a statement behind the API's back (to fabricate states the API never produces).
     pub async fn execute_raw(&self, statement: &str) {
-        if self.is_postgres() {
-            let mut conn = sqlx::PgConnection::connect(&self.url)
-                .await
-                .expect("connect");
-            sqlx::query(statement)
-                .execute(&mut conn)
-                .await
-                .expect(statement);
-            conn.close().await.ok();
-        } else {
-            let mut conn = sqlx::SqliteConnection::connect(&self.url)
-                .await
-                .expect("connect");
-            sqlx::query(statement)
-                .execute(&mut conn)
-                .await
-                .expect(statement);
-            conn.close().await.ok();
-        }
+        self.db.execute_raw(statement).await;
     }
 
     pub async fn drop_database(&self) {
-        self.dal.close().await;
-        if let Some((admin_url, name)) = &self.postgres {
-            if let Ok(mut admin) = sqlx::PgConnection::connect(admin_url).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut admin)
-                    .await;
-            }
-        }
+        self.db.close_shared().await;
     }
 }
 

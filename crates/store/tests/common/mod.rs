@@ -5,11 +5,8 @@
 
 pub mod suite;
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use zkfleet_store::config::S3Credentials;
-use zkfleet_store::{Store, StoreBackend, StoreConfig};
+use zkfleet_store::{Store, StoreConfig};
+use zkfleet_test_support::store::S3Bucket;
 
 /// Keeps a backend's resources alive for the duration of a test.
 pub enum Guard {
@@ -33,64 +30,12 @@ pub async fn local_store() -> (Guard, Store) {
     (Guard::Dir(dir), store)
 }
 
-/// The S3 endpoint of the test server. Missing → the test fails: scripts/test starts the
-/// server and exports the variable; a developer sources the same environment.
-pub fn s3_endpoint() -> String {
-    match std::env::var("ZKFLEET_TEST_S3_ENDPOINT") {
-        Ok(v) if !v.is_empty() => v,
-        _ => panic!(
-            "ZKFLEET_TEST_S3_ENDPOINT is not set: these tests need an S3-compatible server. \
-             Run them through scripts/test (which starts moto on loopback), or start one \
-             (`python3 -m pip install 'moto[server]'; moto_server -p 5000`) and export \
-             ZKFLEET_TEST_S3_ENDPOINT=http://127.0.0.1:5000 AWS_ACCESS_KEY_ID=test \
-             AWS_SECRET_ACCESS_KEY=test"
-        ),
-    }
-}
-
-/// A fresh bucket per test, so tests run in parallel and leave each other alone.
+/// A fresh bucket per test (the shared test support's), so tests run in parallel and leave
+/// each other alone.
 pub async fn s3_store() -> (Guard, Store) {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let endpoint = s3_endpoint();
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_nanos();
-    let bucket = format!(
-        "zkfleet-store-test-{}-{}-{}",
-        std::process::id(),
-        nanos % 1_000_000_000,
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    );
-    // object_store has no bucket-creation call; a plain PUT on the bucket creates it. moto
-    // accepts unsigned requests.
-    let response = reqwest::Client::new()
-        .put(format!("{}/{bucket}", endpoint.trim_end_matches('/')))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("cannot reach the S3 server at {endpoint}: {e}"));
-    assert!(
-        response.status().is_success(),
-        "creating bucket {bucket} at {endpoint} failed: {}",
-        response.status()
-    );
-    // Credentials from the environment; moto accepts any, but the variables must be set.
-    for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
-        assert!(
-            std::env::var(var).is_ok_and(|v| !v.is_empty()),
-            "{var} is not set: export the credentials of the test S3 server (any value works with moto)"
-        );
-    }
-    let config = fast_retries(StoreConfig::with_backend(StoreBackend::S3 {
-        bucket: bucket.clone(),
-        endpoint: Some(endpoint),
-        region: std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
-        allow_http: true,
-        virtual_hosted_style: false,
-        credentials: S3Credentials::Environment,
-    }));
-    let store = Store::open(&config).expect("open the S3 store");
-    (Guard::Bucket(bucket), store)
+    let bucket = S3Bucket::create("store-test").await;
+    let store = Store::open(&fast_retries(bucket.config())).expect("open the S3 store");
+    (Guard::Bucket(bucket.bucket), store)
 }
 
 /// Deterministic pseudo-random bytes (xorshift), so large blobs are not trivially compressible

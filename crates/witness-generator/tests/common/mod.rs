@@ -12,13 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use rand::Rng;
-use sqlx::Connection;
 use zkfleet_circuits::BasicGeometry;
 use zkfleet_dal::{BatchStatus, Dal, NewBatch, PoolOptions, RoundStatus};
 use zkfleet_rollup::generate::{generate, Generated, GeneratorConfig, InvalidKind};
 use zkfleet_runner::CancellationToken;
 use zkfleet_store::{ObjectKey, RetryPolicy, Store, WitnessInputBytes};
+use zkfleet_test_support::database::TestDb;
 use zkfleet_types::{
     AggregationRound, BatchNumber, ChainId, HashDigest, JobStatus, L1BatchId,
     ProtocolSemanticVersion, ProtocolVersion, VkDigest,
@@ -27,7 +26,6 @@ use zkfleet_witness_generator::{run, BatchWitnessInput, RoundReport, WitnessGene
 
 use counting_store::CountingStore;
 
-pub const DATABASE_URL_VAR: &str = "ZKFLEET_TEST_DATABASE_URL";
 pub const CHAIN: ChainId = ChainId(270);
 pub const VERSION: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
 /// Signature tree height of the generated accounts (small: key generation is per account).
@@ -51,8 +49,8 @@ pub struct TestEnv {
     pub dal: Dal,
     pub store: Store,
     pub uploads: Arc<CountingStore>,
-    cleanup: Option<(String, String)>,
-    _dirs: Vec<tempfile::TempDir>,
+    db: TestDb,
+    _store_dir: tempfile::TempDir,
 }
 
 impl TestEnv {
@@ -63,45 +61,23 @@ impl TestEnv {
 
     /// A fresh PostgreSQL database with `version` registered.
     pub async fn postgres_with(version: ProtocolVersion) -> Self {
-        let admin_url = std::env::var(DATABASE_URL_VAR).unwrap_or_else(|_| {
-            panic!(
-                "{DATABASE_URL_VAR} is not set: the PostgreSQL tests need a real server. Run \
-                 them with `scripts/test -p zkfleet-witness-generator` (it starts one), or \
-                 `source /tmp/devsvc/env.sh` in a dev session."
-            )
-        });
-        let name = format!("zkfleet_wg_{:016x}", rand::thread_rng().gen::<u64>());
-        let mut admin = sqlx::PgConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL server: {e}"));
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .expect("create the test database");
-        admin.close().await.ok();
-        let url = with_database(&admin_url, &name);
-        let dal = Dal::connect_with(&url, &PoolOptions::default())
-            .await
-            .expect("connect and migrate the test database");
-        Self::finish(dal, Some((admin_url, name)), Vec::new(), version).await
+        Self::finish(
+            TestDb::postgres("wg", &PoolOptions::default()).await,
+            version,
+        )
+        .await
     }
 
     /// A SQLite file in a temporary directory with the tests' protocol version.
     pub async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let url = format!("sqlite://{}", dir.path().join("zkfleet.db").display());
-        let dal = Dal::connect_with(&url, &PoolOptions::default())
-            .await
-            .expect("connect and migrate the test database");
-        Self::finish(dal, None, vec![dir], zero_digest_version()).await
+        Self::finish(
+            TestDb::sqlite(&PoolOptions::default()).await,
+            zero_digest_version(),
+        )
+        .await
     }
 
-    async fn finish(
-        dal: Dal,
-        cleanup: Option<(String, String)>,
-        mut dirs: Vec<tempfile::TempDir>,
-        version: ProtocolVersion,
-    ) -> Self {
+    async fn finish(db: TestDb, version: ProtocolVersion) -> Self {
         let store_dir = tempfile::tempdir().expect("temporary directory");
         let uploads = CountingStore::new(store_dir.path());
         let store = Store::new(
@@ -109,29 +85,22 @@ impl TestEnv {
             RetryPolicy::default(),
             Duration::from_secs(30),
         );
-        dirs.push(store_dir);
-        dal.insert_protocol_version(&version)
+        db.dal
+            .insert_protocol_version(&version)
             .await
             .expect("insert the protocol version");
         Self {
-            dal,
+            dal: db.dal.clone(),
             store,
             uploads,
-            cleanup,
-            _dirs: dirs,
+            db,
+            _store_dir: store_dir,
         }
     }
 
     /// Drops the PostgreSQL database (SQLite files go with the temporary directory).
     pub async fn close(self) {
-        self.dal.close().await;
-        if let Some((admin_url, name)) = self.cleanup {
-            if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut admin)
-                    .await;
-            }
-        }
+        self.db.close().await;
     }
 
     /// Stores `bytes` as the witness input of batch `number` and hands the batch to the fleet.
@@ -353,18 +322,4 @@ pub fn generated(number: u32, operations: usize, invalid: Option<InvalidKind>) -
         invalid,
     })
     .expect("generate a batch")
-}
-
-/// `url` with its database name replaced.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let root = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    format!("{root}/{name}{query}")
 }

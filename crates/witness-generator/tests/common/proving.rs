@@ -4,65 +4,30 @@
 //! database exactly as a circuit prover does (pick, load the circuit witness under its own
 //! key, witness vector, prove and verify, store the proof, complete the job).
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::Instant;
 
 use zkfleet_circuits::pipeline::FinalVerifyingKey;
-use zkfleet_circuits::recursion::{BatchCircuits, CompressionProfile};
-use zkfleet_circuits::{BasicGeometry, Keystore, ProvingConfiguration};
+use zkfleet_circuits::recursion::BatchCircuits;
 use zkfleet_dal::{HeavySet, ProverJob, ProverJobClass};
-use zkfleet_rollup::generate::{generate, Generated, GeneratorConfig};
-use zkfleet_rollup::operation::Operation;
+use zkfleet_rollup::generate::{Generated, GeneratorConfig};
 use zkfleet_store::{CircuitWitnessBytes, ObjectKey, ProofBytes};
 use zkfleet_types::{AggregationRound, BatchNumber, ProtocolVersion, VkDigest};
 use zkfleet_witness_generator::WitnessGeneratorConfig;
 
 use super::{TestEnv, CHAIN, VERSION};
 
-/// 1 operation, 2 signatures, 2 deposits per instance, XMSS height 2: the circuits build in
-/// a minute or two and prove in seconds.
-pub const GEOMETRY: BasicGeometry = BasicGeometry {
-    signatures_per_instance: 2,
-    operations_per_instance: 1,
-    deposits_per_instance: 2,
-    xmss_height: 2,
-};
-pub const ARITY: u32 = 2;
+/// The small test configuration every crate's tests share (1 operation, 2 signatures, 2
+/// deposits per instance, XMSS height 2; arity 2; light compression): the circuits build in a
+/// minute or two and prove in seconds.
+pub use zkfleet_test_support::keys::{ARITY, GEOMETRY};
 /// 5 operations: 5 state-transition instances → 3 leaves → node depth 0 (2) and depth 1 (1).
 pub const OPERATIONS: usize = 5;
 
-/// The keystore directory every crate's tests share (circuit prover, compressor, CLI): built
-/// once, reused by later runs and other test binaries.
-fn keys_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-keys-small-light")
-}
-
-/// Every circuit of the small configuration (light compression), loaded once per test binary.
+/// Every circuit of the small configuration, from the keystore every crate's tests share
+/// (built once, reused by later runs and other test binaries), loaded once per test binary.
 /// Blocks for minutes the first time: call it from a blocking thread.
 pub fn circuits() -> &'static BatchCircuits {
-    static CIRCUITS: OnceLock<BatchCircuits> = OnceLock::new();
-    CIRCUITS.get_or_init(|| {
-        let dir = keys_dir();
-        let keystore = Keystore::open(&dir)
-            .unwrap_or_else(|e| panic!("open the test keystore {}: {e}", dir.display()));
-        let loaded = keystore
-            .batch_circuits(&ProvingConfiguration {
-                geometry: GEOMETRY,
-                arity: ARITY,
-                compression: CompressionProfile::Light,
-            })
-            .unwrap_or_else(|e| {
-                panic!("load or build the test circuits in {}: {e}", dir.display())
-            });
-        eprintln!(
-            "test circuits from {} in {:.1} s: {:?}",
-            dir.display(),
-            loaded.elapsed.as_secs_f64(),
-            loaded.sources
-        );
-        loaded.circuits
-    })
+    zkfleet_test_support::keys::small_circuits(&zkfleet_test_support::small_keys_dir!())
 }
 
 /// [`circuits`] without blocking the runtime's workers.
@@ -100,27 +65,18 @@ pub fn config(rounds: &[AggregationRound]) -> WitnessGeneratorConfig {
 /// Batch `number`: the first generated batch of [`OPERATIONS`] operations with at least one
 /// deposit and one signed operation, so that every basic type is present.
 pub fn batch_with_every_type(number: u32) -> Generated {
-    for seed in 0..200 {
-        let generated = generate(&GeneratorConfig {
+    zkfleet_test_support::fixtures::batch_with_every_type(
+        &GeneratorConfig {
             accounts: 4,
             operations: OPERATIONS,
-            seed,
             tree_height: GEOMETRY.xmss_height as usize,
             chain_id: CHAIN,
             batch_number: BatchNumber(number),
-            invalid: None,
-        })
-        .expect("generate a batch");
-        let ops = &generated.batch.operations;
-        let deposits = ops
-            .iter()
-            .filter(|op| matches!(op, Operation::Deposit(_)))
-            .count();
-        if deposits >= 1 && deposits < ops.len() {
-            return generated;
-        }
-    }
-    panic!("no seed in 0..200 gives a batch with deposits and signed operations");
+            ..GeneratorConfig::default()
+        },
+        zkfleet_test_support::fixtures::SEEDS,
+    )
+    .generated
 }
 
 /// A prover job the in-test prover proved.

@@ -6,15 +6,6 @@ use zkfleet_dal::DalError;
 use zkfleet_store::{KeyParseError, StoreError};
 use zkfleet_types::{AggregationRound, CircuitId, FailureKind, ProtocolSemanticVersion, VkDigest};
 
-/// A store failure: permanent when the blob is missing, corrupt or of another kind.
-pub fn store_failure_kind(error: &StoreError) -> FailureKind {
-    if error.is_permanent() {
-        FailureKind::Permanent
-    } else {
-        FailureKind::Transient
-    }
-}
-
 /// Everything that can go wrong proving a job or running the prover.
 ///
 /// Per-job errors (the circuit blob, the witness, the proof) become the job's `error` text in
@@ -120,34 +111,15 @@ pub enum ProverError {
     RunnerDied { runner: String, reason: String },
 }
 
-/// Whether a retry of the work that failed with `error` can help. Shared by the circuit
-/// prover's and the compressor's classification: what the circuits refuse is refused again on
-/// the same bytes.
-pub fn pipeline_failure_kind(error: &PipelineError) -> FailureKind {
-    match error {
-        PipelineError::MalformedWitness { .. }
-        | PipelineError::Encode { .. }
-        | PipelineError::InvalidInput(_)
-        | PipelineError::WrongJob { .. }
-        | PipelineError::ProofRejected { .. }
-        | PipelineError::FinalProofRejected(_)
-        | PipelineError::Recursion(_) => FailureKind::Permanent,
-        // This process's configuration or keystore (another process, or this one after a fix,
-        // may do better).
-        PipelineError::UnknownCircuit { .. }
-        | PipelineError::FinalKey(_)
-        | PipelineError::Circuit(_) => FailureKind::Transient,
-    }
-}
-
 impl ProverError {
     /// Whether retrying the job can help (see [`FailureKind`]). Only per-job errors reach a
     /// job's row; the others (configuration, database, runner) are transient for a job.
     pub fn failure_kind(&self) -> FailureKind {
         match self {
             Self::BadBlobKey { .. } | Self::BlobKeyMismatch { .. } => FailureKind::Permanent,
-            Self::LoadCircuit(e) | Self::StoreProof(e) => store_failure_kind(e),
-            Self::Pipeline { source, .. } => pipeline_failure_kind(source),
+            // The fleet's one classification of store and pipeline errors.
+            Self::LoadCircuit(e) | Self::StoreProof(e) => e.failure_kind(),
+            Self::Pipeline { source, .. } => source.failure_kind(),
             Self::Config(_)
             | Self::NotRegistered { .. }
             | Self::Keystore(_)

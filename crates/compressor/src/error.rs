@@ -101,33 +101,14 @@ impl CompressorError {
     /// same way every time; a store or database outage, or this process's configuration, may
     /// not.
     pub fn failure_kind(&self) -> FailureKind {
-        let store = |e: &StoreError| {
-            if e.is_permanent() {
-                FailureKind::Permanent
-            } else {
-                FailureKind::Transient
-            }
-        };
         match self {
             Self::BadProofKey { .. } | Self::OutputMismatch { .. } => FailureKind::Permanent,
             Self::LoadSchedulerProof(e) | Self::LoadAuxOutput(e) | Self::StoreFinalProof(e) => {
-                store(e)
+                e.failure_kind()
             }
-            // The circuit prover classifies the same errors the same way
-            // (`zkfleet_circuit_prover::error::pipeline_failure_kind`); components do not
-            // import each other, hence the copy.
-            Self::Compress(e) => match e {
-                PipelineError::MalformedWitness { .. }
-                | PipelineError::Encode { .. }
-                | PipelineError::InvalidInput(_)
-                | PipelineError::WrongJob { .. }
-                | PipelineError::ProofRejected { .. }
-                | PipelineError::FinalProofRejected(_)
-                | PipelineError::Recursion(_) => FailureKind::Permanent,
-                PipelineError::UnknownCircuit { .. }
-                | PipelineError::FinalKey(_)
-                | PipelineError::Circuit(_) => FailureKind::Transient,
-            },
+            // The one classification of pipeline errors (the circuit prover's and the witness
+            // generator's too).
+            Self::Compress(e) => e.failure_kind(),
             Self::Config(_)
             | Self::Keystore(_)
             | Self::LoadCircuits { .. }

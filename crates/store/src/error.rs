@@ -112,4 +112,14 @@ impl StoreError {
                 | Self::InvalidPrefix { .. }
         )
     }
+
+    /// Whether a job that failed on this error can succeed on a retry (see
+    /// [`Self::is_permanent`]): the one classification of store errors every component uses.
+    pub fn failure_kind(&self) -> zkfleet_types::FailureKind {
+        if self.is_permanent() {
+            zkfleet_types::FailureKind::Permanent
+        } else {
+            zkfleet_types::FailureKind::Transient
+        }
+    }
 }

@@ -25,7 +25,7 @@ pub mod sequential;
 pub mod submitted;
 pub mod witness;
 
-use zkfleet_types::{AggregationRound, CircuitId};
+use zkfleet_types::{AggregationRound, CircuitId, FailureKind};
 
 pub use build::{
     leaf_job_witnesses, node_job_witnesses, scheduler_job_witness, tip_job_witness, type_summaries,
@@ -80,6 +80,28 @@ pub enum PipelineError {
     Recursion(#[from] RecursionError),
     #[error(transparent)]
     Circuit(#[from] CircuitError),
+}
+
+impl PipelineError {
+    /// Whether a retry of the work that failed with this error can help: the one
+    /// classification of pipeline errors, used by the witness generator, the circuit prover and
+    /// the compressor. What the circuits refuse on given bytes they refuse again on the same
+    /// bytes; what depends on this process's configuration or keystore may work elsewhere or
+    /// later.
+    pub fn failure_kind(&self) -> FailureKind {
+        match self {
+            Self::MalformedWitness { .. }
+            | Self::Encode { .. }
+            | Self::InvalidInput(_)
+            | Self::WrongJob { .. }
+            | Self::ProofRejected { .. }
+            | Self::FinalProofRejected(_)
+            | Self::Recursion(_) => FailureKind::Permanent,
+            Self::UnknownCircuit { .. } | Self::FinalKey(_) | Self::Circuit(_) => {
+                FailureKind::Transient
+            }
+        }
+    }
 }
 
 // `BatchCircuits` errors of the recursion layer convert through `RecursionError`.

@@ -50,10 +50,8 @@ impl AggregationError {
     pub fn failure_kind(&self) -> FailureKind {
         match self {
             Self::KeyMismatch { .. } | Self::Inconsistent(_) => FailureKind::Permanent,
-            Self::Load { source, .. } => crate::failure::store_failure_kind(source),
-            Self::Build { source, .. } | Self::Encode { source, .. } => {
-                crate::failure::pipeline_failure_kind(source)
-            }
+            Self::Load { source, .. } => source.failure_kind(),
+            Self::Build { source, .. } | Self::Encode { source, .. } => source.failure_kind(),
         }
     }
 }

@@ -10,7 +10,6 @@ use zkfleet_store::{BlobKind, ObjectKey, Store, WitnessInputBytes};
 use zkfleet_types::{FailureKind, ProtocolSemanticVersion};
 
 use super::{BasicJobMeta, ROUND};
-use crate::failure::store_failure_kind;
 use crate::metrics::{self, JobOutcome};
 
 /// Picks basic witness jobs of one protocol version.
@@ -60,12 +59,7 @@ impl BasicPicker {
             .get::<WitnessInputBytes>(&key)
             .await
             .map(WitnessInputBytes::into_bytes)
-            .map_err(|e| {
-                (
-                    store_failure_kind(&e),
-                    format!("loading the witness input: {e}"),
-                )
-            })
+            .map_err(|e| (e.failure_kind(), format!("loading the witness input: {e}")))
     }
 }
 

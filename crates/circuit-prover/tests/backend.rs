@@ -84,3 +84,70 @@ fn gpu_backend_without_a_gpu_proves_on_the_cpu() {
     let active = select_backend(&mut selected, ProverBackend::Cpu).expect("cpu");
     assert_eq!(active, ProverBackend::Cpu);
 }
+
+/// A commitment backend whose device fails, as a card that runs out of memory or is lost does:
+/// the job's error names the GPU and is transient, so the job monitor requeues the job.
+struct FaultyDevice;
+
+impl zkfleet_gpu::CommitBackend for FaultyDevice {
+    fn commit_values(
+        &self,
+        _: Vec<plonky2::field::polynomial::PolynomialValues<zkfleet_gpu::F>>,
+        _: usize,
+        _: usize,
+        _: Option<&plonky2::field::fft::FftRootTable<zkfleet_gpu::F>>,
+    ) -> Result<zkfleet_gpu::backend::Batch, zkfleet_gpu::GpuError> {
+        Err(zkfleet_gpu::GpuError::Library {
+            during: "committing",
+            message: "device lost (injected)".into(),
+        })
+    }
+
+    fn commit_coeffs(
+        &self,
+        _: Vec<plonky2::field::polynomial::PolynomialCoeffs<zkfleet_gpu::F>>,
+        _: usize,
+        _: usize,
+        _: Option<&plonky2::field::fft::FftRootTable<zkfleet_gpu::F>>,
+    ) -> Result<zkfleet_gpu::backend::Batch, zkfleet_gpu::GpuError> {
+        unreachable!("the wires commitment fails first")
+    }
+
+    fn name(&self) -> &'static str {
+        "faulty"
+    }
+}
+
+#[test]
+fn a_gpu_fault_fails_the_job_as_transient() {
+    let registry = common::registry();
+    let mut faulty = (*registry).clone();
+    install_commit_backend(&mut faulty, Arc::new(FaultyDevice));
+    let circuit = CircuitId::BASIC_TYPES[0];
+    let instance = common::witnesses()
+        .instances
+        .iter()
+        .find(|i| i.circuit == circuit)
+        .expect("the fixture has every type");
+    let prover = faulty
+        .get(AggregationRound::Basic, circuit)
+        .expect("registered");
+    let vector = prover
+        .witness_vector(&instance.witness)
+        .expect("witness vector");
+    let error = prover.prove(vector).expect_err("the device fails");
+    assert!(
+        matches!(error, zkfleet_circuit_prover::ProverError::Gpu { .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.failure_kind(),
+        zkfleet_types::FailureKind::Transient,
+        "{error}"
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains("GPU prover failed") && text.contains("device lost (injected)"),
+        "{text}"
+    );
+}

@@ -236,6 +236,9 @@ fn zero_knowledge_configurations_are_refused() {
     assert!(matches!(r, Err(ProveError::Unsupported(_))), "{r:?}");
 }
 
+/// A bench circuit: name, circuit data, inputs, seconds to build.
+type BenchCircuit = (String, CircuitData<F, C, D>, PartialWitness<F>, f64);
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -262,7 +265,7 @@ fn bench_prove() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let mut circuits: Vec<(String, CircuitData<F, C, D>, PartialWitness<F>, f64)> = Vec::new();
+    let mut circuits: Vec<BenchCircuit> = Vec::new();
     let t = std::time::Instant::now();
     let (inner, pw) = toy_circuit(20, 50);
     let inner_proof = inner.prove(pw).expect("inner proves");

@@ -26,6 +26,8 @@ pub struct HeavyCircuit {
 /// light_wvg_count = 1          # default: max(1, cores - 1)
 /// heavy_wvg_count = 1          # default: 1
 /// channel_capacity = 1
+/// concurrent_proofs = 1        # default: sized from the cores and memory (see below)
+/// max_batch = 8                # jobs per pick statement and per completing transaction
 /// heavy_circuits = [{ round = "basic", circuit = 1 }]
 /// idle_backoff_initial_ms = 1000
 /// idle_backoff_max_ms = 5000
@@ -58,6 +60,17 @@ pub struct ProverConfig {
     /// holds more than one finished vector (memory) and never picks ahead of the prover.
     #[serde(default = "default_channel_capacity")]
     pub channel_capacity: usize,
+    /// Jobs proved at the same time. One plonky2 proof of our circuits (2^12–2^14 rows) does
+    /// not keep a large host's cores busy, so a host with cores to spare proves several at
+    /// once; the default is [`HostSizing::concurrent_proofs`] of this host (1 on 2 cores).
+    #[serde(default = "default_concurrent_proofs")]
+    pub concurrent_proofs: usize,
+    /// Most prover jobs one generator pick takes (jobs of one circuit, in one statement, as
+    /// many as there are idle generators) and most proofs the prover completes in one
+    /// transaction (those that finished while it saved the previous ones). 1: one job per
+    /// statement, as before batching.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
     /// Jobs whose memory footprint calls for a heavy generator.
     #[serde(default = "default_heavy_circuits")]
     pub heavy_circuits: Vec<HeavyCircuit>,
@@ -116,6 +129,78 @@ fn default_channel_capacity() -> usize {
     1
 }
 
+fn default_concurrent_proofs() -> usize {
+    HostSizing::of_this_host().concurrent_proofs()
+}
+
+/// Eight jobs per statement: on PostgreSQL, batches of 8 doubled picks + completions per
+/// second against single jobs (docs/benchmarks.md, "Job database: picks per second"), and a
+/// generator pool seldom has more idle workers than that at once.
+fn default_max_batch() -> usize {
+    8
+}
+
+/// Cores one proof is given when sizing [`ProverConfig::concurrent_proofs`]: plonky2
+/// parallelises a proof's FFTs and Merkle hashing over its rows, and at our circuits' 2^12–2^14
+/// rows that work runs out of parallelism well before 16 cores (issue 18: one circuit prover
+/// on a 16-core host). An estimate, not a measurement: override `concurrent_proofs` where
+/// measured otherwise.
+pub const CORES_PER_PROOF: usize = 4;
+
+/// Memory set aside per concurrent proof: a proof of our largest circuit (the recursion tip,
+/// 2^14 rows) grows the process by ~180 MiB over the 2.0 GiB of loaded circuits
+/// (docs/benchmarks.md, "Proving cost"); 1 GiB leaves room for the witness vectors waiting in
+/// the channel and for larger geometries.
+pub const MEMORY_PER_PROOF: u64 = 1 << 30;
+
+/// Memory the loaded circuits of the default configuration take (2.0 GiB measured) plus slack.
+pub const MEMORY_FOR_CIRCUITS: u64 = 5 << 29;
+
+/// What the host offers, for the defaults that depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostSizing {
+    pub cores: usize,
+    /// Memory available to new work (`MemAvailable`), `None` where it cannot be read.
+    pub available_memory: Option<u64>,
+}
+
+impl HostSizing {
+    /// This host: available parallelism, and `MemAvailable` from `/proc/meminfo`.
+    pub fn of_this_host() -> Self {
+        Self {
+            cores: cores(),
+            available_memory: available_memory(),
+        }
+    }
+
+    /// One proof per [`CORES_PER_PROOF`] cores, no more than the memory beyond the loaded
+    /// circuits holds at [`MEMORY_PER_PROOF`] each, and at least one.
+    pub fn concurrent_proofs(&self) -> usize {
+        let by_cores = self.cores / CORES_PER_PROOF;
+        let by_memory = self.available_memory.map_or(usize::MAX, |bytes| {
+            usize::try_from(bytes.saturating_sub(MEMORY_FOR_CIRCUITS) / MEMORY_PER_PROOF)
+                .unwrap_or(usize::MAX)
+        });
+        by_cores.min(by_memory).max(1)
+    }
+}
+
+/// `MemAvailable` of `/proc/meminfo` in bytes (Linux); `None` elsewhere or when unreadable.
+fn available_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo
+        .lines()
+        .find(|line| line.starts_with("MemAvailable:"))?;
+    let kib: u64 = line
+        .trim_start_matches("MemAvailable:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    kib.checked_mul(1024)
+}
+
 /// Signature verification: the largest basic circuit (docs/benchmarks.md: 2^13 rows and the
 /// slowest witness generation at the default geometry). Aggregation rounds add their own.
 fn default_heavy_circuits() -> Vec<HeavyCircuit> {
@@ -145,6 +230,8 @@ impl ProverConfig {
             light_wvg_count: default_light(),
             heavy_wvg_count: default_heavy(),
             channel_capacity: default_channel_capacity(),
+            concurrent_proofs: default_concurrent_proofs(),
+            max_batch: default_max_batch(),
             heavy_circuits: default_heavy_circuits(),
             idle_backoff_initial_ms: default_idle_initial_ms(),
             idle_backoff_max_ms: default_idle_max_ms(),
@@ -176,6 +263,16 @@ impl ProverConfig {
         if self.channel_capacity == 0 {
             return Err(ProverError::Config(
                 "channel_capacity must be at least 1".into(),
+            ));
+        }
+        if self.concurrent_proofs == 0 {
+            return Err(ProverError::Config(
+                "concurrent_proofs must be at least 1".into(),
+            ));
+        }
+        if self.max_batch == 0 {
+            return Err(ProverError::Config(
+                "max_batch must be at least 1 (1: one job per statement)".into(),
             ));
         }
         if self.idle_backoff_initial_ms == 0 {
@@ -239,6 +336,11 @@ mod tests {
         assert_eq!(config.arity, 2);
         assert_eq!(config.compression, CompressionProfile::Standard);
         assert_eq!(config.light_wvg_count, cores().saturating_sub(1).max(1));
+        assert_eq!(
+            config.concurrent_proofs,
+            HostSizing::of_this_host().concurrent_proofs()
+        );
+        assert_eq!(config.max_batch, 8);
         assert!(config
             .heavy_set()
             .contains(AggregationRound::Basic, CircuitId::SIGNATURE_VERIFICATION));
@@ -246,6 +348,41 @@ mod tests {
             .heavy_set()
             .contains(AggregationRound::Basic, CircuitId::STATE_TRANSITION));
         config.validate().expect("defaults are valid");
+    }
+
+    #[test]
+    fn concurrent_proofs_follow_cores_and_memory() {
+        const GIB: u64 = 1 << 30;
+        let host = |cores, memory| HostSizing {
+            cores,
+            available_memory: memory,
+        };
+        // The 2-core development machine proves one job at a time.
+        assert_eq!(host(2, Some(24 * GIB)).concurrent_proofs(), 1);
+        // The GPU machine's 16-core host: four at once, memory permitting.
+        assert_eq!(host(16, Some(128 * GIB)).concurrent_proofs(), 4);
+        assert_eq!(host(16, None).concurrent_proofs(), 4);
+        // Memory bounds it: 5 GiB available = 2.5 GiB of circuits + two proofs.
+        assert_eq!(host(64, Some(5 * GIB)).concurrent_proofs(), 2);
+        // Never zero, even when the circuits alone exceed what is available.
+        assert_eq!(host(64, Some(GIB)).concurrent_proofs(), 1);
+        assert_eq!(host(1, Some(64 * GIB)).concurrent_proofs(), 1);
+        assert!(HostSizing::of_this_host().available_memory.is_some());
+
+        let set: ProverConfig = serde_json::from_str(
+            r#"{"protocol_version": "0.1.0", "concurrent_proofs": 3, "max_batch": 1}"#,
+        )
+        .expect("config");
+        assert_eq!((set.concurrent_proofs, set.max_batch), (3, 1));
+        set.validate().expect("valid");
+        let mut zero = set.clone();
+        zero.concurrent_proofs = 0;
+        let message = zero.validate().expect_err("no proofs").to_string();
+        assert!(message.contains("concurrent_proofs"), "{message}");
+        let mut zero = set;
+        zero.max_batch = 0;
+        let message = zero.validate().expect_err("no batch").to_string();
+        assert!(message.contains("max_batch"), "{message}");
     }
 
     #[test]

@@ -21,12 +21,15 @@
 //!   final verifying-key digest is that of the loaded circuits;
 //! - [`job`]: [`ProverJobMeta`], a job's identity and blob-key checks;
 //! - `wvg`, `prover`: the two stages (picker, executor, saver each, on `zkfleet-runner`);
+//! - `completion`: the prover's batched save (proofs that finished together, completed in one
+//!   transaction);
 //! - `run`: the wiring, [`run`] and [`RunSummary`];
 //! - [`metrics`]: metric names; [`error`]: [`ProverError`].
 //!
 //! Operator documentation: `docs/circuit-prover.md`.
 
 pub mod backend;
+mod completion;
 pub mod config;
 pub mod error;
 mod failure;
@@ -39,7 +42,7 @@ mod run;
 pub mod wvg;
 
 pub use backend::{install_commit_backend, select_backend, ProverBackend};
-pub use config::{HeavyCircuit, ProverConfig};
+pub use config::{HeavyCircuit, HostSizing, ProverConfig};
 pub use error::ProverError;
 pub use job::ProverJobMeta;
 pub use protocol::check_protocol_version;

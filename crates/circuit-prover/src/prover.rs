@@ -8,7 +8,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use zkfleet_circuits::WitnessVector;
 use zkfleet_dal::{CompleteOutcome, Dal};
-use zkfleet_runner::{CancellationToken, Executor, JobError, JobPicker, JobSaver};
+use zkfleet_runner::{CancellationToken, Executor, FinishedJob, JobError, JobPicker, JobSaver};
 use zkfleet_store::{ProofBytes, Store};
 
 use crate::error::ProverError;
@@ -127,5 +127,14 @@ impl JobSaver for ProverSaver {
             Ok(proof) => self.save_proof(&job, proof).await,
             Err(error) => record_failure(&self.dal, &job, job_failure_kind(&error), &error).await,
         }
+    }
+
+    /// Proofs that finished together: stored concurrently, completed in one transaction
+    /// (`crate::completion`).
+    async fn save_many(
+        &mut self,
+        finished: Vec<FinishedJob<Self>>,
+    ) -> Vec<Result<(), ProverError>> {
+        crate::completion::save_proved_jobs(&self.dal, &self.store, finished).await
     }
 }

@@ -2,9 +2,14 @@
 //!
 //! ```text
 //!  heavy WVG runner (H workers, picks Heavy) ─┐
-//!                                             ├─► mpsc (capacity 1) ─► prover runner (1 worker)
+//!                                             ├─► mpsc (capacity 1) ─► prover runner (P workers)
 //!  light WVG runner (L workers, picks Light) ─┘
 //! ```
+//!
+//! Batches (`max_batch`): a generator runner with several idle workers picks a job for each in
+//! one statement (jobs of one circuit), and the prover's saver completes the proofs that
+//! finished together in one transaction. The prover runs `concurrent_proofs` proofs at once
+//! (P above; sized from the host's cores and memory unless configured).
 //!
 //! Shutdown: `cancel` stops the generators' pickers; the jobs they already picked are generated
 //! and sent; when both generator runners have returned, every sender is dropped, the prover
@@ -18,7 +23,7 @@ use zkfleet_dal::{Dal, ProverJobClass};
 use zkfleet_runner::{CancellationToken, JobRunner, JobRunnerConfig, RunReport};
 use zkfleet_store::Store;
 
-use crate::config::ProverConfig;
+use crate::config::{HostSizing, ProverConfig};
 use crate::error::ProverError;
 use crate::job::ProverJobMeta;
 use crate::protocol::check_protocol_version;
@@ -95,6 +100,7 @@ pub async fn run(
         let runner_config = JobRunnerConfig {
             idle_backoff_initial: config.idle_backoff_initial(),
             idle_backoff_max: config.idle_backoff_max(),
+            pick_batch: config.max_batch,
             ..JobRunnerConfig::new(name, workers)
         };
         JobRunner::new(
@@ -144,13 +150,22 @@ pub async fn run(
             registry: Arc::clone(&registry),
         },
         ProverSaver { dal, store },
-        JobRunnerConfig::new(PROVER_RUNNER, 1),
+        JobRunnerConfig {
+            save_batch: config.max_batch,
+            ..JobRunnerConfig::new(PROVER_RUNNER, config.concurrent_proofs)
+        },
     )?;
 
+    let host = HostSizing::of_this_host();
     tracing::info!(
         protocol_version = %config.protocol_version,
         heavy = config.heavy_wvg_count,
         light = config.light_wvg_count,
+        concurrent_proofs = config.concurrent_proofs,
+        concurrent_proofs_sized_for_host = host.concurrent_proofs(),
+        host_cores = host.cores,
+        host_available_memory_mib = host.available_memory.map(|bytes| bytes >> 20),
+        max_batch = config.max_batch,
         picked_by = %picked_by,
         final_vk_digest = %registry.final_vk_digest(),
         circuits = ?registry.circuits().collect::<Vec<_>>(),

@@ -54,6 +54,7 @@ on_both_backends!(
     light_generators_never_take_heavy_jobs,
     heavy_generators_take_heavy_jobs_first,
     cancellation_saves_every_picked_job,
+    batched_picks_and_concurrent_proofs_prove_every_job_once,
 );
 
 fn count_with(jobs: &[JobSummary], status: JobStatus) -> usize {
@@ -311,4 +312,58 @@ async fn cancellation_saves_every_picked_job(db: &TestDb) {
     assert_eq!(summary.picked(), successful as u64, "{summary:?}");
     assert_eq!(summary.proved(), successful as u64, "{summary:?}");
     assert!(summary.prover.left_in_progress.is_empty(), "{summary:?}");
+}
+
+/// Three idle generators take their first jobs in one pick statement (jobs of one circuit),
+/// two proofs run at once, and proofs that finish together are completed in one transaction:
+/// every job is still proved, verified and completed exactly once, each leaf job queued.
+async fn batched_picks_and_concurrent_proofs_prove_every_job_once(db: &TestDb) {
+    let dal = &db.dal;
+    let store = local_store();
+    let jobs = insert_basic_round(dal, &store.store, 6).await;
+    let mut config = config(0, 3, &[]);
+    config.concurrent_proofs = 2;
+    config.max_batch = 4;
+
+    let summary = run_until(dal, &store.store, &config, TIMEOUT, || {
+        basic_round_settled(dal, 6, jobs)
+    })
+    .await;
+
+    let proved = basic_prover_jobs(dal, batch_id(6)).await;
+    assert_eq!(
+        count_with(&proved, JobStatus::Successful),
+        jobs,
+        "{proved:#?}"
+    );
+    assert_eq!(summary.picked(), jobs as u64, "{summary:?}");
+    assert_eq!(summary.proved(), jobs as u64, "{summary:?}");
+    assert_eq!(summary.failed(), 0, "{summary:?}");
+    for job in &proved {
+        assert_eq!(job.attempts, 1, "picked once: {job:?}");
+        check_proof(&store.store, job).await;
+    }
+    // The jobs a batched pick adds to its first share one pick time (one statement, one
+    // bound `now`): some jobs were picked together.
+    let mut started: Vec<_> = proved
+        .iter()
+        .filter_map(|j| j.processing_started_at)
+        .collect();
+    started.sort();
+    let distinct = {
+        let mut d = started.clone();
+        d.dedup();
+        d.len()
+    };
+    assert!(
+        distinct < started.len(),
+        "no two jobs were picked by one statement: {started:?}"
+    );
+    let status = dal.batch_status(batch_id(6)).await.expect("status");
+    let leaves = &round(&status, AggregationRound::Leaf).witness_jobs;
+    assert_eq!(leaves.len(), 3);
+    assert!(
+        leaves.iter().all(|j| j.status == JobStatus::Queued),
+        "{leaves:#?}"
+    );
 }

@@ -116,6 +116,9 @@ pub struct OrchestrationOptions {
     pub backends: Vec<DatabaseBackend>,
     /// Concurrent prover workers per cell.
     pub workers: Vec<usize>,
+    /// Jobs each prover worker picks in one statement, runs at once and completes in one
+    /// transaction (1: one job at a time; issue 21's batched paths above 1).
+    pub prover_batch: usize,
     /// Runs per cell.
     pub runs: usize,
     /// A run that has not completed the tree by then fails (with the jobs' progress).
@@ -131,6 +134,7 @@ impl OrchestrationOptions {
             shape: TreeShape::mainnet(),
             backends,
             workers: DEFAULT_WORKERS.to_vec(),
+            prover_batch: 1,
             runs: DEFAULT_RUNS,
             run_timeout: Duration::from_secs(900),
             command: "zkfleet-bench-orchestration".to_owned(),
@@ -154,6 +158,9 @@ impl OrchestrationOptions {
         }
         if self.workers.is_empty() || self.workers.contains(&0) {
             return invalid("worker counts must be given and at least 1");
+        }
+        if self.prover_batch == 0 {
+            return invalid("the prover batch must be at least 1");
         }
         if self.runs == 0 {
             return invalid("at least one run per cell");
@@ -180,11 +187,18 @@ pub async fn run_orchestration(
         for &workers in &options.workers {
             let mut runs = Vec::with_capacity(options.runs);
             for attempt in 1..=options.runs {
-                let measured =
-                    run::run_once(backend, &options.shape, workers, options.run_timeout).await?;
+                let measured = run::run_once(
+                    backend,
+                    &options.shape,
+                    workers,
+                    options.prover_batch,
+                    options.run_timeout,
+                )
+                .await?;
                 tracing::info!(
                     backend = backend.name(),
                     workers,
+                    prover_batch = options.prover_batch,
                     run = attempt,
                     seconds = measured.seconds,
                     jobs_per_second = measured.jobs_per_second,

@@ -42,18 +42,20 @@ pub struct RunMeasurement {
     pub operations: Vec<OperationTime>,
 }
 
-/// Runs the tree of `shape` once on `backend` with `workers` prover workers.
+/// Runs the tree of `shape` once on `backend` with `workers` prover workers, each picking,
+/// running and completing up to `prover_batch` jobs at once.
 pub(crate) async fn run_once(
     backend: &DatabaseBackend,
     shape: &TreeShape,
     workers: usize,
+    prover_batch: usize,
     limit: Duration,
 ) -> Result<RunMeasurement, BenchError> {
     // Each runner holds at most two connections (its picker's and its saver's).
     let runners = workers + 6;
     let max_connections = u32::try_from(2 * runners + 2).unwrap_or(u32::MAX);
     let environment = RunEnvironment::create(backend, max_connections).await?;
-    let result = measure(&environment, shape, workers, limit).await;
+    let result = measure(&environment, shape, workers, prover_batch, limit).await;
     let destroyed = environment.destroy().await;
     let measurement = result?;
     destroyed?;
@@ -64,6 +66,7 @@ async fn measure(
     environment: &RunEnvironment,
     shape: &TreeShape,
     workers: usize,
+    prover_batch: usize,
     limit: Duration,
 ) -> Result<RunMeasurement, BenchError> {
     let dal = &environment.dal;
@@ -95,7 +98,7 @@ async fn measure(
         .await?;
 
     let stop = CancellationToken::new();
-    let fleet_runners = FleetRunners::start(&fleet, workers, &stop)?;
+    let fleet_runners = FleetRunners::start(&fleet, workers, prover_batch, &stop)?;
     let started = Instant::now();
     probe.start(started);
     dal.insert_batch(&NewBatch {
@@ -179,33 +182,57 @@ struct Tallies {
 }
 
 impl FleetRunners {
-    fn start(fleet: &Fleet, workers: usize, stop: &CancellationToken) -> Result<Self, BenchError> {
+    fn start(
+        fleet: &Fleet,
+        workers: usize,
+        prover_batch: usize,
+        stop: &CancellationToken,
+    ) -> Result<Self, BenchError> {
         Ok(Self {
             basic: rounds::start::<BasicWitnessRound>(
                 fleet,
                 "bench-wg-basic".into(),
+                1,
                 stop.clone(),
             )?,
-            leaf: rounds::start::<LeafWitnessRound>(fleet, "bench-wg-leaf".into(), stop.clone())?,
-            node: rounds::start::<NodeWitnessRound>(fleet, "bench-wg-node".into(), stop.clone())?,
+            leaf: rounds::start::<LeafWitnessRound>(
+                fleet,
+                "bench-wg-leaf".into(),
+                1,
+                stop.clone(),
+            )?,
+            node: rounds::start::<NodeWitnessRound>(
+                fleet,
+                "bench-wg-node".into(),
+                1,
+                stop.clone(),
+            )?,
             recursion_tip: rounds::start::<RecursionTipWitnessRound>(
                 fleet,
                 "bench-wg-recursion-tip".into(),
+                1,
                 stop.clone(),
             )?,
             scheduler: rounds::start::<SchedulerWitnessRound>(
                 fleet,
                 "bench-wg-scheduler".into(),
+                1,
                 stop.clone(),
             )?,
             compression: rounds::start::<CompressionRound>(
                 fleet,
                 "bench-compressor".into(),
+                1,
                 stop.clone(),
             )?,
             provers: (0..workers)
                 .map(|i| {
-                    rounds::start::<ProverRound>(fleet, format!("bench-prover-{i}"), stop.clone())
+                    rounds::start::<ProverRound>(
+                        fleet,
+                        format!("bench-prover-{i}"),
+                        prover_batch,
+                        stop.clone(),
+                    )
                 })
                 .collect::<Result<_, _>>()?,
         })

@@ -56,6 +56,13 @@ struct Args {
     /// Print the report only.
     #[arg(long)]
     no_docs: bool,
+    /// Jobs each prover worker picks in one statement, proves at once and completes in one
+    /// transaction (1: one job at a time, as before batching; issue 21).
+    #[arg(long, default_value_t = 1)]
+    prover_batch: usize,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    json_out: Option<PathBuf>,
     /// Measure nothing: rewrite the docs section from the JSON of the last run in --docs-dir.
     #[arg(long, conflicts_with_all = ["quick", "no_docs"])]
     republish: bool,
@@ -81,6 +88,9 @@ impl Args {
             })
             .collect();
         command.push_str(&format!(" --backends {}", backends.join(",")));
+        if self.prover_batch != 1 {
+            command.push_str(&format!(" --prover-batch {}", self.prover_batch));
+        }
         command
     }
 
@@ -105,6 +115,7 @@ impl Args {
         };
         options.workers = self.workers.clone();
         options.runs = self.runs;
+        options.prover_batch = self.prover_batch;
         if let Some(secs) = self.timeout_secs {
             options.run_timeout = Duration::from_secs(secs);
         }
@@ -149,6 +160,15 @@ async fn main() -> ExitCode {
         }
     };
     println!("{}", zkfleet_bench::publish::section(&report));
+    if let Some(path) = &args.json_out {
+        let written = serde_json::to_string_pretty(&report)
+            .map_err(|e| e.to_string())
+            .and_then(|json| std::fs::write(path, json + "\n").map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            eprintln!("error: writing {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
     let write = !args.no_docs && (!args.quick || args.write_docs);
     if write {
         if let Err(e) = write_report(&report, &args.docs_dir) {

@@ -11,6 +11,12 @@
 //! - executor: build the output placeholders on the blocking pool;
 //! - saver: write the output blobs, then complete the job in the database (timed); a job whose
 //!   completion finds it no longer in progress ran twice, which fails the run.
+//!
+//! Batches: a round may claim several jobs in one statement and complete several in one
+//! transaction ([`Round::claim_many`], [`Round::complete_many`]; the prover round does, through
+//! `Dal::pick_prover_jobs` / `Dal::complete_prover_jobs`). [`start`] gives a runner `batch`
+//! executor slots and lets it pick and save up to `batch` jobs at once; with a batch of 1 every
+//! job is picked and completed on its own, as before batching.
 
 mod basic;
 mod compression;
@@ -38,8 +44,8 @@ use tokio::task::JoinHandle;
 use zkfleet_dal::{CompleteOutcome, DalResult, JobRef, ProofRef};
 use zkfleet_runner::traits::Picked;
 use zkfleet_runner::{
-    CancellationToken, Executor, JobError, JobPicker, JobRunner, JobRunnerConfig, JobSaver,
-    RunReport,
+    CancellationToken, Executor, FinishedJob, JobError, JobPicker, JobRunner, JobRunnerConfig,
+    JobSaver, PickedMany, RunReport,
 };
 use zkfleet_store::ObjectKey;
 
@@ -99,6 +105,31 @@ pub(crate) trait Round: Send + Sync + Sized + 'static {
         time_taken: Duration,
     ) -> impl Future<Output = DalResult<CompleteOutcome>> + Send;
 
+    /// Up to `limit` picks in one statement. The default claims one job.
+    fn claim_many(
+        fleet: &Fleet,
+        worker: &str,
+        limit: usize,
+    ) -> impl Future<Output = DalResult<Vec<Self::Claimed>>> + Send {
+        let _ = limit;
+        async move { Ok(Self::claim(fleet, worker).await?.into_iter().collect()) }
+    }
+
+    /// Completes several jobs, their blobs written, in one transaction; one outcome per job,
+    /// in order. The default completes them one by one.
+    fn complete_many(
+        fleet: &Fleet,
+        jobs: Vec<(Self::Meta, Self::Record, Duration)>,
+    ) -> impl Future<Output = DalResult<Vec<CompleteOutcome>>> + Send {
+        async move {
+            let mut outcomes = Vec::with_capacity(jobs.len());
+            for (meta, record, time_taken) in jobs {
+                outcomes.push(Self::complete(fleet, &meta, record, time_taken).await?);
+            }
+            Ok(outcomes)
+        }
+    }
+
     fn job(meta: &Self::Meta) -> JobRef;
 
     /// The stage a completed job of this round belongs to.
@@ -136,6 +167,28 @@ impl<R: Round> RoundPicker<R> {
     }
 }
 
+impl<R: Round> RoundPicker<R> {
+    async fn try_pick_many(
+        &mut self,
+        limit: usize,
+    ) -> Result<Vec<(R::Input, Tracked<R::Meta>)>, BenchError> {
+        let began = Instant::now();
+        let claimed = R::claim_many(&self.fleet, &self.worker, limit).await?;
+        if claimed.is_empty() {
+            self.fleet.probe.record(Op::EmptyPick, began);
+            return Ok(Vec::new());
+        }
+        self.fleet.probe.record(R::PICK, began);
+        let picked_at = Instant::now();
+        let mut picked = Vec::with_capacity(claimed.len());
+        for claimed in claimed {
+            let (input, meta) = R::load(&self.fleet, claimed).await?;
+            picked.push((input, Tracked { meta, picked_at }));
+        }
+        Ok(picked)
+    }
+}
+
 impl<R: Round> JobPicker for RoundPicker<R> {
     type Input = R::Input;
     type Metadata = Tracked<R::Meta>;
@@ -143,6 +196,14 @@ impl<R: Round> JobPicker for RoundPicker<R> {
 
     async fn pick(&mut self) -> Picked<Self> {
         let picked = self.try_pick().await;
+        if let Err(e) = &picked {
+            self.fleet.fail(&self.worker, e);
+        }
+        picked
+    }
+
+    async fn pick_many(&mut self, limit: usize) -> PickedMany<Self> {
+        let picked = self.try_pick_many(limit).await;
         if let Err(e) = &picked {
             self.fleet.fail(&self.worker, e);
         }
@@ -210,6 +271,54 @@ impl<R: Round> RoundSaver<R> {
     }
 }
 
+impl<R: Round> RoundSaver<R> {
+    /// Writes every job's blobs, then completes them all in one transaction.
+    async fn save_outputs(
+        &self,
+        produced: Vec<(Tracked<R::Meta>, Produced<R::Record>)>,
+    ) -> Result<(), BenchError> {
+        let began = Instant::now();
+        let mut blobs = Vec::new();
+        let mut jobs = Vec::with_capacity(produced.len());
+        for (tracked, produced) in produced {
+            blobs.extend(produced.blobs);
+            jobs.push((tracked, produced.record));
+        }
+        self.fleet.put_all(blobs).await?;
+        if let Some(op) = R::WRITE {
+            self.fleet.probe.record(op, began);
+        }
+        let began = Instant::now();
+        let metas: Vec<R::Meta> = jobs.iter().map(|(t, _)| t.meta.clone()).collect();
+        let outcomes = R::complete_many(
+            &self.fleet,
+            jobs.into_iter()
+                .map(|(tracked, record)| {
+                    let time_taken = tracked.picked_at.elapsed();
+                    (tracked.meta, record, time_taken)
+                })
+                .collect(),
+        )
+        .await?;
+        self.fleet.probe.record(R::COMPLETE, began);
+        for (meta, outcome) in metas.iter().zip(outcomes) {
+            match outcome {
+                CompleteOutcome::Completed { .. } => {
+                    self.fleet.probe.stage_done(R::stage(meta));
+                    R::after_completion(&self.fleet, meta);
+                }
+                CompleteOutcome::NotInProgress { status } => {
+                    return Err(BenchError::CompletedTwice {
+                        job: R::job(meta).to_string(),
+                        status: status.to_string(),
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl<R: Round> JobSaver for RoundSaver<R> {
     type Output = Produced<R::Record>;
     type Metadata = Tracked<R::Meta>;
@@ -240,6 +349,38 @@ impl<R: Round> JobSaver for RoundSaver<R> {
         }
         saved
     }
+
+    /// Jobs that finished together: completed in one transaction when all succeeded; a batch
+    /// with a failed job is saved job by job (the run then stops anyway).
+    async fn save_many(&mut self, finished: Vec<FinishedJob<Self>>) -> Vec<Result<(), BenchError>> {
+        if finished.iter().any(|(_, result)| result.is_err()) {
+            let mut results = Vec::with_capacity(finished.len());
+            for (metadata, result) in finished {
+                results.push(self.save(metadata, result).await);
+            }
+            return results;
+        }
+        let count = finished.len();
+        let produced = finished
+            .into_iter()
+            .filter_map(|(tracked, result)| result.ok().map(|produced| (tracked, produced)))
+            .collect();
+        match self.save_outputs(produced).await {
+            Ok(()) => (0..count).map(|_| Ok(())).collect(),
+            Err(e) => {
+                self.fleet.fail(&self.worker, &e);
+                let text = e.to_string();
+                (0..count)
+                    .map(|_| {
+                        Err(BenchError::WorkerFailed {
+                            worker: self.worker.clone(),
+                            reason: text.clone(),
+                        })
+                    })
+                    .collect()
+            }
+        }
+    }
 }
 
 /// Idle waits of the benchmark's runners. The fleet's defaults (1 s, growing to 5 s) suit
@@ -249,14 +390,18 @@ impl<R: Round> JobSaver for RoundSaver<R> {
 pub(crate) const IDLE_BACKOFF_INITIAL: Duration = Duration::from_millis(2);
 pub(crate) const IDLE_BACKOFF_MAX: Duration = Duration::from_millis(50);
 
-/// Starts `runner_name`'s job runner for round `R` with one executor slot: every runner stands
-/// for one worker process of a fleet, with its own picker and saver.
+/// Starts `runner_name`'s job runner for round `R` with `batch` executor slots, picking and
+/// saving up to `batch` jobs at once: every runner stands for one worker process of a fleet,
+/// with its own picker and saver (a batch of 1: one job at a time).
 pub(crate) fn start<R: Round>(
     fleet: &Fleet,
     runner_name: String,
+    batch: usize,
     cancel: CancellationToken,
 ) -> Result<JoinHandle<RunReport<Tracked<R::Meta>>>, BenchError> {
-    let mut config = JobRunnerConfig::new(format!("bench_{}", R::NAME), 1);
+    let mut config = JobRunnerConfig::new(format!("bench_{}", R::NAME), batch);
+    config.pick_batch = batch;
+    config.save_batch = batch;
     config.idle_backoff_initial = IDLE_BACKOFF_INITIAL;
     config.idle_backoff_max = IDLE_BACKOFF_MAX;
     let runner = JobRunner::new(

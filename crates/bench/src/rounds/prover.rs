@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use zkfleet_dal::{CompleteOutcome, DalResult, HeavySet, JobRef, ProverJob, ProverJobClass};
+use zkfleet_dal::{
+    CompleteOutcome, DalResult, HeavySet, JobRef, ProofDone, ProverJob, ProverJobClass,
+};
 use zkfleet_store::ObjectKey;
 use zkfleet_types::ids::ProverJobId;
 use zkfleet_types::{AggregationRound, L1BatchId};
@@ -46,6 +48,34 @@ impl Round for ProverRound {
                 worker,
             )
             .await
+    }
+
+    async fn claim_many(fleet: &Fleet, worker: &str, limit: usize) -> DalResult<Vec<ProverJob>> {
+        fleet
+            .dal
+            .pick_prover_jobs(
+                BENCHMARK_PROTOCOL_VERSION,
+                ProverJobClass::Any,
+                &HeavySet::default(),
+                worker,
+                u32::try_from(limit).unwrap_or(u32::MAX),
+            )
+            .await
+    }
+
+    async fn complete_many(
+        fleet: &Fleet,
+        jobs: Vec<(ProverMeta, String, Duration)>,
+    ) -> DalResult<Vec<CompleteOutcome>> {
+        let proofs: Vec<ProofDone> = jobs
+            .into_iter()
+            .map(|(meta, proof_blob_key, time_taken)| ProofDone {
+                id: meta.id,
+                proof_blob_key,
+                time_taken,
+            })
+            .collect();
+        fleet.dal.complete_prover_jobs(&proofs).await
     }
 
     async fn load(fleet: &Fleet, job: ProverJob) -> Result<((), ProverMeta), BenchError> {

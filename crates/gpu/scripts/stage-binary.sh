@@ -5,7 +5,7 @@
 set -euo pipefail
 target=${CARGO_TARGET_DIR:-target}
 mkdir -p .gpu-bin
-for name in device prover; do
+for name in device prover shared_card; do
   bin=$(ls -t "$target"/release/deps/$name-* 2>/dev/null | grep -v '\.d$' | head -1 || true)
   if [ -n "$bin" ]; then strip -o ".gpu-bin/$name" "$bin"; fi
 done

@@ -9,8 +9,9 @@ pub enum GpuError {
     /// libnvrtc could not be opened: the kernels are compiled at run time and need it.
     #[error("NVRTC not found: libnvrtc could not be loaded ({0}); install the CUDA runtime compiler (e.g. the nvidia-cuda-nvrtc wheel) and put it on LD_LIBRARY_PATH")]
     NvrtcNotFound(String),
-    /// The driver loaded but reports no device with this ordinal.
-    #[error("no CUDA device {ordinal}: the driver reports {count} device(s)")]
+    /// The driver loaded but reports no device with this ordinal. With `count == 0` there is no
+    /// GPU here ([`GpuError::is_unavailable`]); otherwise the ordinal is a misconfiguration.
+    #[error("no CUDA device {ordinal}: the driver reports {count} device(s), numbered from 0 among those CUDA_VISIBLE_DEVICES leaves visible")]
     NoDevice { ordinal: usize, count: usize },
     /// A CUDA driver call failed.
     #[error("CUDA driver call failed while {during}: {source}")]
@@ -39,7 +40,9 @@ impl GpuError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            GpuError::DriverNotFound(_) | GpuError::NvrtcNotFound(_) | GpuError::NoDevice { .. }
+            GpuError::DriverNotFound(_)
+                | GpuError::NvrtcNotFound(_)
+                | GpuError::NoDevice { count: 0, .. }
         ) || matches!(
             self,
             // cuInit answers CUDA_ERROR_NO_DEVICE (100) when a driver is installed but no card is.
@@ -59,5 +62,33 @@ impl<T> During<T> for Result<T, cudarc::driver::DriverError> {
             during: what,
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_ordinal_is_unavailable_only_where_there_is_no_card() {
+        // No card at all: the circuit prover proves on the CPU, saying so.
+        assert!(GpuError::NoDevice {
+            ordinal: 0,
+            count: 0
+        }
+        .is_unavailable());
+        // Cards, but not this one: a configuration error, reported at start.
+        let wrong = GpuError::NoDevice {
+            ordinal: 3,
+            count: 2,
+        };
+        assert!(!wrong.is_unavailable());
+        let text = wrong.to_string();
+        assert!(
+            text.contains("no CUDA device 3")
+                && text.contains("2 device(s)")
+                && text.contains("CUDA_VISIBLE_DEVICES"),
+            "{text}"
+        );
     }
 }

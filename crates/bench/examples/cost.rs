@@ -4,13 +4,16 @@
 //! the report's JSON and its docs section. `zkfleet bench --suites cost` is the real entry.
 //!
 //! ```text
-//! cargo run --release -p zkfleet-bench --example cost -- KEYS_DIR [OPERATIONS,...] [RUNS] [SIGS,OPS,DEPOSITS]
+//! cargo run --release -p zkfleet-bench --example cost -- KEYS_DIR [OPERATIONS,...] [RUNS] [SIGS,OPS,DEPOSITS] [ZKFLEET]
 //! ```
+//!
+//! With ZKFLEET (a `zkfleet` executable), each batch is also proven through `zkfleet prove` on
+//! the same keystore and geometry, and that process's CPU time is reported.
 //!
 //! The last argument sets the geometry's items per instance (XMSS height stays the default);
 //! circuits missing from KEYS_DIR are built there first (not counted).
 
-use zkfleet_bench::cost::{run, CostOptions};
+use zkfleet_bench::cost::{run, CostOptions, PipelineCommand};
 use zkfleet_bench::suites::{BenchReport, SuiteReports, SuiteRun};
 use zkfleet_circuits::recursion::CompressionProfile;
 use zkfleet_circuits::{BasicGeometry, ProvingConfiguration};
@@ -48,6 +51,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "cargo run --release -p zkfleet-bench --example cost -- {}",
         args.join(" ")
     );
+    let pipeline = match args.get(4) {
+        Some(zkfleet) => {
+            let keys = std::path::absolute(keys_dir)?;
+            Some(PipelineCommand {
+                zkfleet: std::path::absolute(zkfleet)?,
+                proving_config_toml: format!(
+                    "[proving]\nkeys_dir = {:?}\narity = 2\ncompression = \"standard\"\n\n\
+                     [proving.geometry]\nsignatures_per_instance = {}\n\
+                     operations_per_instance = {}\ndeposits_per_instance = {}\nxmss_height = {}\n",
+                    keys.display().to_string(),
+                    geometry.signatures_per_instance,
+                    geometry.operations_per_instance,
+                    geometry.deposits_per_instance,
+                    geometry.xmss_height
+                ),
+                work_dir: std::env::temp_dir().join(format!("zkfleet-cost-{}", std::process::id())),
+            })
+        }
+        None => None,
+    };
     let report = run(&CostOptions {
         proving: ProvingConfiguration {
             geometry,
@@ -58,6 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sample: true,
         sizes,
         runs,
+        pipeline,
     })?;
     let bench = BenchReport {
         command: command.clone(),

@@ -56,6 +56,19 @@ pub struct CostOptions {
     /// Generated batches to prove, in operations.
     pub sizes: Vec<usize>,
     pub runs: usize,
+    /// Also prove each batch through the pipeline (`zkfleet prove` of this executable, on a
+    /// fresh data directory under `work_dir`) and report that child process's CPU time.
+    pub pipeline: Option<PipelineCommand>,
+}
+
+/// How the suite runs `zkfleet prove`.
+#[derive(Debug, Clone)]
+pub struct PipelineCommand {
+    pub zkfleet: PathBuf,
+    /// A configuration file's text with the `[proving]` section of the measured circuits.
+    pub proving_config_toml: String,
+    /// Scratch space (batch files, data directories), removed run by run.
+    pub work_dir: PathBuf,
 }
 
 /// The rounds of a batch's proving, in the order they run.
@@ -110,6 +123,21 @@ pub struct BatchCost {
     /// Per kind of job (round, circuit): jobs and the mean CPU time of one, for estimates.
     pub kinds: Vec<KindCost>,
     pub final_proof_bytes: usize,
+    /// The same batch through `zkfleet prove`, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pipeline: Option<PipelineCost>,
+}
+
+/// A batch proven through the pipeline: `zkfleet prove`'s whole CPU time (every component of
+/// the process: witness generators, circuit prover, compressor, job database, store), loading
+/// the circuits included.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineCost {
+    pub cpu_s: Figure,
+    pub cpu_per_operation_s: Figure,
+    /// Wall time of the whole command, and its "circuits ready in" (loading) time.
+    pub wall_s: Figure,
+    pub loading_wall_s: Figure,
 }
 
 /// One round of one batch.
@@ -177,6 +205,85 @@ pub fn process_cpu_time() -> Duration {
     };
     let total = ticks(11) + ticks(12);
     Duration::from_millis(total * 1000 / USER_HZ)
+}
+
+/// CPU time of this process's waited-for children so far (`cutime` + `cstime`).
+pub fn children_cpu_time() -> Duration {
+    stat_ticks(13) + stat_ticks(14)
+}
+
+fn stat_ticks(index: usize) -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return Duration::ZERO;
+    };
+    let ticks = rest
+        .split_whitespace()
+        .nth(index)
+        .and_then(|f| f.parse::<u64>().ok())
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 1000 / USER_HZ)
+}
+
+/// One run of `zkfleet prove` on `batch`: (CPU s, wall s, loading wall s).
+fn prove_through_pipeline(
+    command: &PipelineCommand,
+    batch: &RealBatch,
+    label: &str,
+) -> Result<(f64, f64, f64), BenchError> {
+    let dir = command.work_dir.join(label);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| BenchError::io(format!("creating {}", dir.display()), e))?;
+    let config = dir.join("zkfleet.toml");
+    std::fs::write(&config, &command.proving_config_toml)
+        .map_err(|e| BenchError::io(format!("writing {}", config.display()), e))?;
+    let files = batch.write(&dir.join("batch"))?;
+    let mut prove = std::process::Command::new(&command.zkfleet);
+    prove
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("prove")
+        .arg(&files.batch)
+        .arg("--genesis")
+        .arg(&files.genesis);
+    // Only what this suite sets reaches the child.
+    for var in [
+        "ZKFLEET_CONFIG",
+        "ZKFLEET_DATABASE_URL",
+        "ZKFLEET_DATABASE_URL_FILE",
+        "ZKFLEET_DATA_DIR",
+        "ZKFLEET_CHAIN_ID",
+    ] {
+        prove.env_remove(var);
+    }
+    let (cpu_before, started) = (children_cpu_time(), Instant::now());
+    let output = prove
+        .output()
+        .map_err(|e| BenchError::io(format!("running {}", command.zkfleet.display()), e))?;
+    let (cpu, wall) = (
+        children_cpu_time().saturating_sub(cpu_before).as_secs_f64(),
+        started.elapsed().as_secs_f64(),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        return Err(BenchError::ZkfleetProve {
+            reason: format!("zkfleet prove exited with {}", output.status),
+            output: format!("{}\n{stderr}", String::from_utf8_lossy(&output.stdout)),
+        });
+    }
+    let loading = stderr
+        .split("circuits ready in ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    Ok((cpu, wall, loading))
 }
 
 /// One run of one batch: CPU and wall per round, CPU per (round, circuit) job.
@@ -284,7 +391,12 @@ fn sample_batch(xmss_height: u32) -> Result<RealBatch, BenchError> {
     })
 }
 
-fn summarise(batch: &str, operations: usize, runs: &[Measured]) -> BatchCost {
+fn summarise(
+    batch: &str,
+    operations: usize,
+    runs: &[Measured],
+    piped: &[(f64, f64, f64)],
+) -> BatchCost {
     let per_op = |d: Duration| d.as_secs_f64() / operations.max(1) as f64;
     let figure = |f: &dyn Fn(&Measured) -> f64| Figure::of(runs.iter().map(f).collect());
     let rounds = ROUNDS
@@ -325,6 +437,17 @@ fn summarise(batch: &str, operations: usize, runs: &[Measured]) -> BatchCost {
         cpu_per_operation_s: figure(&|m| per_op(m.total_cpu)),
         kinds,
         final_proof_bytes: runs[0].final_proof_bytes,
+        pipeline: (!piped.is_empty()).then(|| PipelineCost {
+            cpu_s: Figure::of(piped.iter().map(|p| p.0).collect()),
+            cpu_per_operation_s: Figure::of(
+                piped
+                    .iter()
+                    .map(|p| p.0 / operations.max(1) as f64)
+                    .collect(),
+            ),
+            wall_s: Figure::of(piped.iter().map(|p| p.1).collect()),
+            loading_wall_s: Figure::of(piped.iter().map(|p| p.2).collect()),
+        }),
     }
 }
 
@@ -453,7 +576,14 @@ pub fn run(options: &CostOptions) -> Result<CostReport, BenchError> {
             RealBatch::generate(*operations, 1, xmss_height)?
         };
         let mut runs = Vec::with_capacity(options.runs);
+        let mut piped = Vec::new();
         for attempt in 1..=options.runs {
+            if let Some(command) = &options.pipeline {
+                let label = format!("cost-{index}-{attempt}");
+                let run = prove_through_pipeline(command, &batch, &label)?;
+                tracing::info!(batch = %name, operations, run = attempt, cpu_s = run.0, wall_s = run.1, "cost run through the pipeline done");
+                piped.push(run);
+            }
             let measured = prove_once(&circuits, &batch, arity)?;
             tracing::info!(
                 batch = %name,
@@ -465,7 +595,7 @@ pub fn run(options: &CostOptions) -> Result<CostReport, BenchError> {
             );
             runs.push(measured);
         }
-        batches.push(summarise(name, *operations, &runs));
+        batches.push(summarise(name, *operations, &runs, &piped));
     }
     let estimate = match batches
         .iter()
@@ -517,5 +647,18 @@ mod tests {
             wall >= Duration::from_millis(200),
             "{spent:?} of CPU in {wall:?}"
         );
+    }
+
+    #[test]
+    fn children_cpu_time_counts_a_waited_for_child() {
+        let before = children_cpu_time();
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("i=0; while [ $i -lt 400000 ]; do i=$((i+1)); done")
+            .status()
+            .expect("run sh");
+        assert!(status.success());
+        let spent = children_cpu_time() - before;
+        assert!(spent >= Duration::from_millis(50), "the child's CPU: {spent:?}");
     }
 }

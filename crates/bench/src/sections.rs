@@ -366,6 +366,18 @@ fn cost_section(run: &SuiteRun<CostReport>, json_name: &str) -> String {
             b.cpu_per_operation_s.display(3),
             b.wall_s.display(1)
         );
+        if let Some(p) = &b.pipeline {
+            let _ = writeln!(
+                s,
+                "| {} | {} | *through `zkfleet prove`* (whole process, loading {} s wall included) | | {} | {} | {} |",
+                b.batch,
+                b.operations,
+                p.loading_wall_s.display(1),
+                p.cpu_s.display(1),
+                p.cpu_per_operation_s.display(3),
+                p.wall_s.display(1)
+            );
+        }
     }
     if let Some(e) = &r.estimate {
         let _ = writeln!(

@@ -361,6 +361,11 @@ pub fn run_suites(plan: &BenchPlan) -> Result<BenchReport, BenchError> {
             // The 1,024-operation batch proves for ~11 minutes on two cores: one run unless
             // asked for more.
             runs: plan.runs.unwrap_or(1),
+            pipeline: Some(crate::cost::PipelineCommand {
+                zkfleet: plan.zkfleet.clone(),
+                proving_config_toml: plan.proving_config_toml.clone(),
+                work_dir: plan.work_dir.join("cost"),
+            }),
         };
         suites.cost = Some(SuiteRun::of(plan, crate::cost::run(&options)?));
     }

@@ -35,7 +35,8 @@ pub enum ProverBackend {
     /// plonky2's `prove` on the host's cores.
     #[default]
     Cpu,
-    /// zkfleet's prover with the commitments on GPU 0 (CPU where no GPU is usable).
+    /// zkfleet's prover with the commitments on the GPU `gpu_device` (CPU where no GPU is
+    /// usable).
     Gpu,
 }
 
@@ -61,22 +62,26 @@ impl FromStr for ProverBackend {
 
 /// Puts the requested backend in place over every registered circuit and returns the backend
 /// that will actually prove: [`ProverBackend::Cpu`] when the CPU was asked for, or when the GPU
-/// was and no GPU is usable here (logged at `warn`, naming why). A GPU that is present but
-/// fails to start (e.g. NVRTC refusing the kernels) is an error: proving on the CPU then would
-/// hide a broken installation.
+/// was and no GPU is usable here (logged at `warn`, naming why). The GPU backend proves on
+/// card `gpu_device` (a CUDA ordinal among the cards `CUDA_VISIBLE_DEVICES` leaves visible).
+/// A GPU that is present but fails to start (e.g. NVRTC refusing the kernels), and an ordinal
+/// the driver does not have on a host that has cards, are errors: proving on the CPU then
+/// would hide a broken installation or a wrong configuration.
 pub fn select_backend(
     registry: &mut CircuitRegistry,
     requested: ProverBackend,
+    gpu_device: usize,
 ) -> Result<ProverBackend, ProverError> {
     match requested {
         ProverBackend::Cpu => {
             tracing::info!(backend = "cpu", "proving with plonky2 on the CPU");
             Ok(ProverBackend::Cpu)
         }
-        ProverBackend::Gpu => match GpuContext::new() {
+        ProverBackend::Gpu => match GpuContext::with_ordinal(gpu_device) {
             Ok(gpu) => {
                 tracing::info!(
                     backend = "gpu",
+                    gpu_device,
                     device = gpu.device_name(),
                     compute_capability = ?gpu.compute_capability(),
                     "proving with the zkfleet prover, batch commitments on the GPU"
@@ -93,7 +98,7 @@ pub fn select_backend(
                 Ok(ProverBackend::Cpu)
             }
             Err(e) => Err(ProverError::Gpu {
-                stage: "starting the GPU backend",
+                stage: "starting the GPU backend (gpu_device)",
                 message: e.to_string(),
             }),
         },

@@ -35,7 +35,8 @@ pub struct HeavyCircuit {
 /// # picked_by = "prover-7"     # default: hostname-pid
 /// arity = 2                    # proofs aggregated per leaf / node job
 /// compression = "standard"     # or "light"; selects the keystore entry, hence the final key
-/// backend = "cpu"              # or "gpu": commitments on GPU 0 (CPU, saying so, where none)
+/// backend = "cpu"              # or "gpu": commitments on a GPU (CPU, saying so, where none)
+/// gpu_device = 0               # the CUDA ordinal `backend = "gpu"` proves on (one process per card)
 /// # [circuit_prover.geometry]  # default: BasicGeometry::default()
 /// ```
 ///
@@ -99,6 +100,13 @@ pub struct ProverConfig {
     /// commitments on the GPU (`crate::backend`, docs/gpu.md).
     #[serde(default)]
     pub backend: crate::backend::ProverBackend,
+    /// The card `backend = "gpu"` proves on: its CUDA ordinal, counted among the cards
+    /// `CUDA_VISIBLE_DEVICES` leaves visible (so `CUDA_VISIBLE_DEVICES=3` with `gpu_device = 0`
+    /// is the host's fourth card). A host with several cards runs one circuit prover per card
+    /// (docs/gpu.md, "Several GPUs per host"). An ordinal the driver does not have is an error
+    /// at start.
+    #[serde(default)]
+    pub gpu_device: usize,
 }
 
 /// The fleet's default arity: two children per aggregation job (docs/benchmarks.md).
@@ -241,6 +249,7 @@ impl ProverConfig {
             arity: default_arity(),
             compression: CompressionProfile::default(),
             backend: crate::backend::ProverBackend::default(),
+            gpu_device: 0,
         }
     }
 

@@ -174,8 +174,9 @@ impl CircuitRegistry {
         let mut registry = Self::from_circuits(Arc::new(loaded.circuits))?;
         registry.loaded = entries;
         registry.load_time = loaded.elapsed;
-        // `backend = "gpu"`: the GPU prover over every circuit (the CPU, saying so, where none).
-        crate::backend::select_backend(&mut registry, config.backend)?;
+        // `backend = "gpu"`: the GPU prover over every circuit, on card `gpu_device` (the CPU,
+        // saying so, where no GPU is usable).
+        crate::backend::select_backend(&mut registry, config.backend, config.gpu_device)?;
         tracing::info!(
             configuration = %describe(&proving),
             seconds = loaded.elapsed.as_secs_f64(),

@@ -70,7 +70,10 @@ fn gpu_backend_without_a_gpu_proves_on_the_cpu() {
     }
     let registry = common::registry();
     let mut selected = (*registry).clone();
-    let active = select_backend(&mut selected, ProverBackend::Gpu).expect("falls back");
+    let active = select_backend(&mut selected, ProverBackend::Gpu, 0).expect("falls back");
+    assert_eq!(active, ProverBackend::Cpu);
+    // Any ordinal: with no GPU at all there is no card to be wrong about.
+    let active = select_backend(&mut selected, ProverBackend::Gpu, 7).expect("falls back");
     assert_eq!(active, ProverBackend::Cpu);
     for (round, circuit) in registry.circuits() {
         assert!(
@@ -81,7 +84,7 @@ fn gpu_backend_without_a_gpu_proves_on_the_cpu() {
             "{round} {circuit}: the CPU prover stays registered"
         );
     }
-    let active = select_backend(&mut selected, ProverBackend::Cpu).expect("cpu");
+    let active = select_backend(&mut selected, ProverBackend::Cpu, 0).expect("cpu");
     assert_eq!(active, ProverBackend::Cpu);
 }
 

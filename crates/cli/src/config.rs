@@ -28,13 +28,16 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use zkfleet_circuits::recursion::CompressionProfile;
-use zkfleet_circuits::{BasicGeometry, ProvingConfiguration};
 use zkfleet_gateway::GatewayConfig;
 use zkfleet_job_monitor::MonitorConfig;
 use zkfleet_sequencer::SequencerConfig;
 use zkfleet_store::StoreConfig;
-use zkfleet_types::{ChainId, ProtocolSemanticVersion};
+use zkfleet_types::ChainId;
+
+pub use crate::proving::{
+    CircuitProverSection, CompressorSection, IdleBackoff, PollingConfig, ProvingConfig,
+    WitnessGeneratorSection,
+};
 
 /// Prefix of every environment variable the fleet reads.
 pub const ENV_PREFIX: &str = "ZKFLEET_";
@@ -62,6 +65,12 @@ pub struct FleetConfig {
     pub sequencer: SequencerConfig,
     /// What every proving component agrees on: the protocol version and its circuits.
     pub proving: ProvingConfig,
+    /// `zkfleet witness-generator` (and the witness generator of `zkfleet prove`).
+    pub witness_generator: WitnessGeneratorSection,
+    /// `zkfleet circuit-prover` (and the circuit prover of `zkfleet prove`).
+    pub circuit_prover: CircuitProverSection,
+    /// `zkfleet compressor` (and the compressor of `zkfleet prove`).
+    pub compressor: CompressorSection,
     /// Where each component serves its Prometheus metrics (the job monitor serves them on its
     /// own `listen_address`).
     pub metrics: MetricsConfig,
@@ -80,6 +89,9 @@ impl Default for FleetConfig {
             gateway: GatewayConfig::default(),
             sequencer: SequencerConfig::default(),
             proving: ProvingConfig::default(),
+            witness_generator: WitnessGeneratorSection::default(),
+            circuit_prover: CircuitProverSection::default(),
+            compressor: CompressorSection::default(),
             metrics: MetricsConfig::default(),
             polling: PollingConfig::default(),
         }
@@ -106,120 +118,6 @@ impl Default for MetricsConfig {
             circuit_prover: local(3315),
             compressor: local(3321),
             gateway: local(3310),
-        }
-    }
-}
-
-/// The idle waits of the components that pick jobs. Every round of a batch waits for the one
-/// before, so each transition costs up to a witness generator's wait plus a circuit prover's:
-/// a fleet with one batch in flight at a time proves it faster with shorter waits, at the price
-/// of more idle queries on the shared database (one per runner per wait). A busy fleet never
-/// waits: a picked job resets the wait to `initial_ms`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PollingConfig {
-    /// Each round runner of `zkfleet witness-generator`.
-    pub witness_generator: IdleBackoff,
-    /// Each witness-vector generator of `zkfleet circuit-prover`.
-    pub circuit_prover: IdleBackoff,
-    /// `zkfleet compressor` (one job per batch, hence the longer ceiling).
-    pub compressor: IdleBackoff,
-}
-
-impl Default for PollingConfig {
-    /// The components' own defaults.
-    fn default() -> Self {
-        let witness = zkfleet_witness_generator::WitnessGeneratorConfig::default();
-        let prover = zkfleet_circuit_prover::ProverConfig::new(DEFAULT_PROTOCOL_VERSION);
-        let compressor = zkfleet_compressor::CompressorConfig::new(DEFAULT_PROTOCOL_VERSION);
-        Self {
-            witness_generator: IdleBackoff {
-                initial_ms: witness.idle_backoff_initial_ms,
-                max_ms: witness.idle_backoff_max_ms,
-            },
-            circuit_prover: IdleBackoff {
-                initial_ms: prover.idle_backoff_initial_ms,
-                max_ms: prover.idle_backoff_max_ms,
-            },
-            compressor: IdleBackoff {
-                initial_ms: compressor.idle_backoff_initial_ms,
-                max_ms: compressor.idle_backoff_max_ms,
-            },
-        }
-    }
-}
-
-/// An idle runner's wait before it picks again: `initial_ms`, doubling while nothing is queued,
-/// up to `max_ms`. The component refuses 0 (a busy loop on the database) and `initial_ms`
-/// above `max_ms`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct IdleBackoff {
-    pub initial_ms: u64,
-    pub max_ms: u64,
-}
-
-impl Default for IdleBackoff {
-    /// 1–5 s. Only for a section given in part: a field left out of a file is taken from
-    /// [`PollingConfig::default`], which holds each component's own defaults (the compressor's
-    /// ceiling is 10 s), because the file is merged onto them.
-    fn default() -> Self {
-        Self {
-            initial_ms: 1000,
-            max_ms: 5000,
-        }
-    }
-}
-
-/// The circuits a fleet proves with, and the protocol version they stand for. Every witness
-/// generator, circuit prover and compressor of one protocol version must use the same values:
-/// the circuits' digests are checked against the protocol version's row at start.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ProvingConfig {
-    /// The protocol version whose jobs the components pick (and `zkfleet prove` inserts).
-    pub protocol_version: ProtocolSemanticVersion,
-    /// The keystore: cached circuit data and the final verifying key (default DATA_DIR/keys).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub keys_dir: Option<PathBuf>,
-    /// Proofs aggregated per leaf and node (docs/benchmarks.md explains the default).
-    pub arity: u32,
-    /// The compression chain: "standard" (smallest proof) or "light" (faster, larger).
-    pub compression: CompressionProfile,
-    /// Items per basic circuit instance, and the signature tree height.
-    pub geometry: BasicGeometry,
-}
-
-impl Default for ProvingConfig {
-    fn default() -> Self {
-        Self {
-            protocol_version: DEFAULT_PROTOCOL_VERSION,
-            keys_dir: None,
-            arity: 2,
-            compression: CompressionProfile::Standard,
-            geometry: BasicGeometry::default(),
-        }
-    }
-}
-
-/// The protocol version a fresh fleet proves.
-pub const DEFAULT_PROTOCOL_VERSION: ProtocolSemanticVersion =
-    ProtocolSemanticVersion { minor: 1, patch: 0 };
-
-impl ProvingConfig {
-    /// The keystore directory: `keys_dir`, or `DATA_DIR/keys`.
-    pub fn keys_dir(&self, data_dir: &Path) -> PathBuf {
-        self.keys_dir
-            .clone()
-            .unwrap_or_else(|| data_dir.join("keys"))
-    }
-
-    /// The keystore's name for these circuits.
-    pub fn circuits(&self) -> ProvingConfiguration {
-        ProvingConfiguration {
-            geometry: self.geometry,
-            arity: self.arity,
-            compression: self.compression,
         }
     }
 }
@@ -482,6 +380,13 @@ mod tests {
             "[polling.witness_generator]",
             "[polling.circuit_prover]",
             "[polling.compressor]",
+            "[witness_generator]",
+            "max_circuits_in_flight",
+            "[circuit_prover]",
+            "light_wvg_count",
+            "heavy_wvg_count",
+            "[compressor]",
+            "picked_by",
         ] {
             assert!(text.contains(field), "example lacks {field}");
         }

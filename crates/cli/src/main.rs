@@ -18,6 +18,7 @@ mod fleet;
 mod output;
 mod provers;
 mod remote_prover;
+mod proving;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

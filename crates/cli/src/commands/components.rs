@@ -2,13 +2,16 @@
 //! `job-monitor` and `gateway`.
 //!
 //! Each runs until SIGINT or SIGTERM, then stops gracefully (in-flight work finishes or is left
-//! for the requeuer). Configuration comes from the `[monitor]` / `[gateway]` sections, with the
-//! database and store of the fleet.
+//! for the requeuer). Configuration comes from the `[monitor]` / `[gateway]` sections, and for
+//! the proving components from `[proving]`, their own sections and `[polling]` through
+//! [`crate::proving::ProvingComponents`] (as `zkfleet prove` builds them), with the database
+//! and store of the fleet.
 
 use anyhow::Context;
 use zkfleet_runner::CancellationToken;
 
 use crate::fleet::Fleet;
+use crate::proving::{ComponentFlags, Launch, ProvingComponents};
 
 /// `zkfleet job-monitor`.
 pub async fn job_monitor(fleet: &Fleet) -> anyhow::Result<()> {
@@ -107,9 +110,9 @@ pub struct WitnessGeneratorArgs {
     /// The protocol version whose jobs this process picks (default: `[proving]`).
     #[arg(long)]
     protocol_version: Option<zkfleet_types::ProtocolSemanticVersion>,
-    /// Circuit uploads in flight at once (bounds memory).
-    #[arg(long, default_value_t = 64)]
-    max_circuits_in_flight: usize,
+    /// Circuit uploads in flight at once (bounds memory; default: `[witness_generator]`, 64).
+    #[arg(long)]
+    max_circuits_in_flight: Option<usize>,
 }
 
 /// `zkfleet witness-generator`.
@@ -122,20 +125,13 @@ pub async fn witness_generator(fleet: &Fleet, args: &WitnessGeneratorArgs) -> an
     } else {
         args.rounds.clone()
     };
-    let proving = &fleet.config.proving;
-    let config = WitnessGeneratorConfig {
-        rounds,
-        protocol_version: args.protocol_version.unwrap_or(proving.protocol_version),
-        picked_by: worker_name("witness-generator"),
+    let flags = ComponentFlags {
+        protocol_version: args.protocol_version,
         max_circuits_in_flight: args.max_circuits_in_flight,
-        geometry: proving.geometry,
-        arity: proving.arity,
-        idle_backoff_initial_ms: fleet.config.polling.witness_generator.initial_ms,
-        idle_backoff_max_ms: fleet.config.polling.witness_generator.max_ms,
+        ..ComponentFlags::default()
     };
-    config
-        .validate()
-        .context("witness generator configuration ([proving], [polling.witness_generator])")?;
+    let config = ProvingComponents::new(&fleet.config, flags, Launch::Standalone)
+        .witness_generator(rounds)?;
     export_metrics("witness generator", fleet.config.metrics.witness_generator)?;
     zkfleet_witness_generator::metrics::register(&config.rounds);
     let dal = fleet.dal().await?;
@@ -153,10 +149,11 @@ pub async fn witness_generator(fleet: &Fleet, args: &WitnessGeneratorArgs) -> an
 /// Flags of `zkfleet circuit-prover`.
 #[derive(clap::Args)]
 pub struct CircuitProverArgs {
-    /// Light witness-vector generators (default: one per core but one).
+    /// Light witness-vector generators (default: `[circuit_prover]`, else one per core but one).
     #[arg(long)]
     light: Option<usize>,
-    /// Heavy witness-vector generators: heavy circuits first, then light ones (default 1).
+    /// Heavy witness-vector generators: heavy circuits first, then light ones (default:
+    /// `[circuit_prover]`, else 1).
     #[arg(long)]
     heavy: Option<usize>,
     /// The protocol version whose jobs this process picks (default: `[proving]`).
@@ -170,27 +167,16 @@ pub struct CircuitProverArgs {
 
 /// `zkfleet circuit-prover`.
 pub async fn circuit_prover(fleet: &Fleet, args: &CircuitProverArgs) -> anyhow::Result<()> {
-    use zkfleet_circuit_prover::{CircuitRegistry, ProverConfig};
-    let proving = &fleet.config.proving;
-    let mut config = ProverConfig::new(args.protocol_version.unwrap_or(proving.protocol_version));
-    config.keys_dir = proving.keys_dir(&fleet.config.data_dir);
-    config.geometry = proving.geometry;
-    config.arity = proving.arity;
-    config.compression = proving.compression;
-    if let Some(light) = args.light {
-        config.light_wvg_count = light;
-    }
-    if let Some(heavy) = args.heavy {
-        config.heavy_wvg_count = heavy;
-    }
-    if let Some(dir) = &args.keys_dir {
-        config.keys_dir = dir.clone();
-    }
-    config.idle_backoff_initial_ms = fleet.config.polling.circuit_prover.initial_ms;
-    config.idle_backoff_max_ms = fleet.config.polling.circuit_prover.max_ms;
-    config
-        .validate()
-        .context("circuit prover configuration ([proving], [polling.circuit_prover], flags)")?;
+    use zkfleet_circuit_prover::CircuitRegistry;
+    let flags = ComponentFlags {
+        protocol_version: args.protocol_version,
+        keys_dir: args.keys_dir.clone(),
+        light: args.light,
+        heavy: args.heavy,
+        ..ComponentFlags::default()
+    };
+    let config =
+        ProvingComponents::new(&fleet.config, flags, Launch::Standalone).circuit_prover()?;
     export_metrics("circuit prover", fleet.config.metrics.circuit_prover)?;
     // Circuit data is loaded (or built and cached) once, before the first pick.
     let registry = {
@@ -218,18 +204,9 @@ pub async fn circuit_prover(fleet: &Fleet, args: &CircuitProverArgs) -> anyhow::
 
 /// `zkfleet compressor`.
 pub async fn compressor(fleet: &Fleet) -> anyhow::Result<()> {
-    let proving = &fleet.config.proving;
-    let mut config = zkfleet_compressor::CompressorConfig::new(proving.protocol_version);
-    config.keys_dir = proving.keys_dir(&fleet.config.data_dir);
-    config.geometry = proving.geometry;
-    config.arity = proving.arity;
-    config.compression = proving.compression;
-    config.picked_by = Some(worker_name("compressor"));
-    config.idle_backoff_initial_ms = fleet.config.polling.compressor.initial_ms;
-    config.idle_backoff_max_ms = fleet.config.polling.compressor.max_ms;
-    config
-        .validate()
-        .context("compressor configuration ([proving], [polling.compressor])")?;
+    let config =
+        ProvingComponents::new(&fleet.config, ComponentFlags::default(), Launch::Standalone)
+            .compressor()?;
     export_metrics("compressor", fleet.config.metrics.compressor)?;
     zkfleet_compressor::metrics::register();
     let dal = fleet.dal().await?;
@@ -245,14 +222,4 @@ pub async fn compressor(fleet: &Fleet) -> anyhow::Result<()> {
         "compressor stopped"
     );
     Ok(())
-}
-
-/// `component@host-pid`: what `picked_by` records, so an operator can tell which process held
-/// a job.
-fn worker_name(component: &str) -> String {
-    format!(
-        "{component}@{}-{}",
-        zkfleet_runner::hostname(),
-        std::process::id()
-    )
 }

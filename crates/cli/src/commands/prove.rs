@@ -8,6 +8,10 @@
 //! progress by the interrupted run are requeued at start (this process is the only one on its
 //! database), finished jobs are not redone.
 //!
+//! The components are configured as the subcommands configure them (`[proving]`,
+//! `[witness_generator]`, `[circuit_prover]`, `[compressor]`, `[polling]`; see
+//! [`crate::proving`]); jobs left in progress are requeued with `[monitor.max_attempts]`.
+//!
 //! Progress: one bar per round (jobs successful / jobs known so far, elapsed, ETA), redrawn
 //! from the database twice a second; without a terminal, one line per finished round.
 
@@ -21,6 +25,7 @@ use zkfleet_circuits::pipeline::FinalVerifyingKey;
 use zkfleet_circuits::recursion::BatchCircuits;
 use zkfleet_circuits::Keystore;
 use zkfleet_dal::{BatchStatus, Dal, JobSummary, JobTable};
+use zkfleet_job_monitor::MaxAttempts;
 use zkfleet_rollup::generate::{generate, GeneratorConfig};
 use zkfleet_runner::CancellationToken;
 use zkfleet_store::{ObjectKey, Store};
@@ -31,6 +36,7 @@ use zkfleet_witness_generator::BatchWitnessInput;
 use crate::commands::insert_batch;
 use crate::commands::keys::VersionDigests;
 use crate::fleet::Fleet;
+use crate::proving::{ComponentFlags, Launch, ProvingComponents};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -54,12 +60,14 @@ pub struct Args {
     /// proven once per chain).
     #[arg(long, default_value_t = 1, requires = "example")]
     number: u32,
-    /// Light witness-vector generators of the in-process circuit prover (default 1).
-    #[arg(long, default_value_t = 1)]
-    light: usize,
-    /// Heavy witness-vector generators of the in-process circuit prover (default 1).
-    #[arg(long, default_value_t = 1)]
-    heavy: usize,
+    /// Light witness-vector generators of the in-process circuit prover (default:
+    /// `[circuit_prover]`, else 1).
+    #[arg(long)]
+    light: Option<usize>,
+    /// Heavy witness-vector generators of the in-process circuit prover (default:
+    /// `[circuit_prover]`, else 1).
+    #[arg(long)]
+    heavy: Option<usize>,
 }
 
 /// The rounds as the progress display lists them.
@@ -79,7 +87,23 @@ pub fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let proving = fleet.config.proving.clone();
-    let keys_dir = proving.keys_dir(&fleet.config.data_dir);
+    // Every component's configuration, built and validated before anything slow starts.
+    let components = ProvingComponents::new(
+        &fleet.config,
+        ComponentFlags {
+            light: args.light,
+            heavy: args.heavy,
+            ..ComponentFlags::default()
+        },
+        Launch::Embedded,
+    );
+    let configs = Configs {
+        witness_generator: components
+            .witness_generator(zkfleet_witness_generator::WitnessGeneratorConfig::all_rounds())?,
+        circuit_prover: components.circuit_prover()?,
+        compressor: components.compressor()?,
+    };
+    let keys_dir = components.keys_dir();
     let keystore = Keystore::open(&keys_dir)
         .with_context(|| format!("opening the keystore {}", keys_dir.display()))?;
 
@@ -136,10 +160,10 @@ pub fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
                 )
             })?;
         insert_batch::insert(fleet, &dal, &store, &batch, input, version.version, 0).await?;
-        resume(&dal).await?;
+        resume(&dal, &fleet.config.monitor.max_attempts).await?;
 
         let cancel = CancellationToken::new();
-        let components = start_components(fleet, &dal, &store, &circuits, args, cancel.clone())?;
+        let components = start_components(configs, &dal, &store, &circuits, cancel.clone())?;
         let outcome = watch(&dal, id, started).await;
         cancel.cancel();
         for (name, handle) in components {
@@ -182,13 +206,13 @@ fn example_batch(
 }
 
 /// This process is the only one on its database: whatever is in progress was left by an
-/// interrupted run. Requeue it (and failed jobs with attempts left) now rather than after the
-/// monitor's timeouts.
-async fn resume(dal: &Dal) -> anyhow::Result<()> {
+/// interrupted run. Requeue it (and failed jobs with attempts left under `[monitor.max_attempts]`)
+/// now rather than after the monitor's timeouts.
+async fn resume(dal: &Dal, max_attempts: &MaxAttempts) -> anyhow::Result<()> {
     let mut requeued = 0;
     for table in JobTable::ALL {
         let counts = dal
-            .requeue_stuck_jobs(table, Duration::ZERO, MAX_ATTEMPTS)
+            .requeue_stuck_jobs(table, Duration::ZERO, max_attempts.of(table))
             .await
             .with_context(|| format!("requeueing the {table:?} left in progress"))?;
         requeued += counts.requeued;
@@ -202,68 +226,42 @@ async fn resume(dal: &Dal) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Attempts per job before `zkfleet prove` gives up on it (the monitor's default).
-const MAX_ATTEMPTS: u32 = 5;
-
-/// How long an idle runner of this process waits before picking again (first, longest), in ms.
-/// Every round waits for the previous one, so a runner's idle wait is paid at each of the
-/// batch's dozen round transitions: the fleet's 1–5 s defaults would add tens of seconds to a
-/// two-minute batch. Polling the embedded SQLite file four times a second per runner costs
-/// nothing measurable.
-const IDLE_BACKOFF_MS: (u64, u64) = (50, 250);
+/// The configurations of the three proving components, from [`ProvingComponents`].
+struct Configs {
+    witness_generator: zkfleet_witness_generator::WitnessGeneratorConfig,
+    circuit_prover: zkfleet_circuit_prover::ProverConfig,
+    compressor: zkfleet_compressor::CompressorConfig,
+}
 
 type ComponentHandle = (&'static str, tokio::task::JoinHandle<anyhow::Result<()>>);
 
+/// Starts the components on the circuits loaded once for all three (the subcommands load them
+/// from the same keystore on their own).
 fn start_components(
-    fleet: &Fleet,
+    configs: Configs,
     dal: &Dal,
     store: &Store,
     circuits: &Arc<BatchCircuits>,
-    args: &Args,
     cancel: CancellationToken,
 ) -> anyhow::Result<Vec<ComponentHandle>> {
-    let proving = &fleet.config.proving;
-    let name = |component: &str| format!("{component}@prove-{}", std::process::id());
+    let Configs {
+        witness_generator,
+        circuit_prover,
+        compressor,
+    } = configs;
     let mut handles: Vec<ComponentHandle> = Vec::new();
 
-    let witness_config = zkfleet_witness_generator::WitnessGeneratorConfig {
-        rounds: zkfleet_witness_generator::WitnessGeneratorConfig::all_rounds(),
-        protocol_version: proving.protocol_version,
-        picked_by: name("witness-generator"),
-        geometry: proving.geometry,
-        arity: proving.arity,
-        idle_backoff_initial_ms: IDLE_BACKOFF_MS.0,
-        idle_backoff_max_ms: IDLE_BACKOFF_MS.1,
-        ..Default::default()
-    };
-    witness_config
-        .validate()
-        .context("witness generator configuration")?;
     let (d, s, c) = (dal.clone(), store.clone(), cancel.clone());
     handles.push((
         "witness generator",
         tokio::spawn(async move {
-            zkfleet_witness_generator::run(d, s, witness_config, c)
+            zkfleet_witness_generator::run(d, s, witness_generator, c)
                 .await
                 .map(|_| ())
                 .context("witness generator")
         }),
     ));
 
-    let mut prover_config = zkfleet_circuit_prover::ProverConfig::new(proving.protocol_version);
-    prover_config.light_wvg_count = args.light;
-    prover_config.heavy_wvg_count = args.heavy;
-    prover_config.geometry = proving.geometry;
-    prover_config.arity = proving.arity;
-    prover_config.compression = proving.compression;
-    prover_config.picked_by = Some(name("circuit-prover"));
-    (
-        prover_config.idle_backoff_initial_ms,
-        prover_config.idle_backoff_max_ms,
-    ) = IDLE_BACKOFF_MS;
-    prover_config
-        .validate()
-        .context("circuit prover configuration")?;
     let registry = Arc::new(
         zkfleet_circuit_prover::CircuitRegistry::from_circuits(circuits.clone())
             .context("registering the circuits")?,
@@ -272,27 +270,18 @@ fn start_components(
     handles.push((
         "circuit prover",
         tokio::spawn(async move {
-            zkfleet_circuit_prover::run(d, s, registry, prover_config, c)
+            zkfleet_circuit_prover::run(d, s, registry, circuit_prover, c)
                 .await
                 .map(|_| ())
                 .context("circuit prover")
         }),
     ));
 
-    let mut compressor_config = zkfleet_compressor::CompressorConfig::new(proving.protocol_version);
-    compressor_config.picked_by = Some(name("compressor"));
-    compressor_config.geometry = proving.geometry;
-    compressor_config.arity = proving.arity;
-    compressor_config.compression = proving.compression;
-    (
-        compressor_config.idle_backoff_initial_ms,
-        compressor_config.idle_backoff_max_ms,
-    ) = IDLE_BACKOFF_MS;
     let (d, s, c, k) = (dal.clone(), store.clone(), cancel, circuits.clone());
     handles.push((
         "compressor",
         tokio::spawn(async move {
-            zkfleet_compressor::run_with_circuits(d, s, k, compressor_config, c)
+            zkfleet_compressor::run_with_circuits(d, s, k, compressor, c)
                 .await
                 .map(|_| ())
                 .context("compressor")

@@ -1,0 +1,444 @@
+//! The proving components' configuration and start-up, in one module: the shared `[proving]`
+//! section (protocol version and circuits), each component's own section (`[witness_generator]`,
+//! `[circuit_prover]`, `[compressor]`), their idle waits (`[polling]`), and the one builder
+//! ([`ProvingComponents`]) that turns them into the components' configurations.
+//!
+//! `zkfleet prove` and the component subcommands (`zkfleet witness-generator`, `circuit-prover`,
+//! `compressor`) both build their components here, so a setting means the same thing in the
+//! all-in-one command and in a fleet of separate processes. Flags of a subcommand override its
+//! section; `zkfleet prove` differs in one default only: one light and one heavy witness-vector
+//! generator where neither `[circuit_prover]` nor its flags give counts (one batch in one
+//! process gains nothing from more generators but their memory).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+use zkfleet_circuit_prover::{ProverBackend, ProverConfig};
+use zkfleet_circuits::recursion::CompressionProfile;
+use zkfleet_circuits::{BasicGeometry, ProvingConfiguration};
+use zkfleet_compressor::CompressorConfig;
+use zkfleet_types::{AggregationRound, ProtocolSemanticVersion};
+use zkfleet_witness_generator::WitnessGeneratorConfig;
+
+use crate::config::FleetConfig;
+
+/// The idle waits of the components that pick jobs. Every round of a batch waits for the one
+/// before, so each transition costs up to a witness generator's wait plus a circuit prover's:
+/// a fleet with one batch in flight at a time proves it faster with shorter waits, at the price
+/// of more idle queries on the shared database (one per runner per wait). A busy fleet never
+/// waits: a picked job resets the wait to `initial_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PollingConfig {
+    /// Each round runner of `zkfleet witness-generator`.
+    pub witness_generator: IdleBackoff,
+    /// Each witness-vector generator of `zkfleet circuit-prover`.
+    pub circuit_prover: IdleBackoff,
+    /// `zkfleet compressor` (one job per batch, hence the longer ceiling).
+    pub compressor: IdleBackoff,
+}
+
+impl Default for PollingConfig {
+    /// The components' own defaults.
+    fn default() -> Self {
+        let witness = zkfleet_witness_generator::WitnessGeneratorConfig::default();
+        let prover = zkfleet_circuit_prover::ProverConfig::new(DEFAULT_PROTOCOL_VERSION);
+        let compressor = zkfleet_compressor::CompressorConfig::new(DEFAULT_PROTOCOL_VERSION);
+        Self {
+            witness_generator: IdleBackoff {
+                initial_ms: witness.idle_backoff_initial_ms,
+                max_ms: witness.idle_backoff_max_ms,
+            },
+            circuit_prover: IdleBackoff {
+                initial_ms: prover.idle_backoff_initial_ms,
+                max_ms: prover.idle_backoff_max_ms,
+            },
+            compressor: IdleBackoff {
+                initial_ms: compressor.idle_backoff_initial_ms,
+                max_ms: compressor.idle_backoff_max_ms,
+            },
+        }
+    }
+}
+
+/// An idle runner's wait before it picks again: `initial_ms`, doubling while nothing is queued,
+/// up to `max_ms`. The component refuses 0 (a busy loop on the database) and `initial_ms`
+/// above `max_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdleBackoff {
+    pub initial_ms: u64,
+    pub max_ms: u64,
+}
+
+impl Default for IdleBackoff {
+    /// 1–5 s. Only for a section given in part: a field left out of a file is taken from
+    /// [`PollingConfig::default`], which holds each component's own defaults (the compressor's
+    /// ceiling is 10 s), because the file is merged onto them.
+    fn default() -> Self {
+        Self {
+            initial_ms: 1000,
+            max_ms: 5000,
+        }
+    }
+}
+
+/// The circuits a fleet proves with, and the protocol version they stand for. Every witness
+/// generator, circuit prover and compressor of one protocol version must use the same values:
+/// the circuits' digests are checked against the protocol version's row at start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProvingConfig {
+    /// The protocol version whose jobs the components pick (and `zkfleet prove` inserts).
+    pub protocol_version: ProtocolSemanticVersion,
+    /// The keystore: cached circuit data and the final verifying key (default DATA_DIR/keys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys_dir: Option<PathBuf>,
+    /// Proofs aggregated per leaf and node (docs/benchmarks.md explains the default).
+    pub arity: u32,
+    /// The compression chain: "standard" (smallest proof) or "light" (faster, larger).
+    pub compression: CompressionProfile,
+    /// Items per basic circuit instance, and the signature tree height.
+    pub geometry: BasicGeometry,
+}
+
+impl Default for ProvingConfig {
+    fn default() -> Self {
+        Self {
+            protocol_version: DEFAULT_PROTOCOL_VERSION,
+            keys_dir: None,
+            arity: 2,
+            compression: CompressionProfile::Standard,
+            geometry: BasicGeometry::default(),
+        }
+    }
+}
+
+/// The protocol version a fresh fleet proves.
+pub const DEFAULT_PROTOCOL_VERSION: ProtocolSemanticVersion =
+    ProtocolSemanticVersion { minor: 1, patch: 0 };
+
+impl ProvingConfig {
+    /// The keystore directory: `keys_dir`, or `DATA_DIR/keys`.
+    pub fn keys_dir(&self, data_dir: &Path) -> PathBuf {
+        self.keys_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("keys"))
+    }
+
+    /// The keystore's name for these circuits.
+    pub fn circuits(&self) -> ProvingConfiguration {
+        ProvingConfiguration {
+            geometry: self.geometry,
+            arity: self.arity,
+            compression: self.compression,
+        }
+    }
+}
+
+/// `[witness_generator]`: what one witness generator process does besides the shared
+/// `[proving]` settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WitnessGeneratorSection {
+    /// Circuit uploads (and other store transfers of one job) in flight at once: bounds memory.
+    pub max_circuits_in_flight: usize,
+    /// Recorded in `picked_by` of every job the process picks (default `witness-generator@HOST-PID`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub picked_by: Option<String>,
+}
+
+impl Default for WitnessGeneratorSection {
+    fn default() -> Self {
+        Self {
+            max_circuits_in_flight: WitnessGeneratorConfig::default().max_circuits_in_flight,
+            picked_by: None,
+        }
+    }
+}
+
+/// `[circuit_prover]`: how one circuit prover process is sized. Unset counts take the
+/// component's defaults (light: one per core but one; heavy: 1), or one each in `zkfleet prove`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CircuitProverSection {
+    /// Light witness-vector generators (`--light`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub light_wvg_count: Option<usize>,
+    /// Heavy witness-vector generators: heavy circuits first, then light ones (`--heavy`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heavy_wvg_count: Option<usize>,
+    /// Which prover proves: "cpu" (plonky2) or "gpu" (commitments on the GPU, docs/gpu.md).
+    pub backend: ProverBackend,
+    /// Recorded in `picked_by` of every job the process picks (default `circuit-prover@HOST-PID`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub picked_by: Option<String>,
+}
+
+/// `[compressor]`: what one compressor process does besides the shared `[proving]` settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompressorSection {
+    /// Recorded in `picked_by` of every job the process picks (default `compressor@HOST-PID`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub picked_by: Option<String>,
+}
+
+/// What a subcommand's flags override (None: the configuration's value).
+#[derive(Debug, Clone, Default)]
+pub struct ComponentFlags {
+    /// `--protocol-version`: the version whose jobs the process picks.
+    pub protocol_version: Option<ProtocolSemanticVersion>,
+    /// `--keys-dir`: the keystore.
+    pub keys_dir: Option<PathBuf>,
+    /// `--light` / `--heavy`: witness-vector generators of a circuit prover.
+    pub light: Option<usize>,
+    pub heavy: Option<usize>,
+    /// `--max-circuits-in-flight` of a witness generator.
+    pub max_circuits_in_flight: Option<usize>,
+}
+
+/// Where a component runs: its own process (`zkfleet witness-generator`, ...) or in `zkfleet
+/// prove` with the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launch {
+    Standalone,
+    Embedded,
+}
+
+/// Witness-vector generators of each pool in `zkfleet prove` where nothing else says.
+const EMBEDDED_GENERATORS: usize = 1;
+
+/// The one builder of the proving components' configurations, from a fleet's configuration
+/// and a subcommand's flags. Every configuration it returns has been validated.
+pub struct ProvingComponents<'a> {
+    config: &'a FleetConfig,
+    flags: ComponentFlags,
+    launch: Launch,
+}
+
+impl<'a> ProvingComponents<'a> {
+    pub fn new(config: &'a FleetConfig, flags: ComponentFlags, launch: Launch) -> Self {
+        Self {
+            config,
+            flags,
+            launch,
+        }
+    }
+
+    /// The protocol version whose jobs the components pick.
+    pub fn protocol_version(&self) -> ProtocolSemanticVersion {
+        self.flags
+            .protocol_version
+            .unwrap_or(self.config.proving.protocol_version)
+    }
+
+    /// The keystore directory.
+    pub fn keys_dir(&self) -> PathBuf {
+        self.flags
+            .keys_dir
+            .clone()
+            .unwrap_or_else(|| self.config.proving.keys_dir(&self.config.data_dir))
+    }
+
+    /// The witness generator running `rounds`.
+    pub fn witness_generator(
+        &self,
+        rounds: Vec<AggregationRound>,
+    ) -> anyhow::Result<WitnessGeneratorConfig> {
+        let section = &self.config.witness_generator;
+        let proving = &self.config.proving;
+        let polling = self.config.polling.witness_generator;
+        let config = WitnessGeneratorConfig {
+            rounds,
+            protocol_version: self.protocol_version(),
+            picked_by: picked_by(&section.picked_by, "witness-generator"),
+            max_circuits_in_flight: self
+                .flags
+                .max_circuits_in_flight
+                .unwrap_or(section.max_circuits_in_flight),
+            geometry: proving.geometry,
+            arity: proving.arity,
+            idle_backoff_initial_ms: polling.initial_ms,
+            idle_backoff_max_ms: polling.max_ms,
+        };
+        config.validate().context(
+            "witness generator configuration ([proving], [witness_generator], \
+             [polling.witness_generator], flags)",
+        )?;
+        Ok(config)
+    }
+
+    /// The circuit prover.
+    pub fn circuit_prover(&self) -> anyhow::Result<ProverConfig> {
+        let section = &self.config.circuit_prover;
+        let proving = &self.config.proving;
+        let polling = self.config.polling.circuit_prover;
+        let mut config = ProverConfig::new(self.protocol_version());
+        let embedded = (self.launch == Launch::Embedded).then_some(EMBEDDED_GENERATORS);
+        if let Some(light) = self.flags.light.or(section.light_wvg_count).or(embedded) {
+            config.light_wvg_count = light;
+        }
+        if let Some(heavy) = self.flags.heavy.or(section.heavy_wvg_count).or(embedded) {
+            config.heavy_wvg_count = heavy;
+        }
+        config.backend = section.backend;
+        config.keys_dir = self.keys_dir();
+        config.geometry = proving.geometry;
+        config.arity = proving.arity;
+        config.compression = proving.compression;
+        config.picked_by = Some(picked_by(&section.picked_by, "circuit-prover"));
+        config.idle_backoff_initial_ms = polling.initial_ms;
+        config.idle_backoff_max_ms = polling.max_ms;
+        config.validate().context(
+            "circuit prover configuration ([proving], [circuit_prover], \
+             [polling.circuit_prover], flags)",
+        )?;
+        Ok(config)
+    }
+
+    /// The compressor.
+    pub fn compressor(&self) -> anyhow::Result<CompressorConfig> {
+        let section = &self.config.compressor;
+        let proving = &self.config.proving;
+        let polling = self.config.polling.compressor;
+        let mut config = CompressorConfig::new(self.protocol_version());
+        config.keys_dir = self.keys_dir();
+        config.geometry = proving.geometry;
+        config.arity = proving.arity;
+        config.compression = proving.compression;
+        config.picked_by = Some(picked_by(&section.picked_by, "compressor"));
+        config.idle_backoff_initial_ms = polling.initial_ms;
+        config.idle_backoff_max_ms = polling.max_ms;
+        config
+            .validate()
+            .context("compressor configuration ([proving], [compressor], [polling.compressor])")?;
+        Ok(config)
+    }
+}
+
+/// The configured name, or `component@host-pid`: what `picked_by` records, so an operator can
+/// tell which process held a job.
+fn picked_by(configured: &Option<String>, component: &str) -> String {
+    configured.clone().unwrap_or_else(|| {
+        format!(
+            "{component}@{}-{}",
+            zkfleet_runner::hostname(),
+            std::process::id()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> FleetConfig {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zkfleet.toml");
+        std::fs::write(&path, text).unwrap();
+        crate::config::load(Some(&path), Vec::new()).unwrap()
+    }
+
+    #[test]
+    fn every_component_takes_proving_polling_and_its_section() {
+        let fleet = config(
+            "[proving]\narity = 3\ncompression = \"light\"\nkeys_dir = \"/k\"\n\
+             [witness_generator]\nmax_circuits_in_flight = 7\npicked_by = \"wg-1\"\n\
+             [circuit_prover]\nlight_wvg_count = 3\nheavy_wvg_count = 2\nbackend = \"gpu\"\n\
+             [compressor]\npicked_by = \"c-1\"\n\
+             [polling.witness_generator]\ninitial_ms = 11\nmax_ms = 22\n\
+             [polling.circuit_prover]\ninitial_ms = 33\nmax_ms = 44\n\
+             [polling.compressor]\ninitial_ms = 55\nmax_ms = 66\n",
+        );
+        for launch in [Launch::Standalone, Launch::Embedded] {
+            let components = ProvingComponents::new(&fleet, ComponentFlags::default(), launch);
+            let witness = components
+                .witness_generator(vec![AggregationRound::Leaf])
+                .unwrap();
+            assert_eq!(
+                (witness.arity, witness.max_circuits_in_flight),
+                (3, 7),
+                "{launch:?}"
+            );
+            assert_eq!(witness.picked_by, "wg-1");
+            assert_eq!(
+                (witness.idle_backoff_initial_ms, witness.idle_backoff_max_ms),
+                (11, 22)
+            );
+            let prover = components.circuit_prover().unwrap();
+            assert_eq!((prover.light_wvg_count, prover.heavy_wvg_count), (3, 2));
+            assert_eq!(prover.backend, ProverBackend::Gpu);
+            assert_eq!(prover.compression, CompressionProfile::Light);
+            assert_eq!(prover.keys_dir, PathBuf::from("/k"));
+            assert_eq!(
+                (prover.idle_backoff_initial_ms, prover.idle_backoff_max_ms),
+                (33, 44)
+            );
+            let compressor = components.compressor().unwrap();
+            assert_eq!(compressor.picked_by.as_deref(), Some("c-1"));
+            assert_eq!(
+                (compressor.arity, compressor.keys_dir.clone()),
+                (3, PathBuf::from("/k"))
+            );
+            assert_eq!(
+                (
+                    compressor.idle_backoff_initial_ms,
+                    compressor.idle_backoff_max_ms
+                ),
+                (55, 66)
+            );
+        }
+    }
+
+    #[test]
+    fn flags_override_sections_and_prove_defaults_to_one_generator_each() {
+        let fleet = config("[circuit_prover]\nheavy_wvg_count = 2\n");
+        let flags = ComponentFlags {
+            light: Some(4),
+            max_circuits_in_flight: Some(9),
+            keys_dir: Some(PathBuf::from("/flag")),
+            ..ComponentFlags::default()
+        };
+        let components = ProvingComponents::new(&fleet, flags, Launch::Standalone);
+        let prover = components.circuit_prover().unwrap();
+        assert_eq!((prover.light_wvg_count, prover.heavy_wvg_count), (4, 2));
+        assert_eq!(prover.keys_dir, PathBuf::from("/flag"));
+        let witness = components
+            .witness_generator(vec![AggregationRound::Basic])
+            .unwrap();
+        assert_eq!(witness.max_circuits_in_flight, 9);
+
+        let defaults = FleetConfig::default();
+        let embedded =
+            ProvingComponents::new(&defaults, ComponentFlags::default(), Launch::Embedded)
+                .circuit_prover()
+                .unwrap();
+        assert_eq!((embedded.light_wvg_count, embedded.heavy_wvg_count), (1, 1));
+        let standalone =
+            ProvingComponents::new(&defaults, ComponentFlags::default(), Launch::Standalone)
+                .circuit_prover()
+                .unwrap();
+        let component_default = ProverConfig::new(DEFAULT_PROTOCOL_VERSION);
+        assert_eq!(
+            (standalone.light_wvg_count, standalone.heavy_wvg_count),
+            (
+                component_default.light_wvg_count,
+                component_default.heavy_wvg_count
+            )
+        );
+    }
+
+    #[test]
+    fn an_invalid_setting_is_refused_with_its_section() {
+        let fleet = config("[polling.compressor]\ninitial_ms = 0\n");
+        let err = ProvingComponents::new(&fleet, ComponentFlags::default(), Launch::Embedded)
+            .compressor()
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("[polling.compressor]"),
+            "{err:#}"
+        );
+    }
+}

@@ -25,12 +25,12 @@ nvrtc=$(find /usr/local/cuda/lib64/ /usr/local/cuda/ /usr/lib/x86_64-linux-gnu /
 } > "$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
 echo "== one process, two threads"
-timeout "${TEST_TIMEOUT:-100}" "$BIN" --test-threads=1 --nocapture 2>&1 | tee "$OUT/one.log"
+timeout "${TEST_TIMEOUT:-45}" "$BIN" --test-threads=1 --nocapture 2>&1 | tee "$OUT/one.log"
 echo "one process exit status: ${PIPESTATUS[0]}" | tee -a "$OUT/one.log"
 echo "== two processes at once on device $ZKFLEET_GPU_DEVICE"
-timeout "${TEST_TIMEOUT:-100}" "$BIN" two_provers_share_one_card --nocapture > "$OUT/proc-a.log" 2>&1 &
+timeout "${TEST_TIMEOUT:-45}" "$BIN" two_provers_share_one_card --nocapture > "$OUT/proc-a.log" 2>&1 &
 a=$!
-timeout "${TEST_TIMEOUT:-100}" "$BIN" two_provers_share_one_card --nocapture > "$OUT/proc-b.log" 2>&1 &
+timeout "${TEST_TIMEOUT:-45}" "$BIN" two_provers_share_one_card --nocapture > "$OUT/proc-b.log" 2>&1 &
 b=$!
 wait $a; ra=$?
 wait $b; rb=$?

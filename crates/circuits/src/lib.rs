@@ -26,11 +26,11 @@ pub mod pipeline;
 pub mod proving;
 pub mod recursion;
 
-use plonky2::field::goldilocks_field::GoldilocksField;
 use plonky2::plonk::config::PoseidonGoldilocksConfig;
 
-/// The base field of every circuit.
-pub type F = GoldilocksField;
+/// The base field of every circuit (Goldilocks), defined once in the rollup (whose native
+/// hashes are over it) and re-exported here with the decoder of its elements from outside.
+pub use zkfleet_rollup::spec::{field_element, NonCanonical, F};
 /// The proof configuration: Poseidon over Goldilocks.
 pub type C = PoseidonGoldilocksConfig;
 /// The extension degree.

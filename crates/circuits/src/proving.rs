@@ -7,7 +7,7 @@
 //! circuit's `representative_map` and proves. Proofs travel as bytes
 //! (`ProofWithPublicInputs::to_bytes`).
 
-use plonky2::field::types::{Field, Field64, PrimeField64};
+use plonky2::field::types::PrimeField64;
 use plonky2::iop::generator::generate_partial_witness;
 use plonky2::iop::witness::{PartialWitness, PartitionWitness};
 use plonky2::plonk::circuit_data::{CommonCircuitData, ProverOnlyCircuitData, VerifierCircuitData};
@@ -86,12 +86,12 @@ impl WitnessVector {
         for i in 0..len {
             if bitmap[i / 8] & (1 << (i % 8)) != 0 {
                 let raw = reader.u64()?;
-                if raw >= F::ORDER {
-                    return Err(CircuitError::MalformedWitnessVector(format!(
+                let value = crate::field_element(raw).map_err(|_| {
+                    CircuitError::MalformedWitnessVector(format!(
                         "value {raw} at index {i} is not a canonical field element"
-                    )));
-                }
-                values.push(Some(F::from_canonical_u64(raw)));
+                    ))
+                })?;
+                values.push(Some(value));
             } else {
                 values.push(None);
             }
@@ -248,6 +248,7 @@ pub fn proof_from_bytes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use plonky2::field::types::Field;
 
     #[test]
     fn witness_vector_round_trips_and_rejects_damage() {

@@ -107,15 +107,27 @@ pub fn digest_to_hash_digest(d: Digest) -> HashDigest {
     HashDigest(d.elements.map(|e| e.to_canonical_u64()))
 }
 
+/// A `u64` from outside that is not a canonical field element (≥ p).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0} is not a canonical field element (≥ p)")]
+pub struct NonCanonical(pub u64);
+
+/// The field element `x` from outside (a blob, a witness, a public input), checked: `x < p`.
+/// Never reduced modulo p: two encodings of one element would let a malformed input pass for a
+/// well-formed one. The one decoder of every crate that reads field elements from bytes.
+pub fn field_element(x: u64) -> Result<F, NonCanonical> {
+    if x >= F::ORDER {
+        return Err(NonCanonical(x));
+    }
+    Ok(F::from_canonical_u64(x))
+}
+
 /// A digest from outside; `None` if an element is not canonical (≥ p), which a digest computed
 /// by Poseidon never is.
 pub fn hash_digest_to_digest(d: HashDigest) -> Option<Digest> {
     let mut elements = [F::ZERO; 4];
     for (out, &x) in elements.iter_mut().zip(d.0.iter()) {
-        if x >= F::ORDER {
-            return None;
-        }
-        *out = F::from_canonical_u64(x);
+        *out = field_element(x).ok()?;
     }
     Some(HashOut { elements })
 }
@@ -495,6 +507,18 @@ pub fn pubdata_step(acc: Digest, pubdata: Digest) -> Digest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_elements_from_outside_are_checked_not_reduced() {
+        assert_eq!(field_element(0), Ok(F::ZERO));
+        assert_eq!(field_element(F::ORDER - 1), Ok(F::NEG_ONE));
+        for x in [F::ORDER, F::ORDER + 1, u64::MAX] {
+            assert_eq!(field_element(x), Err(NonCanonical(x)));
+        }
+        assert!(NonCanonical(u64::MAX)
+            .to_string()
+            .contains("not a canonical field element"));
+    }
 
     #[test]
     fn limbs_split_every_u64() {

@@ -7,7 +7,7 @@
 //! witnesses, check the hash against the proof's public inputs, and check that each instance's
 //! `input` equals the previous instance's `output`.
 
-use plonky2::field::types::{Field, Field64};
+use plonky2::field::types::Field;
 use plonky2::hash::hash_types::HashOutTarget;
 use plonky2::hash::poseidon::PoseidonHash;
 use plonky2::iop::target::Target;
@@ -36,12 +36,11 @@ impl ClosedForm {
     pub fn committed_elements(&self) -> Result<Vec<F>, CircuitError> {
         let mut out = Vec::with_capacity(self.input.len() + self.output.len() + 1);
         for &value in self.input.iter().chain(&self.output) {
-            if value >= F::ORDER {
-                return Err(CircuitError::MalformedWitness(format!(
+            out.push(crate::field_element(value).map_err(|_| {
+                CircuitError::MalformedWitness(format!(
                     "closed-form element {value} is not canonical"
-                )));
-            }
-            out.push(F::from_canonical_u64(value));
+                ))
+            })?);
         }
         out.push(F::from_canonical_u32(self.item_count));
         Ok(out)

@@ -1,6 +1,5 @@
 //! `u64` amounts as two range-checked 32-bit limbs (a `u64` may exceed p, docs/rollup.md §1).
 
-use plonky2::field::types::{Field, Field64};
 use plonky2::iop::target::{BoolTarget, Target};
 use plonky2::iop::witness::{PartialWitness, WitnessWrite};
 use plonky2::plonk::circuit_builder::CircuitBuilder;
@@ -49,13 +48,11 @@ pub fn set_target(
     target: Target,
     value: u64,
 ) -> Result<(), CircuitError> {
-    if value >= F::ORDER {
-        return Err(CircuitError::MalformedWitness(format!(
-            "value {value} is not a canonical field element"
-        )));
-    }
+    let element = crate::field_element(value).map_err(|_| {
+        CircuitError::MalformedWitness(format!("value {value} is not a canonical field element"))
+    })?;
     witness
-        .set_target(target, F::from_canonical_u64(value))
+        .set_target(target, element)
         .map_err(|e| CircuitError::MalformedWitness(e.to_string()))
 }
 

@@ -14,7 +14,8 @@
 //! - [`plonky2_baseline`]: a job proven by plonky2's own `CircuitData::prove`, the baseline of
 //!   the proving-cost benchmark.
 //!
-//! [`crate::recursion::prove_batch`] runs the same steps in one process; the pipeline tests
+//! [`crate::recursion::prove_to_tip`] and [`crate::recursion::prove_from_tip`] run the same
+//! steps in one process; the pipeline tests
 //! check that both reach the same batch output.
 
 pub mod build;

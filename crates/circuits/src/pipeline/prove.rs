@@ -7,7 +7,6 @@
 //! and **verifies** the proof before returning its bytes: a proof that does not verify is never
 //! stored.
 
-use plonky2::field::types::{Field, Field64};
 use plonky2::iop::witness::PartialWitness;
 use plonky2::plonk::circuit_data::CircuitData;
 use plonky2::plonk::proof::ProofWithPublicInputs;
@@ -35,13 +34,11 @@ fn elements(values: &[u64], what: &str) -> Result<Vec<F>, PipelineError> {
     values
         .iter()
         .map(|&v| {
-            if v >= F::ORDER {
-                Err(PipelineError::InvalidInput(format!(
+            crate::field_element(v).map_err(|_| {
+                PipelineError::InvalidInput(format!(
                     "{what}: element {v} is not a canonical field element"
-                )))
-            } else {
-                Ok(F::from_canonical_u64(v))
-            }
+                ))
+            })
         })
         .collect()
 }

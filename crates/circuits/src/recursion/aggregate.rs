@@ -1,7 +1,7 @@
 //! Aggregating all basic proofs of one type into its final node proof, level by level.
 //!
 //! This is what an in-process prover of a whole batch calls per type; the distributed pipeline
-//! runs the same `prove_leaf` / `prove_node` steps as separate jobs.
+//! runs the same `LeafCircuit::prove` / `NodeCircuit::prove` steps as separate jobs.
 
 use zkfleet_types::CircuitId;
 

@@ -2,7 +2,7 @@
 //! compression, for a batch of any size.
 //!
 //! [`BatchCircuits`] holds every circuit of one configuration (basic geometry, arity,
-//! compression chain), built once; [`prove_batch`] cuts an executed batch into basic instances
+//! compression chain), built once; [`prove_to_tip`] cuts an executed batch into basic instances
 //! (`basic::split_batch`), proves each of them, aggregates each type level by level, proves the
 //! tip (types without items marked absent), the scheduler and the compression chain, verifies
 //! the final proof and checks that the batch output it attests is the one the native execution
@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use plonky2::field::types::{Field, Field64, PrimeField64};
+use plonky2::field::types::{Field, PrimeField64};
 use plonky2::util::serialization::{Buffer, Read};
 use zkfleet_rollup::execute::ExecutedBatch;
 use zkfleet_types::{BatchPublicOutput, CircuitId};
@@ -285,8 +285,8 @@ pub struct FinalBatchProof {
     pub timings: LayerTimings,
 }
 
-/// The intermediate proofs of [`prove_batch`] up to the tip, for callers (and tests) that run
-/// the last layers themselves.
+/// The intermediate proofs of a whole batch up to the tip ([`prove_to_tip`]), for callers (and
+/// tests) that run the last layers themselves ([`prove_from_tip`] or their own).
 #[derive(Debug, Clone)]
 pub struct TipStage {
     pub tip: TipProof,
@@ -404,15 +404,6 @@ pub fn prove_from_tip(
     })
 }
 
-/// Proves a whole batch: basic → leaf → node … → tip → scheduler → compression.
-pub fn prove_batch(
-    circuits: &BatchCircuits,
-    executed: &ExecutedBatch,
-) -> Result<FinalBatchProof, BatchProofError> {
-    let stage = prove_to_tip(circuits, executed)?;
-    prove_from_tip(circuits, stage, executed)
-}
-
 /// One type's basic proofs → leaves over chunks of A → node levels until one proof remains.
 fn aggregate(
     circuits: &BatchCircuits,
@@ -470,13 +461,9 @@ fn field_elements(values: &[u64], what: &str) -> Result<Vec<F>, CircuitError> {
     values
         .iter()
         .map(|&v| {
-            if v >= F::ORDER {
-                Err(CircuitError::MalformedWitness(format!(
-                    "{what} element {v} is not canonical"
-                )))
-            } else {
-                Ok(F::from_canonical_u64(v))
-            }
+            crate::field_element(v).map_err(|_| {
+                CircuitError::MalformedWitness(format!("{what} element {v} is not canonical"))
+            })
         })
         .collect()
 }

@@ -19,7 +19,8 @@
 //! - [`SchedulerCircuit`]: verifies the tip proof, enforces the cross-type links of the rollup's
 //!   types and exposes the batch public output ([`decode_public_output`]).
 //! - [`CompressionChain`]: re-proves a proof with size-optimised configurations.
-//! - [`prove_batch`]: an executed batch → its final proof, over [`BatchCircuits`].
+//! - [`prove_to_tip`] then [`prove_from_tip`]: an executed batch → its final proof, over
+//!   [`BatchCircuits`].
 //! - [`aggregate_type`]: a type's basic proofs → its final node proof.
 //!
 //! docs/proofs.md explains what each layer checks and why it is sound.
@@ -40,13 +41,11 @@ mod statement;
 mod tip;
 mod vk;
 
-use plonky2::field::goldilocks_field::GoldilocksField;
 use plonky2::plonk::circuit_data::CircuitConfig;
-use plonky2::plonk::config::PoseidonGoldilocksConfig;
 
 pub use aggregate::{aggregate_type, TypeAggregate};
 pub use batch_prover::{
-    absent_closed_form, basic_type_shape, prove_batch, prove_from_tip, prove_to_tip, BatchCircuits,
+    absent_closed_form, basic_type_shape, prove_from_tip, prove_to_tip, BatchCircuits,
     BatchProofError, FinalBatchProof, LayerTimings, TipStage,
 };
 pub use codec::FORMAT_VERSION;
@@ -76,32 +75,12 @@ pub use tip::{
 };
 pub use vk::{to_hash_digest, to_vk_digest, verifying_key_digest};
 
-/// Extension degree of every recursion circuit.
-pub const D: usize = 2;
-/// Hash configuration of every recursion circuit (Poseidon over Goldilocks).
-pub type C = PoseidonGoldilocksConfig;
-/// The field.
-pub type F = GoldilocksField;
+/// The field, configuration and extension degree of every circuit (`crate::{C, D, F}`).
+pub use crate::{C, D, F};
 
 /// Configuration of the basic, leaf, node and tip circuits.
 pub fn recursion_config() -> CircuitConfig {
     CircuitConfig::standard_recursion_config()
-}
-
-/// Proves a leaf over 1..=A basic proofs of its type, in sequence order.
-pub fn prove_leaf(
-    leaf: &LeafCircuit,
-    children: &[BasicProof],
-) -> Result<RecursionProof, RecursionError> {
-    leaf.prove(children)
-}
-
-/// Proves a node over 1..=A leaf or node proofs of one type, in sequence order.
-pub fn prove_node(
-    node: &NodeCircuit,
-    children: &[RecursionProof],
-) -> Result<RecursionProof, RecursionError> {
-    node.prove(children)
 }
 
 /// Proves the recursion tip over one slot per type of the tip's list.

@@ -49,7 +49,7 @@
 //! commits to every key of the tree, and the verifier can compare the exposed digest with the
 //! keys it expects.
 
-use plonky2::field::types::{Field, Field64, PrimeField64};
+use plonky2::field::types::{Field, PrimeField64};
 use plonky2::hash::hash_types::HashOut;
 use plonky2::hash::poseidon::PoseidonHash;
 use plonky2::iop::target::{BoolTarget, Target};
@@ -168,12 +168,11 @@ pub fn batch_public_inputs(output: &BatchPublicOutput) -> Result<Vec<F>, Recursi
     let digest = |what: &str, d: &HashDigest| -> Result<[F; 4], RecursionError> {
         let mut e = [F::ZERO; 4];
         for (x, &v) in e.iter_mut().zip(&d.0) {
-            if v >= F::ORDER {
-                return Err(RecursionError::InvalidBatchOutput(format!(
+            *x = crate::field_element(v).map_err(|_| {
+                RecursionError::InvalidBatchOutput(format!(
                     "{what} element {v} is not a field element"
-                )));
-            }
-            *x = F::from_canonical_u64(v);
+                ))
+            })?;
         }
         Ok(e)
     };
@@ -737,13 +736,10 @@ impl SchedulerCircuit {
                 let mut b = [0u8; 8];
                 buffer.read_exact(&mut b).map_err(ser)?;
                 let v = u64::from_le_bytes(b);
-                if v >= F::ORDER {
-                    return Err(RecursionError::Serialization {
-                        what: WHAT,
-                        reason: format!("key digest element {v} is not a field element"),
-                    });
-                }
-                *e = F::from_canonical_u64(v);
+                *e = crate::field_element(v).map_err(|_| RecursionError::Serialization {
+                    what: WHAT,
+                    reason: format!("key digest element {v} is not a field element"),
+                })?;
             }
         }
         let tip_common = codec::common_from_bytes(codec::read_blob(&mut buffer, WHAT)?, WHAT)?;

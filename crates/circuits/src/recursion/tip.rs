@@ -15,7 +15,7 @@
 //! - 4..8: `recursion_vk_digest = hash_no_pad(for each type: circuit id, leaf key digest(4);
 //!   node key digest(4))`, the keys the tip accepted.
 
-use plonky2::field::types::{Field, Field64, PrimeField64};
+use plonky2::field::types::{Field, PrimeField64};
 use plonky2::hash::hash_types::{HashOut, HashOutTarget};
 use plonky2::hash::poseidon::PoseidonHash;
 use plonky2::iop::target::{BoolTarget, Target};
@@ -531,13 +531,10 @@ impl RecursionTipCircuit {
             let mut b = [0u8; 8];
             buffer.read_exact(&mut b).map_err(ser)?;
             let v = u64::from_le_bytes(b);
-            if v >= F::ORDER {
-                return Err(RecursionError::Serialization {
-                    what: WHAT,
-                    reason: format!("key digest element {v} is not a field element"),
-                });
-            }
-            *e = F::from_canonical_u64(v);
+            *e = crate::field_element(v).map_err(|_| RecursionError::Serialization {
+                what: WHAT,
+                reason: format!("key digest element {v} is not a field element"),
+            })?;
         }
         let node_common = codec::common_from_bytes(codec::read_blob(&mut buffer, WHAT)?, WHAT)?;
         let data = codec::circuit_data_from_bytes(&codec::read_blob(&mut buffer, WHAT)?, WHAT)?;

@@ -13,7 +13,7 @@ use redb::{Database, ReadOnlyTable, ReadableDatabase, TableDefinition};
 use super::staged::Staged;
 use super::{Account, AccountId, StateError, StateTree};
 use crate::spec::{Digest, F, STATE_TREE_DEPTH};
-use plonky2::field::types::{Field, Field64, PrimeField64};
+use plonky2::field::types::{Field, PrimeField64};
 use plonky2::hash::hash_types::HashOut;
 
 /// Node key `level << 32 | index`: at level `l` the index is below 2^(32 − l).
@@ -39,12 +39,11 @@ fn digest_from_bytes(b: &[u8; 32]) -> Result<Digest, StateError> {
         let mut x = [0u8; 8];
         x.copy_from_slice(&b[i * 8..(i + 1) * 8]);
         let x = u64::from_le_bytes(x);
-        if x >= F::ORDER {
-            return Err(StateError::Corrupt(format!(
+        *e = crate::spec::field_element(x).map_err(|_| {
+            StateError::Corrupt(format!(
                 "stored digest element {x:#x} is not a field element"
-            )));
-        }
-        *e = F::from_canonical_u64(x);
+            ))
+        })?;
     }
     Ok(HashOut { elements })
 }

@@ -271,12 +271,12 @@ impl<R: Round> RoundSaver<R> {
     }
 }
 
+/// A job of round `R` that ran, with what it produced.
+type ProducedJob<R> = (Tracked<<R as Round>::Meta>, Produced<<R as Round>::Record>);
+
 impl<R: Round> RoundSaver<R> {
     /// Writes every job's blobs, then completes them all in one transaction.
-    async fn save_outputs(
-        &self,
-        produced: Vec<(Tracked<R::Meta>, Produced<R::Record>)>,
-    ) -> Result<(), BenchError> {
+    async fn save_outputs(&self, produced: Vec<ProducedJob<R>>) -> Result<(), BenchError> {
         let began = Instant::now();
         let mut blobs = Vec::new();
         let mut jobs = Vec::with_capacity(produced.len());

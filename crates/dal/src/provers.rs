@@ -327,7 +327,7 @@ fn count(value: i64) -> u64 {
 /// The operations, once per backend: `$lock` is the row-lock clause of the pick (PostgreSQL's
 /// `FOR UPDATE SKIP LOCKED`; nothing on SQLite, whose `BEGIN IMMEDIATE` serialises writers).
 macro_rules! provers_ops {
-    ($module:ident, $db:ty, $lock:literal, $begin:path) => {
+    ($module:ident, $db:ty, $lock:literal, $row_lock:literal, $begin:path) => {
         mod $module {
             use super::*;
             use crate::rows::ProverJobRow;
@@ -675,11 +675,15 @@ macro_rules! provers_ops {
                     return Ok(LeaseOutcome::NoJob);
                 }
                 let mut tx = $begin(pool).await?;
-                let status: Option<String> =
-                    sqlx::query_scalar("SELECT status FROM outside_provers WHERE name = $1")
-                        .bind(request.prover)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                // The prover's row is locked for the transaction (PostgreSQL): two concurrent
+                // leases of one prover are counted one after the other against its limit.
+                let status: Option<String> = sqlx::query_scalar(concat!(
+                    "SELECT status FROM outside_provers WHERE name = $1",
+                    $row_lock
+                ))
+                .bind(request.prover)
+                .fetch_optional(&mut *tx)
+                .await?;
                 if status.as_deref() != Some("active") {
                     tx.rollback().await?;
                     return Ok(LeaseOutcome::NotActive);
@@ -1054,13 +1058,20 @@ macro_rules! provers_ops {
                     let why = format!(
                         "outside prover {prover} missed the deadline of lease {lease_id}"
                     );
-                    let requeued = requeue_held(&mut tx, job_id, token, &why, now).await?;
-                    sqlx::query(
-                        "UPDATE outside_prover_leases SET status = 'expired' WHERE id = $1",
+                    // Guarded on 'active': of two sweeps racing (two API replicas), one
+                    // expires the lease and charges the miss, the other changes nothing.
+                    let claimed = sqlx::query(
+                        "UPDATE outside_prover_leases SET status = 'expired' \
+                         WHERE id = $1 AND status = 'active'",
                     )
                     .bind(lease_id)
                     .execute(&mut *tx)
-                    .await?;
+                    .await?
+                    .rows_affected();
+                    if claimed == 0 {
+                        continue;
+                    }
+                    let requeued = requeue_held(&mut tx, job_id, token, &why, now).await?;
                     event(
                         &mut tx, &prover, Some(lease_id), Some(job_id), "missed",
                         Some("deadline"), Some(&why), true, 0, 0, now,
@@ -1202,9 +1213,10 @@ provers_ops!(
     pg_ops,
     sqlx::Postgres,
     " FOR UPDATE SKIP LOCKED",
+    " FOR UPDATE",
     crate::postgres::begin_write
 );
-provers_ops!(sqlite_ops, sqlx::Sqlite, "", crate::sqlite::begin_write);
+provers_ops!(sqlite_ops, sqlx::Sqlite, "", "", crate::sqlite::begin_write);
 
 /// Calls the same operation on whichever backend the handle holds.
 macro_rules! on_backend {

@@ -169,7 +169,11 @@ impl ProverApiConfig {
         if self.max_request_body_bytes < 1024 {
             return bad("max_request_body_bytes must be at least 1024");
         }
-        if !(self.rate_limit_per_second > 0.0) || self.rate_limit_burst == 0 {
+        // Written so that NaN is refused too.
+        if self.rate_limit_per_second.is_nan()
+            || self.rate_limit_per_second <= 0.0
+            || self.rate_limit_burst == 0
+        {
             return bad("rate_limit_per_second and rate_limit_burst must be positive");
         }
         if self.max_active_leases_per_prover == 0 || self.max_job_attempts == 0 {
@@ -270,8 +274,10 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("share_percent"));
-        let mut config = ProverApiConfig::default();
-        config.max_lease_duration = Duration::from_secs(1);
+        let config = ProverApiConfig {
+            max_lease_duration: Duration::from_secs(1),
+            ..ProverApiConfig::default()
+        };
         assert!(config.validate().is_err());
         let parsed: Result<ProverApiConfig, _> =
             serde_json::from_str(r#"{"lease_duraton": "10s"}"#);

@@ -335,7 +335,7 @@ macro_rules! both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    crate::common::with_db(crate::common::Backend::Postgres, |db| super::$name(db)).await;
+                    $crate::common::with_db($crate::common::Backend::Postgres, |db| super::$name(db)).await;
                 }
             )*
         }
@@ -343,7 +343,7 @@ macro_rules! both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    crate::common::with_db(crate::common::Backend::Sqlite, |db| super::$name(db)).await;
+                    $crate::common::with_db($crate::common::Backend::Sqlite, |db| super::$name(db)).await;
                 }
             )*
         }

@@ -169,8 +169,13 @@ pub struct CircuitProverSection {
     /// Heavy witness-vector generators: heavy circuits first, then light ones (`--heavy`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub heavy_wvg_count: Option<usize>,
-    /// Which prover proves: "cpu" (plonky2) or "gpu" (commitments on the GPU, docs/gpu.md).
+    /// Which prover proves: "cpu" (plonky2) or "gpu" (commitments on the GPU, docs/gpu.md)
+    /// (`--backend`).
     pub backend: ProverBackend,
+    /// The CUDA ordinal `backend = "gpu"` proves on (`--gpu-device`; default 0): one circuit
+    /// prover per card (docs/gpu.md, "Several GPUs per host").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu_device: Option<usize>,
     /// Recorded in `picked_by` of every job the process picks (default `circuit-prover@HOST-PID`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub picked_by: Option<String>,
@@ -197,6 +202,9 @@ pub struct ComponentFlags {
     pub heavy: Option<usize>,
     /// `--max-circuits-in-flight` of a witness generator.
     pub max_circuits_in_flight: Option<usize>,
+    /// `--backend` / `--gpu-device` of a circuit prover.
+    pub backend: Option<ProverBackend>,
+    pub gpu_device: Option<usize>,
 }
 
 /// Where a component runs: its own process (`zkfleet witness-generator`, ...) or in `zkfleet
@@ -283,7 +291,10 @@ impl<'a> ProvingComponents<'a> {
         if let Some(heavy) = self.flags.heavy.or(section.heavy_wvg_count).or(embedded) {
             config.heavy_wvg_count = heavy;
         }
-        config.backend = section.backend;
+        config.backend = self.flags.backend.unwrap_or(section.backend);
+        if let Some(gpu_device) = self.flags.gpu_device.or(section.gpu_device) {
+            config.gpu_device = gpu_device;
+        }
         config.keys_dir = self.keys_dir();
         config.geometry = proving.geometry;
         config.arity = proving.arity;
@@ -347,6 +358,7 @@ mod tests {
             "[proving]\narity = 3\ncompression = \"light\"\nkeys_dir = \"/k\"\n\
              [witness_generator]\nmax_circuits_in_flight = 7\npicked_by = \"wg-1\"\n\
              [circuit_prover]\nlight_wvg_count = 3\nheavy_wvg_count = 2\nbackend = \"gpu\"\n\
+             gpu_device = 1\n\
              [compressor]\npicked_by = \"c-1\"\n\
              [polling.witness_generator]\ninitial_ms = 11\nmax_ms = 22\n\
              [polling.circuit_prover]\ninitial_ms = 33\nmax_ms = 44\n\
@@ -369,7 +381,7 @@ mod tests {
             );
             let prover = components.circuit_prover().unwrap();
             assert_eq!((prover.light_wvg_count, prover.heavy_wvg_count), (3, 2));
-            assert_eq!(prover.backend, ProverBackend::Gpu);
+            assert_eq!((prover.backend, prover.gpu_device), (ProverBackend::Gpu, 1));
             assert_eq!(prover.compression, CompressionProfile::Light);
             assert_eq!(prover.keys_dir, PathBuf::from("/k"));
             assert_eq!(
@@ -394,9 +406,11 @@ mod tests {
 
     #[test]
     fn flags_override_sections_and_prove_defaults_to_one_generator_each() {
-        let fleet = config("[circuit_prover]\nheavy_wvg_count = 2\n");
+        let fleet = config("[circuit_prover]\nheavy_wvg_count = 2\ngpu_device = 1\n");
         let flags = ComponentFlags {
             light: Some(4),
+            backend: Some(ProverBackend::Gpu),
+            gpu_device: Some(3),
             max_circuits_in_flight: Some(9),
             keys_dir: Some(PathBuf::from("/flag")),
             ..ComponentFlags::default()
@@ -405,6 +419,7 @@ mod tests {
         let prover = components.circuit_prover().unwrap();
         assert_eq!((prover.light_wvg_count, prover.heavy_wvg_count), (4, 2));
         assert_eq!(prover.keys_dir, PathBuf::from("/flag"));
+        assert_eq!((prover.backend, prover.gpu_device), (ProverBackend::Gpu, 3));
         let witness = components
             .witness_generator(vec![AggregationRound::Basic])
             .unwrap();
@@ -416,6 +431,10 @@ mod tests {
                 .circuit_prover()
                 .unwrap();
         assert_eq!((embedded.light_wvg_count, embedded.heavy_wvg_count), (1, 1));
+        assert_eq!(
+            (embedded.backend, embedded.gpu_device),
+            (ProverBackend::Cpu, 0)
+        );
         let standalone =
             ProvingComponents::new(&defaults, ComponentFlags::default(), Launch::Standalone)
                 .circuit_prover()

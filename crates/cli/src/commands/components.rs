@@ -163,6 +163,15 @@ pub struct CircuitProverArgs {
     /// DATA_DIR/keys; built on first use).
     #[arg(long, value_name = "DIR")]
     keys_dir: Option<std::path::PathBuf>,
+    /// Which prover proves: `cpu` (plonky2) or `gpu` (the batch commitments on a GPU; the CPU,
+    /// with a warning, where no GPU is usable) (default: `[circuit_prover] backend`, else cpu).
+    #[arg(long, value_name = "cpu|gpu")]
+    backend: Option<zkfleet_circuit_prover::ProverBackend>,
+    /// The card `--backend gpu` proves on, as a CUDA ordinal among the cards
+    /// CUDA_VISIBLE_DEVICES leaves visible (default: `[circuit_prover] gpu_device`, else 0). Run
+    /// one circuit prover per card.
+    #[arg(long, value_name = "ORDINAL")]
+    gpu_device: Option<usize>,
 }
 
 /// `zkfleet circuit-prover`.
@@ -173,6 +182,8 @@ pub async fn circuit_prover(fleet: &Fleet, args: &CircuitProverArgs) -> anyhow::
         keys_dir: args.keys_dir.clone(),
         light: args.light,
         heavy: args.heavy,
+        backend: args.backend,
+        gpu_device: args.gpu_device,
         ..ComponentFlags::default()
     };
     let config =

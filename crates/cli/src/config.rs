@@ -35,8 +35,7 @@ use zkfleet_store::StoreConfig;
 use zkfleet_types::ChainId;
 
 pub use crate::proving::{
-    CircuitProverSection, CompressorSection, IdleBackoff, PollingConfig, ProvingConfig,
-    WitnessGeneratorSection,
+    CircuitProverSection, CompressorSection, PollingConfig, ProvingConfig, WitnessGeneratorSection,
 };
 
 /// Prefix of every environment variable the fleet reads.
@@ -332,6 +331,7 @@ fn parse_literal(value: &str) -> toml::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proving::IdleBackoff;
     use zkfleet_store::StoreBackend;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

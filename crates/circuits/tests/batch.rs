@@ -103,7 +103,7 @@ fn a_batch_proves_end_to_end_and_the_final_proof_attests_its_output() {
         "node depths: {:?}",
         timings.node_proofs_per_depth
     );
-    let proof = prove_from_tip(&f.circuits, f.stage.clone(), &f.executed).expect("batch proves");
+    let proof = prove_from_tip(f.circuits, f.stage.clone(), &f.executed).expect("batch proves");
     let mut expected = f.executed.public_output;
     expected.recursion_tree_vk_digest = f.circuits.scheduler().tree_vk_digest();
     assert_ne!(expected.recursion_tree_vk_digest, HashDigest([0; 4]));

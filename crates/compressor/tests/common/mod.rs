@@ -4,7 +4,7 @@
 //! once per test binary; and the walk through the job database that queues a batch's
 //! compression job with that scheduler proof as its input.
 
-#![allow(dead_code)] // each test binary uses a different part of the harness
+#![allow(dead_code, unused_imports)] // each test binary uses a different part of the harness
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -112,11 +112,11 @@ impl Fixture {
 fn batch_with_every_type() -> ExecutedBatch {
     zkfleet_test_support::fixtures::batch_with_every_type(
         &GeneratorConfig {
-        accounts: 4,
-        operations: 5,
-        tree_height: GEOMETRY.xmss_height as usize,
-        batch_number: BatchNumber(7),
-        ..GeneratorConfig::default()
+            accounts: 4,
+            operations: 5,
+            tree_height: GEOMETRY.xmss_height as usize,
+            batch_number: BatchNumber(7),
+            ..GeneratorConfig::default()
         },
         zkfleet_test_support::fixtures::SEEDS,
     )

@@ -659,6 +659,9 @@ mod tests {
             .expect("run sh");
         assert!(status.success());
         let spent = children_cpu_time() - before;
-        assert!(spent >= Duration::from_millis(50), "the child's CPU: {spent:?}");
+        assert!(
+            spent >= Duration::from_millis(50),
+            "the child's CPU: {spent:?}"
+        );
     }
 }

@@ -17,8 +17,8 @@ mod config;
 mod fleet;
 mod output;
 mod provers;
-mod remote_prover;
 mod proving;
+mod remote_prover;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

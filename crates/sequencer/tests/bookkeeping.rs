@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use zkfleet_rollup::witness_input::BatchWitnessInput;
 use zkfleet_sequencer::{
     Acceptance, ChainParameters, ProofVerifier, Refusal, Sequencer, SequencerConfig,
     SequencerError, SubmitError, VerifierError,
@@ -18,7 +19,6 @@ use zkfleet_types::api::{Base64Bytes, FinalProof, ProofGenerationDataResponse};
 use zkfleet_types::{
     BatchNumber, BatchPublicOutput, ChainId, HashDigest, ProtocolSemanticVersion, VkDigest,
 };
-use zkfleet_rollup::witness_input::BatchWitnessInput;
 
 const VERSION: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
 const TREE_DIGEST: VkDigest = VkDigest(HashDigest([11, 12, 13, 14]));

@@ -19,6 +19,7 @@ use common::proving::{
     GEOMETRY,
 };
 use common::{round_status, TestEnv, CHAIN};
+use zkfleet_blobs::{AuxOutput, SchedulerPartialInput};
 use zkfleet_circuits::pipeline::witness::{NodeChildren, TipSlotWitnessData};
 use zkfleet_circuits::pipeline::{AggregationWitness, FinalVerifyingKey};
 use zkfleet_dal::{JobRef, JobSummary, TransitionOutcome};
@@ -27,7 +28,6 @@ use zkfleet_rollup::operation::Operation;
 use zkfleet_store::{CircuitWitnessBytes, ObjectKey, ProofBytes};
 use zkfleet_types::{AggregationRound, CircuitId, JobStatus, L1BatchId};
 use zkfleet_witness_generator::aggregation::tree::AggregationTree;
-use zkfleet_blobs::{AuxOutput, SchedulerPartialInput};
 
 use AggregationRound::{Basic, Leaf, Node, RecursionTip, Scheduler};
 

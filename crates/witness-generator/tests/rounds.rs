@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::proving::{config, ARITY, GEOMETRY};
 use common::{round_status, TestEnv, CHAIN, TREE_HEIGHT, VERSION};
+use zkfleet_blobs::SchedulerPartialInput;
 use zkfleet_circuits::pipeline::witness::TipSlotWitnessData;
 use zkfleet_circuits::pipeline::AggregationWitness;
 use zkfleet_dal::{HeavySet, JobRef, JobSummary, ProverJobClass};
@@ -26,7 +27,6 @@ use zkfleet_runner::CancellationToken;
 use zkfleet_store::{CircuitWitnessBytes, ObjectKey, ProofBytes};
 use zkfleet_types::{AggregationRound, BatchNumber, CircuitId, JobStatus, L1BatchId};
 use zkfleet_witness_generator::aggregation::tree::AggregationTree;
-use zkfleet_blobs::SchedulerPartialInput;
 use zkfleet_witness_generator::{run, RoundReport, WitnessGeneratorError};
 
 use AggregationRound::{Leaf, Node, RecursionTip, Scheduler};

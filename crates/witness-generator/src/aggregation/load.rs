@@ -10,8 +10,8 @@ use zkfleet_types::{AggregationRound, CircuitId, L1BatchId};
 
 use super::keys::{closed_forms_key, describe_proof, proof_key, scheduler_input_key};
 use super::AggregationError;
-use zkfleet_blobs::{SchedulerPartialInput, StoredClosedForms};
 use crate::metrics;
+use zkfleet_blobs::{SchedulerPartialInput, StoredClosedForms};
 
 /// The bytes of `proofs`, in the order given, with at most `max_in_flight` reads at once (each
 /// holds one proof). The keys must have been checked (`keys::check_proof_refs`).

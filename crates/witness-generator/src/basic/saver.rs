@@ -14,9 +14,9 @@ use zkfleet_types::L1BatchId;
 use super::executor::BasicWitnessError;
 use super::upload::{upload_circuits, UploadError};
 use super::{BasicArtifacts, BasicJobMeta, ROUND};
-use zkfleet_blobs::{AuxOutput, SchedulerPartialInput, StoredClosedForms};
 use crate::failure::job_failure_kind;
 use crate::metrics::{self, JobOutcome};
+use zkfleet_blobs::{AuxOutput, SchedulerPartialInput, StoredClosedForms};
 use zkfleet_types::FailureKind;
 
 /// Why the saver could not record a job's outcome. The job stays `in_progress` and the

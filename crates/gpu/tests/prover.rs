@@ -251,7 +251,7 @@ fn median(v: &mut [f64]) -> f64 {
 /// verifier (the shape of our leaf/node circuits) and Poseidon chains of 2^k rows, k from
 /// `ZKFLEET_GPU_PROVE_SIZES` (default "16,18"). JSON to `$ZKFLEET_GPU_PROVE_BENCH_JSON`.
 #[test]
-#[ignore]
+#[ignore = "benchmark: needs a GPU and minutes of CPU time (scripts/device-prove.sh runs it)"]
 fn bench_prove() {
     let Some(gpu) = backends().into_iter().find(|b| b.name() == "gpu") else {
         return;

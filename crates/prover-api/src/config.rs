@@ -80,17 +80,17 @@ pub struct ProverApiConfig {
     pub proving: ProvingConfiguration,
     pub keys_dir: PathBuf,
     /// A lease's first deadline, from the lease.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub lease_duration: Duration,
     /// Longest a lease may last, extensions included.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub max_lease_duration: Duration,
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub challenge_ttl: Duration,
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub session_ttl: Duration,
     /// How often expired leases are swept back into the queue.
-    #[serde(with = "crate::duration")]
+    #[serde(with = "zkfleet_service::duration")]
     pub sweep_interval: Duration,
     /// Largest request body (a proof submission is the largest request).
     pub max_request_body_bytes: usize,

@@ -24,7 +24,6 @@
 pub mod checker;
 pub mod client;
 pub mod config;
-mod duration;
 pub mod error;
 pub mod keys;
 pub mod metrics;

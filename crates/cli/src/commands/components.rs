@@ -8,7 +8,7 @@
 //! and store of the fleet.
 
 use anyhow::Context;
-use zkfleet_runner::CancellationToken;
+pub(crate) use zkfleet_service::shutdown_on_signal;
 
 use crate::fleet::Fleet;
 use crate::proving::{ComponentFlags, Launch, ProvingComponents};
@@ -66,36 +66,6 @@ fn export_metrics(component: &str, address: std::net::SocketAddr) -> anyhow::Res
     zkfleet_store::register_metrics();
     tracing::info!(%address, component, "metrics at /metrics");
     Ok(())
-}
-
-/// A token cancelled by the first SIGINT (Ctrl-C) or SIGTERM (what process supervisors send).
-pub(crate) fn shutdown_on_signal() -> CancellationToken {
-    let cancel = CancellationToken::new();
-    let token = cancel.clone();
-    tokio::spawn(async move {
-        let interrupt = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            match signal(SignalKind::terminate()) {
-                Ok(mut terminate) => {
-                    tokio::select! {
-                        _ = interrupt => {}
-                        _ = terminate.recv() => {}
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for SIGTERM; stopping on SIGINT only");
-                    let _ = interrupt.await;
-                }
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = interrupt.await;
-        tracing::info!("shutdown requested; stopping gracefully");
-        token.cancel();
-    });
-    cancel
 }
 
 /// Flags of `zkfleet witness-generator`.

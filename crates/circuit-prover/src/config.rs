@@ -32,11 +32,12 @@ pub struct HeavyCircuit {
 /// idle_backoff_initial_ms = 1000
 /// idle_backoff_max_ms = 5000
 /// keys_dir = "./keys"
-/// # picked_by = "prover-7"     # default: hostname-pid
+/// # picked_by = "prover-7"     # default: circuit-prover@HOST-PID
 /// arity = 2                    # proofs aggregated per leaf / node job
 /// compression = "standard"     # or "light"; selects the keystore entry, hence the final key
 /// backend = "cpu"              # or "gpu": commitments on a GPU (CPU, saying so, where none)
 /// gpu_device = 0               # the CUDA ordinal `backend = "gpu"` proves on (one process per card)
+/// # rounds = ["leaf", "node", "recursion_tip", "scheduler"]  # default: every round
 /// # [circuit_prover.geometry]  # default: BasicGeometry::default()
 /// ```
 ///
@@ -107,6 +108,10 @@ pub struct ProverConfig {
     /// at start.
     #[serde(default)]
     pub gpu_device: usize,
+    /// The rounds whose jobs this process picks; unset: every round. A fleet that leaves a
+    /// round to outside provers (docs/prover-api.md) runs its own provers without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<Vec<AggregationRound>>,
 }
 
 /// The fleet's default arity: two children per aggregation job (docs/benchmarks.md).
@@ -250,6 +255,7 @@ impl ProverConfig {
             compression: CompressionProfile::default(),
             backend: crate::backend::ProverBackend::default(),
             gpu_device: 0,
+            rounds: None,
         }
     }
 
@@ -305,9 +311,25 @@ impl ProverConfig {
                 self.arity
             )));
         }
+        if matches!(&self.rounds, Some(rounds) if rounds.is_empty()) {
+            return Err(ProverError::Config(
+                "rounds is empty: nothing would be picked (leave it out for every round)".into(),
+            ));
+        }
         self.geometry
             .validate()
             .map_err(|e| ProverError::Config(format!("geometry: {e}")))
+    }
+
+    /// The rounds this process picks jobs of (every round unless `rounds` says otherwise).
+    pub fn picked_rounds(&self) -> Vec<AggregationRound> {
+        let mut rounds = self
+            .rounds
+            .clone()
+            .unwrap_or_else(|| AggregationRound::ALL.to_vec());
+        rounds.sort();
+        rounds.dedup();
+        rounds
     }
 
     /// The heavy set as the job database takes it.
@@ -323,9 +345,9 @@ impl ProverConfig {
         Duration::from_millis(self.idle_backoff_max_ms)
     }
 
-    /// `picked_by`, or `{hostname}-{pid}` so an operator can find the process holding a job.
+    /// `picked_by`, or `circuit-prover@{hostname}-{pid}` so an operator can find the process holding a job.
     pub fn worker_name(&self) -> String {
-        zkfleet_runner::worker_name(self.picked_by.as_deref())
+        zkfleet_runner::worker_name("circuit-prover", self.picked_by.as_deref())
     }
 }
 
@@ -429,6 +451,35 @@ mod tests {
 
         assert!(serde_json::from_str::<ProverConfig>(
             r#"{"protocol_version": "0.1.0", "lite_wvg_count": 2}"#
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn rounds_default_to_every_round_and_an_empty_list_is_refused() {
+        let every: ProverConfig =
+            serde_json::from_str(r#"{"protocol_version": "0.1.0"}"#).expect("config");
+        assert_eq!(every.picked_rounds(), AggregationRound::ALL.to_vec());
+        let aggregation: ProverConfig = serde_json::from_str(
+            r#"{"protocol_version": "0.1.0", "rounds": ["scheduler", "leaf", "node", "recursion_tip", "leaf"]}"#,
+        )
+        .expect("config");
+        aggregation.validate().expect("valid");
+        assert_eq!(
+            aggregation.picked_rounds(),
+            [
+                AggregationRound::Leaf,
+                AggregationRound::Node,
+                AggregationRound::RecursionTip,
+                AggregationRound::Scheduler
+            ]
+        );
+        let none: ProverConfig =
+            serde_json::from_str(r#"{"protocol_version": "0.1.0", "rounds": []}"#).expect("config");
+        let message = none.validate().expect_err("no round").to_string();
+        assert!(message.contains("rounds is empty"), "{message}");
+        assert!(serde_json::from_str::<ProverConfig>(
+            r#"{"protocol_version": "0.1.0", "rounds": ["bassic"]}"#
         )
         .is_err());
     }

@@ -110,6 +110,7 @@ pub async fn run(
                 version: config.protocol_version,
                 class,
                 heavy: heavy_set.clone(),
+                rounds: config.picked_rounds(),
                 picked_by: picked_by.clone(),
                 runner: label,
             },

@@ -19,7 +19,7 @@ use zkfleet_circuits::WitnessVector;
 use zkfleet_dal::{Dal, HeavySet, ProverJobClass};
 use zkfleet_runner::{Executor, JobError, JobPicker, JobSaver, PickedMany};
 use zkfleet_store::{CircuitWitnessBytes, Store};
-use zkfleet_types::ProtocolSemanticVersion;
+use zkfleet_types::{AggregationRound, ProtocolSemanticVersion};
 
 use crate::error::ProverError;
 use crate::failure::{job_failure_kind, record_failure};
@@ -42,6 +42,8 @@ pub struct WvgPicker {
     pub(crate) version: ProtocolSemanticVersion,
     pub(crate) class: ProverJobClass,
     pub(crate) heavy: HeavySet,
+    /// The rounds this process proves (`[circuit_prover] rounds`).
+    pub(crate) rounds: Vec<AggregationRound>,
     pub(crate) picked_by: String,
     /// `heavy` or `light`, for logs.
     pub(crate) runner: &'static str,
@@ -62,7 +64,13 @@ impl JobPicker for WvgPicker {
     async fn pick(&mut self) -> Result<Option<(LoadedBlob, ProverJobMeta)>, ProverError> {
         let Some(job) = self
             .dal
-            .pick_prover_job(self.version, self.class, &self.heavy, &self.picked_by)
+            .pick_prover_job_in_rounds(
+                self.version,
+                self.class,
+                &self.heavy,
+                &self.rounds,
+                &self.picked_by,
+            )
             .await?
         else {
             return Ok(None);
@@ -77,10 +85,11 @@ impl JobPicker for WvgPicker {
         let limit = u32::try_from(limit).unwrap_or(u32::MAX);
         let jobs = self
             .dal
-            .pick_prover_jobs(
+            .pick_prover_jobs_in_rounds(
                 self.version,
                 self.class,
                 &self.heavy,
+                &self.rounds,
                 &self.picked_by,
                 limit,
             )

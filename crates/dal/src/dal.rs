@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use zkfleet_types::ids::{LeafJobId, NodeJobId, ProverJobId};
-use zkfleet_types::{JobStatus, L1BatchId, ProtocolSemanticVersion, ProtocolVersion};
+use zkfleet_types::{
+    AggregationRound, JobStatus, L1BatchId, ProtocolSemanticVersion, ProtocolVersion,
+};
 
 use crate::connection::{BackendKind, PoolOptions};
 use crate::error::DalResult;
@@ -236,7 +238,21 @@ impl Dal {
         heavy: &HeavySet,
         picked_by: &str,
     ) -> DalResult<Option<ProverJob>> {
-        dispatch!(self.pick_prover_job(version, class, heavy, picked_by))
+        dispatch!(self.pick_prover_job(version, class, heavy, &AggregationRound::ALL, picked_by))
+    }
+
+    /// [`Dal::pick_prover_job`] restricted to jobs of `rounds` (a circuit prover that leaves
+    /// some rounds to others, e.g. to outside provers; docs/circuit-prover.md). An empty list
+    /// picks nothing.
+    pub async fn pick_prover_job_in_rounds(
+        &self,
+        version: ProtocolSemanticVersion,
+        class: ProverJobClass,
+        heavy: &HeavySet,
+        rounds: &[AggregationRound],
+        picked_by: &str,
+    ) -> DalResult<Option<ProverJob>> {
+        dispatch!(self.pick_prover_job(version, class, heavy, rounds, picked_by))
     }
 
     /// Up to `limit` prover jobs of one (round, circuit, depth) in one transaction: the first
@@ -252,7 +268,28 @@ impl Dal {
         picked_by: &str,
         limit: u32,
     ) -> DalResult<Vec<ProverJob>> {
-        dispatch!(self.pick_prover_jobs(version, class, heavy, picked_by, limit))
+        dispatch!(self.pick_prover_jobs(
+            version,
+            class,
+            heavy,
+            &AggregationRound::ALL,
+            picked_by,
+            limit
+        ))
+    }
+
+    /// [`Dal::pick_prover_jobs`] restricted to jobs of `rounds` (the batch is of the first
+    /// job's round, so of `rounds` too). An empty list picks nothing.
+    pub async fn pick_prover_jobs_in_rounds(
+        &self,
+        version: ProtocolSemanticVersion,
+        class: ProverJobClass,
+        heavy: &HeavySet,
+        rounds: &[AggregationRound],
+        picked_by: &str,
+        limit: u32,
+    ) -> DalResult<Vec<ProverJob>> {
+        dispatch!(self.pick_prover_jobs(version, class, heavy, rounds, picked_by, limit))
     }
 
     pub async fn pick_compression_job(

@@ -6,7 +6,7 @@
 
 use chrono::Utc;
 use zkfleet_types::ids::{LeafJobId, NodeJobId};
-use zkfleet_types::ProtocolSemanticVersion;
+use zkfleet_types::{AggregationRound, ProtocolSemanticVersion};
 
 use super::{begin_write, sql, Pool, Tx};
 use crate::error::{DalError, DalResult};
@@ -22,7 +22,7 @@ use crate::rows::{
 /// Runs a pick statement ($1 minor, $2 patch, $3 picked_by, $4 now).
 async fn pick_row<R>(
     tx: &mut Tx,
-    statement: &'static str,
+    statement: &str,
     version: ProtocolSemanticVersion,
     picked_by: &str,
 ) -> DalResult<Option<R>>
@@ -240,11 +240,15 @@ pub(crate) async fn pick_prover_job(
     version: ProtocolSemanticVersion,
     class: ProverJobClass,
     heavy: &HeavySet,
+    rounds: &[AggregationRound],
     picked_by: &str,
 ) -> DalResult<Option<ProverJob>> {
+    let Some(rounds) = RoundFilter::of(rounds) else {
+        return Ok(None);
+    };
     let heavy_keys = heavy.to_json_keys();
     let mut tx = begin_write(pool).await?;
-    let row = pick_prover_row(&mut tx, version, class, &heavy_keys, picked_by).await?;
+    let row = pick_prover_row(&mut tx, version, class, &heavy_keys, &rounds, picked_by).await?;
     tx.commit().await?;
     row.map(ProverJobRow::into_job).transpose()
 }
@@ -259,15 +263,20 @@ pub(crate) async fn pick_prover_jobs(
     version: ProtocolSemanticVersion,
     class: ProverJobClass,
     heavy: &HeavySet,
+    rounds: &[AggregationRound],
     picked_by: &str,
     limit: u32,
 ) -> DalResult<Vec<ProverJob>> {
+    let Some(rounds) = RoundFilter::of(rounds) else {
+        return Ok(Vec::new());
+    };
     if limit == 0 {
         return Ok(Vec::new());
     }
     let heavy_keys = heavy.to_json_keys();
     let mut tx = begin_write(pool).await?;
-    let Some(first) = pick_prover_row(&mut tx, version, class, &heavy_keys, picked_by).await?
+    let Some(first) =
+        pick_prover_row(&mut tx, version, class, &heavy_keys, &rounds, picked_by).await?
     else {
         tx.commit().await?;
         return Ok(Vec::new());
@@ -304,22 +313,71 @@ pub(crate) async fn pick_prover_jobs(
     Ok(jobs)
 }
 
+/// Which rounds a prover-job pick may take: every round (the pick statements as written), or
+/// a subset, added to the candidate `SELECT` as a condition on `aggregation_round`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RoundFilter {
+    Every,
+    /// `aggregation_round IN (…)`, the rounds' codes: integers of the closed round enum,
+    /// formatted here, never text from outside.
+    Only(String),
+}
+
+impl RoundFilter {
+    /// `None` for an empty list: nothing may be picked.
+    fn of(rounds: &[AggregationRound]) -> Option<Self> {
+        let mut codes: Vec<u8> = rounds.iter().map(|r| r.as_u8()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        if codes.is_empty() {
+            return None;
+        }
+        if codes.len() == AggregationRound::ALL.len() {
+            return Some(Self::Every);
+        }
+        let list = codes
+            .iter()
+            .map(u8::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        Some(Self::Only(format!(" AND aggregation_round IN ({list})")))
+    }
+
+    /// `statement` (one of the single prover-job picks) with the condition added to its
+    /// candidate `SELECT`, whose `ORDER BY` is the statement's only one.
+    fn restrict(&self, statement: &'static str) -> std::borrow::Cow<'static, str> {
+        match self {
+            Self::Every => std::borrow::Cow::Borrowed(statement),
+            Self::Only(condition) => {
+                debug_assert_eq!(statement.matches(" ORDER BY ").count(), 1);
+                std::borrow::Cow::Owned(statement.replacen(
+                    " ORDER BY ",
+                    &format!("{condition} ORDER BY "),
+                    1,
+                ))
+            }
+        }
+    }
+}
+
 /// The single pick of a prover job of `class`, inside `tx`.
 async fn pick_prover_row(
     tx: &mut Tx,
     version: ProtocolSemanticVersion,
     class: ProverJobClass,
     heavy_keys: &str,
+    rounds: &RoundFilter,
     picked_by: &str,
 ) -> DalResult<Option<ProverJobRow>> {
     Ok(match class {
         ProverJobClass::Any => {
-            pick_row::<ProverJobRow>(tx, sql::PICK_PROVER_JOB_ANY, version, picked_by).await?
+            let statement = rounds.restrict(sql::PICK_PROVER_JOB_ANY);
+            pick_row::<ProverJobRow>(tx, &statement, version, picked_by).await?
         }
         ProverJobClass::Light => {
             pick_classed(
                 tx,
-                sql::PICK_PROVER_JOB_LIGHT,
+                &rounds.restrict(sql::PICK_PROVER_JOB_LIGHT),
                 version,
                 heavy_keys,
                 picked_by,
@@ -329,7 +387,7 @@ async fn pick_prover_row(
         ProverJobClass::Heavy => {
             match pick_classed(
                 tx,
-                sql::PICK_PROVER_JOB_HEAVY,
+                &rounds.restrict(sql::PICK_PROVER_JOB_HEAVY),
                 version,
                 heavy_keys,
                 picked_by,
@@ -340,7 +398,7 @@ async fn pick_prover_row(
                 None => {
                     pick_classed(
                         tx,
-                        sql::PICK_PROVER_JOB_LIGHT,
+                        &rounds.restrict(sql::PICK_PROVER_JOB_LIGHT),
                         version,
                         heavy_keys,
                         picked_by,
@@ -355,7 +413,7 @@ async fn pick_prover_row(
 /// A heavy-only or light-only pick ($5 = the heavy set's keys).
 async fn pick_classed(
     tx: &mut Tx,
-    statement: &'static str,
+    statement: &str,
     version: ProtocolSemanticVersion,
     heavy_keys: &str,
     picked_by: &str,

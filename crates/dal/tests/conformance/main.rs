@@ -16,6 +16,7 @@ mod inserts;
 mod intake;
 mod picking;
 mod requeue;
+mod rounds;
 mod wakeups;
 
 use batched::*;
@@ -27,6 +28,7 @@ use inserts::*;
 use intake::*;
 use picking::*;
 use requeue::*;
+use rounds::*;
 use wakeups::*;
 
 conformance!(
@@ -59,4 +61,5 @@ conformance!(
     batched_pickers_race_and_complete_each_job_once,
     batched_picks_keep_classes_and_priorities,
     worker_killed_between_batched_pick_and_save,
+    picks_keep_to_the_configured_rounds,
 );

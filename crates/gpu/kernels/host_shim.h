@@ -11,3 +11,8 @@ static inline unsigned long long __brevll(unsigned long long x) {
     for (int i = 0; i < 64; i++) r |= ((x >> i) & 1ULL) << (63 - i);
     return r;
 }
+// For the quotient kernel run on the host (src/quotient.rs's test): the kernel body is called
+// once per thread index with these set.
+#define __global__
+struct HostDim3 { unsigned x, y, z; };
+static HostDim3 blockIdx, blockDim, threadIdx;

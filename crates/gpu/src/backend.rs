@@ -16,15 +16,19 @@ use plonky2::field::polynomial::{PolynomialCoeffs, PolynomialValues};
 use plonky2::field::types::Field;
 use plonky2::fri::oracle::PolynomialBatch;
 use plonky2::hash::hash_types::HashOut;
-use plonky2::hash::merkle_tree::MerkleTree;
+use plonky2::field::types::PrimeField64;
+use plonky2::hash::merkle_tree::{MerkleCap, MerkleTree};
 use plonky2::plonk::config::PoseidonGoldilocksConfig;
 use plonky2::util::timing::TimingTree;
 use plonky2_field::fft::FftRootTable;
 use rayon::prelude::*;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
-use crate::context::GpuContext;
+use crate::context::{DeviceCommitment, GpuContext};
 use crate::error::GpuError;
-use crate::F;
+pub use crate::quotient::QuotientInputs;
+use crate::{Hasher, F};
 
 /// The plonky2 configuration the backends commit for (Poseidon over Goldilocks, D = 2).
 pub type C = PoseidonGoldilocksConfig;
@@ -56,6 +60,22 @@ pub trait CommitBackend: Send + Sync {
 
     /// A short name for logs ("cpu", "gpu").
     fn name(&self) -> &'static str;
+
+    /// The quotient's values on the `2^quotient_degree_bits` coset (plonky2's
+    /// `compute_quotient_polys` before its coset iFFT), one column per challenge, if this
+    /// backend evaluates it: `None` means the prover computes it on the CPU (the default; the GPU
+    /// backend too for a circuit with a gate it has no kernel for, or when the commitments it
+    /// needs are no longer on the card).
+    fn quotient_values(
+        &self,
+        _inputs: &QuotientInputs<'_>,
+    ) -> Option<Result<Vec<PolynomialValues<F>>, GpuError>> {
+        None
+    }
+
+    /// The prover is done with these commitments (by cap): a backend that kept device copies of
+    /// them for [`Self::quotient_values`] frees them.
+    fn release(&self, _caps: &[&MerkleCap<F, Hasher>]) {}
 }
 
 /// plonky2's own CPU commitment (the reference the GPU backend must equal).
@@ -104,27 +124,111 @@ impl CommitBackend for CpuCommit {
 
 /// The commitment on the GPU: interpolation, LDE and Merkle tree on the card, then the
 /// coefficients, the leaves and every digest below the cap copied back for plonky2's CPU code.
+///
+/// The device copy of each `commit_values` commitment (a proof's wires and Z/partial products)
+/// stays on the card until the prover [`CommitBackend::release`]s it, so that the quotient reads
+/// the LDEs where they are; at most [`RESIDENT_LIMIT`] are kept (the oldest go first, and a
+/// quotient that finds its commitments gone is computed on the CPU). The constants/sigmas LDE of
+/// each circuit (setup data) is uploaded and extended once, at its first quotient, and kept.
 pub struct GpuCommit {
     gpu: GpuContext,
+    resident: Mutex<VecDeque<(Vec<u64>, Arc<DeviceCommitment>)>>,
+    setup: Mutex<Vec<(Vec<u64>, Arc<DeviceCommitment>)>>,
+}
+
+/// Commitments kept on the card for quotients (two per proof in flight).
+pub const RESIDENT_LIMIT: usize = 8;
+
+fn cap_key(cap: &MerkleCap<F, Hasher>) -> Vec<u64> {
+    cap.0
+        .iter()
+        .flat_map(|h| h.elements.map(|e| e.to_canonical_u64()))
+        .collect()
 }
 
 impl GpuCommit {
     pub fn new(gpu: GpuContext) -> Self {
-        Self { gpu }
+        Self {
+            gpu,
+            resident: Mutex::new(VecDeque::new()),
+            setup: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn resident(&self, cap: &MerkleCap<F, Hasher>) -> Option<Arc<DeviceCommitment>> {
+        let key = cap_key(cap);
+        let kept = self.resident.lock().unwrap_or_else(|e| e.into_inner());
+        kept.iter().find(|(k, _)| *k == key).map(|(_, c)| c.clone())
+    }
+
+    fn keep(&self, c: DeviceCommitment) {
+        let mut kept = self.resident.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.len() >= RESIDENT_LIMIT {
+            kept.pop_front();
+        }
+        kept.push_back((cap_key(c.cap()), Arc::new(c)));
+    }
+
+    /// The circuit's constants/sigmas LDE on the card, extended from its coefficients at first
+    /// use and checked against the setup's cap.
+    fn setup_lde(&self, batch: &Batch) -> Result<Arc<DeviceCommitment>, GpuError> {
+        let key = cap_key(&batch.merkle_tree.cap);
+        let mut setup = self.setup.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, c)) = setup.iter().find(|(k, _)| *k == key) {
+            return Ok(c.clone());
+        }
+        let cap_height = batch.merkle_tree.cap.height();
+        let up = self.gpu.upload_coeffs(&batch.polynomials)?;
+        let c = self
+            .gpu
+            .commit_coeffs_device(&up, batch.rate_bits, cap_height)?;
+        if c.cap() != &batch.merkle_tree.cap {
+            return Err(GpuError::InvalidInput(
+                "the constants/sigmas LDE extended on the card does not give the circuit's cap"
+                    .into(),
+            ));
+        }
+        let c = Arc::new(c);
+        setup.push((key, c.clone()));
+        Ok(c)
+    }
+
+    fn gpu_quotient(
+        &self,
+        q: &QuotientInputs<'_>,
+        plan: crate::quotient::QuotientPlan,
+    ) -> Option<Result<Vec<PolynomialValues<F>>, GpuError>> {
+        let wires = self.resident(q.wires_cap)?;
+        let zs = self.resident(q.zs_cap)?;
+        let run = || {
+            let cs = self.setup_lde(q.constants_sigmas)?;
+            let raw = self.gpu.quotient_launch(
+                &wires,
+                &cs,
+                &zs,
+                &plan.k_is,
+                &plan.challenges,
+                &plan.alpha_powers,
+                &plan.misc,
+                &plan.gates,
+                plan.dims,
+            )?;
+            let points = 1usize << plan.dims.log_lde;
+            Ok(raw
+                .chunks_exact(points)
+                .map(|col| PolynomialValues::new(col.iter().map(|&v| F::from_canonical_u64(v)).collect()))
+                .collect())
+        };
+        Some(run())
     }
 
     pub fn context(&self) -> &GpuContext {
         &self.gpu
     }
 
-    fn finish(
-        &self,
-        commitment: crate::DeviceCommitment,
-        cap_height: usize,
-    ) -> Result<Batch, GpuError> {
-        let host = self.gpu.download(&commitment)?;
-        let levels = self.gpu.download_digests(&commitment)?;
-        drop(commitment);
+    fn finish(&self, commitment: &DeviceCommitment, cap_height: usize) -> Result<Batch, GpuError> {
+        let host = self.gpu.download(commitment)?;
+        let levels = self.gpu.download_digests(commitment)?;
         let log_leaves = host.degree_log + host.rate_bits;
         let digests = plonky2_digest_order(&levels, log_leaves, cap_height)?;
         let width = host.width;
@@ -155,7 +259,9 @@ impl CommitBackend for GpuCommit {
         drop(values);
         let c = self.gpu.commit_device(&batch, rate_bits, cap_height)?;
         drop(batch);
-        self.finish(c, cap_height)
+        let out = self.finish(&c, cap_height)?;
+        self.keep(c);
+        Ok(out)
     }
 
     fn commit_coeffs(
@@ -171,11 +277,25 @@ impl CommitBackend for GpuCommit {
             .gpu
             .commit_coeffs_device(&batch, rate_bits, cap_height)?;
         drop(batch);
-        self.finish(c, cap_height)
+        self.finish(&c, cap_height)
     }
 
     fn name(&self) -> &'static str {
         "gpu"
+    }
+
+    fn quotient_values(
+        &self,
+        q: &QuotientInputs<'_>,
+    ) -> Option<Result<Vec<PolynomialValues<F>>, GpuError>> {
+        let plan = crate::quotient::plan(q).ok()?;
+        self.gpu_quotient(q, plan)
+    }
+
+    fn release(&self, caps: &[&MerkleCap<F, Hasher>]) {
+        let keys: Vec<Vec<u64>> = caps.iter().map(|c| cap_key(c)).collect();
+        let mut kept = self.resident.lock().unwrap_or_else(|e| e.into_inner());
+        kept.retain(|(k, _)| !keys.contains(k));
     }
 }
 

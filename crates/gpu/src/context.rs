@@ -26,6 +26,34 @@ const BLOCK: u32 = 256;
 /// Poseidon kernels keep 12 u64 lanes plus temporaries in registers; smaller blocks keep more of
 /// them resident per multiprocessor.
 const HASH_BLOCK: u32 = 128;
+/// The quotient kernel holds a Poseidon state and the accumulators in registers, like the hash
+/// kernels.
+const QUOTIENT_BLOCK: u32 = 128;
+
+/// The scalar parameters of the `quotient_values` kernel (`QuotientDims` in kernels/quotient.cu,
+/// same field order and layout).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QuotientDims {
+    pub log_leaves: u32,
+    pub log_lde: u32,
+    pub qdb: u32,
+    pub num_ch: u32,
+    pub num_routed: u32,
+    pub num_prods: u32,
+    pub max_degree: u32,
+    pub num_constants: u32,
+    pub num_selectors: u32,
+    pub num_terms: u32,
+    pub t0: u32,
+    pub num_gates: u32,
+    pub shift: u64,
+    pub w: u64,
+    pub n_field: u64,
+}
+
+// SAFETY: plain old data, laid out as the kernel's struct (#[repr(C)], 12 u32 then 3 u64).
+unsafe impl cudarc::driver::DeviceRepr for QuotientDims {}
 /// Device-to-host copies go through two pinned buffers of this many u64 (64 MiB each): a copy
 /// into pageable memory runs far below the link's speed, and with two buffers the next chunk
 /// crosses the link while the host spreads the previous one into the destination.
@@ -68,6 +96,7 @@ struct Kernels {
     hash_leaves: CudaFunction,
     hash_level: CudaFunction,
     transpose: CudaFunction,
+    quotient: CudaFunction,
 }
 
 struct Tables {
@@ -270,6 +299,7 @@ impl GpuContext {
             hash_leaves: f("hash_leaves")?,
             hash_level: f("hash_level")?,
             transpose: f("transpose_cols_to_rows")?,
+            quotient: f("quotient_values")?,
             _module: module,
         };
         let stream = ctx.default_stream();
@@ -764,6 +794,49 @@ impl GpuContext {
                 .during("copying to the host")?;
         }
         s.synchronize().during("copying to the host")
+    }
+
+    /// Runs the `quotient_values` kernel (kernels/quotient.cu) over resident LDEs and copies the
+    /// values back, `dims.num_ch` columns of `2^dims.log_lde` values. The tables are built by
+    /// `crate::quotient`, which documents their layout.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn quotient_launch(
+        &self,
+        wires: &DeviceCommitment,
+        constants_sigmas: &DeviceCommitment,
+        zs: &DeviceCommitment,
+        k_is: &[u64],
+        challenges: &[u64],
+        alpha_powers: &[u64],
+        misc: &[u64],
+        gates: &[u32],
+        dims: QuotientDims,
+    ) -> Result<Vec<u64>, GpuError> {
+        guarded("evaluating the quotient", || {
+            let s = &self.stream;
+            let up = |v: &[u64]| s.clone_htod(v).during("copying quotient tables");
+            let (k_is, chal, apow, misc) = (up(k_is)?, up(challenges)?, up(alpha_powers)?, up(misc)?);
+            let gates = s.clone_htod(gates).during("copying the gate table")?;
+            let points = 1usize << dims.log_lde;
+            let total = dims.num_ch as usize * points;
+            let mut out = unsafe { s.alloc::<u64>(total) }.during("allocating")?;
+            let mut b = s.launch_builder(&self.kernels.quotient);
+            b.arg(&wires.lde)
+                .arg(&constants_sigmas.lde)
+                .arg(&zs.lde)
+                .arg(&k_is)
+                .arg(&chal)
+                .arg(&apow)
+                .arg(&misc)
+                .arg(&gates)
+                .arg(&dims)
+                .arg(&mut out);
+            unsafe { b.launch(grid(points as u64, QUOTIENT_BLOCK)?) }
+                .during("launching quotient_values")?;
+            let mut host = vec![0u64; total];
+            self.copy_to_host(&out.slice(..), &mut host)?;
+            Ok(host)
+        })
     }
 
     /// The context's CUDA handle, for callers that add their own kernels on the same device.

@@ -42,6 +42,7 @@ mod host_compiled;
 #[cfg(test)]
 mod model;
 pub mod prover;
+pub mod quotient;
 mod source;
 
 pub use backend::{CommitBackend, CpuCommit, GpuCommit};

@@ -34,6 +34,7 @@ use plonky2::fri::structure::{
     FriBatchInfo, FriInstanceInfo, FriOpeningBatch, FriOpenings, FriOracleInfo, FriPolynomialInfo,
 };
 use plonky2::hash::hash_types::HashOut;
+use plonky2::hash::merkle_tree::MerkleCap;
 use plonky2::iop::challenger::Challenger;
 use plonky2::iop::generator::generate_partial_witness;
 use plonky2::iop::witness::{MatrixWitness, PartialWitness, PartitionWitness, Witness};
@@ -47,7 +48,7 @@ use plonky2::util::{log2_ceil, transpose};
 use rayon::prelude::*;
 use thiserror::Error;
 
-use crate::backend::{Batch, CommitBackend, C, D};
+use crate::backend::{Batch, CommitBackend, QuotientInputs, C, D};
 use crate::error::GpuError;
 use crate::F;
 
@@ -104,7 +105,7 @@ pub fn check_supported(common_data: &CommonCircuitData<F, D>) -> Result<(), Prov
 }
 
 /// Seconds spent in each phase of one proof ([`prove_timed`]).
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PhaseTimes {
     /// Full witness and wire columns (CPU).
     pub witness_s: f64,
@@ -114,8 +115,11 @@ pub struct PhaseTimes {
     pub partial_products_s: f64,
     /// Z / partial products commitment (backend).
     pub zs_commit_s: f64,
-    /// Quotient polynomials: constraints on the LDE, division by Z_H, coset iNTT (CPU).
+    /// Quotient polynomials: constraints on the LDE and division by Z_H (on the backend's device
+    /// where it can, else the CPU), then the coset iNTT (CPU).
     pub quotient_s: f64,
+    /// Whether the backend evaluated the quotient ([`CommitBackend::quotient_values`]).
+    pub quotient_on_device: bool,
     /// Quotient chunks commitment (backend).
     pub quotient_commit_s: f64,
     /// Openings at zeta and g zeta (CPU).
@@ -229,16 +233,48 @@ pub fn prove_timed(
     challenger.observe_cap::<OuterHasher>(&zs_commitment.merkle_tree.cap);
 
     let alphas = challenger.get_n_challenges(num_challenges);
-    let quotient_polys = compute_quotient_polys(
-        common_data,
-        prover_data,
-        &public_inputs_hash,
-        &wires_commitment,
-        &zs_commitment,
-        &betas,
-        &gammas,
-        &alphas,
-    )?;
+    let selectors = selectors(common_data)?;
+    let device_values = {
+        // Whatever happens next, the backend may drop its device copies of these two once the
+        // quotient is done.
+        let _release = Release {
+            backend,
+            caps: [&wires_commitment.merkle_tree.cap, &zs_commitment.merkle_tree.cap],
+        };
+        backend.quotient_values(&QuotientInputs {
+            common_data,
+            selector_indices: &selectors.selector_indices,
+            groups: &selectors.groups,
+            constants_sigmas: &prover_data.constants_sigmas_commitment,
+            wires_cap: &wires_commitment.merkle_tree.cap,
+            zs_cap: &zs_commitment.merkle_tree.cap,
+            public_inputs_hash: &public_inputs_hash,
+            betas: &betas,
+            gammas: &gammas,
+            alphas: &alphas,
+        })
+    };
+    let quotient_values = match device_values {
+        Some(values) => {
+            times.quotient_on_device = true;
+            values.map_err(commit_err)?
+        }
+        None => compute_quotient_values(
+            common_data,
+            prover_data,
+            &selectors,
+            &public_inputs_hash,
+            &wires_commitment,
+            &zs_commitment,
+            &betas,
+            &gammas,
+            &alphas,
+        )?,
+    };
+    let quotient_polys: Vec<PolynomialCoeffs<F>> = quotient_values
+        .into_par_iter()
+        .map(|values| values.coset_ifft(F::coset_shift()))
+        .collect();
     let mut all_quotient_poly_chunks = Vec::with_capacity(quotient_polys.len() * 8);
     for mut quotient_poly in quotient_polys {
         quotient_poly.trim_to_len(quotient_degree).map_err(|_| {
@@ -368,12 +404,12 @@ const BATCH_SIZE: usize = 32;
 
 /// The selector layout plonky2 keeps `pub(crate)` in `SelectorsInfo`, read through its serde
 /// `Serialize` (the only public view of it).
-struct Selectors {
-    selector_indices: Vec<usize>,
-    groups: Vec<Range<usize>>,
+pub(crate) struct Selectors {
+    pub(crate) selector_indices: Vec<usize>,
+    pub(crate) groups: Vec<Range<usize>>,
 }
 
-fn selectors(common_data: &CommonCircuitData<F, D>) -> Result<Selectors, ProveError> {
+pub(crate) fn selectors(common_data: &CommonCircuitData<F, D>) -> Result<Selectors, ProveError> {
     #[derive(serde::Deserialize)]
     struct Raw {
         selector_indices: Vec<usize>,
@@ -460,20 +496,33 @@ fn reduce_with_powers_multi<'a>(
     cumul
 }
 
-/// plonky2's `compute_quotient_polys` without lookups: the vanishing polynomial (gate
-/// constraints, `L_0 (Z - 1)`, partial-product checks, combined with powers of each alpha) on the
-/// coset LDE of degree `2^quotient_degree_bits`, divided by `Z_H`, interpolated.
+/// Tells the backend, when dropped, that the prover is done with these commitments.
+struct Release<'a> {
+    backend: &'a dyn CommitBackend,
+    caps: [&'a MerkleCap<F, OuterHasher>; 2],
+}
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        self.backend.release(&self.caps);
+    }
+}
+
+/// plonky2's `compute_quotient_polys` without lookups, on the CPU, up to its coset iFFT: the
+/// vanishing polynomial (gate constraints, `L_0 (Z - 1)`, partial-product checks, combined with
+/// powers of each alpha) on the coset LDE of degree `2^quotient_degree_bits`, divided by `Z_H`.
 #[allow(clippy::too_many_arguments)]
-fn compute_quotient_polys(
+pub(crate) fn compute_quotient_values(
     common_data: &CommonCircuitData<F, D>,
     prover_data: &ProverOnlyCircuitData<F, C, D>,
+    selectors: &Selectors,
     public_inputs_hash: &HashOut<F>,
     wires_commitment: &Batch,
     zs_commitment: &Batch,
     betas: &[F],
     gammas: &[F],
     alphas: &[F],
-) -> Result<Vec<PolynomialCoeffs<F>>, ProveError> {
+) -> Result<Vec<PolynomialValues<F>>, ProveError> {
     let num_challenges = common_data.config.num_challenges;
     let quotient_degree_bits = log2_ceil(common_data.quotient_degree_factor);
     let rate_bits = common_data.config.fri_config.rate_bits;
@@ -482,7 +531,6 @@ fn compute_quotient_polys(
             "constraints of degree higher than the rate",
         ));
     }
-    let selectors = selectors(common_data)?;
     let step = 1 << (rate_bits - quotient_degree_bits);
     let next_step = 1 << quotient_degree_bits;
     let points = F::two_adic_subgroup(common_data.degree_bits() + quotient_degree_bits);
@@ -543,7 +591,7 @@ fn compute_quotient_polys(
 
             // plonky2's `eval_vanishing_poly_base_batch`, no lookups.
             let constraint_terms_batch =
-                evaluate_gate_constraints_base_batch(common_data, &selectors, vars_batch);
+                evaluate_gate_constraints_base_batch(common_data, selectors, vars_batch);
             let mut numerator_values = Vec::with_capacity(num_routed_wires);
             let mut denominator_values = Vec::with_capacity(num_routed_wires);
             let mut vanishing_z_1_terms = Vec::with_capacity(num_challenges);
@@ -601,7 +649,6 @@ fn compute_quotient_polys(
     Ok(transpose(&quotient_values)
         .into_par_iter()
         .map(PolynomialValues::new)
-        .map(|values| values.coset_ifft(F::coset_shift()))
         .collect())
 }
 

@@ -1,5 +1,5 @@
 //! The CUDA source handed to NVRTC: a prelude with plonky2's Poseidon constants, then the
-//! kernel files of `kernels/`.
+//! kernel files of `kernels/` (the commitment, then the quotient).
 
 use std::fmt::Write;
 
@@ -9,6 +9,8 @@ use plonky2::hash::poseidon::{Poseidon, ALL_ROUND_CONSTANTS, N_ROUNDS, SPONGE_WI
 const GOLDILOCKS: &str = include_str!("../kernels/goldilocks.cuh");
 const POSEIDON: &str = include_str!("../kernels/poseidon.cuh");
 const COMMIT: &str = include_str!("../kernels/commit.cu");
+const QUOTIENT_FNS: &str = include_str!("../kernels/quotient.cuh");
+const QUOTIENT: &str = include_str!("../kernels/quotient.cu");
 
 const P: u64 = 0xFFFF_FFFF_0000_0001;
 
@@ -52,7 +54,7 @@ pub(crate) fn poseidon_prelude() -> String {
 pub fn kernel_source() -> String {
     // The prelude needs `u64` from goldilocks.cuh and must precede poseidon.cuh.
     format!(
-        "{GOLDILOCKS}\n{}\n{POSEIDON}\n{COMMIT}\n",
+        "{GOLDILOCKS}\n{}\n{POSEIDON}\n{COMMIT}\n{QUOTIENT_FNS}\n{QUOTIENT}\n",
         poseidon_prelude()
     )
 }
@@ -60,7 +62,10 @@ pub fn kernel_source() -> String {
 /// Sources of the arithmetic and the permutation alone, for the host-compiler unit test.
 #[cfg(test)]
 pub(crate) fn device_functions_source() -> String {
-    format!("{GOLDILOCKS}\n{}\n{POSEIDON}\n", poseidon_prelude())
+    format!(
+        "{GOLDILOCKS}\n{}\n{POSEIDON}\n{QUOTIENT_FNS}\n",
+        poseidon_prelude()
+    )
 }
 
 #[cfg(test)]
@@ -80,6 +85,7 @@ mod tests {
             "hash_leaves",
             "hash_level",
             "transpose_cols_to_rows",
+            "quotient_values",
         ] {
             assert!(src.contains(&format!("void {k}(")), "kernel {k} missing");
         }
@@ -112,7 +118,7 @@ mod nvrtc_tests {
         let ptx = cudarc::nvrtc::compile_ptx_with_opts(super::kernel_source(), opts)
             .unwrap_or_else(|e| panic!("NVRTC rejected the kernels: {e:?}"));
         let text = ptx.to_src();
-        for k in ["hash_leaves", "ntt_dif_local", "lde_expand"] {
+        for k in ["hash_leaves", "ntt_dif_local", "lde_expand", "quotient_values"] {
             assert!(text.contains(k), "{k} missing from the PTX");
         }
     }

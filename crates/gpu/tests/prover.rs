@@ -125,7 +125,15 @@ fn plonky2_prove(data: &CircuitData<F, C, D>, witness: &PartitionWitness<F>) -> 
 /// gate's unused wires during witness generation (`randomize_unused_pi_wires`), so `prove` from
 /// a `PartialWitness` is not deterministic; from the generated witness (what a witness-vector
 /// generator hands the prover) it is.
-fn check_circuit(data: &CircuitData<F, C, D>, pw: &PartialWitness<F>, what: &str) {
+///
+/// `device_quotient`: whether the GPU backend must evaluate the quotient on the card (every gate
+/// of the circuit has a kernel); the CPU backend never does.
+fn check_circuit(
+    data: &CircuitData<F, C, D>,
+    pw: &PartialWitness<F>,
+    what: &str,
+    device_quotient: bool,
+) {
     let witness = generate_partial_witness(pw.clone(), &data.prover_only, &data.common)
         .expect("witness generation");
     let single = rayon::ThreadPoolBuilder::new()
@@ -142,8 +150,8 @@ fn check_circuit(data: &CircuitData<F, C, D>, pw: &PartialWitness<F>, what: &str
     let parallel_reference = plonky2_prove(data, &witness);
     for backend in backends() {
         let label = format!("{what}, {} backend", backend.name());
-        let ours = single.install(|| {
-            prover::prove_with_partition_witness(
+        let (ours, phases) = single.install(|| {
+            prover::prove_timed(
                 &data.prover_only,
                 &data.common,
                 witness.clone(),
@@ -151,6 +159,11 @@ fn check_circuit(data: &CircuitData<F, C, D>, pw: &PartialWitness<F>, what: &str
             )
             .expect("ours proves")
         });
+        assert_eq!(
+            phases.quotient_on_device,
+            device_quotient && backend.name() == "gpu",
+            "{label}: where the quotient was evaluated"
+        );
         assert_same_before_grinding(&ours, &reference, &label);
         assert!(
             ours.to_bytes() == reference_bytes,
@@ -168,9 +181,10 @@ fn check_circuit(data: &CircuitData<F, C, D>, pw: &PartialWitness<F>, what: &str
         assert_same_before_grinding(&ours, &parallel_reference, &label);
         data.verify(ours.clone()).expect("ours verifies");
         eprintln!(
-            "{label}: 2^{} rows, {} proof bytes, equal to plonky2 (one thread: byte for byte)",
+            "{label}: 2^{} rows, {} proof bytes, quotient on the {}, equal to plonky2 (one thread: byte for byte)",
             data.common.degree_bits(),
-            ours.to_bytes().len()
+            ours.to_bytes().len(),
+            if phases.quotient_on_device { "device" } else { "CPU" },
         );
     }
 }
@@ -179,7 +193,7 @@ fn check_circuit(data: &CircuitData<F, C, D>, pw: &PartialWitness<F>, what: &str
 fn toy_circuits_prove_like_plonky2() {
     for (hashes, muls) in [(1, 0), (40, 100), (300, 2000)] {
         let (data, pw) = toy_circuit(hashes, muls);
-        check_circuit(&data, &pw, &format!("toy {hashes} hashes {muls} muls"));
+        check_circuit(&data, &pw, &format!("toy {hashes} hashes {muls} muls"), true);
     }
 }
 
@@ -188,7 +202,8 @@ fn recursive_circuit_proves_like_plonky2() {
     let (inner, pw) = toy_circuit(20, 50);
     let inner_proof = inner.prove(pw).expect("inner proves");
     let (outer, pw) = recursive_circuit(&inner, &inner_proof);
-    check_circuit(&outer, &pw, "recursive verifier");
+    // Extension-field and interpolation gates: no kernels, the quotient stays on the CPU.
+    check_circuit(&outer, &pw, "recursive verifier", false);
 }
 
 #[test]
@@ -334,11 +349,12 @@ fn bench_prove() {
             .expect("median is a run");
         let ph = phases[mid];
         eprintln!(
-            "{name}: 2^{} rows: plonky2 {cpu_med:.3} s {cpu_runs:?}, ours+GPU {gpu_med:.3} s {gpu_runs:?}, {:.2}x; GPU run phases: commits {:.3} s, quotient {:.3} s, FRI {:.3} s, other {:.3} s",
+            "{name}: 2^{} rows: plonky2 {cpu_med:.3} s {cpu_runs:?}, ours+GPU {gpu_med:.3} s {gpu_runs:?}, {:.2}x; GPU run phases: commits {:.3} s, quotient {:.3} s (on the {}), FRI {:.3} s, other {:.3} s",
             data.common.degree_bits(),
             cpu_med / gpu_med,
             ph.commits_s(),
             ph.quotient_s,
+            if ph.quotient_on_device { "GPU" } else { "CPU" },
             ph.fri_s,
             ph.witness_s + ph.partial_products_s + ph.openings_s,
         );

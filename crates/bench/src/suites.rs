@@ -8,9 +8,7 @@
 //! | `pipeline` | 3 | 64, 256, 1,024 operations | 4 operations |
 //! | `recursion-per-child` | 5 | from the node of `proving-cost` | same |
 //! | `scaling` | 6 | a 64-operation batch, 5 process layouts | 4 operations, 1 and 2 provers on every core |
-//! | `db` | issue 21 | picks + completions per second by workers (1/4/16, batches of 1 and 8), idle load of 100 workers | 200 jobs, 1 and 16 workers; 10 idle workers, 1 s window |
 //! | `cost` | issue 18 | the sample batch and 1,024 operations (`--operations`), CPU-s per operation by round, each also through `zkfleet prove` | the sample batch only, in process |
-//! | `gpu` | issue 17 | zkfleet prover + GPU against plonky2 on every core: every job kind of a 32-operation batch, Poseidon chains of 2^16/2^18/2^20 rows | job kinds at the configured geometry, a 2^12 chain, 1 run |
 //!
 //! The proving suites use the `[proving]` configuration the caller passes (geometry, arity,
 //! compression, keystore), so a quick run on the small test keystore takes minutes.
@@ -22,10 +20,8 @@ use serde::{Deserialize, Serialize};
 use zkfleet_circuits::ProvingConfiguration;
 
 use crate::cost::{CostOptions, CostReport};
-use crate::db::{DbOptions, DbReport};
 use crate::environment::DatabaseBackend;
 use crate::error::BenchError;
-use crate::gpu::{GpuOptions, GpuReport};
 use crate::machine;
 use crate::pipeline::{PipelineOptions, PipelineReport};
 use crate::proving_cost::{JobKinds, ProvingCostOptions, ProvingCostReport};
@@ -43,20 +39,16 @@ pub enum Suite {
     RecursionPerChild,
     Scaling,
     Cost,
-    Db,
-    Gpu,
 }
 
 impl Suite {
-    pub const ALL: [Suite; 8] = [
+    pub const ALL: [Suite; 6] = [
         Suite::Orchestration,
         Suite::ProvingCost,
         Suite::Pipeline,
         Suite::RecursionPerChild,
         Suite::Scaling,
         Suite::Cost,
-        Suite::Db,
-        Suite::Gpu,
     ];
 
     /// The name on the command line, in the report and in the docs' markers.
@@ -68,8 +60,6 @@ impl Suite {
             Suite::RecursionPerChild => "recursion-per-child",
             Suite::Scaling => "scaling",
             Suite::Cost => "cost",
-            Suite::Db => "db",
-            Suite::Gpu => "gpu",
         }
     }
 }
@@ -117,10 +107,6 @@ pub const FULL_COST_SIZES: [usize; 1] = [crate::cost::TARGET_OPERATIONS];
 /// The quick cost suite's generated batches: none, only the sample batch (one proof in
 /// process: the suite's code path runs end to end without doubling the quick run's proving).
 pub const QUICK_COST_SIZES: [usize; 0] = [];
-/// Synthetic circuit sizes (log2 of rows) of the full gpu suite.
-pub const FULL_GPU_SYNTHETIC_SIZES: [usize; 3] = [16, 18, 20];
-/// The quick gpu suite's synthetic circuit.
-pub const QUICK_GPU_SYNTHETIC_SIZES: [usize; 1] = [12];
 /// Runs per figure of the full suites (`--runs` overrides).
 pub const FULL_RUNS: usize = 3;
 
@@ -179,10 +165,6 @@ pub struct SuiteReports {
     pub scaling: Option<SuiteRun<ScalingReport>>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cost: Option<SuiteRun<CostReport>>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub db: Option<SuiteRun<DbReport>>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub gpu: Option<SuiteRun<GpuReport>>,
 }
 
 /// A suite's report with the command that produced it.
@@ -203,8 +185,6 @@ impl BenchReport {
             recursion_per_child,
             scaling,
             cost,
-            db,
-            gpu,
         } = self.suites;
         BenchReport {
             suites: SuiteReports {
@@ -214,8 +194,6 @@ impl BenchReport {
                 recursion_per_child: recursion_per_child.or(older.suites.recursion_per_child),
                 scaling: scaling.or(older.suites.scaling),
                 cost: cost.or(older.suites.cost),
-                db: db.or(older.suites.db),
-                gpu: gpu.or(older.suites.gpu),
             },
             ..self
         }
@@ -393,39 +371,6 @@ pub fn run_suites(plan: &BenchPlan) -> Result<BenchReport, BenchError> {
             }),
         };
         suites.cost = Some(SuiteRun::of(plan, crate::cost::run(&options)?));
-    }
-    if plan.wants(Suite::Db) {
-        tracing::info!("suite db");
-        let options = if plan.quick {
-            DbOptions::quick(plan.backends())
-        } else {
-            DbOptions::full(plan.backends(), runs)
-        };
-        suites.db = Some(SuiteRun::of(
-            plan,
-            runtime.block_on(crate::db::run(&options))?,
-        ));
-    }
-    if plan.wants(Suite::Gpu) {
-        tracing::info!("suite gpu");
-        let options = GpuOptions {
-            proving: plan.proving,
-            keys_dir: plan.keys_dir.clone(),
-            operations: if plan.quick {
-                QUICK_PROVING_COST_OPERATIONS
-            } else {
-                PROVING_COST_OPERATIONS
-            },
-            synthetic_sizes: if plan.quick {
-                QUICK_GPU_SYNTHETIC_SIZES.to_vec()
-            } else {
-                FULL_GPU_SYNTHETIC_SIZES.to_vec()
-            },
-            runs,
-            // One card per process: CUDA_VISIBLE_DEVICES picks another (docs/gpu.md).
-            gpu_device: 0,
-        };
-        suites.gpu = Some(SuiteRun::of(plan, crate::gpu::run(&options)?));
     }
     machine.load_average_after = machine::load_average();
     Ok(BenchReport {

@@ -20,7 +20,7 @@ use crate::error::CompressorError;
 /// compression = "standard"     # or "light"
 /// idle_backoff_initial_ms = 1000
 /// idle_backoff_max_ms = 10000
-/// # picked_by = "compressor-1" # default: hostname-pid
+/// # picked_by = "compressor-1" # default: compressor@HOST-PID
 /// # [compressor.geometry]      # default: BasicGeometry::default()
 /// ```
 ///
@@ -131,9 +131,10 @@ impl CompressorConfig {
         Duration::from_millis(self.idle_backoff_max_ms)
     }
 
-    /// `picked_by`, or `{hostname}-{pid}` so an operator can find the process holding a job.
+    /// `picked_by`, or `compressor@{hostname}-{pid}` so an operator can find the process
+    /// holding a job.
     pub fn worker_name(&self) -> String {
-        zkfleet_runner::worker_name(self.picked_by.as_deref())
+        zkfleet_runner::worker_name("compressor", self.picked_by.as_deref())
     }
 }
 

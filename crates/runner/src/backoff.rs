@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+/// The picker's wait between two empty picks.
 #[derive(Debug, Clone)]
 pub struct IdleBackoff {
     initial: Duration,
@@ -11,6 +12,7 @@ pub struct IdleBackoff {
 }
 
 impl IdleBackoff {
+    /// Starts at `initial` (at most `max`) and doubles up to `max`.
     pub fn new(initial: Duration, max: Duration) -> Self {
         let initial = initial.min(max);
         Self {

@@ -29,6 +29,8 @@ pub struct JobRunnerConfig {
 }
 
 impl JobRunnerConfig {
+    /// A runner named `name` (its metrics label and log field) with `workers` executors and
+    /// the defaults for everything else.
     pub fn new(name: impl Into<String>, workers: usize) -> Self {
         Self {
             name: name.into(),
@@ -85,14 +87,30 @@ impl JobRunnerConfig {
 /// A runner configuration that cannot work.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
+    /// No executor.
     #[error("runner {runner}: workers must be at least 1")]
-    NoWorkers { runner: String },
+    NoWorkers {
+        /// The runner's name.
+        runner: String,
+    },
+    /// A channel between the roles that holds nothing.
     #[error("runner {runner}: channel capacity must be at least 1")]
-    ZeroCapacity { runner: String },
+    ZeroCapacity {
+        /// The runner's name.
+        runner: String,
+    },
+    /// A pick or save batch of no job.
     #[error("runner {runner}: pick_batch and save_batch must be at least 1")]
-    ZeroBatch { runner: String },
+    ZeroBatch {
+        /// The runner's name.
+        runner: String,
+    },
     #[error(
         "runner {runner}: the idle backoff must be longer than zero (a busy loop on the database)"
     )]
-    ZeroBackoff { runner: String },
+    /// An idle wait of zero.
+    ZeroBackoff {
+        /// The runner's name.
+        runner: String,
+    },
 }

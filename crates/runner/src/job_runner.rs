@@ -52,6 +52,7 @@ use crate::traits::{Executor, JobError, JobPicker, JobSaver};
 /// What a runner did, returned when it stops.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunReport<M> {
+    /// Jobs picked (and handed to an executor).
     pub picked: u64,
     /// Jobs whose executor succeeded and whose result the saver recorded.
     pub succeeded: u64,
@@ -61,6 +62,7 @@ pub struct RunReport<M> {
     pub panicked: u64,
     /// Jobs the saver could not record (they stay in progress for the requeuer).
     pub save_errors: u64,
+    /// Picks that failed (nothing was picked by them).
     pub pick_errors: u64,
     /// Jobs still running or unsaved when the shutdown timeout expired, in pick order. They
     /// stay `in_progress` until the requeuer's timeout.
@@ -162,6 +164,7 @@ where
     P: JobPicker<Input = E::Input, Metadata = E::Metadata>,
     S: JobSaver<Output = E::Output, Metadata = E::Metadata, ExecutorError = E::Error>,
 {
+    /// A runner of `picker`, `executor` and `saver` under `config`.
     pub fn new(
         picker: P,
         executor: E,

@@ -18,6 +18,9 @@
 //!
 //! Task layout, shutdown semantics and metric names: `docs/store-and-runner.md`.
 
+// The unit tests link the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
+
 pub mod backoff;
 pub mod config;
 pub mod job_runner;

@@ -43,7 +43,7 @@ pub(crate) struct RunnerMetrics {
 }
 
 impl RunnerMetrics {
-    pub fn new(runner: &str) -> Self {
+    pub(crate) fn new(runner: &str) -> Self {
         let label = || ("runner", runner.to_owned());
         Self {
             picked: metrics::counter!(JOBS_PICKED, &[label()]),

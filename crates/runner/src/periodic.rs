@@ -19,6 +19,7 @@ use crate::metrics::{PERIODIC_RUNS, PERIODIC_SECONDS};
 
 /// A task run every `interval`.
 pub trait PeriodicTask: Send + Sync + 'static {
+    /// Why a run failed (logged and counted; the next run comes all the same).
     type Error: fmt::Display + Send + 'static;
 
     /// Name for logs and the `task` metric label, e.g. `"prover_job_requeuer"`.
@@ -28,15 +29,20 @@ pub trait PeriodicTask: Send + Sync + 'static {
     /// one rather than stacking runs.
     fn interval(&self) -> Duration;
 
+    /// One run of the task.
     fn run_once(&self) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
 /// How many times a task ran, as returned at shutdown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskRunCounts {
+    /// The task's name.
     pub name: String,
+    /// Runs that succeeded.
     pub ok: u64,
+    /// Runs that returned an error.
     pub errors: u64,
+    /// Runs that panicked (the panic is contained; the task goes on).
     pub panics: u64,
 }
 
@@ -47,6 +53,7 @@ pub struct PeriodicTaskRunner {
 }
 
 impl PeriodicTaskRunner {
+    /// A runner whose tasks stop when `cancel` is cancelled.
     pub fn new(cancel: CancellationToken) -> Self {
         Self {
             cancel,

@@ -15,9 +15,11 @@ use std::future::Future;
 
 /// Takes the next job: marks it in progress in the database and loads its input.
 pub trait JobPicker: Send + 'static {
+    /// What the executor needs to run the job (loaded from the store).
     type Input: Send + 'static;
     /// What identifies the job through execution and saving (ids, batch, circuit, ...).
     type Metadata: Clone + fmt::Debug + Send + Sync + 'static;
+    /// Why a pick failed (logged and counted; the runner backs off and picks again).
     type Error: fmt::Display + Send + 'static;
 
     /// The next job, or `None` when there is none right now (the runner then backs off).
@@ -58,11 +60,16 @@ pub type FinishedJob<S> = (
 /// is inside the runtime's context, so an executor that must await something (a witness
 /// generator uploading intermediate blobs) can use `tokio::runtime::Handle::current().block_on`.
 pub trait Executor: Send + Sync + 'static {
+    /// The picker's input.
     type Input: Send + 'static;
+    /// What the saver stores.
     type Output: Send + 'static;
+    /// The picker's metadata.
     type Metadata: Clone + fmt::Debug + Send + Sync + 'static;
+    /// Why the job failed (the saver records it).
     type Error: fmt::Display + Send + 'static;
 
+    /// Runs one job.
     fn execute(
         &self,
         input: Self::Input,
@@ -73,9 +80,13 @@ pub trait Executor: Send + Sync + 'static {
 /// Records the outcome of a job: on `Ok` store the output and mark the job successful, on
 /// `Err` mark it failed with the error's text.
 pub trait JobSaver: Send + 'static {
+    /// The executor's output.
     type Output: Send + 'static;
+    /// The picker's metadata.
     type Metadata: Clone + fmt::Debug + Send + Sync + 'static;
+    /// The executor's error.
     type ExecutorError: fmt::Display + Send + 'static;
+    /// Why a save failed.
     type Error: fmt::Display + Send + 'static;
 
     /// A saver error is logged and counted; the job stays in progress and the requeuer will

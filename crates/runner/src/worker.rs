@@ -1,5 +1,7 @@
 //! Worker names: what a picker records in a job's `picked_by`, so an operator can find the
-//! process that holds a job.
+//! process that holds a job. Every component names itself the same way: the configured name,
+//! or `component@host-pid` (`circuit-prover@prover-3-4711`), so one `picked_by` tells which
+//! kind of process on which host holds the job.
 
 /// The host's name from the kernel (Linux), the `HOSTNAME` variable, or `unknown-host`.
 pub fn hostname() -> String {
@@ -11,11 +13,11 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "unknown-host".to_owned())
 }
 
-/// `configured`, or `{hostname}-{pid}`.
-pub fn worker_name(configured: Option<&str>) -> String {
+/// `configured`, or `{component}@{hostname}-{pid}`.
+pub fn worker_name(component: &str, configured: Option<&str>) -> String {
     match configured {
         Some(name) => name.to_owned(),
-        None => format!("{}-{}", hostname(), std::process::id()),
+        None => format!("{component}@{}-{}", hostname(), std::process::id()),
     }
 }
 
@@ -24,12 +26,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_configured_name_wins_and_the_default_names_the_process() {
-        assert_eq!(worker_name(Some("prover-7")), "prover-7");
-        let default = worker_name(None);
-        assert!(
-            default.ends_with(&format!("-{}", std::process::id())),
-            "{default}"
+    fn a_configured_name_wins_and_the_default_names_the_component_and_the_process() {
+        assert_eq!(worker_name("circuit-prover", Some("prover-7")), "prover-7");
+        let default = worker_name("circuit-prover", None);
+        assert_eq!(
+            default,
+            format!("circuit-prover@{}-{}", hostname(), std::process::id())
         );
         assert!(!hostname().is_empty());
     }

@@ -2,6 +2,9 @@
 //! (up to `pick_batch`) and hands a saver what finished meanwhile (up to `save_batch`), on a
 //! real multi-threaded tokio runtime with real blocking threads.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,9 @@
 //! The job runner on a real multi-threaded tokio runtime with real blocking threads. The
 //! picker, executor and saver here are small workloads whose behaviour each test chooses.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};

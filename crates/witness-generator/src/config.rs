@@ -22,7 +22,7 @@ pub const DEFAULT_ARITY: u32 = 2;
 /// [witness_generator]
 /// rounds = ["basic"]              # default: ["basic"]
 /// protocol_version = "0.1.0"      # default
-/// picked_by = "wg-host-1"         # default: "witness-generator"
+/// picked_by = "wg-host-1"         # default: witness-generator@HOST-PID
 /// max_circuits_in_flight = 64     # default
 /// arity = 2                       # default
 /// idle_backoff_initial_ms = 1000  # default
@@ -61,7 +61,7 @@ impl Default for WitnessGeneratorConfig {
         Self {
             rounds: vec![AggregationRound::Basic],
             protocol_version: ProtocolSemanticVersion::new(1, 0),
-            picked_by: "witness-generator".to_owned(),
+            picked_by: zkfleet_runner::worker_name("witness-generator", None),
             max_circuits_in_flight: 64,
             geometry: BasicGeometry::default(),
             arity: DEFAULT_ARITY,

@@ -22,8 +22,11 @@ use std::collections::BTreeMap;
 /// What a crate is, for the dependency rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
+    /// Shared code: depends only on libraries.
     Library,
+    /// A long-running process of the fleet: depends on libraries, never on another component.
     Component,
+    /// A binary that assembles components (the CLI, the benchmarks): may depend on anything.
     EntryPoint,
 }
 
@@ -60,6 +63,7 @@ pub fn role(name: &str) -> Option<Role> {
 /// A workspace crate and the workspace crates it depends on (any kind), by package name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Package {
+    /// The package name (`zkfleet-dal`).
     pub name: String,
     /// `(dependency, kind)`: kind is `normal`, `dev` or `build`.
     pub dependencies: Vec<(String, String)>,
@@ -72,19 +76,28 @@ pub enum Violation {
         "crate {0} has no role: add it to zkfleet_architecture::ROLES and to the crate table \
          of docs/architecture.md §2"
     )]
+    /// A workspace crate that [`ROLES`] does not place.
     Unplaced(String),
     #[error(
         "component {from} depends on component {to} ({kind}): move what they share into a library"
     )]
+    /// A component depending on another component.
     ComponentOnComponent {
+        /// The depending component.
         from: String,
+        /// The component it depends on.
         to: String,
+        /// `normal`, `dev` or `build`.
         kind: String,
     },
     #[error("library {from} depends on component {to} ({kind}): libraries sit below components")]
+    /// A library depending on a component.
     LibraryOnComponent {
+        /// The depending library.
         from: String,
+        /// The component it depends on.
         to: String,
+        /// `normal`, `dev` or `build`.
         kind: String,
     },
 }

@@ -1,6 +1,9 @@
 //! The workspace as it is obeys the dependency rules (`zkfleet_architecture`), and
 //! `docs/architecture.md` §2 names every crate.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -46,7 +46,9 @@ impl SerdeObject for StoredClosedForms {
 /// depth must aggregate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchedulerPartialInput {
+    /// The batch's public output as native execution computed it.
     pub public_output: BatchPublicOutput,
+    /// The basic geometry the batch was cut with.
     pub geometry: BasicGeometry,
     /// One entry per basic circuit type, in circuit id order, present or not
     /// (`zkfleet_circuits::pipeline::type_summaries`).
@@ -72,6 +74,7 @@ impl SerdeObject for SchedulerPartialInput {
 /// against (`recursion_tree_vk_digest` is still zero here; the scheduler fills it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuxOutput {
+    /// The batch's public output as native execution computed it.
     pub public_output: BatchPublicOutput,
 }
 

@@ -19,7 +19,9 @@ pub const DATABASE_URL_VAR: &str = "ZKFLEET_TEST_DATABASE_URL";
 /// Which engine a test's database runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// A database of its own on the test PostgreSQL server.
     Postgres,
+    /// A SQLite file in a temporary directory.
     Sqlite,
 }
 
@@ -111,6 +113,7 @@ impl PgDatabase {
 
 /// A test's own database, migrated, with a connection pool on it.
 pub struct TestDb {
+    /// The job database's API on the test's database.
     pub dal: Dal,
     /// The database's URL, for more connection pools (more "processes").
     pub url: String,
@@ -156,6 +159,7 @@ impl TestDb {
         }
     }
 
+    /// The engine this database runs on.
     pub fn backend(&self) -> Backend {
         if self.postgres.is_some() {
             Backend::Postgres
@@ -164,6 +168,7 @@ impl TestDb {
         }
     }
 
+    /// Whether this is a PostgreSQL database.
     pub fn is_postgres(&self) -> bool {
         self.postgres.is_some()
     }
@@ -198,25 +203,26 @@ impl TestDb {
     /// Runs a statement behind the API's back (to fabricate states the API never produces).
     pub async fn execute_raw(&self, statement: &str) {
         if self.is_postgres() {
-            let mut conn = sqlx::PgConnection::connect(&self.url)
-                .await
-                .expect("connect");
-            sqlx::query(statement)
-                .execute(&mut conn)
-                .await
-                .expect(statement);
-            conn.close().await.ok();
+            execute_on::<sqlx::PgConnection>(&self.url, statement).await;
         } else {
-            let mut conn = sqlx::SqliteConnection::connect(&self.url)
-                .await
-                .expect("connect");
-            sqlx::query(statement)
-                .execute(&mut conn)
-                .await
-                .expect(statement);
-            conn.close().await.ok();
+            execute_on::<sqlx::SqliteConnection>(&self.url, statement).await;
         }
     }
+}
+
+/// Runs `statement` on a connection of its own to `url` (either backend: the statement is sent
+/// as written, unprepared).
+async fn execute_on<C>(url: &str, statement: &str)
+where
+    C: Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+{
+    let mut conn = C::connect(url).await.expect("connect");
+    sqlx::raw_sql(statement)
+        .execute(&mut conn)
+        .await
+        .expect(statement);
+    conn.close().await.ok();
 }
 
 /// Closes `db` (dropping a PostgreSQL database) after a test body, then re-raises the body's

@@ -12,7 +12,9 @@ pub const SEEDS: Range<u64> = 0..200;
 
 /// A generated batch, executed from its genesis state.
 pub struct Fixture {
+    /// The batch, its genesis state and its keys, as generated.
     pub generated: Generated,
+    /// The batch executed from its genesis state.
     pub executed: ExecutedBatch,
 }
 

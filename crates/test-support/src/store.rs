@@ -13,7 +13,9 @@ pub const S3_ENDPOINT_VAR: &str = "ZKFLEET_TEST_S3_ENDPOINT";
 
 /// A local-directory store in a temporary directory (removed on drop).
 pub struct TestStore {
+    /// The store on the directory.
     pub store: Store,
+    /// The directory (removed on drop).
     pub root: tempfile::TempDir,
 }
 
@@ -54,8 +56,11 @@ pub fn s3_endpoint() -> String {
 /// alone.
 #[derive(Debug, Clone)]
 pub struct S3Bucket {
+    /// The S3 server's URL (`ZKFLEET_TEST_S3_ENDPOINT`).
     pub endpoint: String,
+    /// The bucket's name.
     pub bucket: String,
+    /// The region the store is configured with.
     pub region: String,
 }
 

@@ -332,13 +332,7 @@ impl<'a> ProvingComponents<'a> {
 /// The configured name, or `component@host-pid`: what `picked_by` records, so an operator can
 /// tell which process held a job.
 fn picked_by(configured: &Option<String>, component: &str) -> String {
-    configured.clone().unwrap_or_else(|| {
-        format!(
-            "{component}@{}-{}",
-            zkfleet_runner::hostname(),
-            std::process::id()
-        )
-    })
+    zkfleet_runner::worker_name(component, configured.as_deref())
 }
 
 #[cfg(test)]

@@ -49,22 +49,13 @@ pub async fn gateway(fleet: &Fleet) -> anyhow::Result<()> {
         .context("gateway")
 }
 
-/// Serves this process's Prometheus metrics on `GET http://ADDR/metrics` (every series the
-/// component records through the `metrics` facade: its jobs, the object store, the runner),
-/// with the object store's counters registered at 0 (every component uses the store).
+/// Serves this process's Prometheus metrics on `GET http://ADDR/metrics` through the service
+/// crate's listener (every series the component records through the `metrics` facade: its
+/// jobs, the object store, the runner; an address in use is an error naming the `[metrics]`
+/// key), with the object store's counters registered at 0 (every component uses the store).
 fn export_metrics(component: &str, address: std::net::SocketAddr) -> anyhow::Result<()> {
-    metrics_exporter_prometheus::PrometheusBuilder::new()
-        .with_http_listener(address)
-        .install()
-        .with_context(|| {
-            format!(
-                "serving the {component}'s metrics on {address} (change [metrics] in the \
-                 configuration, e.g. ZKFLEET_METRICS__{}=127.0.0.1:PORT)",
-                component.to_uppercase().replace([' ', '-'], "_")
-            )
-        })?;
+    zkfleet_service::metrics::listen(component, address)?;
     zkfleet_store::register_metrics();
-    tracing::info!(%address, component, "metrics at /metrics");
     Ok(())
 }
 

@@ -69,8 +69,7 @@ pub async fn run(fleet: &Fleet) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| fleet.config.data_dir.join("sequencer"));
     // GET /metrics is served by the sequencer's own listener, so the recorder has no listener.
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
+    let metrics = zkfleet_service::metrics::install_prometheus_recorder()
         .context("installing the metrics recorder")?;
     let sequencer = {
         let dir = data_dir.clone();

@@ -7,6 +7,9 @@
 //!   backend is the same prover with the GPU's commitments (checked on the GPU machine,
 //!   `crates/gpu/tests/prover.rs`).
 //! - `backend = "gpu"` on a machine without a GPU proves on the CPU and says so.
+//! - `backend = "gpu"` on a machine with a GPU (the device machine; required there with
+//!   `ZKFLEET_REQUIRE_GPU=1`): the circuit prover's GPU backend gives plonky2's proof bytes for a
+//!   job of every basic type on one thread, and proves and verifies on the default pool.
 
 mod common;
 
@@ -59,6 +62,72 @@ fn zkfleet_prover_gives_plonky2_proof_bytes_for_every_basic_type() {
         );
         // On the default pool: a proof that verifies (checked inside `prove`).
         zk.prove(vector).expect("proves on the default pool");
+    }
+}
+
+#[test]
+fn gpu_backend_on_a_gpu_gives_plonky2_proof_bytes_for_every_basic_type() {
+    let required = std::env::var("ZKFLEET_REQUIRE_GPU").is_ok_and(|v| v == "1");
+    match GpuContext::new() {
+        Ok(_) => {}
+        Err(e) if e.is_unavailable() && !required => {
+            eprintln!("skipping GPU test: {e} (set ZKFLEET_REQUIRE_GPU=1 to fail instead)");
+            return;
+        }
+        Err(e) => panic!("GPU unusable: {e}"),
+    }
+    let registry = common::registry();
+    let mut selected = (*registry).clone();
+    let active = select_backend(&mut selected, ProverBackend::Gpu, 0).expect("gpu starts");
+    assert_eq!(active, ProverBackend::Gpu);
+    let single = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool");
+    for &circuit in &CircuitId::BASIC_TYPES {
+        let instance = common::witnesses()
+            .instances
+            .iter()
+            .find(|i| i.circuit == circuit)
+            .expect("the fixture has every type");
+        let cpu = registry
+            .get(AggregationRound::Basic, circuit)
+            .expect("registered");
+        let gpu = selected
+            .get(AggregationRound::Basic, circuit)
+            .expect("registered");
+        assert!(
+            !Arc::ptr_eq(cpu, gpu),
+            "the GPU prover replaced the CPU one"
+        );
+        let vector = cpu
+            .witness_vector(&instance.witness)
+            .expect("witness vector");
+        let theirs = single
+            .install(|| cpu.prove(vector.clone()))
+            .expect("plonky2 proves");
+        let started = std::time::Instant::now();
+        let mine = single
+            .install(|| gpu.prove(vector.clone()))
+            .expect("the GPU backend proves and verifies");
+        let one_thread = started.elapsed();
+        assert!(
+            mine == theirs,
+            "{}: proof bytes differ from plonky2's ({} vs {} bytes)",
+            circuit.name(),
+            mine.len(),
+            theirs.len()
+        );
+        let started = std::time::Instant::now();
+        gpu.prove(vector).expect("proves on the default pool");
+        eprintln!(
+            "{}: GPU backend equal to plonky2 byte for byte ({} bytes; {:.3} s on one thread, \
+             {:.3} s on the default pool)",
+            circuit.name(),
+            mine.len(),
+            one_thread.as_secs_f64(),
+            started.elapsed().as_secs_f64()
+        );
     }
 }
 

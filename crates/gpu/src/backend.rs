@@ -14,9 +14,9 @@
 
 use plonky2::field::polynomial::{PolynomialCoeffs, PolynomialValues};
 use plonky2::field::types::Field;
+use plonky2::field::types::PrimeField64;
 use plonky2::fri::oracle::PolynomialBatch;
 use plonky2::hash::hash_types::HashOut;
-use plonky2::field::types::PrimeField64;
 use plonky2::hash::merkle_tree::{MerkleCap, MerkleTree};
 use plonky2::plonk::config::PoseidonGoldilocksConfig;
 use plonky2::util::timing::TimingTree;
@@ -216,7 +216,9 @@ impl GpuCommit {
             let points = 1usize << plan.dims.log_lde;
             Ok(raw
                 .chunks_exact(points)
-                .map(|col| PolynomialValues::new(col.iter().map(|&v| F::from_canonical_u64(v)).collect()))
+                .map(|col| {
+                    PolynomialValues::new(col.iter().map(|&v| F::from_canonical_u64(v)).collect())
+                })
                 .collect())
         };
         Some(run())

@@ -815,7 +815,8 @@ impl GpuContext {
         guarded("evaluating the quotient", || {
             let s = &self.stream;
             let up = |v: &[u64]| s.clone_htod(v).during("copying quotient tables");
-            let (k_is, chal, apow, misc) = (up(k_is)?, up(challenges)?, up(alpha_powers)?, up(misc)?);
+            let (k_is, chal, apow, misc) =
+                (up(k_is)?, up(challenges)?, up(alpha_powers)?, up(misc)?);
             let gates = s.clone_htod(gates).during("copying the gate table")?;
             let points = 1usize << dims.log_lde;
             let total = dims.num_ch as usize * points;

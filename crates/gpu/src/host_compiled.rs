@@ -149,9 +149,24 @@ fn device_arithmetic_and_poseidon_match_plonky2() {
 
     // Gates: plonky2's own constraint code on random (unsatisfying) wires and constants.
     let gates: Vec<(String, GateRef<F, 2>, usize, usize)> = vec![
-        ("gate".into(), GateRef::new(PoseidonGate::<F, 2>::new()), 0, 135),
-        ("rith 20".into(), GateRef::new(ArithmeticGate { num_ops: 20 }), 2, 80),
-        ("rith 1".into(), GateRef::new(ArithmeticGate { num_ops: 1 }), 2, 4),
+        (
+            "gate".into(),
+            GateRef::new(PoseidonGate::<F, 2>::new()),
+            0,
+            135,
+        ),
+        (
+            "rith 20".into(),
+            GateRef::new(ArithmeticGate { num_ops: 20 }),
+            2,
+            80,
+        ),
+        (
+            "rith 1".into(),
+            GateRef::new(ArithmeticGate { num_ops: 1 }),
+            2,
+            4,
+        ),
         ("cons 2".into(), GateRef::new(ConstantGate::new(2)), 2, 2),
     ];
     for (cmd, gate, nk, nw) in &gates {

@@ -239,7 +239,10 @@ pub fn prove_timed(
         // quotient is done.
         let _release = Release {
             backend,
-            caps: [&wires_commitment.merkle_tree.cap, &zs_commitment.merkle_tree.cap],
+            caps: [
+                &wires_commitment.merkle_tree.cap,
+                &zs_commitment.merkle_tree.cap,
+            ],
         };
         backend.quotient_values(&QuotientInputs {
             common_data,

@@ -121,7 +121,9 @@ pub(crate) fn plan(q: &QuotientInputs<'_>) -> Result<QuotientPlan, String> {
     let config = &common.config;
     let num_ch = config.num_challenges;
     if num_ch == 0 || num_ch > MAX_CHALLENGES {
-        return Err(format!("{num_ch} challenges (the kernel takes 1 to {MAX_CHALLENGES})"));
+        return Err(format!(
+            "{num_ch} challenges (the kernel takes 1 to {MAX_CHALLENGES})"
+        ));
     }
     if common.num_lookup_polys != 0 || common.num_lookup_selectors != 0 {
         return Err("lookups".into());

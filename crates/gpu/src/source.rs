@@ -118,7 +118,12 @@ mod nvrtc_tests {
         let ptx = cudarc::nvrtc::compile_ptx_with_opts(super::kernel_source(), opts)
             .unwrap_or_else(|e| panic!("NVRTC rejected the kernels: {e:?}"));
         let text = ptx.to_src();
-        for k in ["hash_leaves", "ntt_dif_local", "lde_expand", "quotient_values"] {
+        for k in [
+            "hash_leaves",
+            "ntt_dif_local",
+            "lde_expand",
+            "quotient_values",
+        ] {
             assert!(text.contains(k), "{k} missing from the PTX");
         }
     }

@@ -193,7 +193,12 @@ fn check_circuit(
 fn toy_circuits_prove_like_plonky2() {
     for (hashes, muls) in [(1, 0), (40, 100), (300, 2000)] {
         let (data, pw) = toy_circuit(hashes, muls);
-        check_circuit(&data, &pw, &format!("toy {hashes} hashes {muls} muls"), true);
+        check_circuit(
+            &data,
+            &pw,
+            &format!("toy {hashes} hashes {muls} muls"),
+            true,
+        );
     }
 }
 

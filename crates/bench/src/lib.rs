@@ -14,6 +14,8 @@
 //!   on SQLite and PostgreSQL (throughput against the one-prover layout).
 //! - **cost** ([`cost`]): CPU-seconds per rollup operation by round (issue 18), the sample
 //!   batch and the 1,024-operation batch proven job by job in one process.
+//! - **gpu** ([`gpu`]): the zkfleet prover with its GPU work against plonky2 on every core
+//!   (issue 17), per job kind of a generated batch and for synthetic Poseidon chains; needs a GPU.
 //!
 //! Every figure is a [`figure::Figure`] (each run, median, min, max); every report records the
 //! machine, its load before and after, and the commit. [`sections`] and [`publish`] write the
@@ -80,6 +82,7 @@ mod rounds;
 
 pub mod cost;
 pub mod figure;
+pub mod gpu;
 pub mod memory;
 pub mod pipeline;
 pub mod placeholder;

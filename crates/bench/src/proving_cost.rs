@@ -105,7 +105,7 @@ pub struct RatioTarget {
 }
 
 /// The name of a job kind; one circuit per (round, type) below the node, one node circuit.
-fn kind_name(job: &JobWitness<'_>) -> String {
+pub(crate) fn kind_name(job: &JobWitness<'_>) -> String {
     let basic_name = || {
         zkfleet_circuits::BasicCircuitKind::from_circuit_id(job.circuit)
             .map(|k| k.name().to_owned())

@@ -82,28 +82,51 @@ pub const MIN_TOKEN_LEN: usize = 16;
 /// A token source that cannot be used; the message names the source and the line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
+    /// A `client=token` line that cannot be read.
     #[error("{source_name}, line {line}: {reason}")]
     Malformed {
+        /// The variable or file the line comes from.
         source_name: String,
+        /// The line's number (from 1).
         line: usize,
+        /// What is wrong with it.
         reason: String,
     },
+    /// The tokens file cannot be read.
     #[error("cannot read tokens file {path}: {reason}")]
-    Unreadable { path: PathBuf, reason: String },
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        reason: String,
+    },
+    /// One client name given twice.
     #[error("client {client:?} is configured twice ({first} and {second})")]
     DuplicateClient {
+        /// The client's name.
         client: String,
+        /// Where it is given first.
         first: String,
+        /// Where it is given again.
         second: String,
     },
+    /// Two clients with one token (a request could not be attributed).
     #[error("clients {first:?} and {second:?} have the same token")]
-    DuplicateToken { first: String, second: String },
+    DuplicateToken {
+        /// The first client.
+        first: String,
+        /// The second client.
+        second: String,
+    },
+    /// Authentication required, but no token configured: every request would be refused.
     #[error(
         "authentication is required but no token is configured (set {env_var} or \
          {file_setting})"
     )]
     RequiredWithoutTokens {
+        /// The variable that holds the tokens.
         env_var: &'static str,
+        /// The configuration key naming a tokens file.
         file_setting: &'static str,
     },
 }
@@ -253,10 +276,12 @@ impl TokenSet {
         found
     }
 
+    /// How many clients have a token.
     pub fn len(&self) -> usize {
         self.clients.len()
     }
 
+    /// Whether no client has a token.
     pub fn is_empty(&self) -> bool {
         self.clients.is_empty()
     }

@@ -99,6 +99,8 @@ pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S:
     serializer.serialize_str(&format(*duration))
 }
 
+/// Reads a duration string (`"1h30m"`, `"300ms"`) or a number of seconds (for
+/// `#[serde(with = "…")]`).
 pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     struct DurationVisitor;
 

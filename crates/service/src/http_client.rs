@@ -10,24 +10,44 @@ use serde::Serialize;
 /// A failed exchange with a remote service; every message names the URL.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpClientError {
+    /// The client could not be built (TLS roots, settings).
     #[error("cannot build the HTTP client: {0}")]
     Client(#[source] reqwest::Error),
+    /// No answer: connection refused, timeout, TLS failure.
     #[error("request to {url} failed: {source}")]
     Request {
+        /// The URL asked.
         url: String,
+        /// The transport error.
         #[source]
         source: reqwest::Error,
     },
+    /// An answer other than 2xx.
     #[error("{url} answered {status}: {body}")]
     Status {
+        /// The URL asked.
         url: String,
+        /// The status of the answer.
         status: reqwest::StatusCode,
+        /// The answer's body (bounded).
         body: String,
     },
+    /// An answer over the size limit.
     #[error("{url} answered more than {limit} bytes")]
-    TooLarge { url: String, limit: usize },
+    TooLarge {
+        /// The URL asked.
+        url: String,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// An answer that is not the expected JSON.
     #[error("{url} answered something that is not the expected JSON: {reason}")]
-    Decode { url: String, reason: String },
+    Decode {
+        /// The URL asked.
+        url: String,
+        /// What the decoder said.
+        reason: String,
+    },
 }
 
 /// How much of an error answer's body is quoted in [`HttpClientError::Status`].

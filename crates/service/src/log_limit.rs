@@ -29,6 +29,7 @@ pub struct RefusalLog {
 }
 
 impl RefusalLog {
+    /// A log that has refused nothing yet.
     pub const fn new() -> Self {
         Self {
             window: Mutex::new(Window {

@@ -9,6 +9,7 @@
 //! | `recursion-per-child` | 5 | from the node of `proving-cost` | same |
 //! | `scaling` | 6 | a 64-operation batch, 5 process layouts | 4 operations, 1 and 2 provers on every core |
 //! | `cost` | issue 18 | the sample batch and 1,024 operations (`--operations`), CPU-s per operation by round, each also through `zkfleet prove` | the sample batch only, in process |
+//! | `gpu` (only when named: needs a GPU) | issue 17 | zkfleet prover + GPU against plonky2 on every core: every job kind of a 32-operation batch, Poseidon chains of 2^16/2^18/2^20 rows | job kinds at the configured geometry, a 2^12 chain, 1 run |
 //!
 //! The proving suites use the `[proving]` configuration the caller passes (geometry, arity,
 //! compression, keystore), so a quick run on the small test keystore takes minutes.
@@ -22,6 +23,7 @@ use zkfleet_circuits::ProvingConfiguration;
 use crate::cost::{CostOptions, CostReport};
 use crate::environment::DatabaseBackend;
 use crate::error::BenchError;
+use crate::gpu::{GpuOptions, GpuReport};
 use crate::machine;
 use crate::pipeline::{PipelineOptions, PipelineReport};
 use crate::proving_cost::{JobKinds, ProvingCostOptions, ProvingCostReport};
@@ -39,9 +41,11 @@ pub enum Suite {
     RecursionPerChild,
     Scaling,
     Cost,
+    Gpu,
 }
 
 impl Suite {
+    /// The suites `zkfleet bench` runs when none is named (every one that needs no GPU).
     pub const ALL: [Suite; 6] = [
         Suite::Orchestration,
         Suite::ProvingCost,
@@ -50,6 +54,8 @@ impl Suite {
         Suite::Scaling,
         Suite::Cost,
     ];
+    /// Suites run only when named (`--suites gpu`): they need hardware most hosts lack.
+    pub const ON_REQUEST: [Suite; 1] = [Suite::Gpu];
 
     /// The name on the command line, in the report and in the docs' markers.
     pub fn name(self) -> &'static str {
@@ -60,6 +66,7 @@ impl Suite {
             Suite::RecursionPerChild => "recursion-per-child",
             Suite::Scaling => "scaling",
             Suite::Cost => "cost",
+            Suite::Gpu => "gpu",
         }
     }
 }
@@ -74,16 +81,14 @@ impl FromStr for Suite {
     type Err = BenchError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Suite::ALL
-            .into_iter()
-            .find(|suite| suite.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Suite::ALL.iter().map(|s| s.name()).collect();
-                BenchError::InvalidOptions(format!(
-                    "unknown suite {s:?}; the suites are {}",
-                    names.join(", ")
-                ))
-            })
+        let every = || Suite::ALL.into_iter().chain(Suite::ON_REQUEST);
+        every().find(|suite| suite.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = every().map(|s| s.name()).collect();
+            BenchError::InvalidOptions(format!(
+                "unknown suite {s:?}; the suites are {}",
+                names.join(", ")
+            ))
+        })
     }
 }
 
@@ -107,6 +112,10 @@ pub const FULL_COST_SIZES: [usize; 1] = [crate::cost::TARGET_OPERATIONS];
 /// The quick cost suite's generated batches: none, only the sample batch (one proof in
 /// process: the suite's code path runs end to end without doubling the quick run's proving).
 pub const QUICK_COST_SIZES: [usize; 0] = [];
+/// Synthetic circuit sizes (log2 of rows) of the full gpu suite.
+pub const FULL_GPU_SYNTHETIC_SIZES: [usize; 3] = [16, 18, 20];
+/// The quick gpu suite's synthetic circuit.
+pub const QUICK_GPU_SYNTHETIC_SIZES: [usize; 1] = [12];
 /// Runs per figure of the full suites (`--runs` overrides).
 pub const FULL_RUNS: usize = 3;
 
@@ -165,6 +174,8 @@ pub struct SuiteReports {
     pub scaling: Option<SuiteRun<ScalingReport>>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cost: Option<SuiteRun<CostReport>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub gpu: Option<SuiteRun<GpuReport>>,
 }
 
 /// A suite's report with the command that produced it.
@@ -185,6 +196,7 @@ impl BenchReport {
             recursion_per_child,
             scaling,
             cost,
+            gpu,
         } = self.suites;
         BenchReport {
             suites: SuiteReports {
@@ -194,6 +206,7 @@ impl BenchReport {
                 recursion_per_child: recursion_per_child.or(older.suites.recursion_per_child),
                 scaling: scaling.or(older.suites.scaling),
                 cost: cost.or(older.suites.cost),
+                gpu: gpu.or(older.suites.gpu),
             },
             ..self
         }
@@ -372,6 +385,27 @@ pub fn run_suites(plan: &BenchPlan) -> Result<BenchReport, BenchError> {
         };
         suites.cost = Some(SuiteRun::of(plan, crate::cost::run(&options)?));
     }
+    if plan.wants(Suite::Gpu) {
+        tracing::info!("suite gpu");
+        let options = GpuOptions {
+            proving: plan.proving,
+            keys_dir: plan.keys_dir.clone(),
+            operations: if plan.quick {
+                QUICK_PROVING_COST_OPERATIONS
+            } else {
+                PROVING_COST_OPERATIONS
+            },
+            synthetic_sizes: if plan.quick {
+                QUICK_GPU_SYNTHETIC_SIZES.to_vec()
+            } else {
+                FULL_GPU_SYNTHETIC_SIZES.to_vec()
+            },
+            runs,
+            // One card per process: CUDA_VISIBLE_DEVICES picks another (docs/gpu.md).
+            gpu_device: 0,
+        };
+        suites.gpu = Some(SuiteRun::of(plan, crate::gpu::run(&options)?));
+    }
     machine.load_average_after = machine::load_average();
     Ok(BenchReport {
         command: plan.command.clone(),
@@ -389,9 +423,13 @@ mod tests {
 
     #[test]
     fn suite_names_round_trip_and_unknown_ones_are_refused() {
-        for suite in Suite::ALL {
+        for suite in Suite::ALL.into_iter().chain(Suite::ON_REQUEST) {
             assert_eq!(suite.name().parse::<Suite>().unwrap(), suite);
         }
+        assert!(
+            !Suite::ALL.contains(&Suite::Gpu),
+            "the gpu suite runs only when named"
+        );
         let err = "proving".parse::<Suite>().unwrap_err().to_string();
         assert!(err.contains("proving-cost"), "{err}");
     }

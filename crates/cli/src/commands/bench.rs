@@ -149,6 +149,7 @@ fn only_measured(
             .filter(|_| wants(Suite::RecursionPerChild)),
         scaling: all.scaling.filter(|_| wants(Suite::Scaling)),
         cost: all.cost.filter(|_| wants(Suite::Cost)),
+        gpu: all.gpu.filter(|_| wants(Suite::Gpu)),
     }
 }
 

@@ -5,9 +5,11 @@
 //! ([`crate::Dal::job_wakeups`]) and, when a pick finds nothing, waits for the counter to move
 //! (or for its safety-net poll). What moves the counters:
 //!
-//! - **PostgreSQL**: a statement-level trigger on every job table (migration
-//!   `20261205190000_job_notifications.sql`) calls `pg_notify('zkfleet_jobs', <table>)` whenever
-//!   a statement leaves a row `queued`; the notification is delivered when the writing
+//! - **PostgreSQL**: row-level triggers on every job table, `WHEN (NEW.status = 'queued')`
+//!   (migration `20261206010000_row_level_wakeups.sql`), call `pg_notify('zkfleet_jobs',
+//!   <table>)` for every row left `queued`, folded into one notification per transaction and
+//!   table; picks and completions leave no row queued and cost only the condition. It is
+//!   delivered when the writing
 //!   transaction commits, whichever process wrote. One listener per hub (one dedicated
 //!   connection, outside the pool, started by the first subscription) bumps the table's counter.
 //!   When the listener loses its connection it reconnects with backoff and then bumps *every*

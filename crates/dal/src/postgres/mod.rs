@@ -42,6 +42,13 @@ pub(crate) async fn connect(url: &str, options: &PoolOptions) -> DalResult<sqlx:
         .max_connections(options.max_connections)
         .min_connections(options.min_connections)
         .acquire_timeout(options.acquire_timeout)
+        // No ping on every acquire: it is one more round trip (and a wake-up of the server's
+        // backend) per transaction — 2 of the 12 a job's pick + completion cost, on the hot
+        // path of every worker (issue 21). sqlx still pings each connection when it goes back
+        // to the pool and closes it if that fails, so a dead connection is caught there; one
+        // that dies while idle fails its next operation once, with the transient connection
+        // error a server restart gives today.
+        .test_before_acquire(false)
         .connect_with(connect_options)
         .await
         .map_err(DalError::Connection)?;

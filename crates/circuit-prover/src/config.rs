@@ -147,7 +147,7 @@ fn default_concurrent_proofs() -> usize {
 }
 
 /// Eight jobs per statement: on PostgreSQL, batches of 8 doubled picks + completions per
-/// second against single jobs (docs/benchmarks.md, "Job database: picks per second"), and a
+/// second against single jobs (docs/benchmarks.md, "Job database"), and a
 /// generator pool seldom has more idle workers than that at once.
 fn default_max_batch() -> usize {
     8

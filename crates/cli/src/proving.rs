@@ -160,7 +160,7 @@ impl Default for WitnessGeneratorSection {
 
 /// `[circuit_prover]`: how one circuit prover process is sized. Unset counts take the
 /// component's defaults (light: one per core but one; heavy: 1), or one each in `zkfleet prove`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CircuitProverSection {
     /// Light witness-vector generators (`--light`).
@@ -176,9 +176,37 @@ pub struct CircuitProverSection {
     /// prover per card (docs/gpu.md, "Several GPUs per host").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gpu_device: Option<usize>,
+    /// Jobs proved at the same time. Unset: sized from this host's cores and memory when the
+    /// process starts (one per 4 cores, bounded by memory; the start-up log says the value), so
+    /// the value depends on the host and is not written here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrent_proofs: Option<usize>,
+    /// Most prover jobs one generator pick takes (jobs of one circuit, one statement) and most
+    /// proofs completed in one transaction; 1: one job per statement.
+    pub max_batch: usize,
     /// Recorded in `picked_by` of every job the process picks (default `circuit-prover@HOST-PID`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub picked_by: Option<String>,
+    /// The rounds whose jobs the process picks (default: every round); e.g. without "basic"
+    /// where round 0 goes to outside provers (docs/prover-api.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<Vec<AggregationRound>>,
+}
+
+impl Default for CircuitProverSection {
+    /// The component's own defaults where they do not depend on the host.
+    fn default() -> Self {
+        Self {
+            light_wvg_count: None,
+            heavy_wvg_count: None,
+            backend: ProverBackend::default(),
+            gpu_device: None,
+            concurrent_proofs: None,
+            max_batch: ProverConfig::new(DEFAULT_PROTOCOL_VERSION).max_batch,
+            picked_by: None,
+            rounds: None,
+        }
+    }
 }
 
 /// `[compressor]`: what one compressor process does besides the shared `[proving]` settings.
@@ -295,11 +323,16 @@ impl<'a> ProvingComponents<'a> {
         if let Some(gpu_device) = self.flags.gpu_device.or(section.gpu_device) {
             config.gpu_device = gpu_device;
         }
+        if let Some(concurrent_proofs) = section.concurrent_proofs {
+            config.concurrent_proofs = concurrent_proofs;
+        }
+        config.max_batch = section.max_batch;
         config.keys_dir = self.keys_dir();
         config.geometry = proving.geometry;
         config.arity = proving.arity;
         config.compression = proving.compression;
         config.picked_by = Some(picked_by(&section.picked_by, "circuit-prover"));
+        config.rounds = section.rounds.clone();
         config.idle_backoff_initial_ms = polling.initial_ms;
         config.idle_backoff_max_ms = polling.max_ms;
         config.validate().context(
@@ -347,12 +380,40 @@ mod tests {
     }
 
     #[test]
+    fn circuit_prover_rounds_come_from_the_section() {
+        let fleet = config(
+            "[circuit_prover]\nrounds = [\"leaf\", \"node\", \"recursion_tip\", \"scheduler\"]\n",
+        );
+        let prover = ProvingComponents::new(&fleet, ComponentFlags::default(), Launch::Standalone)
+            .circuit_prover()
+            .unwrap();
+        assert_eq!(
+            prover.picked_rounds(),
+            AggregationRound::ALL[1..].to_vec(),
+            "round 0 is left to others"
+        );
+        let every = config("");
+        let prover = ProvingComponents::new(&every, ComponentFlags::default(), Launch::Standalone)
+            .circuit_prover()
+            .unwrap();
+        assert_eq!(prover.picked_rounds(), AggregationRound::ALL.to_vec());
+        let err = ProvingComponents::new(
+            &config("[circuit_prover]\nrounds = []\n"),
+            ComponentFlags::default(),
+            Launch::Standalone,
+        )
+        .circuit_prover()
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("rounds is empty"), "{err:#}");
+    }
+
+    #[test]
     fn every_component_takes_proving_polling_and_its_section() {
         let fleet = config(
             "[proving]\narity = 3\ncompression = \"light\"\nkeys_dir = \"/k\"\n\
              [witness_generator]\nmax_circuits_in_flight = 7\npicked_by = \"wg-1\"\n\
              [circuit_prover]\nlight_wvg_count = 3\nheavy_wvg_count = 2\nbackend = \"gpu\"\n\
-             gpu_device = 1\n\
+             gpu_device = 1\nconcurrent_proofs = 5\nmax_batch = 3\n\
              [compressor]\npicked_by = \"c-1\"\n\
              [polling.witness_generator]\ninitial_ms = 11\nmax_ms = 22\n\
              [polling.circuit_prover]\ninitial_ms = 33\nmax_ms = 44\n\
@@ -376,6 +437,7 @@ mod tests {
             let prover = components.circuit_prover().unwrap();
             assert_eq!((prover.light_wvg_count, prover.heavy_wvg_count), (3, 2));
             assert_eq!((prover.backend, prover.gpu_device), (ProverBackend::Gpu, 1));
+            assert_eq!((prover.concurrent_proofs, prover.max_batch), (5, 3));
             assert_eq!(prover.compression, CompressionProfile::Light);
             assert_eq!(prover.keys_dir, PathBuf::from("/k"));
             assert_eq!(
@@ -441,6 +503,46 @@ mod tests {
                 component_default.heavy_wvg_count
             )
         );
+        // Unset, the batching keys are the component's: the host's sizing and 8.
+        assert_eq!(
+            (standalone.concurrent_proofs, standalone.max_batch),
+            (
+                component_default.concurrent_proofs,
+                component_default.max_batch
+            )
+        );
+        assert_eq!(embedded.max_batch, 8);
+    }
+
+    #[test]
+    fn invalid_batching_keys_are_refused_and_max_batch_is_shown() {
+        for (text, what) in [
+            (
+                "[circuit_prover]\nconcurrent_proofs = 0\n",
+                "concurrent_proofs",
+            ),
+            ("[circuit_prover]\nmax_batch = 0\n", "max_batch"),
+        ] {
+            let fleet = config(text);
+            let err = ProvingComponents::new(&fleet, ComponentFlags::default(), Launch::Standalone)
+                .circuit_prover()
+                .unwrap_err();
+            let message = format!("{err:#}");
+            assert!(message.contains(what), "{message}");
+            assert!(message.contains("[circuit_prover]"), "{message}");
+        }
+        // `zkfleet config show` serializes the section: max_batch always, concurrent_proofs
+        // only when set (unset, it depends on the host the prover starts on).
+        let shown = toml::to_string(&CircuitProverSection::default()).unwrap();
+        assert!(shown.contains("max_batch = 8"), "{shown}");
+        assert!(!shown.contains("concurrent_proofs"), "{shown}");
+        let set = CircuitProverSection {
+            concurrent_proofs: Some(2),
+            ..CircuitProverSection::default()
+        };
+        assert!(toml::to_string(&set)
+            .unwrap()
+            .contains("concurrent_proofs = 2"));
     }
 
     #[test]

@@ -228,7 +228,7 @@ async fn measure_mode(
     tokio::time::sleep(warm_up).await;
     let connections: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1")
-            .bind(database.name())
+            .bind(database_name(&url))
             .fetch_one(&mut admin)
             .await
             .map_err(admin_error("count connections"))?;
@@ -275,6 +275,12 @@ async fn measure_mode(
         until_all_picked_s,
         load_1m,
     })
+}
+
+/// The database a URL names (the path after the host, without the query).
+fn database_name(url: &str) -> &str {
+    let path = url.split('?').next().unwrap_or(url);
+    path.rsplit('/').next().unwrap_or(path)
 }
 
 // --- A worker: a real job runner whose picker asks the database, whose work is nothing. -----
@@ -406,6 +412,15 @@ mod tests {
         let before = BTreeMap::from([(1, 10), (2, 5)]);
         let after = BTreeMap::from([(1, 15), (2, 5), (3, 7)]);
         assert_eq!(spent(&before, &after), 5 + 7);
+    }
+
+    #[test]
+    fn names_the_database_of_a_url() {
+        assert_eq!(
+            database_name("postgres://u:p@h:5432/db_1?sslmode=disable"),
+            "db_1"
+        );
+        assert_eq!(database_name("postgres://h/db_2"), "db_2");
     }
 
     #[test]

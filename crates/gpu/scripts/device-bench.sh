@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs `zkfleet bench --suites gpu` on the device machine (repo root), with the stripped release
+# `zkfleet` built here and carried as .gpu-bin/zkfleet:
+#
+#   CARGO_TARGET_DIR=/work/target-gpu cargo build --release -p zkfleet-cli --bin zkfleet
+#   strip -o .gpu-bin/zkfleet /work/target-gpu/release/zkfleet
+#   run(command="bash crates/gpu/scripts/device-bench.sh", carry=[".gpu-bin"])
+#
+# The proving configuration is the small test one (arity 2, light compression, geometry
+# 2/1/2/2), its keystore built on this host's cores first. BENCH_ARGS (default "--quick --runs
+# 3"): the suite's mode. Under $OUT: env.txt, bench-gpu.json, bench-gpu.log.
+set -uo pipefail
+OUT=${OUT:-/tmp/zkfleet-gpu-out}
+mkdir -p "$OUT"
+export RAYON_NUM_THREADS=${RAYON_NUM_THREADS:-16}
+nvrtc=$(find /usr/local/cuda/lib64/ /usr/local/cuda/ /usr/lib/x86_64-linux-gnu /opt /usr/local/lib \
+  -name 'libnvrtc.so*' 2>/dev/null | grep -v builtins | head -1)
+[ -n "$nvrtc" ] && export LD_LIBRARY_PATH="$(dirname "$nvrtc"):${LD_LIBRARY_PATH:-}"
+work=$(mktemp -d)
+cat > "$work/zkfleet.toml" <<TOML
+[proving]
+protocol_version = "0.1.0"
+keys_dir = "$work/keys"
+arity = 2
+compression = "light"
+
+[proving.geometry]
+signatures_per_instance = 2
+operations_per_instance = 1
+deposits_per_instance = 2
+xmss_height = 2
+TOML
+{
+  date -u
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+  echo "cpus: $(nproc)"; grep -m1 'model name' /proc/cpuinfo
+  sha256sum .gpu-bin/zkfleet
+} > "$OUT/env.txt" 2>&1
+cat "$OUT/env.txt"
+# shellcheck disable=SC2086
+timeout "${LIMIT:-220}" .gpu-bin/zkfleet --config "$work/zkfleet.toml" --data-dir "$work/data" \
+  bench ${BENCH_ARGS:---quick --runs 3} --suites gpu --out "$OUT/bench-gpu.json" --no-publish 2>&1 \
+  | tail -c 30000 | tee "$OUT/bench-gpu.log"
+echo "zkfleet bench exit status: ${PIPESTATUS[0]}"
+python3 - "$OUT/bench-gpu.json" <<'PY' || true
+import json, sys
+r = json.load(open(sys.argv[1]))["suites"]["gpu"]["report"]
+print(r["device"], "threads", r["cpu_threads"], "runs", r["runs"], "commit", r["git_commit"])
+for c in r["circuits"]:
+    print(f'{c["circuit"]:28s} 2^{c["degree_bits"]:<3d} plonky2 {c["plonky2_prove_s"]["median"]:.3f} '
+          f'gpu {c["gpu_prove_s"]["median"]:.3f} {c["speedup"]:.2f}x quotient_on_gpu={c["quotient_on_gpu"]}')
+PY

@@ -1,8 +1,9 @@
 //! The remote prover: an outside prover's side of the protocol (`zkfleet remote-prover --api URL
 //! --key FILE`). It logs in with its key, leases jobs it can prove, generates the witness vector
 //! and proves with the circuit prover's own code path (`BatchCircuits::witness_vector`, then
-//! `BatchCircuits::prove_job`, which verifies before returning), extends the lease while
-//! proving, and submits the proof with the lease's fencing token.
+//! `BatchCircuits::prove_job`, which verifies before returning; or any [`JobProver`], such as
+//! the circuit prover's GPU backend), extends the lease while proving, and submits the proof
+//! with the lease's fencing token.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use zkfleet_circuits::pipeline::FinalVerifyingKey;
 use zkfleet_circuits::recursion::BatchCircuits;
 use zkfleet_circuits::Keystore;
-use zkfleet_types::CircuitId;
+use zkfleet_types::{AggregationRound, CircuitId};
 
 use crate::keys::ProverKey;
 use crate::wire::*;
@@ -64,9 +65,24 @@ pub struct ApiClient {
 
 impl ApiClient {
     pub fn new(api: &str, key: ProverKey) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(120))
-            .build()?;
+        Self::with_root_certificates(api, key, None)
+    }
+
+    /// [`ApiClient::new`] that also trusts the CA certificates of `ca_pem` (PEM), for an API
+    /// whose certificate a private CA issued (or a self-signed one); the system's roots stay
+    /// trusted.
+    pub fn with_root_certificates(
+        api: &str,
+        key: ProverKey,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Self, ClientError> {
+        let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(120));
+        if let Some(pem) = ca_pem {
+            for certificate in reqwest::Certificate::from_pem_bundle(pem)? {
+                builder = builder.add_root_certificate(certificate);
+            }
+        }
+        let http = builder.build()?;
         Ok(Self {
             http,
             base: api.trim_end_matches('/').to_owned(),
@@ -256,6 +272,34 @@ pub fn load_circuits(info: &ApiInfo, keys_dir: &Path) -> Result<Arc<BatchCircuit
     Ok(Arc::new(loaded.circuits))
 }
 
+/// What proves a leased job: witness vector from the job's input, then a proof that verifies
+/// under the job's circuit. [`BatchCircuits`] is plonky2 on the CPU (the circuit prover's own
+/// path, which verifies before returning); `zkfleet remote-prover --backend gpu` passes the
+/// circuit prover's GPU backend through this trait (this crate depends on no component).
+pub trait JobProver: Send + Sync {
+    fn prove(
+        &self,
+        round: AggregationRound,
+        circuit: CircuitId,
+        input: &[u8],
+    ) -> Result<Vec<u8>, String>;
+}
+
+impl JobProver for BatchCircuits {
+    fn prove(
+        &self,
+        round: AggregationRound,
+        circuit: CircuitId,
+        input: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        let vector = self
+            .witness_vector(round, circuit, input)
+            .map_err(|e| e.to_string())?;
+        self.prove_job(round, circuit, vector)
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// How the remote prover runs.
 #[derive(Debug, Clone)]
 pub struct RemoteProverOptions {
@@ -278,7 +322,7 @@ pub struct RemoteProverSummary {
 /// Leases, proves and submits until cancelled (or `max_jobs`).
 pub async fn run_remote_prover(
     client: &mut ApiClient,
-    circuits: Arc<BatchCircuits>,
+    circuits: Arc<dyn JobProver>,
     options: &RemoteProverOptions,
     cancel: CancellationToken,
 ) -> Result<RemoteProverSummary, ClientError> {
@@ -345,7 +389,7 @@ pub async fn run_remote_prover(
 /// Proves the lease's job on a blocking thread, extending the lease at half its remaining time.
 async fn prove_extending(
     client: &mut ApiClient,
-    circuits: &Arc<BatchCircuits>,
+    circuits: &Arc<dyn JobProver>,
     lease: &Lease,
     input: Vec<u8>,
 ) -> Result<Vec<u8>, ClientError> {
@@ -355,10 +399,7 @@ async fn prove_extending(
         CircuitId(lease.job.circuit_id),
         lease.job.id,
     );
-    let mut proving = tokio::task::spawn_blocking(move || {
-        let vector = circuits.witness_vector(round, circuit, &input)?;
-        circuits.prove_job(round, circuit, vector)
-    });
+    let mut proving = tokio::task::spawn_blocking(move || circuits.prove(round, circuit, &input));
     let mut deadline = lease.deadline;
     loop {
         let half = ((deadline - Utc::now()) / 2)
@@ -369,7 +410,7 @@ async fn prove_extending(
             result = &mut proving => {
                 return result
                     .map_err(|e| ClientError::Proving { job, reason: e.to_string() })?
-                    .map_err(|e| ClientError::Proving { job, reason: e.to_string() });
+                    .map_err(|reason| ClientError::Proving { job, reason });
             }
             _ = tokio::time::sleep(half) => {
                 match client.extend(lease.lease_id, lease.fencing_token).await {

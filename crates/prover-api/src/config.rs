@@ -72,7 +72,8 @@ impl Default for SuspensionLimits {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProverApiConfig {
-    /// HTTP address. Plain HTTP: terminate TLS in front of it (docs/prover-api.md, "TLS").
+    /// HTTP address: HTTPS with `[tls]`, else plain HTTP (terminate TLS in front of it;
+    /// docs/prover-api.md, "TLS").
     pub listen_address: SocketAddr,
     /// The protocol version whose jobs are leased.
     pub protocol_version: ProtocolSemanticVersion,
@@ -113,6 +114,10 @@ pub struct ProverApiConfig {
     /// What an accepted proof of each round earns, in the operator's unit (default 0).
     pub prices: BTreeMap<AggregationRound, u64>,
     pub suspension: SuspensionLimits,
+    /// TLS in this process (`[tls] cert_file`, `key_file`, PEM); unset: plain HTTP, for a
+    /// terminator in front or loopback only (docs/prover-api.md, "TLS").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::tls::TlsFiles>,
 }
 
 impl Default for ProverApiConfig {
@@ -142,6 +147,7 @@ impl Default for ProverApiConfig {
             requirements: BTreeMap::new(),
             prices: BTreeMap::new(),
             suspension: SuspensionLimits::default(),
+            tls: None,
         }
     }
 }

@@ -17,6 +17,7 @@
 //! - [`server`]: the HTTP routes and the sweep of expired leases;
 //! - [`checker`]: verification of submitted proofs;
 //! - [`keys`]: key files, signatures, session tokens; [`rate`]: per-prover rate limits;
+//! - [`tls`]: HTTPS in this process (`[tls]`, rustls);
 //! - [`client`]: the remote prover (`zkfleet remote-prover`).
 //!
 //! No other component is a dependency (DESIGN.md: components never import components).
@@ -29,13 +30,15 @@ pub mod keys;
 pub mod metrics;
 pub mod rate;
 pub mod server;
+pub mod tls;
 pub mod wire;
 
 pub use client::{
-    load_circuits, run_remote_prover, ApiClient, ClientError, RemoteProverOptions,
+    load_circuits, run_remote_prover, ApiClient, ClientError, JobProver, RemoteProverOptions,
     RemoteProverSummary,
 };
 pub use config::{OutsidePolicy, ProverApiConfig, RoundRequirement, SuspensionLimits};
 pub use error::ApiError;
 pub use keys::{ProverKey, ProverKeyFile};
-pub use server::{enforce_limits, router, run, serve, sweep_once, ApiState, StartError};
+pub use server::{enforce_limits, router, run, serve, serve_tls, sweep_once, ApiState, StartError};
+pub use tls::{TlsError, TlsFiles, TlsListener};

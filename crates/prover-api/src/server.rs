@@ -55,6 +55,8 @@ pub enum StartError {
     FinalKey(String),
     #[error(transparent)]
     Database(#[from] zkfleet_dal::DalError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("binding {address}: {source}")]
     Bind {
         address: SocketAddr,
@@ -161,16 +163,50 @@ pub async fn serve(
     result
 }
 
-/// Binds `config.listen_address` and serves.
+/// [`serve`] over TLS: every connection handshaken by `acceptor` first
+/// ([`crate::tls::TlsListener`]).
+pub async fn serve_tls(
+    state: Arc<ApiState>,
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt as _;
+    // `tap_io` lends the listener axum's `ConnectInfo<SocketAddr>` (per-address rate limits).
+    let listener = crate::tls::TlsListener::new(listener, acceptor, cancel.clone())?.tap_io(|_| {});
+    let sweeper = tokio::spawn(sweep_loop(state.clone(), cancel.clone()));
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(cancel.clone().cancelled_owned())
+        .await;
+    cancel.cancel();
+    let _ = sweeper.await;
+    result
+}
+
+/// Binds `config.listen_address` and serves: HTTPS when `[tls]` is configured, else HTTP.
 pub async fn run(state: Arc<ApiState>, cancel: CancellationToken) -> Result<(), StartError> {
     let address = state.config.listen_address;
+    let acceptor = state
+        .config
+        .tls
+        .as_ref()
+        .map(crate::tls::TlsFiles::acceptor)
+        .transpose()?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|source| StartError::Bind { address, source })?;
-    tracing::info!(%address, "prover API listening");
-    serve(state, listener, cancel)
-        .await
-        .map_err(|source| StartError::Bind { address, source })
+    let served = match acceptor {
+        Some(acceptor) => {
+            tracing::info!(%address, "prover API listening (HTTPS)");
+            serve_tls(state, listener, acceptor, cancel).await
+        }
+        None => {
+            tracing::info!(%address, "prover API listening (plain HTTP: TLS belongs in front)");
+            serve(state, listener, cancel).await
+        }
+    };
+    served.map_err(|source| StartError::Bind { address, source })
 }
 
 async fn per_address(State(state): State<Arc<ApiState>>, request: Request, next: Next) -> Response {

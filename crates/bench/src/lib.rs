@@ -16,6 +16,9 @@
 //!   batch and the 1,024-operation batch proven job by job in one process.
 //! - **gpu** ([`gpu`]): the zkfleet prover with its GPU work against plonky2 on every core
 //!   (issue 17), per job kind of a generated batch and for synthetic Poseidon chains; needs a GPU.
+//! - **db** ([`db`]): the job database at GPU speed (issue 21): picks + completions per second
+//!   by worker count, one job or 8 per statement, on SQLite and PostgreSQL; what 100 idle
+//!   workers cost the PostgreSQL server, polling or woken, and how fast they notice work.
 //!
 //! Every figure is a [`figure::Figure`] (each run, median, min, max); every report records the
 //! machine, its load before and after, and the commit. [`sections`] and [`publish`] write the
@@ -81,6 +84,7 @@ mod real_batch;
 mod rounds;
 
 pub mod cost;
+pub mod db;
 pub mod figure;
 pub mod gpu;
 pub mod memory;

@@ -77,6 +77,10 @@ pub fn render(report: &BenchReport, json_name: &str) -> Vec<(&'static str, &'sta
     if let Some(run) = &suites.cost {
         out.push(("cost", "Cost per operation", cost_section(run, json_name)));
     }
+    if let Some(run) = &suites.db {
+        let body = crate::db::section(&run.report, &run.command, json_name);
+        out.push(("db", "Job database", wrap("db", body)));
+    }
     if let Some(run) = &suites.gpu {
         let body = crate::gpu::section(&run.report, &run.command, json_name);
         out.push(("gpu", "GPU prover", wrap("gpu", body)));

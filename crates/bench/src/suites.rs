@@ -8,6 +8,7 @@
 //! | `pipeline` | 3 | 64, 256, 1,024 operations | 4 operations |
 //! | `recursion-per-child` | 5 | from the node of `proving-cost` | same |
 //! | `scaling` | 6 | a 64-operation batch, 5 process layouts | 4 operations, 1 and 2 provers on every core |
+//! | `db` | issue 21 | picks + completions per second by workers (1/4/16, batches of 1 and 8), idle load of 100 workers | 200 jobs, 1 and 16 workers; 10 idle workers, 1 s window |
 //! | `cost` | issue 18 | the sample batch and 1,024 operations (`--operations`), CPU-s per operation by round, each also through `zkfleet prove` | the sample batch only, in process |
 //! | `gpu` (only when named: needs a GPU) | issue 17 | zkfleet prover + GPU against plonky2 on every core: every job kind of a 32-operation batch, Poseidon chains of 2^16/2^18/2^20 rows | job kinds at the configured geometry, a 2^12 chain, 1 run |
 //!
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use zkfleet_circuits::ProvingConfiguration;
 
 use crate::cost::{CostOptions, CostReport};
+use crate::db::{DbOptions, DbReport};
 use crate::environment::DatabaseBackend;
 use crate::error::BenchError;
 use crate::gpu::{GpuOptions, GpuReport};
@@ -41,18 +43,20 @@ pub enum Suite {
     RecursionPerChild,
     Scaling,
     Cost,
+    Db,
     Gpu,
 }
 
 impl Suite {
     /// The suites `zkfleet bench` runs when none is named (every one that needs no GPU).
-    pub const ALL: [Suite; 6] = [
+    pub const ALL: [Suite; 7] = [
         Suite::Orchestration,
         Suite::ProvingCost,
         Suite::Pipeline,
         Suite::RecursionPerChild,
         Suite::Scaling,
         Suite::Cost,
+        Suite::Db,
     ];
     /// Suites run only when named (`--suites gpu`): they need hardware most hosts lack.
     pub const ON_REQUEST: [Suite; 1] = [Suite::Gpu];
@@ -66,6 +70,7 @@ impl Suite {
             Suite::RecursionPerChild => "recursion-per-child",
             Suite::Scaling => "scaling",
             Suite::Cost => "cost",
+            Suite::Db => "db",
             Suite::Gpu => "gpu",
         }
     }
@@ -175,6 +180,8 @@ pub struct SuiteReports {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cost: Option<SuiteRun<CostReport>>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub db: Option<SuiteRun<DbReport>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub gpu: Option<SuiteRun<GpuReport>>,
 }
 
@@ -196,6 +203,7 @@ impl BenchReport {
             recursion_per_child,
             scaling,
             cost,
+            db,
             gpu,
         } = self.suites;
         BenchReport {
@@ -206,6 +214,7 @@ impl BenchReport {
                 recursion_per_child: recursion_per_child.or(older.suites.recursion_per_child),
                 scaling: scaling.or(older.suites.scaling),
                 cost: cost.or(older.suites.cost),
+                db: db.or(older.suites.db),
                 gpu: gpu.or(older.suites.gpu),
             },
             ..self
@@ -384,6 +393,18 @@ pub fn run_suites(plan: &BenchPlan) -> Result<BenchReport, BenchError> {
             }),
         };
         suites.cost = Some(SuiteRun::of(plan, crate::cost::run(&options)?));
+    }
+    if plan.wants(Suite::Db) {
+        tracing::info!("suite db");
+        let options = if plan.quick {
+            DbOptions::quick(plan.backends())
+        } else {
+            DbOptions::full(plan.backends(), runs)
+        };
+        suites.db = Some(SuiteRun::of(
+            plan,
+            runtime.block_on(crate::db::run(&options))?,
+        ));
     }
     if plan.wants(Suite::Gpu) {
         tracing::info!("suite gpu");

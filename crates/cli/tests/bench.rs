@@ -174,6 +174,17 @@ fn assert_scaling(report: &BenchReport, backends: &[&str]) {
     }
 }
 
+fn assert_db(report: &BenchReport) {
+    let db = &report.suites.db.as_ref().expect("the db suite ran").report;
+    // 1 and 16 workers, one job and 8 per statement, on SQLite only (no server given).
+    assert_eq!(db.picks.len(), 4, "{:?}", db.picks);
+    for cell in &db.picks {
+        assert_eq!(cell.backend, "sqlite");
+        assert_positive("picks per second", &cell.picks_per_s);
+    }
+    assert!(db.idle.is_empty() && db.postgres.is_none());
+}
+
 /// One quick run of every suite on the embedded default, as a user runs it. The PostgreSQL
 /// paths of the database suites are the same code with another URL (`zkfleet bench --quick
 /// --postgres-url URL` runs them; the orchestration benchmark's own tests run it on
@@ -185,6 +196,7 @@ fn quick_bench_runs_every_suite_on_sqlite() {
     assert_orchestration(&report, &backends);
     assert_pipeline(&report, &backends);
     assert_scaling(&report, &backends);
+    assert_db(&report);
 
     let cost = &report
         .suites

@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(long)]
     quick: bool,
     /// The suites to run: orchestration, proving-cost, pipeline, recursion-per-child, scaling,
-    /// cost (default: all).
+    /// cost, db (default: all).
     #[arg(long, value_delimiter = ',', value_name = "SUITE,...")]
     suites: Vec<Suite>,
     /// Runs per figure (default 1 with --quick, else 3).
@@ -52,8 +52,8 @@ pub struct Args {
     /// batch only).
     #[arg(long, value_delimiter = ',', value_name = "N,...")]
     operations: Option<Vec<usize>>,
-    /// A PostgreSQL server to measure besides SQLite (orchestration, pipeline, scaling): each run
-    /// creates and drops its own database on it.
+    /// A PostgreSQL server to measure besides SQLite (orchestration, pipeline, scaling, db): each
+    /// run creates and drops its own database on it (db's idle load needs it on this machine).
     #[arg(
         long,
         env = "ZKFLEET_TEST_DATABASE_URL",
@@ -149,6 +149,7 @@ fn only_measured(
             .filter(|_| wants(Suite::RecursionPerChild)),
         scaling: all.scaling.filter(|_| wants(Suite::Scaling)),
         cost: all.cost.filter(|_| wants(Suite::Cost)),
+        db: all.db.filter(|_| wants(Suite::Db)),
         gpu: all.gpu.filter(|_| wants(Suite::Gpu)),
     }
 }

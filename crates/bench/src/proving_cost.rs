@@ -11,7 +11,9 @@
 //! machine's load does not favour one side; ratio = ours ÷ plonky2 per run.
 //!
 //! The batch is proven job by job (`pipeline::prove_sequentially_with`); the first job of each
-//! kind is measured `runs` times before the walk proves it and moves on.
+//! kind is measured `runs` times before the walk proves it and moves on. The walk ends at the
+//! last kind measured (the scheduler; the node when only recursion per child is wanted): the
+//! proofs after it and the batch's compression would measure nothing.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -135,7 +137,13 @@ pub fn run(options: &ProvingCostOptions) -> Result<ProvingCostReport, BenchError
     let batch = RealBatch::generate(options.operations, 1, options.proving.geometry.xmss_height)?;
     let mut jobs: Vec<JobCost> = Vec::new();
     let arity = options.proving.arity as usize;
-    prove_sequentially_with(
+    // The last kind the suite measures: past it the walk's proofs (and the compression that
+    // ends `prove_sequentially_with`) would be thrown away, so the walk stops there.
+    let last = match options.kinds {
+        JobKinds::Every => AggregationRound::Scheduler,
+        JobKinds::Node => AggregationRound::Node,
+    };
+    let walk = prove_sequentially_with(
         &circuits,
         &batch.executed,
         arity,
@@ -144,12 +152,26 @@ pub fn run(options: &ProvingCostOptions) -> Result<ProvingCostReport, BenchError
             let wanted = options.kinds == JobKinds::Every || job.round == AggregationRound::Node;
             if wanted && !jobs.iter().any(|j| j.job == name) {
                 tracing::info!(job = %name, runs = options.runs, "measuring");
-                jobs.push(measure_job(&circuits, job, name, options.runs)?);
+                jobs.push(measure_job(&circuits, job, name, options.runs).map_err(Walk::Failed)?);
+                if job.round == last {
+                    return Err(Walk::Measured);
+                }
             }
-            Ok::<(), BenchError>(())
+            Ok(())
         },
         |_| {},
-    )?;
+    );
+    match walk {
+        Err(Walk::Failed(e)) => return Err(e),
+        // Every wanted kind measured (the walk stopped after the last one).
+        Err(Walk::Measured) => {}
+        Ok(_) => {
+            return Err(BenchError::Inconsistent(format!(
+                "the proving-cost batch was proven to the end without a {} job",
+                last.name()
+            )))
+        }
+    }
     machine.load_average_after = machine::load_average();
     let target = RatioTarget::assess(&jobs);
     Ok(ProvingCostReport {
@@ -163,6 +185,18 @@ pub fn run(options: &ProvingCostOptions) -> Result<ProvingCostReport, BenchError
         jobs,
         target,
     })
+}
+
+/// Why the job-by-job walk stopped early: every wanted kind is measured, or an error.
+enum Walk {
+    Measured,
+    Failed(BenchError),
+}
+
+impl From<zkfleet_circuits::pipeline::PipelineError> for Walk {
+    fn from(e: zkfleet_circuits::pipeline::PipelineError) -> Self {
+        Self::Failed(e.into())
+    }
 }
 
 /// One run of each path.

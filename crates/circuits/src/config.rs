@@ -29,13 +29,15 @@ pub struct BasicGeometry {
 
 impl Default for BasicGeometry {
     /// Defaults chosen from measured gate counts (about 725 rows per signature at height 10,
-    /// 267 per operation, 12.4 per deposit) to fill a power-of-two degree: signature
-    /// verification and state transition at 2^13, priority operations at 2^12
-    /// (docs/benchmarks.md, `cargo bench -p zkfleet-circuits --bench basic`).
+    /// 200 per operation with the operator's fees credited once per instance, 12.4 per
+    /// deposit) to fill a power-of-two degree: signature verification and state transition at
+    /// 2^13 (40 operations: 8,096 gates; 41 would need 2^14, tests/basic_circuits.rs checks
+    /// it), priority operations at 2^12 (docs/benchmarks.md,
+    /// `cargo bench -p zkfleet-circuits --bench basic`).
     fn default() -> Self {
         Self {
             signatures_per_instance: 10,
-            operations_per_instance: 28,
+            operations_per_instance: 40,
             deposits_per_instance: 256,
             xmss_height: zkfleet_rollup::spec::DEFAULT_XMSS_HEIGHT as u32,
         }

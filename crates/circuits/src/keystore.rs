@@ -40,7 +40,7 @@ use crate::{C, D, F};
 
 /// Version of the circuit definitions; part of every key digest. Bump it with any change to a
 /// circuit's constraints or witness layout, so stale cached data is never paired with new code.
-pub const CIRCUIT_FORMAT_VERSION: u32 = 3;
+pub const CIRCUIT_FORMAT_VERSION: u32 = 4;
 
 /// Which circuit data a cache entry holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

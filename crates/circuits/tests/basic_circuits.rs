@@ -495,3 +495,138 @@ fn witness_vector_tampered_after_generation_fails_verification() {
         )),
     }
 }
+
+/// Gates of the state-transition circuit holding `operations` slots, before plonky2 pads it to a
+/// power of two (the closed-form hash and constants included).
+fn state_gates(operations: u32) -> usize {
+    let geometry = zkfleet_circuits::BasicGeometry {
+        operations_per_instance: operations,
+        ..zkfleet_circuits::BasicGeometry::default()
+    };
+    let (builder, _) =
+        zkfleet_circuits::basic::define(BasicCircuitKind::StateTransition, &geometry)
+            .expect("define");
+    builder.num_gates()
+}
+
+/// The default geometry's state-transition instance fills its degree: its operations fit in
+/// 2^13 rows, and one more operation would not (a geometry that wastes rows, or one that spills
+/// into the next degree, fails here). Prints the rows per operation for docs/rollup-circuits.md.
+#[test]
+fn default_state_geometry_fills_its_degree() {
+    let geometry = zkfleet_circuits::BasicGeometry::default();
+    let ops = geometry.operations_per_instance;
+    let (one, two) = (state_gates(1), state_gates(2));
+    eprintln!(
+        "ROWS state transition: 1 op {one}, 2 ops {two}, {ops} ops {}, {} ops {} gates before \
+         build; {} rows per operation",
+        state_gates(ops),
+        ops + 1,
+        state_gates(ops + 1),
+        two - one
+    );
+    let degree = |operations: u32| {
+        let geometry = zkfleet_circuits::BasicGeometry {
+            operations_per_instance: operations,
+            ..geometry
+        };
+        BasicCircuit::build(BasicCircuitKind::StateTransition, &geometry)
+            .expect("build")
+            .degree_bits()
+    };
+    assert_eq!(degree(ops), 13, "{ops} operations must fit 2^13 rows");
+    assert_eq!(
+        degree(ops + 1),
+        14,
+        "{} operations still fit 2^13 rows: the default wastes rows",
+        ops + 1
+    );
+}
+
+/// The operator's fees are credited once per state instance (docs/rollup-circuits.md §3), while
+/// the rollup credits each at once: on real batches where the operator signs an operation and
+/// receives a transfer after fees earned earlier in the same instance, every state instance
+/// proves with the closed forms the native execution recorded (so the instance's output root,
+/// and the batch's public output, are the rollup's).
+#[test]
+fn operator_active_mid_instance_keeps_the_native_closed_forms() {
+    let capacity = GEOMETRY.operations_per_instance as usize;
+    let kind = BasicCircuitKind::StateTransition;
+    let mut found = None;
+    for seed in 0..400 {
+        let generated = generate(&GeneratorConfig {
+            accounts: 3,
+            operations: 12,
+            seed,
+            tree_height: GEOMETRY.xmss_height as usize,
+            ..GeneratorConfig::default()
+        })
+        .expect("generator");
+        let mut state = generated.genesis.to_memory_state().expect("genesis");
+        let executed = execute_batch(&mut state, &generated.batch).expect("valid batch");
+        let operator = executed.witness.operator;
+        // In some instance, after a signed operation (a fee pending): the operator signs, and
+        // the operator receives a transfer.
+        let (mut signs, mut receives) = (false, false);
+        for chunk in executed.witness.operations.chunks(capacity) {
+            let mut fee_pending = false;
+            for op in chunk {
+                match &op.operation {
+                    Operation::Transfer(t) => {
+                        signs |= fee_pending && t.from == operator;
+                        receives |= fee_pending && t.to == operator && t.from != operator;
+                        fee_pending = true;
+                    }
+                    Operation::Withdraw(w) => {
+                        signs |= fee_pending && w.from == operator;
+                        fee_pending = true;
+                    }
+                    Operation::Deposit(_) => {}
+                }
+            }
+        }
+        if signs && receives {
+            found = Some(executed);
+            break;
+        }
+    }
+    let executed = found.expect("a seed in 0..400 has the operator active mid-instance");
+    let witnesses = split_batch(&executed, &GEOMETRY).expect("split");
+    let forms = witnesses
+        .closed_forms_of(kind.circuit_id())
+        .expect("closed forms");
+    let circuit = basic_support::circuit(kind);
+    let instances: Vec<_> = witnesses
+        .instances
+        .iter()
+        .filter(|i| i.circuit == kind.circuit_id())
+        .collect();
+    assert_eq!(instances.len(), forms.instances.len());
+    for (instance, form) in instances.iter().zip(&forms.instances) {
+        let witness = circuit.decode_witness(&instance.witness).expect("decode");
+        let proof = circuit.prove(&witness).expect("prove");
+        let public: Vec<u64> = proof
+            .public_inputs
+            .iter()
+            .map(|x| x.to_canonical_u64())
+            .collect();
+        assert_eq!(
+            HashDigest([public[0], public[1], public[2], public[3]]),
+            form.public_input_hash().expect("closed form"),
+            "state instance {}",
+            instance.sequence
+        );
+        circuit.verify(proof).expect("verify");
+    }
+    let last = forms.instances.last().expect("an instance");
+    assert_eq!(
+        HashDigest([
+            last.output[0],
+            last.output[1],
+            last.output[2],
+            last.output[3]
+        ]),
+        digest_to_hash_digest(executed.new_root),
+        "the last instance ends at the batch's new root"
+    );
+}

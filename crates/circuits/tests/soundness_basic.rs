@@ -359,17 +359,25 @@ fn as_u64(x: [F; 2]) -> u64 {
     x[0].to_canonical_u64() + (x[1].to_canonical_u64() << 32)
 }
 
-/// A state-transition instance: its closed-form inputs and its slots with their lanes.
+/// A state-transition instance: its closed-form inputs, its slots with their lanes (A, B) and
+/// the operator lane that credits the instance's fees once.
 #[derive(Debug, Clone)]
 struct StateCase {
     before: [Digest; 6],
     chain_id: u64,
     operator: u64,
-    slots: Vec<(Op, [Lane; 3])>,
+    slots: Vec<(Op, [Lane; 2])>,
+    operator_lane: Lane,
+    /// The root the model's tree ends at.
+    root_after: Digest,
 }
 
+/// `tamper`'s lane number for the operator lane (slot = the number of operations).
+const OPERATOR_LANE: usize = 2;
+
 /// Applies `ops` to `tree` as the circuit does and returns the instance, each lane's witness
-/// being what the tree holds — after `tamper(slot, lane, &mut lane)` lets an attack change it.
+/// being what the tree holds — after `tamper(slot, lane, &mut lane)` lets an attack change it
+/// (lane 0 = A, 1 = B; the operator lane is `(ops.len(), OPERATOR_LANE)`).
 ///
 /// The model checks every enabled lane's leaf against the tree (the circuit's root check), so
 /// an attack that is not self-consistent fails here, in the test, not in the circuit.
@@ -379,7 +387,22 @@ fn state_case(
     ops: Vec<Op>,
     tamper: impl Fn(usize, usize, &mut Lane),
 ) -> StateCase {
+    state_case_crediting(tree, operator, operator, ops, tamper)
+}
+
+/// [`state_case`] whose model credits the instance's fees to account `credit_to` (the honest
+/// prover's is the operator).
+fn state_case_crediting(
+    tree: &Tree,
+    operator: u64,
+    credit_to: u64,
+    ops: Vec<Op>,
+    tamper: impl Fn(usize, usize, &mut Lane),
+) -> StateCase {
     let mut tree = tree.clone();
+    // Fees not yet credited, and whether a signed operation was seen (the circuit's sums).
+    let mut pending = [F::ZERO; 2];
+    let mut seen_signed = F::ZERO;
     let mut before = [spec::ZERO; 6];
     before[0] = tree.root();
     for (i, b) in before.iter_mut().enumerate().skip(1) {
@@ -392,15 +415,23 @@ fn state_case(
         let index_a = (op.is_deposit * op.to + op.from).to_canonical_u64();
         let mut a = tree.lane(index_a);
         tamper(i, 0, &mut a);
+        // Lane A of the operator's account folds the pending fees into the balance it sees.
+        let folds_a = if index_a == operator {
+            op.active
+        } else {
+            F::ZERO
+        };
+        let balance_a = add_u64(a.account.balance, mask(folds_a, pending));
+        pending = mask(F::ONE - folds_a, pending);
         let sender_after = *op.sender_after.get_or_insert_with(|| {
             if signed == F::ONE {
                 let paid = as_u64(op.amount).wrapping_add(as_u64(op.fee));
-                limbs(as_u64(a.account.balance).wrapping_sub(paid))
+                limbs(as_u64(balance_a).wrapping_sub(paid))
             } else {
                 [F::ZERO; 2]
             }
         });
-        let deposited = add_u64(a.account.balance, mask(op.is_deposit, op.amount));
+        let deposited = add_u64(balance_a, mask(op.is_deposit, op.amount));
         let creates = op.is_deposit * (F::ONE - a.exists);
         let after_a = Account {
             public_key: std::array::from_fn(|k| {
@@ -421,21 +452,26 @@ fn state_case(
         };
         update(&mut tree, op.is_transfer, index_b, &b, after_b);
 
-        // Lane C: the operator, credited the fee of a signed operation.
-        let mut c = tree.lane(operator);
-        tamper(i, 2, &mut c);
-        let after_c = Account {
-            balance: add_u64(c.account.balance, mask(signed, op.fee)),
-            ..c.account
-        };
-        update(&mut tree, signed, operator, &c, after_c);
-        slots.push((op, [a, b, c]));
+        // The fee waits for the instance's single credit.
+        pending = add_u64(pending, mask(signed, op.fee));
+        seen_signed = seen_signed + signed - seen_signed * signed;
+        slots.push((op, [a, b]));
     }
+    // The operator lane: the instance's fees, credited once.
+    let mut c = tree.lane(credit_to);
+    tamper(slots.len(), OPERATOR_LANE, &mut c);
+    let after_c = Account {
+        balance: add_u64(c.account.balance, pending),
+        ..c.account
+    };
+    update(&mut tree, seen_signed, credit_to, &c, after_c);
     StateCase {
         before,
         chain_id: 0x1_0000_0007,
         operator,
         slots,
+        operator_lane: c,
+        root_after: tree.root(),
     }
 }
 
@@ -484,7 +520,7 @@ fn write_lane(
     }
 }
 
-fn write_op(pw: &mut PartialWitness<F>, t: &StateSlotTargets, op: &Op, lanes: &[Lane; 3]) {
+fn write_op(pw: &mut PartialWitness<F>, t: &StateSlotTargets, op: &Op, lanes: &[Lane; 2]) {
     set(pw, t.active.target, op.active);
     set(pw, t.is_deposit.target, op.is_deposit);
     set(pw, t.is_transfer.target, op.is_transfer);
@@ -509,7 +545,6 @@ fn write_op(pw: &mut PartialWitness<F>, t: &StateSlotTargets, op: &Op, lanes: &[
     set(pw, t.sender_balance_after.hi, after[1]);
     write_lane(pw, &t.lane_a, &lanes[0]);
     write_lane(pw, &t.lane_b, &lanes[1]);
-    write_lane(pw, &t.lane_c, &lanes[2]);
 }
 
 fn state_layout() -> &'static StateLayout {
@@ -529,14 +564,12 @@ fn state_inputs(case: &StateCase) -> PartialWitness<F> {
     set(&mut pw, chain_id.lo, limbs(case.chain_id)[0]);
     set(&mut pw, chain_id.hi, limbs(case.chain_id)[1]);
     set(&mut pw, operator, f(case.operator));
-    let padding = (
-        Op::padding(),
-        [Lane::unused(), Lane::unused(), Lane::unused()],
-    );
+    let padding = (Op::padding(), [Lane::unused(), Lane::unused()]);
     for (i, t) in layout.slots().iter().enumerate() {
         let (op, lanes) = case.slots.get(i).unwrap_or(&padding);
         write_op(&mut pw, t, op, lanes);
     }
+    write_lane(&mut pw, layout.operator_lane(), &case.operator_lane);
     pw
 }
 
@@ -660,10 +693,10 @@ fn state_empty_leaf_holds_nothing() {
             balance,
         ),
     );
-    // The operator lane with a claimed balance behind an empty leaf, on a deposit (lane C is
-    // disabled there, so only the zero-fields rule applies to it).
+    // The operator lane with a claimed balance behind an empty leaf, in an instance of deposits
+    // only (the lane is disabled there, so only the zero-fields rule applies to it).
     let operator_balance = |slot: usize, lane: usize, l: &mut Lane| {
-        if slot == 0 && lane == 2 {
+        if slot == 1 && lane == OPERATOR_LANE {
             l.account.balance = limbs(1_000);
         }
     };
@@ -925,6 +958,209 @@ fn state_operation_kinds_are_one_hot() {
         Expect::Conflict(2),
         case(vec![Op::deposit(0, 0, Some(digest(80)), 10)]),
         case(vec![double]),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// State transition: the operator's fees, credited once per instance.
+// ---------------------------------------------------------------------------------------------
+
+/// The root the rollup's own rules give (docs/rollup.md §4: every signed operation credits its
+/// fee to the operator at once), computed without the circuit's deferral: what an instance
+/// must output, whatever it defers. Panics on an operation the rollup refuses.
+fn rollup_root(tree: &Tree, operator: u64, ops: &[Op]) -> Digest {
+    let mut tree = tree.clone();
+    let balance = |t: &Tree, id: u64| as_u64(t.accounts[&id].balance);
+    let set_balance = |t: &mut Tree, id: u64, value: u64| {
+        t.accounts.get_mut(&id).expect("account exists").balance = limbs(value);
+    };
+    for op in ops {
+        let (from, to) = (op.from.to_canonical_u64(), op.to.to_canonical_u64());
+        let (amount, fee) = (as_u64(op.amount), as_u64(op.fee));
+        if op.is_deposit == F::ONE {
+            let account = tree.accounts.entry(to).or_insert(Account {
+                public_key: op.key,
+                ..Account::ZERO
+            });
+            account.balance = limbs(as_u64(account.balance).checked_add(amount).expect("fits"));
+            continue;
+        }
+        let paid = amount.checked_add(fee).expect("amount + fee fits");
+        let left = balance(&tree, from).checked_sub(paid).expect("affordable");
+        set_balance(&mut tree, from, left);
+        let sender = tree.accounts.get_mut(&from).expect("sender exists");
+        sender.nonce += F::ONE;
+        if op.is_transfer == F::ONE {
+            let credited = balance(&tree, to).checked_add(amount).expect("fits");
+            set_balance(&mut tree, to, credited);
+        }
+        let credited = balance(&tree, operator).checked_add(fee).expect("fits");
+        set_balance(&mut tree, operator, credited);
+    }
+    tree.root()
+}
+
+/// The state root the circuit outputs for `case` (honest witness generation).
+fn circuit_root(case: &StateCase) -> Digest {
+    let values: Vec<F> = state_honest(case, &state_layout().root_after().elements)
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    HashOut {
+        elements: [values[0], values[1], values[2], values[3]],
+    }
+}
+
+#[test]
+fn state_fees_are_credited_once_to_the_operator() {
+    // Alice holds 1,000 at nonce 3, the operator 10 at nonce 0.
+    let cases: Vec<(&str, Vec<Op>)> = vec![
+        (
+            "two fees",
+            vec![
+                Op::transfer(ALICE, BOB, 100, 5, 3),
+                Op::withdraw(ALICE, L1, 50, 7, 4),
+            ],
+        ),
+        (
+            "the operator spends its fee mid-instance",
+            vec![
+                Op::transfer(ALICE, BOB, 100, 5, 3),
+                Op::transfer(OPERATOR, BOB, 15, 0, 0),
+                Op::withdraw(ALICE, L1, 10, 3, 4),
+            ],
+        ),
+        (
+            "the operator receives mid-instance",
+            vec![
+                Op::transfer(ALICE, BOB, 100, 5, 3),
+                Op::transfer(ALICE, OPERATOR, 20, 2, 4),
+                Op::withdraw(OPERATOR, L1, 30, 1, 0),
+            ],
+        ),
+        (
+            "the operator pays itself",
+            vec![
+                Op::transfer(ALICE, BOB, 1, 5, 3),
+                Op::transfer(OPERATOR, OPERATOR, 3, 4, 0),
+            ],
+        ),
+        (
+            "a deposit to the operator mid-instance",
+            vec![
+                Op::withdraw(ALICE, L1, 1, 5, 3),
+                Op::deposit(0, OPERATOR, None, 9),
+                Op::transfer(ALICE, BOB, 1, 2, 4),
+            ],
+        ),
+        ("deposits only", vec![Op::deposit(0, ALICE, None, 10)]),
+    ];
+    for (what, ops) in cases {
+        let instance = case(ops.clone());
+        run_state(&instance, &[]).assert_accepted(what);
+        let expected = rollup_root(&world(), OPERATOR, &ops);
+        assert_eq!(instance.root_after, expected, "{what}: the test's model");
+        assert_eq!(circuit_root(&instance), expected, "{what}: the circuit");
+    }
+}
+
+#[test]
+fn state_operator_spends_only_fees_already_earned() {
+    // The operator (10) has earned 5 by Alice's transfer: 15 is affordable, 16 is not. The
+    // sender rule `after + (amount + fee) = before` stops it: here its equality (the recomposed
+    // high limb is 2^32, the wrapped hint plus what is paid; the balance's is 0), below its
+    // range check on the same limb, whichever plonky2's generators meet first.
+    state_rule(
+        "the operator's pending fees count in its balance (not more)",
+        Expect::Conflict(1 << 32),
+        case(vec![
+            Op::transfer(ALICE, BOB, 100, 5, 3),
+            Op::withdraw(OPERATOR, L1, 15, 0, 0),
+        ]),
+        case(vec![
+            Op::transfer(ALICE, BOB, 100, 5, 3),
+            Op::withdraw(OPERATOR, L1, 16, 0, 0),
+        ]),
+    );
+    // A fee earned later in the instance does not pay for an earlier withdrawal, although the
+    // instance credits its fees only at its end.
+    state_rule(
+        "a fee earned later does not pay an earlier debit",
+        Expect::RangeBit(32),
+        case(vec![
+            Op::withdraw(OPERATOR, L1, 10, 0, 0),
+            Op::transfer(ALICE, BOB, 100, 5, 3),
+        ]),
+        case(vec![
+            Op::withdraw(OPERATOR, L1, 15, 0, 0),
+            Op::transfer(ALICE, BOB, 100, 5, 3),
+        ]),
+    );
+}
+
+#[test]
+fn state_operator_must_exist_at_every_signed_operation() {
+    // The operator's account (5, empty) is created by a deposit: before the transfer the rollup
+    // accepts it, after the transfer it refuses the transfer (unknown operator), although the
+    // account exists when the instance credits its fees.
+    let key = Some(digest(82));
+    let instance = |ops| state_case(&world(), EMPTY, ops, no_tamper);
+    state_rule(
+        "the operator is not created after a signed operation",
+        Expect::Conflict(1),
+        instance(vec![
+            Op::deposit(0, EMPTY, key, 10),
+            Op::transfer(ALICE, BOB, 100, 5, 3),
+        ]),
+        instance(vec![
+            Op::transfer(ALICE, BOB, 100, 5, 3),
+            Op::deposit(0, EMPTY, key, 10),
+        ]),
+    );
+}
+
+#[test]
+fn state_fees_cannot_go_elsewhere_or_twice() {
+    let ops = || {
+        vec![
+            Op::transfer(ALICE, BOB, 100, 5, 3),
+            Op::transfer(OPERATOR, BOB, 15, 0, 0),
+            Op::withdraw(ALICE, L1, 10, 3, 4),
+        ]
+    };
+    // The fees credited to Bob: the operator lane's leaf and siblings are Bob's, consistent
+    // with the tree, but the lane's path is the operator's.
+    state_rule(
+        "fees are credited to the operator's account",
+        Expect::AnyConflict,
+        case(ops()),
+        state_case_crediting(&world(), OPERATOR, BOB, ops(), no_tamper),
+    );
+    let honest = case(ops());
+    let slots = state_layout().slots();
+    let pending_after = |slot: usize| {
+        let p = slots[slot].pending_after;
+        let values = state_honest(&honest, &[p.lo, p.hi]);
+        (p, as_u64([values[0].1, values[1].1]))
+    };
+    // The operator spent its pending fee (slot 1): the sum kept instead of restarting at zero
+    // would credit that fee a second time at the end.
+    let (p, kept) = pending_after(1);
+    assert_eq!(kept, 0, "the fold restarts the sum");
+    state_override_rule(
+        "a folded fee is not credited again",
+        Expect::AnyConflict,
+        &honest,
+        vec![(p.lo, f(5)), (p.hi, F::ZERO)],
+    );
+    // The instance's sum forged one higher at the last slot.
+    let (p, sum) = pending_after(2);
+    assert_eq!(sum, 3, "the fees after the fold");
+    state_override_rule(
+        "the fee sum is the fees' sum",
+        Expect::AnyConflict,
+        &honest,
+        vec![(p.lo, f(sum + 1)), (p.hi, F::ZERO)],
     );
 }
 

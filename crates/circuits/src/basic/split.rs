@@ -17,7 +17,9 @@
 use serde::{Deserialize, Serialize};
 use zkfleet_rollup::execute::{ExecutedBatch, OperationWitness, RunningCommitments};
 use zkfleet_rollup::operation::Operation;
-use zkfleet_rollup::spec::{digest_to_hash_digest, Digest};
+use zkfleet_rollup::spec::{
+    account_leaf_hash, digest_to_hash_digest, merkle_root_from_path, Digest, STATE_TREE_DEPTH,
+};
 use zkfleet_rollup::state::{Account, AccountUpdate};
 use zkfleet_types::{CircuitId, HashDigest};
 
@@ -347,11 +349,13 @@ fn state_witness(
     batch: &ExecutedBatch,
     chunk: &[&OperationWitness],
 ) -> Result<BasicWitness, CircuitError> {
-    let (first, _) = ends(chunk)?;
+    let (first, last) = ends(chunk)?;
+    let mut fees = DeferredFees::new(batch.witness.operator);
     let slots = chunk
         .iter()
-        .map(|op| state_slot(op))
+        .map(|op| fees.slot(op))
         .collect::<Result<Vec<_>, _>>()?;
+    let operator_lane = fees.operator_lane(last.index)?;
     let b = &first.before;
     Ok(BasicWitness::StateTransition(StateWitness {
         chain_id: batch.witness.chain_id.0,
@@ -365,6 +369,7 @@ fn state_witness(
             pubdata: hd(b.pubdata),
         },
         slots,
+        operator_lane,
     }))
 }
 
@@ -431,42 +436,215 @@ fn lane(update: &AccountUpdate) -> LaneWitness {
     }
 }
 
-/// The state slot of one operation: its fields and a lane per account update, in the order the
-/// rollup applied them (Transfer: sender, recipient, operator; Withdraw: sender, operator;
-/// Deposit: recipient).
-fn state_slot(op: &OperationWitness) -> Result<StateSlot, CircuitError> {
-    check_updates(op)?;
-    let u = &op.updates;
-    Ok(match &op.operation {
-        Operation::Deposit(d) => StateSlot {
-            operation: SlotOperation::Deposit(deposit_item(d)),
-            lane_a: lane(&u[0]),
-            lane_b: None,
-            lane_c: None,
-        },
-        Operation::Transfer(t) => StateSlot {
-            operation: SlotOperation::Transfer {
-                from: t.from,
-                to: t.to,
-                amount: t.amount,
-                fee: t.fee,
-                nonce: t.nonce,
+/// An update's path has one sibling per level of the state tree.
+fn check_siblings(index: usize, update: &AccountUpdate) -> Result<(), CircuitError> {
+    if update.siblings.len() != STATE_TREE_DEPTH {
+        return Err(invalid(format!(
+            "operation {index}: account {}'s update has {} siblings, expected {STATE_TREE_DEPTH}",
+            update.account_id,
+            update.siblings.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The level at which the paths of two different leaves meet below a common parent: the
+/// sibling of `a`'s path at that level is the subtree holding `b`.
+fn meeting_level(a: u32, b: u32) -> usize {
+    (31 - (a ^ b).leading_zeros()) as usize
+}
+
+/// Builds a state instance's lanes as the circuit's tree holds the accounts.
+///
+/// The native execution credits the operator's fee at every signed operation; the circuit
+/// defers the fees (`pending`) to one credit at the end of the instance, or folds them into the
+/// operator's account when a lane touches it (`state.rs`). So between credits the circuit's
+/// tree differs from the rollup's in one leaf, the operator's, whose balance lacks `pending`,
+/// and in that leaf's ancestors. A lane's witness is the native update's, except:
+/// - a lane of the operator's own account holds the balance less `pending`; lane A (the
+///   operator signs, or gets a deposit) folds `pending` into it, after which the two trees
+///   agree again; lane B (the operator receives a transfer) leaves the fees pending;
+/// - a lane of another account has one sibling that is an ancestor of the operator's leaf (the
+///   subtree where the two paths meet); it is recomputed from the operator's leaf in the
+///   circuit's tree and the operator's own siblings below it.
+///
+/// The operator's siblings are tracked along the native updates: each operator update gives
+/// them, and an update of another account changes exactly one of them (its own ancestor at
+/// the level where the two paths meet).
+struct DeferredFees {
+    operator: u32,
+    /// Fees of this instance not yet credited in the circuit's tree.
+    pending: u64,
+    /// Whether the instance has had a signed operation (then the operator lane credits).
+    signed: bool,
+    /// The operator's account as the rollup last wrote it, and its current siblings (the same
+    /// in both trees: none of them holds the operator's leaf). `None` until a native update of
+    /// the operator's account in this instance.
+    native_operator: Option<(Account, Vec<Digest>)>,
+}
+
+impl DeferredFees {
+    fn new(operator: u32) -> Self {
+        Self {
+            operator,
+            pending: 0,
+            signed: false,
+            native_operator: None,
+        }
+    }
+
+    /// The operator's account in the circuit's tree (the rollup's, less the pending fees).
+    fn circuit_operator(&self, index: usize) -> Result<(Account, &[Digest]), CircuitError> {
+        let Some((account, siblings)) = &self.native_operator else {
+            return Err(invalid(format!(
+                "operation {index}: fees are pending but the operator's account was never \
+                 updated"
+            )));
+        };
+        let balance = account.balance.checked_sub(self.pending).ok_or_else(|| {
+            invalid(format!(
+                "operation {index}: the operator's balance {} is below its pending fees {}",
+                account.balance, self.pending
+            ))
+        })?;
+        Ok((
+            Account {
+                balance,
+                ..*account
             },
-            lane_a: lane(&u[0]),
-            lane_b: Some(lane(&u[1])),
-            lane_c: Some(lane(&u[2])),
-        },
-        Operation::Withdraw(w) => StateSlot {
-            operation: SlotOperation::Withdraw {
-                from: w.from,
-                l1_recipient: w.l1_recipient.0,
-                amount: w.amount,
-                fee: w.fee,
-                nonce: w.nonce,
+            siblings,
+        ))
+    }
+
+    /// The lane of one native update of a sender or recipient (not the fee credit), then the
+    /// update applied to the tracked operator. `folds`: lane A, which folds the pending fees
+    /// into the operator's account.
+    fn lane(
+        &mut self,
+        index: usize,
+        update: &AccountUpdate,
+        folds: bool,
+    ) -> Result<LaneWitness, CircuitError> {
+        check_siblings(index, update)?;
+        let mut lane = lane(update);
+        if update.account_id == self.operator {
+            // The circuit's leaf before lacks the pending fees. Lane A folds them (after it the
+            // two trees agree again); lane B keeps them pending.
+            if self.pending != 0 {
+                let Some(account) = &mut lane.account else {
+                    return Err(invalid(format!(
+                        "operation {index}: fees are pending for an operator account that does \
+                         not exist"
+                    )));
+                };
+                account.balance = account.balance.checked_sub(self.pending).ok_or_else(|| {
+                    invalid(format!(
+                        "operation {index}: the operator's balance {} is below its pending \
+                         fees {}",
+                        account.balance, self.pending
+                    ))
+                })?;
+                if folds {
+                    self.pending = 0;
+                }
+            }
+            self.native_operator = Some((update.leaf_after, update.siblings.clone()));
+            return Ok(lane);
+        }
+        let level = meeting_level(update.account_id, self.operator);
+        if self.pending != 0 {
+            let (account, siblings) = self.circuit_operator(index)?;
+            let leaf = account_leaf_hash(account.public_key, account.balance, account.nonce);
+            let subtree = merkle_root_from_path(leaf, u64::from(self.operator), &siblings[..level]);
+            lane.siblings[level] = hd(subtree);
+        }
+        if let Some((_, siblings)) = &mut self.native_operator {
+            // The updated account's ancestor at the meeting level is the operator's sibling.
+            let leaf_after = update.leaf_after.leaf_hash();
+            siblings[level] = merkle_root_from_path(
+                leaf_after,
+                u64::from(update.account_id),
+                &update.siblings[..level],
+            );
+        }
+        Ok(lane)
+    }
+
+    /// The fee credit of a signed operation: the circuit defers it.
+    fn fee(&mut self, index: usize, fee: u64, update: &AccountUpdate) -> Result<(), CircuitError> {
+        check_siblings(index, update)?;
+        if update.account_id != self.operator {
+            return Err(invalid(format!(
+                "operation {index}: the fee goes to account {}, not the operator {}",
+                update.account_id, self.operator
+            )));
+        }
+        self.signed = true;
+        self.pending = self
+            .pending
+            .checked_add(fee)
+            .ok_or_else(|| invalid(format!("operation {index}: the pending fees overflow u64")))?;
+        self.native_operator = Some((update.leaf_after, update.siblings.clone()));
+        Ok(())
+    }
+
+    /// The state slot of one operation: its fields and a lane per sender or recipient update,
+    /// in the order the rollup applied them (Transfer: sender, recipient; Withdraw: sender;
+    /// Deposit: recipient); the operator's update is deferred.
+    fn slot(&mut self, op: &OperationWitness) -> Result<StateSlot, CircuitError> {
+        check_updates(op)?;
+        let u = &op.updates;
+        let i = op.index;
+        Ok(match &op.operation {
+            Operation::Deposit(d) => StateSlot {
+                operation: SlotOperation::Deposit(deposit_item(d)),
+                lane_a: self.lane(i, &u[0], true)?,
+                lane_b: None,
             },
-            lane_a: lane(&u[0]),
-            lane_b: None,
-            lane_c: Some(lane(&u[1])),
-        },
-    })
+            Operation::Transfer(t) => {
+                let lane_a = self.lane(i, &u[0], true)?;
+                let lane_b = self.lane(i, &u[1], false)?;
+                self.fee(i, t.fee, &u[2])?;
+                StateSlot {
+                    operation: SlotOperation::Transfer {
+                        from: t.from,
+                        to: t.to,
+                        amount: t.amount,
+                        fee: t.fee,
+                        nonce: t.nonce,
+                    },
+                    lane_a,
+                    lane_b: Some(lane_b),
+                }
+            }
+            Operation::Withdraw(w) => {
+                let lane_a = self.lane(i, &u[0], true)?;
+                self.fee(i, w.fee, &u[1])?;
+                StateSlot {
+                    operation: SlotOperation::Withdraw {
+                        from: w.from,
+                        l1_recipient: w.l1_recipient.0,
+                        amount: w.amount,
+                        fee: w.fee,
+                        nonce: w.nonce,
+                    },
+                    lane_a,
+                    lane_b: None,
+                }
+            }
+        })
+    }
+
+    /// The instance's single fee credit: the operator's account in the circuit's tree after the
+    /// last slot (`None` when no signed operation was seen).
+    fn operator_lane(&self, last: usize) -> Result<Option<Box<LaneWitness>>, CircuitError> {
+        if !self.signed {
+            return Ok(None);
+        }
+        let (account, siblings) = self.circuit_operator(last)?;
+        Ok(Some(Box::new(LaneWitness {
+            account: Some(account_fields(&account)),
+            siblings: siblings.iter().copied().map(hd).collect(),
+        })))
+    }
 }

@@ -1,13 +1,28 @@
 //! State transition: applies a chunk of operations to the state tree.
 //!
 //! Each slot applies one operation, selected by one-hot flags (Deposit / Transfer / Withdraw),
-//! through three *lanes* of sparse-Merkle leaf updates against the running state root:
+//! through two *lanes* of sparse-Merkle leaf updates against the running state root:
 //!
 //! | lane | Deposit | Transfer | Withdraw |
 //! |---|---|---|---|
 //! | A | recipient `to` (created if empty) | sender `from` | sender `from` |
 //! | B | — | recipient `to` | — |
-//! | C | — | operator | operator |
+//!
+//! The operator's fees are not a Merkle update per operation: the instance sums them (`pending`,
+//! a `u64` that must not overflow) and credits the sum once, after the last slot, through one
+//! *operator lane* (enabled when the instance holds a signed operation; the operator must then
+//! exist). The rollup credits every fee as it goes (docs/rollup.md §4), so between credits the
+//! circuit's tree holds the operator's balance less `pending`. Where lane A touches the
+//! operator's account (the operator signs, or gets a deposit, mid-instance), the lane first
+//! *folds* `pending` into the balance it checks and writes, and `pending` restarts at zero: a
+//! sender's balance check then sees the balance the rollup sees. A credit (lane B, the
+//! operator as a transfer's recipient) needs no fold: between debits the operator's balance
+//! only grows, so the overflow check of the next fold or of the final credit covers every
+//! intermediate sum the rollup checks. The instance therefore ends at the rollup's root and
+//! accepts exactly the rollup's operations. One more rule keeps the rollup's "the operator
+//! exists at every signed operation": a deposit may create the operator's account only before
+//! the instance's first signed operation (the final credit checks that it exists at the end,
+//! and accounts are never deleted).
 //!
 //! Lane account ids are derived in-circuit from the operation (and the operator id of the
 //! closed-form input), never taken from the witness. A lane's account before the update is a
@@ -123,13 +138,13 @@ pub enum SlotOperation {
     },
 }
 
-/// One operation and its lanes (A, B, C; unused lanes are `None`).
+/// One operation and its lanes (A, and B for a transfer), as the circuit's tree holds the
+/// accounts: an operator's balance there lacks the fees not yet credited (module docs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateSlot {
     pub operation: SlotOperation,
     pub lane_a: LaneWitness,
     pub lane_b: Option<LaneWitness>,
-    pub lane_c: Option<LaneWitness>,
 }
 
 /// Witness of one state-transition instance.
@@ -139,6 +154,10 @@ pub struct StateWitness {
     pub operator: u32,
     pub before: StateCommitments,
     pub slots: Vec<StateSlot>,
+    /// The operator's account before the instance's fees are credited, after the last slot
+    /// (`None` when the instance holds no signed operation: nothing is credited). Boxed to keep
+    /// `BasicWitness`'s variants of similar size.
+    pub operator_lane: Option<Box<LaneWitness>>,
 }
 
 /// Witness targets of one lane (the account before its update and its Merkle siblings);
@@ -249,7 +268,10 @@ pub struct StateSlotTargets {
     pub sender_balance_after: U64Target,
     pub lane_a: LaneTargets,
     pub lane_b: LaneTargets,
-    pub lane_c: LaneTargets,
+    /// Computed: whether lane A folds the pending fees into the operator's account.
+    pub folds_a: BoolTarget,
+    /// Computed: the fees not yet credited after this slot.
+    pub pending_after: U64Target,
     /// Computed: signed message, deposit, withdrawal and pubdata digests of the slot.
     pub message: HashOutTarget,
     pub deposit_digest: HashOutTarget,
@@ -267,6 +289,8 @@ pub struct StateLayout {
     chain_id: U64Target,
     operator: Target,
     slots: Vec<StateSlotTargets>,
+    operator_lane: LaneTargets,
+    root_after: HashOutTarget,
 }
 
 /// Enforces `flag · x = 0` for each `x` (a field unused by the operation kind is zero).
@@ -289,6 +313,9 @@ impl StateLayout {
         let [mut root, mut operations, mut signed_operations, mut deposits, mut withdrawals, mut pubdata] =
             before;
         let mut slots = Vec::with_capacity(capacity);
+        // Fees not yet credited to the operator, and whether a signed operation was seen.
+        let mut pending = U64Target::zero(builder);
+        let mut seen_signed = builder._false();
         for active in actives {
             let is_deposit = builder.add_virtual_bool_target_safe();
             let is_transfer = builder.add_virtual_bool_target_safe();
@@ -366,7 +393,16 @@ impl StateLayout {
             // Lane A: the sender of a signed operation, the recipient of a deposit.
             let lane_a = LaneTargets::new_virtual(builder);
             let sender_balance_after = U64Target::new_virtual(builder);
+            let folds_a;
             {
+                // The operator's account: its pending fees join the balance first.
+                let is_operator = builder.is_equal(account_a, operator);
+                folds_a = builder.and(active, is_operator);
+                let owed = u64g::mask(builder, folds_a, pending);
+                let balance_before = add_no_overflow(builder, lane_a.balance, owed);
+                let keeps = builder.not(folds_a);
+                pending = u64g::mask(builder, keeps, pending);
+
                 let absent = builder.not(lane_a.exists);
                 // A signer must exist and sign with its current nonce (= one-time key index).
                 assert_unused(builder, signed.target, &[absent.target]);
@@ -375,6 +411,11 @@ impl StateLayout {
                 let creates = builder.and(is_deposit, absent);
                 let no_key = builder.not(deposit.has_key);
                 assert_unused(builder, creates.target, &[no_key.target]);
+                // The operator's account is created before the first signed operation or
+                // never in this instance (the rollup refuses a signed operation while the
+                // operator does not exist; the final credit sees only the end).
+                let creates_operator = builder.and(creates, folds_a);
+                assert_unused(builder, seen_signed.target, &[creates_operator.target]);
                 // A deposit to an existing account may name its key, but not another one.
                 let tops_up = builder.and(is_deposit, lane_a.exists);
                 let names_key = builder.and(tops_up, deposit.has_key);
@@ -390,10 +431,10 @@ impl StateLayout {
                 let paid = u64g::mask(builder, signed, paid);
                 let kept = u64g::mask(builder, signed, sender_balance_after);
                 let recomposed = add_no_overflow(builder, kept, paid);
-                u64g::conditional_assert_eq(builder, signed.target, recomposed, lane_a.balance);
+                u64g::conditional_assert_eq(builder, signed.target, recomposed, balance_before);
                 // Deposit recipient: before + amount (before = 0 for a new account).
                 let credited = u64g::mask(builder, is_deposit, amount);
-                let deposited = add_no_overflow(builder, lane_a.balance, credited);
+                let deposited = add_no_overflow(builder, balance_before, credited);
                 let balance_after = u64g::select(builder, signed, sender_balance_after, deposited);
                 let nonce_after = builder.add(lane_a.nonce, signed.target);
                 builder.range_check(nonce_after, 32);
@@ -417,6 +458,8 @@ impl StateLayout {
             // Lane B: the recipient of a transfer, credited `amount`.
             let lane_b = LaneTargets::new_virtual(builder);
             {
+                // The operator's account as recipient keeps its pending fees pending: a credit
+                // needs no fold, the final credit's overflow check covers both (sums only grow).
                 let absent = builder.not(lane_b.exists);
                 assert_unused(builder, is_transfer.target, &[absent.target]);
                 let credited = u64g::mask(builder, is_transfer, amount);
@@ -436,26 +479,10 @@ impl StateLayout {
                 );
             }
 
-            // Lane C: the operator, credited the fee of a signed operation.
-            let lane_c = LaneTargets::new_virtual(builder);
-            {
-                let absent = builder.not(lane_c.exists);
-                assert_unused(builder, signed.target, &[absent.target]);
-                let credited = u64g::mask(builder, signed, fee);
-                let balance_after = add_no_overflow(builder, lane_c.balance, credited);
-                let leaf_before = lane_c.leaf_before(builder);
-                let leaf_after =
-                    account_leaf(builder, lane_c.public_key, balance_after, lane_c.nonce);
-                root = update_leaf(
-                    builder,
-                    signed,
-                    root,
-                    &operator_bits,
-                    &lane_c.siblings,
-                    leaf_before,
-                    leaf_after,
-                );
-            }
+            // The fee waits for the instance's single credit.
+            let fee_due = u64g::mask(builder, signed, fee);
+            pending = add_no_overflow(builder, pending, fee_due);
+            seen_signed = builder.or(seen_signed, signed);
 
             // Running commitments.
             operations = chain_step_if(builder, active, operations, operation_digest);
@@ -483,7 +510,8 @@ impl StateLayout {
                 sender_balance_after,
                 lane_a,
                 lane_b,
-                lane_c,
+                folds_a,
+                pending_after: pending,
                 message,
                 deposit_digest,
                 withdrawal_digest,
@@ -496,6 +524,30 @@ impl StateLayout {
                     pubdata,
                 ],
             });
+        }
+
+        // The operator, credited the instance's fees once (when it holds a signed operation).
+        let operator_lane = LaneTargets::new_virtual(builder);
+        {
+            let absent = builder.not(operator_lane.exists);
+            assert_unused(builder, seen_signed.target, &[absent.target]);
+            let balance_after = add_no_overflow(builder, operator_lane.balance, pending);
+            let leaf_before = operator_lane.leaf_before(builder);
+            let leaf_after = account_leaf(
+                builder,
+                operator_lane.public_key,
+                balance_after,
+                operator_lane.nonce,
+            );
+            root = update_leaf(
+                builder,
+                seen_signed,
+                root,
+                &operator_bits,
+                &operator_lane.siblings,
+                leaf_before,
+                leaf_after,
+            );
         }
 
         let mut input: Vec<Target> = before.iter().flat_map(|d| d.elements).collect();
@@ -520,6 +572,8 @@ impl StateLayout {
             chain_id,
             operator,
             slots,
+            operator_lane,
+            root_after: root,
         }
     }
 
@@ -533,6 +587,19 @@ impl StateLayout {
     #[doc(hidden)]
     pub fn slots(&self) -> &[StateSlotTargets] {
         &self.slots
+    }
+
+    /// The operator lane's witness targets (the instance's single fee credit), for the
+    /// soundness tests.
+    #[doc(hidden)]
+    pub fn operator_lane(&self) -> &LaneTargets {
+        &self.operator_lane
+    }
+
+    /// The state root the instance outputs (computed), for the soundness tests.
+    #[doc(hidden)]
+    pub fn root_after(&self) -> HashOutTarget {
+        self.root_after
     }
 
     pub(crate) fn set(
@@ -552,8 +619,10 @@ impl StateLayout {
             operation: SlotOperation::Deposit(crate::basic::priority::PADDING_DEPOSIT),
             lane_a: unused.clone(),
             lane_b: None,
-            lane_c: None,
         };
+        // The fees not yet credited, as the circuit sums them: the sender hint below needs the
+        // balance a lane sees after folding them into the operator's account.
+        let mut pending: u64 = 0;
         for (targets, planned) in self.slots.iter().zip(plan) {
             let (active, slot) = match planned {
                 Some(index) => (true, &witness.slots[index]),
@@ -616,24 +685,39 @@ impl StateLayout {
             }
             targets.deposit.set(pw, &deposit)?;
             debug_assert_eq!(targets.amount.lo, targets.deposit.amount.lo);
-            // The hint: what the sender keeps. Wrapping keeps a bad witness provable-to-fail
-            // rather than a panic; the circuit's recomposition check rejects it.
+            // The hint: what the sender keeps, from the balance lane A sees (its account's,
+            // plus the pending fees if it is the operator's). Wrapping keeps a bad witness
+            // provable-to-fail rather than a panic; the circuit's recomposition check rejects
+            // it.
+            let operator = witness.operator;
+            let (account_a, fee_due) = match &slot.operation {
+                SlotOperation::Deposit(item) => (item.to, 0),
+                SlotOperation::Transfer { from, fee, .. }
+                | SlotOperation::Withdraw { from, fee, .. } => (*from, *fee),
+            };
+            let owed_a = if active && account_a == operator {
+                std::mem::take(&mut pending)
+            } else {
+                0
+            };
             let kept = match (&slot.operation, slot.lane_a.account) {
                 (SlotOperation::Transfer { amount, fee, .. }, Some(sender))
-                | (SlotOperation::Withdraw { amount, fee, .. }, Some(sender)) => {
-                    sender.balance.wrapping_sub(*amount).wrapping_sub(*fee)
-                }
+                | (SlotOperation::Withdraw { amount, fee, .. }, Some(sender)) => sender
+                    .balance
+                    .wrapping_add(owed_a)
+                    .wrapping_sub(*amount)
+                    .wrapping_sub(*fee),
                 _ => 0,
             };
+            pending = pending.wrapping_add(fee_due);
             targets.sender_balance_after.set(pw, kept)?;
             targets.lane_a.set(pw, &slot.lane_a)?;
             targets
                 .lane_b
                 .set(pw, slot.lane_b.as_ref().unwrap_or(&unused))?;
-            targets
-                .lane_c
-                .set(pw, slot.lane_c.as_ref().unwrap_or(&unused))?;
         }
+        self.operator_lane
+            .set(pw, witness.operator_lane.as_deref().unwrap_or(&unused))?;
         Ok(())
     }
 }

@@ -17,7 +17,7 @@ use crate::gadgets::u64::set_target;
 use crate::F;
 
 /// Current witness format version; bump on any change of the witness structs.
-pub const WITNESS_FORMAT_VERSION: u16 = 1;
+pub const WITNESS_FORMAT_VERSION: u16 = 2;
 
 /// The witness of one basic instance, per circuit type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

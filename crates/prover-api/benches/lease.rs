@@ -22,7 +22,6 @@
 //! docs/benchmarks.md table.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::collections::BTreeMap;

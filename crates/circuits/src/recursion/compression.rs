@@ -2,14 +2,25 @@
 //!
 //! Each step verifies one proof of a fixed common data against a constant verifying key and
 //! re-exposes its public inputs unchanged, so the final proof attests exactly what the first
-//! one did. The default chain ([`default_compression_steps`]) follows plonky2's
-//! size-optimised recursion:
+//! one did. The default chain ([`default_compression_steps`], issue 18) has two steps:
 //!
-//! 1. `shrink`: standard recursion configuration; brings any inner degree down to 2^12.
-//! 2. `high_rate`: blowup 2^7, 12 queries, 16 PoW bits (7·12 + 16 = 100 bits); fewer queries
-//!    make the proof cheap to verify in the final step.
-//! 3. `final`: blowup 2^8, 10 queries, 20 PoW bits (8·10 + 20 = 100 bits), cap height 0,
-//!    `MinSize` FRI arities, 37 routed wires: the smallest proof.
+//! 1. `shrink`: blowup 2^4, 21 queries, 16 PoW bits (4·21 + 16 = 100 bits), cap height 4;
+//!    brings the scheduler's 2^13 rows down to 2^12. Its 21 queries (the standard
+//!    configuration's 28 at blowup 2^3) make its proof cheaper to verify in the next step.
+//! 2. `final`: blowup 2^7, 12 queries, 16 PoW bits (7·12 + 16 = 100 bits), cap height 4,
+//!    `MinSize` FRI arities, 56 routed wires: a proof under 64 KB (63,568 bytes).
+//!
+//! It replaced plonky2's size-optimised three-step chain (shrink, high rate 2^7, final 2^8 with
+//! 10 queries and cap height 0: 59,220 bytes), whose last two steps committed low-degree
+//! extensions of 2^19 and 2^20 points: 49 CPU-s against 16 for the sample batch's scheduler
+//! proof (docs/benchmarks.md, "Compression chains"). Why these knobs: a final step of blowup
+//! 2^8 costs twice one of 2^7; a lower rate needs more queries, and each query adds ~5 KB to the
+//! proof (the 64 KB bound); cap height 4 is the smallest uncompressed proof at 12 queries (each
+//! level of cap removes one hash from every query's paths); 56 routed wires open 24 fewer sigma
+//! columns per query than 80. After a standard shrink, 56 routed wires is the fewest that keep
+//! the final step's verifier in 2^12 rows (48, or plonky2's 37, land in 2^13: twice the cost,
+//! 65,776 bytes); after the 21-query shrink, 48 still fit, so 56 leaves headroom in those rows
+//! for inner proofs of other shapes, for one CPU-second more of shrink.
 //!
 //! Conjectured security of a FRI configuration is `rate_bits · num_query_rounds +
 //! proof_of_work_bits` (plonky2's own target for `standard_recursion_config`: 3·28 + 16 = 100);
@@ -47,28 +58,55 @@ pub struct CompressionStep {
     pub config: CircuitConfig,
 }
 
-/// The default chain: shrink → high rate → final (see the module docs).
+/// The default chain: shrink → final (see the module docs).
 pub fn default_compression_steps() -> Vec<CompressionStep> {
     let standard = CircuitConfig::standard_recursion_config();
-    let high_rate = CircuitConfig {
+    let shrink = CircuitConfig {
         fri_config: FriConfig {
-            rate_bits: 7,
+            rate_bits: 4,
             proof_of_work_bits: 16,
-            num_query_rounds: 12,
+            num_query_rounds: 21,
             ..standard.fri_config.clone()
         },
         ..standard.clone()
     };
     let final_config = CircuitConfig {
-        num_routed_wires: 37,
+        num_routed_wires: 56,
         fri_config: FriConfig {
-            rate_bits: 8,
-            cap_height: 0,
-            proof_of_work_bits: 20,
+            rate_bits: 7,
+            cap_height: 4,
+            proof_of_work_bits: 16,
             reduction_strategy: FriReductionStrategy::MinSize(None),
-            num_query_rounds: 10,
+            num_query_rounds: 12,
         },
-        ..high_rate.clone()
+        ..standard.clone()
+    };
+    vec![
+        CompressionStep {
+            name: "shrink",
+            config: shrink,
+        },
+        CompressionStep {
+            name: "final",
+            config: final_config,
+        },
+    ]
+}
+
+/// The `light` chain: shrink → one high-rate step at blowup 2^6 with 14 queries, 16 PoW bits,
+/// cap height 0 (6·14 + 16 = 100 bits), plonky2's default FRI arities, 80 routed wires.
+/// Unchanged since it was introduced, so the tests' keystores keep their keys.
+pub fn light_compression_steps() -> Vec<CompressionStep> {
+    let standard = CircuitConfig::standard_recursion_config();
+    let high_rate_light = CircuitConfig {
+        fri_config: FriConfig {
+            rate_bits: 6,
+            cap_height: 0,
+            proof_of_work_bits: 16,
+            num_query_rounds: 14,
+            ..standard.fri_config.clone()
+        },
+        ..standard.clone()
     };
     vec![
         CompressionStep {
@@ -76,12 +114,8 @@ pub fn default_compression_steps() -> Vec<CompressionStep> {
             config: standard,
         },
         CompressionStep {
-            name: "high_rate",
-            config: high_rate,
-        },
-        CompressionStep {
-            name: "final",
-            config: final_config,
+            name: "high_rate_light",
+            config: high_rate_light,
         },
     ]
 }
@@ -92,12 +126,11 @@ pub fn default_compression_steps() -> Vec<CompressionStep> {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum CompressionProfile {
-    /// [`default_compression_steps`]: shrink → high rate → final, the smallest proof.
+    /// [`default_compression_steps`]: shrink → final, a proof under 64 KB.
     #[default]
     Standard,
-    /// shrink → one high-rate step at blowup 2^6 with 14 queries and cap height 0 (still 100
-    /// bits): about half the proving time of `standard` for a proof about 20% larger; for tests
-    /// and laptops.
+    /// [`light_compression_steps`]: shrink → one high-rate step at blowup 2^6 (still 100 bits):
+    /// a little cheaper than `standard` for a proof about 30% larger; for tests and laptops.
     Light,
 }
 
@@ -115,19 +148,21 @@ impl CompressionProfile {
 
     /// The steps of the chain.
     pub fn steps(self) -> Vec<CompressionStep> {
-        let mut steps = default_compression_steps();
         match self {
-            Self::Standard => steps,
-            Self::Light => {
-                let mut light = steps[1].clone();
-                light.name = "high_rate_light";
-                light.config.fri_config.rate_bits = 6;
-                light.config.fri_config.num_query_rounds = 14;
-                light.config.fri_config.cap_height = 0;
-                steps.truncate(1);
-                steps.push(light);
-                steps
-            }
+            Self::Standard => default_compression_steps(),
+            Self::Light => light_compression_steps(),
+        }
+    }
+
+    /// Revision of the profile's steps, part of its keystore key: bumped whenever the steps
+    /// change, so that an aggregation entry built with an earlier chain is never loaded as
+    /// this one. 1 for a profile unchanged since revisions were introduced (its key is then
+    /// what it was before them).
+    pub fn revision(self) -> u32 {
+        match self {
+            // 2: shrink → final at blowup 2^7 (issue 18), was shrink → high rate → final.
+            Self::Standard => 2,
+            Self::Light => 1,
         }
     }
 }

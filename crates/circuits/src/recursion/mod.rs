@@ -50,8 +50,9 @@ pub use batch_prover::{
 };
 pub use codec::FORMAT_VERSION;
 pub use compression::{
-    conjectured_security_bits, default_compression_steps, proof_size, CompressionChain,
-    CompressionCircuit, CompressionProfile, CompressionStep, ProofSize, TARGET_SECURITY_BITS,
+    conjectured_security_bits, default_compression_steps, light_compression_steps, proof_size,
+    CompressionChain, CompressionCircuit, CompressionProfile, CompressionStep, ProofSize,
+    TARGET_SECURITY_BITS,
 };
 pub use error::RecursionError;
 pub use leaf::LeafCircuit;

@@ -202,27 +202,29 @@ impl TestDb {
 
     /// Runs a statement behind the API's back (to fabricate states the API never produces).
     pub async fn execute_raw(&self, statement: &str) {
+        // One branch per backend: a function generic over the connection type makes the
+        // future not `Send` for every lifetime (sqlx's executor bound), and tests await this
+        // inside spawned tasks.
         if self.is_postgres() {
-            execute_on::<sqlx::PgConnection>(&self.url, statement).await;
+            let mut conn = sqlx::PgConnection::connect(&self.url)
+                .await
+                .expect("connect");
+            sqlx::query(statement)
+                .execute(&mut conn)
+                .await
+                .expect(statement);
+            conn.close().await.ok();
         } else {
-            execute_on::<sqlx::SqliteConnection>(&self.url, statement).await;
+            let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                .await
+                .expect("connect");
+            sqlx::query(statement)
+                .execute(&mut conn)
+                .await
+                .expect(statement);
+            conn.close().await.ok();
         }
     }
-}
-
-/// Runs `statement` on a connection of its own to `url` (either backend: the statement is sent
-/// as written, unprepared).
-async fn execute_on<C>(url: &str, statement: &str)
-where
-    C: Connection,
-    for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
-{
-    let mut conn = C::connect(url).await.expect("connect");
-    sqlx::raw_sql(statement)
-        .execute(&mut conn)
-        .await
-        .expect(statement);
-    conn.close().await.ok();
 }
 
 /// Closes `db` (dropping a PostgreSQL database) after a test body, then re-raises the body's

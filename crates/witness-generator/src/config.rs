@@ -29,7 +29,7 @@ pub const DEFAULT_ARITY: u32 = 2;
 /// idle_backoff_max_ms = 5000      # default
 /// [witness_generator.geometry]    # default: BasicGeometry::default()
 /// signatures_per_instance = 10
-/// operations_per_instance = 28
+/// operations_per_instance = 40
 /// deposits_per_instance = 256
 /// xmss_height = 10
 /// ```

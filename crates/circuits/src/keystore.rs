@@ -94,9 +94,9 @@ impl CircuitKey {
                 hasher.update(geometry.digest());
                 hasher.update(arity.to_le_bytes());
                 hasher.update(compression.name().as_bytes());
-                // A profile whose steps changed gets another key (earlier entries keep theirs
-                // and are never loaded as it); revision 1 adds nothing, so unchanged profiles
-                // keep the keys they had before revisions existed.
+                // A profile whose steps changed gets another key, so an entry built with an
+                // earlier chain is never loaded as it; revision 1 adds nothing to the hash
+                // (every key still changes with CIRCUIT_FORMAT_VERSION above).
                 if compression.revision() > 1 {
                     hasher.update(b"\0revision");
                     hasher.update(compression.revision().to_le_bytes());

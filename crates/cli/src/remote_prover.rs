@@ -47,15 +47,11 @@ pub struct Args {
     pub max_jobs: Option<u64>,
     /// Which prover proves: "cpu" (plonky2) or "gpu" (the circuit prover's GPU backend; the CPU,
     /// with a warning, where no GPU is usable). A GPU prover tells the API so when it leases.
-    #[arg(long, value_name = "BACKEND", default_value = "cpu", value_parser = parse_backend)]
+    #[arg(long, value_name = "BACKEND", default_value = "cpu")]
     pub backend: ProverBackend,
     /// The CUDA ordinal `--backend gpu` proves on (one remote prover per card).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub gpu_device: usize,
-}
-
-fn parse_backend(value: &str) -> Result<ProverBackend, String> {
-    value.parse()
 }
 
 /// The circuit prover's registry (CPU provers, or the GPU backend over them) as the remote

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use zkfleet_rollup::execute::{ExecutedBatch, OperationWitness, RunningCommitments};
 use zkfleet_rollup::operation::Operation;
 use zkfleet_rollup::spec::{
-    account_leaf_hash, digest_to_hash_digest, merkle_root_from_path, Digest, STATE_TREE_DEPTH,
+    digest_to_hash_digest, merkle_root_from_path, Digest, STATE_TREE_DEPTH,
 };
 use zkfleet_rollup::state::{Account, AccountUpdate};
 use zkfleet_types::{CircuitId, HashDigest};
@@ -554,7 +554,7 @@ impl DeferredFees {
         let level = meeting_level(update.account_id, self.operator);
         if self.pending != 0 {
             let (account, siblings) = self.circuit_operator(index)?;
-            let leaf = account_leaf_hash(account.public_key, account.balance, account.nonce);
+            let leaf = account.leaf_hash();
             let subtree = merkle_root_from_path(leaf, u64::from(self.operator), &siblings[..level]);
             lane.siblings[level] = hd(subtree);
         }

@@ -268,8 +268,6 @@ pub struct StateSlotTargets {
     pub sender_balance_after: U64Target,
     pub lane_a: LaneTargets,
     pub lane_b: LaneTargets,
-    /// Computed: whether lane A folds the pending fees into the operator's account.
-    pub folds_a: BoolTarget,
     /// Computed: the fees not yet credited after this slot.
     pub pending_after: U64Target,
     /// Computed: signed message, deposit, withdrawal and pubdata digests of the slot.
@@ -510,7 +508,6 @@ impl StateLayout {
                 sender_balance_after,
                 lane_a,
                 lane_b,
-                folds_a,
                 pending_after: pending,
                 message,
                 deposit_digest,

@@ -95,7 +95,7 @@ pub fn default_compression_steps() -> Vec<CompressionStep> {
 
 /// The `light` chain: shrink → one high-rate step at blowup 2^6 with 14 queries, 16 PoW bits,
 /// cap height 0 (6·14 + 16 = 100 bits), plonky2's default FRI arities, 80 routed wires.
-/// Unchanged since it was introduced, so the tests' keystores keep their keys.
+/// Its steps are unchanged since it was introduced (revision 1).
 pub fn light_compression_steps() -> Vec<CompressionStep> {
     let standard = CircuitConfig::standard_recursion_config();
     let high_rate_light = CircuitConfig {
@@ -156,8 +156,8 @@ impl CompressionProfile {
 
     /// Revision of the profile's steps, part of its keystore key: bumped whenever the steps
     /// change, so that an aggregation entry built with an earlier chain is never loaded as
-    /// this one. 1 for a profile unchanged since revisions were introduced (its key is then
-    /// what it was before them).
+    /// this one. 1 for a profile unchanged since revisions were introduced (it adds nothing
+    /// to the key; `CIRCUIT_FORMAT_VERSION` changes every key on its own).
     pub fn revision(self) -> u32 {
         match self {
             // 2: shrink → final at blowup 2^7 (issue 18), was shrink → high rate → final.

@@ -2,9 +2,9 @@
 -- 20261205190000_job_notifications.sql ran for every UPDATE and INSERT of a job table — every
 -- pick and every completion — and each time PostgreSQL captured the statement's rows into a
 -- transition table and called the PL/pgSQL function to look for a `queued` row, although a
--- pick or a completion leaves none. The database suite measured that work on the hot path
--- (`zkfleet bench --suites db`, the rows with the triggers disabled; docs/benchmarks.md,
--- "Job database").
+-- pick or a completion leaves none. That work is on the hot path; its cost is suspected, not
+-- established: the database suite's same-run comparison (`zkfleet bench --suites db`, the rows
+-- with the triggers disabled) went both ways (docs/benchmarks.md, "Job database").
 --
 -- Row-level triggers with a WHEN condition test `NEW.status = 'queued'` in the executor, with
 -- no function call and no transition table, and call the function only for a row that is

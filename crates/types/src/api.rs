@@ -55,11 +55,18 @@ pub struct L1VerifierConfig {
 /// pull-mode answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProofGenerationData {
+    /// The batch to prove; the gateway's idempotency key (a second submission of the same
+    /// batch changes nothing).
     pub l1_batch_id: L1BatchId,
     /// When the batch was sealed; older batches are proven first.
     #[serde(default = "Utc::now")]
     pub batch_sealed_at: DateTime<Utc>,
+    /// The protocol version the batch must be proven under; only workers holding that
+    /// version's keys pick its jobs.
     pub protocol_version: ProtocolSemanticVersion,
+    /// The verifying-key digests the client expects; the gateway refuses the batch unless they
+    /// are this fleet's for `protocol_version`, so no batch is proven under keys its verifier
+    /// would reject.
     pub l1_verifier_config: L1VerifierConfig,
     /// The batch input blob (the rollup's versioned binary batch encoding).
     pub witness_input: Base64Bytes,
@@ -75,13 +82,16 @@ pub struct SubmitProofGenerationDataResponse {
 /// `POST /poll_generated_proofs` body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PollGeneratedProofsRequest {
+    /// The batch whose final proof the client waits for.
     pub l1_batch_id: L1BatchId,
 }
 
 /// A final proof with what it proves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FinalProof {
+    /// The protocol version whose final verifying key checks `proof`.
     pub protocol_version: ProtocolSemanticVersion,
+    /// The statement the proof attests about the batch (its public inputs).
     pub public_output: BatchPublicOutput,
     /// The serialized final proof (compression layer), verifiable with the final verifying key.
     pub proof: Base64Bytes,
@@ -91,7 +101,9 @@ pub struct FinalProof {
 /// `null` while it is not).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PollGeneratedProofsResponse {
+    /// The batch the proof is for (the one the request named).
     pub l1_batch_id: L1BatchId,
+    /// The batch's final proof and what it attests.
     pub proof: FinalProof,
 }
 
@@ -102,6 +114,7 @@ pub struct PollGeneratedProofsResponse {
 pub struct BatchFailure {
     /// A sentence for people: which batch, which job, why.
     pub error: String,
+    /// The batch that cannot be proven.
     pub l1_batch_id: L1BatchId,
     /// The state of the batch's failed job (`failed_permanently` or `attempts_exhausted`).
     pub status: crate::JobStatus,
@@ -118,21 +131,28 @@ pub struct ProofGenerationDataRequest {}
 /// Pull mode: the upstream's answer, a batch or nothing to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProofGenerationDataResponse {
+    /// The next batch to prove, or `None` when the upstream has nothing to hand out now.
     Success(Option<Box<ProofGenerationData>>),
+    /// The upstream could not hand out a batch; the message says why.
     Error(String),
 }
 
 /// Pull mode: the gateway hands a final proof back (`POST /submit_proof/{batch_number}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SubmitProofRequest {
+    /// The batch's final proof.
     Proof(Box<FinalProof>),
+    /// The batch was not proven (ZKsync's variant, kept for wire compatibility); an upstream
+    /// that needs every proof refuses it.
     SkippedProofGeneration,
 }
 
 /// Pull mode: the upstream's answer to a submitted proof.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SubmitProofResponse {
+    /// The proof was accepted.
     Success,
+    /// The proof was refused (wrong output, out of order, skipped...); the message says why.
     Error(String),
 }
 

@@ -15,8 +15,11 @@ use crate::ParseError;
 pub struct HashDigest(pub [u64; 4]);
 
 impl HashDigest {
+    /// The all-zero digest: a placeholder where no digest is known (the native executor's
+    /// output leaves `recursion_tree_vk_digest` at zero; only the circuits know the keys).
     pub const ZERO: Self = Self([0; 4]);
 
+    /// The 32-byte form: each element's little-endian bytes, in order.
     pub fn to_bytes(&self) -> [u8; 32] {
         let mut out = [0u8; 32];
         for (i, e) in self.0.iter().enumerate() {
@@ -25,6 +28,8 @@ impl HashDigest {
         out
     }
 
+    /// Reads the 32-byte form written by [`HashDigest::to_bytes`]. Any bytes are accepted:
+    /// limbs are not checked to be canonical field elements.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         let mut e = [0u64; 4];
         for (i, chunk) in bytes.chunks_exact(8).enumerate() {
@@ -35,6 +40,7 @@ impl HashDigest {
         Self(e)
     }
 
+    /// The 64 lowercase hex digits of [`HashDigest::to_bytes`], without `0x` (`Display` adds it).
     pub fn to_hex(&self) -> String {
         hex::encode(self.to_bytes())
     }

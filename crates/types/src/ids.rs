@@ -20,11 +20,14 @@ pub struct ChainId(pub u64);
 /// A batch of a chain: the unit the fleet proves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct L1BatchId {
+    /// The chain the batch belongs to.
     pub chain_id: ChainId,
+    /// The batch's number within its chain.
     pub batch_number: BatchNumber,
 }
 
 impl L1BatchId {
+    /// Batch `batch_number` of chain `chain_id`.
     pub const fn new(chain_id: ChainId, batch_number: BatchNumber) -> Self {
         Self {
             chain_id,

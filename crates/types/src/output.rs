@@ -11,7 +11,9 @@ use crate::{BatchNumber, ChainId, HashDigest};
 /// protocol's final verifying key learns exactly this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct BatchPublicOutput {
+    /// The chain the batch belongs to; a proof for one chain cannot be replayed on another.
     pub chain_id: ChainId,
+    /// The batch's number within its chain.
     pub batch_number: BatchNumber,
     /// State root the batch starts from (the previous batch's `new_state_root`).
     pub prev_state_root: HashDigest,

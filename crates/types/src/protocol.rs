@@ -13,11 +13,14 @@ use crate::{HashDigest, ParseError};
 /// Semantic protocol version `0.minor.patch` (the major is always 0, as in ZKsync).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ProtocolSemanticVersion {
+    /// The minor version: a new set of circuits.
     pub minor: u16,
+    /// The patch version within the minor.
     pub patch: u16,
 }
 
 impl ProtocolSemanticVersion {
+    /// Version `0.minor.patch`.
     pub const fn new(minor: u16, patch: u16) -> Self {
         Self { minor, patch }
     }
@@ -92,8 +95,11 @@ impl FromStr for VkDigest {
 /// same way).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ProtocolVersion {
+    /// The version jobs carry and workers match on.
     pub version: ProtocolSemanticVersion,
+    /// Digest of every verifying key of the recursion tree (basic to scheduler).
     pub recursion_tree_vk_digest: VkDigest,
+    /// SHA-256 of the final (compression) verifying key file.
     pub final_vk_digest: VkDigest,
 }
 

@@ -25,6 +25,7 @@ pub enum AggregationRound {
 }
 
 impl AggregationRound {
+    /// Every round, in proving order (basic first); index = discriminant.
     pub const ALL: [AggregationRound; 5] = [
         Self::Basic,
         Self::Leaf,
@@ -33,10 +34,12 @@ impl AggregationRound {
         Self::Scheduler,
     ];
 
+    /// The discriminant stored in the database's `aggregation_round` column.
     pub fn as_u8(self) -> u8 {
         self as u8
     }
 
+    /// The round stored as `value`, or `None` for a value no round has.
     pub fn from_u8(value: u8) -> Option<Self> {
         Self::ALL.get(value as usize).copied()
     }
@@ -57,6 +60,8 @@ impl AggregationRound {
         self.as_u8().checked_sub(1).and_then(Self::from_u8)
     }
 
+    /// The round that aggregates this round's proofs (`None` for the scheduler, whose proof
+    /// goes to compression).
     pub fn next(self) -> Option<Self> {
         Self::from_u8(self.as_u8() + 1)
     }
@@ -90,11 +95,14 @@ impl FromStr for AggregationRound {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProvingStage {
+    /// A proof of one of the five rounds of the proof tree.
     Round(AggregationRound),
+    /// The compression step: the scheduler proof wrapped into the final proof.
     Compression,
 }
 
 impl ProvingStage {
+    /// The name used in metric labels and logs: the round's name, or `compression`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Round(r) => r.name(),
@@ -153,6 +161,8 @@ impl CircuitId {
         }
     }
 
+    /// Whether this is one of the [`CircuitId::BASIC_TYPES`] (ids whose rounds 0–2 branch
+    /// aggregates), rather than the recursion tip, the scheduler or compression.
     pub fn is_basic_type(self) -> bool {
         Self::BASIC_TYPES.contains(&self)
     }

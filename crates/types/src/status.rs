@@ -20,6 +20,8 @@ use std::str::FromStr;
 
 use crate::ParseError;
 
+/// The state of a job (a witness, prover or compression job) in the diagram above; every job
+/// table's `status` column holds one of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
@@ -45,6 +47,7 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// Every status, for parsing and for metrics that report a count per status.
     pub const ALL: [JobStatus; 8] = [
         Self::WaitingForProofs,
         Self::Queued,
@@ -98,6 +101,7 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
+    /// The name used in logs and metric labels.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Transient => "transient",

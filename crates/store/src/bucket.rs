@@ -28,6 +28,7 @@ pub enum Bucket {
 }
 
 impl Bucket {
+    /// Every bucket, e.g. to register the per-bucket metrics at zero.
     pub const ALL: [Bucket; 8] = [
         Self::WitnessInputs,
         Self::ProverJobs,

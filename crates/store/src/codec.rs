@@ -53,6 +53,7 @@ pub enum BlobKind {
 }
 
 impl BlobKind {
+    /// Every kind, in tag order.
     pub const ALL: [BlobKind; 9] = [
         Self::WitnessInput,
         Self::CircuitWitness,
@@ -86,6 +87,7 @@ impl BlobKind {
         })
     }
 
+    /// The kind in words, as errors and `zkfleet file-info` print it.
     pub fn name(self) -> &'static str {
         match self {
             Self::WitnessInput => "witness input",
@@ -111,30 +113,78 @@ impl fmt::Display for BlobKind {
 /// what was found, so an operator can tell a truncated upload from a version skew.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
+    /// The blob does not start with [`MAGIC`]: it was not written by zkfleet (or not by
+    /// this codec).
     #[error("not a zkfleet blob: magic bytes are {found:02x?}, expected \"ZKFL\"")]
-    WrongMagic { found: Vec<u8> },
+    WrongMagic {
+        /// The blob's first bytes (up to four).
+        found: Vec<u8>,
+    },
+    /// The envelope was written by a build with another envelope layout.
     #[error("unsupported envelope version {found} (this build reads version {ENVELOPE_VERSION})")]
-    UnsupportedEnvelopeVersion { found: u16 },
+    UnsupportedEnvelopeVersion {
+        /// The envelope version the blob carries.
+        found: u16,
+    },
+    /// The blob is shorter than its header (or its recorded payload length) says: a cut-off
+    /// upload or read.
     #[error("truncated: expected {expected} bytes, found {found}")]
-    Truncated { expected: u64, found: u64 },
+    Truncated {
+        /// The length the envelope needs, in bytes.
+        expected: u64,
+        /// The blob's length, in bytes.
+        found: u64,
+    },
+    /// The blob goes on after its checksum: two writes concatenated, or a corrupt length.
     #[error("{extra} unexpected bytes after the checksum (expected {expected} bytes in all)")]
-    TrailingBytes { expected: u64, extra: u64 },
+    TrailingBytes {
+        /// The length the envelope's header announces, in bytes.
+        expected: u64,
+        /// How many bytes follow it.
+        extra: u64,
+    },
+    /// The CRC-32C does not match the bytes: bit rot or a corrupted write.
     #[error("checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")]
-    ChecksumMismatch { stored: u32, computed: u32 },
+    ChecksumMismatch {
+        /// The checksum in the envelope's trailer.
+        stored: u32,
+        /// The checksum of the bytes read.
+        computed: u32,
+    },
+    /// A checksummed envelope with a kind tag this build does not know (written by a newer
+    /// build).
     #[error("unknown blob kind tag {tag}")]
-    UnknownKind { tag: u16 },
+    UnknownKind {
+        /// The tag found.
+        tag: u16,
+    },
+    /// A valid blob of another kind than the reader asked for (e.g. a proof where a circuit
+    /// witness was expected).
     #[error("wrong kind: expected {expected}, found {found}")]
-    WrongKind { expected: BlobKind, found: BlobKind },
+    WrongKind {
+        /// The kind the reader asked for.
+        expected: BlobKind,
+        /// The kind the envelope carries.
+        found: BlobKind,
+    },
+    /// The payload's layout version is not the one the payload type reads.
     #[error("unsupported {kind} payload version {found} (this build reads {supported})")]
     UnsupportedPayloadVersion {
+        /// The blob's kind.
         kind: BlobKind,
+        /// The payload version the envelope carries.
         found: u16,
+        /// The payload version this build reads.
         supported: u16,
     },
+    /// The envelope is sound but its payload does not decode as the payload type.
     #[error("invalid {kind} payload (version {version}): {reason}")]
     Payload {
+        /// The blob's kind.
         kind: BlobKind,
+        /// The payload version the envelope carries.
         version: u16,
+        /// The payload decoder's error.
         reason: String,
     },
 }
@@ -142,8 +192,11 @@ pub enum DecodeError {
 /// The header fields of a decoded envelope, and its payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Envelope<'a> {
+    /// What the blob holds.
     pub kind: BlobKind,
+    /// The payload's layout version, owned by the payload type.
     pub payload_version: u16,
+    /// The payload bytes, checksum verified.
     pub payload: &'a [u8],
 }
 

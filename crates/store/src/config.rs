@@ -29,6 +29,7 @@ use crate::retry::RetryPolicy;
 /// The object store's configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoreConfig {
+    /// Which store and where (the `backend` key and its settings, flattened into `[store]`).
     #[serde(flatten)]
     pub backend: StoreBackend,
     /// Retries after the first attempt, on transient errors only.
@@ -50,13 +51,19 @@ pub struct StoreConfig {
 #[serde(tag = "backend", rename_all = "snake_case")]
 pub enum StoreBackend {
     /// A local directory (the embedded default). Created if missing.
-    Local { root: PathBuf },
+    Local {
+        /// The directory that holds every bucket.
+        root: PathBuf,
+    },
     /// Amazon S3 or any S3-compatible server (MinIO, Ceph, R2, GCS in HMAC mode, moto).
     S3 {
+        /// The physical bucket; zkfleet's buckets are key prefixes inside it.
         bucket: String,
         /// Base URL of an S3-compatible server; `None` for AWS.
         #[serde(default)]
         endpoint: Option<String>,
+        /// The bucket's region (`us-east-1` if omitted; S3-compatible servers mostly ignore
+        /// it, but request signing needs one).
         #[serde(default = "default_region")]
         region: String,
         /// Allow a plain-HTTP endpoint (test servers, in-cluster MinIO).
@@ -65,11 +72,13 @@ pub enum StoreBackend {
         /// Use `https://{bucket}.{endpoint}` instead of path-style `{endpoint}/{bucket}`.
         #[serde(default)]
         virtual_hosted_style: bool,
+        /// Where the access key comes from (the environment if omitted).
         #[serde(default)]
         credentials: S3Credentials,
     },
     /// Google Cloud Storage.
     Gcs {
+        /// The physical bucket; zkfleet's buckets are key prefixes inside it.
         bucket: String,
         /// A service-account JSON key; `None` uses the application default credentials.
         #[serde(default)]
@@ -87,6 +96,7 @@ pub enum S3Credentials {
     /// An AWS shared-credentials file (`[profile]` sections of `aws_access_key_id`,
     /// `aws_secret_access_key`, optional `aws_session_token`).
     File {
+        /// The credentials file.
         path: PathBuf,
         /// The section to read; `default` if omitted.
         #[serde(default)]
@@ -116,6 +126,8 @@ impl StoreConfig {
         Self::with_backend(StoreBackend::Local { root: root.into() })
     }
 
+    /// The given backend with the default retry settings (5 retries, 1 s doubling to 30 s,
+    /// 300 s per request).
     pub fn with_backend(backend: StoreBackend) -> Self {
         Self {
             backend,
@@ -126,6 +138,7 @@ impl StoreConfig {
         }
     }
 
+    /// The retry policy these settings describe (the other knobs at their defaults).
     pub fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy {
             max_retries: self.max_retries,
@@ -135,6 +148,7 @@ impl StoreConfig {
         }
     }
 
+    /// The time limit of one attempt.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
     }
@@ -152,10 +166,12 @@ impl Default for StoreConfig {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }
 
+    /// The value itself, to hand to the backend's client when the store is opened.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -170,31 +186,51 @@ impl fmt::Debug for Secret {
 /// S3 credentials as read from their source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsCredentials {
+    /// The access key id (not secret: it names the key, and logs may show it).
     pub access_key_id: String,
+    /// The secret access key.
     pub secret_access_key: Secret,
+    /// A temporary session token, for short-lived (STS) credentials.
     pub session_token: Option<Secret>,
 }
 
 /// Error in the store's configuration, found when opening it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A credential variable the `environment` source needs is unset or empty (it names the
+    /// variable).
     #[error("environment variable {0} is not set (S3 credentials source is `environment`)")]
     MissingEnv(&'static str),
+    /// The credentials file could not be read.
     #[error("cannot read S3 credentials file {path}: {source}")]
     CredentialsFile {
+        /// The file named by the configuration.
         path: PathBuf,
+        /// The read error.
         source: std::io::Error,
     },
+    /// The credentials file was read but does not hold the profile's keys.
     #[error("S3 credentials file {path}: {reason}")]
-    CredentialsFormat { path: PathBuf, reason: String },
+    CredentialsFormat {
+        /// The file named by the configuration.
+        path: PathBuf,
+        /// What is wrong: a malformed line, a missing section or key.
+        reason: String,
+    },
+    /// The local backend's root directory could not be created.
     #[error("cannot create the local store directory {path}: {source}")]
     LocalRoot {
+        /// The configured root.
         path: PathBuf,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// `object_store` could not build the backend from these settings.
     #[error("invalid {backend} store configuration: {source}")]
     Backend {
+        /// The backend: `local`, `s3` or `gcs`.
         backend: &'static str,
+        /// `object_store`'s error.
         source: object_store::Error,
     },
 }

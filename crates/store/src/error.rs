@@ -12,14 +12,20 @@ use crate::object::EncodeError;
 /// The operation that failed, also the `op` metric label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
+    /// Writing a blob.
     Put,
+    /// Reading a blob.
     Get,
+    /// Asking whether a blob is there, without reading it.
     Exists,
+    /// Deleting a blob (garbage collection of proven batches).
     Delete,
+    /// Listing the keys under a prefix.
     List,
 }
 
 impl Operation {
+    /// The `op` metric label and the verb in error messages.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Put => "put",
@@ -40,8 +46,11 @@ impl fmt::Display for Operation {
 /// Why one attempt against the backend failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendFailure {
+    /// The backend answered with an error ([`crate::retry::is_transient`] says whether it is
+    /// worth retrying).
     #[error(transparent)]
     ObjectStore(#[from] object_store::Error),
+    /// The attempt ran past the configured request timeout (transient).
     #[error("no answer within {0:?}")]
     TimedOut(Duration),
 }
@@ -51,37 +60,60 @@ pub enum BackendFailure {
 pub enum StoreError {
     /// No blob under this key.
     #[error("object {key} not found")]
-    NotFound { key: String },
+    NotFound {
+        /// The key asked for.
+        key: String,
+    },
     /// A blob is under this key but it is not a valid object of the requested type: damaged,
     /// truncated, of another kind, or written by an incompatible version.
     #[error("object {key} is corrupt: {reason}")]
-    Corrupt { key: String, reason: DecodeError },
+    Corrupt {
+        /// The blob's key.
+        key: String,
+        /// What the codec found wrong.
+        reason: DecodeError,
+    },
     /// The caller asked to store or read a type under a key meant for another kind of blob
     /// (a programming error; nothing was written).
     #[error("object {key} holds {key_kind} blobs, not {requested}")]
     KindMismatch {
+        /// The key.
         key: String,
+        /// The kind of blob the key names.
         key_kind: BlobKind,
+        /// The kind of the type the caller stores or reads.
         requested: BlobKind,
     },
     /// The value could not be serialized.
     #[error("object {key}: {source}")]
-    Encode { key: String, source: EncodeError },
+    Encode {
+        /// The key the value was meant for.
+        key: String,
+        /// The serializer's error.
+        source: EncodeError,
+    },
     /// The backend failed. `transient` says whether the last failure was of the retryable sort
     /// (then the retries ran out), `attempts` how many requests were made.
     #[error("{op} {key} failed after {attempts} attempt(s){}: {source}",
         if *transient { " (transient, retries exhausted)" } else { "" })]
     Backend {
+        /// The operation that failed.
         op: Operation,
+        /// The key (or listing prefix) it was for.
         key: String,
+        /// Requests made, the first one included.
         attempts: u32,
+        /// Whether the last failure was retryable (so the retries ran out).
         transient: bool,
+        /// The last attempt's failure.
         source: BackendFailure,
     },
     /// A listing prefix that is not a valid object path.
     #[error("invalid listing prefix {prefix:?}: {source}")]
     InvalidPrefix {
+        /// The prefix given.
         prefix: String,
+        /// Why `object_store` refused it as a path.
         source: object_store::path::Error,
     },
     /// The store could not be opened.
@@ -90,10 +122,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether no blob is under the key (a reader may treat it as "not written yet").
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound { .. })
     }
 
+    /// Whether a blob is under the key but cannot be read as the requested type.
     pub fn is_corrupt(&self) -> bool {
         matches!(self, Self::Corrupt { .. })
     }

@@ -27,53 +27,96 @@ const EXT: &str = ".bin";
 pub enum ObjectKey {
     /// `witness_inputs/{chain}/{batch}.bin`: the key of inputs stored before intake became
     /// content-addressed (rows inserted by older releases and by tests still name it).
-    WitnessInput { chain: ChainId, batch: BatchNumber },
+    WitnessInput {
+        /// The batch's chain.
+        chain: ChainId,
+        /// The batch.
+        batch: BatchNumber,
+    },
     /// `witness_inputs/{chain}/{batch}/{sha256 of the input, 64 hex digits}.bin`: where intake
     /// stores a submitted input. Two different submissions of one batch never share a key, so
     /// the loser of a race can never overwrite the winner's input (docs/gateway.md).
     WitnessInputContent {
+        /// The batch's chain.
         chain: ChainId,
+        /// The batch.
         batch: BatchNumber,
+        /// SHA-256 of the stored input's bytes.
         digest: ContentDigest,
     },
     /// `prover_jobs/{chain}/{batch}/{round}/{circuit}/{depth}/{sequence}.bin`
     CircuitWitness {
+        /// The batch's chain.
         chain: ChainId,
+        /// The batch.
         batch: BatchNumber,
+        /// The round the circuit is proven in.
         round: AggregationRound,
+        /// The circuit id (for rounds 0–2, the basic type of the branch).
         circuit: CircuitId,
+        /// The node depth (0 outside the node round).
         depth: u32,
+        /// The instance's index among the circuits of its (round, circuit, depth).
         sequence: u32,
     },
     /// `leaf_aggregation/{chain}/{batch}/{circuit}.bin`
     ClosedFormInputs {
+        /// The batch's chain.
         chain: ChainId,
+        /// The batch.
         batch: BatchNumber,
+        /// The basic circuit type whose instances' closed forms these are.
         circuit: CircuitId,
     },
     /// `node_aggregation/{chain}/{batch}/{circuit}/{depth}.bin`
     AggregationList {
+        /// The batch's chain.
         chain: ChainId,
+        /// The batch.
         batch: BatchNumber,
+        /// The basic circuit type of the branch.
         circuit: CircuitId,
+        /// The depth of the node jobs that read the list (the leaf round writes depth 0, node
+        /// depth `d` writes `d + 1`).
         depth: u32,
     },
     /// `scheduler_witness/{chain}/{batch}/partial_input.bin`
-    SchedulerInput { chain: ChainId, batch: BatchNumber },
+    SchedulerInput {
+        /// The batch's chain.
+        chain: ChainId,
+        /// The batch.
+        batch: BatchNumber,
+    },
     /// `scheduler_witness/{chain}/{batch}/aux_output.bin`
-    AuxOutput { chain: ChainId, batch: BatchNumber },
+    AuxOutput {
+        /// The batch's chain.
+        chain: ChainId,
+        /// The batch.
+        batch: BatchNumber,
+    },
     /// `proofs/{chain}/{prover_job_id}.bin`
-    Proof { chain: ChainId, job: ProverJobId },
+    Proof {
+        /// The chain of the job's batch.
+        chain: ChainId,
+        /// The prover job whose proof this is.
+        job: ProverJobId,
+    },
     /// `final_proofs/{chain}/{batch}_{protocol_version}.bin`, e.g. `final_proofs/270/42_0.1.0.bin`
     FinalProof {
+        /// The batch's chain.
         chain: ChainId,
+        /// The batch.
         batch: BatchNumber,
+        /// The protocol version the batch was proven under.
         protocol_version: ProtocolSemanticVersion,
     },
     /// `keys/{protocol_version}/{round}/{circuit}.bin`
     VerifyingKey {
+        /// The protocol version whose circuits the key is for.
         protocol_version: ProtocolSemanticVersion,
+        /// The circuit's round.
         round: AggregationRound,
+        /// The circuit id within the round.
         circuit: CircuitId,
     },
 }
@@ -340,7 +383,9 @@ pub struct DigestParseError(pub String);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{path:?} is not a zkfleet object key: {reason}")]
 pub struct KeyParseError {
+    /// The path that was rejected.
     pub path: String,
+    /// Which segment is wrong, and how.
     pub reason: String,
 }
 

@@ -17,6 +17,9 @@
 //!
 //! The format, key scheme and policies are described in `docs/store-and-runner.md`.
 
+// The unit tests link the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
+
 pub mod bucket;
 pub mod codec;
 pub mod config;

@@ -19,7 +19,9 @@ use crate::codec::{BlobKind, DecodeError};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot encode {kind} payload: {reason}")]
 pub struct EncodeError {
+    /// The kind of blob being written.
     pub kind: BlobKind,
+    /// The serializer's error.
     pub reason: String,
 }
 
@@ -47,7 +49,10 @@ pub trait StoredObject: Sized {
 /// A structured value stored as postcard. Implement this (two constants) on any
 /// `Serialize + DeserializeOwned` type to store it.
 pub trait SerdeObject: Serialize + DeserializeOwned {
+    /// The kind tag written in the envelope and checked on read ([`StoredObject::KIND`]).
     const KIND: BlobKind;
+    /// The payload layout this build writes; bump it whenever the type's serde shape changes
+    /// (postcard is not self-describing, so an old blob would otherwise misread).
     const PAYLOAD_VERSION: u16;
 }
 
@@ -109,10 +114,12 @@ pub fn postcard_decode<T: DeserializeOwned>(
 pub struct RawPayload<const KIND: u16>(pub Bytes);
 
 impl<const KIND: u16> RawPayload<KIND> {
+    /// Wraps bytes produced elsewhere (a serialized proof or circuit witness).
     pub fn new(bytes: impl Into<Bytes>) -> Self {
         Self(bytes.into())
     }
 
+    /// The bytes, for the crate that knows their layout.
     pub fn into_bytes(self) -> Bytes {
         self.0
     }

@@ -72,6 +72,7 @@ pub struct ListedObject {
     pub path: String,
     /// The key the path names, if it is a zkfleet key.
     pub key: Option<ObjectKey>,
+    /// The stored object's size in bytes.
     pub size: u64,
 }
 

@@ -1,5 +1,8 @@
 //! The store suite against a local directory (the embedded default).
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 
 // In a module of the backend's name, so the output names the backend (`local_dir::…`).

@@ -2,6 +2,9 @@
 //! backend: the wrapper fails chosen calls the way a network or a server does, then lets them
 //! through to the directory.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use std::fmt;
 use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,6 +1,9 @@
 //! The store suite against a real S3-compatible server (moto on loopback, started by
 //! scripts/test; `ZKFLEET_TEST_S3_ENDPOINT` names it). Fails when the variable is missing.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 
 // In a module of the backend's name, so the output names the backend (`s3::…`).

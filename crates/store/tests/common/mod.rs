@@ -3,13 +3,13 @@
 
 #![allow(dead_code)] // each test binary uses part of this module
 
-pub mod suite;
+pub(crate) mod suite;
 
 use zkfleet_store::{Store, StoreConfig};
 use zkfleet_test_support::store::S3Bucket;
 
 /// Keeps a backend's resources alive for the duration of a test.
-pub enum Guard {
+pub(crate) enum Guard {
     Dir(tempfile::TempDir),
     Bucket(String),
 }
@@ -22,7 +22,7 @@ fn fast_retries(mut config: StoreConfig) -> StoreConfig {
     config
 }
 
-pub async fn local_store() -> (Guard, Store) {
+pub(crate) async fn local_store() -> (Guard, Store) {
     let dir = tempfile::tempdir().expect("create a temporary directory");
     // A root that does not exist yet: opening the store creates it.
     let config = fast_retries(StoreConfig::local(dir.path().join("artifacts")));
@@ -32,7 +32,7 @@ pub async fn local_store() -> (Guard, Store) {
 
 /// A fresh bucket per test (the shared test support's), so tests run in parallel and leave
 /// each other alone.
-pub async fn s3_store() -> (Guard, Store) {
+pub(crate) async fn s3_store() -> (Guard, Store) {
     let bucket = S3Bucket::create("store-test").await;
     let store = Store::open(&fast_retries(bucket.config())).expect("open the S3 store");
     (Guard::Bucket(bucket.bucket), store)
@@ -40,7 +40,7 @@ pub async fn s3_store() -> (Guard, Store) {
 
 /// Deterministic pseudo-random bytes (xorshift), so large blobs are not trivially compressible
 /// and a mix-up of two blobs is visible.
-pub fn pseudo_random_bytes(len: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn pseudo_random_bytes(len: usize, seed: u64) -> Vec<u8> {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut out = Vec::with_capacity(len + 8);
     while out.len() < len {

@@ -101,7 +101,7 @@ async fn round_trip_raw(store: &Store, key: &ObjectKey, bytes: Vec<u8>) {
     }
 }
 
-pub async fn round_trips_every_key(store: &Store) {
+pub(crate) async fn round_trips_every_key(store: &Store) {
     let keys = every_key();
     for (i, key) in keys.iter().enumerate() {
         round_trip_raw(store, key, pseudo_random_bytes(1000 + i, i as u64)).await;
@@ -126,7 +126,7 @@ pub async fn round_trips_every_key(store: &Store) {
 
 /// A structured payload, as a witness generator stores its aggregation lists.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AggregationList {
+pub(crate) struct AggregationList {
     pub circuit: u8,
     pub depth: u32,
     pub prover_job_ids: Vec<i64>,
@@ -140,7 +140,7 @@ impl SerdeObject for AggregationList {
 
 /// The same kind, as an older build wrote it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AggregationListV1 {
+pub(crate) struct AggregationListV1 {
     pub prover_job_ids: Vec<i64>,
 }
 
@@ -158,7 +158,7 @@ fn aggregation_key() -> ObjectKey {
     }
 }
 
-pub async fn round_trips_structured_objects(store: &Store) {
+pub(crate) async fn round_trips_structured_objects(store: &Store) {
     let value = AggregationList {
         circuit: 2,
         depth: 0,
@@ -168,7 +168,7 @@ pub async fn round_trips_structured_objects(store: &Store) {
     round_trip(store, &aggregation_key(), value).await;
 }
 
-pub async fn round_trips_a_large_blob(store: &Store) {
+pub(crate) async fn round_trips_a_large_blob(store: &Store) {
     const SIZE: usize = 20 * 1024 * 1024;
     let key = ObjectKey::CircuitWitness {
         chain: CHAIN,
@@ -211,7 +211,7 @@ fn corrupt_reason(result: Result<ProofBytes, StoreError>) -> DecodeError {
     }
 }
 
-pub async fn not_found_and_corrupt_are_distinct(store: &Store) {
+pub(crate) async fn not_found_and_corrupt_are_distinct(store: &Store) {
     let key = proof_key();
     match store.get::<ProofBytes>(&key).await {
         Err(StoreError::NotFound { key: k }) => assert_eq!(k, key.path()),
@@ -268,7 +268,7 @@ pub async fn not_found_and_corrupt_are_distinct(store: &Store) {
     store.get::<ProofBytes>(&key).await.expect("good again");
 }
 
-pub async fn wrong_kind_is_refused(store: &Store) {
+pub(crate) async fn wrong_kind_is_refused(store: &Store) {
     let witness_key = ObjectKey::WitnessInput {
         chain: CHAIN,
         batch: BATCH,
@@ -310,7 +310,7 @@ pub async fn wrong_kind_is_refused(store: &Store) {
     assert!(!store.exists(&other_batch).await.expect("exists"));
 }
 
-pub async fn unsupported_payload_version_is_refused(store: &Store) {
+pub(crate) async fn unsupported_payload_version_is_refused(store: &Store) {
     let key = aggregation_key();
     store
         .put(
@@ -334,7 +334,7 @@ pub async fn unsupported_payload_version_is_refused(store: &Store) {
     }
 }
 
-pub async fn overwrite_is_idempotent(store: &Store) {
+pub(crate) async fn overwrite_is_idempotent(store: &Store) {
     let key = proof_key();
     let first = ProofBytes::new(pseudo_random_bytes(3000, 11));
     store.put(&key, &first).await.expect("put");
@@ -351,7 +351,7 @@ pub async fn overwrite_is_idempotent(store: &Store) {
     assert_eq!(store.list(&prefix).await.expect("list").len(), 1);
 }
 
-pub async fn lists_and_deletes(store: &Store) {
+pub(crate) async fn lists_and_deletes(store: &Store) {
     assert!(store
         .list("prover_jobs")
         .await

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use zkfleet_circuits::WitnessVector;
 use zkfleet_dal::{Dal, HeavySet, ProverJobClass};
-use zkfleet_runner::{Executor, JobError, JobPicker, JobSaver, PickedMany};
+use zkfleet_runner::{Executor, JobError, JobPicker, JobSaver, LoadedInput, PickedMany};
 use zkfleet_store::{CircuitWitnessBytes, Store};
 use zkfleet_types::{AggregationRound, ProtocolSemanticVersion};
 
@@ -30,10 +30,11 @@ use crate::registry::CircuitRegistry;
 /// What travels from a generator to the prover.
 pub type ProvingTask = (ProverJobMeta, WitnessVector);
 
-/// A picked job's circuit blob, or why it could not be loaded. A load failure is not a picker
+/// A picked job's circuit blob, or why it could not be loaded: the runner's convention for an
+/// input that cannot be loaded (`zkfleet_runner::JobPicker`). A load failure is not a picker
 /// error (that would leave the job in progress until the requeuer's timeout): it goes through
 /// the executor to the saver, which fails the job at once with the cause.
-pub type LoadedBlob = Result<Bytes, ProverError>;
+pub type LoadedBlob = LoadedInput<Bytes, ProverError>;
 
 /// Picks prover jobs of one class and loads their circuit blobs.
 pub struct WvgPicker {

@@ -13,7 +13,7 @@ use zkfleet_blobs::AuxOutput;
 use zkfleet_circuits::pipeline::CompressedProof;
 use zkfleet_circuits::recursion::BatchCircuits;
 use zkfleet_dal::{CompleteOutcome, Dal, JobRef, TransitionOutcome};
-use zkfleet_runner::{Executor, JobError, JobPicker, JobSaver};
+use zkfleet_runner::{Executor, JobError, JobPicker, JobSaver, LoadedInput};
 use zkfleet_store::{ProofBytes, Store};
 use zkfleet_types::api::{Base64Bytes, FinalProof};
 use zkfleet_types::{BatchPublicOutput, FailureKind, ProtocolSemanticVersion};
@@ -30,8 +30,9 @@ pub struct CompressionInput {
     pub aux_output: AuxOutput,
 }
 
-/// A picked job's inputs, or why they could not be loaded.
-pub type LoadedInput = Result<CompressionInput, CompressorError>;
+/// A picked job's inputs, or why they could not be loaded: the runner's convention for an
+/// input that cannot be loaded (`zkfleet_runner::JobPicker`).
+pub type LoadedCompressionInput = LoadedInput<CompressionInput, CompressorError>;
 
 /// Picks compression jobs of one protocol version and loads their inputs.
 pub struct CompressionPicker {
@@ -42,7 +43,7 @@ pub struct CompressionPicker {
 }
 
 impl CompressionPicker {
-    async fn load(&self, job: &CompressionJobMeta, proof_key: &str) -> LoadedInput {
+    async fn load(&self, job: &CompressionJobMeta, proof_key: &str) -> LoadedCompressionInput {
         let key = job.scheduler_proof_key(proof_key)?;
         let proof: ProofBytes = self
             .store
@@ -62,11 +63,13 @@ impl CompressionPicker {
 }
 
 impl JobPicker for CompressionPicker {
-    type Input = LoadedInput;
+    type Input = LoadedCompressionInput;
     type Metadata = CompressionJobMeta;
     type Error = CompressorError;
 
-    async fn pick(&mut self) -> Result<Option<(LoadedInput, CompressionJobMeta)>, CompressorError> {
+    async fn pick(
+        &mut self,
+    ) -> Result<Option<(LoadedCompressionInput, CompressionJobMeta)>, CompressorError> {
         let Some(job) = self
             .dal
             .pick_compression_job(self.version, &self.picked_by)
@@ -99,14 +102,14 @@ impl CompressionExecutor {
 }
 
 impl Executor for CompressionExecutor {
-    type Input = LoadedInput;
+    type Input = LoadedCompressionInput;
     type Output = CompressedProof;
     type Metadata = CompressionJobMeta;
     type Error = CompressorError;
 
     fn execute(
         &self,
-        input: LoadedInput,
+        input: LoadedCompressionInput,
         job: &CompressionJobMeta,
     ) -> Result<CompressedProof, CompressorError> {
         let input = input?;

@@ -2,8 +2,8 @@
 //! circuits: a genuine scheduler proof of a small batch, queued as a compression job through
 //! the job database, is compressed into a final proof that decodes, verifies under the final
 //! verifying key the keystore wrote, and attests the batch's output; a corrupted scheduler
-//! proof, or a batch output that differs from the aux output, fails the job with a clear error
-//! and stores nothing; keys of another digest are refused at start.
+//! proof, one that cannot be loaded, or a batch output that differs from the aux output, fails
+//! the job with a clear error and stores nothing; keys of another digest are refused at start.
 
 mod common;
 
@@ -33,6 +33,11 @@ async fn postgres_compresses_a_scheduler_proof_into_a_verifying_final_proof() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_corrupted_scheduler_proof_fails_the_job() {
     with_db(|db| async move { corrupted_scheduler_proof_fails_the_job(&db.dal).await }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_scheduler_proof_that_cannot_be_loaded_fails_the_job() {
+    with_db(|db| async move { unloadable_scheduler_proof_fails_the_job(&db.dal).await }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,6 +198,41 @@ async fn corrupted_scheduler_proof_fails_the_job(dal: &Dal) {
     assert!(report.left_in_progress.is_empty());
     assert_failed_with(dal, &store, fixture, "compressing the scheduler proof").await;
     assert_failed_with(dal, &store, fixture, "scheduler proof").await;
+}
+
+/// The runner's convention for an input that cannot be loaded: a scheduler proof blob cut
+/// short on disk (the store's envelope refuses it) goes with its job from picker to saver,
+/// which fails the job with the store's error; the runner counts one failed job, not a pick
+/// error, and leaves nothing in progress.
+async fn unloadable_scheduler_proof_fails_the_job(dal: &Dal) {
+    let fixture = fixture_async().await;
+    let store = local_store();
+    let key =
+        queue_compression_job(dal, &store.store, fixture, fixture.scheduler_proof.clone()).await;
+    let file = store.file_of(&key);
+    let length = std::fs::metadata(&file).expect("the stored proof").len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .and_then(|f| f.set_len(length / 2))
+        .expect("truncate the stored proof");
+
+    let report = run_until(dal, &store.store, || settled(dal, fixture)).await;
+    assert_eq!(
+        (
+            report.picked,
+            report.succeeded,
+            report.failed,
+            report.pick_errors,
+            report.save_errors
+        ),
+        (1, 0, 1, 0, 0),
+        "{report:?}"
+    );
+    assert!(report.left_in_progress.is_empty());
+    assert_failed_with(dal, &store, fixture, "loading the scheduler proof failed").await;
+    assert_failed_with(dal, &store, fixture, &key.path()).await;
+    assert_failed_with(dal, &store, fixture, "is corrupt").await;
 }
 
 async fn output_mismatch_fails_the_job(dal: &Dal) {

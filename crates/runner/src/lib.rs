@@ -7,6 +7,10 @@
 //! back-pressure (it never picks more than it can run), idle backoff, cancellation and graceful
 //! shutdown, containment of executor failures and panics, metrics and a tracing span per job.
 //!
+//! A job whose input cannot be loaded (a blob missing, truncated or malformed) still goes from
+//! picker to saver, carrying the cause as a [`LoadedInput`], and is failed by the saver like
+//! any other failed job: see [`JobPicker`].
+//!
 //! The job monitor is a set of [`PeriodicTask`]s run by a [`PeriodicTaskRunner`].
 //!
 //! - [`traits`]: the picker, executor and saver roles;
@@ -33,5 +37,5 @@ pub use config::{ConfigError, JobRunnerConfig};
 pub use job_runner::{JobRunner, RunReport};
 pub use periodic::{PeriodicTask, PeriodicTaskRunner, TaskRunCounts};
 pub use tokio_util::sync::CancellationToken;
-pub use traits::{Executor, FinishedJob, JobError, JobPicker, JobSaver, PickedMany};
+pub use traits::{Executor, FinishedJob, JobError, JobPicker, JobSaver, LoadedInput, PickedMany};
 pub use worker::{hostname, worker_name};

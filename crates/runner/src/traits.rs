@@ -14,12 +14,31 @@ use std::fmt;
 use std::future::Future;
 
 /// Takes the next job: marks it in progress in the database and loads its input.
+///
+/// # An input that cannot be loaded
+///
+/// Once a job is marked in progress, the picker hands it on, whatever its input: a blob that is
+/// missing, truncated or malformed, a key that names another job's blob, or a store still down
+/// after its retries is the *job's* failure, not the picker's. The picker's `Input` is then a
+/// [`LoadedInput`]: the job goes on with `Err(cause)` as its input, the executor returns that
+/// error unchanged (`let input = input?;`), and the saver records the job failed with the cause
+/// like any executor failure (classifying it, permanent or transient, in the one place every
+/// failure of the component passes). So the job is failed at once with a clear error, the
+/// runner counts it among its failed jobs (`zkfleet_runner_jobs_failed_total`, a span of its
+/// own), and picks the next one.
+///
+/// Not a [`JobPicker::Error`]: that would leave the job in progress, unseen, until the
+/// requeuer's timeout. Not a failure the picker records itself: that would bypass the
+/// runner's ledger, metrics and span, and spread failing a job over two places.
 pub trait JobPicker: Send + 'static {
-    /// What the executor needs to run the job (loaded from the store).
+    /// What the executor needs to run the job (loaded from the store): a [`LoadedInput`] when
+    /// loading can fail.
     type Input: Send + 'static;
     /// What identifies the job through execution and saving (ids, batch, circuit, ...).
     type Metadata: Clone + fmt::Debug + Send + Sync + 'static;
-    /// Why a pick failed (logged and counted; the runner backs off and picks again).
+    /// Why a pick failed (logged and counted; the runner backs off and picks again): the job
+    /// database unreachable, say. Never a job's input that cannot be loaded (a
+    /// [`LoadedInput`]).
     type Error: fmt::Display + Send + 'static;
 
     /// The next job, or `None` when there is none right now (the runner then backs off).
@@ -40,6 +59,11 @@ pub trait JobPicker: Send + 'static {
         async move { self.pick().await.map(|job| job.into_iter().collect()) }
     }
 }
+
+/// A picked job's input, or why it could not be loaded (see [`JobPicker`], "An input that
+/// cannot be loaded"): what a picker hands on for a job it has marked in progress, so that the
+/// job always reaches the saver, which fails it with the cause.
+pub type LoadedInput<T, E> = Result<T, E>;
 
 /// What a pick yields: a job's input and metadata, nothing to do, or an error.
 pub type Picked<P> =

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use zkfleet_runner::{
     CancellationToken, Executor, JobError, JobPicker, JobRunner, JobRunnerConfig, JobSaver,
+    LoadedInput,
 };
 
 /// What the executor does with a job.
@@ -736,4 +737,98 @@ async fn with_wake_ups_the_backoff_grows_to_the_safety_poll() {
         .map(|w| (w[1] - w[0]).as_millis())
         .collect();
     assert_eq!(gaps, [20, 40, 80, 160, 320, 640, 1000]);
+}
+
+/// The convention for a job whose input cannot be loaded (`JobPicker`, "An input that cannot
+/// be loaded"): the picker hands the job on with the cause as its `LoadedInput`, the executor
+/// returns it, and the saver records the job failed with it. The job is counted as failed, not
+/// as a pick error, and the jobs after it run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_that_cannot_be_loaded_fails_its_job_and_the_runner_goes_on() {
+    /// Jobs 1..=6; the blobs of jobs 2 and 5 are missing from the store.
+    struct LoadingPicker {
+        next: u64,
+    }
+
+    impl JobPicker for LoadingPicker {
+        type Input = LoadedInput<u64, String>;
+        type Metadata = JobId;
+        type Error = String;
+
+        async fn pick(&mut self) -> Result<Option<(LoadedInput<u64, String>, JobId)>, String> {
+            if self.next > 6 {
+                return Ok(None);
+            }
+            let id = self.next;
+            self.next += 1;
+            let input = if id == 2 || id == 5 {
+                Err(format!(
+                    "loading the input of job {id}: object {id}.bin not found"
+                ))
+            } else {
+                Ok(id)
+            };
+            Ok(Some((input, JobId(id))))
+        }
+    }
+
+    struct SquaringExecutor;
+
+    impl Executor for SquaringExecutor {
+        type Input = LoadedInput<u64, String>;
+        type Output = u64;
+        type Metadata = JobId;
+        type Error = String;
+
+        fn execute(&self, input: LoadedInput<u64, String>, _: &JobId) -> Result<u64, String> {
+            let input = input?;
+            Ok(input * input)
+        }
+    }
+
+    let observed = Arc::new(Observed::default());
+    let saver = TestSaver {
+        delay: Duration::ZERO,
+        observed: observed.clone(),
+        fail_on: BTreeMap::new(),
+    };
+    let runner = JobRunner::new(
+        LoadingPicker { next: 1 },
+        SquaringExecutor,
+        saver,
+        config(2),
+    )
+    .expect("valid config");
+    let cancel = CancellationToken::new();
+    let handle = runner.run(cancel.clone());
+    wait_until("every job is saved", || {
+        observed.saved.lock().unwrap().len() == 6
+    })
+    .await;
+    cancel.cancel();
+    let report = handle.await.expect("runner task");
+    let saved: BTreeMap<u64, Result<u64, String>> =
+        observed.saved.lock().unwrap().iter().cloned().collect();
+    for id in 1..=6u64 {
+        match id {
+            2 | 5 => assert_eq!(
+                saved[&id],
+                Err(format!(
+                    "loading the input of job {id}: object {id}.bin not found"
+                ))
+            ),
+            _ => assert_eq!(saved[&id], Ok(id * id)),
+        }
+    }
+    assert_eq!(
+        (
+            report.picked,
+            report.succeeded,
+            report.failed,
+            report.pick_errors
+        ),
+        (6, 4, 2, 0),
+        "a job whose input cannot be loaded is a failed job, not a pick error"
+    );
+    assert!(report.left_in_progress.is_empty());
 }

@@ -109,6 +109,23 @@ async fn leaf_jobs_with_unusable_proofs_fail(env: &TestEnv) {
         reports.iter().all(|r| r.succeeded == 0 && r.panicked == 0),
         "{reports:?}"
     );
+    // Each leaf job went from picker to saver carrying its load error (the runner's
+    // convention): three failed jobs of the leaf runner, no pick error, none left in progress.
+    let leaf_report = reports
+        .iter()
+        .find(|r| r.round == AggregationRound::Leaf)
+        .expect("the leaf runner's report");
+    assert_eq!(
+        (
+            leaf_report.picked,
+            leaf_report.failed,
+            leaf_report.pick_errors,
+            leaf_report.save_errors
+        ),
+        (3, 3, 0, 0),
+        "{leaf_report:?}"
+    );
+    assert!(leaf_report.left_in_progress.is_empty(), "{leaf_report:?}");
 
     let status = env.status(id).await;
     let leaf = round_status(&status, AggregationRound::Leaf);

@@ -306,13 +306,28 @@ async fn failures_do_not_stop_the_runner(env: &TestEnv) {
         future_format,
         valid_id,
     ];
-    env.run_until_done(config(4), &all).await;
+    let reports = env.run_until_done(config(4), &all).await;
+    // Every job went from picker to saver: the one whose input is missing from the store is a
+    // failed job of the runner (the runner's convention for an input that cannot be loaded),
+    // not a pick error nor a job failed behind the runner's back.
+    assert_eq!(
+        (
+            reports[0].picked,
+            reports[0].succeeded,
+            reports[0].failed,
+            reports[0].panicked,
+            reports[0].pick_errors,
+            reports[0].save_errors
+        ),
+        (7, 1, 6, 0, 0, 0),
+        "{reports:?}"
+    );
 
     for (id, expected) in [
         (malformed, "not a witness input"),
         (invalid, "is invalid: operation"),
         (wrong_state, "is not the batch's previous state root"),
-        (missing, "loading the witness input"),
+        (missing, "loading the witness input of"),
         (mislabelled, "holds batch"),
         (future_format, "unsupported witness input format version 2"),
     ] {

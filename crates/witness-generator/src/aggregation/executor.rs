@@ -1,6 +1,6 @@
 //! Builds and encodes an aggregation job's witnesses: the CPU part, on a blocking thread.
 
-use zkfleet_runner::traits::Executor;
+use zkfleet_runner::traits::{Executor, LoadedInput};
 
 use super::{AggregationError, AggregationJobMeta, WitnessRound};
 
@@ -16,7 +16,7 @@ impl<R: WitnessRound> AggregationExecutor<R> {
 }
 
 impl<R: WitnessRound> Executor for AggregationExecutor<R> {
-    type Input = R::Loaded;
+    type Input = LoadedInput<R::Loaded, AggregationError>;
     /// The encoded witnesses (`AggregationWitness::to_bytes`), in sequence order.
     type Output = Vec<Vec<u8>>;
     type Metadata = AggregationJobMeta;
@@ -24,9 +24,11 @@ impl<R: WitnessRound> Executor for AggregationExecutor<R> {
 
     fn execute(
         &self,
-        loaded: R::Loaded,
+        loaded: LoadedInput<R::Loaded, AggregationError>,
         meta: &AggregationJobMeta,
     ) -> Result<Vec<Vec<u8>>, AggregationError> {
+        // Blobs the picker could not load fail the job here, with their cause.
+        let loaded = loaded?;
         let witnesses = self.round.build(loaded, meta)?;
         let mut encoded = Vec::with_capacity(witnesses.len());
         // Each witness is dropped once encoded: the job holds its proofs about twice at most.

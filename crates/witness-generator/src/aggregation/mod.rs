@@ -5,7 +5,8 @@
 //! - [`picker`]: pick the round's next job (one atomic statement that also reads the proofs
 //!   the job aggregates), check every blob key of the row against the key the row's identity
 //!   gives, and load the blobs (proofs with bounded concurrency, in sequence order). A job
-//!   whose blobs cannot be had is marked failed with the cause and the next job is picked;
+//!   whose blobs cannot be had goes on with the cause (the runner's `LoadedInput`), and the
+//!   saver marks it failed;
 //! - [`executor`]: build the round's job witnesses with `zkfleet_circuits::pipeline::build`
 //!   and encode them (CPU, on a blocking thread);
 //! - [`saver`]: store each witness under its deterministic `CircuitWitness` key (bounded

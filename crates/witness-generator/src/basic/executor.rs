@@ -6,17 +6,31 @@ use zkfleet_circuits::basic::plan_batch;
 use zkfleet_circuits::pipeline::{type_summaries, PipelineError};
 use zkfleet_circuits::{BasicGeometry, CircuitError};
 use zkfleet_rollup::execute::{execute_batch, ExecutionError};
-use zkfleet_runner::traits::Executor;
-use zkfleet_types::L1BatchId;
+use zkfleet_runner::traits::{Executor, LoadedInput};
+use zkfleet_store::StoreError;
+use zkfleet_types::{FailureKind, L1BatchId};
 
 use super::{BasicArtifacts, BasicJobMeta};
 use crate::input::{BatchWitnessInput, PreparedBatch, WitnessInputError};
 
-/// Why a batch yields no witness. Every variant is final for this input: the job is marked
-/// `failed_permanently` with the message at once (retrying the same bytes gives the same
-/// answer, so no attempt is spent on it again).
+/// Why a batch yields no witness. Every variant but a store outage is final for this input:
+/// the job is marked `failed_permanently` with the message at once (retrying the same bytes
+/// gives the same answer, so no attempt is spent on it again).
 #[derive(Debug, thiserror::Error)]
 pub enum BasicWitnessError {
+    /// The row's witness input key is not a witness-input key (the picker does not follow it).
+    #[error("witness input blob key of {batch}: {reason}")]
+    InputKey { batch: L1BatchId, reason: String },
+    /// The witness input blob could not be read: missing, corrupt (the store's envelope
+    /// checksum), of another kind, or the store failed after its retries. The store's message
+    /// names the key.
+    #[error("loading the witness input of {batch}: {source}")]
+    LoadInput {
+        batch: L1BatchId,
+        // Boxed: store errors are large and this enum travels in every `Result` of the round.
+        #[source]
+        source: Box<StoreError>,
+    },
     #[error("witness input of {batch}: {source}")]
     Input {
         batch: L1BatchId,
@@ -48,10 +62,13 @@ pub enum BasicWitnessError {
 }
 
 impl BasicWitnessError {
-    /// Always permanent (see the type's documentation); a method so that the saver's call
-    /// reads like every other component's.
-    pub fn failure_kind(&self) -> zkfleet_types::FailureKind {
-        zkfleet_types::FailureKind::Permanent
+    /// Whether a retry can help: only when the store failed after its retries (its own
+    /// classification); everything else is final for this input.
+    pub fn failure_kind(&self) -> FailureKind {
+        match self {
+            Self::LoadInput { source, .. } => source.failure_kind(),
+            _ => FailureKind::Permanent,
+        }
     }
 }
 
@@ -67,16 +84,18 @@ impl BasicExecutor {
 }
 
 impl Executor for BasicExecutor {
-    type Input = Bytes;
+    type Input = LoadedInput<Bytes, BasicWitnessError>;
     type Output = BasicArtifacts;
     type Metadata = BasicJobMeta;
     type Error = BasicWitnessError;
 
     fn execute(
         &self,
-        input: Bytes,
+        input: LoadedInput<Bytes, BasicWitnessError>,
         metadata: &BasicJobMeta,
     ) -> Result<BasicArtifacts, BasicWitnessError> {
+        // An input the picker could not load fails the job here, with its cause.
+        let input = input?;
         let job = metadata.batch;
         let input_error = |source| BasicWitnessError::Input { batch: job, source };
         let decoded = BatchWitnessInput::decode(&input).map_err(input_error)?;

@@ -3,14 +3,13 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use tracing::{info, warn};
-use zkfleet_dal::{Dal, DalError, JobRef};
-use zkfleet_runner::traits::{JobPicker, Picked};
+use tracing::info;
+use zkfleet_dal::{Dal, DalError};
+use zkfleet_runner::traits::{JobPicker, LoadedInput, Picked};
 use zkfleet_store::{BlobKind, ObjectKey, Store, WitnessInputBytes};
-use zkfleet_types::{FailureKind, ProtocolSemanticVersion};
+use zkfleet_types::{L1BatchId, ProtocolSemanticVersion};
 
-use super::{BasicJobMeta, ROUND};
-use crate::metrics::{self, JobOutcome};
+use super::{BasicJobMeta, BasicWitnessError};
 
 /// Picks basic witness jobs of one protocol version.
 pub struct BasicPicker {
@@ -21,6 +20,8 @@ pub struct BasicPicker {
 }
 
 impl BasicPicker {
+    /// A picker of `version`'s basic witness jobs, recording `picked_by` on each, reading the
+    /// witness inputs from `store`.
     pub fn new(
         dal: Dal,
         store: Store,
@@ -35,70 +36,72 @@ impl BasicPicker {
         }
     }
 
-    /// The witness input's bytes, or why they cannot be had and whether a retry can help.
-    async fn load(&self, blob_key: &str) -> Result<Bytes, (FailureKind, String)> {
+    /// The witness input's bytes, or why they cannot be had.
+    async fn load(
+        &self,
+        batch: L1BatchId,
+        blob_key: &str,
+    ) -> LoadedInput<Bytes, BasicWitnessError> {
         let key = match ObjectKey::parse(blob_key) {
             Ok(key) if key.kind() == BlobKind::WitnessInput => key,
             Ok(other) => {
-                return Err((
-                    FailureKind::Permanent,
-                    format!(
-                        "witness input blob key {blob_key} names a {} blob, not a witness input",
+                return Err(BasicWitnessError::InputKey {
+                    batch,
+                    reason: format!(
+                        "{blob_key} names a {} blob, not a witness input",
                         other.kind().name()
                     ),
-                ))
+                })
             }
             Err(e) => {
-                return Err((
-                    FailureKind::Permanent,
-                    format!("witness input blob key {blob_key}: {e}"),
-                ))
+                return Err(BasicWitnessError::InputKey {
+                    batch,
+                    reason: format!("{blob_key}: {e}"),
+                })
             }
         };
         self.store
             .get::<WitnessInputBytes>(&key)
             .await
             .map(WitnessInputBytes::into_bytes)
-            .map_err(|e| (e.failure_kind(), format!("loading the witness input: {e}")))
+            .map_err(|source| BasicWitnessError::LoadInput {
+                batch,
+                source: Box::new(source),
+            })
     }
 }
 
 impl JobPicker for BasicPicker {
-    type Input = Bytes;
+    type Input = LoadedInput<Bytes, BasicWitnessError>;
     type Metadata = BasicJobMeta;
     type Error = DalError;
 
-    /// A job whose input cannot be loaded is marked failed with the reason at once and the
-    /// next job is picked: the runner never holds a job it cannot run. A missing or corrupt
-    /// input ends the job (`failed_permanently`); the store down after its retries is retried
-    /// while attempts last.
+    /// A job whose input cannot be loaded goes on with the cause, as the runner's convention
+    /// has it (`zkfleet_runner::JobPicker`): the executor returns it and the saver fails the
+    /// job — `failed_permanently` for a bad key or a missing or corrupt blob, `failed` (retried
+    /// while attempts last) for a store still down after its retries.
     async fn pick(&mut self) -> Picked<Self> {
-        loop {
-            let Some(job) = self
-                .dal
-                .pick_basic_witness_job(self.version, &self.picked_by)
-                .await?
-            else {
-                return Ok(None);
-            };
-            let meta = BasicJobMeta {
-                batch: job.meta.batch,
-                attempts: job.meta.attempts,
-                picked_at: Instant::now(),
-            };
-            match self.load(&job.witness_input_blob_key).await {
-                Ok(bytes) => {
-                    info!(batch = %meta.batch, attempts = meta.attempts, size = bytes.len(), "picked basic witness job");
-                    return Ok(Some((bytes, meta)));
-                }
-                Err((kind, reason)) => {
-                    warn!(batch = %meta.batch, failure = %kind, %reason, "basic witness job failed before execution");
-                    self.dal
-                        .record_failure(JobRef::WitnessInput(meta.batch), kind, &reason)
-                        .await?;
-                    metrics::job_finished(ROUND, JobOutcome::Failed);
-                }
+        let Some(job) = self
+            .dal
+            .pick_basic_witness_job(self.version, &self.picked_by)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let meta = BasicJobMeta {
+            batch: job.meta.batch,
+            attempts: job.meta.attempts,
+            picked_at: Instant::now(),
+        };
+        let input = self.load(meta.batch, &job.witness_input_blob_key).await;
+        match &input {
+            Ok(bytes) => {
+                info!(batch = %meta.batch, attempts = meta.attempts, size = bytes.len(), "picked basic witness job")
+            }
+            Err(error) => {
+                info!(batch = %meta.batch, attempts = meta.attempts, %error, "picked basic witness job; its input cannot be loaded")
             }
         }
+        Ok(Some((input, meta)))
     }
 }

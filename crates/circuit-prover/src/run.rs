@@ -9,7 +9,8 @@
 //! Batches (`max_batch`): a generator runner with several idle workers picks a job for each in
 //! one statement (jobs of one circuit), and the prover's saver completes the proofs that
 //! finished together in one transaction. The prover runs `concurrent_proofs` proofs at once
-//! (P above; sized from the host's cores and memory unless configured).
+//! (P above; sized from the host's cores and memory unless configured), each on a rayon pool
+//! of the host's cores ÷ P threads when P > 1 (`crate::prover::ProofPools`).
 //!
 //! Shutdown: `cancel` stops the generators' pickers; the jobs they already picked are generated
 //! and sent; when both generator runners have returned, every sender is dropped, the prover
@@ -27,7 +28,7 @@ use crate::config::{HostSizing, ProverConfig};
 use crate::error::ProverError;
 use crate::job::ProverJobMeta;
 use crate::protocol::check_protocol_version;
-use crate::prover::{ProverExecutor, ProverPicker, ProverSaver};
+use crate::prover::{ProofPools, ProverExecutor, ProverPicker, ProverSaver};
 use crate::registry::CircuitRegistry;
 use crate::wvg::{WvgExecutor, WvgPicker, WvgSaver};
 
@@ -141,6 +142,9 @@ pub async fn run(
     // channel closed.
     drop(to_prover);
 
+    let host = HostSizing::of_this_host();
+    let threads_per_proof = (host.cores / config.concurrent_proofs).max(1);
+    let pools = ProofPools::new(config.concurrent_proofs, threads_per_proof)?;
     let prover_stop = CancellationToken::new();
     let prover = JobRunner::new(
         ProverPicker {
@@ -149,6 +153,7 @@ pub async fn run(
         },
         ProverExecutor {
             registry: Arc::clone(&registry),
+            pools,
         },
         ProverSaver { dal, store },
         JobRunnerConfig {
@@ -157,13 +162,13 @@ pub async fn run(
         },
     )?;
 
-    let host = HostSizing::of_this_host();
     tracing::info!(
         protocol_version = %config.protocol_version,
         heavy = config.heavy_wvg_count,
         light = config.light_wvg_count,
         concurrent_proofs = config.concurrent_proofs,
         concurrent_proofs_sized_for_host = host.concurrent_proofs(),
+        threads_per_proof = if config.concurrent_proofs > 1 { threads_per_proof } else { host.cores },
         host_cores = host.cores,
         host_available_memory_mib = host.available_memory.map(|bytes| bytes >> 20),
         max_batch = config.max_batch,

@@ -76,6 +76,16 @@ fn honest_tip_slots(f: &Fixture) -> Vec<TipSlot> {
     ]
 }
 
+/// The tip proof of the honest slots, proven once for the tests that start from it (the
+/// aggregation test checks it, the compression tests compress it).
+fn honest_tip() -> &'static TipProof {
+    static TIP: OnceLock<TipProof> = OnceLock::new();
+    TIP.get_or_init(|| {
+        let f = fixture();
+        prove_tip(f.circuits.tip(), f.circuits.node(), &honest_tip_slots(f)).expect("tip proves")
+    })
+}
+
 /// Asserts that a layer given a dishonest witness yields no accepted proof: proving fails, or
 /// the proof it returns does not verify.
 fn assert_no_accepted_proof<T: std::fmt::Debug>(
@@ -142,8 +152,8 @@ fn batch_aggregates_through_the_tip() {
     assert!(first_leaf.full);
     assert_eq!(first_leaf.count, 6);
 
-    let tip = prove_tip(f.circuits.tip(), node, &honest_tip_slots(f)).expect("tip proves");
-    f.circuits.tip().verify(&tip).expect("tip verifies");
+    let tip = honest_tip();
+    f.circuits.tip().verify(tip).expect("tip verifies");
     let out = &tip.output;
     assert_eq!(
         out.recursion_vk_digest,
@@ -171,7 +181,7 @@ fn test_compression_steps() -> Vec<CompressionStep> {
 
 fn compress_and_check(steps: &[CompressionStep]) {
     let f = fixture();
-    let tip = prove_tip(f.circuits.tip(), f.circuits.node(), &honest_tip_slots(f)).unwrap();
+    let tip = honest_tip();
     let data = f.circuits.tip().circuit_data();
     let chain =
         CompressionChain::build(steps, &data.common, &data.verifier_only).expect("chain builds");

@@ -269,6 +269,22 @@ pub(crate) struct CompletedProverJobRow {
     pub proof_blob_key: Option<String>,
 }
 
+/// What PostgreSQL's server-side completion (`zkfleet_complete_prover_job`) answers: whether
+/// the job was in progress (else its status, `None` for no such job), its batch, and the
+/// dependent it queued (`queued_table`, with `queued_id` for tables keyed by id).
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ServerCompletionRow {
+    /// Batched completions only: the proof's 1-based place in the request.
+    #[sqlx(default)]
+    pub position: Option<i64>,
+    pub completed: bool,
+    pub job_status: Option<String>,
+    pub job_chain_id: Option<i64>,
+    pub job_batch_number: Option<i64>,
+    pub queued_table: Option<String>,
+    pub queued_id: Option<i64>,
+}
+
 /// A dependent witness job locked for counting: its id (if keyed by id), the number of proofs
 /// it waits for (NULL for a node job not yet filled in) and its status.
 #[derive(Debug, sqlx::FromRow)]

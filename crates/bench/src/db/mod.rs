@@ -208,6 +208,7 @@ async fn sqlite_picks(options: &DbOptions) -> Result<Vec<PicksCell>, BenchError>
             &options.picks,
             &options.picks.batches,
             &mut next,
+            None,
         )
         .await
     }
@@ -227,7 +228,10 @@ async fn postgres_picks(
             register_version(&dal).await?;
             let mut next = 0;
             let p = &options.picks;
-            let mut cells = picks::measure("postgresql", &dal, p, &p.batches, &mut next).await?;
+            let url = database.url();
+            let vacuum = Some(url.as_str());
+            let mut cells =
+                picks::measure("postgresql", &dal, p, &p.batches, &mut next, vacuum).await?;
             if options.triggers_disabled_comparison {
                 disable_wake_triggers(&database).await?;
                 cells.extend(
@@ -237,6 +241,7 @@ async fn postgres_picks(
                         p,
                         &[1],
                         &mut next,
+                        vacuum,
                     )
                     .await?,
                 );

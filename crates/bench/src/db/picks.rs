@@ -43,13 +43,15 @@ pub struct PicksCell {
     pub load_1m: String,
 }
 
-/// Every cell of `options` on one database, in order batch → workers.
+/// Every cell of `options` on one database, in order batch → workers. `vacuum_url`: a
+/// PostgreSQL database to vacuum after every run (see [`vacuum_job_tables`]).
 pub(super) async fn measure(
     backend: &str,
     dal: &Dal,
     options: &PicksOptions,
     batches: &[u32],
     next_batch: &mut u32,
+    vacuum_url: Option<&str>,
 ) -> Result<Vec<PicksCell>, BenchError> {
     let mut cells = Vec::new();
     for &batch in batches {
@@ -62,6 +64,9 @@ pub(super) async fn measure(
                 runs.push(drain(dal, workers, batch, options.jobs_per_run).await?);
                 // One batch in the tables at a time: every run starts from the same state.
                 dal.delete_batch(id).await?;
+                if let Some(url) = vacuum_url {
+                    vacuum_job_tables(url).await?;
+                }
             }
             let cell = PicksCell {
                 backend: backend.to_owned(),
@@ -82,6 +87,30 @@ pub(super) async fn measure(
         }
     }
     Ok(cells)
+}
+
+/// `VACUUM (ANALYZE)` of the tables a run churns. A run leaves ~3 dead row versions per job
+/// (pick, completion, deletion) and the pick walks the queued index past the dead entries
+/// until they are vacuumed: measured with pgbench on this machine, six 2,000-job runs in a
+/// row without vacuum went from 4,120 to 2,029 picks + completions per second. Autovacuum
+/// visits a database once a minute (`autovacuum_naptime`), at a moment unrelated to the
+/// runs, so without this a cell's figure depended on how long ago it had last run — the 2x
+/// swings between runs of this suite before issue 21's measurements.
+async fn vacuum_job_tables(url: &str) -> Result<(), BenchError> {
+    use sqlx::Connection;
+    let error = |source| BenchError::PostgresAdmin {
+        what: "vacuum the job tables between runs",
+        source,
+    };
+    let mut conn = sqlx::PgConnection::connect(url).await.map_err(error)?;
+    sqlx::query(
+        "VACUUM (ANALYZE) prover_jobs, leaf_witness_jobs, witness_inputs, node_witness_jobs",
+    )
+    .execute(&mut conn)
+    .await
+    .map_err(error)?;
+    conn.close().await.map_err(error)?;
+    Ok(())
 }
 
 /// Inserts batch `number` with `jobs` queued basic prover jobs over three circuit types, as

@@ -13,7 +13,10 @@ use zkfleet_types::{AggregationRound, JobStatus, L1BatchId};
 use super::{begin_write, bind_key, job_status, sql, unchanged_status, Key, Pool, Tx};
 use crate::error::{DalError, DalResult};
 use crate::model::{CompleteOutcome, JobRef, ProofDone, QueuedDependent, TransitionOutcome};
-use crate::rows::{batch_col, db_batch, db_millis, round_col, CompletedProverJobRow, DependentRow};
+use crate::rows::{
+    batch_col, db_batch, db_millis, round_col, status_col, CompletedProverJobRow, DependentRow,
+    ServerCompletionRow,
+};
 
 pub(crate) async fn complete_prover_job(
     pool: &Pool,
@@ -27,6 +30,17 @@ pub(crate) async fn complete_prover_job(
         )));
     }
     let now = Utc::now();
+    if let Some(statement) = sql::COMPLETE_PROVER_JOB_IN_SERVER {
+        // No explicit transaction: the statement commits on its own (see the constant).
+        let row: ServerCompletionRow = sqlx::query_as(statement)
+            .bind(id.0)
+            .bind(proof_blob_key)
+            .bind(db_millis(time_taken))
+            .bind(now)
+            .fetch_one(pool)
+            .await?;
+        return server_outcome(JobRef::Prover(id), row);
+    }
     let mut tx = begin_write(pool).await?;
     let row: Option<CompletedProverJobRow> = sqlx::query_as(sql::COMPLETE_PROVER_JOB)
         .bind(id.0)
@@ -42,6 +56,49 @@ pub(crate) async fn complete_prover_job(
     let queued = queue_dependents_of_proof(&mut tx, &row, now).await?;
     tx.commit().await?;
     Ok(CompleteOutcome::Completed { queued })
+}
+
+/// The outcome [`complete_prover_job`] reports, from the server-side completion's row.
+fn server_outcome(job: JobRef, row: ServerCompletionRow) -> DalResult<CompleteOutcome> {
+    const T: &str = "prover_jobs";
+    if !row.completed {
+        let status = row
+            .job_status
+            .ok_or_else(|| DalError::NotFound(job.to_string()))?;
+        return Ok(CompleteOutcome::NotInProgress {
+            status: status_col(T, &status)?,
+        });
+    }
+    let Some(table) = row.queued_table else {
+        return Ok(CompleteOutcome::Completed { queued: Vec::new() });
+    };
+    let batch = || {
+        batch_col(
+            T,
+            row.job_chain_id.unwrap_or_default(),
+            row.job_batch_number.unwrap_or_default(),
+        )
+    };
+    let id = || {
+        row.queued_id
+            .ok_or_else(|| DalError::corrupt(T, format!("queued {table} row without its id")))
+    };
+    let queued = match table.as_str() {
+        "leaf_witness_jobs" => QueuedDependent::LeafWitness(LeafJobId(id()?)),
+        "node_witness_jobs" => QueuedDependent::NodeWitness(NodeJobId(id()?)),
+        "recursion_tip_witness_jobs" => QueuedDependent::RecursionTipWitness(batch()?),
+        "scheduler_witness_jobs" => QueuedDependent::SchedulerWitness(batch()?),
+        "proof_compression_jobs" => QueuedDependent::Compression(batch()?),
+        other => {
+            return Err(DalError::corrupt(
+                T,
+                format!("the server-side completion queued an unknown table {other}"),
+            ))
+        }
+    };
+    Ok(CompleteOutcome::Completed {
+        queued: vec![queued],
+    })
 }
 
 /// Several proofs in one transaction: each completes exactly as [`complete_prover_job`] would
@@ -64,6 +121,9 @@ pub(crate) async fn complete_prover_jobs(
         return Ok(Vec::new());
     }
     let now = Utc::now();
+    if let Some(statement) = sql::COMPLETE_PROVER_JOBS_IN_SERVER {
+        return complete_in_server(pool, statement, proofs, now).await;
+    }
     let mut tx = begin_write(pool).await?;
     let mut outcomes: Vec<Option<CompleteOutcome>> = proofs.iter().map(|_| None).collect();
     let mut completed = Vec::with_capacity(proofs.len());
@@ -96,6 +156,49 @@ pub(crate) async fn complete_prover_jobs(
         .into_iter()
         .map(|o| o.expect("every proof has an outcome"))
         .collect())
+}
+
+/// [`complete_prover_jobs`] as one statement of the server-side completion per proof, inside
+/// one transaction (all or nothing: a proof naming no job rolls every one back).
+async fn complete_in_server(
+    pool: &Pool,
+    statement: &str,
+    proofs: &[ProofDone],
+    now: DateTime<Utc>,
+) -> DalResult<Vec<CompleteOutcome>> {
+    let mut tx = begin_write(pool).await?;
+    let rows = super::super::fetch_batched_completion(&mut tx, statement, proofs, now).await?;
+    let mut outcomes: Vec<Option<CompleteOutcome>> = proofs.iter().map(|_| None).collect();
+    for row in rows {
+        let slot = row
+            .position
+            .and_then(|p| usize::try_from(p).ok())
+            .and_then(|p| p.checked_sub(1))
+            .filter(|&i| i < proofs.len())
+            .ok_or_else(|| {
+                DalError::corrupt(
+                    "prover_jobs",
+                    format!("batched completion answered position {:?}", row.position),
+                )
+            })?;
+        let job = JobRef::Prover(proofs[slot].id);
+        // Rolls back every completion of the batch (the transaction is dropped).
+        outcomes[slot] = Some(server_outcome(job, row)?);
+    }
+    let outcomes = outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| {
+            o.ok_or_else(|| {
+                DalError::corrupt(
+                    "prover_jobs",
+                    format!("batched completion answered nothing for {}", proofs[i].id),
+                )
+            })
+        })
+        .collect::<DalResult<Vec<_>>>()?;
+    tx.commit().await?;
+    Ok(outcomes)
 }
 
 /// Where the dependent a completed proof may queue sits in the global lock order: (table,

@@ -2,7 +2,9 @@
 //!
 //! One statement per pick (`UPDATE … WHERE key = (SELECT … LIMIT 1 [FOR UPDATE SKIP LOCKED])
 //! RETURNING …`) inside a write transaction; attempts are counted here, on pick. Witness-job
-//! picks also read, in the same transaction, the proofs the job aggregates.
+//! picks also read, in the same transaction, the proofs the job aggregates. Prover-job picks,
+//! the hot path of a fleet, run outside an explicit transaction where the backend allows it
+//! (`sql::PROVER_PICKS_IN_AUTOCOMMIT`: PostgreSQL), each statement committing by itself.
 
 use chrono::Utc;
 use zkfleet_types::ids::{LeafJobId, NodeJobId};
@@ -19,9 +21,12 @@ use crate::rows::{
     ProverJobRow, RecursionTipJobRow, SchedulerJobRow,
 };
 
+/// A connection of the backend: a transaction's (`&mut *tx`) or a pooled one outside any.
+type Conn = <super::Db as sqlx::Database>::Connection;
+
 /// Runs a pick statement ($1 minor, $2 patch, $3 picked_by, $4 now).
 async fn pick_row<R>(
-    tx: &mut Tx,
+    conn: &mut Conn,
     statement: &str,
     version: ProtocolSemanticVersion,
     picked_by: &str,
@@ -34,7 +39,7 @@ where
         .bind(i64::from(version.patch))
         .bind(picked_by)
         .bind(Utc::now())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(conn)
         .await?;
     Ok(row)
 }
@@ -247,9 +252,15 @@ pub(crate) async fn pick_prover_job(
         return Ok(None);
     };
     let heavy_keys = heavy.to_json_keys();
-    let mut tx = begin_write(pool).await?;
-    let row = pick_prover_row(&mut tx, version, class, &heavy_keys, &rounds, picked_by).await?;
-    tx.commit().await?;
+    let row = if sql::PROVER_PICKS_IN_AUTOCOMMIT {
+        let mut conn = pool.acquire().await?;
+        pick_prover_row(&mut conn, version, class, &heavy_keys, &rounds, picked_by).await?
+    } else {
+        let mut tx = begin_write(pool).await?;
+        let row = pick_prover_row(&mut tx, version, class, &heavy_keys, &rounds, picked_by).await?;
+        tx.commit().await?;
+        row
+    };
     row.map(ProverJobRow::into_job).transpose()
 }
 
@@ -274,29 +285,36 @@ pub(crate) async fn pick_prover_jobs(
         return Ok(Vec::new());
     }
     let heavy_keys = heavy.to_json_keys();
-    let mut tx = begin_write(pool).await?;
-    let Some(first) =
-        pick_prover_row(&mut tx, version, class, &heavy_keys, &rounds, picked_by).await?
-    else {
+    let picked = if sql::PROVER_PICKS_IN_AUTOCOMMIT {
+        let mut conn = pool.acquire().await?;
+        pick_prover_batch(
+            &mut conn,
+            version,
+            class,
+            &heavy_keys,
+            &rounds,
+            picked_by,
+            limit,
+        )
+        .await?
+    } else {
+        let mut tx = begin_write(pool).await?;
+        let picked = pick_prover_batch(
+            &mut tx,
+            version,
+            class,
+            &heavy_keys,
+            &rounds,
+            picked_by,
+            limit,
+        )
+        .await?;
         tx.commit().await?;
+        picked
+    };
+    let Some((first, more)) = picked else {
         return Ok(Vec::new());
     };
-    let more: Vec<ProverJobRow> = if limit > 1 {
-        sqlx::query_as(sql::PICK_MORE_PROVER_JOBS)
-            .bind(i64::from(version.minor))
-            .bind(i64::from(version.patch))
-            .bind(picked_by)
-            .bind(Utc::now())
-            .bind(first.aggregation_round)
-            .bind(first.circuit_id)
-            .bind(first.depth)
-            .bind(i64::from(limit - 1))
-            .fetch_all(&mut *tx)
-            .await?
-    } else {
-        Vec::new()
-    };
-    tx.commit().await?;
     let mut jobs = std::iter::once(first)
         .chain(more)
         .map(ProverJobRow::into_job)
@@ -311,6 +329,39 @@ pub(crate) async fn pick_prover_jobs(
             .then(a.id.0.cmp(&b.id.0))
     });
     Ok(jobs)
+}
+
+/// The statements of a batched pick on `conn`: the single pick, then up to `limit - 1` more
+/// of its (round, circuit, depth). `None`: nothing was queued.
+async fn pick_prover_batch(
+    conn: &mut Conn,
+    version: ProtocolSemanticVersion,
+    class: ProverJobClass,
+    heavy_keys: &str,
+    rounds: &RoundFilter,
+    picked_by: &str,
+    limit: u32,
+) -> DalResult<Option<(ProverJobRow, Vec<ProverJobRow>)>> {
+    let Some(first) = pick_prover_row(conn, version, class, heavy_keys, rounds, picked_by).await?
+    else {
+        return Ok(None);
+    };
+    let more: Vec<ProverJobRow> = if limit > 1 {
+        sqlx::query_as(sql::PICK_MORE_PROVER_JOBS)
+            .bind(i64::from(version.minor))
+            .bind(i64::from(version.patch))
+            .bind(picked_by)
+            .bind(Utc::now())
+            .bind(first.aggregation_round)
+            .bind(first.circuit_id)
+            .bind(first.depth)
+            .bind(i64::from(limit - 1))
+            .fetch_all(&mut *conn)
+            .await?
+    } else {
+        Vec::new()
+    };
+    Ok(Some((first, more)))
 }
 
 /// Which rounds a prover-job pick may take: every round (the pick statements as written), or
@@ -360,9 +411,10 @@ impl RoundFilter {
     }
 }
 
-/// The single pick of a prover job of `class`, inside `tx`.
+/// The single pick of a prover job of `class`, on `conn` (a transaction's or not: each of its
+/// statements is atomic by itself).
 async fn pick_prover_row(
-    tx: &mut Tx,
+    conn: &mut Conn,
     version: ProtocolSemanticVersion,
     class: ProverJobClass,
     heavy_keys: &str,
@@ -372,11 +424,11 @@ async fn pick_prover_row(
     Ok(match class {
         ProverJobClass::Any => {
             let statement = rounds.restrict(sql::PICK_PROVER_JOB_ANY);
-            pick_row::<ProverJobRow>(tx, &statement, version, picked_by).await?
+            pick_row::<ProverJobRow>(conn, &statement, version, picked_by).await?
         }
         ProverJobClass::Light => {
             pick_classed(
-                tx,
+                conn,
                 &rounds.restrict(sql::PICK_PROVER_JOB_LIGHT),
                 version,
                 heavy_keys,
@@ -386,7 +438,7 @@ async fn pick_prover_row(
         }
         ProverJobClass::Heavy => {
             match pick_classed(
-                tx,
+                &mut *conn,
                 &rounds.restrict(sql::PICK_PROVER_JOB_HEAVY),
                 version,
                 heavy_keys,
@@ -397,7 +449,7 @@ async fn pick_prover_row(
                 Some(row) => Some(row),
                 None => {
                     pick_classed(
-                        tx,
+                        conn,
                         &rounds.restrict(sql::PICK_PROVER_JOB_LIGHT),
                         version,
                         heavy_keys,
@@ -412,7 +464,7 @@ async fn pick_prover_row(
 
 /// A heavy-only or light-only pick ($5 = the heavy set's keys).
 async fn pick_classed(
-    tx: &mut Tx,
+    conn: &mut Conn,
     statement: &str,
     version: ProtocolSemanticVersion,
     heavy_keys: &str,
@@ -424,7 +476,7 @@ async fn pick_classed(
         .bind(picked_by)
         .bind(Utc::now())
         .bind(heavy_keys)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(conn)
         .await?)
 }
 

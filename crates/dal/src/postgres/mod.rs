@@ -54,3 +54,26 @@ pub(crate) async fn connect(url: &str, options: &PoolOptions) -> DalResult<sqlx:
         .map_err(DalError::Connection)?;
     Ok(pool)
 }
+
+/// Runs `sql::COMPLETE_PROVER_JOBS_IN_SERVER` on `conn`: the proofs as three arrays ($1 ids,
+/// $2 proof blob keys, $3 times taken in ms) and $4 now.
+pub(crate) async fn fetch_batched_completion(
+    conn: &mut sqlx::PgConnection,
+    statement: &str,
+    proofs: &[crate::model::ProofDone],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<crate::rows::ServerCompletionRow>, sqlx::Error> {
+    let ids: Vec<i64> = proofs.iter().map(|p| p.id.0).collect();
+    let keys: Vec<&str> = proofs.iter().map(|p| p.proof_blob_key.as_str()).collect();
+    let millis: Vec<i64> = proofs
+        .iter()
+        .map(|p| crate::rows::db_millis(p.time_taken))
+        .collect();
+    sqlx::query_as(statement)
+        .bind(ids)
+        .bind(keys)
+        .bind(millis)
+        .bind(now)
+        .fetch_all(conn)
+        .await
+}

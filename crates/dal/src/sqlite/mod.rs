@@ -91,3 +91,16 @@ pub(crate) fn wake_key(url: &str) -> Option<String> {
         Err(_) => path.to_owned(),
     })
 }
+
+/// SQLite has no batched server-side completion (`sql::COMPLETE_PROVER_JOBS_IN_SERVER` is
+/// `None`, so this is never called): SQLite binds no arrays.
+pub(crate) async fn fetch_batched_completion(
+    _conn: &mut sqlx::SqliteConnection,
+    _statement: &str,
+    _proofs: &[crate::model::ProofDone],
+    _now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<crate::rows::ServerCompletionRow>, sqlx::Error> {
+    Err(sqlx::Error::Protocol(
+        "SQLite completes batches of proofs from the application".to_owned(),
+    ))
+}

@@ -15,3 +15,14 @@ crate::portable_sql::dialect_statements! {
     lock: "",
     heavy_keys: "SELECT value FROM json_each($5)",
 }
+
+/// Picks keep `BEGIN IMMEDIATE`: the write lock is the only thing that orders SQLite's pickers,
+/// and a batched pick's statements see one another's result.
+pub(crate) const PROVER_PICKS_IN_AUTOCOMMIT: bool = false;
+
+/// SQLite completes from the application (`ops::completion`): one writer holds the database
+/// at a time, so there is no row lock to hold across round trips.
+pub(crate) const COMPLETE_PROVER_JOB_IN_SERVER: Option<&str> = None;
+
+/// See [`COMPLETE_PROVER_JOB_IN_SERVER`].
+pub(crate) const COMPLETE_PROVER_JOBS_IN_SERVER: Option<&str> = None;

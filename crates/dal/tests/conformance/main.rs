@@ -15,6 +15,7 @@ mod fleet_status;
 mod inserts;
 mod intake;
 mod picking;
+mod racing;
 mod requeue;
 mod rounds;
 mod wakeups;
@@ -27,6 +28,7 @@ use fleet_status::*;
 use inserts::*;
 use intake::*;
 use picking::*;
+use racing::*;
 use requeue::*;
 use rounds::*;
 use wakeups::*;
@@ -62,4 +64,6 @@ conformance!(
     batched_picks_keep_classes_and_priorities,
     worker_killed_between_batched_pick_and_save,
     picks_keep_to_the_configured_rounds,
+    worker_killed_between_pick_and_save,
+    two_workers_saving_one_job_complete_it_once,
 );

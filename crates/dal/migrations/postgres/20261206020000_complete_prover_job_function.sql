@@ -1,4 +1,5 @@
--- A prover job's completion in one statement (issue 21, docs/database.md "Completion").
+-- A prover job's completion in one statement (issue 21; docs/database.md, "Dependency counters
+-- and in-transaction queuing").
 --
 -- A completion marks the job successful, then locks the witness job that depends on it
 -- (`FOR UPDATE`) before checking whether all the proofs it waits for are done: of two

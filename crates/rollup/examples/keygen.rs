@@ -3,6 +3,9 @@
 //! `cargo run --release -p zkfleet-rollup --example keygen -- [HEIGHT]` (default 10). Key
 //! generation runs twice: on one thread, then on rayon's default pool (all cores).
 
+// An example links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use std::time::Instant;
 
 use zkfleet_rollup::signature::{verify, XmssKeyPair};

@@ -4,6 +4,9 @@
 //! 20,000): writes ACCOUNTS accounts at scattered ids, committing every 1,000 (a batch), then
 //! reads a membership proof of each.
 
+// An example links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use std::time::Instant;
 
 use plonky2::field::types::Field;

@@ -22,8 +22,11 @@ use crate::state::{Account, AccountId, AccountUpdate, StateError, StateTree};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountRole {
+    /// The account that signed a Transfer or Withdraw and pays amount + fee.
     Sender,
+    /// The account a Deposit or Transfer credits.
     Recipient,
+    /// The batch's operator, credited every signed operation's fee.
     Operator,
 }
 
@@ -40,55 +43,120 @@ impl std::fmt::Display for AccountRole {
 /// The rule an operation broke.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OperationError {
+    /// A deposit skipped or repeated an entry of the L1 priority queue: deposits must carry
+    /// consecutive serials starting at the batch's `first_priority_serial`.
     #[error("priority serial out of order: expected {expected}, got {got}")]
-    PriorityOutOfOrder { expected: u64, got: u64 },
+    PriorityOutOfOrder {
+        /// The serial the next deposit must carry.
+        expected: u64,
+        /// The serial it carried.
+        got: u64,
+    },
+    /// A deposit to an account that does not exist yet carries no public key to create it with.
     #[error("deposit would create account {account} without a public key")]
-    DepositWithoutKey { account: AccountId },
+    DepositWithoutKey {
+        /// The deposit's recipient.
+        account: AccountId,
+    },
+    /// A deposit to an existing account names a public key other than the account's.
     #[error("deposit to existing account {account} carries a different public key")]
-    DepositKeyMismatch { account: AccountId },
+    DepositKeyMismatch {
+        /// The deposit's recipient.
+        account: AccountId,
+    },
+    /// A Transfer or Withdraw is signed for an account that does not exist.
     #[error("unknown sender: account {account} does not exist")]
-    UnknownSender { account: AccountId },
+    UnknownSender {
+        /// The sender named by the operation.
+        account: AccountId,
+    },
+    /// A Transfer pays an account that does not exist (only deposits create accounts).
     #[error("unknown recipient: account {account} does not exist")]
-    UnknownRecipient { account: AccountId },
+    UnknownRecipient {
+        /// The recipient named by the operation.
+        account: AccountId,
+    },
+    /// The batch's operator account, which collects the fees, does not exist.
     #[error("unknown operator: account {account} does not exist")]
-    UnknownOperator { account: AccountId },
+    UnknownOperator {
+        /// The batch's operator.
+        account: AccountId,
+    },
+    /// A signed operation's nonce is not the sender's current nonce (a replay or a gap).
     #[error("nonce mismatch: account {account} expects nonce {expected}, got {got}")]
     NonceMismatch {
+        /// The sender.
         account: AccountId,
+        /// The sender's nonce in the state.
         expected: u32,
+        /// The nonce the operation carries.
         got: u32,
     },
+    /// The sender has used every one-time key of its key tree (the nonce indexes the keys).
     #[error("one-time keys exhausted: account {account} has nonce {nonce} but its key tree of height {height} has only {} keys", 1u64 << height)]
     OneTimeKeysExhausted {
+        /// The sender.
         account: AccountId,
+        /// The sender's nonce, the index of the key it would need.
         nonce: u32,
+        /// The height of the signature's key tree (`2^height` one-time keys).
         height: usize,
     },
+    /// The signature uses a one-time key below the nonce, already spent by an earlier
+    /// operation: signing twice with a WOTS key leaks it.
     #[error(
         "reused one-time key: signed with key {key_index}, already used (account nonce {nonce})"
     )]
-    OneTimeKeyReused { key_index: u32, nonce: u32 },
+    OneTimeKeyReused {
+        /// The one-time key the signature used.
+        key_index: u32,
+        /// The sender's nonce.
+        nonce: u32,
+    },
+    /// The signature uses a one-time key above the nonce: the key must be exactly the nonce.
     #[error("signature uses one-time key {key_index}, but the nonce {nonce} selects key {nonce}")]
-    OneTimeKeyNotNonce { key_index: u32, nonce: u32 },
+    OneTimeKeyNotNonce {
+        /// The one-time key the signature used.
+        key_index: u32,
+        /// The sender's nonce.
+        nonce: u32,
+    },
+    /// The signature does not verify against the sender's public key and the operation's
+    /// message.
     #[error("invalid signature: {0}")]
     InvalidSignature(SignatureError),
+    /// A signed operation's amount plus fee does not fit in a `u64`.
     #[error("amount {amount} plus fee {fee} overflows u64")]
-    AmountPlusFeeOverflow { amount: u64, fee: u64 },
+    AmountPlusFeeOverflow {
+        /// The operation's amount.
+        amount: u64,
+        /// The operation's fee.
+        fee: u64,
+    },
+    /// The sender's balance is below amount + fee.
     #[error(
         "insufficient balance: account {account} has {balance}, needs {required} (amount + fee)"
     )]
     InsufficientBalance {
+        /// The sender.
         account: AccountId,
+        /// The sender's balance.
         balance: u64,
+        /// Amount plus fee.
         required: u64,
     },
+    /// Crediting an account would take its balance past `u64::MAX`.
     #[error(
         "balance overflow: {role} account {account} has {balance}, crediting {credit} exceeds u64"
     )]
     BalanceOverflow {
+        /// Which account of the operation is credited.
         role: AccountRole,
+        /// The account credited.
         account: AccountId,
+        /// Its balance before the credit.
         balance: u64,
+        /// The amount (or fee) credited.
         credit: u64,
     },
 }
@@ -96,19 +164,32 @@ pub enum OperationError {
 /// Why a batch was rejected.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecutionError {
+    /// The batch was built on another state than the one it is applied to (a batch out of
+    /// order, or a wrong genesis).
     #[error("batch starts from state root {batch}, but the state's root is {state}")]
     PrevStateRootMismatch {
+        /// The batch's `prev_state_root`.
         batch: HashDigest,
+        /// The root of the state it was applied to.
         state: HashDigest,
     },
+    /// The batch holds more than [`MAX_OPERATIONS_PER_BATCH`] operations.
     #[error("batch has {count} operations, at most {MAX_OPERATIONS_PER_BATCH} allowed")]
-    TooManyOperations { count: usize },
+    TooManyOperations {
+        /// How many it holds.
+        count: usize,
+    },
+    /// An operation broke a rule; the batch is rejected whole.
     #[error("operation {index} ({kind}): {reason}")]
     Operation {
+        /// The operation's position in the batch.
         index: usize,
+        /// Deposit, Transfer or Withdraw.
         kind: OperationKind,
+        /// The rule it broke.
         reason: OperationError,
     },
+    /// The state tree itself failed (storage), not the batch.
     #[error(transparent)]
     State(#[from] StateError),
 }
@@ -127,16 +208,23 @@ impl ExecutionError {
 /// basic circuit instance starts from one of these and ends at another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunningCommitments {
+    /// Root of the state tree at this point.
     #[serde(with = "crate::digest_serde")]
     pub state_root: Digest,
+    /// Hash chain over the operations so far (becomes `operations_commitment`).
     #[serde(with = "crate::digest_serde")]
     pub operations: Digest,
+    /// Hash chain over the signed operations' (message, public key, key index), which ties
+    /// the signature-verification circuits to the state-transition circuits.
     #[serde(with = "crate::digest_serde")]
     pub signed_operations: Digest,
+    /// Hash chain over the deposits so far (becomes `deposits_commitment`).
     #[serde(with = "crate::digest_serde")]
     pub deposits: Digest,
+    /// Hash chain over the withdrawals so far (becomes `withdrawals_commitment`).
     #[serde(with = "crate::digest_serde")]
     pub withdrawals: Digest,
+    /// Hash chain over the pubdata so far (becomes `pubdata_commitment`).
     #[serde(with = "crate::digest_serde")]
     pub pubdata: Digest,
     /// Deposits consumed so far.
@@ -170,6 +258,7 @@ pub struct SignedWitness {
     /// The signer's public key, as read from the state.
     #[serde(with = "crate::digest_serde")]
     pub public_key: Digest,
+    /// The one-time signature, whose key index is the sender's nonce.
     pub signature: Signature,
 }
 
@@ -178,6 +267,7 @@ pub struct SignedWitness {
 pub struct OperationWitness {
     /// Position in the batch.
     pub index: usize,
+    /// The operation as the batch holds it.
     pub operation: Operation,
     /// The item of the operations chain.
     #[serde(with = "crate::digest_serde")]
@@ -196,7 +286,9 @@ pub struct OperationWitness {
     /// Leaf updates in the order applied — Transfer: sender, recipient, operator; Withdraw:
     /// sender, operator; Deposit: recipient. Each starts from the previous one's root.
     pub updates: Vec<AccountUpdate>,
+    /// The running commitments before the operation.
     pub before: RunningCommitments,
+    /// The running commitments after it.
     pub after: RunningCommitments,
 }
 
@@ -204,11 +296,17 @@ pub struct OperationWitness {
 /// its basic circuit instances.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchWitness {
+    /// The batch's chain.
     pub chain_id: ChainId,
+    /// The batch's number.
     pub batch_number: BatchNumber,
+    /// The account credited every signed operation's fee.
     pub operator: AccountId,
+    /// Every operation, in batch order.
     pub operations: Vec<OperationWitness>,
+    /// The running commitments before the first operation.
     pub start: RunningCommitments,
+    /// The running commitments after the last operation (the public output's values).
     pub end: RunningCommitments,
 }
 
@@ -218,8 +316,10 @@ pub struct ExecutedBatch {
     /// The statement the final proof attests; `recursion_tree_vk_digest` is `ZERO` here, the
     /// scheduler fills it.
     pub public_output: BatchPublicOutput,
+    /// The state root after the batch (the state now holds it).
     #[serde(with = "crate::digest_serde")]
     pub new_root: Digest,
+    /// What the basic circuits are built from.
     pub witness: BatchWitness,
 }
 

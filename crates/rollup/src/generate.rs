@@ -35,25 +35,43 @@ pub const MAX_GENERATED_ACCOUNTS: u32 = 1 << 20;
 /// The rule a generated invalid batch breaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum InvalidKind {
+    /// The batch claims the empty tree's root as its previous state root.
     PrevStateRoot,
+    /// A deposit skips a priority serial.
     PrioritySerial,
+    /// A deposit to a new account carries no public key.
     DepositWithoutKey,
+    /// A deposit to an existing account carries another public key.
     DepositKeyMismatch,
+    /// A transfer, correctly signed, from an account that does not exist.
     UnknownSender,
+    /// A transfer to an account that does not exist.
     UnknownRecipient,
+    /// The batch names an operator account that does not exist (a batch-level fault, hit by
+    /// the first signed operation).
     UnknownOperator,
+    /// A transfer whose nonce is one past the sender's.
     Nonce,
+    /// A transfer signed with a one-time key the sender has already used.
     ReusedKey,
+    /// A transfer signed with the one-time key after the nonce's.
     KeyNotNonce,
+    /// A transfer from an account that has used every one-time key of its tree.
     KeysExhausted,
+    /// A transfer whose amount was changed after signing.
     BadSignature,
+    /// A transfer whose amount plus fee overflows `u64`.
     FeeOverflow,
+    /// A transfer of the sender's whole balance plus a fee.
     InsufficientBalance,
+    /// A deposit that takes the recipient's balance past `u64::MAX`.
     RecipientOverflow,
+    /// A fee that takes the operator's balance past `u64::MAX`.
     OperatorOverflow,
 }
 
 impl InvalidKind {
+    /// Every kind, e.g. for a test that generates and rejects one batch of each.
     pub const ALL: [InvalidKind; 16] = [
         Self::PrevStateRoot,
         Self::PrioritySerial,
@@ -73,6 +91,7 @@ impl InvalidKind {
         Self::OperatorOverflow,
     ];
 
+    /// The kebab-case name `zkfleet rollup generate --invalid` takes.
     pub fn name(self) -> &'static str {
         match self {
             Self::PrevStateRoot => "prev-state-root",
@@ -166,11 +185,15 @@ pub struct GeneratorConfig {
     pub accounts: u32,
     /// Operations in the batch.
     pub operations: usize,
+    /// The seed everything derives from (keys, amounts, choices of accounts).
     pub seed: u64,
     /// Height of every account's one-time-key tree.
     pub tree_height: usize,
+    /// The chain of the genesis and the batch.
     pub chain_id: ChainId,
+    /// The batch's number.
     pub batch_number: BatchNumber,
+    /// `None` for a valid batch; otherwise the one rule the batch breaks.
     pub invalid: Option<InvalidKind>,
 }
 
@@ -191,36 +214,52 @@ impl Default for GeneratorConfig {
 /// A generated genesis, keyring and batch.
 #[derive(Debug, Clone)]
 pub struct Generated {
+    /// The state the batch applies to.
     pub genesis: Genesis,
+    /// The key seeds of the genesis accounts, to sign further batches.
     pub keyring: Keyring,
+    /// The batch.
     pub batch: Batch,
 }
 
 /// Why generation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
+    /// Fewer than two accounts: the operator and at least one user are needed.
     #[error("need at least 2 accounts (the operator and one user), got {0}")]
     TooFewAccounts(u32),
+    /// More accounts than [`MAX_GENERATED_ACCOUNTS`].
     #[error("{0} accounts requested, the generator makes at most {MAX_GENERATED_ACCOUNTS}")]
     TooManyAccounts(u32),
+    /// More operations than a batch may hold.
     #[error("{0} operations requested, a batch holds at most {MAX_OPERATIONS_PER_BATCH}")]
     TooManyOperations(usize),
+    /// An invalid batch was asked for with no operation to break.
     #[error("an invalid batch needs at least one operation")]
     NoOperations,
+    /// The one-time-key tree height is outside what signatures allow.
     #[error("tree height {0} is outside 1..={MAX_XMSS_HEIGHT}")]
     TreeHeight(usize),
+    /// Generating or using an account's key pair failed.
     #[error("key generation: {0}")]
     Key(#[from] SignatureError),
+    /// The shadow state has no account fit for the next operation (all balances spent, say);
+    /// the text says what was needed.
     #[error("no account in the generated state can {0}")]
     NoCandidate(&'static str),
+    /// The generator looked up an account the shadow state does not hold.
     #[error("account {0} is not in the generated state")]
     MissingAccount(AccountId),
+    /// Rebuilding an account's key pair from the keyring failed.
     #[error("keyring: {0}")]
     Keyring(#[from] crate::keyring::KeyringError),
+    /// The executor rejected an operation meant to be valid: a bug in the generator.
     #[error("generator produced an operation the rules reject (a generator bug): {0}")]
     Rejected(ExecutionError),
+    /// Building the genesis state failed.
     #[error("genesis: {0}")]
     Genesis(#[from] GenesisError),
+    /// The shadow state failed.
     #[error("state: {0}")]
     State(#[from] crate::state::StateError),
 }
@@ -228,9 +267,13 @@ pub enum GenerateError {
 /// Files written by [`write_to_dir`].
 #[derive(Debug, Clone)]
 pub struct WrittenFiles {
+    /// `genesis.json`.
     pub genesis: PathBuf,
+    /// `keyring.json`.
     pub keyring: PathBuf,
+    /// `batch.json`, the batch in its JSON encoding.
     pub batch_json: PathBuf,
+    /// `batch.bin`, the batch in its binary encoding (what the gateway takes).
     pub batch_binary: PathBuf,
 }
 

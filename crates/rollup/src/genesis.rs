@@ -16,37 +16,53 @@ pub const GENESIS_FORMAT_VERSION: u16 = 1;
 /// One account of a snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GenesisAccount {
+    /// The account's leaf index in the state tree.
     pub id: AccountId,
+    /// The root of the account's one-time-key tree.
     #[serde(with = "crate::digest_serde")]
     pub public_key: Digest,
+    /// The account's balance.
     pub balance: u64,
+    /// The account's nonce: how many one-time keys it has used.
     pub nonce: u32,
 }
 
 /// A state snapshot: the chain and its accounts in id order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Genesis {
+    /// [`GENESIS_FORMAT_VERSION`] when written; a reader refuses any other.
     pub version: u16,
+    /// The chain whose state this is.
     pub chain_id: ChainId,
+    /// The accounts, sorted by id, each id once.
     pub accounts: Vec<GenesisAccount>,
 }
 
 /// Why a snapshot could not be read or loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum GenesisError {
+    /// The text is not a genesis's JSON.
     #[error("invalid genesis JSON: {0}")]
     Json(String),
+    /// The file was written in a format version this build does not read.
     #[error("unsupported genesis format version {found} (this build reads version {GENESIS_FORMAT_VERSION})")]
-    UnsupportedVersion { found: u16 },
+    UnsupportedVersion {
+        /// The version the file declares.
+        found: u16,
+    },
+    /// Two entries for one account id.
     #[error("genesis lists account {0} twice")]
     DuplicateAccount(AccountId),
+    /// The state to load into already holds accounts.
     #[error("genesis can only be loaded into an empty state, whose root it is not")]
     StateNotEmpty,
+    /// The state tree failed while loading.
     #[error(transparent)]
     State(#[from] StateError),
 }
 
 impl Genesis {
+    /// A snapshot of `accounts` of `chain_id`, in the current format (sorts the accounts).
     pub fn new(chain_id: ChainId, mut accounts: Vec<GenesisAccount>) -> Self {
         accounts.sort_by_key(|a| a.id);
         Self {
@@ -56,12 +72,14 @@ impl Genesis {
         }
     }
 
+    /// The pretty-printed JSON of `genesis.json`.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect(
             "a genesis has only string map keys and plain values: serialisation cannot fail",
         )
     }
 
+    /// Reads `genesis.json`, refusing another format version or a repeated account.
     pub fn from_json(text: &str) -> Result<Self, GenesisError> {
         let g: Self = serde_json::from_str(text).map_err(|e| GenesisError::Json(e.to_string()))?;
         if g.version != GENESIS_FORMAT_VERSION {

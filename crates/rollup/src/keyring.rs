@@ -12,6 +12,7 @@ pub const KEYRING_FORMAT_VERSION: u16 = 1;
 /// One account's key seed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyringEntry {
+    /// The account the seed signs for.
     pub account_id: AccountId,
     /// 32 bytes as 64 hex digits.
     pub seed: String,
@@ -20,30 +21,50 @@ pub struct KeyringEntry {
 /// Key seeds of accounts, all with one-time-key trees of `tree_height`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Keyring {
+    /// [`KEYRING_FORMAT_VERSION`] when written; a reader refuses any other.
     pub version: u16,
+    /// Height of every account's one-time-key tree (`2^tree_height` signatures per account).
     pub tree_height: usize,
+    /// One entry per account, sorted by account id.
     pub keys: Vec<KeyringEntry>,
 }
 
 /// Why a keyring could not be read or used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyringError {
+    /// The text is not a keyring's JSON.
     #[error("invalid keyring JSON: {0}")]
     Json(String),
+    /// The keyring was written in a format version this build does not read.
     #[error("unsupported keyring format version {found} (this build reads version {KEYRING_FORMAT_VERSION})")]
-    UnsupportedVersion { found: u16 },
+    UnsupportedVersion {
+        /// The version the file declares.
+        found: u16,
+    },
+    /// No seed for the account asked for.
     #[error("keyring has no seed for account {0}")]
     UnknownAccount(AccountId),
+    /// An entry's seed is not 64 hex digits.
     #[error("seed of account {account} is not 32 bytes of hex: {reason}")]
-    BadSeed { account: AccountId, reason: String },
+    BadSeed {
+        /// The entry's account.
+        account: AccountId,
+        /// What is wrong with the seed.
+        reason: String,
+    },
+    /// The key pair could not be rebuilt from the seed (e.g. the nonce is past the tree's
+    /// keys).
     #[error("key of account {account}: {source}")]
     Key {
+        /// The account.
         account: AccountId,
+        /// The signature scheme's error.
         source: SignatureError,
     },
 }
 
 impl Keyring {
+    /// An empty keyring for accounts with one-time-key trees of `tree_height`.
     pub fn new(tree_height: usize) -> Self {
         Self {
             version: KEYRING_FORMAT_VERSION,
@@ -52,6 +73,7 @@ impl Keyring {
         }
     }
 
+    /// Records `account_id`'s seed, replacing any earlier one; entries stay sorted by account.
     pub fn insert(&mut self, account_id: AccountId, seed: &[u8; 32]) {
         self.keys.retain(|k| k.account_id != account_id);
         self.keys.push(KeyringEntry {
@@ -61,6 +83,7 @@ impl Keyring {
         self.keys.sort_by_key(|k| k.account_id);
     }
 
+    /// The 32-byte key seed of `account_id`.
     pub fn seed(&self, account_id: AccountId) -> Result<[u8; 32], KeyringError> {
         let entry = self
             .keys
@@ -89,12 +112,14 @@ impl Keyring {
         )
     }
 
+    /// The pretty-printed JSON of `keyring.json`.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect(
             "a keyring has only string map keys and plain values: serialisation cannot fail",
         )
     }
 
+    /// Reads `keyring.json`, refusing another format version.
     pub fn from_json(text: &str) -> Result<Self, KeyringError> {
         let k: Self = serde_json::from_str(text).map_err(|e| KeyringError::Json(e.to_string()))?;
         if k.version != KEYRING_FORMAT_VERSION {

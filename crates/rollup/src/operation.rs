@@ -54,8 +54,11 @@ impl<'de> Deserialize<'de> for L1Address {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OperationKind {
+    /// A [`Deposit`].
     Deposit,
+    /// A [`Transfer`].
     Transfer,
+    /// A [`Withdraw`].
     Withdraw,
 }
 
@@ -75,31 +78,47 @@ impl fmt::Display for OperationKind {
 pub struct Deposit {
     /// Position in the L1 priority queue; a batch consumes serials in order without gaps.
     pub priority_serial: u64,
+    /// The account credited.
     pub to: AccountId,
+    /// The public key of the account to create; must be the account's key if it exists, and
+    /// is required if it does not.
     #[serde(with = "crate::digest_serde::option")]
     pub public_key: Option<Digest>,
+    /// The amount credited.
     pub amount: u64,
 }
 
 /// A signed L2 payment of `amount` from `from` to `to`, plus `fee` to the operator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transfer {
+    /// The sender, who signs and pays amount + fee.
     pub from: AccountId,
+    /// The recipient; must already exist.
     pub to: AccountId,
+    /// The amount moved to `to`.
     pub amount: u64,
+    /// The fee credited to the batch's operator.
     pub fee: u64,
+    /// The sender's nonce, which is also the one-time key that signs.
     pub nonce: u32,
+    /// The sender's signature of [`Transfer::message`].
     pub signature: Signature,
 }
 
 /// A signed exit of `amount` from `from` to `l1_recipient` on L1, plus `fee` to the operator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Withdraw {
+    /// The sender, who signs and pays amount + fee.
     pub from: AccountId,
+    /// The amount leaving the rollup (paid out on L1).
     pub amount: u64,
+    /// The fee credited to the batch's operator.
     pub fee: u64,
+    /// The sender's nonce, which is also the one-time key that signs.
     pub nonce: u32,
+    /// Who receives `amount` on L1.
     pub l1_recipient: L1Address,
+    /// The sender's signature of [`Withdraw::message`].
     pub signature: Signature,
 }
 
@@ -107,8 +126,11 @@ pub struct Withdraw {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Operation {
+    /// A deposit from the L1 priority queue.
     Deposit(Deposit),
+    /// A signed L2 payment.
     Transfer(Transfer),
+    /// A signed exit to L1.
     Withdraw(Withdraw),
 }
 
@@ -152,6 +174,7 @@ impl Deposit {
 }
 
 impl Operation {
+    /// Which operation this is.
     pub fn kind(&self) -> OperationKind {
         match self {
             Self::Deposit(_) => OperationKind::Deposit,

@@ -294,13 +294,22 @@ pub fn message_digits(message: Digest) -> [u8; WOTS_L] {
 /// zero for Transfer, so both kinds share one 16-element layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TxMessage {
+    /// [`KIND_TRANSFER`] or [`KIND_WITHDRAW`]: a signature for one kind is no signature for
+    /// the other.
     pub kind: u64,
+    /// The chain, so that a signature does not replay on another chain.
     pub chain_id: u64,
+    /// The sender.
     pub from: u32,
+    /// The recipient (0 for Withdraw).
     pub to: u32,
+    /// The amount.
     pub amount: u64,
+    /// The fee paid to the operator.
     pub fee: u64,
+    /// The sender's nonce (the one-time key index).
     pub nonce: u32,
+    /// The L1 recipient of a Withdraw (all zero for Transfer).
     pub l1_recipient: [u8; 20],
 }
 
@@ -391,11 +400,18 @@ pub fn withdrawal_digest(from: u32, l1_recipient: &[u8; 20], amount: u64) -> Dig
 /// - Deposit: `a = to`, `b = 0`, fee `0`, `x0..x3 = pk` (or 0), `x4 = has_key`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pubdata {
+    /// The operation's kind tag.
     pub kind: u64,
+    /// `from` (Transfer, Withdraw) or `to` (Deposit).
     pub account_a: u32,
+    /// `to` (Transfer), 0 otherwise.
     pub account_b: u32,
+    /// The amount.
     pub amount: u64,
+    /// The fee (0 for Deposit).
     pub fee: u64,
+    /// `x0..x4`: the L1 recipient's limbs (Withdraw), the public key and has-key flag
+    /// (Deposit), zero (Transfer).
     pub extra: [F; 5],
 }
 

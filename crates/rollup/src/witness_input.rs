@@ -47,29 +47,47 @@ pub struct BatchWitnessInput {
 /// Why a witness input could not be built or read.
 #[derive(Debug, thiserror::Error)]
 pub enum WitnessInputError {
+    /// The bytes do not start with [`WITNESS_INPUT_MAGIC`].
     #[error("not a witness input: expected magic {expected:?}, found {found:?}")]
-    BadMagic { expected: [u8; 4], found: Vec<u8> },
+    BadMagic {
+        /// [`WITNESS_INPUT_MAGIC`].
+        expected: [u8; 4],
+        /// The first bytes found (up to four).
+        found: Vec<u8>,
+    },
+    /// The input was written in a format version this build does not read.
     #[error(
         "unsupported witness input format version {found} (this build reads version \
          {WITNESS_INPUT_FORMAT_VERSION})"
     )]
-    UnsupportedVersion { found: u16 },
+    UnsupportedVersion {
+        /// The version the input declares.
+        found: u16,
+    },
+    /// The body after the header is not the postcard encoding of a [`BatchWitnessInput`].
     #[error("malformed witness input body: {0}")]
     Body(String),
+    /// The body decodes but its batch bytes are not a valid binary batch.
     #[error("malformed batch in the witness input: {0}")]
     Batch(#[from] BatchDecodeError),
+    /// A producer's batch cannot be put in the binary encoding.
     #[error("cannot encode the batch: {0}")]
     EncodeBatch(String),
+    /// Two pre-state entries for one account id.
     #[error("pre-state lists account {0} twice")]
     DuplicateAccount(u32),
+    /// The pre-state's root is not the batch's `prev_state_root`.
     #[error(
         "pre-state root {pre_state} is not the batch's previous state root {batch}: the input \
          does not carry the state the batch applies to"
     )]
     PreStateMismatch {
+        /// The batch's `prev_state_root`.
         batch: HashDigest,
+        /// The root of the state the input carries.
         pre_state: HashDigest,
     },
+    /// The in-memory state failed while the pre-state was rebuilt.
     #[error("rebuilding the pre-state: {0}")]
     State(String),
 }
@@ -83,7 +101,9 @@ impl From<StateError> for WitnessInputError {
 /// A decoded witness input: the batch and its pre-state, root checked.
 #[derive(Debug)]
 pub struct PreparedBatch {
+    /// The decoded batch.
     pub batch: Batch,
+    /// The pre-state, whose root is the batch's `prev_state_root`: execute the batch on it.
     pub state: MemoryState,
 }
 
@@ -203,6 +223,7 @@ impl BatchWitnessInput {
 }
 
 impl PreparedBatch {
+    /// The batch's chain and number.
     pub fn id(&self) -> L1BatchId {
         self.batch.id()
     }

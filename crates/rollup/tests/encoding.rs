@@ -1,6 +1,9 @@
 //! JSON and binary batch encodings: round trips, versions, and malformed input giving errors,
 //! never panics.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use zkfleet_rollup::batch::Batch;

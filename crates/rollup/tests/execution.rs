@@ -1,5 +1,8 @@
 //! Every operation rule, the witness, and determinism of batch execution.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use zkfleet_rollup::batch::Batch;
 use zkfleet_rollup::encoding::binary;
 use zkfleet_rollup::execute::{execute_batch, AccountRole, ExecutionError, OperationError};

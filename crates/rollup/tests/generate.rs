@@ -1,6 +1,9 @@
 //! The generator: valid batches execute, each invalid kind is rejected for its rule, and the
 //! output depends only on the configuration.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use zkfleet_rollup::encoding::{binary, json};
 use zkfleet_rollup::execute::execute_batch;
 use zkfleet_rollup::generate::{

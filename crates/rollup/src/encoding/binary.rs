@@ -35,12 +35,29 @@ pub const MAGIC: [u8; 4] = *b"ZKFB";
 /// A batch that this format cannot represent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EncodeError {
+    /// More operations than a batch may hold.
     #[error("{count} operations, at most {MAX_OPERATIONS_PER_BATCH} allowed")]
-    TooManyOperations { count: usize },
+    TooManyOperations {
+        /// How many the batch holds.
+        count: usize,
+    },
+    /// A signature without exactly `WOTS_L` chain values (the format does not store the count).
     #[error("operation {index}: signature has {got} chain values, the format holds {WOTS_L}")]
-    ChainValueCount { index: usize, got: usize },
+    ChainValueCount {
+        /// The operation's position in the batch.
+        index: usize,
+        /// How many chain values its signature has.
+        got: usize,
+    },
+    /// A signature whose key-tree height is outside the range the format bounds
+    /// (`1..=MAX_XMSS_HEIGHT`), so that a decoder never allocates an unbounded path.
     #[error("operation {index}: signature height {height} is outside 1..={MAX_XMSS_HEIGHT}")]
-    SignatureHeight { index: usize, height: usize },
+    SignatureHeight {
+        /// The operation's position in the batch.
+        index: usize,
+        /// The signature's key-tree height (length of its authentication path).
+        height: usize,
+    },
 }
 
 /// Encode a batch.

@@ -19,14 +19,35 @@ use crate::spec::{
 /// verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
+    /// A key tree (asked for, or claimed by a signature's path) outside `1..=MAX_XMSS_HEIGHT`.
     #[error("one-time-key tree height {height} is outside 1..={MAX_XMSS_HEIGHT}")]
-    HeightOutOfRange { height: usize },
+    HeightOutOfRange {
+        /// The height.
+        height: usize,
+    },
+    /// Signing with a one-time key past the tree's last one: the account's keys are spent.
     #[error("one-time key {key_index} does not exist: a tree of height {height} has {} keys", 1u64 << height)]
-    KeyIndexOutOfRange { key_index: u64, height: usize },
+    KeyIndexOutOfRange {
+        /// The key asked for.
+        key_index: u64,
+        /// The tree's height.
+        height: usize,
+    },
+    /// Signing with a one-time key this pair has already used.
     #[error("one-time key {key_index} was already used (next unused key is {next_unused}); signing twice with one key would let anyone forge")]
-    KeyIndexReused { key_index: u32, next_unused: u32 },
+    KeyIndexReused {
+        /// The key asked for.
+        key_index: u32,
+        /// The lowest key still unused.
+        next_unused: u32,
+    },
+    /// A signature without exactly `WOTS_L` chain values.
     #[error("signature has {got} chain values, expected {WOTS_L}")]
-    WrongChainCount { got: usize },
+    WrongChainCount {
+        /// How many it has.
+        got: usize,
+    },
+    /// The signature is well formed but not of this message under this public key.
     #[error("signature does not verify under the public key")]
     Mismatch,
 }
@@ -36,9 +57,14 @@ pub enum SignatureError {
 /// verifies.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signature {
+    /// The one-time key used; must equal the sender's nonce.
     pub key_index: u32,
+    /// The WOTS chain values (`WOTS_L` of them), from which the one-time public key is
+    /// recomputed.
     #[serde(with = "crate::digest_serde::vec")]
     pub chain_values: Vec<Digest>,
+    /// The siblings from the one-time key's leaf up to the account's public key (the root),
+    /// lowest level first.
     #[serde(with = "crate::digest_serde::vec")]
     pub auth_path: Vec<Digest>,
 }
@@ -114,10 +140,12 @@ impl XmssKeyPair {
         Ok(pair)
     }
 
+    /// The secret seed the pair derives from (what a keyring stores).
     pub fn seed(&self) -> &[u8; 32] {
         &self.seed
     }
 
+    /// Height of the one-time-key tree (`2^height` keys).
     pub fn height(&self) -> usize {
         self.levels.len() - 1
     }

@@ -30,6 +30,7 @@ pub struct Account {
     /// Root of the account's one-time-key tree.
     #[serde(with = "crate::digest_serde")]
     pub public_key: Digest,
+    /// The account's balance.
     pub balance: u64,
     /// Index of the next one-time key the account signs with.
     pub nonce: u32,
@@ -59,8 +60,10 @@ pub fn leaf_of(account: Option<&Account>) -> Digest {
 /// A failure of the storage under a state tree.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    /// The database under a [`DiskState`] failed (open, read, write or commit).
     #[error("state database: {0}")]
     Database(String),
+    /// The database holds a value no state tree writes.
     #[error("state database is corrupt: {0}")]
     Corrupt(String),
 }

@@ -89,9 +89,9 @@ class Binary:
         self.shown_exe = os.path.relpath(self.exe, root)
         self.key = (self.package, self.target if self.kind == "test" else f"{self.kind}:{self.target}")
         self.estimate = ESTIMATES.get(self.key, 5)
-        self.output = None
         self.status = None
         self.seconds = None
+        self.cpu = None
 
     def environment(self):
         env = dict(os.environ)
@@ -141,7 +141,7 @@ def load(messages_path, root):
 def run(binary, extra_args, lock, done):
     started = time.monotonic()
     with tempfile.TemporaryFile(mode="w+b") as out:
-        status = subprocess.call(
+        child = subprocess.Popen(
             [binary.exe, *extra_args],
             cwd=binary.package_dir,
             env=binary.environment(),
@@ -149,9 +149,16 @@ def run(binary, extra_args, lock, done):
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+        # wait4: the binary's CPU time, its reaped child processes' (the `zkfleet` components
+        # a test starts) included, a figure that another build on the machine does not change
+        # as much as the wall time.
+        _, wait_status, usage = os.wait4(child.pid, 0)
+        status = os.waitstatus_to_exitcode(wait_status)
+        child.returncode = status
         out.seek(0)
         text = out.read().decode("utf-8", errors="replace")
     binary.seconds = time.monotonic() - started
+    binary.cpu = usage.ru_utime + usage.ru_stime
     binary.status = status
     with lock:
         sys.stdout.write(f"     Running {binary.label} ({binary.shown_exe})\n")
@@ -159,7 +166,8 @@ def run(binary, extra_args, lock, done):
         if not text.endswith("\n"):
             sys.stdout.write("\n")
         sys.stdout.write(
-            f"     [{binary.package} {binary.key[1]}: {binary.seconds:.1f} s wall, exit {status}]\n"
+            f"     [{binary.package} {binary.key[1]}: {binary.seconds:.1f} s wall, "
+            f"{usage.ru_utime:.1f} s user + {usage.ru_stime:.1f} s sys, exit {status}]\n"
         )
         if status != 0:
             sys.stdout.write(
@@ -217,9 +225,11 @@ def main():
     wall = time.monotonic() - started
     failed = [b for b in binaries if b.status != 0]
     print(f"test binaries: {len(binaries)} run, {len(failed)} failed, {wall:.0f} s wall "
-          f"with {options.jobs} at once, {sum(b.seconds for b in binaries):.0f} s summed")
+          f"with {options.jobs} at once; summed: {sum(b.seconds for b in binaries):.0f} s wall, "
+          f"{sum(b.cpu for b in binaries):.0f} CPU-s")
     for binary in sorted(binaries, key=lambda b: -b.seconds):
-        print(f"  {binary.seconds:7.1f} s  exit {binary.status:<4} {binary.package} {binary.key[1]}")
+        print(f"  {binary.seconds:7.1f} s wall {binary.cpu:7.1f} CPU-s  exit {binary.status:<4} "
+              f"{binary.package} {binary.key[1]}")
     for binary in failed:
         print(f"error: test failed, to rerun pass `{binary.rerun_hint()}`", file=sys.stderr)
     return 101 if failed else 0

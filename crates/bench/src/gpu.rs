@@ -6,7 +6,7 @@
 //! - Per job kind of a generated batch, as the proving-cost suite walks it (basic types, leaf,
 //!   node, recursion tip, scheduler), from the configured keystore (built where missing).
 //! - Synthetic Poseidon-chain circuits of 2^k rows (`synthetic_sizes`): Poseidon, arithmetic,
-//!   constant and public-input gates, the shape whose quotient runs on the GPU.
+//!   constant and public-input gates, for the sizes our job kinds do not reach.
 //!
 //! Both sides prove from the generated `PartitionWitness` (witness generation is outside both
 //! timings: the circuit prover's witness-vector generators do it on other cores); the GPU side's

@@ -9,14 +9,19 @@
 //! - `backend = "gpu"` on a machine without a GPU proves on the CPU and says so.
 //! - `backend = "gpu"` on a machine with a GPU (the device machine; required there with
 //!   `ZKFLEET_REQUIRE_GPU=1`): the circuit prover's GPU backend gives plonky2's proof bytes for a
-//!   job of every basic type on one thread, and proves and verifies on the default pool.
+//!   job of every basic type on one thread, with the quotient evaluated on the card, and proves
+//!   and verifies on the default pool.
+//! - The GPU's quotient kernel, compiled for the host, equals the CPU prover on our circuits, and
+//!   every gate of every circuit we prove has a GPU evaluator (no GPU needed).
 
 mod common;
 
 use std::sync::Arc;
 
+use plonky2::iop::witness::PartitionWitness;
 use zkfleet_circuit_prover::{install_commit_backend, select_backend, ProverBackend};
-use zkfleet_gpu::{CpuCommit, GpuContext};
+use zkfleet_gpu::prover;
+use zkfleet_gpu::{CpuCommit, GpuCommit, GpuContext};
 use zkfleet_types::{AggregationRound, CircuitId};
 
 #[test]
@@ -68,14 +73,14 @@ fn zkfleet_prover_gives_plonky2_proof_bytes_for_every_basic_type() {
 #[test]
 fn gpu_backend_on_a_gpu_gives_plonky2_proof_bytes_for_every_basic_type() {
     let required = std::env::var("ZKFLEET_REQUIRE_GPU").is_ok_and(|v| v == "1");
-    match GpuContext::new() {
-        Ok(_) => {}
+    let commit = match GpuContext::new() {
+        Ok(gpu) => GpuCommit::new(gpu),
         Err(e) if e.is_unavailable() && !required => {
             eprintln!("skipping GPU test: {e} (set ZKFLEET_REQUIRE_GPU=1 to fail instead)");
             return;
         }
         Err(e) => panic!("GPU unusable: {e}"),
-    }
+    };
     let registry = common::registry();
     let mut selected = (*registry).clone();
     let active = select_backend(&mut selected, ProverBackend::Gpu, 0).expect("gpu starts");
@@ -118,11 +123,36 @@ fn gpu_backend_on_a_gpu_gives_plonky2_proof_bytes_for_every_basic_type() {
             mine.len(),
             theirs.len()
         );
+        // The same prover through its phases: the quotient of our basic circuits ran on the card
+        // (every gate has a kernel), and the proof is still plonky2's byte for byte.
+        let data = registry
+            .batch_circuits()
+            .circuit_data(AggregationRound::Basic, circuit)
+            .expect("circuit data");
+        let partition = PartitionWitness {
+            values: vector.values.clone(),
+            representative_map: &data.prover_only.representative_map,
+            num_wires: vector.num_wires,
+            degree: vector.degree,
+        };
+        let (proof, phases) = single
+            .install(|| prover::prove_timed(&data.prover_only, &data.common, partition, &commit))
+            .expect("the GPU prover proves");
+        assert!(
+            phases.quotient_on_device,
+            "{}: the quotient was evaluated on the CPU",
+            circuit.name()
+        );
+        assert!(
+            proof.to_bytes() == theirs,
+            "{}: proof bytes with the quotient on the card differ from plonky2's",
+            circuit.name()
+        );
         let started = std::time::Instant::now();
         gpu.prove(vector).expect("proves on the default pool");
         eprintln!(
-            "{}: GPU backend equal to plonky2 byte for byte ({} bytes; {:.3} s on one thread, \
-             {:.3} s on the default pool)",
+            "{}: GPU backend equal to plonky2 byte for byte, quotient on the card ({} bytes; \
+             {:.3} s on one thread, {:.3} s on the default pool)",
             circuit.name(),
             mine.len(),
             one_thread.as_secs_f64(),
@@ -222,4 +252,70 @@ fn a_gpu_fault_fails_the_job_as_transient() {
         text.contains("GPU prover failed") && text.contains("device lost (injected)"),
         "{text}"
     );
+}
+
+/// Every circuit the circuit prover proves (basic, leaf, node, recursion tip, scheduler, and the
+/// compression steps) has a GPU evaluator for each of its gates, so the GPU backend evaluates
+/// their quotients on the card (docs/gpu.md, "The quotient on the GPU").
+#[test]
+fn every_circuit_of_ours_has_gpu_gate_evaluators() {
+    let registry = common::registry();
+    let circuits = registry.batch_circuits();
+    let mut all: Vec<(String, &plonky2::plonk::circuit_data::CircuitData<_, _, 2>)> = registry
+        .circuits()
+        .map(|(round, circuit)| {
+            (
+                format!("{round} {}", circuit.name()),
+                circuits.circuit_data(round, circuit).expect("registered"),
+            )
+        })
+        .collect();
+    for (i, step) in circuits.compression().steps().iter().enumerate() {
+        all.push((format!("compression step {i}"), step.circuit_data()));
+    }
+    let mut missing = Vec::new();
+    for (name, data) in all {
+        let common = &data.common;
+        let gates: Vec<String> = common.gates.iter().map(|g| g.0.id()).collect();
+        eprintln!(
+            "{name}: 2^{} rows, {} selectors, quotient degree {}, gates {gates:?}",
+            common.degree_bits(),
+            common.selectors_info.num_selectors(),
+            common.quotient_degree_factor
+        );
+        if let Err(e) = zkfleet_gpu::quotient::gate_table_for(common) {
+            missing.push(format!("{name}: {e}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "gates without a GPU evaluator: {missing:#?}"
+    );
+}
+
+/// The GPU's quotient kernel, compiled for the host (`zkfleet_gpu::host_check`), gives the CPU
+/// prover's quotient values on our own circuits: the basic state-transition circuit and the
+/// state-transition leaf (whose gates are those of every leaf, node, tip, scheduler and
+/// compression circuit), on random wires, Z and partial products and random challenges. Needs no
+/// GPU; skips, saying so, without a C++ compiler.
+#[test]
+fn gpu_quotient_kernel_equals_the_cpu_prover_on_our_circuits() {
+    let registry = common::registry();
+    let circuits = registry.batch_circuits();
+    for round in [AggregationRound::Basic, AggregationRound::Leaf] {
+        let circuit = CircuitId::STATE_TRANSITION;
+        let data = circuits.circuit_data(round, circuit).expect("registered");
+        match zkfleet_gpu::host_check::quotient_kernel_on_host(data) {
+            Ok(Some(check)) => eprintln!(
+                "{round} {}: 2^{} rows, quotient kernel on the host equal to the CPU prover: {check:?}",
+                circuit.name(),
+                data.common.degree_bits()
+            ),
+            Ok(None) => {
+                eprintln!("skipping: no C++ compiler to build the quotient kernel for the host");
+                return;
+            }
+            Err(e) => panic!("{round} {}: {e}", circuit.name()),
+        }
+    }
 }

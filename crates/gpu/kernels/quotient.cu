@@ -15,7 +15,8 @@
 // Column layout of each LDE: column c at c << log_leaves, in leaf order. `cs` is the constants
 // and sigmas batch (constants first, selectors at its front), `zs` is Z per challenge then the
 // partial products per challenge. `misc`: the public inputs hash (4), Z_H's evaluations on the
-// 2^qdb cosets of H, then their inverses.
+// 2^qdb cosets of H, their inverses, then the gates' data (the coset interpolation gates' points
+// and weights; the gate table holds offsets into it).
 
 #define Q_MAX_CH 4
 
@@ -43,6 +44,7 @@ extern "C" __global__ void quotient_values(
     const u64* pi_hash = misc;
     const u64* zh_evals = misc + 4;
     const u64* zh_inv = misc + 4 + (1u << d.qdb);
+    const u64* gate_data = zh_inv + (1u << d.qdb);
     u64 l0 = gl_mul(zh_evals[coset], gl_inv(gl_mul(d.n_field, gl_sub(x, 1))));
 
     // Every term goes into every challenge's sum, with that challenge's alpha^t.
@@ -93,7 +95,7 @@ extern "C" __global__ void quotient_values(
             for (u32 ch = 0; ch < Q_MAX_CH; ch++)
                 if (ch < d.num_ch) sum[ch] = gl_add(sum[ch], gl_mul(apow[(u64)ch * d.num_terms + d.t0 + j], v));
         };
-        eval_gate(e, pi_hash, w, k, emit);
+        eval_gate(e, pi_hash, gate_data, w, k, emit);
 #pragma unroll
         for (u32 ch = 0; ch < Q_MAX_CH; ch++)
             if (ch < d.num_ch) acc[ch] = gl_add(acc[ch], gl_mul(f, sum[ch]));

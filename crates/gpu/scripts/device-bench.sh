@@ -7,8 +7,10 @@
 #   run(command="bash crates/gpu/scripts/device-bench.sh", carry=[".gpu-bin"])
 #
 # The proving configuration is the small test one (arity 2, light compression, geometry
-# 2/1/2/2), its keystore built on this host's cores first. BENCH_ARGS (default "--quick --runs
-# 3"): the suite's mode. Under $OUT: env.txt, bench-gpu.json, bench-gpu.log.
+# 2/1/2/2), its keystore built on this host's cores first (KEYS_DIR: a keystore directory to use
+# instead, e.g. the one the circuit prover's backend test built earlier on the same warm machine).
+# BENCH_ARGS (default "--quick --runs 3"): the suite's mode. Under $OUT: env.txt, bench-gpu.json,
+# bench-gpu.log.
 set -uo pipefail
 OUT=${OUT:-/tmp/zkfleet-gpu-out}
 mkdir -p "$OUT"
@@ -20,7 +22,7 @@ work=$(mktemp -d)
 cat > "$work/zkfleet.toml" <<TOML
 [proving]
 protocol_version = "0.1.0"
-keys_dir = "$work/keys"
+keys_dir = "${KEYS_DIR:-$work/keys}"
 arity = 2
 compression = "light"
 

@@ -2,15 +2,26 @@
 //! quotient kernel) with the host C++ compiler and compares them with plonky2 on random inputs, so that the arithmetic is checked on every
 //! machine, GPU or not. Skipped, saying so, where no C++ compiler is found.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use plonky2::field::types::{Field, Field64, PrimeField64, Sample};
 use plonky2::gates::arithmetic_base::ArithmeticGate;
+use plonky2::gates::arithmetic_extension::ArithmeticExtensionGate;
+use plonky2::gates::base_sum::BaseSumGate;
 use plonky2::gates::constant::ConstantGate;
+use plonky2::gates::coset_interpolation::CosetInterpolationGate;
+use plonky2::gates::exponentiation::ExponentiationGate;
 use plonky2::gates::gate::GateRef;
-use plonky2::gates::poseidon::PoseidonGate;
+use plonky2::gates::multiplication_extension::MulExtensionGate;
+use plonky2::gates::poseidon_mds::PoseidonMdsGate;
+use plonky2::gates::public_input::PublicInputGate;
+use plonky2::gates::random_access::RandomAccessGate;
+use plonky2::gates::reducing::ReducingGate;
+use plonky2::gates::reducing_extension::ReducingExtensionGate;
 use plonky2::hash::hash_types::HashOut;
-use plonky2::hash::poseidon::Poseidon;
+use plonky2::hash::poseidon::{Poseidon, PoseidonHash};
+use plonky2::plonk::circuit_builder::CircuitBuilder;
+use plonky2::plonk::circuit_data::CircuitConfig;
 use plonky2::plonk::vars::EvaluationVarsBaseBatch;
 use rand::Rng;
 
@@ -21,27 +32,29 @@ const SHIM: &str = include_str!("../kernels/host_shim.h");
 
 const MAIN: &str = r#"
 #include <cstdio>
+#include <vector>
 int main() {
     char op[8];
     while (scanf("%7s", op) == 1) {
-        if (op[0] == 'g' || op[0] == 'r' || op[0] == 'c') {
-            // A gate's constraints at one point: 'g' Poseidon (135 wires), 'r' arithmetic
-            // (n ops: 2 constants, 4n wires), 'c' constant (n: n constants, n wires).
-            u32 n = 0;
-            if (op[0] != 'g') scanf("%u", &n);
-            u32 nw = op[0] == 'g' ? 135 : op[0] == 'r' ? 4 * n : n;
-            u32 nk = op[0] == 'g' ? 0 : op[0] == 'r' ? 2 : n;
-            u64 w[200], k[200];
-            for (u32 i = 0; i < nk; i++) scanf("%llu", &k[i]);
-            for (u32 i = 0; i < nw; i++) scanf("%llu", &w[i]);
-            auto wf = [&](u32 j) -> u64 { return w[j]; };
-            auto kf = [&](u32 j) -> u64 { return k[j]; };
-            u64 out[200];
+        if (op[0] == 'g') {
+            // A gate's constraints at one point: its table entry (8 u32), the gates' data, the
+            // public inputs hash (4), its constants and its wires, each list after its length.
+            GateEntry g;
+            u32* ge = &g.kind;
+            for (int i = 0; i < 8; i++) scanf("%u", &ge[i]);
+            auto list = [](std::vector<u64>& v) {
+                size_t n; scanf("%zu", &n);
+                v.resize(n);
+                for (size_t i = 0; i < n; i++) scanf("%llu", &v[i]);
+            };
+            std::vector<u64> data, hash, k, w;
+            list(data); list(hash); list(k); list(w);
+            auto wf = [&](u32 j) -> u64 { return w.at(j); };
+            auto kf = [&](u32 j) -> u64 { return k.at(j); };
+            std::vector<u64> out(4096, 0);
             u32 count = 0;
-            auto emit = [&](u32 j, u64 v) { out[j] = v; if (j + 1 > count) count = j + 1; };
-            if (op[0] == 'g') gate_poseidon(wf, emit);
-            else if (op[0] == 'r') gate_arithmetic(n, wf, kf, emit);
-            else gate_constant(n, wf, kf, emit);
+            auto emit = [&](u32 j, u64 v) { out.at(j) = v; if (j + 1 > count) count = j + 1; };
+            eval_gate(g, hash.data(), data.data(), wf, kf, emit);
             for (u32 i = 0; i < count; i++) printf("%llu ", out[i]);
             printf("\n");
         } else if (op[0] == 'p') {
@@ -61,20 +74,33 @@ int main() {
 }
 "#;
 
-fn compiler() -> Option<&'static str> {
-    ["c++", "g++", "clang++"].into_iter().find(|c| {
-        Command::new(c)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    })
+/// The gates of a circuit that verifies a plonky2 proof (as our leaf and node circuits do), with
+/// the configurations plonky2's recursion gadgets give them under `standard_recursion_config`.
+fn recursion_gates() -> Vec<GateRef<F, 2>> {
+    type C = crate::backend::C;
+    let config = CircuitConfig::standard_recursion_config();
+    let mut builder = CircuitBuilder::<F, 2>::new(config.clone());
+    // Enough rows that the verifier has FRI rounds (coset interpolation with intermediates).
+    let x = builder.add_virtual_target();
+    let mut h = builder.hash_n_to_hash_no_pad::<PoseidonHash>(vec![x]);
+    for _ in 0..8 {
+        h = builder.hash_n_to_hash_no_pad::<PoseidonHash>(h.elements.to_vec());
+    }
+    builder.register_public_inputs(&h.elements);
+    for _ in 0..200 {
+        builder.add_gate(plonky2::gates::noop::NoopGate, vec![]);
+    }
+    let inner = builder.build::<C>();
+    let mut builder = CircuitBuilder::<F, 2>::new(config);
+    let proof_t = builder.add_virtual_proof_with_pis(&inner.common);
+    let vd = builder.constant_verifier_data(&inner.verifier_only);
+    builder.verify_proof::<C>(&proof_t, &vd, &inner.common);
+    builder.build::<C>().common.gates.clone()
 }
 
 #[test]
 fn device_arithmetic_and_poseidon_match_plonky2() {
-    let Some(cxx) = compiler() else {
+    let Some(cxx) = crate::host_check::compiler() else {
         skip_note!("skipping: no C++ compiler to build the device functions for the host");
         return;
     };
@@ -147,41 +173,63 @@ fn device_arithmetic_and_poseidon_match_plonky2() {
         );
     }
 
-    // Gates: plonky2's own constraint code on random (unsatisfying) wires and constants.
-    let gates: Vec<(String, GateRef<F, 2>, usize, usize)> = vec![
-        (
-            "gate".into(),
-            GateRef::new(PoseidonGate::<F, 2>::new()),
-            0,
-            135,
-        ),
-        (
-            "rith 20".into(),
-            GateRef::new(ArithmeticGate { num_ops: 20 }),
-            2,
-            80,
-        ),
-        (
-            "rith 1".into(),
-            GateRef::new(ArithmeticGate { num_ops: 1 }),
-            2,
-            4,
-        ),
-        ("cons 2".into(), GateRef::new(ConstantGate::new(2)), 2, 2),
-    ];
-    for (cmd, gate, nk, nw) in &gates {
+    // Gates: plonky2's own constraint code on random (unsatisfying) wires and constants, for
+    // every gate of a recursive verifier circuit (the gates, with their configurations, of our
+    // leaf/node circuits) and a few other configurations.
+    let config = CircuitConfig::standard_recursion_config();
+    let mut gates: Vec<GateRef<F, 2>> = recursion_gates();
+    gates.extend([
+        GateRef::new(ArithmeticGate { num_ops: 1 }),
+        GateRef::new(ArithmeticExtensionGate { num_ops: 1 }),
+        GateRef::new(MulExtensionGate { num_ops: 3 }),
+        GateRef::new(ConstantGate::new(2)),
+        GateRef::new(PublicInputGate),
+        GateRef::new(PoseidonMdsGate::<F, 2>::new()),
+        GateRef::new(CosetInterpolationGate::<F, 2>::new(2)),
+        GateRef::new(CosetInterpolationGate::<F, 2>::new(3)),
+        GateRef::new(ReducingGate::<2>::new(5)),
+        GateRef::new(ReducingExtensionGate::<2>::new(3)),
+        GateRef::new(ExponentiationGate::<F, 2>::new(7)),
+        GateRef::new(BaseSumGate::<2>::new(63)),
+        GateRef::new(BaseSumGate::<4>::new(16)),
+        GateRef::new(RandomAccessGate::<F, 2>::new_from_config(&config, 1)),
+        GateRef::new(RandomAccessGate::<F, 2>::new_from_config(&config, 5)),
+    ]);
+    let mut covered = std::collections::BTreeSet::new();
+    for gate in &gates {
+        let mut data = Vec::new();
+        let entry = crate::quotient::gate_params(gate, &mut data)
+            .unwrap_or_else(|| panic!("no evaluator for {}", gate.0.id()));
+        covered.insert(entry[0]);
+        // A coset interpolation gate of degree below 2^subgroup_bits checks intermediates.
+        if entry[0] == 7 && entry[2] < 1 << entry[1] {
+            covered.insert(100);
+        }
+        let (nk, nw) = (gate.0.num_constants(), gate.0.num_wires());
         for _ in 0..20 {
-            let k = F::rand_vec(*nk);
-            let w = F::rand_vec(*nw);
-            input.push_str(cmd);
-            for x in k.iter().chain(&w) {
-                input.push_str(&format!(" {}", x.to_canonical_u64()));
+            let k = F::rand_vec(nk);
+            let w = F::rand_vec(nw);
+            let hash = HashOut::<F>::rand();
+            input.push('g');
+            for v in [entry[0], 0, 0, 0, 0, entry[1], entry[2], entry[3]] {
+                input.push_str(&format!(" {v}"));
+            }
+            let field_list = |v: &[F]| v.iter().map(|x| x.to_canonical_u64()).collect::<Vec<_>>();
+            for list in [
+                data.clone(),
+                field_list(&hash.elements),
+                field_list(&k),
+                field_list(&w),
+            ] {
+                input.push_str(&format!(" {}", list.len()));
+                for x in list {
+                    input.push_str(&format!(" {x}"));
+                }
             }
             input.push('\n');
-            let hash = HashOut::<F>::ZERO;
             let vars = EvaluationVarsBaseBatch::new(1, &k, &w, &hash);
             let c = gate.0.eval_unfiltered_base_batch(vars);
-            assert_eq!(c.len(), gate.0.num_constraints());
+            assert_eq!(c.len(), gate.0.num_constraints(), "{}", gate.0.id());
             expected.push(
                 c.iter()
                     .map(|x| format!("{} ", x.to_canonical_u64()))
@@ -189,6 +237,12 @@ fn device_arithmetic_and_poseidon_match_plonky2() {
             );
         }
     }
+    // Every kind but the no-op (which has no constraints) was compared, and a coset
+    // interpolation with intermediates (100).
+    assert!(
+        (1..=13).chain([100]).all(|k| covered.contains(&k)),
+        "gate kinds covered: {covered:?}"
+    );
 
     // Input through a file: writing it to a pipe while the child fills its output pipe would
     // deadlock once both buffers are full.
@@ -202,7 +256,12 @@ fn device_arithmetic_and_poseidon_match_plonky2() {
     let got: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
     assert_eq!(got.len(), expected.len());
     for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
-        assert_eq!(g.trim_end(), e.trim_end(), "case {i}");
+        assert_eq!(
+            g.trim_end(),
+            e.trim_end(),
+            "case {i}: {}",
+            input.lines().nth(i).unwrap_or("")
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

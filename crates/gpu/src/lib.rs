@@ -37,6 +37,7 @@ macro_rules! skip_note {
 pub mod backend;
 mod context;
 mod error;
+pub mod host_check;
 #[cfg(test)]
 mod host_compiled;
 #[cfg(test)]

@@ -189,9 +189,15 @@ pub fn prove_timed(
         .map(|j| PolynomialValues::new((0..degree).map(|i| witness.get_wire(i, j)).collect()))
         .collect();
     lap(&mut times.witness_s);
+    // Where the card cannot evaluate this circuit's quotient, the backend need not keep the LDEs
+    // of this proof's commitments for it: each is released as soon as it is made.
+    let device_quotient = crate::quotient::supported(common_data).is_ok();
     let wires_commitment = backend
         .commit_values(wires_values, rate_bits, cap_height, roots)
         .map_err(commit_err)?;
+    if !device_quotient {
+        backend.release(&[&wires_commitment.merkle_tree.cap]);
+    }
     lap(&mut times.wires_commit_s);
 
     let mut challenger = Challenger::<F, OuterHasher>::new();
@@ -229,6 +235,9 @@ pub fn prove_timed(
     let zs_commitment = backend
         .commit_values(zs_partial_products, rate_bits, cap_height, roots)
         .map_err(commit_err)?;
+    if !device_quotient {
+        backend.release(&[&zs_commitment.merkle_tree.cap]);
+    }
     lap(&mut times.zs_commit_s);
     challenger.observe_cap::<OuterHasher>(&zs_commitment.merkle_tree.cap);
 
@@ -244,18 +253,22 @@ pub fn prove_timed(
                 &zs_commitment.merkle_tree.cap,
             ],
         };
-        backend.quotient_values(&QuotientInputs {
-            common_data,
-            selector_indices: &selectors.selector_indices,
-            groups: &selectors.groups,
-            constants_sigmas: &prover_data.constants_sigmas_commitment,
-            wires_cap: &wires_commitment.merkle_tree.cap,
-            zs_cap: &zs_commitment.merkle_tree.cap,
-            public_inputs_hash: &public_inputs_hash,
-            betas: &betas,
-            gammas: &gammas,
-            alphas: &alphas,
-        })
+        if !device_quotient {
+            None
+        } else {
+            backend.quotient_values(&QuotientInputs {
+                common_data,
+                selector_indices: &selectors.selector_indices,
+                groups: &selectors.groups,
+                constants_sigmas: &prover_data.constants_sigmas_commitment,
+                wires_cap: &wires_commitment.merkle_tree.cap,
+                zs_cap: &zs_commitment.merkle_tree.cap,
+                public_inputs_hash: &public_inputs_hash,
+                betas: &betas,
+                gammas: &gammas,
+                alphas: &alphas,
+            })
+        }
     };
     let quotient_values = match device_values {
         Some(values) => {

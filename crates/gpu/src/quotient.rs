@@ -3,10 +3,11 @@
 //! LDEs the commitments left on the card.
 //!
 //! The gates are evaluated by hand-written CUDA transcriptions of plonky2's own constraint code
-//! (`kernels/quotient.cuh`): noop, constant, public input, arithmetic (base field) and Poseidon,
-//! the gates of the synthetic Poseidon-chain circuits. A circuit with any other gate (the
-//! recursion gadgets use arithmetic-extension, coset-interpolation, reducing, random-access, ...
-//! gates) gets `None` from [`gate_table`] and its quotient is computed on the CPU as before.
+//! (`kernels/quotient.cuh`): noop, constant, public input, arithmetic, Poseidon, and the
+//! recursion gadgets' gates (arithmetic extension, multiplication extension, coset interpolation,
+//! reducing, reducing extension, random access, exponentiation, base sum in bases 2 and 4,
+//! Poseidon MDS), every gate zkfleet's circuits use. A circuit with any other gate gets an `Err`
+//! from [`gate_table`] naming it, and its quotient is computed on the CPU.
 //!
 //! Why not a generic route: plonky2's `PackedEvaluableBase::eval_unfiltered_base_packed` is
 //! generic over `PackedField` and could be traced once per gate into straight-line code, but only
@@ -18,10 +19,19 @@ use std::ops::Range;
 
 use plonky2::field::types::{Field, PrimeField64};
 use plonky2::gates::arithmetic_base::ArithmeticGate;
+use plonky2::gates::arithmetic_extension::ArithmeticExtensionGate;
+use plonky2::gates::base_sum::BaseSumGate;
 use plonky2::gates::constant::ConstantGate;
+use plonky2::gates::coset_interpolation::CosetInterpolationGate;
+use plonky2::gates::exponentiation::ExponentiationGate;
+use plonky2::gates::multiplication_extension::MulExtensionGate;
 use plonky2::gates::noop::NoopGate;
 use plonky2::gates::poseidon::PoseidonGate;
+use plonky2::gates::poseidon_mds::PoseidonMdsGate;
 use plonky2::gates::public_input::PublicInputGate;
+use plonky2::gates::random_access::RandomAccessGate;
+use plonky2::gates::reducing::ReducingGate;
+use plonky2::gates::reducing_extension::ReducingExtensionGate;
 use plonky2::hash::hash_types::HashOut;
 use plonky2::hash::merkle_tree::MerkleCap;
 use plonky2::plonk::circuit_data::CommonCircuitData;
@@ -57,33 +67,114 @@ const GATE_CONSTANT: u32 = 1;
 const GATE_PUBLIC_INPUT: u32 = 2;
 const GATE_ARITHMETIC: u32 = 3;
 const GATE_POSEIDON: u32 = 4;
+const GATE_ARITHMETIC_EXT: u32 = 5;
+const GATE_MUL_EXT: u32 = 6;
+const GATE_COSET_INTERP: u32 = 7;
+const GATE_REDUCING: u32 = 8;
+const GATE_REDUCING_EXT: u32 = 9;
+const GATE_RANDOM_ACCESS: u32 = 10;
+const GATE_EXPONENTIATION: u32 = 11;
+const GATE_BASE_SUM: u32 = 12;
+const GATE_POSEIDON_MDS: u32 = 13;
+/// The kernel's `RA_MAX_BITS`: random-access gates over longer lists are not taken.
+const RA_MAX_BITS: usize = 6;
 /// The kernel's `Q_MAX_CH`.
 const MAX_CHALLENGES: usize = 4;
+/// u32 per gate in the table (the kernel's `GateEntry`).
+pub const GATE_ENTRY_LEN: usize = 8;
 
-/// The kernel's gate table (6 u32 per gate: kind, row, selector, group start, group end,
-/// parameter), or the id of the first gate it cannot evaluate.
+/// The kernel's gate table and the gates' data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateTable {
+    /// [`GATE_ENTRY_LEN`] u32 per gate: kind, row, selector, group start, group end, and three
+    /// parameters (`GateEntry` in kernels/quotient.cuh says which).
+    pub entries: Vec<u32>,
+    /// What some gates read besides their wires and constants (a coset interpolation gate's
+    /// subgroup points and barycentric weights); the entries hold offsets into it.
+    pub data: Vec<u64>,
+}
+
+/// A gate's kind and parameters for the kernel, its data appended to `data`, or `None` where the
+/// kernel has no evaluator for it.
+pub(crate) fn gate_params(
+    gate: &plonky2::gates::gate::GateRef<F, D>,
+    data: &mut Vec<u64>,
+) -> Option<[usize; 4]> {
+    let any = gate.0.as_any();
+    let params = if any.is::<NoopGate>() {
+        [GATE_NOOP as usize, 0, 0, 0]
+    } else if any.is::<ConstantGate>() {
+        // `num_consts` is crate-private; the gate has one constraint per constant.
+        [GATE_CONSTANT as usize, gate.0.num_constraints(), 0, 0]
+    } else if any.is::<PublicInputGate>() {
+        [GATE_PUBLIC_INPUT as usize, 0, 0, 0]
+    } else if let Some(g) = any.downcast_ref::<ArithmeticGate>() {
+        [GATE_ARITHMETIC as usize, g.num_ops, 0, 0]
+    } else if any.is::<PoseidonGate<F, D>>() {
+        [GATE_POSEIDON as usize, 0, 0, 0]
+    } else if let Some(g) = any.downcast_ref::<ArithmeticExtensionGate<D>>() {
+        [GATE_ARITHMETIC_EXT as usize, g.num_ops, 0, 0]
+    } else if let Some(g) = any.downcast_ref::<MulExtensionGate<D>>() {
+        [GATE_MUL_EXT as usize, g.num_ops, 0, 0]
+    } else if let Some(g) = any.downcast_ref::<CosetInterpolationGate<F, D>>() {
+        let n = 1usize << g.subgroup_bits;
+        // The kernel's wire layout needs at least one point per chunk (degree >= 2, as
+        // `with_max_degree` asserts) and the weights of every point.
+        if g.degree < 2 || g.degree > n || g.barycentric_weights.len() != n {
+            return None;
+        }
+        let offset = data.len();
+        data.extend(
+            F::two_adic_subgroup(g.subgroup_bits)
+                .iter()
+                .chain(&g.barycentric_weights)
+                .map(|v| v.to_canonical_u64()),
+        );
+        [
+            GATE_COSET_INTERP as usize,
+            g.subgroup_bits,
+            g.degree,
+            offset,
+        ]
+    } else if let Some(g) = any.downcast_ref::<ReducingGate<D>>() {
+        [GATE_REDUCING as usize, g.num_coeffs, 0, 0]
+    } else if let Some(g) = any.downcast_ref::<ReducingExtensionGate<D>>() {
+        [GATE_REDUCING_EXT as usize, g.num_coeffs, 0, 0]
+    } else if let Some(g) = any.downcast_ref::<RandomAccessGate<F, D>>() {
+        if g.bits > RA_MAX_BITS {
+            return None;
+        }
+        [
+            GATE_RANDOM_ACCESS as usize,
+            g.bits,
+            g.num_copies,
+            g.num_extra_constants,
+        ]
+    } else if let Some(g) = any.downcast_ref::<ExponentiationGate<F, D>>() {
+        [GATE_EXPONENTIATION as usize, g.num_power_bits, 0, 0]
+    } else if let Some(g) = any.downcast_ref::<BaseSumGate<2>>() {
+        [GATE_BASE_SUM as usize, g.num_limbs, 2, 0]
+    } else if let Some(g) = any.downcast_ref::<BaseSumGate<4>>() {
+        [GATE_BASE_SUM as usize, g.num_limbs, 4, 0]
+    } else if any.is::<PoseidonMdsGate<F, D>>() {
+        [GATE_POSEIDON_MDS as usize, 0, 0, 0]
+    } else {
+        return None;
+    };
+    Some(params)
+}
+
+/// The kernel's gate table for the circuit's gates, or the id of the first gate it cannot
+/// evaluate.
 pub fn gate_table(
     common_data: &CommonCircuitData<F, D>,
     selector_indices: &[usize],
     groups: &[Range<usize>],
-) -> Result<Vec<u32>, String> {
-    let mut table = Vec::with_capacity(common_data.gates.len() * 6);
+) -> Result<GateTable, String> {
+    let mut entries = Vec::with_capacity(common_data.gates.len() * GATE_ENTRY_LEN);
+    let mut data = Vec::new();
     for (row, gate) in common_data.gates.iter().enumerate() {
-        let any = gate.0.as_any();
-        let (kind, param) = if any.is::<NoopGate>() {
-            (GATE_NOOP, 0)
-        } else if any.is::<ConstantGate>() {
-            // `num_consts` is crate-private; the gate has one constraint per constant.
-            (GATE_CONSTANT, gate.0.num_constraints())
-        } else if any.is::<PublicInputGate>() {
-            (GATE_PUBLIC_INPUT, 0)
-        } else if let Some(g) = any.downcast_ref::<ArithmeticGate>() {
-            (GATE_ARITHMETIC, g.num_ops)
-        } else if any.is::<PoseidonGate<F, D>>() {
-            (GATE_POSEIDON, 0)
-        } else {
-            return Err(gate.0.id());
-        };
+        let [kind, p0, p1, p2] = gate_params(gate, &mut data).ok_or_else(|| gate.0.id())?;
         let selector = *selector_indices
             .get(row)
             .ok_or_else(|| format!("no selector for gate {row}"))?;
@@ -91,16 +182,53 @@ pub fn gate_table(
             .get(selector)
             .ok_or_else(|| format!("no group for selector {selector}"))?;
         let small = |v: usize| u32::try_from(v).map_err(|_| format!("{v} does not fit the table"));
-        table.extend([
-            kind,
+        entries.extend([
+            small(kind)?,
             small(row)?,
             small(selector)?,
             small(group.start)?,
             small(group.end)?,
-            small(param)?,
+            small(p0)?,
+            small(p1)?,
+            small(p2)?,
         ]);
     }
-    Ok(table)
+    Ok(GateTable { entries, data })
+}
+
+/// [`gate_table`] for a circuit, with plonky2's selector layout read from its common data: `Err`
+/// names the first gate without a GPU evaluator.
+pub fn gate_table_for(common_data: &CommonCircuitData<F, D>) -> Result<GateTable, String> {
+    let sel = crate::prover::selectors(common_data).map_err(|e| e.to_string())?;
+    gate_table(common_data, &sel.selector_indices, &sel.groups)
+        .map_err(|id| format!("gate {id} has no GPU evaluator"))
+}
+
+/// Whether the kernel can evaluate this circuit's quotient (its gates, challenges, lookups and
+/// degrees), before any proof: the prover keeps a proof's LDEs on the card only where it can.
+pub fn supported(common_data: &CommonCircuitData<F, D>) -> Result<(), String> {
+    let config = &common_data.config;
+    let num_ch = config.num_challenges;
+    if num_ch == 0 || num_ch > MAX_CHALLENGES {
+        return Err(format!(
+            "{num_ch} challenges (the kernel takes 1 to {MAX_CHALLENGES})"
+        ));
+    }
+    if common_data.num_lookup_polys != 0 || common_data.num_lookup_selectors != 0 {
+        return Err("lookups".into());
+    }
+    let max_degree = common_data.quotient_degree_factor;
+    if log2_ceil(max_degree) > config.fri_config.rate_bits {
+        return Err("constraints of degree higher than the rate".into());
+    }
+    let num_prods = common_data.num_partial_products;
+    if config.num_routed_wires.div_ceil(max_degree) != num_prods + 1 {
+        return Err(format!(
+            "{} routed wires in chunks of {max_degree} but {num_prods} partial products",
+            config.num_routed_wires
+        ));
+    }
+    gate_table_for(common_data).map(|_| ())
 }
 
 /// The kernel's tables and dimensions for one proof, or why the kernel cannot take it.
@@ -111,7 +239,7 @@ pub(crate) struct QuotientPlan {
     pub challenges: Vec<u64>,
     /// alpha_ch^t for every term t, challenge after challenge.
     pub alpha_powers: Vec<u64>,
-    /// public inputs hash, Z_H on the cosets, their inverses.
+    /// public inputs hash, Z_H on the cosets, their inverses, the gates' data.
     pub misc: Vec<u64>,
     pub dims: QuotientDims,
 }
@@ -160,6 +288,7 @@ pub(crate) fn plan(q: &QuotientInputs<'_>) -> Result<QuotientPlan, String> {
     let cosets = 1usize << qdb;
     misc.extend((0..cosets).map(|i| z_h.eval(i).to_canonical_u64()));
     misc.extend((0..cosets).map(|i| z_h.eval_inverse(i).to_canonical_u64()));
+    misc.extend(&gates.data);
     let small = |v: usize| u32::try_from(v).map_err(|_| format!("{v} does not fit u32"));
     let canon = |v: &[F]| v.iter().map(|e| e.to_canonical_u64()).collect::<Vec<_>>();
     let dims = QuotientDims {
@@ -180,7 +309,7 @@ pub(crate) fn plan(q: &QuotientInputs<'_>) -> Result<QuotientPlan, String> {
         n_field: F::from_canonical_usize(1 << degree_bits).to_canonical_u64(),
     };
     Ok(QuotientPlan {
-        gates,
+        gates: gates.entries,
         k_is: canon(&common.k_is[..num_routed]),
         challenges: [canon(q.betas), canon(q.gammas)].concat(),
         alpha_powers,
@@ -189,95 +318,43 @@ pub(crate) fn plan(q: &QuotientInputs<'_>) -> Result<QuotientPlan, String> {
     })
 }
 
-/// The whole quotient kernel (kernels/quotient.cu), compiled for the host and run thread by
-/// thread over LDEs laid out as on the card, against the CPU prover's quotient values
-/// (`prover::compute_quotient_values`, plonky2's code) on a circuit with every gate the kernel
-/// evaluates, random wires, Z and partial products (the values need not satisfy anything: both
-/// sides evaluate the same formulas point by point) and random challenges.
+/// The whole quotient kernel compiled for the host and run over LDEs laid out as on the card
+/// ([`crate::host_check`]) equals the CPU prover's quotient values on circuits that use every gate
+/// kind the kernel evaluates: a Poseidon/arithmetic circuit, and a circuit that verifies a plonky2
+/// proof (the recursion gadgets: extension arithmetic, coset interpolation, reducing, random
+/// access, exponentiation, base sum, ...).
 #[cfg(test)]
 mod host_tests {
-    use std::process::{Command, Stdio};
-
-    use plonky2::field::polynomial::PolynomialValues;
-    use plonky2::field::types::{Field, PrimeField64, Sample};
-    use plonky2::hash::hash_types::HashOut;
+    use plonky2::field::types::{Field, Sample};
     use plonky2::hash::poseidon::PoseidonHash;
+    use plonky2::iop::witness::{PartialWitness, WitnessWrite};
     use plonky2::plonk::circuit_builder::CircuitBuilder;
-    use plonky2::plonk::circuit_data::CircuitConfig;
+    use plonky2::plonk::circuit_data::{CircuitConfig, CircuitData};
 
     use super::*;
-    use crate::backend::{CommitBackend, CpuCommit, C};
-    use crate::prover::{compute_quotient_values, selectors};
+    use crate::backend::C;
+    use crate::host_check::quotient_kernel_on_host;
 
-    const MAIN: &str = r#"
-#include <cstdio>
-#include <vector>
-static std::vector<u64> read_vec() {
-    size_t n; scanf("%zu", &n);
-    std::vector<u64> v(n);
-    for (size_t i = 0; i < n; i++) scanf("%llu", &v[i]);
-    return v;
-}
-int main() {
-    QuotientDims d;
-    u32* dd = &d.log_leaves;
-    for (int i = 0; i < 12; i++) scanf("%u", &dd[i]);
-    scanf("%llu %llu %llu", &d.shift, &d.w, &d.n_field);
-    auto k_is = read_vec(), chal = read_vec(), apow = read_vec(), misc = read_vec();
-    auto gates64 = read_vec();
-    std::vector<u32> gates(gates64.begin(), gates64.end());
-    auto wires = read_vec(), cs = read_vec(), zs = read_vec();
-    u64 points = 1ULL << d.log_lde;
-    std::vector<u64> out(points * d.num_ch, 0);
-    blockDim.x = 128;
-    for (u64 t = 0; t < points; t++) {
-        blockIdx.x = t / 128; threadIdx.x = t % 128;
-        quotient_values(wires.data(), cs.data(), zs.data(), k_is.data(), chal.data(), apow.data(),
-                        misc.data(), (const GateEntry*)gates.data(), d, out.data());
-    }
-    for (u64 i = 0; i < out.size(); i++) printf("%llu\n", out[i]);
-    return 0;
-}
-"#;
-
-    fn compiler() -> Option<&'static str> {
-        ["c++", "g++", "clang++"].into_iter().find(|c| {
-            Command::new(c)
-                .arg("--version")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
+    fn kinds(data: &CircuitData<F, C, D>) -> Vec<u32> {
+        let table = gate_table_for(&data.common).unwrap_or_else(|e| panic!("{e}"));
+        table.entries.chunks(GATE_ENTRY_LEN).map(|g| g[0]).collect()
     }
 
-    /// Column-major, leaf order: what the card holds for a commitment.
-    fn device_layout(batch: &Batch) -> Vec<u64> {
-        let leaves = &batch.merkle_tree.leaves;
-        let width = leaves[0].len();
-        let mut out = Vec::with_capacity(width * leaves.len());
-        for c in 0..width {
-            out.extend(leaves.iter().map(|row| row[c].to_canonical_u64()));
+    fn check(data: &CircuitData<F, C, D>, what: &str) -> bool {
+        match quotient_kernel_on_host(data) {
+            Ok(Some(c)) => {
+                eprintln!("{what}: {c:?} equal to the CPU prover");
+                true
+            }
+            Ok(None) => {
+                skip_note!("skipping: no C++ compiler to build the quotient kernel for the host");
+                false
+            }
+            Err(e) => panic!("{what}: {e}"),
         }
-        out
     }
 
-    fn push_vec(s: &mut String, v: impl IntoIterator<Item = u64>) {
-        let v: Vec<u64> = v.into_iter().collect();
-        s.push_str(&format!("{}", v.len()));
-        for x in v {
-            s.push_str(&format!(" {x}"));
-        }
-        s.push('\n');
-    }
-
-    #[test]
-    fn host_run_quotient_kernel_matches_the_cpu_prover() {
-        let Some(cxx) = compiler() else {
-            skip_note!("skipping: no C++ compiler to build the quotient kernel for the host");
-            return;
-        };
-        // Poseidon, arithmetic, constant, public-input and noop gates.
+    fn poseidon_circuit() -> (CircuitData<F, C, D>, PartialWitness<F>) {
         let mut builder = CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_config());
         let inputs = builder.add_virtual_targets(4);
         builder.register_public_inputs(&inputs);
@@ -292,140 +369,64 @@ int main() {
         }
         builder.register_public_input(acc);
         let data = builder.build::<C>();
-        let common = &data.common;
-        let sel = selectors(common).unwrap();
-        let table = gate_table(common, &sel.selector_indices, &sel.groups)
-            .unwrap_or_else(|id| panic!("gate {id} has no evaluator"));
-        assert!(
-            table.chunks(6).any(|g| g[0] == GATE_POSEIDON)
-                && table.chunks(6).any(|g| g[0] == GATE_ARITHMETIC)
-                && table.chunks(6).any(|g| g[0] == GATE_CONSTANT)
-                && table.chunks(6).any(|g| g[0] == GATE_PUBLIC_INPUT),
-            "the circuit has every gate kind"
-        );
+        let mut pw = PartialWitness::new();
+        for (t, v) in inputs.iter().zip(F::rand_vec(4)) {
+            pw.set_target(*t, v).unwrap();
+        }
+        (data, pw)
+    }
 
-        let config = &common.config;
-        let (rate_bits, cap_height) = (config.fri_config.rate_bits, config.fri_config.cap_height);
-        let n = common.degree();
-        let random_batch = |width: usize| {
-            let values = (0..width)
-                .map(|_| PolynomialValues::new(F::rand_vec(n)))
-                .collect();
-            CpuCommit
-                .commit_values(values, rate_bits, cap_height, None)
-                .unwrap()
-        };
-        let wires = random_batch(config.num_wires);
-        let zs = random_batch(config.num_challenges * (1 + common.num_partial_products));
-        let betas = F::rand_vec(config.num_challenges);
-        let gammas = F::rand_vec(config.num_challenges);
-        let alphas = F::rand_vec(config.num_challenges);
-        let hash = HashOut::<F>::rand();
-        let q = QuotientInputs {
-            common_data: common,
-            selector_indices: &sel.selector_indices,
-            groups: &sel.groups,
-            constants_sigmas: &data.prover_only.constants_sigmas_commitment,
-            wires_cap: &wires.merkle_tree.cap,
-            zs_cap: &zs.merkle_tree.cap,
-            public_inputs_hash: &hash,
-            betas: &betas,
-            gammas: &gammas,
-            alphas: &alphas,
-        };
-        let plan = plan(&q).unwrap();
-        let expected = compute_quotient_values(
-            common,
-            &data.prover_only,
-            &sel,
-            &hash,
-            &wires,
-            &zs,
-            &betas,
-            &gammas,
-            &alphas,
-        )
-        .unwrap();
-
-        let d = &plan.dims;
-        let mut input = String::new();
-        for v in [
-            d.log_leaves,
-            d.log_lde,
-            d.qdb,
-            d.num_ch,
-            d.num_routed,
-            d.num_prods,
-            d.max_degree,
-            d.num_constants,
-            d.num_selectors,
-            d.num_terms,
-            d.t0,
-            d.num_gates,
+    #[test]
+    fn host_run_quotient_kernel_matches_the_cpu_prover() {
+        let (data, _) = poseidon_circuit();
+        let k = kinds(&data);
+        for kind in [
+            GATE_POSEIDON,
+            GATE_ARITHMETIC,
+            GATE_CONSTANT,
+            GATE_PUBLIC_INPUT,
         ] {
-            input.push_str(&format!("{v} "));
+            assert!(k.contains(&kind), "the circuit has gate kind {kind}: {k:?}");
         }
-        input.push_str(&format!("{} {} {}\n", d.shift, d.w, d.n_field));
-        push_vec(&mut input, plan.k_is.iter().copied());
-        push_vec(&mut input, plan.challenges.iter().copied());
-        push_vec(&mut input, plan.alpha_powers.iter().copied());
-        push_vec(&mut input, plan.misc.iter().copied());
-        push_vec(&mut input, plan.gates.iter().map(|&g| g as u64));
-        push_vec(&mut input, device_layout(&wires));
-        push_vec(
-            &mut input,
-            device_layout(&data.prover_only.constants_sigmas_commitment),
-        );
-        push_vec(&mut input, device_layout(&zs));
+        check(&data, "Poseidon/arithmetic circuit");
+    }
 
-        let dir = std::env::temp_dir().join(format!("zkfleet-gpu-quotient-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let src = dir.join("quotient.cpp");
-        let exe = dir.join("quotient");
-        let shim = include_str!("../kernels/host_shim.h");
-        std::fs::write(
-            &src,
-            format!(
-                "{shim}\n{}\n{}\n{MAIN}",
-                crate::source::device_functions_source(),
-                include_str!("../kernels/quotient.cu")
-            ),
-        )
-        .unwrap();
-        let out = Command::new(cxx)
-            .args(["-O2", "-std=c++17", "-w", "-o"])
-            .arg(&exe)
-            .arg(&src)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "host build failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let input_path = dir.join("input.txt");
-        std::fs::write(&input_path, &input).unwrap();
-        let out = Command::new(&exe)
-            .stdin(std::fs::File::open(&input_path).unwrap())
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let got: Vec<u64> = std::str::from_utf8(&out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| l.parse().unwrap())
-            .collect();
-        let points = 1usize << d.log_lde;
-        assert_eq!(got.len(), expected.len() * points);
-        for (ch, col) in expected.iter().enumerate() {
-            for (i, v) in col.values.iter().enumerate() {
-                assert_eq!(
-                    got[ch * points + i],
-                    v.to_canonical_u64(),
-                    "challenge {ch}, point {i} of {points}"
-                );
-            }
+    #[test]
+    fn host_run_quotient_kernel_matches_the_cpu_prover_on_a_recursive_verifier() {
+        let (inner, pw) = poseidon_circuit();
+        let proof = inner.prove(pw).unwrap();
+        let mut builder = CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_config());
+        let proof_t = builder.add_virtual_proof_with_pis(&inner.common);
+        let vd = builder.constant_verifier_data(&inner.verifier_only);
+        builder.verify_proof::<C>(&proof_t, &vd, &inner.common);
+        builder.register_public_inputs(&proof_t.public_inputs);
+        // Gates the verifier does not add by itself: a base-4 split and a small exponentiation.
+        let x = builder.add_virtual_target();
+        builder.register_public_input(x);
+        let limbs = builder.split_le_base::<4>(x, 8);
+        let y = builder.exp(limbs[0], limbs[1], 4);
+        builder.register_public_input(y);
+        let data = builder.build::<C>();
+        drop(proof);
+        let k = kinds(&data);
+        for kind in [
+            GATE_ARITHMETIC_EXT,
+            GATE_MUL_EXT,
+            GATE_COSET_INTERP,
+            GATE_REDUCING,
+            GATE_REDUCING_EXT,
+            GATE_RANDOM_ACCESS,
+            GATE_EXPONENTIATION,
+            GATE_BASE_SUM,
+            GATE_POSEIDON,
+            GATE_POSEIDON_MDS,
+            GATE_PUBLIC_INPUT,
+        ] {
+            assert!(
+                k.contains(&kind),
+                "the verifier has gate kind {kind}: {k:?}"
+            );
         }
-        let _ = std::fs::remove_dir_all(&dir);
+        check(&data, "recursive verifier");
     }
 }

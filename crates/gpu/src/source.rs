@@ -3,7 +3,9 @@
 
 use std::fmt::Write;
 
+use plonky2::field::extension::Extendable;
 use plonky2::field::goldilocks_field::GoldilocksField;
+use plonky2::field::types::PrimeField64;
 use plonky2::hash::poseidon::{Poseidon, ALL_ROUND_CONSTANTS, N_ROUNDS, SPONGE_WIDTH};
 
 const GOLDILOCKS: &str = include_str!("../kernels/goldilocks.cuh");
@@ -14,7 +16,8 @@ const QUOTIENT: &str = include_str!("../kernels/quotient.cu");
 
 const P: u64 = 0xFFFF_FFFF_0000_0001;
 
-/// Prelude defining `POSEIDON_RC`, `MDS_CIRC` and `MDS_DIAG` from plonky2's tables. The round
+/// Prelude defining `POSEIDON_RC`, `MDS_CIRC` and `MDS_DIAG` from plonky2's tables, and `EXT_W`
+/// (the quadratic extension's `X^2 = W`). The round
 /// constants are reduced mod p: plonky2 adds them as integers (`add_canonical_u64`), which is the
 /// same field element, and the device `gl_add` expects canonical operands.
 pub(crate) fn poseidon_prelude() -> String {
@@ -46,6 +49,11 @@ pub(crate) fn poseidon_prelude() -> String {
         "static constexpr u64 MDS_DIAG[12] = {{ {} }};",
         list(&<GoldilocksField as Poseidon>::MDS_MATRIX_DIAG)
     );
+    let _ = writeln!(
+        s,
+        "static constexpr u64 EXT_W = {}ULL;",
+        <GoldilocksField as Extendable<2>>::W.to_canonical_u64()
+    );
     s
 }
 
@@ -59,8 +67,8 @@ pub fn kernel_source() -> String {
     )
 }
 
-/// Sources of the arithmetic and the permutation alone, for the host-compiler unit test.
-#[cfg(test)]
+/// Sources of the arithmetic, the permutation and the gates' evaluators, for the host-compiled
+/// checks (`host_check`, the `host_compiled` test).
 pub(crate) fn device_functions_source() -> String {
     format!(
         "{GOLDILOCKS}\n{}\n{POSEIDON}\n{QUOTIENT_FNS}\n",

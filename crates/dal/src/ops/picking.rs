@@ -63,6 +63,30 @@ async fn proofs_of(
         .await?)
 }
 
+/// A leaf or node witness-job pick and, read in the same transaction, the successful prover
+/// jobs the picked row aggregates: `aggregated` names their (chain, batch, round, circuit,
+/// depth).
+async fn pick_with_proofs<R>(
+    pool: &Pool,
+    statement: &str,
+    version: ProtocolSemanticVersion,
+    picked_by: &str,
+    aggregated: impl FnOnce(&R) -> (i64, i64, i64, i64, i64),
+) -> DalResult<Option<(R, Vec<ProofRow>)>>
+where
+    R: for<'r> sqlx::FromRow<'r, <super::Db as sqlx::Database>::Row> + Send + Unpin,
+{
+    let mut tx = begin_write(pool).await?;
+    let Some(row) = pick_row::<R>(&mut tx, statement, version, picked_by).await? else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    let (chain_id, batch_number, round, circuit_id, depth) = aggregated(&row);
+    let proofs = proofs_of(&mut tx, chain_id, batch_number, round, circuit_id, depth).await?;
+    tx.commit().await?;
+    Ok(Some((row, proofs)))
+}
+
 pub(crate) async fn pick_basic_witness_job(
     pool: &Pool,
     version: ProtocolSemanticVersion,
@@ -87,23 +111,19 @@ pub(crate) async fn pick_leaf_witness_job(
     picked_by: &str,
 ) -> DalResult<Option<LeafWitnessJob>> {
     const T: &str = "leaf_witness_jobs";
-    let mut tx = begin_write(pool).await?;
-    let Some(row) =
-        pick_row::<LeafJobRow>(&mut tx, sql::PICK_LEAF_WITNESS_JOB, version, picked_by).await?
+    // A leaf aggregates the basic proofs (round 0) of its type.
+    let aggregated = |r: &LeafJobRow| (r.meta.chain_id, r.meta.batch_number, 0, r.circuit_id, 0);
+    let Some((row, proofs)) = pick_with_proofs(
+        pool,
+        sql::PICK_LEAF_WITNESS_JOB,
+        version,
+        picked_by,
+        aggregated,
+    )
+    .await?
     else {
-        tx.commit().await?;
         return Ok(None);
     };
-    let proofs = proofs_of(
-        &mut tx,
-        row.meta.chain_id,
-        row.meta.batch_number,
-        0,
-        row.circuit_id,
-        0,
-    )
-    .await?;
-    tx.commit().await?;
     Ok(Some(LeafWitnessJob {
         id: LeafJobId(row.id),
         circuit_id: circuit_col(T, row.circuit_id)?,
@@ -128,29 +148,32 @@ pub(crate) async fn pick_node_witness_job(
     picked_by: &str,
 ) -> DalResult<Option<NodeWitnessJob>> {
     const T: &str = "node_witness_jobs";
-    let mut tx = begin_write(pool).await?;
-    let Some(row) =
-        pick_row::<NodeJobRow>(&mut tx, sql::PICK_NODE_WITNESS_JOB, version, picked_by).await?
+    // Depth 0 aggregates the leaf proofs of its type; depth d the node proofs of depth d - 1.
+    let aggregated = |r: &NodeJobRow| {
+        let (round, depth) = if r.depth == 0 {
+            (1, 0)
+        } else {
+            (2, r.depth - 1)
+        };
+        (
+            r.meta.chain_id,
+            r.meta.batch_number,
+            round,
+            r.circuit_id,
+            depth,
+        )
+    };
+    let Some((row, proofs)) = pick_with_proofs(
+        pool,
+        sql::PICK_NODE_WITNESS_JOB,
+        version,
+        picked_by,
+        aggregated,
+    )
+    .await?
     else {
-        tx.commit().await?;
         return Ok(None);
     };
-    // Depth 0 aggregates the leaf proofs of its type; depth d the node proofs of depth d - 1.
-    let (round, depth) = if row.depth == 0 {
-        (1, 0)
-    } else {
-        (2, row.depth - 1)
-    };
-    let proofs = proofs_of(
-        &mut tx,
-        row.meta.chain_id,
-        row.meta.batch_number,
-        round,
-        row.circuit_id,
-        depth,
-    )
-    .await?;
-    tx.commit().await?;
     Ok(Some(NodeWitnessJob {
         id: NodeJobId(row.id),
         circuit_id: circuit_col(T, row.circuit_id)?,

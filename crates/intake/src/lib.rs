@@ -26,6 +26,9 @@
 //!    `witness_inputs/{chain}/{batch}/`. It is not deleted: a concurrent submission of the same
 //!    content could be about to reference it, and telling the two apart needs the database.
 
+// The unit tests link the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
+
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -41,20 +44,30 @@ use zkfleet_types::{JobStatus, L1BatchId, ProtocolSemanticVersion, ProtocolVersi
 /// the submitter's to fix (HTTP 422 at the gateway).
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
+    /// No bytes at all.
     #[error("witness_input is empty")]
     Empty,
+    /// The bytes do not decode as a witness input, or its pre-state's root is not the batch's
+    /// previous state root.
     #[error("witness_input is not a valid witness input: {0}")]
     Malformed(#[source] WitnessInputError),
+    /// The input is a valid witness input of another batch than the one named.
     #[error("witness_input holds {found}, not {submitted}")]
     WrongBatch {
+        /// The batch the submitter named.
         submitted: L1BatchId,
+        /// The batch the input holds.
         found: L1BatchId,
     },
+    /// The batch has no operations: there is no circuit to prove.
     #[error("{0} has no operations: there is nothing to prove")]
     NoOperations(L1BatchId),
+    /// Native execution rejected the batch: a rule the circuits would refuse too.
     #[error("{batch} is invalid: {source}")]
     Invalid {
+        /// The batch.
         batch: L1BatchId,
+        /// The executor's error, naming the operation and the broken rule.
         #[source]
         source: ExecutionError,
     },
@@ -63,7 +76,9 @@ pub enum InputError {
 /// A witness input that passed every check of [`check_witness_input`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckedInput {
+    /// The batch the input holds (the one the submitter named).
     pub batch: L1BatchId,
+    /// How many operations the batch has (for logs).
     pub operations: usize,
     /// SHA-256 of the input's bytes: its key in the store and its identity in the database.
     pub digest: ContentDigest,
@@ -117,6 +132,8 @@ pub fn unwrap_stored_input(bytes: &[u8]) -> Result<&[u8], codec::DecodeError> {
 pub struct Submission<'a> {
     /// The batch the submitter names (checked against the input's own label).
     pub batch: L1BatchId,
+    /// The protocol version to prove it under; must already be in the database (or be
+    /// registered by [`submit_checked`]).
     pub protocol_version: ProtocolSemanticVersion,
     /// The raw witness input (`ZKWI…`).
     pub witness_input: &'a [u8],
@@ -130,9 +147,15 @@ pub struct Submission<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Accepted {
     /// This submission won: its input is stored and the batch is queued.
-    Inserted { input: CheckedInput, key: ObjectKey },
+    Inserted {
+        /// The checked input.
+        input: CheckedInput,
+        /// Where the input is stored.
+        key: ObjectKey,
+    },
     /// The batch was already in the fleet with this very input and version: nothing changed.
     AlreadyKnown {
+        /// The checked input (the same as the stored one).
         input: CheckedInput,
         /// The state of the batch's basic witness job.
         status: JobStatus,
@@ -140,10 +163,12 @@ pub enum Accepted {
 }
 
 impl Accepted {
+    /// Whether this submission queued the batch (the gateway's `newly_inserted`).
     pub fn newly_inserted(&self) -> bool {
         matches!(self, Self::Inserted { .. })
     }
 
+    /// The checked input, whichever way the submission was accepted.
     pub fn input(&self) -> &CheckedInput {
         match self {
             Self::Inserted { input, .. } | Self::AlreadyKnown { input, .. } => input,
@@ -157,27 +182,45 @@ pub enum IntakeError {
     /// The input can never be proven as this batch.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// The batch is already in the fleet with another input (another digest): the first
+    /// submission stands.
     #[error("{batch} was already submitted with a different witness_input")]
-    ConflictingInput { batch: L1BatchId },
+    ConflictingInput {
+        /// The batch.
+        batch: L1BatchId,
+    },
+    /// The batch is already in the fleet under another protocol version.
     #[error("{batch} was already submitted under protocol version {stored}, not {given}")]
     ConflictingVersion {
+        /// The batch.
         batch: L1BatchId,
+        /// The version its row carries.
         stored: ProtocolSemanticVersion,
+        /// The version this submission named.
         given: ProtocolSemanticVersion,
     },
+    /// The submission names a protocol version the database does not know.
     #[error("unknown protocol version {0}: insert it first (`zkfleet insert-version`)")]
     UnknownProtocolVersion(ProtocolSemanticVersion),
     /// The row of a known batch names a blob that is not a witness input key.
     #[error("{batch}: its row names {key:?}, which is not a witness input key")]
-    BadRowKey { batch: L1BatchId, key: String },
+    BadRowKey {
+        /// The batch.
+        batch: L1BatchId,
+        /// The blob key its row holds.
+        key: String,
+    },
     /// The database knows the version to register with other digests: an operator error (the
     /// fleet's configuration), not the submitter's.
     #[error("this fleet's keys disagree with the job database: {0}")]
     FleetVersionConflict(#[source] DalError),
+    /// The job database failed.
     #[error("job database: {0}")]
     Dal(#[source] DalError),
+    /// The object store failed.
     #[error("object store: {0}")]
     Store(#[from] StoreError),
+    /// The blocking task that checks the input panicked or was cancelled.
     #[error("checking the input: {0}")]
     Join(String),
 }

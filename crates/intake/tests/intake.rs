@@ -2,6 +2,9 @@
 //! a local-directory store (the races across processes are the gateway's and the DAL's
 //! conformance suites).
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use chrono::Utc;
 use zkfleet_dal::Dal;
 use zkfleet_intake::{

@@ -1,12 +1,12 @@
 //! Configuration of a circuit prover process (`[circuit_prover]`).
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use zkfleet_circuits::recursion::{CompressionProfile, MAX_ARITY};
 use zkfleet_circuits::{BasicGeometry, ProvingConfiguration};
 use zkfleet_dal::HeavySet;
+use zkfleet_runner::check_idle_backoff_ms;
 use zkfleet_types::{AggregationRound, CircuitId, ProtocolSemanticVersion};
 
 use crate::error::ProverError;
@@ -290,18 +290,8 @@ impl ProverConfig {
                 "max_batch must be at least 1 (1: one job per statement)".into(),
             ));
         }
-        if self.idle_backoff_initial_ms == 0 {
-            return Err(ProverError::Config(
-                "idle_backoff_initial_ms must be at least 1 (0 is a busy loop on the database)"
-                    .into(),
-            ));
-        }
-        if self.idle_backoff_max_ms < self.idle_backoff_initial_ms {
-            return Err(ProverError::Config(format!(
-                "idle_backoff_max_ms ({}) is below idle_backoff_initial_ms ({})",
-                self.idle_backoff_max_ms, self.idle_backoff_initial_ms
-            )));
-        }
+        check_idle_backoff_ms(self.idle_backoff_initial_ms, self.idle_backoff_max_ms)
+            .map_err(|e| ProverError::Config(e.to_string()))?;
         if matches!(&self.picked_by, Some(name) if name.trim().is_empty()) {
             return Err(ProverError::Config("picked_by is empty".into()));
         }
@@ -335,14 +325,6 @@ impl ProverConfig {
     /// The heavy set as the job database takes it.
     pub fn heavy_set(&self) -> HeavySet {
         HeavySet::new(self.heavy_circuits.iter().map(|h| (h.round, h.circuit)))
-    }
-
-    pub fn idle_backoff_initial(&self) -> Duration {
-        Duration::from_millis(self.idle_backoff_initial_ms)
-    }
-
-    pub fn idle_backoff_max(&self) -> Duration {
-        Duration::from_millis(self.idle_backoff_max_ms)
     }
 
     /// `picked_by`, or `circuit-prover@{hostname}-{pid}` so an operator can find the process holding a job.

@@ -99,10 +99,9 @@ pub async fn run(
 
     let generator = |class: ProverJobClass, name: &'static str, label: &'static str, workers| {
         let runner_config = JobRunnerConfig {
-            idle_backoff_initial: config.idle_backoff_initial(),
-            idle_backoff_max: config.idle_backoff_max(),
             pick_batch: config.max_batch,
             ..JobRunnerConfig::new(name, workers)
+                .with_idle_backoff_ms(config.idle_backoff_initial_ms, config.idle_backoff_max_ms)
         };
         JobRunner::new(
             WvgPicker {

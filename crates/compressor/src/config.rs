@@ -1,11 +1,11 @@
 //! Configuration of a compressor process (`[compressor]`).
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use zkfleet_circuits::recursion::{CompressionProfile, MAX_ARITY};
 use zkfleet_circuits::{BasicGeometry, ProvingConfiguration};
+use zkfleet_runner::check_idle_backoff_ms;
 use zkfleet_types::ProtocolSemanticVersion;
 
 use crate::error::CompressorError;
@@ -94,18 +94,8 @@ impl CompressorConfig {
                 self.arity
             )));
         }
-        if self.idle_backoff_initial_ms == 0 {
-            return Err(CompressorError::Config(
-                "idle_backoff_initial_ms must be at least 1 (0 is a busy loop on the database)"
-                    .into(),
-            ));
-        }
-        if self.idle_backoff_max_ms < self.idle_backoff_initial_ms {
-            return Err(CompressorError::Config(format!(
-                "idle_backoff_max_ms ({}) is below idle_backoff_initial_ms ({})",
-                self.idle_backoff_max_ms, self.idle_backoff_initial_ms
-            )));
-        }
+        check_idle_backoff_ms(self.idle_backoff_initial_ms, self.idle_backoff_max_ms)
+            .map_err(|e| CompressorError::Config(e.to_string()))?;
         if matches!(&self.picked_by, Some(name) if name.trim().is_empty()) {
             return Err(CompressorError::Config("picked_by is empty".into()));
         }
@@ -121,14 +111,6 @@ impl CompressorConfig {
             arity: self.arity,
             compression: self.compression,
         }
-    }
-
-    pub fn idle_backoff_initial(&self) -> Duration {
-        Duration::from_millis(self.idle_backoff_initial_ms)
-    }
-
-    pub fn idle_backoff_max(&self) -> Duration {
-        Duration::from_millis(self.idle_backoff_max_ms)
     }
 
     /// `picked_by`, or `compressor@{hostname}-{pid}` so an operator can find the process
@@ -152,7 +134,7 @@ mod tests {
         );
         assert_eq!(config.arity, 2);
         assert_eq!(config.compression, CompressionProfile::Standard);
-        assert_eq!(config.idle_backoff_initial(), Duration::from_secs(1));
+        assert_eq!(config.idle_backoff_initial_ms, 1000);
         config.validate().expect("defaults are valid");
         assert!(!config.worker_name().is_empty());
     }

@@ -133,11 +133,8 @@ pub async fn run_with_circuits(
         .digest();
     check_protocol_version(&dal, config.protocol_version, final_vk_digest).await?;
     let picked_by = config.worker_name();
-    let runner_config = JobRunnerConfig {
-        idle_backoff_initial: config.idle_backoff_initial(),
-        idle_backoff_max: config.idle_backoff_max(),
-        ..JobRunnerConfig::new(RUNNER, 1)
-    };
+    let runner_config = JobRunnerConfig::new(RUNNER, 1)
+        .with_idle_backoff_ms(config.idle_backoff_initial_ms, config.idle_backoff_max_ms);
     // One job at a time: the compression chain already uses every core.
     // Idle, the compressor waits for compression jobs to be announced (docs/database.md).
     let wake = dal.job_wakeups(zkfleet_dal::JobTable::CompressionJobs);

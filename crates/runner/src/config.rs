@@ -59,6 +59,15 @@ impl JobRunnerConfig {
         self.channel_capacity.max(self.save_batch)
     }
 
+    /// This configuration with the idle backoff a component's configuration section gives in
+    /// milliseconds (`idle_backoff_initial_ms`, `idle_backoff_max_ms`; checked by
+    /// [`check_idle_backoff_ms`]).
+    pub fn with_idle_backoff_ms(mut self, initial_ms: u64, max_ms: u64) -> Self {
+        self.idle_backoff_initial = Duration::from_millis(initial_ms);
+        self.idle_backoff_max = Duration::from_millis(max_ms);
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.workers == 0 {
             return Err(ConfigError::NoWorkers {
@@ -113,4 +122,59 @@ pub enum ConfigError {
         /// The runner's name.
         runner: String,
     },
+}
+
+/// An idle backoff, as a component's configuration section gives it, that cannot work. Its
+/// message names the settings, so an operator knows which line of the file to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdleBackoffError {
+    /// A first wait of zero: the picker would poll the job database in a busy loop.
+    #[error("idle_backoff_initial_ms must be at least 1 (0 is a busy loop on the database)")]
+    Zero,
+    /// A ceiling below the first wait.
+    #[error("idle_backoff_max_ms ({max_ms}) is below idle_backoff_initial_ms ({initial_ms})")]
+    BelowInitial {
+        /// The configured first wait.
+        initial_ms: u64,
+        /// The configured ceiling.
+        max_ms: u64,
+    },
+}
+
+/// Checks the idle backoff of a job-picking component's configuration (`idle_backoff_initial_ms`,
+/// `idle_backoff_max_ms`) when the configuration is read, before any runner is built: every
+/// component that picks jobs (witness generator, circuit prover, compressor) refuses the same
+/// settings with the same words.
+pub fn check_idle_backoff_ms(initial_ms: u64, max_ms: u64) -> Result<(), IdleBackoffError> {
+    if initial_ms == 0 {
+        return Err(IdleBackoffError::Zero);
+    }
+    if max_ms < initial_ms {
+        return Err(IdleBackoffError::BelowInitial { initial_ms, max_ms });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_backoffs_in_milliseconds_are_checked_and_applied() {
+        assert_eq!(check_idle_backoff_ms(1000, 5000), Ok(()));
+        assert_eq!(check_idle_backoff_ms(5, 5), Ok(()));
+        assert_eq!(check_idle_backoff_ms(0, 5000), Err(IdleBackoffError::Zero));
+        assert_eq!(
+            check_idle_backoff_ms(20, 10),
+            Err(IdleBackoffError::BelowInitial {
+                initial_ms: 20,
+                max_ms: 10
+            })
+        );
+        let config = JobRunnerConfig::new("test", 1).with_idle_backoff_ms(50, 200);
+        assert_eq!(
+            (config.idle_backoff_initial, config.idle_backoff_max),
+            (Duration::from_millis(50), Duration::from_millis(200))
+        );
+    }
 }

@@ -33,7 +33,7 @@ pub mod periodic;
 pub mod traits;
 pub mod worker;
 
-pub use config::{ConfigError, JobRunnerConfig};
+pub use config::{check_idle_backoff_ms, ConfigError, IdleBackoffError, JobRunnerConfig};
 pub use job_runner::{JobRunner, RunReport};
 pub use periodic::{PeriodicTask, PeriodicTaskRunner, TaskRunCounts};
 pub use tokio_util::sync::CancellationToken;

@@ -256,6 +256,21 @@ where
     }
 }
 
+/// Runs `body` on a fresh database of `backend` (named after `prefix` on PostgreSQL, with a
+/// pool of at most `max_connections`), then drops the database whether the body passes or
+/// panics, and re-raises its panic.
+pub async fn with_fresh_db<F, Fut>(backend: Backend, prefix: &str, max_connections: u32, body: F)
+where
+    F: FnOnce(Arc<TestDb>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let options = PoolOptions {
+        max_connections,
+        ..PoolOptions::default()
+    };
+    with_db(TestDb::new(backend, prefix, &options).await, body).await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

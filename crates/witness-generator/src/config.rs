@@ -1,12 +1,10 @@
 //! `[witness_generator]` configuration: which rounds run, for which protocol version, the
 //! shape of the proof tree (geometry, arity), and how hard a job may push the object store.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 use zkfleet_circuits::recursion::MAX_ARITY;
 use zkfleet_circuits::BasicGeometry;
-use zkfleet_runner::JobRunnerConfig;
+use zkfleet_runner::{check_idle_backoff_ms, IdleBackoffError, JobRunnerConfig};
 use zkfleet_types::{AggregationRound, ProtocolSemanticVersion};
 
 /// Rounds whose witness generator this build has (all five). A round missing here would be
@@ -88,8 +86,8 @@ pub enum ConfigError {
     Geometry(String),
     #[error("arity {0} is outside 2..={MAX_ARITY} (proofs aggregated per leaf and per node)")]
     Arity(u32),
-    #[error("idle backoff: initial {initial_ms} ms must be ≥ 1 and ≤ the maximum {max_ms} ms")]
-    IdleBackoff { initial_ms: u64, max_ms: u64 },
+    #[error(transparent)]
+    IdleBackoff(#[from] IdleBackoffError),
     #[error(transparent)]
     Runner(#[from] zkfleet_runner::ConfigError),
 }
@@ -126,24 +124,15 @@ impl WitnessGeneratorConfig {
         if !(2..=MAX_ARITY).contains(&(self.arity as usize)) {
             return Err(ConfigError::Arity(self.arity));
         }
-        if self.idle_backoff_initial_ms == 0
-            || self.idle_backoff_initial_ms > self.idle_backoff_max_ms
-        {
-            return Err(ConfigError::IdleBackoff {
-                initial_ms: self.idle_backoff_initial_ms,
-                max_ms: self.idle_backoff_max_ms,
-            });
-        }
+        check_idle_backoff_ms(self.idle_backoff_initial_ms, self.idle_backoff_max_ms)?;
         Ok(())
     }
 
     /// The runner configuration of one round: one worker, as ZKsync (a job is already parallel
     /// inside: its uploads and proof reads), named `witness_generator_{round}` in metrics.
     pub fn runner_config(&self, round: AggregationRound) -> JobRunnerConfig {
-        let mut config = JobRunnerConfig::new(format!("witness_generator_{}", round.name()), 1);
-        config.idle_backoff_initial = Duration::from_millis(self.idle_backoff_initial_ms);
-        config.idle_backoff_max = Duration::from_millis(self.idle_backoff_max_ms);
-        config
+        JobRunnerConfig::new(format!("witness_generator_{}", round.name()), 1)
+            .with_idle_backoff_ms(self.idle_backoff_initial_ms, self.idle_backoff_max_ms)
     }
 }
 

@@ -5,7 +5,7 @@
 //! `prover_jobs/{chain}/{batch}/leaf/{circuit}/0/{chunk}.bin`; inserts the round-1 prover jobs
 //! and tells the type's node job of depth 0 how many leaf proofs to wait for.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use zkfleet_circuits::basic::ClosedFormInputs;
 use zkfleet_circuits::pipeline::{leaf_job_witnesses, AggregationWitness};
@@ -54,15 +54,13 @@ impl WitnessRound for LeafRound {
     }
 
     fn meta(&self, job: &LeafWitnessJob) -> AggregationJobMeta {
-        AggregationJobMeta {
-            job: JobRef::LeafWitness(job.id),
-            batch: job.meta.batch,
-            round: Self::ROUND,
-            circuit: job.circuit_id,
-            depth: 0,
-            attempts: job.meta.attempts,
-            picked_at: Instant::now(),
-        }
+        AggregationJobMeta::picked(
+            Self::ROUND,
+            JobRef::LeafWitness(job.id),
+            &job.meta,
+            job.circuit_id,
+            0,
+        )
     }
 
     async fn load(
@@ -125,12 +123,8 @@ impl WitnessRound for LeafRound {
         loaded: LoadedLeaf,
         _meta: &AggregationJobMeta,
     ) -> Result<Vec<AggregationWitness>, AggregationError> {
-        leaf_job_witnesses(&loaded.closed_forms, loaded.proofs, self.arity as usize).map_err(
-            |source| AggregationError::Build {
-                round: Self::ROUND,
-                source: Box::new(source),
-            },
-        )
+        leaf_job_witnesses(&loaded.closed_forms, loaded.proofs, self.arity as usize)
+            .map_err(AggregationError::building(Self::ROUND))
     }
 
     async fn complete(

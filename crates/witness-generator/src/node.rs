@@ -8,7 +8,7 @@
 //! inserts the round-2 prover jobs at this depth — one job is the type's final node proof,
 //! more make the database create the job of depth + 1.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use zkfleet_circuits::pipeline::{node_job_witnesses, AggregationWitness, NodeChildren};
 use zkfleet_dal::{
@@ -57,15 +57,13 @@ impl WitnessRound for NodeRound {
     }
 
     fn meta(&self, job: &NodeWitnessJob) -> AggregationJobMeta {
-        AggregationJobMeta {
-            job: JobRef::NodeWitness(job.id),
-            batch: job.meta.batch,
-            round: Self::ROUND,
-            circuit: job.circuit_id,
-            depth: job.depth,
-            attempts: job.meta.attempts,
-            picked_at: Instant::now(),
-        }
+        AggregationJobMeta::picked(
+            Self::ROUND,
+            JobRef::NodeWitness(job.id),
+            &job.meta,
+            job.circuit_id,
+            job.depth,
+        )
     }
 
     async fn load(
@@ -130,10 +128,7 @@ impl WitnessRound for NodeRound {
             loaded.proofs,
             self.arity as usize,
         )
-        .map_err(|source| AggregationError::Build {
-            round: Self::ROUND,
-            source: Box::new(source),
-        })
+        .map_err(AggregationError::building(Self::ROUND))
     }
 
     async fn complete(

@@ -6,7 +6,7 @@
 //! their constant closed form. Writes the tip witness under
 //! `prover_jobs/{chain}/{batch}/recursion_tip/255/0/0.bin` and inserts the round-3 prover job.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use zkfleet_circuits::pipeline::{tip_job_witness, AggregationWitness, TypeSummary};
 use zkfleet_dal::{
@@ -55,15 +55,13 @@ impl WitnessRound for RecursionTipRound {
     }
 
     fn meta(&self, job: &RecursionTipWitnessJob) -> AggregationJobMeta {
-        AggregationJobMeta {
-            job: JobRef::RecursionTipWitness(job.meta.batch),
-            batch: job.meta.batch,
-            round: Self::ROUND,
-            circuit: CircuitId::RECURSION_TIP,
-            depth: 0,
-            attempts: job.meta.attempts,
-            picked_at: Instant::now(),
-        }
+        AggregationJobMeta::picked(
+            Self::ROUND,
+            JobRef::RecursionTipWitness(job.meta.batch),
+            &job.meta,
+            CircuitId::RECURSION_TIP,
+            0,
+        )
     }
 
     async fn load(
@@ -128,13 +126,8 @@ impl WitnessRound for RecursionTipRound {
         loaded: LoadedTip,
         _meta: &AggregationJobMeta,
     ) -> Result<Vec<AggregationWitness>, AggregationError> {
-        let witness =
-            tip_job_witness(&loaded.types, loaded.final_node_proofs).map_err(|source| {
-                AggregationError::Build {
-                    round: Self::ROUND,
-                    source: Box::new(source),
-                }
-            })?;
+        let witness = tip_job_witness(&loaded.types, loaded.final_node_proofs)
+            .map_err(AggregationError::building(Self::ROUND))?;
         Ok(vec![witness])
     }
 

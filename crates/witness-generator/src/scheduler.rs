@@ -6,7 +6,7 @@
 //! whose proof the compressor compresses.
 
 use std::slice;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use zkfleet_circuits::pipeline::{scheduler_job_witness, AggregationWitness, TypeSummary};
 use zkfleet_dal::{
@@ -46,15 +46,13 @@ impl WitnessRound for SchedulerRound {
     }
 
     fn meta(&self, job: &SchedulerWitnessJob) -> AggregationJobMeta {
-        AggregationJobMeta {
-            job: JobRef::SchedulerWitness(job.meta.batch),
-            batch: job.meta.batch,
-            round: Self::ROUND,
-            circuit: CircuitId::SCHEDULER,
-            depth: 0,
-            attempts: job.meta.attempts,
-            picked_at: Instant::now(),
-        }
+        AggregationJobMeta::picked(
+            Self::ROUND,
+            JobRef::SchedulerWitness(job.meta.batch),
+            &job.meta,
+            CircuitId::SCHEDULER,
+            0,
+        )
     }
 
     async fn load(

@@ -47,6 +47,14 @@ pub enum AggregationError {
 }
 
 impl AggregationError {
+    /// Wraps the circuits crate's refusal to build `round`'s witnesses (for `map_err`).
+    pub fn building(round: AggregationRound) -> impl FnOnce(PipelineError) -> Self {
+        move |source| Self::Build {
+            round,
+            source: Box::new(source),
+        }
+    }
+
     pub fn failure_kind(&self) -> FailureKind {
         match self {
             Self::KeyMismatch { .. } | Self::Inconsistent(_) => FailureKind::Permanent,

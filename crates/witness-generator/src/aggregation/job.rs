@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Instant;
 
-use zkfleet_dal::JobRef;
+use zkfleet_dal::{JobMeta, JobRef};
 use zkfleet_store::ObjectKey;
 use zkfleet_types::{AggregationRound, CircuitId, L1BatchId};
 
@@ -28,6 +28,27 @@ pub struct AggregationJobMeta {
 }
 
 impl AggregationJobMeta {
+    /// A job of `round` just picked: its row `job`, the batch and attempts its row's common
+    /// columns give, and the (circuit, depth) of the prover jobs it will insert. Its
+    /// `time_taken` starts now.
+    pub fn picked(
+        round: AggregationRound,
+        job: JobRef,
+        row: &JobMeta,
+        circuit: CircuitId,
+        depth: u32,
+    ) -> Self {
+        Self {
+            job,
+            batch: row.batch,
+            round,
+            circuit,
+            depth,
+            attempts: row.attempts,
+            picked_at: Instant::now(),
+        }
+    }
+
     /// The deterministic key of the job's `sequence`-th witness: a re-executed job overwrites
     /// the same blobs, and the prover job's row gives the key back (`ProverJobMeta`).
     pub fn witness_key(&self, sequence: u32) -> ObjectKey {

@@ -14,7 +14,9 @@ use crate::error::ProverError;
 /// One (round, circuit) of the heavy set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeavyCircuit {
+    /// The round of the prover jobs.
     pub round: AggregationRound,
+    /// Their circuit (a basic type for rounds 0 to 2).
     pub circuit: CircuitId,
 }
 
@@ -79,6 +81,8 @@ pub struct ProverConfig {
     /// First wait of a generator that found no job; doubles up to the maximum.
     #[serde(default = "default_idle_initial_ms")]
     pub idle_backoff_initial_ms: u64,
+    /// Ceiling of a generator's idle wait (with wake-ups on PostgreSQL it is only the safety
+    /// poll's floor, docs/store-and-runner.md "Wake-ups").
     #[serde(default = "default_idle_max_ms")]
     pub idle_backoff_max_ms: u64,
     /// Recorded in `picked_by` of every job this process picks.
@@ -172,6 +176,7 @@ pub const MEMORY_FOR_CIRCUITS: u64 = 5 << 29;
 /// What the host offers, for the defaults that depend on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HostSizing {
+    /// Cores this process may use (available parallelism).
     pub cores: usize,
     /// Memory available to new work (`MemAvailable`), `None` where it cannot be read.
     pub available_memory: Option<u64>,

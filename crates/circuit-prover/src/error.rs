@@ -19,11 +19,21 @@ pub enum ProverError {
 
     /// The job's circuit blob key is not a circuit witness key.
     #[error("circuit blob key {key:?} is not a circuit witness key: {reason}")]
-    BadBlobKey { key: String, reason: String },
+    BadBlobKey {
+        /// The key as the job row gives it.
+        key: String,
+        /// Why it is not a circuit witness key.
+        reason: String,
+    },
 
     /// The job's circuit blob key names another circuit than the job row.
     #[error("circuit blob key {key:?} does not match the job row: {reason}")]
-    BlobKeyMismatch { key: String, reason: String },
+    BlobKeyMismatch {
+        /// The key as the job row gives it.
+        key: String,
+        /// Which part (batch, round, circuit, depth, sequence) differs from the row.
+        reason: String,
+    },
 
     /// The circuit blob could not be loaded (missing, corrupt, backend failure).
     #[error("loading the circuit blob failed: {0}")]
@@ -36,7 +46,9 @@ pub enum ProverError {
         name = circuit.name()
     )]
     NotRegistered {
+        /// The job's round.
         round: AggregationRound,
+        /// The job's circuit.
         circuit: CircuitId,
     },
 
@@ -44,7 +56,9 @@ pub enum ProverError {
     /// verify, broken continuity), or proving/verification failed.
     #[error("{stage}: {source}")]
     Pipeline {
+        /// What was being done ("proving and verifying", …).
         stage: &'static str,
+        /// The circuits crate's error.
         #[source]
         source: PipelineError,
     },
@@ -56,7 +70,9 @@ pub enum ProverError {
     /// Loading (or building) the circuits of the configuration at start failed.
     #[error("loading the circuits of {configuration} failed: {source}")]
     LoadCircuits {
+        /// The proving configuration (geometry, arity, compression) whose circuits failed.
         configuration: String,
+        /// The keystore's error.
         #[source]
         source: CircuitError,
     },
@@ -77,8 +93,11 @@ pub enum ProverError {
          keys_dir)"
     )]
     FinalKeyMismatch {
+        /// The protocol version this process serves.
         version: ProtocolSemanticVersion,
+        /// The final verifying-key digest its row records.
         recorded: VkDigest,
+        /// The digest of the final key the loaded circuits make.
         loaded: VkDigest,
     },
 
@@ -102,13 +121,20 @@ pub enum ProverError {
     /// job is retried (`crate::backend`).
     #[error("GPU prover failed while {stage}: {message}")]
     Gpu {
+        /// What the GPU prover was doing.
         stage: &'static str,
+        /// The driver's or the kernel's message.
         message: String,
     },
 
     /// A runner task ended abnormally.
     #[error("runner {runner} ended abnormally: {reason}")]
-    RunnerDied { runner: String, reason: String },
+    RunnerDied {
+        /// Which runner (or which task of one).
+        runner: String,
+        /// Its join error.
+        reason: String,
+    },
 }
 
 impl ProverError {

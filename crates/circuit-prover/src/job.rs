@@ -14,11 +14,18 @@ use crate::error::ProverError;
 /// What identifies a picked prover job through witness-vector generation, proving and saving.
 #[derive(Debug, Clone)]
 pub struct ProverJobMeta {
+    /// The prover job's row (and its proof's key: `proofs/{chain}/{id}.bin`).
     pub id: ProverJobId,
+    /// The batch the proof belongs to.
     pub batch: L1BatchId,
+    /// The round of the circuit proven.
     pub round: AggregationRound,
+    /// The circuit proven: which registered prover takes the job.
     pub circuit: CircuitId,
+    /// Node depth (0 outside the node round).
     pub depth: u32,
+    /// Position among the jobs of its (batch, round, circuit, depth): the order the next
+    /// round aggregates the proofs in.
     pub sequence: u32,
     /// Attempts so far, this pick included.
     pub attempts: u32,
@@ -30,6 +37,8 @@ pub struct ProverJobMeta {
 }
 
 impl ProverJobMeta {
+    /// The identity of `job`, just picked by the generator runner named `picked_by_runner`:
+    /// its `time_taken` starts now.
     pub fn from_job(job: &ProverJob, picked_by_runner: &'static str) -> Self {
         Self {
             id: job.id,

@@ -28,6 +28,9 @@
 //!
 //! Operator documentation: `docs/circuit-prover.md`.
 
+// The unit tests link the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
+
 pub mod backend;
 mod completion;
 pub mod config;

@@ -16,21 +16,31 @@ use std::time::Duration;
 
 use crate::job::ProverJobMeta;
 
+/// Prover jobs finished, by `round`, `circuit` and `outcome` ([`Outcome`]).
 pub const JOBS_TOTAL: &str = "zkfleet_prover_jobs_total";
+/// Decoding a job's witness and generating its witness vector.
 pub const WITNESS_VECTOR_SECONDS: &str = "zkfleet_witness_vector_seconds";
+/// Proving a job and verifying its proof.
 pub const PROVE_SECONDS: &str = "zkfleet_prove_seconds";
+/// How long a finished witness vector waited for the prover (back-pressure).
 pub const CHANNEL_WAIT_SECONDS: &str = "zkfleet_prover_channel_wait_seconds";
+/// Size of each stored proof.
 pub const PROOF_BYTES: &str = "zkfleet_proof_bytes";
 
 /// How a job ended, as the `outcome` label says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
+    /// The proof was stored and the job completed.
     Successful,
+    /// The job was marked failed (or failed permanently) with its cause.
     Failed,
+    /// The job was no longer in progress when this process finished it: requeued after a
+    /// timeout and completed by another prover, so nothing was recorded.
     NotInProgress,
 }
 
 impl Outcome {
+    /// The `outcome` label's value.
     pub fn label(self) -> &'static str {
         match self {
             Self::Successful => "successful",

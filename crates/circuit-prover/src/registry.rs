@@ -59,6 +59,8 @@ pub struct BatchCircuitProver {
 }
 
 impl BatchCircuitProver {
+    /// The prover of `circuit` in `round` out of the loaded `circuits` (shared by every
+    /// prover of the registry: circuit data is loaded once per process).
     pub fn new(circuits: Arc<BatchCircuits>, round: AggregationRound, circuit: CircuitId) -> Self {
         Self {
             circuits,
@@ -67,10 +69,12 @@ impl BatchCircuitProver {
         }
     }
 
+    /// The round whose jobs this prover takes.
     pub fn round(&self) -> AggregationRound {
         self.round
     }
 
+    /// The circuit whose jobs this prover takes.
     pub fn circuit(&self) -> CircuitId {
         self.circuit
     }
@@ -261,6 +265,8 @@ impl CircuitRegistry {
         self.load_time
     }
 
+    /// Whether no (round, circuit) is registered: such a process could prove nothing, and
+    /// `run` refuses to start it.
     pub fn is_empty(&self) -> bool {
         self.provers.is_empty()
     }

@@ -32,9 +32,11 @@ use crate::prover::{ProofPools, ProverExecutor, ProverPicker, ProverSaver};
 use crate::registry::CircuitRegistry;
 use crate::wvg::{WvgExecutor, WvgPicker, WvgSaver};
 
-/// Runner names (the `runner` label of the runner metrics).
+/// The heavy witness-vector generators' runner (the `runner` label of the runner metrics).
 pub const HEAVY_RUNNER: &str = "circuit_prover_wvg_heavy";
+/// The light witness-vector generators' runner.
 pub const LIGHT_RUNNER: &str = "circuit_prover_wvg_light";
+/// The prover stage's runner.
 pub const PROVER_RUNNER: &str = "circuit_prover";
 
 /// What each runner did, returned when the prover stops.
@@ -44,6 +46,7 @@ pub struct RunSummary {
     pub heavy: Option<RunReport<ProverJobMeta>>,
     /// `None` when configured with no light generators.
     pub light: Option<RunReport<ProverJobMeta>>,
+    /// The prover stage's report.
     pub prover: RunReport<ProverJobMeta>,
 }
 

@@ -5,6 +5,9 @@
 //! check refuses a protocol version whose final verifying-key digest is not that of the loaded
 //! circuits, and a protocol version missing from the database.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 
 use std::time::Duration;

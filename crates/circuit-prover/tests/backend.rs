@@ -14,6 +14,9 @@
 //! - The GPU's quotient kernel, compiled for the host, equals the CPU prover on our circuits, and
 //!   every gate of every circuit we prove has a GPU evaluator (no GPU needed).
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 
 use std::sync::Arc;

@@ -3,6 +3,9 @@
 //! stored and completed; a corrupt circuit blob fails exactly its job; heavy and light
 //! generators respect the heavy set.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 
 use std::time::Duration;

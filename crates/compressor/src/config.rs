@@ -50,6 +50,8 @@ pub struct CompressorConfig {
     /// per batch, so the compressor polls less eagerly than a prover.
     #[serde(default = "default_idle_initial_ms")]
     pub idle_backoff_initial_ms: u64,
+    /// Ceiling of the idle wait (10 s by default: a batch waits at most that long for its
+    /// compression to start once its scheduler proof is ready, unless a wake-up comes first).
     #[serde(default = "default_idle_max_ms")]
     pub idle_backoff_max_ms: u64,
 }

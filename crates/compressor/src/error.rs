@@ -19,7 +19,12 @@ pub enum CompressorError {
 
     /// The job's scheduler proof key is not a proof key of the job's chain.
     #[error("scheduler proof key {key:?} is not usable: {reason}")]
-    BadProofKey { key: String, reason: String },
+    BadProofKey {
+        /// The key as the job row gives it.
+        key: String,
+        /// Why it is refused (not a key, not a proof key, another chain's).
+        reason: String,
+    },
 
     /// The scheduler proof blob could not be loaded (missing, corrupt, backend failure).
     #[error("loading the scheduler proof failed: {0}")]
@@ -41,7 +46,10 @@ pub enum CompressorError {
          this configuration's recursion-tree key digest) is {expected:?}"
     )]
     OutputMismatch {
+        /// What native execution computed (the aux output, with this configuration's
+        /// recursion-tree key digest).
         expected: Box<BatchPublicOutput>,
+        /// What the final proof attests.
         proved: Box<BatchPublicOutput>,
     },
 
@@ -56,7 +64,9 @@ pub enum CompressorError {
     /// Loading (or building) the circuits of the configuration at start failed.
     #[error("loading the circuits of {configuration} failed: {source}")]
     LoadCircuits {
+        /// The proving configuration (geometry, arity, compression) whose circuits failed.
         configuration: String,
+        /// The keystore's error.
         #[source]
         source: CircuitError,
     },
@@ -77,8 +87,11 @@ pub enum CompressorError {
          and keys_dir)"
     )]
     FinalKeyMismatch {
+        /// The protocol version this process serves.
         version: ProtocolSemanticVersion,
+        /// The final verifying-key digest its row records.
         recorded: VkDigest,
+        /// The digest of the final key the loaded circuits make.
         loaded: VkDigest,
     },
 
@@ -92,7 +105,12 @@ pub enum CompressorError {
 
     /// A task ended abnormally.
     #[error("{task} ended abnormally: {reason}")]
-    TaskDied { task: &'static str, reason: String },
+    TaskDied {
+        /// Which task (the runner).
+        task: &'static str,
+        /// Its join error.
+        reason: String,
+    },
 }
 
 impl CompressorError {

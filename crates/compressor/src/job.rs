@@ -13,7 +13,10 @@ use crate::error::CompressorError;
 /// What identifies a picked compression job.
 #[derive(Debug, Clone)]
 pub struct CompressionJobMeta {
+    /// The batch whose scheduler proof is compressed (one compression job per batch).
     pub batch: L1BatchId,
+    /// The job's protocol version: part of the final proof's key, so that proofs of two
+    /// versions of one batch do not overwrite each other.
     pub protocol_version: ProtocolSemanticVersion,
     /// Attempts so far, this pick included.
     pub attempts: u32,
@@ -22,6 +25,7 @@ pub struct CompressionJobMeta {
 }
 
 impl CompressionJobMeta {
+    /// The identity of `job`, just picked: its `time_taken` starts now.
     pub fn from_job(job: &CompressionJob) -> Self {
         Self {
             batch: job.meta.batch,

@@ -25,6 +25,9 @@
 //!
 //! Operator documentation: `docs/compressor.md`.
 
+// The unit tests link the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
+
 pub mod config;
 pub mod error;
 pub mod job;

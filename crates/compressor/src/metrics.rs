@@ -11,19 +11,27 @@
 
 use std::time::Duration;
 
+/// Compression jobs finished, by `outcome` ([`Outcome`]).
 pub const JOBS_TOTAL: &str = "zkfleet_compression_jobs_total";
+/// Time of the compression chain over one scheduler proof, final verification included.
 pub const COMPRESSION_SECONDS: &str = "zkfleet_compression_seconds";
+/// Size of each final proof (plonky2 encoding, before the blob envelope).
 pub const FINAL_PROOF_BYTES: &str = "zkfleet_final_proof_bytes";
 
 /// How a job ended, as the `outcome` label says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
+    /// The final proof was stored and the job completed.
     Successful,
+    /// The job was marked failed (or failed permanently) with its cause.
     Failed,
+    /// The job was no longer in progress when this process finished it: requeued after a
+    /// timeout and finished by another compressor, so nothing was recorded.
     NotInProgress,
 }
 
 impl Outcome {
+    /// The `outcome` label's value.
     pub fn label(self) -> &'static str {
         match self {
             Self::Successful => "successful",

@@ -26,7 +26,10 @@ use crate::metrics::{self, Outcome};
 /// computed.
 #[derive(Debug, Clone)]
 pub struct CompressionInput {
+    /// The batch's scheduler proof (plonky2 encoding), as the circuit prover stored it.
     pub scheduler_proof: Bytes,
+    /// The batch output native execution computed, written by basic witness generation: what
+    /// the final proof must attest.
     pub aux_output: AuxOutput,
 }
 

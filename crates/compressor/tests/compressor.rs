@@ -5,6 +5,9 @@
 //! proof, one that cannot be loaded, or a batch output that differs from the aux output, fails
 //! the job with a clear error and stores nothing; keys of another digest are refused at start.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 
 use std::future::Future;

@@ -28,18 +28,18 @@ use zkfleet_types::{
     VkDigest,
 };
 
-pub const VERSION: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
+pub(crate) const VERSION: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
 
 /// The small test configuration every crate's tests share (the circuits crate's batch tests,
 /// the circuit prover's).
-pub use zkfleet_test_support::keys::{ARITY, COMPRESSION, GEOMETRY};
+pub(crate) use zkfleet_test_support::keys::{ARITY, COMPRESSION, GEOMETRY};
 
 // --- Database ----------------------------------------------------------------------------------
 
-pub use zkfleet_test_support::database::TestDb;
+pub(crate) use zkfleet_test_support::database::TestDb;
 
 /// Runs `body` on a fresh PostgreSQL database, drops the database, re-raises a panic.
-pub async fn with_db<F, Fut>(body: F)
+pub(crate) async fn with_db<F, Fut>(body: F)
 where
     F: FnOnce(Arc<TestDb>) -> Fut,
     Fut: Future<Output = ()>,
@@ -54,17 +54,17 @@ where
 
 // --- Store -------------------------------------------------------------------------------------
 
-pub use zkfleet_test_support::store::{local_store, TestStore};
+pub(crate) use zkfleet_test_support::store::{local_store, TestStore};
 
 // --- Circuits and the scheduler proof ----------------------------------------------------------
 
 /// The keystore directory shared with the circuit prover's tests.
-pub fn keys_dir() -> PathBuf {
+pub(crate) fn keys_dir() -> PathBuf {
     zkfleet_test_support::small_keys_dir!()
 }
 
 /// A configuration for tests: the small proving configuration, fast idle backoff.
-pub fn config() -> CompressorConfig {
+pub(crate) fn config() -> CompressorConfig {
     CompressorConfig {
         picked_by: Some("test-compressor".into()),
         keys_dir: keys_dir(),
@@ -77,7 +77,7 @@ pub fn config() -> CompressorConfig {
     }
 }
 
-pub struct Fixture {
+pub(crate) struct Fixture {
     pub circuits: Arc<BatchCircuits>,
     pub executed: ExecutedBatch,
     /// A genuine scheduler proof of `executed` (plonky2 bytes).
@@ -86,20 +86,20 @@ pub struct Fixture {
 
 impl Fixture {
     /// The batch as the job database names it: the chain and number the proof attests.
-    pub fn batch(&self) -> L1BatchId {
+    pub(crate) fn batch(&self) -> L1BatchId {
         L1BatchId::new(
             self.executed.public_output.chain_id,
             self.executed.public_output.batch_number,
         )
     }
 
-    pub fn final_vk_digest(&self) -> VkDigest {
+    pub(crate) fn final_vk_digest(&self) -> VkDigest {
         FinalVerifyingKey::of(&self.circuits)
             .expect("the final key encodes")
             .digest()
     }
 
-    pub fn protocol_version(&self) -> ProtocolVersion {
+    pub(crate) fn protocol_version(&self) -> ProtocolVersion {
         ProtocolVersion {
             version: VERSION,
             recursion_tree_vk_digest: VkDigest(self.circuits.scheduler().tree_vk_digest()),
@@ -124,7 +124,7 @@ fn batch_with_every_type() -> ExecutedBatch {
 }
 
 /// Circuits (from the shared keystore) and a scheduler proof, made once per test binary.
-pub fn fixture() -> &'static Fixture {
+pub(crate) fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let circuits =
@@ -144,7 +144,7 @@ pub fn fixture() -> &'static Fixture {
 }
 
 /// [`fixture`] from async code (the first call proves for a minute or more).
-pub async fn fixture_async() -> &'static Fixture {
+pub(crate) async fn fixture_async() -> &'static Fixture {
     tokio::task::spawn_blocking(fixture)
         .await
         .expect("making the fixture panicked")
@@ -166,7 +166,7 @@ fn queued(outcome: &CompleteOutcome) -> Vec<QueuedDependent> {
 /// point at blobs this test never reads) until the scheduler prover job is picked; then stores
 /// `scheduler_proof` as that job's proof and completes it, which queues the compression job.
 /// Returns the scheduler proof's object key.
-pub async fn queue_compression_job(
+pub(crate) async fn queue_compression_job(
     dal: &Dal,
     store: &Store,
     fixture: &Fixture,

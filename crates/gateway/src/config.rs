@@ -179,7 +179,9 @@ impl Default for AuthConfig {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid gateway configuration: {field}: {reason}")]
 pub struct ConfigError {
+    /// The configuration field at fault, as the file spells it.
     pub field: &'static str,
+    /// Why its value cannot work.
     pub reason: String,
 }
 

@@ -18,31 +18,44 @@ use crate::state::GatewayState;
 /// Why a final proof could not be looked up or handed out.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
+    /// No batch of that id was ever submitted to the fleet (404).
     #[error("{0} was never submitted")]
     UnknownBatch(L1BatchId),
+    /// The compression job says the proof is done, but its blob is not in the store.
     #[error("the compression job of {batch} is {status} but its final proof {key} is missing")]
     MissingFinalProof {
+        /// The batch asked for.
         batch: L1BatchId,
+        /// Its compression job's status.
         status: JobStatus,
+        /// Where the final proof should be.
         key: String,
     },
+    /// The blob under the batch's final-proof key belongs to another batch: never handed out.
     #[error("the final proof stored for {batch} ({key}) is for {found}")]
     MisplacedFinalProof {
+        /// The batch asked for.
         batch: L1BatchId,
+        /// The key read.
         key: String,
+        /// Whose proof the blob says it is.
         found: String,
     },
     /// A job of the batch failed permanently or used up its attempts: the proof will not come
     /// without an operator (410 with the failure).
     #[error("{}", .0.error)]
     BatchFailed(Box<BatchFailure>),
+    /// The job database failed.
     #[error("job database: {0}")]
     Dal(#[from] DalError),
+    /// The object store failed.
     #[error("object store: {0}")]
     Store(#[from] StoreError),
 }
 
 impl DeliveryError {
+    /// The HTTP status the poll answers with: 404 for an unknown batch, 410 for a failed one,
+    /// 500 for the fleet's own faults.
     pub fn status(&self) -> StatusCode {
         match self {
             Self::UnknownBatch(_) => StatusCode::NOT_FOUND,

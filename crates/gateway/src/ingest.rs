@@ -26,17 +26,30 @@ use crate::state::GatewayState;
 /// Why a batch was refused or could not be stored.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
+    /// The chain id does not fit the job database's signed 64-bit column.
     #[error("l1_batch_id.chain_id {0} is out of range (the largest chain id is {max})", max = i64::MAX)]
     ChainIdOutOfRange(ChainId),
+    /// The request carries no witness input.
     #[error("witness_input is empty")]
     EmptyWitnessInput,
+    /// The witness input is over `max_witness_input_bytes` (413).
     #[error("witness_input is {size} bytes, more than the limit of {limit} bytes")]
-    WitnessInputTooLarge { size: usize, limit: usize },
+    WitnessInputTooLarge {
+        /// The input's size in bytes.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The batch asks for a protocol version this gateway's fleet has no keys for.
     #[error("protocol_version {given} is not one this fleet can prove (it proves: {supported})")]
     UnsupportedProtocolVersion {
+        /// The version asked for.
         given: ProtocolSemanticVersion,
+        /// The versions the fleet proves, listed.
         supported: String,
     },
+    /// The verifier configuration the client expects is not the fleet's keys: the proof it
+    /// would get back would not verify on its side.
     #[error(
         "l1_verifier_config does not match this fleet's keys for protocol version {}: \
          submitted final_vk_digest {}, recursion_tree_vk_digest {}; the fleet's are \
@@ -45,11 +58,19 @@ pub enum IngestError {
         fleet.final_vk_digest, fleet.recursion_tree_vk_digest
     )]
     VerifierConfigMismatch {
+        /// What the client submitted.
         given: Box<L1VerifierConfig>,
+        /// The fleet's version row.
         fleet: Box<ProtocolVersion>,
     },
+    /// Pull mode got a batch of another chain than the one it pulls for.
     #[error("{batch} is not for chain {expected}, the only chain this gateway pulls for")]
-    WrongChain { batch: L1BatchId, expected: ChainId },
+    WrongChain {
+        /// The batch the upstream handed out.
+        batch: L1BatchId,
+        /// The chain this gateway pulls for.
+        expected: ChainId,
+    },
     /// The database already knows the version with other digests than this gateway's
     /// configuration: an operator error, not the client's.
     #[error("this gateway's keys disagree with the job database: {0}")]
@@ -58,8 +79,10 @@ pub enum IngestError {
     /// not store it.
     #[error(transparent)]
     Intake(#[from] IntakeError),
+    /// The job database failed.
     #[error("job database: {0}")]
     Dal(#[from] DalError),
+    /// The object store failed.
     #[error("object store: {0}")]
     Store(#[from] StoreError),
 }

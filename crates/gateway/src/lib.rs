@@ -29,6 +29,9 @@
 //! # }
 //! ```
 
+// The unit tests link the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
+
 pub mod config;
 pub mod delivery;
 pub mod ingest;
@@ -55,16 +58,25 @@ pub use zkfleet_service::auth::{AuthenticatedClient, TokenAuth, TokenError, Toke
 /// Why the gateway could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
+    /// The configuration cannot work (the error names the field).
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The bearer tokens could not be read (file or variable).
     #[error("gateway tokens: {0}")]
     Tokens(#[from] TokenError),
+    /// Push mode would accept batches from anyone on a non-loopback address: refused unless
+    /// the operator says so.
     #[error(
         "refusing to serve push mode on {address} without authentication: configure tokens \
          ({TOKENS_ENV_VAR} or auth.tokens_file), listen on loopback, or set \
          auth.allow_unauthenticated_non_loopback = true"
     )]
-    UnauthenticatedExposure { address: SocketAddr },
+    UnauthenticatedExposure {
+        /// The address the gateway was to listen on.
+        address: SocketAddr,
+    },
+    /// The job database knows the configured protocol version with other key digests: the
+    /// gateway would accept batches the fleet proves under other keys.
     #[error(
         "protocol version {} is registered in the job database with other verifying-key \
          digests (recursion tree {}, final {}) than this gateway's configuration \
@@ -73,19 +85,27 @@ pub enum GatewayError {
         configured.recursion_tree_vk_digest, configured.final_vk_digest
     )]
     VersionMismatch {
+        /// The version and digests of this gateway's configuration.
         configured: zkfleet_types::ProtocolVersion,
+        /// The row the job database holds for it.
         stored: zkfleet_types::ProtocolVersion,
     },
+    /// The job database failed.
     #[error("job database: {0}")]
     Dal(#[from] DalError),
+    /// The listening socket could not be opened.
     #[error("cannot listen on {address}: {source}")]
     Bind {
+        /// The configured address.
         address: SocketAddr,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// The HTTP server stopped with an error.
     #[error("gateway server failed: {0}")]
     Serve(#[source] std::io::Error),
+    /// Pull mode could not talk to its upstream.
     #[error("pull mode: {0}")]
     Upstream(#[from] UpstreamError),
 }

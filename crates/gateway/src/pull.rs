@@ -35,8 +35,14 @@ pub enum UpstreamError {
     /// The request failed, or the answer was an HTTP error, too large or not the expected JSON.
     #[error(transparent)]
     Http(#[from] HttpClientError),
+    /// The upstream answered with an error of its own protocol.
     #[error("{url} reported an error: {message}")]
-    Refused { url: String, message: String },
+    Refused {
+        /// The endpoint asked.
+        url: String,
+        /// The upstream's error message.
+        message: String,
+    },
 }
 
 /// The pull-mode client of one upstream.

@@ -39,14 +39,19 @@ use crate::state::GatewayState;
 use zkfleet_service::log_limit::RefusalLog;
 use zkfleet_service::AuthenticatedClient;
 
+/// Push mode: a sequencer submits a batch's witness input for proving (as ZKsync's gateway).
 pub const SUBMIT_PATH: &str = "/submit_request_for_proofs";
+/// Push mode: a sequencer asks for a batch's final proof.
 pub const POLL_PATH: &str = "/poll_generated_proofs";
+/// Liveness probe; needs no token.
 pub const HEALTH_PATH: &str = "/healthz";
 
 /// An error answer: a status and a message for the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
+    /// The HTTP status.
     pub status: StatusCode,
+    /// What went wrong, for the client (the JSON body's `error`).
     pub message: String,
 }
 

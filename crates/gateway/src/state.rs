@@ -41,14 +41,17 @@ impl GatewayState {
         self.protocol_versions.iter().find(|v| v.version == version)
     }
 
+    /// The bearer tokens push mode's requests are checked against.
     pub fn auth(&self) -> &TokenAuth {
         &self.auth
     }
 
+    /// The job database batches are inserted into and proofs looked up in.
     pub fn dal(&self) -> &Dal {
         &self.dal
     }
 
+    /// The object store witness inputs are written to and final proofs read from.
     pub fn store(&self) -> &Store {
         &self.store
     }

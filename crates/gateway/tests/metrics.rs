@@ -1,6 +1,9 @@
 //! The gateway's metrics, read from an in-memory recorder installed for this thread (a
 //! current-thread runtime keeps the server, the client and every emission on it).
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 #[path = "integration/harness.rs"]
 #[allow(dead_code)]
 mod harness;

@@ -24,7 +24,7 @@ fn write_tokens(path: &std::path::Path, lines: &str) {
     std::fs::rename(&tmp, path).expect("replace tokens file");
 }
 
-pub async fn requests_without_a_valid_token_get_401_and_change_nothing(env: &TestEnv) {
+pub(crate) async fn requests_without_a_valid_token_get_401_and_change_nothing(env: &TestEnv) {
     let auth = TokenAuth::from_config(
         &AuthConfig::default(),
         Some(&format!("sequencer={SEQUENCER}")),
@@ -98,7 +98,7 @@ pub async fn requests_without_a_valid_token_get_401_and_change_nothing(env: &Tes
     assert!(env.dal.batch_status(batch_id(1)).await.unwrap().exists());
 }
 
-pub async fn revoked_tokens_are_refused_after_reload(env: &TestEnv) {
+pub(crate) async fn revoked_tokens_are_refused_after_reload(env: &TestEnv) {
     let tokens_file = env.dir().join("gateway-tokens");
     write_tokens(
         &tokens_file,

@@ -22,12 +22,12 @@ use zkfleet_types::{
     ProtocolSemanticVersion, ProtocolVersion, VkDigest,
 };
 
-pub const SECOND: Duration = Duration::from_secs(1);
-pub const V1: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
-pub const CHAIN: ChainId = ChainId(270);
+pub(crate) const SECOND: Duration = Duration::from_secs(1);
+pub(crate) const V1: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
+pub(crate) const CHAIN: ChainId = ChainId(270);
 
 /// The keys the test fleet holds for [`V1`].
-pub fn fleet_version() -> ProtocolVersion {
+pub(crate) fn fleet_version() -> ProtocolVersion {
     ProtocolVersion {
         version: V1,
         recursion_tree_vk_digest: VkDigest(HashDigest([11, 12, 13, 14])),
@@ -35,14 +35,14 @@ pub fn fleet_version() -> ProtocolVersion {
     }
 }
 
-pub fn verifier_config(version: &ProtocolVersion) -> L1VerifierConfig {
+pub(crate) fn verifier_config(version: &ProtocolVersion) -> L1VerifierConfig {
     L1VerifierConfig {
         final_vk_digest: version.final_vk_digest,
         recursion_tree_vk_digest: version.recursion_tree_vk_digest,
     }
 }
 
-pub fn batch_id(number: u32) -> L1BatchId {
+pub(crate) fn batch_id(number: u32) -> L1BatchId {
     L1BatchId::new(CHAIN, BatchNumber(number))
 }
 
@@ -55,12 +55,12 @@ fn sealed_at() -> DateTime<Utc> {
 /// A valid witness input of batch `number` of [`CHAIN`]; `variant` picks one of many different
 /// valid inputs of the same batch (another seed: other keys, other operations). Memoised:
 /// generating signs every operation.
-pub fn input(number: u32, variant: u64) -> Vec<u8> {
+pub(crate) fn input(number: u32, variant: u64) -> Vec<u8> {
     input_with(number, variant, CHAIN, None)
 }
 
 /// Like [`input`], for another chain or with a deliberate rule violation.
-pub fn input_with(
+pub(crate) fn input_with(
     number: u32,
     variant: u64,
     chain: ChainId,
@@ -98,7 +98,7 @@ pub fn input_with(
 }
 
 /// Where intake stores `input` of batch `number`.
-pub fn input_key(number: u32, input: &[u8]) -> ObjectKey {
+pub(crate) fn input_key(number: u32, input: &[u8]) -> ObjectKey {
     ObjectKey::WitnessInputContent {
         chain: CHAIN,
         batch: BatchNumber(number),
@@ -107,7 +107,7 @@ pub fn input_key(number: u32, input: &[u8]) -> ObjectKey {
 }
 
 /// A valid submission of batch `number` with `input` as its witness input.
-pub fn submission(number: u32, input: &[u8]) -> ProofGenerationData {
+pub(crate) fn submission(number: u32, input: &[u8]) -> ProofGenerationData {
     ProofGenerationData {
         l1_batch_id: batch_id(number),
         batch_sealed_at: sealed_at(),
@@ -117,7 +117,7 @@ pub fn submission(number: u32, input: &[u8]) -> ProofGenerationData {
     }
 }
 
-pub fn gateway_config() -> GatewayConfig {
+pub(crate) fn gateway_config() -> GatewayConfig {
     GatewayConfig {
         listen_address: "127.0.0.1:0".parse().expect("address"),
         protocol_versions: vec![fleet_version()],
@@ -128,7 +128,7 @@ pub fn gateway_config() -> GatewayConfig {
 }
 
 /// A test's database and store.
-pub struct TestEnv {
+pub(crate) struct TestEnv {
     pub dal: Dal,
     /// The database's URL, for more connection pools (more "processes").
     pub url: String,
@@ -139,11 +139,11 @@ pub struct TestEnv {
 }
 
 impl TestEnv {
-    pub async fn postgres() -> Self {
+    pub(crate) async fn postgres() -> Self {
         Self::with(TestDb::postgres("gw", &PoolOptions::default()).await)
     }
 
-    pub async fn sqlite() -> Self {
+    pub(crate) async fn sqlite() -> Self {
         Self::with(TestDb::sqlite(&PoolOptions::default()).await)
     }
 
@@ -161,25 +161,25 @@ impl TestEnv {
         }
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         self._dir.path()
     }
 
     /// What another gateway process has: its own connection pool and store client on the
     /// same database and store, sharing nothing else with this one.
-    pub async fn other_process(&self) -> (Dal, Store) {
+    pub(crate) async fn other_process(&self) -> (Dal, Store) {
         let dal = Dal::connect_with(&self.url, &PoolOptions::default())
             .await
             .expect("connect to the test database");
         (dal, open_local(&self.store_root))
     }
 
-    pub fn state(&self, config: &GatewayConfig, auth: TokenAuth) -> GatewayState {
+    pub(crate) fn state(&self, config: &GatewayConfig, auth: TokenAuth) -> GatewayState {
         GatewayState::new(self.dal.clone(), self.store.clone(), config, auth)
     }
 
     /// Every file in the store directory (relative paths, sorted).
-    pub fn stored_files(&self) -> Vec<String> {
+    pub(crate) fn stored_files(&self) -> Vec<String> {
         fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
             for entry in std::fs::read_dir(dir).expect("read store directory") {
                 let path = entry.expect("directory entry").path();
@@ -199,7 +199,7 @@ impl TestEnv {
 }
 
 /// Drops the database after the test body, then re-raises the body's panic, if any.
-pub async fn finish(env: TestEnv, result: std::thread::Result<()>) {
+pub(crate) async fn finish(env: TestEnv, result: std::thread::Result<()>) {
     zkfleet_test_support::database::finish(env.db, result).await;
 }
 
@@ -237,13 +237,13 @@ macro_rules! backend_tests {
 }
 
 /// A push-mode gateway serving on 127.0.0.1:0; stopped on drop.
-pub struct RunningGateway {
+pub(crate) struct RunningGateway {
     pub base_url: String,
     cancel: CancellationToken,
 }
 
 impl RunningGateway {
-    pub async fn start(state: GatewayState) -> Self {
+    pub(crate) async fn start(state: GatewayState) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
@@ -258,7 +258,7 @@ impl RunningGateway {
         Self { base_url, cancel }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
 }
@@ -270,7 +270,7 @@ impl Drop for RunningGateway {
 }
 
 /// The final proof the compressor would store for `batch`.
-pub fn final_proof(batch: L1BatchId) -> FinalProof {
+pub(crate) fn final_proof(batch: L1BatchId) -> FinalProof {
     FinalProof {
         protocol_version: V1,
         public_output: BatchPublicOutput {
@@ -317,7 +317,7 @@ fn aggregate(label: &str, n: usize) -> Vec<NewAggregationProverJob> {
 
 /// Runs every round of the (only) submitted batch through the dal API, as the workers would,
 /// up to a compression job picked by a compressor (`in_progress`).
-pub async fn prove_until_compression(env: &TestEnv, batch: L1BatchId) {
+pub(crate) async fn prove_until_compression(env: &TestEnv, batch: L1BatchId) {
     let dal = &env.dal;
     let job = dal
         .pick_basic_witness_job(V1, "bwg")
@@ -409,7 +409,7 @@ pub async fn prove_until_compression(env: &TestEnv, batch: L1BatchId) {
 }
 
 /// The compressor's part: stores the final proof and completes the compression job.
-pub async fn finish_compression(env: &TestEnv, batch: L1BatchId) {
+pub(crate) async fn finish_compression(env: &TestEnv, batch: L1BatchId) {
     let dal = &env.dal;
     let key = ObjectKey::FinalProof {
         chain: batch.chain_id,

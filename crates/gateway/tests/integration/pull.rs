@@ -132,7 +132,7 @@ fn counts(batches_received: u32, proofs_submitted: u32, errors: u32) -> PollCoun
     }
 }
 
-pub async fn pull_mode_fetches_batches_and_submits_proofs(env: &TestEnv) {
+pub(crate) async fn pull_mode_fetches_batches_and_submits_proofs(env: &TestEnv) {
     let other_chain = {
         let mut data = submission(7, b"other chain");
         data.l1_batch_id = L1BatchId::new(ChainId(271), BatchNumber(7));
@@ -217,7 +217,7 @@ pub async fn pull_mode_fetches_batches_and_submits_proofs(env: &TestEnv) {
     cancel.cancel();
 }
 
-pub async fn pull_mode_survives_a_failing_upstream(env: &TestEnv) {
+pub(crate) async fn pull_mode_survives_a_failing_upstream(env: &TestEnv) {
     let upstream = Upstream::new(vec![submission(1, &input(1, 1))]);
     let cancel = CancellationToken::new();
     let url = upstream.serve(cancel.clone()).await;

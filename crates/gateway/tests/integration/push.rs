@@ -17,11 +17,15 @@ const SUBMIT: &str = "/submit_request_for_proofs";
 const POLL: &str = "/poll_generated_proofs";
 
 /// POSTs `body` (any JSON) and returns the status and the JSON answer.
-pub async fn post(gateway: &RunningGateway, path: &str, body: &Value) -> (StatusCode, Value) {
+pub(crate) async fn post(
+    gateway: &RunningGateway,
+    path: &str,
+    body: &Value,
+) -> (StatusCode, Value) {
     post_with(gateway, path, body, None).await
 }
 
-pub async fn post_with(
+pub(crate) async fn post_with(
     gateway: &RunningGateway,
     path: &str,
     body: &Value,
@@ -39,7 +43,7 @@ pub async fn post_with(
     (status, value)
 }
 
-pub fn to_json(data: &ProofGenerationData) -> Value {
+pub(crate) fn to_json(data: &ProofGenerationData) -> Value {
     serde_json::to_value(data).expect("serialize submission")
 }
 
@@ -54,13 +58,13 @@ async fn start(env: &TestEnv) -> RunningGateway {
 }
 
 /// Nothing reached the database or the store.
-pub async fn assert_untouched(env: &TestEnv) {
+pub(crate) async fn assert_untouched(env: &TestEnv) {
     assert!(env.dal.protocol_versions().await.unwrap().is_empty());
     assert!(!env.dal.batch_status(batch_id(1)).await.unwrap().exists());
     assert_eq!(env.stored_files(), Vec::<String>::new());
 }
 
-pub async fn submit_stores_the_input_and_inserts_the_batch(env: &TestEnv) {
+pub(crate) async fn submit_stores_the_input_and_inserts_the_batch(env: &TestEnv) {
     let gateway = start(env).await;
     let input = input(1, 1);
     let (status, answer) = post(&gateway, SUBMIT, &to_json(&submission(1, &input))).await;
@@ -93,7 +97,7 @@ pub async fn submit_stores_the_input_and_inserts_the_batch(env: &TestEnv) {
     assert_eq!(job.map(|j| j.meta.batch), Some(batch_id(1)));
 }
 
-pub async fn resubmission_is_idempotent_and_changes_nothing(env: &TestEnv) {
+pub(crate) async fn resubmission_is_idempotent_and_changes_nothing(env: &TestEnv) {
     let gateway = start(env).await;
     let input = input(1, 1);
     let body = to_json(&submission(1, &input));
@@ -132,7 +136,7 @@ pub async fn resubmission_is_idempotent_and_changes_nothing(env: &TestEnv) {
     assert_eq!(env.stored_files(), [input_key(1, &input).path()]);
 }
 
-pub async fn conflicting_resubmission_is_refused_with_409(env: &TestEnv) {
+pub(crate) async fn conflicting_resubmission_is_refused_with_409(env: &TestEnv) {
     let v2 = ProtocolVersion {
         version: ProtocolSemanticVersion::new(2, 0),
         recursion_tree_vk_digest: VkDigest(HashDigest([31, 32, 33, 34])),
@@ -171,7 +175,7 @@ pub async fn conflicting_resubmission_is_refused_with_409(env: &TestEnv) {
     assert_eq!(env.dal.protocol_version(v2.version).await.unwrap(), None);
 }
 
-pub async fn oversized_bodies_and_inputs_are_refused_with_413(env: &TestEnv) {
+pub(crate) async fn oversized_bodies_and_inputs_are_refused_with_413(env: &TestEnv) {
     let gateway = start(env).await;
     // The body limit is 64 KiB: a 70 KiB input is about 93 KiB of base64.
     let (status, answer) = post(
@@ -213,7 +217,7 @@ pub async fn oversized_bodies_and_inputs_are_refused_with_413(env: &TestEnv) {
     assert_untouched(env).await;
 }
 
-pub async fn malformed_requests_are_refused_with_a_message(env: &TestEnv) {
+pub(crate) async fn malformed_requests_are_refused_with_a_message(env: &TestEnv) {
     let gateway = start(env).await;
     let client = reqwest::Client::new();
 
@@ -292,7 +296,7 @@ pub async fn malformed_requests_are_refused_with_a_message(env: &TestEnv) {
     assert_untouched(env).await;
 }
 
-pub async fn unknown_versions_and_mismatched_digests_are_refused(env: &TestEnv) {
+pub(crate) async fn unknown_versions_and_mismatched_digests_are_refused(env: &TestEnv) {
     let gateway = start(env).await;
     let mut unknown = submission(1, b"x");
     unknown.protocol_version = ProtocolSemanticVersion::new(9, 0);
@@ -323,7 +327,7 @@ pub async fn unknown_versions_and_mismatched_digests_are_refused(env: &TestEnv) 
     assert_untouched(env).await;
 }
 
-pub async fn poll_answers_null_until_the_proof_is_ready_then_the_proof(env: &TestEnv) {
+pub(crate) async fn poll_answers_null_until_the_proof_is_ready_then_the_proof(env: &TestEnv) {
     let gateway = start(env).await;
     let batch = batch_id(1);
     let poll = json!({ "l1_batch_id": batch });
@@ -372,7 +376,7 @@ pub async fn poll_answers_null_until_the_proof_is_ready_then_the_proof(env: &Tes
     }
 }
 
-pub async fn concurrent_submissions_of_one_batch_insert_it_once(env: &TestEnv) {
+pub(crate) async fn concurrent_submissions_of_one_batch_insert_it_once(env: &TestEnv) {
     let gateway = start(env).await;
     let (the_input, another) = (input(1, 1), input(1, 2));
     let same = to_json(&submission(1, &the_input));
@@ -419,7 +423,7 @@ pub async fn concurrent_submissions_of_one_batch_insert_it_once(env: &TestEnv) {
 /// racing with many conflicting submissions of the same batches. For every batch exactly one
 /// submission wins; every submission of the winner's input is "already known", every other
 /// one 409; the row names the winner's blob, which holds the winner's input.
-pub async fn gateway_processes_racing_agree_on_one_winner_per_batch(env: &TestEnv) {
+pub(crate) async fn gateway_processes_racing_agree_on_one_winner_per_batch(env: &TestEnv) {
     const GATEWAYS: usize = 3;
     const BATCHES: u32 = 3;
     const VARIANTS: u64 = 3;
@@ -538,7 +542,7 @@ pub async fn gateway_processes_racing_agree_on_one_winner_per_batch(env: &TestEn
 /// nothing is written: bytes that are no witness input, a truncated one, a valid input
 /// labelled with another batch or chain, and batches that break a rule execution checks
 /// (a bad signature, an overdraft).
-pub async fn unprovable_inputs_are_refused_with_422(env: &TestEnv) {
+pub(crate) async fn unprovable_inputs_are_refused_with_422(env: &TestEnv) {
     use zkfleet_rollup::generate::InvalidKind;
     let gateway = start(env).await;
     let valid = input(1, 1);
@@ -584,7 +588,7 @@ pub async fn unprovable_inputs_are_refused_with_422(env: &TestEnv) {
 /// Issue 15: a batch that can never be proven is visible as failed: the poll answers 410 with
 /// the failed job's state and error instead of `null` forever; an operator's requeue makes it
 /// `null` again.
-pub async fn poll_of_a_failed_batch_answers_410_with_the_failure(env: &TestEnv) {
+pub(crate) async fn poll_of_a_failed_batch_answers_410_with_the_failure(env: &TestEnv) {
     let gateway = start(env).await;
     let batch = batch_id(1);
     let poll = json!({ "l1_batch_id": batch });

@@ -23,7 +23,7 @@ async fn run(env: &TestEnv, config: GatewayConfig) -> Result<(), GatewayError> {
     result
 }
 
-pub async fn startup_refuses_unsafe_or_inconsistent_configurations(env: &TestEnv) {
+pub(crate) async fn startup_refuses_unsafe_or_inconsistent_configurations(env: &TestEnv) {
     // Push mode on every interface without tokens.
     let exposed = GatewayConfig {
         listen_address: "0.0.0.0:0".parse().unwrap(),

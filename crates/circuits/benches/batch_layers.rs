@@ -11,6 +11,9 @@
 //! `cargo bench -p zkfleet-circuits --bench batch_layers`; `ZKFLEET_BENCH_OPERATIONS` (default
 //! 256) and `ZKFLEET_BENCH_ARITY` (default 2) change the batch and the arity.
 
+// A benchmark links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 #[path = "support/report.rs"]
 mod report;
 

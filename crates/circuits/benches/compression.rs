@@ -23,6 +23,9 @@
 //! Writes docs/benchmarks/compression.json and the `compression` section of
 //! docs/benchmarks.md.
 
+// A benchmark links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 #[path = "support/report.rs"]
 mod report;
 

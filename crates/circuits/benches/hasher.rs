@@ -10,6 +10,9 @@
 //! hashers alternate run by run. Writes docs/benchmarks/hasher.json and the `hasher` section of
 //! docs/benchmarks.md.
 
+// A benchmark links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 

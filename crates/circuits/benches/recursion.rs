@@ -13,6 +13,9 @@
 //! layers only see their shape and key), so leaf and node figures are those of the real
 //! pipeline; the basic-round figures are not.
 
+// A benchmark links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 #[path = "../tests/recursion_support/mod.rs"]
 mod recursion_support;
 

@@ -18,6 +18,9 @@
 //! Writes docs/benchmarks/recursion_configs.json and the `recursion-configs` section of
 //! docs/benchmarks.md.
 
+// A benchmark links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 #[path = "support/report.rs"]
 mod report;
 

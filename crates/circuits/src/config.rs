@@ -73,7 +73,8 @@ impl BasicGeometry {
         Ok(())
     }
 
-    /// Digest of the geometry (SHA-256 of its canonical JSON), used in cache keys.
+    /// Digest of the geometry (SHA-256 of a domain tag and the four fields' little-endian
+    /// bytes), used in the keystore's cache keys.
     pub fn digest(&self) -> [u8; 32] {
         let mut hasher = Sha256::new();
         hasher.update(b"zkfleet-basic-geometry-v1");

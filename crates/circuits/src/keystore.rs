@@ -46,16 +46,22 @@ pub const CIRCUIT_FORMAT_VERSION: u32 = 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "round", rename_all = "snake_case")]
 pub enum CircuitKey {
+    /// One basic (round-0) circuit.
     Basic {
+        /// Which of the three types.
         kind: BasicCircuitKind,
+        /// The geometry it is built for.
         geometry: BasicGeometry,
     },
     /// Every circuit above round 0 (leaves, node, tip, scheduler, compression chain) of one
     /// configuration, in one file (`BatchCircuits::to_bytes`): they are built from each other
     /// and only valid together.
     Aggregation {
+        /// The geometry of the basic circuits whose proofs the leaves verify.
         geometry: BasicGeometry,
+        /// Proofs one leaf or node verifies at most.
         arity: u32,
+        /// The compression chain after the scheduler.
         compression: CompressionProfile,
     },
 }
@@ -115,15 +121,22 @@ impl CircuitKey {
 /// The manifest record of one cached circuit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestEntry {
+    /// The cache key the entry is for.
     pub key: CircuitKey,
+    /// [`CircuitKey::digest`] as written; a load under another build's digest is refused.
     pub key_digest: String,
+    /// The crate version that built it (informative; also inside the key digest).
     pub crate_version: String,
+    /// [`CIRCUIT_FORMAT_VERSION`] of the build that wrote it.
     pub circuit_format_version: u32,
     /// SHA-256 of the `.bin` file.
     pub file_sha256: String,
+    /// Size of the `.bin` file.
     pub file_bytes: u64,
     /// plonky2's circuit digest (the verifying key's hash), canonical limbs.
     pub circuit_digest: [u64; 4],
+    /// log2 of the circuit's rows (for the aggregation entry, of its final compression
+    /// circuit, as is `circuit_digest`).
     pub degree_bits: usize,
     /// Gates of the circuit before padding, checked against a fresh definition on load
     /// (0 for the aggregation entry, whose circuits are checked by their digests).
@@ -146,24 +159,31 @@ pub struct ManifestEntry {
 pub struct ComponentDigest {
     /// e.g. `leaf_2`, `node`, `recursion_tip`, `scheduler`, `compression_final`.
     pub name: String,
+    /// plonky2's circuit digest of the component, canonical limbs.
     pub circuit_digest: [u64; 4],
+    /// log2 of the component's rows.
     pub degree_bits: usize,
 }
 
 /// The circuits of one proving configuration, loaded through the keystore.
 #[derive(Debug)]
 pub struct LoadedBatchCircuits {
+    /// Every circuit of the configuration, ready to prove a batch.
     pub circuits: BatchCircuits,
     /// Per keystore entry (three basic, one aggregation): its name and where it came from.
     pub sources: Vec<(String, KeySource)>,
+    /// Wall time of the whole load (reads, digest checks, any build).
     pub elapsed: Duration,
 }
 
 /// What a proving configuration is: the keystore entries it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProvingConfiguration {
+    /// Items per basic circuit instance and the signature tree height.
     pub geometry: BasicGeometry,
+    /// Proofs one leaf or node verifies at most.
     pub arity: u32,
+    /// The compression chain that makes the final proof.
     pub compression: CompressionProfile,
 }
 
@@ -240,8 +260,11 @@ pub enum KeySource {
 /// A loaded circuit and how long getting it took.
 #[derive(Debug)]
 pub struct LoadedCircuit {
+    /// The basic circuit.
     pub circuit: BasicCircuit,
+    /// Whether it was read from the keystore or built.
     pub source: KeySource,
+    /// Wall time of the read or build.
     pub elapsed: Duration,
 }
 
@@ -272,6 +295,7 @@ impl Keystore {
         Ok(Self { dir })
     }
 
+    /// The keystore's directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

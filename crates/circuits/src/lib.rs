@@ -16,6 +16,9 @@
 //!
 //! What each circuit enforces and commits to is specified in docs/rollup-circuits.md.
 
+// The unit tests link the dev-dependencies the integration tests and benchmarks use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
+
 pub mod basic;
 pub mod config;
 pub mod error;

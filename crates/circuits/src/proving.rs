@@ -29,9 +29,13 @@ const WITNESS_VECTOR_VERSION: u16 = 1;
 /// the circuit's own digest, so a vector is never proved against another circuit's data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WitnessVector {
+    /// The digest of the circuit the values are for.
     pub circuit_digest: [u64; 4],
+    /// The circuit's wires per row (with `degree`, the shape `values` is indexed by).
     pub num_wires: usize,
+    /// The circuit's number of rows.
     pub degree: usize,
+    /// The wire and virtual-target values (`None` for non-representatives).
     pub values: Vec<Option<F>>,
 }
 

@@ -5,6 +5,9 @@
 //! Circuits are built once per test binary (small geometry: 3 signatures, 4 operations,
 //! 2 deposits per instance, XMSS height 2) and shared through `basic_support`.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use std::sync::OnceLock;
 
 use plonky2::field::types::PrimeField64 as _;

@@ -8,6 +8,9 @@
 //! and the light two-step compression chain of the recursion tests; the circuits and the
 //! honest proofs up to the tip are built once per test binary.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use std::sync::OnceLock;
 
 use plonky2::field::types::Field;

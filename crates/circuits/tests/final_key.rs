@@ -12,6 +12,9 @@
 //! real `light` compression chain, so the final key and proof are of a real final circuit
 //! without proving a batch.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use std::sync::mpsc;
 use std::sync::OnceLock;
 use std::time::Duration;

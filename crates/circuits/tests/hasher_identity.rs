@@ -7,6 +7,9 @@
 //! public-input gate's unused wires) on a one-thread pool (plonky2's FRI proof-of-work search,
 //! `find_any` over rayon, returns whichever valid nonce a thread finds first).
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use plonky2::iop::generator::generate_partial_witness;
 use plonky2::iop::witness::PartialWitness;
 use plonky2::plonk::circuit_data::CircuitData;

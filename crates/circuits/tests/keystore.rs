@@ -1,6 +1,9 @@
 //! The keystore builds circuit data once, serves it from disk afterwards (without rebuilding,
 //! measurably faster), and refuses cached files whose digests do not match.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use std::fs;
 
 use zkfleet_circuits::basic::priority::{DepositItem, PriorityWitness};

@@ -4,6 +4,9 @@
 //! through the keystore. The final proof must attest the native batch output and verify under
 //! the final verifying key file alone. Bad inputs must be refused with errors that name them.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod batch_support;
 
 use std::collections::BTreeMap;

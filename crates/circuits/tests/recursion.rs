@@ -3,6 +3,9 @@
 //! chain, and the soundness cases (each must fail to give an accepted proof, and each goes
 //! through the circuit, not only through the native pre-checks).
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod recursion_support;
 
 use std::sync::OnceLock;

@@ -5,6 +5,9 @@
 //! for each vector the proven bit must equal `zkfleet_rollup::signature::verify(..).is_ok()`.
 //! A key index outside the tree (which native verification rejects) cannot be proven at all.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use std::sync::OnceLock;
 
 use plonky2::field::types::{Field, PrimeField64};

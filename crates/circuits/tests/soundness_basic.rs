@@ -14,6 +14,9 @@
 //! targets overridden with the values honest generation gives them) and requires a valid
 //! proof, so a harness that fails for another reason cannot pass as a rejection.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod adversary;
 mod basic_support;
 

@@ -11,6 +11,9 @@
 //! Geometry: the three rollup types as toy types of the scheduler's circuit ids and closed-form
 //! lengths (signature 4, state 27 of which 3 run constants, priority 6), capacity 2, arity 2.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod adversary;
 mod recursion_support;
 

@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 /// CPU, cores, commit and the load average at start (a shared machine inflates every time).
-pub fn machine() -> Value {
+pub(crate) fn machine() -> Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -36,7 +36,7 @@ pub fn machine() -> Value {
 
 /// Replaces the body between the section's markers; appends the section under `heading` when
 /// the markers are absent.
-pub fn write_section(path: &std::path::Path, name: &str, heading: &str, body: &str) {
+pub(crate) fn write_section(path: &std::path::Path, name: &str, heading: &str, body: &str) {
     let begin = format!("<!-- BEGIN {name} -->");
     let end = format!("<!-- END {name} -->");
     let text = std::fs::read_to_string(path).expect("read docs/benchmarks.md");

@@ -25,7 +25,10 @@ use crate::{D, F};
 pub struct ClosedForm {
     /// Sequence number of the instance within its circuit type (0-based, batch order).
     pub sequence: u32,
+    /// The closed-form input: the running commitments the instance starts from (the previous
+    /// instance's output) and, for the state type, the run's constants (chain id, operator).
     pub input: Vec<u64>,
+    /// The closed-form output: the running commitments after the instance's items.
     pub output: Vec<u64>,
     /// Active (non-padding) items of the instance.
     pub item_count: u32,
@@ -56,7 +59,9 @@ impl ClosedForm {
 /// The ordered closed forms of every instance of one circuit type in a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClosedFormInputs {
+    /// The basic circuit type.
     pub circuit: CircuitId,
+    /// Every instance's closed form, in sequence order.
     pub instances: Vec<ClosedForm>,
 }
 

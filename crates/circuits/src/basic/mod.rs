@@ -33,18 +33,23 @@ pub use witness::{decode_witness, encode_witness, BasicWitness, WITNESS_FORMAT_V
 /// The three basic circuit types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum BasicCircuitKind {
+    /// Verifies the WOTS+XMSS signatures of signed operations (the heavy type).
     SignatureVerification,
+    /// Applies operations to the state tree: Merkle updates, balance and nonce rules, fees.
     StateTransition,
+    /// Consumes deposits from the L1 priority queue, in serial order.
     PriorityOperations,
 }
 
 impl BasicCircuitKind {
+    /// The three types, in circuit-id order.
     pub const ALL: [Self; 3] = [
         Self::SignatureVerification,
         Self::StateTransition,
         Self::PriorityOperations,
     ];
 
+    /// The id jobs, keys and blobs name this type by.
     pub fn circuit_id(self) -> CircuitId {
         match self {
             Self::SignatureVerification => CircuitId::SIGNATURE_VERIFICATION,
@@ -53,6 +58,7 @@ impl BasicCircuitKind {
         }
     }
 
+    /// The type of a basic circuit id; an error for the ids of other rounds.
     pub fn from_circuit_id(id: CircuitId) -> Result<Self, CircuitError> {
         Self::ALL
             .into_iter()
@@ -69,6 +75,7 @@ impl BasicCircuitKind {
         }
     }
 
+    /// The circuit id's name, for logs and labels.
     pub fn name(self) -> &'static str {
         self.circuit_id().name()
     }
@@ -191,9 +198,12 @@ impl BasicLayout {
 
 /// Built circuit data of one basic type at one geometry, with its witness layout.
 pub struct BasicCircuit {
+    /// Which of the three types.
     pub kind: BasicCircuitKind,
+    /// The geometry it was built for (instances of another geometry are refused).
     pub geometry: BasicGeometry,
     layout: BasicLayout,
+    /// plonky2's prover and verifier data of the circuit.
     pub data: CircuitData<F, C, D>,
 }
 
@@ -230,6 +240,7 @@ impl BasicCircuit {
         }
     }
 
+    /// The circuit id of the circuit's type.
     pub fn circuit_id(&self) -> CircuitId {
         self.kind.circuit_id()
     }

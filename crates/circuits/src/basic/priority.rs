@@ -36,27 +36,39 @@ pub const PRIORITY_OUTPUT_LEN: usize = 6;
 /// One deposit of the L1 priority queue, as the queue records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DepositItem {
+    /// Position in the L1 priority queue; consecutive across a batch's deposits.
     pub priority_serial: u64,
+    /// The account credited.
     pub to: u32,
+    /// The key of the account to create, if the deposit carries one.
     pub public_key: Option<HashDigest>,
+    /// The amount credited.
     pub amount: u64,
 }
 
 /// Witness of one priority-operations instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PriorityWitness {
+    /// The deposits chain the instance starts from (the previous instance's output).
     pub deposits_before: HashDigest,
+    /// The serial the instance's first deposit must carry.
     pub next_priority_serial_before: u64,
+    /// The deposits, at most `deposits_per_instance`; the remaining slots are inactive.
     pub slots: Vec<DepositItem>,
 }
 
 /// Targets of one deposit's fields, shared with the state-transition circuit.
 #[derive(Debug, Clone, Copy)]
 pub struct DepositTargets {
+    /// The deposit's priority serial, as two 32-bit limbs.
     pub priority_serial: U64Target,
+    /// The recipient's account id (range-checked to 32 bits).
     pub to: Target,
+    /// Whether the deposit carries a public key.
     pub has_key: BoolTarget,
+    /// The public key (all zero when `has_key` is false).
     pub public_key: HashOutTarget,
+    /// The amount, as two 32-bit limbs.
     pub amount: U64Target,
 }
 
@@ -105,6 +117,7 @@ impl DepositTargets {
         )
     }
 
+    /// Assigns `item` to these targets.
     pub fn set(&self, pw: &mut PartialWitness<F>, item: &DepositItem) -> Result<(), CircuitError> {
         self.priority_serial.set(pw, item.priority_serial)?;
         set_target(pw, self.to, u64::from(item.to))?;

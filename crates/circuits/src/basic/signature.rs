@@ -35,8 +35,11 @@ pub const SIGNATURE_OUTPUT_LEN: usize = 4;
 /// One signature to verify.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignatureSlot {
+    /// The signed message digest of the operation.
     pub message: HashDigest,
+    /// The signer's account public key (the root of its one-time-key tree).
     pub public_key: HashDigest,
+    /// The one-time key used: the sender's nonce.
     pub key_index: u32,
     /// The 133 chain values at the signed positions.
     pub chain_values: Vec<HashDigest>,
@@ -48,7 +51,9 @@ pub struct SignatureSlot {
 /// `signatures_per_instance` signatures (the rest of the slots are padding).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignatureWitness {
+    /// The signed-operations chain the instance starts from (the previous instance's output).
     pub signed_operations_before: HashDigest,
+    /// The signatures, in batch order.
     pub slots: Vec<SignatureSlot>,
 }
 

@@ -37,6 +37,7 @@ use crate::error::CircuitError;
 /// One basic circuit instance as the pipeline stores it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BasicCircuitInstance {
+    /// The instance's basic circuit type.
     pub circuit: CircuitId,
     /// 0-based position among the instances of its type, in batch order.
     pub sequence: u32,
@@ -47,7 +48,9 @@ pub struct BasicCircuitInstance {
 /// Every basic instance of a batch and each type's closed forms, in type then sequence order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BasicWitnesses {
+    /// The geometry the batch was cut for.
     pub geometry: BasicGeometry,
+    /// Every instance, type then sequence order.
     pub instances: Vec<BasicCircuitInstance>,
     /// One entry per basic type (also for types with no instance), in `CircuitId` order.
     pub closed_forms: Vec<ClosedFormInputs>,
@@ -63,6 +66,7 @@ impl BasicWitnesses {
 /// One instance a batch will be cut into, before its witness is built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedInstance {
+    /// The instance's basic circuit type.
     pub kind: BasicCircuitKind,
     /// 0-based position among the instances of its type, in batch order.
     pub sequence: u32,
@@ -72,6 +76,7 @@ pub struct PlannedInstance {
 }
 
 impl PlannedInstance {
+    /// The circuit id of the instance's type.
     pub fn circuit(&self) -> CircuitId {
         self.kind.circuit_id()
     }
@@ -86,6 +91,7 @@ impl PlannedInstance {
 /// instances' witness bytes (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchPlan {
+    /// The geometry the batch is cut for.
     pub geometry: BasicGeometry,
     /// Type then sequence order.
     pub instances: Vec<PlannedInstance>,

@@ -73,15 +73,24 @@ pub const STATE_OUTPUT_LEN: usize = 24;
 /// The running commitments a state-transition instance carries, in closed-form order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateCommitments {
+    /// The state tree's root.
     pub state_root: HashDigest,
+    /// The operations chain.
     pub operations: HashDigest,
+    /// The signed-operations chain, which the signature-verification instances must end at
+    /// too (it binds each verified signature to the operation applied here).
     pub signed_operations: HashDigest,
+    /// The deposits chain.
     pub deposits: HashDigest,
+    /// The withdrawals chain.
     pub withdrawals: HashDigest,
+    /// The pubdata chain.
     pub pubdata: HashDigest,
 }
 
 impl StateCommitments {
+    /// The six digests in closed-form order (root, operations, signed operations, deposits,
+    /// withdrawals, pubdata).
     pub fn to_array(&self) -> [HashDigest; 6] {
         [
             self.state_root,
@@ -97,15 +106,20 @@ impl StateCommitments {
 /// An account as a lane sees it before its update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountFields {
+    /// The root of the account's one-time-key tree.
     pub public_key: HashDigest,
+    /// The balance (for the operator, less the fees not yet credited).
     pub balance: u64,
+    /// The nonce: the next one-time key the account signs with.
     pub nonce: u32,
 }
 
 /// One lane's witness: the account before the update (`None`: empty leaf) and its 32 siblings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LaneWitness {
+    /// The account in the leaf before the update; `None` for an empty leaf.
     pub account: Option<AccountFields>,
+    /// The leaf's 32 Merkle siblings, lowest level first.
     pub siblings: Vec<HashDigest>,
 }
 
@@ -121,19 +135,33 @@ impl LaneWitness {
 /// The operation a slot applies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SlotOperation {
+    /// A deposit from the L1 priority queue (the same item the priority-operations circuit
+    /// consumes).
     Deposit(DepositItem),
+    /// A signed transfer.
     Transfer {
+        /// The sender (lane A).
         from: u32,
+        /// The recipient (lane B).
         to: u32,
+        /// The amount moved.
         amount: u64,
+        /// The fee, added to the instance's pending operator credit.
         fee: u64,
+        /// The signed nonce (the sender's nonce before the operation).
         nonce: u32,
     },
+    /// A signed withdrawal to L1.
     Withdraw {
+        /// The sender (lane A).
         from: u32,
+        /// Who receives the amount on L1.
         l1_recipient: [u8; 20],
+        /// The amount leaving the rollup.
         amount: u64,
+        /// The fee, added to the instance's pending operator credit.
         fee: u64,
+        /// The signed nonce (the sender's nonce before the operation).
         nonce: u32,
     },
 }
@@ -142,17 +170,24 @@ pub enum SlotOperation {
 /// accounts: an operator's balance there lacks the fees not yet credited (module docs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateSlot {
+    /// The operation applied.
     pub operation: SlotOperation,
+    /// The lane-A account: a deposit's recipient, a transfer's or withdrawal's sender.
     pub lane_a: LaneWitness,
+    /// The lane-B account, a transfer's recipient (`None` for other kinds).
     pub lane_b: Option<LaneWitness>,
 }
 
 /// Witness of one state-transition instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateWitness {
+    /// The batch's chain, bound into every signed message.
     pub chain_id: u64,
+    /// The batch's operator account, credited the instance's fees.
     pub operator: u32,
+    /// The running commitments the instance starts from (the previous instance's output).
     pub before: StateCommitments,
+    /// The operations, at most `operations_per_instance`; the remaining slots are inactive.
     pub slots: Vec<StateSlot>,
     /// The operator's account before the instance's fees are credited, after the last slot
     /// (`None` when the instance holds no signed operation: nothing is credited). Boxed to keep

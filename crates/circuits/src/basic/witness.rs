@@ -22,12 +22,16 @@ pub const WITNESS_FORMAT_VERSION: u16 = 2;
 /// The witness of one basic instance, per circuit type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BasicWitness {
+    /// A signature-verification instance's witness.
     SignatureVerification(SignatureWitness),
+    /// A state-transition instance's witness.
     StateTransition(StateWitness),
+    /// A priority-operations instance's witness.
     PriorityOperations(PriorityWitness),
 }
 
 impl BasicWitness {
+    /// The circuit id of the type the witness is for.
     pub fn circuit_id(&self) -> CircuitId {
         match self {
             Self::SignatureVerification(_) => CircuitId::SIGNATURE_VERIFICATION,

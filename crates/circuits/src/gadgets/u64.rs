@@ -10,7 +10,9 @@ use crate::{D, F};
 /// A `u64` as limbs `lo + 2^32 · hi`, each limb range-checked to 32 bits where it is created.
 #[derive(Debug, Clone, Copy)]
 pub struct U64Target {
+    /// The low 32 bits.
     pub lo: Target,
+    /// The high 32 bits.
     pub hi: Target,
 }
 

@@ -22,7 +22,9 @@ use crate::{D, F};
 /// Bits of one base-4 digit: `d = low + 2 · high`.
 #[derive(Debug, Clone, Copy)]
 pub struct DigitBits {
+    /// The digit's bit of weight 1.
     pub low: BoolTarget,
+    /// The digit's bit of weight 2.
     pub high: BoolTarget,
 }
 
@@ -30,12 +32,17 @@ pub struct DigitBits {
 /// and the `h` authentication-path siblings.
 #[derive(Debug, Clone)]
 pub struct SignatureTargets {
+    /// The one-time key index (the signer's nonce).
     pub key_index: Target,
+    /// The `WOTS_L` chain values.
     pub chain_values: Vec<HashOutTarget>,
+    /// The siblings from the one-time key's leaf to the root, lowest level first.
     pub auth_path: Vec<HashOutTarget>,
 }
 
 impl SignatureTargets {
+    /// New witness targets for a signature under a key tree of height `xmss_height` (the
+    /// index is bounded where the path is walked: it is split into `xmss_height` bits).
     pub fn new_virtual(builder: &mut CircuitBuilder<F, D>, xmss_height: usize) -> Self {
         Self {
             key_index: builder.add_virtual_target(),

@@ -64,23 +64,37 @@ const MAX_DEGREE_BITS: usize = 20;
 /// Why a final key was refused or a final proof did not verify.
 #[derive(Debug, thiserror::Error)]
 pub enum FinalKeyError {
+    /// The key file is larger than [`MAX_FINAL_VK_BYTES`]; refused unread.
     #[error("the key file is {len} bytes, more than a final verifying key can be ({MAX_FINAL_VK_BYTES})")]
-    KeyTooLarge { len: usize },
+    KeyTooLarge {
+        /// The file's size.
+        len: usize,
+    },
     /// The file is not the pinned key: another key, or an altered one.
     #[error(
         "the key file's digest (SHA-256 of every byte) is {found}, not the pinned {expected}: \
          it is another key or it was altered, and it was refused before being read"
     )]
-    NotPinned { expected: VkDigest, found: VkDigest },
+    NotPinned {
+        /// The pinned digest.
+        expected: VkDigest,
+        /// The digest of the file given.
+        found: VkDigest,
+    },
+    /// The file does not decode as a final verifying key, or is not the canonical encoding
+    /// of the key it decodes to.
     #[error("malformed final verifying key: {0}")]
     MalformedKey(String),
     /// The key's verification rules are not the ones this build fixes in code.
     #[error("the final verifying key breaks the verification rules fixed in code: {0}")]
     Policy(String),
+    /// The key could not be serialized.
     #[error("encoding the final verifying key: {0}")]
     Encode(String),
+    /// The proof bytes do not decode as a proof of the key's circuit (or are too large).
     #[error("not a final proof of this key: {0}")]
     MalformedProof(String),
+    /// plonky2's verifier refused the proof.
     #[error("the final proof does not verify: {0}")]
     Rejected(String),
     /// The proof verifies but its public inputs are not a (canonical) batch output.

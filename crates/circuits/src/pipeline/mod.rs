@@ -47,9 +47,20 @@ use crate::recursion::RecursionError;
 pub enum PipelineError {
     /// The stored bytes are not a witness of this format.
     #[error("malformed {what}: {reason}")]
-    MalformedWitness { what: &'static str, reason: String },
+    MalformedWitness {
+        /// What was being decoded.
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A witness could not be serialized.
     #[error("encoding the {what}: {reason}")]
-    Encode { what: &'static str, reason: String },
+    Encode {
+        /// What was being encoded.
+        what: &'static str,
+        /// The serializer's error.
+        reason: String,
+    },
     /// The input does not fit the job (counts, lengths, order, field elements).
     #[error("invalid job input: {0}")]
     InvalidInput(String),
@@ -57,28 +68,40 @@ pub enum PipelineError {
     #[error("the witness is for round {}, circuit {}, the job is round {}, circuit {}",
         found.0, found.1, expected.0, expected.1)]
     WrongJob {
+        /// The job's (round, circuit).
         expected: (AggregationRound, CircuitId),
+        /// The witness's (round, circuit).
         found: (AggregationRound, CircuitId),
     },
     /// These circuits have no such (round, circuit).
     #[error("no circuit for round {round}, circuit {circuit} in this configuration")]
     UnknownCircuit {
+        /// The round asked for.
         round: AggregationRound,
+        /// The circuit id asked for.
         circuit: CircuitId,
     },
+    /// A proof (a child being aggregated, or one just made) does not verify under its
+    /// circuit's key.
     #[error("the {round} proof of circuit {circuit} does not verify: {reason}")]
     ProofRejected {
+        /// The proof's round.
         round: AggregationRound,
+        /// The proof's circuit id.
         circuit: CircuitId,
+        /// plonky2's error.
         reason: String,
     },
+    /// The compressed proof does not verify under the final key.
     #[error("the final proof does not verify: {0}")]
     FinalProofRejected(String),
     /// The final verifying key could not be encoded, or a final proof was refused by it.
     #[error(transparent)]
     FinalKey(#[from] final_key::FinalKeyError),
+    /// The recursion layer refused or failed (a child that does not fit, a bad statement).
     #[error(transparent)]
     Recursion(#[from] RecursionError),
+    /// A basic circuit refused or failed.
     #[error(transparent)]
     Circuit(#[from] CircuitError),
 }

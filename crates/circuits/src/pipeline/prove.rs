@@ -27,6 +27,7 @@ use crate::{C, D, F};
 pub struct CompressedProof {
     /// plonky2's encoding of the last compression step's proof.
     pub proof_bytes: Vec<u8>,
+    /// The batch public output the proof's public inputs carry.
     pub public_output: BatchPublicOutput,
 }
 

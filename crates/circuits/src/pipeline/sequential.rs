@@ -23,19 +23,26 @@ use crate::recursion::BatchCircuits;
 /// One job proven: which, how long (witness vector + proof + verification), how big.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimedJob {
+    /// The job's round.
     pub round: AggregationRound,
+    /// The job's circuit id (the basic type for rounds 0–2).
     pub circuit: CircuitId,
     /// Node depth (0 elsewhere).
     pub depth: u32,
+    /// Witness vector, proof and verification, in isolation.
     pub elapsed: Duration,
+    /// Size of the proof's encoding.
     pub proof_bytes: usize,
 }
 
 /// The final proof and every job's isolated time; the compression step is timed separately.
 #[derive(Debug, Clone)]
 pub struct SequentialRun {
+    /// Every job, in the order proven (round by round).
     pub jobs: Vec<TimedJob>,
+    /// Time of the compression chain.
     pub compression: Duration,
+    /// The batch's final proof.
     pub proof: CompressedProof,
 }
 
@@ -49,10 +56,13 @@ impl SequentialRun {
 /// A job about to be proven: which, and its witness exactly as the prover job stores it.
 #[derive(Debug, Clone, Copy)]
 pub struct JobWitness<'a> {
+    /// The job's round.
     pub round: AggregationRound,
+    /// The job's circuit id (the basic type for rounds 0–2).
     pub circuit: CircuitId,
     /// Node depth (0 elsewhere).
     pub depth: u32,
+    /// The stored witness bytes (a basic witness in round 0, an aggregation witness above).
     pub witness: &'a [u8],
 }
 

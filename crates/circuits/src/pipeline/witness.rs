@@ -20,16 +20,22 @@ pub const AGGREGATION_WITNESS_VERSION: u16 = 1;
 /// The witness of one leaf, node, recursion-tip or scheduler prover job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AggregationWitness {
+    /// A leaf job (round 1): basic proofs of one type.
     Leaf(LeafJobWitness),
+    /// A node job (round 2): leaf or node proofs of one type.
     Node(NodeJobWitness),
+    /// The recursion-tip job (round 3): every type's final node proof.
     RecursionTip(TipJobWitness),
+    /// The scheduler job (round 4): the tip proof and the batch's public output.
     Scheduler(SchedulerJobWitness),
 }
 
 /// Up to A basic proofs of one type, in sequence order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeafJobWitness {
+    /// The basic type of the proofs.
     pub circuit_id: CircuitId,
+    /// The basic proofs, consecutive instances of the type.
     pub children: Vec<BasicChild>,
 }
 
@@ -61,14 +67,18 @@ pub enum NodeChildren {
 /// Up to A leaf or node proofs of one type, in sequence order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeJobWitness {
+    /// The basic type of the branch.
     pub circuit_id: CircuitId,
+    /// Whether the children are leaf or node proofs.
     pub children_layer: NodeChildren,
+    /// The child proofs (plonky2's proof encoding), consecutive in the branch.
     pub children: Vec<Vec<u8>>,
 }
 
 /// One slot per basic type, in circuit id order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TipJobWitness {
+    /// What the tip gets for each basic type.
     pub slots: Vec<TipSlotWitnessData>,
 }
 
@@ -77,14 +87,20 @@ pub struct TipJobWitness {
 pub enum TipSlotWitnessData {
     /// The type's final node proof and the closed forms at both ends of its run.
     Present {
+        /// The basic type.
         circuit_id: CircuitId,
+        /// The proof of the type's last node, covering every instance.
         final_node_proof: Vec<u8>,
+        /// Closed-form input of the type's first instance.
         first_input: Vec<u64>,
+        /// Carried closed-form output of its last instance.
         last_output: Vec<u64>,
     },
     /// The type has no instance; its closed form stays the same through the batch.
     Absent {
+        /// The basic type.
         circuit_id: CircuitId,
+        /// The type's closed form, input and output alike.
         closed_form: Vec<u64>,
     },
 }
@@ -92,8 +108,11 @@ pub enum TipSlotWitnessData {
 /// The recursion-tip proof and the per-type outputs it commits to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchedulerJobWitness {
+    /// The batch's number, which the scheduler puts in the public output.
     pub batch_number: u32,
+    /// The recursion-tip proof (plonky2's proof encoding).
     pub tip_proof: Vec<u8>,
+    /// Every basic type's run, in circuit id order.
     pub types: Vec<TypeSummary>,
 }
 
@@ -101,6 +120,7 @@ pub struct SchedulerJobWitness {
 /// commits to for the type and what the scheduler links across types.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TypeSummary {
+    /// The basic type.
     pub circuit_id: CircuitId,
     /// Basic instances of the type (0: absent).
     pub instances: u32,
@@ -113,6 +133,7 @@ pub struct TypeSummary {
 }
 
 impl TypeSummary {
+    /// Whether the batch has at least one instance of the type.
     pub fn is_present(&self) -> bool {
         self.instances > 0
     }
@@ -139,6 +160,7 @@ impl AggregationWitness {
         }
     }
 
+    /// The stored form: magic `ZKAW`, format version (u16 little-endian), then postcard.
     pub fn to_bytes(&self) -> Result<Vec<u8>, PipelineError> {
         let mut out = Vec::with_capacity(64);
         out.extend_from_slice(MAGIC);

@@ -14,10 +14,15 @@ use super::{RecursionError, F};
 /// The final node proof of one type and what the tip needs with it.
 #[derive(Debug, Clone)]
 pub struct TypeAggregate {
+    /// The basic type.
     pub circuit_id: CircuitId,
+    /// The node proof covering every instance of the type.
     pub final_node: RecursionProof,
+    /// Closed-form input of the type's first instance.
     pub first_input: Vec<F>,
+    /// Carried closed-form output of its last instance.
     pub last_output: Vec<F>,
+    /// Real items over all instances.
     pub count: u64,
     /// Number of leaf proofs made.
     pub leaves: usize,

@@ -46,7 +46,9 @@ pub enum BatchProofError {
     /// The final proof attests another output than the native execution computed.
     #[error("the final proof attests {proved:?}, the executed batch is {expected:?}")]
     OutputMismatch {
+        /// The output native execution computed.
         expected: Box<BatchPublicOutput>,
+        /// The output the final proof's public inputs carry.
         proved: Box<BatchPublicOutput>,
     },
 }
@@ -134,10 +136,12 @@ impl BatchCircuits {
         })
     }
 
+    /// The geometry of the basic circuits.
     pub fn geometry(&self) -> &BasicGeometry {
         &self.geometry
     }
 
+    /// The basic circuit of `kind`.
     pub fn basic(&self, kind: BasicCircuitKind) -> &BasicCircuit {
         // `from_basic` keeps exactly one circuit per kind, in `ALL` order.
         &self.basic[BasicCircuitKind::ALL
@@ -146,14 +150,17 @@ impl BatchCircuits {
             .unwrap_or_default()]
     }
 
+    /// The leaf, node and recursion-tip circuits.
     pub fn recursion(&self) -> &RecursionCircuits {
         &self.recursion
     }
 
+    /// The scheduler circuit.
     pub fn scheduler(&self) -> &SchedulerCircuit {
         &self.scheduler
     }
 
+    /// The compression chain after the scheduler.
     pub fn compression(&self) -> &CompressionChain {
         &self.compression
     }
@@ -263,15 +270,23 @@ impl BatchCircuits {
 /// Wall-clock time spent in each layer, and how many proofs each made.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LayerTimings {
+    /// Time proving the basic instances.
     pub basic: Duration,
+    /// Basic proofs made.
     pub basic_proofs: usize,
+    /// Time proving the leaves.
     pub leaf: Duration,
+    /// Leaf proofs made.
     pub leaf_proofs: usize,
+    /// Time proving the nodes, all depths.
     pub node: Duration,
     /// Node proofs per depth, summed over the types (depth 0 aggregates leaves).
     pub node_proofs_per_depth: Vec<usize>,
+    /// Time proving the recursion tip.
     pub tip: Duration,
+    /// Time proving the scheduler.
     pub scheduler: Duration,
+    /// Time of the compression chain.
     pub compression: Duration,
 }
 
@@ -282,6 +297,7 @@ pub struct FinalBatchProof {
     pub proof_bytes: Vec<u8>,
     /// What the final proof attests (its decoded public inputs).
     pub public_output: BatchPublicOutput,
+    /// Time and proofs per layer.
     pub timings: LayerTimings,
 }
 
@@ -289,9 +305,11 @@ pub struct FinalBatchProof {
 /// tests) that run the last layers themselves ([`prove_from_tip`] or their own).
 #[derive(Debug, Clone)]
 pub struct TipStage {
+    /// The recursion-tip proof.
     pub tip: TipProof,
     /// What the tip was proven over, one slot per type in the tip's order.
     pub slots: Vec<TipSlot>,
+    /// Time and proofs of the layers up to the tip (the later ones zero).
     pub timings: LayerTimings,
 }
 

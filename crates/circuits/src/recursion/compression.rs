@@ -54,7 +54,9 @@ pub fn conjectured_security_bits(fri: &FriConfig) -> usize {
 /// One named configuration of the chain.
 #[derive(Debug, Clone)]
 pub struct CompressionStep {
+    /// The step's name (`shrink`, `final`, ...), part of the circuit's name in manifests.
     pub name: &'static str,
+    /// The step's plonky2 configuration (FRI rate, queries, wires).
     pub config: CircuitConfig,
 }
 
@@ -139,6 +141,7 @@ impl CompressionProfile {
     /// step of each, and no other configuration).
     pub const ALL: [Self; 2] = [Self::Standard, Self::Light];
 
+    /// The name configuration files and keystore keys use.
     pub fn name(self) -> &'static str {
         match self {
             Self::Standard => "standard",
@@ -191,6 +194,8 @@ pub struct CompressionCircuit {
 }
 
 impl CompressionCircuit {
+    /// Builds a step that verifies proofs of the inner circuit (`inner_common`, with its key
+    /// fixed as a constant) under `config`, and re-exposes their public inputs unchanged.
     pub fn build(
         name: &str,
         config: &CircuitConfig,
@@ -211,14 +216,18 @@ impl CompressionCircuit {
         }
     }
 
+    /// The step's name.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// The step's plonky2 circuit data.
     pub fn circuit_data(&self) -> &CircuitData<F, C, D> {
         &self.data
     }
 
+    /// Proves `inner` (a proof of the inner circuit) again under this step, and verifies the
+    /// result.
     pub fn prove(
         &self,
         inner: &ProofWithPublicInputs<F, C, D>,
@@ -235,6 +244,7 @@ impl CompressionCircuit {
         Ok(proof)
     }
 
+    /// The keystore encoding of the step (tag `CMPR`).
     pub fn to_bytes(&self) -> Result<Vec<u8>, RecursionError> {
         const WHAT: &str = "compression circuit";
         let mut out = Vec::new();
@@ -249,6 +259,7 @@ impl CompressionCircuit {
         Ok(out)
     }
 
+    /// Decodes [`Self::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, RecursionError> {
         const WHAT: &str = "compression circuit";
         use plonky2::util::serialization::Read;
@@ -283,7 +294,9 @@ pub struct CompressionChain {
 /// Size of a proof, plain and with plonky2's Merkle-path compression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProofSize {
+    /// Bytes of plonky2's proof encoding.
     pub bytes: usize,
+    /// Bytes of the encoding after plonky2's Merkle-path compression.
     pub compressed_bytes: usize,
 }
 
@@ -380,6 +393,7 @@ impl CompressionChain {
         Ok(Self { steps })
     }
 
+    /// The steps in order; each verifies the previous one's proofs.
     pub fn steps(&self) -> &[CompressionCircuit] {
         &self.steps
     }

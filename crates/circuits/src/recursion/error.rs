@@ -15,7 +15,9 @@ pub enum RecursionError {
     /// A basic circuit type's description does not fit the interface of the recursion layers.
     #[error("invalid shape of basic circuit type {circuit_id}: {reason}")]
     InvalidBasicShape {
+        /// The basic type.
         circuit_id: CircuitId,
+        /// What does not fit.
         reason: String,
     },
 
@@ -26,24 +28,33 @@ pub enum RecursionError {
     /// A layer was given no child at all, or more than its arity.
     #[error("{layer} takes 1..={arity} children, got {got}")]
     ChildCount {
+        /// The layer (`leaf`, `node`, ...).
         layer: &'static str,
+        /// Children the layer verifies at most.
         arity: usize,
+        /// Children given.
         got: usize,
     },
 
     /// A child's data is malformed or does not satisfy what the layer checks.
     #[error("{layer} child {index}: {reason}")]
     InvalidChild {
+        /// The layer being proven.
         layer: &'static str,
+        /// The child's position among the children given.
         index: usize,
+        /// What is wrong with it.
         reason: String,
     },
 
     /// A recursion-tip slot is malformed or inconsistent.
     #[error("recursion tip slot {index} (circuit id {circuit_id}): {reason}")]
     InvalidTipSlot {
+        /// The slot's position in the tip's type list.
         index: usize,
+        /// The slot's basic type.
         circuit_id: CircuitId,
+        /// What is wrong with it.
         reason: String,
     },
 
@@ -54,24 +65,42 @@ pub enum RecursionError {
     /// plonky2 failed to generate the witness or the proof (also what a violated constraint
     /// looks like: conflicting witness values are reported here).
     #[error("proving the {layer} circuit failed: {reason}")]
-    Proving { layer: &'static str, reason: String },
+    Proving {
+        /// The circuit being proven.
+        layer: &'static str,
+        /// plonky2's error.
+        reason: String,
+    },
 
     /// A proof did not verify, or its public inputs do not say what they must.
     #[error("{layer} proof rejected: {reason}")]
-    Verification { layer: &'static str, reason: String },
+    Verification {
+        /// The circuit whose proof was checked.
+        layer: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
 
     /// A compression configuration is below the conjectured security target.
     #[error("compression step {step}: conjectured security {bits} bits is below {target} bits")]
     InsufficientSecurity {
+        /// The step's position in the chain.
         step: usize,
+        /// Its conjectured security (see `conjectured_security_bits`).
         bits: usize,
+        /// The target, [`super::TARGET_SECURITY_BITS`].
         target: usize,
     },
 
     /// The scheduler's cross-type links do not hold (the tip's types disagree with each
     /// other or with the batch).
     #[error("scheduler link {link} does not hold: {reason}")]
-    CrossTypeLink { link: &'static str, reason: String },
+    CrossTypeLink {
+        /// Which link (`keys`, `types`, `signatures ↔ state`, ...).
+        link: &'static str,
+        /// How it fails.
+        reason: String,
+    },
 
     /// A batch public output cannot be encoded as, or read from, public inputs.
     #[error("invalid batch public output: {0}")]
@@ -79,7 +108,12 @@ pub enum RecursionError {
 
     /// Circuit data or a proof could not be turned into bytes or read back.
     #[error("serialization of {what} failed: {reason}")]
-    Serialization { what: &'static str, reason: String },
+    Serialization {
+        /// What was being encoded or decoded.
+        what: &'static str,
+        /// The codec's error.
+        reason: String,
+    },
 }
 
 impl RecursionError {

@@ -176,22 +176,27 @@ impl LeafCircuit {
         }
     }
 
+    /// The basic type whose proofs this leaf verifies.
     pub fn circuit_id(&self) -> CircuitId {
         self.shape.circuit_id
     }
 
+    /// Basic proofs one leaf verifies at most.
     pub fn arity(&self) -> usize {
         self.arity
     }
 
+    /// The basic type's shape (closed-form lengths, proof shape) the leaf is built for.
     pub fn shape(&self) -> &BasicTypeShape {
         &self.shape
     }
 
+    /// The leaf's plonky2 circuit data.
     pub fn circuit_data(&self) -> &CircuitData<F, C, D> {
         &self.data
     }
 
+    /// The leaf's common data: the same for every leaf and the node (see `padding`).
     pub fn common(&self) -> &CommonCircuitData<F, D> {
         &self.data.common
     }

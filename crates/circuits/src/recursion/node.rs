@@ -62,7 +62,9 @@ pub(crate) struct NodeTargets {
 /// The leaf verifying key of one basic type, as the node's key set holds it.
 #[derive(Debug, Clone)]
 pub struct LeafKey {
+    /// The basic type the leaf verifies.
     pub circuit_id: CircuitId,
+    /// The leaf's verifying key.
     pub verifier_only: VerifierOnlyCircuitData<C, D>,
 }
 
@@ -70,10 +72,13 @@ pub struct LeafKey {
 /// the node claims. [`NodeCircuit::witness_for`] makes the honest one; tests make others.
 #[derive(Debug, Clone)]
 pub struct NodeWitness {
+    /// The child proofs (leaf or node), each with the key it is verified under.
     pub children: Vec<(
         ProofWithPublicInputs<F, C, D>,
         VerifierOnlyCircuitData<C, D>,
     )>,
+    /// The node's own verifying key as the node claims it (children that are node proofs
+    /// are verified under it; the tip checks it is the real one).
     pub claimed_node_key: VerifierOnlyCircuitData<C, D>,
 }
 
@@ -214,22 +219,27 @@ impl NodeCircuit {
         }
     }
 
+    /// Children one node verifies at most.
     pub fn arity(&self) -> usize {
         self.arity
     }
 
+    /// The node's plonky2 circuit data.
     pub fn circuit_data(&self) -> &CircuitData<F, C, D> {
         &self.data
     }
 
+    /// The node's common data: the same as every leaf's (see `padding`).
     pub fn common(&self) -> &CommonCircuitData<F, D> {
         &self.data.common
     }
 
+    /// The node's verifying key.
     pub fn verifier_only(&self) -> &VerifierOnlyCircuitData<C, D> {
         &self.data.verifier_only
     }
 
+    /// The leaf keys the node accepts leaf children under, one per basic type.
     pub fn leaf_keys(&self) -> &[LeafKey] {
         &self.leaf_keys
     }

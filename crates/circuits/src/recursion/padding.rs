@@ -16,14 +16,14 @@ use super::{D, F};
 
 /// Gates and degree every leaf and the node are padded to.
 #[derive(Debug, Clone, Default)]
-pub struct ShapePadding {
+pub(crate) struct ShapePadding {
     gates: Vec<GateRef<F, D>>,
     degree_bits: usize,
 }
 
 impl ShapePadding {
     /// Adds the gate set and the no-op rows. Call it last, after the circuit's own logic.
-    pub fn apply(&self, builder: &mut CircuitBuilder<F, D>) {
+    pub(crate) fn apply(&self, builder: &mut CircuitBuilder<F, D>) {
         for gate in &self.gates {
             builder.add_gate_to_gate_set(gate.clone());
         }
@@ -41,7 +41,7 @@ impl ShapePadding {
 
     /// Widens the target so that it covers `common`'s gates and degree. Returns whether anything
     /// changed.
-    pub fn absorb(&mut self, common: &CommonCircuitData<F, D>) -> bool {
+    pub(crate) fn absorb(&mut self, common: &CommonCircuitData<F, D>) -> bool {
         let mut changed = false;
         for gate in &common.gates {
             if !self.gates.iter().any(|g| g.0.id() == gate.0.id()) {
@@ -56,7 +56,8 @@ impl ShapePadding {
         changed
     }
 
-    pub fn degree_bits(&self) -> usize {
+    /// log2 of the rows every leaf and the node are padded to.
+    pub(crate) fn degree_bits(&self) -> usize {
         self.degree_bits
     }
 }

@@ -16,6 +16,7 @@ pub enum RecursionLayer {
 }
 
 impl RecursionLayer {
+    /// The layer's name, for errors.
     pub fn name(self) -> &'static str {
         match self {
             Self::Leaf => "leaf",
@@ -27,7 +28,9 @@ impl RecursionLayer {
 /// A leaf or node proof. Both share one common circuit data (see `padding`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecursionProof {
+    /// The circuit that made it.
     pub layer: RecursionLayer,
+    /// The proof and its public inputs (an [`AggregateStatement`]).
     pub proof: ProofWithPublicInputs<F, C, D>,
 }
 

@@ -77,19 +77,19 @@ pub const SCHEDULER_PUBLIC_INPUTS: usize = 33;
 /// Closed-form layouts the scheduler reads (docs/rollup-circuits.md §2–4).
 mod layout {
     /// Signature type: the signed-operations chain (4).
-    pub const SIGNATURE_LEN: usize = 4;
+    pub(crate) const SIGNATURE_LEN: usize = 4;
     /// State type, carried closed form: root, operations, signed operations, deposits,
     /// withdrawals, pubdata (4 each), then the run constants chain id (lo, hi) and operator.
-    pub const STATE_LEN: usize = 27;
-    pub const STATE_ROOT: usize = 0;
-    pub const STATE_OPERATIONS: usize = 4;
-    pub const STATE_SIGNED: usize = 8;
-    pub const STATE_DEPOSITS: usize = 12;
-    pub const STATE_WITHDRAWALS: usize = 16;
-    pub const STATE_PUBDATA: usize = 20;
-    pub const STATE_CHAIN_ID: usize = 24;
+    pub(crate) const STATE_LEN: usize = 27;
+    pub(crate) const STATE_ROOT: usize = 0;
+    pub(crate) const STATE_OPERATIONS: usize = 4;
+    pub(crate) const STATE_SIGNED: usize = 8;
+    pub(crate) const STATE_DEPOSITS: usize = 12;
+    pub(crate) const STATE_WITHDRAWALS: usize = 16;
+    pub(crate) const STATE_PUBDATA: usize = 20;
+    pub(crate) const STATE_CHAIN_ID: usize = 24;
     /// The chains of the state type, which all start at `ZERO`.
-    pub const STATE_CHAINS: [usize; 5] = [
+    pub(crate) const STATE_CHAINS: [usize; 5] = [
         STATE_OPERATIONS,
         STATE_SIGNED,
         STATE_DEPOSITS,
@@ -97,8 +97,8 @@ mod layout {
         STATE_PUBDATA,
     ];
     /// Priority type: deposits chain (4), next priority serial (lo, hi).
-    pub const PRIORITY_LEN: usize = 6;
-    pub const PRIORITY_DEPOSITS: usize = 0;
+    pub(crate) const PRIORITY_LEN: usize = 6;
+    pub(crate) const PRIORITY_DEPOSITS: usize = 0;
 }
 
 /// The positions of the three rollup types in the tip's type list.
@@ -278,13 +278,16 @@ pub struct SchedulerWitness {
     pub tip_proof: ProofWithPublicInputs<F, C, D>,
     /// The per-type outputs the tip proof commits to, in the tip's type order.
     pub types: Vec<TypeOutput>,
+    /// The batch's number, which the scheduler puts in the public output.
     pub batch_number: BatchNumber,
 }
 
 /// A scheduler proof with the batch output it attests.
 #[derive(Debug, Clone)]
 pub struct SchedulerProof {
+    /// The proof; its public inputs encode `output`.
     pub proof: ProofWithPublicInputs<F, C, D>,
+    /// The batch public output, decoded.
     pub output: BatchPublicOutput,
 }
 
@@ -450,6 +453,7 @@ impl SchedulerCircuit {
         })
     }
 
+    /// The scheduler's plonky2 circuit data.
     pub fn circuit_data(&self) -> &CircuitData<F, C, D> {
         &self.data
     }

@@ -130,10 +130,12 @@ impl RecursionCircuits {
         Ok(Self { leaves, node, tip })
     }
 
+    /// The leaf circuits, one per basic type.
     pub fn leaves(&self) -> &[LeafCircuit] {
         &self.leaves
     }
 
+    /// The leaf circuit of basic type `circuit_id`.
     pub fn leaf(&self, circuit_id: CircuitId) -> Result<&LeafCircuit, RecursionError> {
         self.leaves
             .iter()
@@ -141,14 +143,17 @@ impl RecursionCircuits {
             .ok_or(RecursionError::UnknownCircuitType(circuit_id))
     }
 
+    /// The node circuit (every depth).
     pub fn node(&self) -> &NodeCircuit {
         &self.node
     }
 
+    /// The recursion-tip circuit.
     pub fn tip(&self) -> &RecursionTipCircuit {
         &self.tip
     }
 
+    /// Children one leaf or node verifies at most.
     pub fn arity(&self) -> usize {
         self.node.arity()
     }

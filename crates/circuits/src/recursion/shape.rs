@@ -88,6 +88,7 @@ impl BasicTypeShape {
 /// One proven basic circuit instance, with the witness the leaf needs to open its public inputs.
 #[derive(Debug, Clone)]
 pub struct BasicProof {
+    /// The basic proof; its public inputs are the closed-form hash.
     pub proof: ProofWithPublicInputs<F, C, D>,
     /// Closed-form input of the instance (what the previous instance of the type output).
     pub input: Vec<F>,

@@ -29,7 +29,7 @@ use super::{RecursionError, D, F};
 /// Field elements of the statement proper (indices 0..11).
 pub const STATEMENT_LEN: usize = 11;
 /// Cap height of the recursion configuration (`standard_recursion_config`).
-pub const RECURSION_CAP_HEIGHT: usize = 4;
+pub(crate) const RECURSION_CAP_HEIGHT: usize = 4;
 /// Field elements of a verifying key as public inputs: circuit digest and 2^4 cap hashes.
 pub const VERIFYING_KEY_LEN: usize = 4 + 4 * (1 << RECURSION_CAP_HEIGHT);
 /// Public inputs of every leaf and node proof.
@@ -38,6 +38,7 @@ pub const RECURSION_PUBLIC_INPUTS: usize = STATEMENT_LEN + VERIFYING_KEY_LEN;
 /// What a leaf or node proof attests about a contiguous run of basic instances of one type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AggregateStatement {
+    /// The basic type of the run.
     pub circuit_id: CircuitId,
     /// Digest of the closed-form input of the first instance of the run.
     pub first_input_digest: HashOut<F>,
@@ -104,9 +105,13 @@ impl AggregateStatement {
 /// The statement inside a circuit.
 #[derive(Debug, Clone, Copy)]
 pub struct StatementTargets {
+    /// [`AggregateStatement::circuit_id`].
     pub circuit_id: Target,
+    /// [`AggregateStatement::first_input_digest`].
     pub first_input_digest: HashOutTarget,
+    /// [`AggregateStatement::last_output_digest`].
     pub last_output_digest: HashOutTarget,
+    /// [`AggregateStatement::count`].
     pub count: Target,
     /// A bit: the producing circuit constrains it, so a parent may use it as a boolean.
     pub full: BoolTarget,
@@ -146,6 +151,6 @@ impl StatementTargets {
 }
 
 /// The verifying-key part (indices 11..79) of a leaf or node proof's public inputs.
-pub fn claimed_node_key(public_inputs: &[Target]) -> &[Target] {
+pub(crate) fn claimed_node_key(public_inputs: &[Target]) -> &[Target] {
     &public_inputs[STATEMENT_LEN..RECURSION_PUBLIC_INPUTS]
 }

@@ -44,7 +44,9 @@ pub const TIP_PUBLIC_INPUTS: usize = 8;
 /// One basic type the tip has a slot for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TipType {
+    /// The basic type.
     pub circuit_id: CircuitId,
+    /// Length of the type's carried closed form (input and output alike).
     pub closed_form_len: usize,
 }
 
@@ -54,28 +56,41 @@ pub enum TipSlot {
     /// The type has instances in the batch: its final node proof and the closed forms at both
     /// ends of the type's run.
     Present {
+        /// The node proof covering every instance of the type.
         final_node: Box<RecursionProof>,
+        /// Closed-form input of the first instance.
         first_input: Vec<F>,
+        /// Carried closed-form output of the last instance.
         last_output: Vec<F>,
     },
     /// The type has no instance in the batch; its closed form stays `closed_form` throughout.
-    Absent { closed_form: Vec<F> },
+    Absent {
+        /// The type's closed form, input and output alike.
+        closed_form: Vec<F>,
+    },
 }
 
 /// The per-type outputs a tip proof commits to, for the scheduler.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TypeOutput {
+    /// Whether the batch has instances of the type.
     pub present: bool,
+    /// The basic type.
     pub circuit_id: CircuitId,
+    /// Closed-form input of the type's first instance (an absent type: its constant form).
     pub first_input: Vec<F>,
+    /// Carried closed-form output of its last instance (an absent type: as `first_input`).
     pub last_output: Vec<F>,
+    /// Real items over all instances (0 for an absent type).
     pub count: u64,
 }
 
 /// Everything a tip proof's public inputs stand for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TipOutput {
+    /// One output per basic type, in the tip's type order.
     pub types: Vec<TypeOutput>,
+    /// Digest of every key the tip accepted proofs under (leaf keys and node key).
     pub recursion_vk_digest: HashOut<F>,
 }
 
@@ -104,10 +119,15 @@ impl TipOutput {
 /// The per-type values as targets, in the order the commitment hashes them.
 #[derive(Debug, Clone)]
 pub struct TypeOutputTargets {
+    /// [`TypeOutput::present`].
     pub present: BoolTarget,
+    /// [`TypeOutput::circuit_id`].
     pub circuit_id: Target,
+    /// [`TypeOutput::first_input`].
     pub first_input: Vec<Target>,
+    /// [`TypeOutput::last_output`].
     pub last_output: Vec<Target>,
+    /// [`TypeOutput::count`].
     pub count: Target,
 }
 
@@ -153,8 +173,11 @@ struct TipSlotTargets {
 pub struct TipSlotWitness {
     /// A final node proof: the type's own, or for an absent type any present type's.
     pub proof: ProofWithPublicInputs<F, C, D>,
+    /// Whether the slot's type has instances in the batch.
     pub present: bool,
+    /// Closed-form input the slot claims for the type's first instance.
     pub first_input: Vec<F>,
+    /// Carried closed-form output the slot claims for its last instance.
     pub last_output: Vec<F>,
     /// The count the output claims (the circuit commits to the proof's count, or 0 if absent).
     pub count: u64,
@@ -163,7 +186,9 @@ pub struct TipSlotWitness {
 /// A tip proof with the outputs it commits to.
 #[derive(Debug, Clone)]
 pub struct TipProof {
+    /// The proof; its public inputs are `output`'s commitment and key digest.
     pub proof: ProofWithPublicInputs<F, C, D>,
+    /// What the proof commits to.
     pub output: TipOutput,
 }
 
@@ -277,14 +302,18 @@ impl RecursionTipCircuit {
         })
     }
 
+    /// The basic types the tip has slots for, in slot order.
     pub fn types(&self) -> &[TipType] {
         &self.types
     }
 
+    /// The tip's plonky2 circuit data.
     pub fn circuit_data(&self) -> &CircuitData<F, C, D> {
         &self.data
     }
 
+    /// [`recursion_vk_digest`] of the node the tip was built over: what every tip proof
+    /// exposes.
     pub fn recursion_vk_digest(&self) -> HashOut<F> {
         self.recursion_vk_digest
     }

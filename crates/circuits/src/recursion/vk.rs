@@ -17,7 +17,7 @@ use zkfleet_types::{HashDigest, VkDigest};
 use super::{C, D, F};
 
 /// The key as field elements, in the order `add_verifier_data_public_inputs` registers them.
-pub fn verifying_key_fields(key: &VerifierOnlyCircuitData<C, D>) -> Vec<F> {
+pub(crate) fn verifying_key_fields(key: &VerifierOnlyCircuitData<C, D>) -> Vec<F> {
     let mut out = key.circuit_digest.elements.to_vec();
     for h in &key.constants_sigmas_cap.0 {
         out.extend_from_slice(&h.elements);
@@ -26,7 +26,7 @@ pub fn verifying_key_fields(key: &VerifierOnlyCircuitData<C, D>) -> Vec<F> {
 }
 
 /// The key as targets, in the same order as [`verifying_key_fields`].
-pub fn verifying_key_targets(key: &VerifierCircuitTarget) -> Vec<Target> {
+pub(crate) fn verifying_key_targets(key: &VerifierCircuitTarget) -> Vec<Target> {
     let mut out = key.circuit_digest.elements.to_vec();
     for h in &key.constants_sigmas_cap.0 {
         out.extend_from_slice(&h.elements);
@@ -40,7 +40,7 @@ pub fn verifying_key_digest(key: &VerifierOnlyCircuitData<C, D>) -> HashOut<F> {
 }
 
 /// Digest of a verifying key, in circuit.
-pub fn verifying_key_digest_target(
+pub(crate) fn verifying_key_digest_target(
     builder: &mut CircuitBuilder<F, D>,
     key: &VerifierCircuitTarget,
 ) -> HashOutTarget {
@@ -48,7 +48,7 @@ pub fn verifying_key_digest_target(
 }
 
 /// `a == b` for two digests, as a bit.
-pub fn digests_equal(
+pub(crate) fn digests_equal(
     builder: &mut CircuitBuilder<F, D>,
     a: HashOutTarget,
     b: HashOutTarget,

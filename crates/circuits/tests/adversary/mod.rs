@@ -29,7 +29,7 @@ use zkfleet_circuits::{C, D, F};
 
 /// Where an attack ended.
 #[derive(Debug)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// No valid proof: the stage that stopped it and why.
     Rejected(Rejection),
     /// A proof that plonky2's verifier accepts under the circuit's own key.
@@ -37,7 +37,7 @@ pub enum Outcome {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rejection {
+pub(crate) enum Rejection {
     /// A copy constraint (`connect`) contradicted: two values for one partition.
     CopyConstraint(String),
     /// The prover failed or panicked.
@@ -48,7 +48,7 @@ pub enum Rejection {
 
 impl Outcome {
     #[track_caller]
-    pub fn assert_rejected(self, what: &str) -> Rejection {
+    pub(crate) fn assert_rejected(self, what: &str) -> Rejection {
         match self {
             Outcome::Rejected(r) => {
                 eprintln!("{what}: rejected ({r:?})");
@@ -59,7 +59,7 @@ impl Outcome {
     }
 
     #[track_caller]
-    pub fn assert_accepted(self, what: &str) -> ProofWithPublicInputs<F, C, D> {
+    pub(crate) fn assert_accepted(self, what: &str) -> ProofWithPublicInputs<F, C, D> {
         match self {
             Outcome::Accepted(p) => *p,
             Outcome::Rejected(r) => panic!("{what}: the control was rejected: {r:?}"),
@@ -69,7 +69,7 @@ impl Outcome {
 
 /// Runs `data`'s witness generators over `inputs` with `overrides` forced (see the module
 /// docs), proves, and verifies.
-pub fn attack(
+pub(crate) fn attack(
     data: &CircuitData<F, C, D>,
     inputs: PartialWitness<F>,
     overrides: &[(Target, F)],
@@ -99,7 +99,7 @@ pub fn attack(
 
 /// The generation loop of plonky2's `generate_partial_witness`, without its watch-list
 /// scheduling (every pending generator runs each pass) and with the overrides applied.
-pub fn generate_with_overrides<'a>(
+pub(crate) fn generate_with_overrides<'a>(
     data: &'a CircuitData<F, C, D>,
     inputs: PartialWitness<F>,
     overrides: &[(Target, F)],
@@ -183,7 +183,7 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
 /// The values honest witness generation gives `targets` from `inputs`: the controls override
 /// the targets an attack overrides with these, so attack and control take the same route.
 /// Panics if generation fails (an honest witness must generate).
-pub fn honest_values(
+pub(crate) fn honest_values(
     data: &CircuitData<F, C, D>,
     inputs: PartialWitness<F>,
     targets: &[Target],
@@ -196,7 +196,7 @@ pub fn honest_values(
 
 /// The sum wire of the `BaseSumGate` that holds the bit `bit` of a `split_le` (the gate's
 /// generator derives the bits from it, so an attack on a decomposition overrides both).
-pub fn split_sum_of(bit: Target) -> Target {
+pub(crate) fn split_sum_of(bit: Target) -> Target {
     // `BaseSumGate::WIRE_SUM` is crate-private in plonky2 1.1.0; it is wire 0, the limbs follow.
     const WIRE_SUM: usize = 0;
     match bit {

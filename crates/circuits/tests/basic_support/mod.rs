@@ -13,7 +13,7 @@ use zkfleet_circuits::BasicGeometry;
 
 /// 3 signatures, 4 operations, 2 deposits per instance, XMSS height 2: every code path of the
 /// basic circuits at the smallest useful size.
-pub const GEOMETRY: BasicGeometry = BasicGeometry {
+pub(crate) const GEOMETRY: BasicGeometry = BasicGeometry {
     signatures_per_instance: 3,
     operations_per_instance: 4,
     deposits_per_instance: 2,
@@ -21,7 +21,7 @@ pub const GEOMETRY: BasicGeometry = BasicGeometry {
 };
 
 /// The circuit of `kind` at [`GEOMETRY`], built once per test binary.
-pub fn circuit(kind: BasicCircuitKind) -> &'static BasicCircuit {
+pub(crate) fn circuit(kind: BasicCircuitKind) -> &'static BasicCircuit {
     static CIRCUITS: [OnceLock<BasicCircuit>; 3] =
         [OnceLock::new(), OnceLock::new(), OnceLock::new()];
     let slot = BasicCircuitKind::ALL

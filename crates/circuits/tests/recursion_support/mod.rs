@@ -19,7 +19,7 @@ use zkfleet_circuits::recursion::{recursion_config, BasicProof, BasicTypeShape, 
 use zkfleet_types::CircuitId;
 
 /// A toy basic type and its circuit.
-pub struct ToyType {
+pub(crate) struct ToyType {
     pub circuit_id: CircuitId,
     pub closed_form_len: usize,
     pub capacity: usize,
@@ -32,7 +32,7 @@ pub struct ToyType {
 impl ToyType {
     /// Builds the type's circuit, padded to 2^`degree_bits` rows. The circuit id is a constant
     /// of the circuit, so two types of equal parameters still have different verifying keys.
-    pub fn build(
+    pub(crate) fn build(
         circuit_id: u8,
         closed_form_len: usize,
         capacity: usize,
@@ -92,7 +92,7 @@ impl ToyType {
         }
     }
 
-    pub fn shape(&self) -> BasicTypeShape {
+    pub(crate) fn shape(&self) -> BasicTypeShape {
         BasicTypeShape {
             circuit_id: self.circuit_id,
             closed_form_len: self.closed_form_len,
@@ -104,12 +104,12 @@ impl ToyType {
     }
 
     /// The closed form every chain of this type starts from.
-    pub fn genesis(&self) -> Vec<F> {
+    pub(crate) fn genesis(&self) -> Vec<F> {
         vec![F::ZERO; self.closed_form_len]
     }
 
     /// The closed form after `items` from `input`.
-    pub fn advance(&self, input: &[F], items: &[u64]) -> Vec<F> {
+    pub(crate) fn advance(&self, input: &[F], items: &[u64]) -> Vec<F> {
         let mut out = input.to_vec();
         out[0] += F::from_canonical_usize(items.len());
         for (k, o) in out.iter_mut().enumerate().skip(1) {
@@ -121,7 +121,7 @@ impl ToyType {
     }
 
     /// Proves one instance over `items` (1..=capacity) from `input`.
-    pub fn prove_instance(&self, input: &[F], items: &[u64]) -> BasicProof {
+    pub(crate) fn prove_instance(&self, input: &[F], items: &[u64]) -> BasicProof {
         assert!(!items.is_empty() && items.len() <= self.capacity);
         let mut pw = PartialWitness::new();
         for (t, v) in self.input.iter().zip(input) {
@@ -143,7 +143,7 @@ impl ToyType {
 
     /// Cuts `items` into instances of `capacity` (the last one possibly partial) chained from
     /// `start`, and proves them in order.
-    pub fn prove_chain(&self, start: &[F], items: &[u64]) -> Vec<BasicProof> {
+    pub(crate) fn prove_chain(&self, start: &[F], items: &[u64]) -> Vec<BasicProof> {
         let mut input = start.to_vec();
         items
             .chunks(self.capacity)
@@ -162,7 +162,7 @@ impl ToyType {
 /// recursion layers must enforce their own rules whatever the basic circuits below them allow,
 /// so the soundness tests use it to produce *genuine* basic proofs of unusual statements (a
 /// count of 0, a chain that does not start at `ZERO`, …) rather than forging them.
-pub struct FreeToyType {
+pub(crate) struct FreeToyType {
     pub circuit_id: CircuitId,
     pub closed_form_len: usize,
     pub public_output_len: usize,
@@ -176,7 +176,7 @@ pub struct FreeToyType {
 impl FreeToyType {
     /// Builds the type's circuit, padded to 2^`degree_bits` rows; the circuit id is a constant
     /// of the circuit, so types of equal parameters have different keys.
-    pub fn build(
+    pub(crate) fn build(
         circuit_id: u8,
         closed_form_len: usize,
         public_output_len: usize,
@@ -215,7 +215,7 @@ impl FreeToyType {
         }
     }
 
-    pub fn shape(&self) -> BasicTypeShape {
+    pub(crate) fn shape(&self) -> BasicTypeShape {
         BasicTypeShape {
             circuit_id: self.circuit_id,
             closed_form_len: self.closed_form_len,
@@ -228,7 +228,7 @@ impl FreeToyType {
 
     /// Proves one instance from `input` to the carried `output` (full length; its tail beyond
     /// `public_output_len` is not in the proof) with `count` items.
-    pub fn prove_instance(&self, input: &[F], output: &[F], count: u64) -> BasicProof {
+    pub(crate) fn prove_instance(&self, input: &[F], output: &[F], count: u64) -> BasicProof {
         assert_eq!(input.len(), self.closed_form_len);
         assert_eq!(output.len(), self.closed_form_len);
         let mut pw = PartialWitness::new();
@@ -253,7 +253,7 @@ impl FreeToyType {
 /// A circuit of exactly the common data `shape` (the leaf/node shape) that verifies nothing and
 /// exposes whatever public inputs its prover likes: the "foreign verifying key" adversary.
 /// Returns the proof of `public_inputs` and the circuit (its key is the same for any values).
-pub fn forged_proof_of_shape(
+pub(crate) fn forged_proof_of_shape(
     shape: &plonky2::plonk::circuit_data::CommonCircuitData<F, D>,
     public_inputs: &[F],
 ) -> (

@@ -5,6 +5,9 @@
 //!
 //! `cargo bench -p zkfleet-job-monitor --bench tasks` prints one table per backend.
 
+// A bench links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 

@@ -233,11 +233,17 @@ impl JobTimeouts {
 pub struct MaxAttempts {
     /// Default 5 for every kind.
     pub basic_witness: u32,
+    /// Leaf witness jobs (round 1).
     pub leaf_witness: u32,
+    /// Node witness jobs (round 2).
     pub node_witness: u32,
+    /// Recursion-tip witness jobs (round 3).
     pub recursion_tip_witness: u32,
+    /// Scheduler witness jobs (round 4).
     pub scheduler_witness: u32,
+    /// Prover jobs of every round.
     pub prover: u32,
+    /// Compression jobs.
     pub compression: u32,
 }
 
@@ -248,6 +254,8 @@ impl Default for MaxAttempts {
 }
 
 impl MaxAttempts {
+    /// The limit for the jobs of `table`: past it a failed job goes to `failed_permanently`
+    /// instead of being requeued.
     pub fn of(&self, table: JobTable) -> u32 {
         match table {
             JobTable::WitnessInputs => self.basic_witness,
@@ -260,6 +268,7 @@ impl MaxAttempts {
         }
     }
 
+    /// The same limit for every kind of job.
     pub fn uniform(attempts: u32) -> Self {
         Self {
             basic_witness: attempts,
@@ -278,20 +287,34 @@ impl MaxAttempts {
 pub enum ConfigError {
     /// A zero interval would run the task in a busy loop against the database.
     #[error("monitor.intervals.{task} must be longer than zero")]
-    ZeroInterval { task: &'static str },
+    ZeroInterval {
+        /// The periodic task's name in the configuration.
+        task: &'static str,
+    },
     /// A zero timeout would requeue every job the moment it is picked.
     #[error("monitor.timeouts for {job_type} must be longer than zero")]
-    ZeroTimeout { job_type: &'static str },
+    ZeroTimeout {
+        /// The kind of job whose timeout is zero.
+        job_type: &'static str,
+    },
     /// Attempts are counted on pick: with 0 no job could ever run.
     #[error("monitor.max_attempts for {job_type} must be at least 1")]
-    ZeroMaxAttempts { job_type: &'static str },
+    ZeroMaxAttempts {
+        /// The kind of job whose limit is zero.
+        job_type: &'static str,
+    },
+    /// The requeue backoff's ceiling is below its first wait.
     #[error("monitor.retry_backoff_max must not be shorter than monitor.retry_backoff_initial")]
     BackoffBounds,
+    /// The archiver would delete no blob of archived jobs at all.
     #[error("monitor.blob_delete_concurrency must be at least 1")]
     ZeroBlobDeleteConcurrency,
     /// An empty list would hide what the page is for.
     #[error("monitor.status_page.{field} must be at least 1")]
-    ZeroStatusPageLimit { field: &'static str },
+    ZeroStatusPageLimit {
+        /// The status page setting at zero.
+        field: &'static str,
+    },
 }
 
 impl MonitorConfig {

@@ -24,8 +24,11 @@ use crate::status;
 /// What the handlers read: the job database, the metrics recorder and the status page's bounds.
 #[derive(Clone)]
 pub struct HttpState {
+    /// The job database the status page and `/queue_report` read.
     pub dal: Dal,
+    /// The recorder `/metrics` renders.
     pub metrics: PrometheusHandle,
+    /// How many batches, failures and stuck jobs the status page lists.
     pub status_page: StatusPageConfig,
 }
 

@@ -30,6 +30,9 @@
 //! # Ok(()) }
 //! ```
 
+// The unit tests link the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
+
 pub mod auth;
 pub mod config;
 pub mod http;
@@ -65,21 +68,28 @@ const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// Why the monitor could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum MonitorError {
+    /// The configuration cannot work (the error names the setting).
     #[error("invalid job monitor configuration: {0}")]
     Config(#[from] ConfigError),
+    /// The Prometheus recorder could not be installed.
     #[error(transparent)]
     Metrics(#[from] RecorderError),
+    /// The bearer tokens of the HTTP endpoints could not be read.
     #[error("job monitor tokens: {0}")]
     Auth(#[from] AuthError),
+    /// The HTTP endpoints' address could not be bound.
     #[error(
         "cannot listen on {address} for the job monitor's HTTP endpoints \
          (/, /status.json, /queue_report, /metrics, /healthz): {source}; set \
          job_monitor.listen_address to a free address"
     )]
     Bind {
+        /// The configured `job_monitor.listen_address`.
         address: SocketAddr,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// The HTTP server stopped with an error.
     #[error("the job monitor's HTTP server failed: {0}")]
     Serve(#[source] std::io::Error),
 }

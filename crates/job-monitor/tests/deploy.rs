@@ -3,6 +3,9 @@
 //! `src/`); every metric the job monitor defines is documented in `docs/job-monitor.md`; the
 //! Prometheus configuration scrapes the monitor on its default port. No service is needed.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

@@ -5,6 +5,9 @@
 //! two tests (`postgres_…`, `sqlite_…`) take turns on a lock; counters are compared before and
 //! after each step, so the other backend's earlier increments do not matter.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -4,6 +4,9 @@
 //! Metric values are checked in `tests/metrics.rs`, a process of its own, because the
 //! Prometheus recorder is process-wide.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 
 use std::sync::Arc;

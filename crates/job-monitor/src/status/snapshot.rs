@@ -23,9 +23,11 @@ pub struct StatusSnapshot {
     pub generated_at: DateTime<Utc>,
     /// `postgres` or `sqlite`.
     pub database: &'static str,
+    /// The batches whose final proof is not done yet.
     pub batches: BatchesInFlight,
     /// Prover, witness and compression queues with jobs queued or in progress.
     pub queues: Vec<QueueDepth>,
+    /// Jobs whose last attempt failed, most recent first.
     pub failures: Listed<Failure>,
     /// Jobs in progress and the workers (`picked_by`) that hold them.
     pub workers: Listed<WorkerActivity>,
@@ -34,6 +36,7 @@ pub struct StatusSnapshot {
 /// The batches whose final proof is not done, oldest sealed first.
 #[derive(Debug, Clone, Serialize)]
 pub struct BatchesInFlight {
+    /// The batches listed, at most `limit`.
     pub listed: Vec<BatchProgress>,
     /// The configured cut (`status_page.max_batches`).
     pub limit: u32,
@@ -44,7 +47,9 @@ pub struct BatchesInFlight {
 /// A list cut at a configured limit.
 #[derive(Debug, Clone, Serialize)]
 pub struct Listed<T> {
+    /// The entries, at most `limit`.
     pub listed: Vec<T>,
+    /// The configured cut.
     pub limit: u32,
     /// The list reached its limit: there may be more.
     pub truncated: bool,
@@ -64,10 +69,15 @@ impl<T> Listed<T> {
 /// One batch in flight.
 #[derive(Debug, Clone, Serialize)]
 pub struct BatchProgress {
+    /// The batch's chain.
     pub chain_id: u64,
+    /// The batch's number on its chain.
     pub batch_number: u32,
+    /// The protocol version it is proven under (`0.1.0`).
     pub protocol_version: String,
+    /// Its priority (higher is picked first).
     pub priority: i32,
+    /// When the sequencer sealed it.
     pub sealed_at: DateTime<Utc>,
     /// When the batch was handed to the fleet (its witness input row).
     pub inserted_at: DateTime<Utc>,
@@ -85,6 +95,7 @@ pub struct StageProgress {
     /// `basic`, `leaf`, `node`, `recursion_tip`, `scheduler`, `compression`.
     #[serde(serialize_with = "stage_name")]
     pub stage: ProvingStage,
+    /// The stage's witness generation jobs (none for compression).
     pub witness_jobs: JobProgress,
     /// Prover jobs, or the compression job.
     pub proof_jobs: JobProgress,
@@ -97,10 +108,12 @@ pub struct StageProgress {
 pub struct JobProgress {
     /// `successful` or `sent_to_server`.
     pub successful: u64,
+    /// `in_progress`.
     pub in_progress: u64,
     /// `failed` (waiting for the requeuer), `attempts_exhausted` or `failed_permanently`
     /// (waiting for an operator).
     pub failed: u64,
+    /// Every job of the stage, whatever its status (queued and waiting included).
     pub total: u64,
 }
 
@@ -130,25 +143,35 @@ impl JobProgress {
 /// Queued and in-progress jobs of one table, round, circuit and protocol version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QueueDepth {
+    /// The job table the jobs are in.
     pub table: JobTable,
     /// The stage the jobs belong to (`compression` for compression jobs).
     #[serde(serialize_with = "stage_name")]
     pub stage: ProvingStage,
     /// The circuit's name (its id if it has none); `None` for per-batch tables.
     pub circuit: Option<String>,
+    /// The circuit's numeric id; `None` for per-batch tables.
     pub circuit_id: Option<u8>,
+    /// The protocol version the jobs are of.
     pub protocol_version: String,
+    /// Jobs waiting for a worker.
     pub queued: u64,
+    /// Jobs a worker holds.
     pub in_progress: u64,
 }
 
 /// A job whose last attempt failed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
+    /// Which job.
     #[serde(flatten)]
     pub job: JobLine,
+    /// Its status now: `failed` (the requeuer will retry it), `attempts_exhausted` or
+    /// `failed_permanently` (an operator must act), or requeued since.
     pub status: JobStatus,
+    /// Attempts so far.
     pub attempts: u32,
+    /// The error text its last attempt recorded.
     pub error: String,
     /// When the job last changed (failed, or was requeued after the failure).
     pub at: DateTime<Utc>,
@@ -159,11 +182,14 @@ pub struct Failure {
 pub struct WorkerActivity {
     /// The worker's name as it picked (`hostname/component-pid` by default).
     pub picked_by: String,
+    /// Which job.
     #[serde(flatten)]
     pub job: JobLine,
+    /// Attempts so far, this one included.
     pub attempts: u32,
     /// When the worker picked the job.
     pub since: Option<DateTime<Utc>>,
+    /// Seconds since `since`.
     pub running_seconds: Option<i64>,
 }
 
@@ -172,13 +198,20 @@ pub struct WorkerActivity {
 pub struct JobLine {
     /// `prover job 12`, `basic witness job of batch 5 of chain 270`, ...
     pub job: String,
+    /// The job's table.
     pub table: JobTable,
+    /// The batch's chain.
     pub chain_id: u64,
+    /// The batch's number.
     pub batch_number: u32,
+    /// The proving stage the job belongs to.
     #[serde(serialize_with = "stage_name")]
     pub stage: ProvingStage,
+    /// The circuit's name, for jobs of one circuit.
     pub circuit: Option<String>,
+    /// Node depth, for node jobs.
     pub depth: Option<u32>,
+    /// Position among its siblings, for prover jobs.
     pub sequence_number: Option<u32>,
 }
 

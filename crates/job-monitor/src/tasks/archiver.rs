@@ -25,8 +25,11 @@ use crate::metrics::{
 /// What the archiver does; built from [`crate::MonitorConfig`].
 #[derive(Debug, Clone)]
 pub struct ArchiverSettings {
+    /// Time between runs.
     pub interval: Duration,
+    /// Which prover jobs are archived (those of batches finished long enough ago).
     pub policy: ArchivePolicy,
+    /// How long archive rows are kept before they are deleted.
     pub delete_archived_after: Duration,
     /// `None`: blobs are left in the store.
     pub collect_blobs: Option<BlobCollection>,
@@ -35,17 +38,21 @@ pub struct ArchiverSettings {
 /// How archived jobs' blobs are collected.
 #[derive(Debug, Clone)]
 pub struct BlobCollection {
+    /// The store the archived jobs' circuit witnesses and proofs are deleted from.
     pub store: Store,
     /// Deletions in flight at once.
     pub concurrency: usize,
 }
 
+/// The periodic task `prover_job_archiver`: keeps the prover job table small by moving the
+/// finished batches' jobs to the archive (the module's documentation says what else it does).
 pub struct ProverJobArchiver {
     dal: Dal,
     settings: ArchiverSettings,
 }
 
 impl ProverJobArchiver {
+    /// The archiver of `dal`'s prover jobs under `settings`.
     pub fn new(dal: Dal, settings: ArchiverSettings) -> Self {
         Self { dal, settings }
     }

@@ -10,6 +10,8 @@ use super::TaskError;
 use crate::config::MaxAttempts;
 use crate::metrics::{GaugeFamily, Labels, ATTEMPTS_EXHAUSTED_JOBS, JOBS_AT_MAX_ATTEMPTS};
 
+/// The periodic task that publishes, per job type, how many jobs are at their attempt limit
+/// and how many have exhausted it (waiting for an operator): the gauges alerts watch.
 pub struct AttemptsReporter {
     dal: Dal,
     interval: Duration,
@@ -19,6 +21,7 @@ pub struct AttemptsReporter {
 }
 
 impl AttemptsReporter {
+    /// A reporter reading `dal` every `interval`, against the limits of `max_attempts`.
     pub fn new(dal: Dal, interval: Duration, max_attempts: MaxAttempts) -> Self {
         Self {
             dal,

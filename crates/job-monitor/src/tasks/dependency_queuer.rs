@@ -12,12 +12,16 @@ use zkfleet_runner::PeriodicTask;
 use super::TaskError;
 use crate::metrics::DEPENDENTS_QUEUED;
 
+/// The periodic safety net that queues dependent jobs whose dependencies are all done but
+/// which the completing transaction did not queue (it normally does, in the same
+/// transaction); each one it finds is logged as a warning.
 pub struct DependencyQueuer {
     dal: Dal,
     interval: Duration,
 }
 
 impl DependencyQueuer {
+    /// A queuer of `dal`'s jobs, run every `interval`.
     pub fn new(dal: Dal, interval: Duration) -> Self {
         Self { dal, interval }
     }

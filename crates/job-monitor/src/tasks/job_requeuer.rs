@@ -11,6 +11,9 @@ use super::TaskError;
 use crate::config::{JobTimeouts, MaxAttempts};
 use crate::metrics::{EXHAUSTED_JOBS, REQUEUED_JOBS};
 
+/// The periodic task that requeues, table by table, jobs stuck in progress past their timeout
+/// and failed jobs with attempts left (after the retry backoff), and ends those out of
+/// attempts.
 pub struct JobRequeuer {
     dal: Dal,
     interval: Duration,
@@ -20,6 +23,8 @@ pub struct JobRequeuer {
 }
 
 impl JobRequeuer {
+    /// A requeuer of `dal`'s jobs, run every `interval`, with each table's timeout and attempt
+    /// limit (no retry backoff until one is given).
     pub fn new(
         dal: Dal,
         interval: Duration,

@@ -20,15 +20,20 @@ use zkfleet_types::CircuitId;
 /// Why a run of a task failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
+    /// The job database failed (the task runs again at its next tick).
     #[error(transparent)]
     Database(#[from] DalError),
     /// A task that works table by table went on after a table failed; the run still counts as
     /// failed so the outage shows in `zkfleet_periodic_task_runs_total{outcome="error"}`.
     #[error("{failed} of {total} job tables failed, first {table}: {first}")]
     SomeTablesFailed {
+        /// Tables whose statement failed.
         failed: usize,
+        /// Tables the run went through.
         total: usize,
+        /// The first table that failed.
         table: JobTable,
+        /// Its error.
         first: DalError,
     },
 }

@@ -14,6 +14,7 @@ use crate::metrics::{
     OLDEST_UNPROVEN_BATCH_AGE, PROVER_JOBS,
 };
 
+/// The periodic task that publishes the queue gauges (see the module documentation).
 pub struct QueueReporter {
     dal: Dal,
     interval: Duration,
@@ -25,6 +26,7 @@ pub struct QueueReporter {
 }
 
 impl QueueReporter {
+    /// A reporter reading `dal` every `interval`.
     pub fn new(dal: Dal, interval: Duration) -> Self {
         Self {
             dal,

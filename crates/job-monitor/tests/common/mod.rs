@@ -22,12 +22,12 @@ use zkfleet_types::{
     ProtocolSemanticVersion, ProtocolVersion, VkDigest,
 };
 
-pub const V1: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
-pub const CHAIN: ChainId = ChainId(270);
-pub const SECOND: Duration = Duration::from_secs(1);
+pub(crate) const V1: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
+pub(crate) const CHAIN: ChainId = ChainId(270);
+pub(crate) const SECOND: Duration = Duration::from_secs(1);
 
 /// A test's own database (the shared test support's) and object store.
-pub struct TestDb {
+pub(crate) struct TestDb {
     pub dal: Dal,
     pub url: String,
     pub store: Store,
@@ -45,11 +45,11 @@ fn pool_options() -> PoolOptions {
 }
 
 impl TestDb {
-    pub async fn postgres() -> Self {
+    pub(crate) async fn postgres() -> Self {
         Self::with(zkfleet_test_support::database::TestDb::postgres("jm", &pool_options()).await)
     }
 
-    pub async fn sqlite() -> Self {
+    pub(crate) async fn sqlite() -> Self {
         Self::with(zkfleet_test_support::database::TestDb::sqlite(&pool_options()).await)
     }
 
@@ -64,27 +64,27 @@ impl TestDb {
         }
     }
 
-    pub fn is_postgres(&self) -> bool {
+    pub(crate) fn is_postgres(&self) -> bool {
         self.db.is_postgres()
     }
 
     /// The server's admin URL and this test's database name (PostgreSQL only).
-    pub fn postgres_admin(&self) -> Option<(&str, &str)> {
+    pub(crate) fn postgres_admin(&self) -> Option<(&str, &str)> {
         self.db.postgres_admin()
     }
 
     /// Runs a statement behind the API's back (to fabricate states the API never produces).
-    pub async fn execute_raw(&self, statement: &str) {
+    pub(crate) async fn execute_raw(&self, statement: &str) {
         self.db.execute_raw(statement).await;
     }
 
-    pub async fn drop_database(&self) {
+    pub(crate) async fn drop_database(&self) {
         self.db.close_shared().await;
     }
 }
 
 /// Runs `body` against a fresh PostgreSQL database, dropped afterwards even if `body` panics.
-pub async fn with_postgres<F, Fut>(body: F)
+pub(crate) async fn with_postgres<F, Fut>(body: F)
 where
     F: FnOnce(Arc<TestDb>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -93,7 +93,7 @@ where
 }
 
 /// Runs `body` against a fresh SQLite file.
-pub async fn with_sqlite<F, Fut>(body: F)
+pub(crate) async fn with_sqlite<F, Fut>(body: F)
 where
     F: FnOnce(Arc<TestDb>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -121,15 +121,15 @@ where
 
 // --- Job rows through the dal API ------------------------------------------------------------
 
-pub fn batch_id(number: u32) -> L1BatchId {
+pub(crate) fn batch_id(number: u32) -> L1BatchId {
     L1BatchId::new(CHAIN, BatchNumber(number))
 }
 
-pub fn sealed_minutes_ago(minutes: i64) -> DateTime<Utc> {
+pub(crate) fn sealed_minutes_ago(minutes: i64) -> DateTime<Utc> {
     Utc::now() - chrono::Duration::minutes(minutes)
 }
 
-pub async fn insert_version(dal: &Dal, version: ProtocolSemanticVersion) {
+pub(crate) async fn insert_version(dal: &Dal, version: ProtocolSemanticVersion) {
     let v = ProtocolVersion {
         version,
         recursion_tree_vk_digest: VkDigest(HashDigest([1, 2, 3, 4])),
@@ -140,7 +140,11 @@ pub async fn insert_version(dal: &Dal, version: ProtocolSemanticVersion) {
         .expect("insert protocol version");
 }
 
-pub async fn insert_batch(dal: &Dal, number: u32, version: ProtocolSemanticVersion) -> L1BatchId {
+pub(crate) async fn insert_batch(
+    dal: &Dal,
+    number: u32,
+    version: ProtocolSemanticVersion,
+) -> L1BatchId {
     let batch = batch_id(number);
     let key = ObjectKey::WitnessInput {
         chain: CHAIN,
@@ -161,7 +165,7 @@ pub async fn insert_batch(dal: &Dal, number: u32, version: ProtocolSemanticVersi
 }
 
 /// Stores a circuit witness for (batch, round, circuit, depth, sequence) and returns its key.
-pub async fn store_circuit(
+pub(crate) async fn store_circuit(
     store: &Store,
     batch: L1BatchId,
     round: AggregationRound,
@@ -185,7 +189,7 @@ pub async fn store_circuit(
 
 /// Inserts batch `number`, picks its basic witness job and completes it with `per_type`
 /// instances of each basic circuit type (circuit witnesses stored).
-pub async fn batch_with_basic_jobs(
+pub(crate) async fn batch_with_basic_jobs(
     dal: &Dal,
     store: &Store,
     number: u32,
@@ -239,7 +243,10 @@ pub async fn batch_with_basic_jobs(
     batch
 }
 
-pub async fn pick_prover_job(dal: &Dal, version: ProtocolSemanticVersion) -> Option<ProverJob> {
+pub(crate) async fn pick_prover_job(
+    dal: &Dal,
+    version: ProtocolSemanticVersion,
+) -> Option<ProverJob> {
     dal.pick_prover_job(
         version,
         ProverJobClass::Any,
@@ -251,7 +258,7 @@ pub async fn pick_prover_job(dal: &Dal, version: ProtocolSemanticVersion) -> Opt
 }
 
 /// Proves a picked job: stores its proof and completes it.
-pub async fn prove(dal: &Dal, store: &Store, job: &ProverJob) {
+pub(crate) async fn prove(dal: &Dal, store: &Store, job: &ProverJob) {
     let key = ObjectKey::Proof {
         chain: job.meta.batch.chain_id,
         job: job.id,
@@ -268,7 +275,7 @@ pub async fn prove(dal: &Dal, store: &Store, job: &ProverJob) {
 }
 
 /// Picks and proves every queued prover job of the version; returns how many.
-pub async fn prove_all(dal: &Dal, store: &Store, version: ProtocolSemanticVersion) -> usize {
+pub(crate) async fn prove_all(dal: &Dal, store: &Store, version: ProtocolSemanticVersion) -> usize {
     let mut n = 0;
     while let Some(job) = pick_prover_job(dal, version).await {
         prove(dal, store, &job).await;
@@ -299,7 +306,11 @@ async fn aggregate(
 
 /// Runs every worker of the version until nothing is left: the whole proof tree of every
 /// batch whose basic witness generation is done, down to the compressed proof.
-pub async fn drive_to_completion(dal: &Dal, store: &Store, version: ProtocolSemanticVersion) {
+pub(crate) async fn drive_to_completion(
+    dal: &Dal,
+    store: &Store,
+    version: ProtocolSemanticVersion,
+) {
     loop {
         let mut progress = prove_all(dal, store, version).await > 0;
         if let Some(job) = dal.pick_leaf_witness_job(version, "lwg").await.unwrap() {
@@ -400,7 +411,7 @@ pub async fn drive_to_completion(dal: &Dal, store: &Store, version: ProtocolSema
 }
 
 /// Polls `check` every 20 ms until it holds or `within` passes.
-pub async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
+pub(crate) async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,

@@ -5,6 +5,9 @@
 //! [max_circuits_in_flight]` (defaults 1024, 4, 64). Prints the job's time, the circuits
 //! written, the bytes stored and the process's peak resident memory.
 
+// An example links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use std::time::{Duration, Instant};
 
 use chrono::Utc;

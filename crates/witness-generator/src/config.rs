@@ -51,6 +51,7 @@ pub struct WitnessGeneratorConfig {
     pub arity: u32,
     /// First wait when there is no job to pick; doubles up to `idle_backoff_max_ms`.
     pub idle_backoff_initial_ms: u64,
+    /// Ceiling of the idle wait.
     pub idle_backoff_max_ms: u64,
 }
 
@@ -72,22 +73,31 @@ impl Default for WitnessGeneratorConfig {
 /// A configuration that cannot run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
+    /// No round is configured: the process would do nothing.
     #[error("no round to run: give --round or --all-rounds")]
     NoRounds,
+    /// A round this build has no witness generator for.
     #[error("the {0} round's witness generator is not available in this build")]
     RoundNotAvailable(&'static str),
+    /// A round listed twice would run two runners on one table.
     #[error("round {0} is listed twice")]
     DuplicateRound(&'static str),
+    /// No store transfer could ever start.
     #[error("max_circuits_in_flight must be at least 1")]
     NoUploads,
+    /// An empty worker name would record nobody in `picked_by`.
     #[error("picked_by must not be empty (it names the worker in the job tables)")]
     EmptyPickedBy,
+    /// The basic geometry cannot be built.
     #[error("invalid basic geometry: {0}")]
     Geometry(String),
+    /// No recursion circuit exists for this arity.
     #[error("arity {0} is outside 2..={MAX_ARITY} (proofs aggregated per leaf and per node)")]
     Arity(u32),
+    /// The idle backoff cannot work (the error names the setting).
     #[error(transparent)]
     IdleBackoff(#[from] IdleBackoffError),
+    /// A round's runner refused its configuration.
     #[error(transparent)]
     Runner(#[from] zkfleet_runner::ConfigError),
 }
@@ -98,6 +108,7 @@ impl WitnessGeneratorConfig {
         AggregationRound::ALL.to_vec()
     }
 
+    /// Refuses a configuration that cannot run (see [`ConfigError`]).
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.rounds.is_empty() {
             return Err(ConfigError::NoRounds);

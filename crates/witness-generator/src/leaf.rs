@@ -27,6 +27,7 @@ pub struct LeafRound {
 }
 
 impl LeafRound {
+    /// The leaf round aggregating `arity` basic proofs per leaf.
     pub fn new(arity: u32) -> Self {
         Self { arity }
     }
@@ -35,7 +36,9 @@ impl LeafRound {
 /// A leaf job's inputs: the type's closed forms and its basic proofs, both in sequence order.
 #[derive(Debug)]
 pub struct LoadedLeaf {
+    /// The type's closed forms from round 0.
     pub closed_forms: ClosedFormInputs,
+    /// The type's basic proofs, in sequence order.
     pub proofs: Vec<Vec<u8>>,
 }
 

@@ -23,6 +23,9 @@
 //!
 //! Metric names: [`metrics`]. Operator documentation: `docs/witness-generator.md`.
 
+// The unit tests link the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
+
 pub mod aggregation;
 pub mod basic;
 pub mod config;
@@ -56,12 +59,19 @@ pub use input::{BatchWitnessInput, WitnessInputError};
 /// What one round's runner did, once stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoundReport {
+    /// The round whose runner this is.
     pub round: AggregationRound,
+    /// Jobs picked (a job whose input could not be loaded included).
     pub picked: u64,
+    /// Jobs whose witnesses were stored and whose completing transaction ran.
     pub succeeded: u64,
+    /// Jobs recorded as failed.
     pub failed: u64,
+    /// Jobs whose executor panicked (recorded as failed).
     pub panicked: u64,
+    /// Jobs whose outcome could not be recorded (left in progress for the requeuer).
     pub save_errors: u64,
+    /// Picks that failed (the job database unreachable).
     pub pick_errors: u64,
     /// Jobs left `in_progress` at shutdown (for the requeuer), described.
     pub left_in_progress: Vec<String>,
@@ -89,10 +99,17 @@ impl RoundReport {
 /// Why the witness generator could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum WitnessGeneratorError {
+    /// The configuration cannot run.
     #[error("invalid witness generator configuration: {0}")]
     Config(#[from] ConfigError),
+    /// A round's runner task ended abnormally.
     #[error("the {round} round's runner ended abnormally: {reason}")]
-    RunnerDied { round: &'static str, reason: String },
+    RunnerDied {
+        /// The round's name.
+        round: &'static str,
+        /// Its join error.
+        reason: String,
+    },
 }
 
 /// Runs the configured rounds' job runners until `cancel` is cancelled, then waits for them

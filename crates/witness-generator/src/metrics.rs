@@ -20,12 +20,17 @@ pub const PROOFS_LOADED_TOTAL: &str = "zkfleet_witness_proofs_loaded_total";
 /// How a job ended, for [`WITNESS_JOBS_TOTAL`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobOutcome {
+    /// The job's completing transaction ran.
     Successful,
+    /// The job was recorded as failed.
     Failed,
+    /// The job was no longer in progress at completion: requeued and finished by another
+    /// generator, nothing recorded.
     Superseded,
 }
 
 impl JobOutcome {
+    /// The `outcome` label's value.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Successful => "successful",

@@ -30,6 +30,7 @@ pub struct NodeRound {
 }
 
 impl NodeRound {
+    /// The node round aggregating `arity` proofs per node.
     pub fn new(arity: u32) -> Self {
         Self { arity }
     }
@@ -38,7 +39,9 @@ impl NodeRound {
 /// A node job's inputs: which layer its children are and their proofs, in sequence order.
 #[derive(Debug)]
 pub struct LoadedNode {
+    /// Whether the children are leaf proofs (depth 0) or node proofs.
     pub children: NodeChildren,
+    /// The children's proofs, in sequence order.
     pub proofs: Vec<Vec<u8>>,
 }
 

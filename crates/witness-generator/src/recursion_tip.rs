@@ -28,6 +28,7 @@ pub struct RecursionTipRound {
 }
 
 impl RecursionTipRound {
+    /// The tip round of a tree of `arity` (which sets each type's final node depth).
     pub fn new(arity: u32) -> Self {
         Self { arity }
     }
@@ -36,7 +37,9 @@ impl RecursionTipRound {
 /// A tip job's inputs: every type's summary and the present types' final node proofs.
 #[derive(Debug)]
 pub struct LoadedTip {
+    /// Every basic type's summary, from the scheduler partial input.
     pub types: Vec<TypeSummary>,
+    /// The final node proof of each present type, by circuit.
     pub final_node_proofs: Vec<(CircuitId, Vec<u8>)>,
 }
 

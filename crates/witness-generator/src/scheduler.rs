@@ -27,7 +27,9 @@ pub struct SchedulerRound;
 /// A scheduler job's inputs: every type's summary and the recursion-tip proof.
 #[derive(Debug)]
 pub struct LoadedScheduler {
+    /// Every basic type's summary, from the scheduler partial input.
     pub types: Vec<TypeSummary>,
+    /// The recursion-tip proof.
     pub tip_proof: Vec<u8>,
 }
 

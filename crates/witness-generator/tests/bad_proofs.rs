@@ -4,6 +4,9 @@
 //! No circuit is proven here: the failures happen before any proof is decoded. Runs on a SQLite
 //! file and on a fresh PostgreSQL database.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 
 use common::proving::{batch_with_every_type, config};

@@ -3,6 +3,9 @@
 //! failures that must not stop the runner, bounded uploads, and round 0 holding at most the
 //! upload bound of encoded circuits in memory.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 
 use std::collections::BTreeMap;

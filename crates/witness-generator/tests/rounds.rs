@@ -10,6 +10,9 @@
 //! A second scenario has two batches in flight at once, the newer one urgent: the urgent one
 //! overtakes the older one in every round and is proven first.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -10,6 +10,7 @@ pub struct AggregationExecutor<R> {
 }
 
 impl<R: WitnessRound> AggregationExecutor<R> {
+    /// The executor of `round`'s jobs.
     pub fn new(round: R) -> Self {
         Self { round }
     }

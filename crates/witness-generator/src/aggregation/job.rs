@@ -13,6 +13,7 @@ use zkfleet_types::{AggregationRound, CircuitId, L1BatchId};
 pub struct AggregationJobMeta {
     /// The witness job's row (what `fail_job` addresses).
     pub job: JobRef,
+    /// The batch the job aggregates proofs of.
     pub batch: L1BatchId,
     /// The round of the prover jobs this job inserts.
     pub round: AggregationRound,

@@ -57,8 +57,11 @@ pub fn scheduler_input_key(batch: L1BatchId) -> ObjectKey {
 pub struct ExpectedProofs {
     /// `basic`, `leaf`, `node`…: what the proofs are, in error messages.
     pub layer: &'static str,
+    /// The circuit every proof must be of.
     pub circuit: CircuitId,
+    /// The depth every proof must be of.
     pub depth: u32,
+    /// How many proofs, with sequence numbers `0..count` in order.
     pub count: usize,
 }
 

@@ -19,6 +19,8 @@ pub struct AggregationPicker<R> {
 }
 
 impl<R: WitnessRound> AggregationPicker<R> {
+    /// A picker of `round`'s jobs of `version`, recording `picked_by` on each, reading the
+    /// blobs from `store` with at most `max_in_flight` reads at once.
     pub fn new(
         round: R,
         dal: Dal,

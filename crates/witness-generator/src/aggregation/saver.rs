@@ -19,9 +19,12 @@ use zkfleet_types::FailureKind;
 /// requeuer hands it out again after its timeout.
 #[derive(Debug, thiserror::Error)]
 pub enum SaveError {
+    /// The job database failed while completing or failing the job.
     #[error("recording the outcome of {job}: {source}")]
     Dal {
+        /// The job.
         job: JobRef,
+        /// The job database's error.
         #[source]
         source: DalError,
     },
@@ -36,6 +39,8 @@ pub struct AggregationSaver<R> {
 }
 
 impl<R: WitnessRound> AggregationSaver<R> {
+    /// The saver of `round`'s jobs: witnesses to `store`, at most `max_in_flight` uploads at
+    /// once; outcomes to `dal`.
     pub fn new(round: R, dal: Dal, store: Store, max_in_flight: usize) -> Self {
         Self {
             round,

@@ -20,42 +20,68 @@ use crate::input::{BatchWitnessInput, PreparedBatch, WitnessInputError};
 pub enum BasicWitnessError {
     /// The row's witness input key is not a witness-input key (the picker does not follow it).
     #[error("witness input blob key of {batch}: {reason}")]
-    InputKey { batch: L1BatchId, reason: String },
+    InputKey {
+        /// The job's batch.
+        batch: L1BatchId,
+        /// What is wrong with the key.
+        reason: String,
+    },
     /// The witness input blob could not be read: missing, corrupt (the store's envelope
     /// checksum), of another kind, or the store failed after its retries. The store's message
     /// names the key.
     #[error("loading the witness input of {batch}: {source}")]
     LoadInput {
+        /// The job's batch.
         batch: L1BatchId,
         // Boxed: store errors are large and this enum travels in every `Result` of the round.
+        /// The store's error.
         #[source]
         source: Box<StoreError>,
     },
+    /// The witness input does not decode, or its pre-state is not the batch's.
     #[error("witness input of {batch}: {source}")]
     Input {
+        /// The job's batch.
         batch: L1BatchId,
+        /// What is wrong with the input.
         #[source]
         source: WitnessInputError,
     },
+    /// The input is another batch's than the job's.
     #[error("the witness input of the job of {job} holds {input}")]
-    WrongBatch { job: L1BatchId, input: L1BatchId },
+    WrongBatch {
+        /// The job's batch.
+        job: L1BatchId,
+        /// The batch the input holds.
+        input: L1BatchId,
+    },
+    /// The batch has no operation to prove.
     #[error("{0} has no operations: there is nothing to prove")]
     EmptyBatch(L1BatchId),
+    /// The batch breaks a rule of the rollup (the error names the operation and the rule).
     #[error("{batch} is invalid: {source}")]
     InvalidBatch {
+        /// The job's batch.
         batch: L1BatchId,
+        /// The rollup's error.
         #[source]
         source: ExecutionError,
     },
+    /// The executed batch could not be cut into basic instances of the geometry.
     #[error("cutting {batch} into basic circuits: {source}")]
     Split {
+        /// The job's batch.
         batch: L1BatchId,
+        /// The circuits crate's error.
         #[source]
         source: CircuitError,
     },
+    /// The per-type summaries (for the tip and the scheduler) could not be computed.
     #[error("summarising the circuit types of {batch}: {source}")]
     Summaries {
+        /// The job's batch.
         batch: L1BatchId,
+        /// The circuits crate's error.
         #[source]
         source: PipelineError,
     },
@@ -78,6 +104,7 @@ pub struct BasicExecutor {
 }
 
 impl BasicExecutor {
+    /// An executor cutting batches at `geometry` (the circuit provers' geometry).
     pub fn new(geometry: BasicGeometry) -> Self {
         Self { geometry }
     }

@@ -39,6 +39,7 @@ pub const ROUND: AggregationRound = AggregationRound::Basic;
 /// A basic job as it travels from picker to saver.
 #[derive(Debug, Clone)]
 pub struct BasicJobMeta {
+    /// The batch whose witness input is executed.
     pub batch: L1BatchId,
     /// Attempts so far, this one included.
     pub attempts: u32,
@@ -62,8 +63,11 @@ impl fmt::Display for BasicJobMeta {
 /// never all held at once.
 #[derive(Debug)]
 pub struct BasicArtifacts {
+    /// The batch's public output (stored as the aux output the compressor checks against).
     pub public_output: BatchPublicOutput,
+    /// The executed batch the instances' witnesses are built from.
     pub executed: ExecutedBatch,
+    /// Which operations each basic instance takes, and each type's closed forms.
     pub plan: BatchPlan,
     /// Every basic type's run through the batch, in circuit id order (for the tip and the
     /// scheduler).

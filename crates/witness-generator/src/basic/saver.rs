@@ -23,9 +23,12 @@ use zkfleet_types::FailureKind;
 /// requeuer hands it out again after its timeout.
 #[derive(Debug, thiserror::Error)]
 pub enum SaveError {
+    /// The job database failed while completing or failing the job.
     #[error("recording the outcome of {job}: {source}")]
     Dal {
+        /// The job.
         job: JobRef,
+        /// The job database's error.
         #[source]
         source: DalError,
     },
@@ -39,6 +42,8 @@ pub struct BasicSaver {
 }
 
 impl BasicSaver {
+    /// The saver of basic jobs: artifacts to `store`, at most `max_circuits_in_flight` circuit
+    /// uploads at once; outcomes to `dal`.
     pub fn new(dal: Dal, store: Store, max_circuits_in_flight: usize) -> Self {
         Self {
             dal,

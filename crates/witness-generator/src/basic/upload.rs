@@ -25,13 +25,18 @@ use crate::metrics;
 /// Why a batch's circuits could not all be stored.
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
+    /// An instance's witness could not be built from the plan.
     #[error("building the witness of {circuit} circuit {sequence}: {source}")]
     Encode {
+        /// The instance's circuit.
         circuit: CircuitId,
+        /// The instance's sequence number.
         sequence: u32,
+        /// The circuits crate's error.
         #[source]
         source: CircuitError,
     },
+    /// The store failed after its retries.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

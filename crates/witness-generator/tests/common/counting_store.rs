@@ -20,7 +20,7 @@ use object_store::{
 const UPLOAD_HOLD: Duration = Duration::from_millis(15);
 
 #[derive(Debug)]
-pub struct CountingStore {
+pub(crate) struct CountingStore {
     inner: LocalFileSystem,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
@@ -28,7 +28,7 @@ pub struct CountingStore {
 }
 
 impl CountingStore {
-    pub fn new(root: &FsPath) -> Arc<Self> {
+    pub(crate) fn new(root: &FsPath) -> Arc<Self> {
         Arc::new(Self {
             inner: LocalFileSystem::new_with_prefix(root).expect("local store"),
             in_flight: AtomicUsize::new(0),
@@ -38,16 +38,16 @@ impl CountingStore {
     }
 
     /// Most circuit uploads seen running at the same time.
-    pub fn max_concurrent_circuit_puts(&self) -> usize {
+    pub(crate) fn max_concurrent_circuit_puts(&self) -> usize {
         self.max_in_flight.load(Ordering::SeqCst)
     }
 
     /// Circuit uploads so far.
-    pub fn circuit_puts(&self) -> usize {
+    pub(crate) fn circuit_puts(&self) -> usize {
         self.circuit_puts.load(Ordering::SeqCst)
     }
 
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         self.max_in_flight.store(0, Ordering::SeqCst);
         self.circuit_puts.store(0, Ordering::SeqCst);
     }

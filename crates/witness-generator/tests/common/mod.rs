@@ -5,8 +5,8 @@
 
 #![allow(dead_code)]
 
-pub mod counting_store;
-pub mod proving;
+pub(crate) mod counting_store;
+pub(crate) mod proving;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,13 +26,13 @@ use zkfleet_witness_generator::{run, BatchWitnessInput, RoundReport, WitnessGene
 
 use counting_store::CountingStore;
 
-pub const CHAIN: ChainId = ChainId(270);
-pub const VERSION: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
+pub(crate) const CHAIN: ChainId = ChainId(270);
+pub(crate) const VERSION: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
 /// Signature tree height of the generated accounts (small: key generation is per account).
-pub const TREE_HEIGHT: usize = 2;
+pub(crate) const TREE_HEIGHT: usize = 2;
 
 /// Small capacities so that a batch of a few operations has several instances of each type.
-pub fn geometry() -> BasicGeometry {
+pub(crate) fn geometry() -> BasicGeometry {
     BasicGeometry {
         signatures_per_instance: 2,
         operations_per_instance: 3,
@@ -41,11 +41,11 @@ pub fn geometry() -> BasicGeometry {
     }
 }
 
-pub fn batch_id(number: u32) -> L1BatchId {
+pub(crate) fn batch_id(number: u32) -> L1BatchId {
     L1BatchId::new(CHAIN, BatchNumber(number))
 }
 
-pub struct TestEnv {
+pub(crate) struct TestEnv {
     pub dal: Dal,
     pub store: Store,
     pub uploads: Arc<CountingStore>,
@@ -55,12 +55,12 @@ pub struct TestEnv {
 
 impl TestEnv {
     /// A fresh PostgreSQL database with the tests' protocol version (zero key digests).
-    pub async fn postgres() -> Self {
+    pub(crate) async fn postgres() -> Self {
         Self::postgres_with(zero_digest_version()).await
     }
 
     /// A fresh PostgreSQL database with `version` registered.
-    pub async fn postgres_with(version: ProtocolVersion) -> Self {
+    pub(crate) async fn postgres_with(version: ProtocolVersion) -> Self {
         Self::finish(
             TestDb::postgres("wg", &PoolOptions::default()).await,
             version,
@@ -69,7 +69,7 @@ impl TestEnv {
     }
 
     /// A SQLite file in a temporary directory with the tests' protocol version.
-    pub async fn sqlite() -> Self {
+    pub(crate) async fn sqlite() -> Self {
         Self::finish(
             TestDb::sqlite(&PoolOptions::default()).await,
             zero_digest_version(),
@@ -99,12 +99,12 @@ impl TestEnv {
     }
 
     /// Drops the PostgreSQL database (SQLite files go with the temporary directory).
-    pub async fn close(self) {
+    pub(crate) async fn close(self) {
         self.db.close().await;
     }
 
     /// Stores `bytes` as the witness input of batch `number` and hands the batch to the fleet.
-    pub async fn submit_bytes(&self, number: u32, bytes: Vec<u8>) -> L1BatchId {
+    pub(crate) async fn submit_bytes(&self, number: u32, bytes: Vec<u8>) -> L1BatchId {
         let id = batch_id(number);
         let path = self.store_input(id, bytes).await;
         self.insert(id, path).await;
@@ -124,12 +124,12 @@ impl TestEnv {
     }
 
     /// Hands batch `number` to the fleet with `blob_key` as its witness input location.
-    pub async fn insert(&self, id: L1BatchId, blob_key: String) {
+    pub(crate) async fn insert(&self, id: L1BatchId, blob_key: String) {
         self.insert_with(id, blob_key, 0, Utc::now()).await;
     }
 
     /// [`Self::insert`] with a priority and a sealing time.
-    pub async fn insert_with(
+    pub(crate) async fn insert_with(
         &self,
         id: L1BatchId,
         blob_key: String,
@@ -149,12 +149,12 @@ impl TestEnv {
     }
 
     /// Stores a generated batch's input (batch + pre-state) and hands it to the fleet.
-    pub async fn submit(&self, generated: &Generated) -> L1BatchId {
+    pub(crate) async fn submit(&self, generated: &Generated) -> L1BatchId {
         self.submit_with(generated, 0, Utc::now()).await
     }
 
     /// [`Self::submit`] with a priority and a sealing time.
-    pub async fn submit_with(
+    pub(crate) async fn submit_with(
         &self,
         generated: &Generated,
         priority: i32,
@@ -170,12 +170,12 @@ impl TestEnv {
         id
     }
 
-    pub async fn status(&self, id: L1BatchId) -> BatchStatus {
+    pub(crate) async fn status(&self, id: L1BatchId) -> BatchStatus {
         self.dal.batch_status(id).await.expect("batch status")
     }
 
     /// The status of a batch's basic witness job.
-    pub async fn witness_status(&self, id: L1BatchId) -> (JobStatus, Option<String>) {
+    pub(crate) async fn witness_status(&self, id: L1BatchId) -> (JobStatus, Option<String>) {
         let status = self.status(id).await;
         let job = status
             .witness_input
@@ -185,7 +185,7 @@ impl TestEnv {
 
     /// Runs the witness generator until every batch in `batches` has left `queued` and
     /// `in_progress`, then stops it and returns its reports.
-    pub async fn run_until_done(
+    pub(crate) async fn run_until_done(
         &self,
         config: WitnessGeneratorConfig,
         batches: &[L1BatchId],
@@ -226,7 +226,7 @@ impl TestEnv {
 impl TestEnv {
     /// Runs the witness generator with `config` until `done` holds for the status of `batch`,
     /// then stops it and returns its reports.
-    pub async fn run_until(
+    pub(crate) async fn run_until(
         &self,
         config: WitnessGeneratorConfig,
         batch: L1BatchId,
@@ -258,7 +258,7 @@ impl TestEnv {
 
     /// Runs `config`'s rounds until no witness job of `round` of `batch` is queued or in
     /// progress (at least one must be queued when called).
-    pub async fn run_round(
+    pub(crate) async fn run_round(
         &self,
         config: WitnessGeneratorConfig,
         batch: L1BatchId,
@@ -281,7 +281,7 @@ impl TestEnv {
 }
 
 /// The jobs of one round in a batch's status.
-pub fn round_status(status: &BatchStatus, round: AggregationRound) -> &RoundStatus {
+pub(crate) fn round_status(status: &BatchStatus, round: AggregationRound) -> &RoundStatus {
     status
         .rounds
         .iter()
@@ -290,7 +290,7 @@ pub fn round_status(status: &BatchStatus, round: AggregationRound) -> &RoundStat
 }
 
 /// The tests' protocol version, with zero key digests (tests that do not prove).
-pub fn zero_digest_version() -> ProtocolVersion {
+pub(crate) fn zero_digest_version() -> ProtocolVersion {
     ProtocolVersion {
         version: VERSION,
         recursion_tree_vk_digest: VkDigest(HashDigest::ZERO),
@@ -299,7 +299,7 @@ pub fn zero_digest_version() -> ProtocolVersion {
 }
 
 /// The witness generator configuration of the tests.
-pub fn config(max_circuits_in_flight: usize) -> WitnessGeneratorConfig {
+pub(crate) fn config(max_circuits_in_flight: usize) -> WitnessGeneratorConfig {
     WitnessGeneratorConfig {
         picked_by: "wg-test".to_owned(),
         max_circuits_in_flight,
@@ -311,7 +311,7 @@ pub fn config(max_circuits_in_flight: usize) -> WitnessGeneratorConfig {
 }
 
 /// A tiny batch `number` (valid unless `invalid`).
-pub fn generated(number: u32, operations: usize, invalid: Option<InvalidKind>) -> Generated {
+pub(crate) fn generated(number: u32, operations: usize, invalid: Option<InvalidKind>) -> Generated {
     generate(&GeneratorConfig {
         accounts: 4,
         operations,

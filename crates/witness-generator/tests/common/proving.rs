@@ -19,26 +19,26 @@ use super::{TestEnv, CHAIN, VERSION};
 /// The small test configuration every crate's tests share (1 operation, 2 signatures, 2
 /// deposits per instance, XMSS height 2; arity 2; light compression): the circuits build in a
 /// minute or two and prove in seconds.
-pub use zkfleet_test_support::keys::{ARITY, GEOMETRY};
+pub(crate) use zkfleet_test_support::keys::{ARITY, GEOMETRY};
 /// 5 operations: 5 state-transition instances → 3 leaves → node depth 0 (2) and depth 1 (1).
-pub const OPERATIONS: usize = 5;
+pub(crate) const OPERATIONS: usize = 5;
 
 /// Every circuit of the small configuration, from the keystore every crate's tests share
 /// (built once, reused by later runs and other test binaries), loaded once per test binary.
 /// Blocks for minutes the first time: call it from a blocking thread.
-pub fn circuits() -> &'static BatchCircuits {
+pub(crate) fn circuits() -> &'static BatchCircuits {
     zkfleet_test_support::keys::small_circuits(&zkfleet_test_support::small_keys_dir!())
 }
 
 /// [`circuits`] without blocking the runtime's workers.
-pub async fn load_circuits() -> &'static BatchCircuits {
+pub(crate) async fn load_circuits() -> &'static BatchCircuits {
     tokio::task::spawn_blocking(circuits)
         .await
         .expect("loading the circuits")
 }
 
 /// The protocol version whose key digests are those of `circuits`.
-pub fn protocol_version(circuits: &BatchCircuits) -> ProtocolVersion {
+pub(crate) fn protocol_version(circuits: &BatchCircuits) -> ProtocolVersion {
     ProtocolVersion {
         version: VERSION,
         recursion_tree_vk_digest: VkDigest(circuits.scheduler().tree_vk_digest()),
@@ -49,7 +49,7 @@ pub fn protocol_version(circuits: &BatchCircuits) -> ProtocolVersion {
 }
 
 /// The witness generator configuration of the small configuration, running `rounds`.
-pub fn config(rounds: &[AggregationRound]) -> WitnessGeneratorConfig {
+pub(crate) fn config(rounds: &[AggregationRound]) -> WitnessGeneratorConfig {
     WitnessGeneratorConfig {
         rounds: rounds.to_vec(),
         picked_by: "wg-test".to_owned(),
@@ -64,7 +64,7 @@ pub fn config(rounds: &[AggregationRound]) -> WitnessGeneratorConfig {
 
 /// Batch `number`: the first generated batch of [`OPERATIONS`] operations with at least one
 /// deposit and one signed operation, so that every basic type is present.
-pub fn batch_with_every_type(number: u32) -> Generated {
+pub(crate) fn batch_with_every_type(number: u32) -> Generated {
     zkfleet_test_support::fixtures::batch_with_every_type(
         &GeneratorConfig {
             accounts: 4,
@@ -81,7 +81,7 @@ pub fn batch_with_every_type(number: u32) -> Generated {
 
 /// A prover job the in-test prover proved.
 #[derive(Debug, Clone)]
-pub struct Proven {
+pub(crate) struct Proven {
     pub job: ProverJob,
     /// Where its proof is (`proofs/{chain}/{id}.bin`).
     pub proof_key: ObjectKey,
@@ -89,7 +89,7 @@ pub struct Proven {
 
 /// Proves every queued prover job, one at a time, as a circuit prover does; returns them in
 /// the order proven.
-pub async fn prove_queued(env: &TestEnv, circuits: &'static BatchCircuits) -> Vec<Proven> {
+pub(crate) async fn prove_queued(env: &TestEnv, circuits: &'static BatchCircuits) -> Vec<Proven> {
     let started_all = Instant::now();
     let mut proven = Vec::new();
     while let Some(job) = env

@@ -258,6 +258,101 @@ fn zero_knowledge_configurations_are_refused() {
     assert!(matches!(r, Err(ProveError::Unsupported(_))), "{r:?}");
 }
 
+/// Records what the prover asks of its commitment backend (plonky2's CPU commitments below).
+#[derive(Default)]
+struct Recorder {
+    calls: std::sync::Mutex<Vec<String>>,
+}
+
+impl Recorder {
+    fn push(&self, call: String) {
+        self.calls.lock().unwrap().push(call);
+    }
+}
+
+impl CommitBackend for Recorder {
+    fn commit_values(
+        &self,
+        values: Vec<plonky2::field::polynomial::PolynomialValues<F>>,
+        rate_bits: usize,
+        cap_height: usize,
+        roots: Option<&plonky2::field::fft::FftRootTable<F>>,
+    ) -> Result<zkfleet_gpu::backend::Batch, zkfleet_gpu::GpuError> {
+        self.push("commit".into());
+        CpuCommit.commit_values(values, rate_bits, cap_height, roots)
+    }
+
+    fn commit_coeffs(
+        &self,
+        coeffs: Vec<plonky2::field::polynomial::PolynomialCoeffs<F>>,
+        rate_bits: usize,
+        cap_height: usize,
+        roots: Option<&plonky2::field::fft::FftRootTable<F>>,
+    ) -> Result<zkfleet_gpu::backend::Batch, zkfleet_gpu::GpuError> {
+        self.push("commit coeffs".into());
+        CpuCommit.commit_coeffs(coeffs, rate_bits, cap_height, roots)
+    }
+
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
+
+    fn quotient_values(
+        &self,
+        _: &zkfleet_gpu::backend::QuotientInputs<'_>,
+    ) -> Option<Result<Vec<plonky2::field::polynomial::PolynomialValues<F>>, zkfleet_gpu::GpuError>>
+    {
+        self.push("quotient".into());
+        None
+    }
+
+    fn release(&self, caps: &[&plonky2::hash::merkle_tree::MerkleCap<F, PoseidonHash>]) {
+        self.push(format!("release {}", caps.len()));
+    }
+}
+
+/// A backend keeps a proof's commitments for its quotient only where the card can evaluate it:
+/// for a circuit the kernel cannot take (here 5 challenges; the kernel takes 1 to 4), each
+/// commitment is released right after it is made and the backend is never asked for the
+/// quotient; for one it can take, both stay until the quotient is done.
+#[test]
+fn commitments_are_kept_for_the_quotient_only_where_the_card_can_evaluate_it() {
+    let prove = |config: CircuitConfig| {
+        let mut builder = CircuitBuilder::<F, D>::new(config);
+        let x = builder.add_virtual_target();
+        let h = builder.hash_n_to_hash_no_pad::<PoseidonHash>(vec![x]);
+        builder.register_public_inputs(&h.elements);
+        let data = builder.build::<C>();
+        let mut pw = PartialWitness::new();
+        pw.set_target(x, F::ONE).unwrap();
+        let recorder = Recorder::default();
+        let proof =
+            prover::prove(&data.prover_only, &data.common, pw, &recorder).expect("ours proves");
+        data.verify(proof).expect("verifies");
+        recorder.calls.into_inner().unwrap()
+    };
+    let standard = CircuitConfig::standard_recursion_config();
+    assert_eq!(
+        prove(standard.clone()),
+        ["commit", "commit", "quotient", "release 2", "commit coeffs"]
+    );
+    let five = CircuitConfig {
+        num_challenges: 5,
+        ..standard
+    };
+    assert_eq!(
+        prove(five),
+        [
+            "commit",
+            "release 1",
+            "commit",
+            "release 1",
+            "release 2",
+            "commit coeffs"
+        ]
+    );
+}
+
 /// A bench circuit: name, circuit data, inputs, seconds to build.
 type BenchCircuit = (String, CircuitData<F, C, D>, PartialWitness<F>, f64);
 

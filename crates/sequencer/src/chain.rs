@@ -183,6 +183,7 @@ impl Chain {
         Ok(())
     }
 
+    /// The chain's head: the latest batch produced and the latest proven.
     pub fn head(&self) -> &Head {
         &self.head
     }
@@ -199,6 +200,8 @@ impl Chain {
         ))
     }
 
+    /// The record of produced batch `number` (its output and state roots), `None` for a batch
+    /// not produced.
     pub fn record(&self, number: u32) -> Result<Option<BatchRecord>, SequencerError> {
         if number == 0 || number > self.head.latest_produced {
             return Ok(None);
@@ -206,6 +209,7 @@ impl Chain {
         self.dir.read_record(number)
     }
 
+    /// The witness input of batch `number` as the fleet is given it (encoded bytes).
     pub fn witness_input(&self, number: u32) -> Result<Vec<u8>, SequencerError> {
         self.dir.read_input(number)
     }
@@ -353,8 +357,10 @@ impl Chain {
 /// Why [`Chain::accept`] did not accept.
 #[derive(Debug, thiserror::Error)]
 pub enum AcceptError {
+    /// The proof was refused; the chain is unchanged.
     #[error(transparent)]
     Refused(Refusal),
+    /// The chain could not record the acceptance.
     #[error(transparent)]
     Internal(SequencerError),
 }

@@ -136,6 +136,7 @@ impl Default for PushConfig {
 /// since its produced batches would no longer be provable or acceptable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainParameters {
+    /// The chain this sequencer produces batches for.
     pub chain_id: ChainId,
     /// The version batches are proven under (what `ProofGenerationData` asks for).
     pub protocol_version: ProtocolSemanticVersion,
@@ -149,7 +150,9 @@ pub struct ChainParameters {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid sequencer configuration: {field}: {reason}")]
 pub struct ConfigError {
+    /// The configuration field at fault.
     pub field: &'static str,
+    /// Why its value cannot work.
     pub reason: String,
 }
 

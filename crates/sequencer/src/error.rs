@@ -11,46 +11,82 @@ use crate::config::ConfigError;
 /// A failure of the sequencer itself.
 #[derive(Debug, thiserror::Error)]
 pub enum SequencerError {
+    /// The configuration cannot work (the error names the setting).
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A file of the data directory could not be read or written.
     #[error("{action} {path}: {source}")]
     Io {
+        /// What was being done ("reading", "writing", …).
         action: &'static str,
+        /// The file.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// A file of the data directory does not decode or contradicts the others.
     #[error("{path} is corrupt: {reason}")]
-    Corrupt { path: PathBuf, reason: String },
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The data directory was created for another chain or state than the configuration's.
     #[error(
         "the data directory {dir} belongs to another chain: it was created with {stored}, the \
          configuration says {configured}; use another data directory (or the original settings)"
     )]
     IdentityMismatch {
+        /// The data directory.
         dir: PathBuf,
+        /// The identity it was created with.
         stored: String,
+        /// The identity the configuration gives.
         configured: String,
     },
+    /// The rollup refused the sequencer's own state (a bug or a corrupt directory).
     #[error("the rollup state: {0}")]
     State(String),
+    /// The next batch could not be generated.
     #[error("generating batch {batch}: {reason}")]
-    Generate { batch: u32, reason: String },
+    Generate {
+        /// The batch's number.
+        batch: u32,
+        /// The generator's error.
+        reason: String,
+    },
+    /// The batch's witness input for the fleet could not be built.
     #[error("building the witness input of batch {batch}: {reason}")]
-    WitnessInput { batch: u32, reason: String },
+    WitnessInput {
+        /// The batch's number.
+        batch: u32,
+        /// Why.
+        reason: String,
+    },
+    /// The pinned final verifying key could not be loaded or does not match its digest.
     #[error("final verifying key: {0}")]
     Verifier(#[from] crate::verifier::VerifierError),
+    /// The HTTP server's address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
+        /// The configured address.
         address: std::net::SocketAddr,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// The HTTP server stopped with an error.
     #[error("the HTTP server failed: {0}")]
     Serve(#[source] std::io::Error),
+    /// Push mode could not talk to the fleet's gateway.
     #[error("push mode: {0}")]
     Gateway(#[from] crate::push::GatewayError),
+    /// The bearer tokens could not be read.
     #[error("sequencer tokens: {0}")]
     Tokens(#[from] zkfleet_service::TokenError),
+    /// A background task (production, push, verification) ended abnormally.
     #[error("a background task failed: {0}")]
     Task(String),
 }
@@ -79,33 +115,78 @@ impl SequencerError {
 /// Why a final proof was not accepted. Nothing changes when a proof is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
+    /// The batch number is beyond what this sequencer produced.
     #[error("batch {number} was never produced by this sequencer (latest produced: {latest})")]
-    UnknownBatch { number: u32, latest: u32 },
+    UnknownBatch {
+        /// The batch number submitted.
+        number: u32,
+        /// The latest batch produced.
+        latest: u32,
+    },
+    /// The URL's batch and the proof's batch differ.
     #[error("submitted for batch {path}, but the proof's public output is for batch {proof}")]
-    BatchMismatch { path: u32, proof: BatchNumber },
+    BatchMismatch {
+        /// The batch of the request's path.
+        path: u32,
+        /// The batch the proof's public output names.
+        proof: BatchNumber,
+    },
+    /// The proof is of another protocol version than the sequencer's.
     #[error("the proof is for protocol version {got}, this sequencer's batches are proven under {expected}")]
     WrongProtocolVersion {
+        /// The version the submission says.
         got: ProtocolSemanticVersion,
+        /// The sequencer's version.
         expected: ProtocolSemanticVersion,
     },
+    /// The proof does not verify under the pinned final key.
     #[error("the final proof of batch {number} does not verify: {reason}")]
-    InvalidProof { number: u32, reason: String },
+    InvalidProof {
+        /// The batch.
+        number: u32,
+        /// The verifier's error.
+        reason: String,
+    },
+    /// The proof verifies, but the output sent beside it is not the one it attests.
     #[error(
         "the final proof of batch {number} verifies, but the public output sent beside it is \
          not the one it attests ({differences})"
     )]
-    ClaimMismatch { number: u32, differences: String },
+    ClaimMismatch {
+        /// The batch.
+        number: u32,
+        /// Which fields differ.
+        differences: String,
+    },
+    /// The proof verifies, but attests another output than the batch the sequencer produced.
     #[error(
         "the final proof of batch {number} attests another output than the batch's ({differences})"
     )]
-    WrongOutput { number: u32, differences: String },
+    WrongOutput {
+        /// The batch.
+        number: u32,
+        /// Which fields differ.
+        differences: String,
+    },
+    /// A later batch before the next one due: batches are accepted in order.
     #[error(
         "batch {number} cannot be accepted before batch {next}: batches are accepted in order \
          (proven up to {proven}); submit it again later"
     )]
-    OutOfOrder { number: u32, next: u32, proven: u32 },
+    OutOfOrder {
+        /// The batch submitted.
+        number: u32,
+        /// The batch accepted next.
+        next: u32,
+        /// The last batch proven.
+        proven: u32,
+    },
+    /// The fleet skipped the batch's proof; this sequencer needs every proof.
     #[error("proof generation of batch {number} was skipped; this sequencer needs every proof")]
-    Skipped { number: u32 },
+    Skipped {
+        /// The batch.
+        number: u32,
+    },
 }
 
 impl Refusal {
@@ -141,8 +222,10 @@ impl Refusal {
 /// or not processed (the sequencer's problem: storage, a crashed verification task).
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
+    /// The proof was refused; nothing changed.
     #[error(transparent)]
     Refused(#[from] Refusal),
+    /// The sequencer could not process the submission.
     #[error(transparent)]
     Internal(#[from] SequencerError),
 }

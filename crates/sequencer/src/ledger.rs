@@ -41,6 +41,7 @@ const BATCHES_DIR: &str = "batches";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Head {
+    /// The data directory's format version (a newer one is refused, not misread).
     pub format_version: u16,
     /// What the directory was created with; reopening with other values is refused.
     pub identity: ChainIdentity,
@@ -61,11 +62,17 @@ pub struct Head {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChainIdentity {
+    /// The chain's id.
     pub chain_id: ChainId,
+    /// The seed every batch's operations and every account's keys are derived from.
     pub seed: u64,
+    /// Accounts the genesis state holds.
     pub genesis_accounts: u32,
+    /// Height of every account's one-time-key tree (the circuits' `xmss_height`).
     pub tree_height: usize,
+    /// The protocol version batches are proven under.
     pub protocol_version: ProtocolSemanticVersion,
+    /// The recursion-tree key digest every final proof must attest.
     pub recursion_tree_vk_digest: VkDigest,
 }
 
@@ -73,8 +80,11 @@ pub struct ChainIdentity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRecord {
+    /// The batch's number.
     pub number: BatchNumber,
+    /// When it was sealed.
     pub sealed_at: DateTime<Utc>,
+    /// Operations it holds.
     pub operations: usize,
     /// The output a final proof of this batch must attest, exactly (the sequencer executed the
     /// batch itself; `recursion_tree_vk_digest` is the chain's).
@@ -92,22 +102,27 @@ pub struct DataDir {
 }
 
 impl DataDir {
+    /// The data directory at `root` (nothing is read or created yet).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
     }
 
+    /// The directory.
     pub fn root(&self) -> &Path {
         &self.root
     }
 
+    /// The file of the rollup state after the latest produced batch.
     pub fn state_path(&self) -> PathBuf {
         self.root.join(STATE_FILE)
     }
 
+    /// The file of the genesis state.
     pub fn genesis_path(&self) -> PathBuf {
         self.root.join(GENESIS_FILE)
     }
 
+    /// The file of the genesis accounts' key seeds.
     pub fn keyring_path(&self) -> PathBuf {
         self.root.join(KEYRING_FILE)
     }
@@ -154,14 +169,17 @@ impl DataDir {
         Ok(Some(head))
     }
 
+    /// Writes the head (the chain's identity and progress).
     pub fn write_head(&self, head: &Head) -> Result<(), SequencerError> {
         write_json(&self.head_path(), head)
     }
 
+    /// Writes `text` to `path` (a file of this directory).
     pub fn write_text(&self, path: &Path, text: &str) -> Result<(), SequencerError> {
         write_atomic(path, text.as_bytes())
     }
 
+    /// Reads the text file `path` of this directory.
     pub fn read_text(&self, path: &Path) -> Result<String, SequencerError> {
         std::fs::read_to_string(path).map_err(|e| SequencerError::io("reading", path, e))
     }
@@ -172,6 +190,7 @@ impl DataDir {
         write_json(&self.record_path(record.number.0), record)
     }
 
+    /// The record of batch `number`, `None` if it was never written.
     pub fn read_record(&self, number: u32) -> Result<Option<BatchRecord>, SequencerError> {
         let path = self.record_path(number);
         let Some(bytes) = read_optional(&path)? else {
@@ -188,6 +207,7 @@ impl DataDir {
         Ok(Some(record))
     }
 
+    /// The witness input written for batch `number`.
     pub fn read_input(&self, number: u32) -> Result<Vec<u8>, SequencerError> {
         let path = self.input_path(number);
         std::fs::read(&path).map_err(|e| SequencerError::io("reading", &path, e))

@@ -31,6 +31,9 @@
 //! # }
 //! ```
 
+// The unit tests link the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
+
 pub mod chain;
 pub mod config;
 pub mod error;

@@ -31,33 +31,50 @@ const DERIVED_SEED_STREAM: u64 = 1 << 40;
 /// Why a batch could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ProduceError {
+    /// The rollup state could not be read.
     #[error("state: {0}")]
     State(String),
+    /// An account's signing key could not be made or used.
     #[error("key of account {account}: {reason}")]
-    Key { account: AccountId, reason: String },
+    Key {
+        /// The account.
+        account: AccountId,
+        /// Why.
+        reason: String,
+    },
+    /// An operation names an account the producer knows nothing of.
     #[error("account {0} is in neither the state nor the keyring")]
     MissingAccount(AccountId),
+    /// The state tree has no free account id for a deposit to a new account.
     #[error("no account id left for a new account")]
     AccountsExhausted,
+    /// The producer made an operation the rollup's rules refuse.
     #[error("an operation the rules reject was made (a producer bug): {0}")]
     Rejected(String),
 }
 
 /// Where a batch starts: the state after the previous one and the counters that go with it.
 pub struct BatchStart<'a> {
+    /// The chain.
     pub chain_id: ChainId,
+    /// The number of the batch to make.
     pub number: BatchNumber,
+    /// The state after the previous batch.
     pub state: &'a MemoryState,
     /// Ids `0..accounts` exist.
     pub accounts: u32,
+    /// The L1 priority serial the batch's first deposit takes.
     pub first_priority_serial: u64,
 }
 
 /// A made batch and the counters after it.
 #[derive(Debug, Clone)]
 pub struct ProducedBatch {
+    /// The batch.
     pub batch: Batch,
+    /// Accounts after it: ids `0..accounts_after` exist.
     pub accounts_after: u32,
+    /// The L1 priority serial the next batch's first deposit takes.
     pub next_priority_serial: u64,
 }
 
@@ -70,6 +87,8 @@ pub struct OperationSource {
 }
 
 impl OperationSource {
+    /// The source of a chain made from `seed`, with keys of `tree_height` and the genesis
+    /// accounts' `keyring`.
     pub fn new(seed: u64, tree_height: usize, keyring: Keyring) -> Self {
         Self {
             seed,

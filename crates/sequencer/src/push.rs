@@ -38,10 +38,14 @@ pub enum GatewayError {
     /// The request failed, or the answer was an HTTP error, too large or not the expected JSON.
     #[error(transparent)]
     Http(#[from] HttpClientError),
+    /// The gateway answered with another batch's proof than the one asked for.
     #[error("{url} answered a proof for {got}, not for {asked}")]
     WrongBatch {
+        /// The gateway's endpoint.
         url: String,
+        /// The batch asked for.
         asked: L1BatchId,
+        /// The batch the answer is for.
         got: L1BatchId,
     },
 }
@@ -53,6 +57,7 @@ pub struct GatewayClient {
 }
 
 impl GatewayClient {
+    /// A client of the gateway `config` names, sending `bearer_token` when given.
     pub fn new(config: &PushConfig, bearer_token: Option<String>) -> Result<Self, GatewayError> {
         let http = JsonClient::new(
             &config.gateway_url,

@@ -34,7 +34,9 @@ use crate::verifier::ProofVerifier;
 /// What `GET /status` answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SequencerStatus {
+    /// The chain.
     pub chain_id: ChainId,
+    /// How proofs reach this sequencer (pull or push).
     pub mode: SequencerMode,
     /// The last batch produced (0: none).
     pub latest_produced_batch: u32,
@@ -44,6 +46,7 @@ pub struct SequencerStatus {
     pub proven_state_root: HashDigest,
     /// The state root after the latest produced batch.
     pub head_state_root: HashDigest,
+    /// The state root of the chain's genesis.
     pub genesis_state_root: HashDigest,
     /// Produced, not yet proven.
     pub pending_batches: u32,
@@ -100,10 +103,12 @@ impl Sequencer {
         })
     }
 
+    /// The configuration it runs with.
     pub fn config(&self) -> &SequencerConfig {
         &self.config
     }
 
+    /// What it shares with the fleet (chain, protocol version, tree height, key digest).
     pub fn params(&self) -> &ChainParameters {
         &self.params
     }
@@ -306,6 +311,7 @@ impl Sequencer {
         }
     }
 
+    /// What `GET /status` answers, read now.
     pub async fn status(&self) -> Result<SequencerStatus, SequencerError> {
         let chain = self.chain.lock().await;
         let head = chain.head();

@@ -36,10 +36,15 @@ use crate::error::{Refusal, SequencerError, SubmitError};
 use crate::metrics;
 use crate::sequencer::{Sequencer, SequencerStatus};
 
+/// Pull mode: the fleet's gateway asks for the next batch to prove.
 pub const PROOF_GENERATION_DATA_PATH: &str = "/proof_generation_data";
+/// Pull mode: the fleet's gateway submits a batch's final proof.
 pub const SUBMIT_PROOF_PATH: &str = "/submit_proof/{batch_number}";
+/// The chain's progress ([`SequencerStatus`] as JSON).
 pub const STATUS_PATH: &str = "/status";
+/// Prometheus metrics.
 pub const METRICS_PATH: &str = "/metrics";
+/// Liveness probe.
 pub const HEALTH_PATH: &str = "/healthz";
 
 #[derive(Clone)]

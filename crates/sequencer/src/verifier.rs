@@ -14,14 +14,23 @@ use zkfleet_types::{BatchPublicOutput, VkDigest};
 /// Why a proof did not verify, or the key could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifierError {
+    /// The key file could not be read.
     #[error("cannot read the final verifying key {path}: {source}")]
     ReadKey {
+        /// The key file.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// The key file does not decode, or is not the key of the pinned digest.
     #[error("{path} is not the pinned final verifying key: {reason}")]
-    BadKey { path: PathBuf, reason: String },
+    BadKey {
+        /// The key file.
+        path: PathBuf,
+        /// Why it is refused.
+        reason: String,
+    },
     /// The proof is not a valid proof under the key (malformed, or rejected by the verifier).
     #[error("{0}")]
     Rejected(String),

@@ -6,6 +6,9 @@
 //! verifying key) is exercised by the end-to-end tests of `zkfleet-cli` (tests/sequencer.rs),
 //! which submit real and tampered final proofs.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

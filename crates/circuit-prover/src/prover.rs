@@ -214,7 +214,11 @@ mod tests {
         // Inside a proof, rayon's parallel iterators (plonky2's) see the slot's pool.
         assert_eq!(pools.run(rayon::current_num_threads), 2);
         let name = pools.run(|| std::thread::current().name().map(str::to_owned));
-        assert!(name.as_deref().is_some_and(|name| name.starts_with("proof-")), "{name:?}");
+        assert!(
+            name.as_deref()
+                .is_some_and(|name| name.starts_with("proof-")),
+            "{name:?}"
+        );
         // Three proofs at once each find an idle pool, and every pool comes back.
         std::thread::scope(|scope| {
             for _ in 0..3 {

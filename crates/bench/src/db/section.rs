@@ -14,11 +14,14 @@ pub fn section(report: &DbReport, command: &str, json_name: &str) -> String {
         "**Picks per second.** Each run queues one batch of {} prover jobs (three circuit \
          types), then N concurrent workers loop *pick (any class) + complete* until the queue is \
          empty; picks/s = jobs ÷ wall time. {} run(s) per cell; median (min–max). Batch 1: one \
-         job per statement — `pick_prover_job`, then `complete_prover_job` (two write \
-         transactions per job). Batch 8: a worker picks up to 8 jobs of one circuit in one \
-         statement (`pick_prover_jobs`) and completes them in one transaction \
+         job per statement — `pick_prover_job`, then `complete_prover_job` (two commits per \
+         job; on PostgreSQL two statements, each committing by itself: the pick, and the \
+         server-side completion that queues the dependents). Batch 8: a worker picks up to 8 \
+         jobs of one circuit (`pick_prover_jobs`) and completes them in one transaction \
          (`complete_prover_jobs`, dependents queued in it as before). Pools of 20 connections. \
-         SQLite: a WAL file on local disk, synchronous = NORMAL. *postgresql, wake-up triggers \
+         On PostgreSQL the job tables are vacuumed (`VACUUM (ANALYZE)`) after every run, so each \
+         run starts from the same state. SQLite: a WAL file on local disk, synchronous = \
+         NORMAL. *postgresql, wake-up triggers \
          disabled* repeats batch 1 with the job tables' notification triggers off: what \
          announcing work costs. *load* is the 1-minute load average when the cell started (the \
          2 cores are shared with the workers, the server and anything else running).\n",

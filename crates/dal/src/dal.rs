@@ -118,6 +118,7 @@ impl Dal {
         Ok(())
     }
 
+    /// Which engine this `Dal` talks to (chosen by the URL's scheme at connect).
     pub fn backend(&self) -> BackendKind {
         match self.backend {
             Backend::Postgres(_) => BackendKind::Postgres,
@@ -145,6 +146,7 @@ impl Dal {
         dispatch!(self.insert_protocol_version(version))
     }
 
+    /// The registered version `version` with its key digests; `None` if it was never inserted.
     pub async fn protocol_version(
         &self,
         version: ProtocolSemanticVersion,
@@ -190,6 +192,8 @@ impl Dal {
 
     // --- Picking -----------------------------------------------------------------------------
 
+    /// Takes the first queued basic witness job of `version` (priority, then batch age) and
+    /// marks it in progress for `picked_by`, counting an attempt; `None` when none is queued.
     pub async fn pick_basic_witness_job(
         &self,
         version: ProtocolSemanticVersion,
@@ -198,6 +202,9 @@ impl Dal {
         dispatch!(self.pick_basic_witness_job(version, picked_by))
     }
 
+    /// Takes the first queued leaf witness job of `version`, as
+    /// [`Dal::pick_basic_witness_job`], with the basic proofs it aggregates (read in the same
+    /// transaction, in sequence order).
     pub async fn pick_leaf_witness_job(
         &self,
         version: ProtocolSemanticVersion,
@@ -206,6 +213,9 @@ impl Dal {
         dispatch!(self.pick_leaf_witness_job(version, picked_by))
     }
 
+    /// Takes the first queued node witness job of `version`, as
+    /// [`Dal::pick_basic_witness_job`], with the proofs it aggregates: the leaf proofs of its
+    /// type at depth 0, the node proofs of depth d - 1 at depth d.
     pub async fn pick_node_witness_job(
         &self,
         version: ProtocolSemanticVersion,
@@ -214,6 +224,8 @@ impl Dal {
         dispatch!(self.pick_node_witness_job(version, picked_by))
     }
 
+    /// Takes the first queued recursion tip witness job of `version`, as
+    /// [`Dal::pick_basic_witness_job`], with its batch's final node proofs in circuit order.
     pub async fn pick_recursion_tip_witness_job(
         &self,
         version: ProtocolSemanticVersion,
@@ -222,6 +234,9 @@ impl Dal {
         dispatch!(self.pick_recursion_tip_witness_job(version, picked_by))
     }
 
+    /// Takes the first queued scheduler witness job of `version`, as
+    /// [`Dal::pick_basic_witness_job`], with its batch's recursion tip proof. A queued job
+    /// without that proof (a row edited by hand) is an error and stays queued.
     pub async fn pick_scheduler_witness_job(
         &self,
         version: ProtocolSemanticVersion,
@@ -292,6 +307,8 @@ impl Dal {
         dispatch!(self.pick_prover_jobs(version, class, heavy, rounds, picked_by, limit))
     }
 
+    /// Takes the first queued compression job of `version`, as
+    /// [`Dal::pick_basic_witness_job`].
     pub async fn pick_compression_job(
         &self,
         version: ProtocolSemanticVersion,
@@ -318,6 +335,9 @@ impl Dal {
         Ok(outcome)
     }
 
+    /// Leaf witness generation done: marks the job successful and, in the same transaction,
+    /// inserts its round-1 prover jobs (queued) and fills in the depth-0 node job's count and
+    /// input (see [`LeafWitnessOutput`]). Guarded on `in_progress`.
     pub async fn complete_leaf_witness_job(
         &self,
         id: LeafJobId,
@@ -332,6 +352,10 @@ impl Dal {
         Ok(outcome)
     }
 
+    /// Node witness generation done: marks the job successful and, in the same transaction,
+    /// inserts its round-2 prover jobs (queued) and, unless it produced the type's final node
+    /// proof, the node job of the next depth (see [`NodeWitnessOutput`]). Guarded on
+    /// `in_progress`.
     pub async fn complete_node_witness_job(
         &self,
         id: NodeJobId,
@@ -346,6 +370,9 @@ impl Dal {
         Ok(outcome)
     }
 
+    /// Recursion tip witness generation done: marks the job successful and queues its single
+    /// round-3 prover job (circuit input at `circuit_blob_key`) in the same transaction.
+    /// Guarded on `in_progress`.
     pub async fn complete_recursion_tip_witness_job(
         &self,
         batch: L1BatchId,
@@ -364,6 +391,9 @@ impl Dal {
         Ok(outcome)
     }
 
+    /// Scheduler witness generation done: marks the job successful and queues its single
+    /// round-4 prover job (circuit input at `circuit_blob_key`) in the same transaction.
+    /// Guarded on `in_progress`.
     pub async fn complete_scheduler_witness_job(
         &self,
         batch: L1BatchId,
@@ -411,6 +441,8 @@ impl Dal {
         Ok(outcomes)
     }
 
+    /// The final proof is at `final_proof_blob_key`: `in_progress` → `successful`; any other
+    /// status is reported and left alone.
     pub async fn complete_compression_job(
         &self,
         batch: L1BatchId,
@@ -500,6 +532,9 @@ impl Dal {
         Ok(counts)
     }
 
+    /// Moves the prover jobs of batches whose compression job is done and unchanged for
+    /// `policy.archive_after` to `prover_jobs_archive`; returns them with their circuit and
+    /// proof blob keys, for the store to collect.
     pub async fn archive_prover_jobs(
         &self,
         policy: ArchivePolicy,
@@ -507,12 +542,14 @@ impl Dal {
         dispatch!(self.archive_prover_jobs(policy))
     }
 
+    /// Deletes archived prover jobs archived more than `older_than` ago; how many.
     pub async fn delete_archived_prover_jobs(&self, older_than: Duration) -> DalResult<u64> {
         dispatch!(self.delete_archived_prover_jobs(older_than))
     }
 
     // --- Reports -----------------------------------------------------------------------------
 
+    /// Rows per (table, version, round, circuit, status) of every job table.
     pub async fn status_counts(&self) -> DalResult<Vec<StatusCount>> {
         dispatch!(self.status_counts())
     }
@@ -532,6 +569,7 @@ impl Dal {
         dispatch!(self.oldest_uncompressed_batch())
     }
 
+    /// Jobs of `table` not done that have used `max_attempts` or more attempts.
     pub async fn count_jobs_at_max_attempts(
         &self,
         table: JobTable,
@@ -545,6 +583,7 @@ impl Dal {
         dispatch!(self.exhausted_jobs())
     }
 
+    /// One job's row, whatever its table; `None` if there is no such job.
     pub async fn job(&self, job: JobRef) -> DalResult<Option<JobSummary>> {
         dispatch!(self.job(job))
     }
@@ -554,6 +593,7 @@ impl Dal {
         dispatch!(self.batch_status(batch))
     }
 
+    /// Every compression job in `status`, by batch.
     pub async fn compression_jobs_with_status(
         &self,
         status: JobStatus,

@@ -123,7 +123,7 @@ pub(crate) struct MetaRow {
 }
 
 impl MetaRow {
-    pub fn into_meta(self, table: &'static str) -> DalResult<JobMeta> {
+    pub(crate) fn into_meta(self, table: &'static str) -> DalResult<JobMeta> {
         Ok(JobMeta {
             batch: batch_col(table, self.chain_id, self.batch_number)?,
             protocol_version: version_col(
@@ -193,7 +193,7 @@ pub(crate) struct ProverJobRow {
 }
 
 impl ProverJobRow {
-    pub fn into_job(self) -> DalResult<ProverJob> {
+    pub(crate) fn into_job(self) -> DalResult<ProverJob> {
         const T: &str = "prover_jobs";
         Ok(ProverJob {
             id: ProverJobId(self.id),
@@ -216,7 +216,7 @@ pub(crate) struct CompressionJobRow {
 }
 
 impl CompressionJobRow {
-    pub fn into_job(self) -> DalResult<CompressionJob> {
+    pub(crate) fn into_job(self) -> DalResult<CompressionJob> {
         Ok(CompressionJob {
             meta: self.meta.into_meta("proof_compression_jobs")?,
             scheduler_proof_blob_key: self.scheduler_proof_blob_key,
@@ -235,7 +235,7 @@ pub(crate) struct ProofRow {
 }
 
 impl ProofRow {
-    pub fn into_proof(self) -> DalResult<ProofRef> {
+    pub(crate) fn into_proof(self) -> DalResult<ProofRef> {
         const T: &str = "prover_jobs";
         let proof_blob_key = self.proof_blob_key.ok_or_else(|| {
             DalError::corrupt(
@@ -303,7 +303,7 @@ pub(crate) struct ProtocolVersionRow {
 }
 
 impl ProtocolVersionRow {
-    pub fn into_version(self) -> DalResult<ProtocolVersion> {
+    pub(crate) fn into_version(self) -> DalResult<ProtocolVersion> {
         const T: &str = "protocol_versions";
         let digest = |column: &str, text: &str| -> DalResult<VkDigest> {
             text.parse()
@@ -347,7 +347,7 @@ pub(crate) struct SummaryRow {
 }
 
 impl SummaryRow {
-    pub fn into_summary(self, table: JobTable) -> DalResult<JobSummary> {
+    pub(crate) fn into_summary(self, table: JobTable) -> DalResult<JobSummary> {
         let t = table.table_name();
         let batch = batch_col(t, self.chain_id, self.batch_number)?;
         let id = || {
@@ -408,7 +408,7 @@ pub(crate) struct CountRow {
 }
 
 impl CountRow {
-    pub fn into_count(self, table: JobTable) -> DalResult<StatusCount> {
+    pub(crate) fn into_count(self, table: JobTable) -> DalResult<StatusCount> {
         let t = table.table_name();
         Ok(StatusCount {
             table,

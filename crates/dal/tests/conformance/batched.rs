@@ -26,7 +26,7 @@ fn done(jobs: &[ProverJob]) -> Vec<ProofDone> {
 /// 16 workers take up to 8 jobs per pick and complete each batch in one transaction, racing
 /// over 2,000 jobs of three circuits: every job is picked exactly once, every batch is of one
 /// circuit and in pick order, every leaf job is queued exactly once.
-pub async fn batched_pickers_race_and_complete_each_job_once(db: &TestDb) {
+pub(crate) async fn batched_pickers_race_and_complete_each_job_once(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     let per_type = [
@@ -98,7 +98,7 @@ pub async fn batched_pickers_race_and_complete_each_job_once(db: &TestDb) {
 
 /// A batch follows the single pick's rules: the class (light never takes heavy, heavy takes
 /// heavy first), then priority and age; it stays within one (round, circuit, depth).
-pub async fn batched_picks_keep_classes_and_priorities(db: &TestDb) {
+pub(crate) async fn batched_picks_keep_classes_and_priorities(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     // Batch 1 is younger than batch 2 (sealed 1 minute ago against 2), so batch 2 goes first.
@@ -136,7 +136,7 @@ pub async fn batched_picks_keep_classes_and_priorities(db: &TestDb) {
 /// A worker killed between its batched pick and its save: the requeuer hands every job of the
 /// batch out again (attempts counted per job), a second worker proves them, and the first
 /// worker's late batched completion changes nothing — the leaf job is queued once.
-pub async fn worker_killed_between_batched_pick_and_save(db: &TestDb) {
+pub(crate) async fn worker_killed_between_batched_pick_and_save(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     batch_with_basic_jobs(dal, 1, V1, &[(CircuitId(1), 5)]).await;

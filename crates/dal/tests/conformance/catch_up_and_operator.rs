@@ -11,7 +11,7 @@ use crate::fixtures::{
 };
 use crate::harness::{batch_id, new_batch, TestDb, V1, V2};
 
-pub async fn catch_up_queues_what_completions_missed(db: &TestDb) {
+pub(crate) async fn catch_up_queues_what_completions_missed(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     let batch = batch_with_basic_jobs(dal, 1, V1, &[(CircuitId(1), 2)]).await;
@@ -81,7 +81,7 @@ pub async fn catch_up_queues_what_completions_missed(db: &TestDb) {
     assert_eq!(node.status, JobStatus::WaitingForProofs);
 }
 
-pub async fn restart_and_delete_batch(db: &TestDb) {
+pub(crate) async fn restart_and_delete_batch(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     let per_type = [(CircuitId(1), 2), (CircuitId(2), 1)];
@@ -152,7 +152,7 @@ pub async fn restart_and_delete_batch(db: &TestDb) {
     assert_eq!(dal.delete_batch(batch).await.unwrap().total(), 0);
 }
 
-pub async fn reports_count_queues_and_lag(db: &TestDb) {
+pub(crate) async fn reports_count_queues_and_lag(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     insert_version(dal, V2).await;

@@ -22,7 +22,7 @@ fn queued_of(done: &[(zkfleet_dal::ProverJob, CompleteOutcome)]) -> Vec<QueuedDe
         .collect()
 }
 
-pub async fn dependency_chain_of_a_small_batch(db: &TestDb) {
+pub(crate) async fn dependency_chain_of_a_small_batch(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     let (c1, c2) = (CircuitId(1), CircuitId(2));
@@ -272,7 +272,7 @@ pub async fn dependency_chain_of_a_small_batch(db: &TestDb) {
     }
 }
 
-pub async fn archive_moves_finished_batches_and_returns_blob_keys(db: &TestDb) {
+pub(crate) async fn archive_moves_finished_batches_and_returns_blob_keys(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     let first = batch_with_basic_jobs(dal, 1, V1, &[(CircuitId(1), 3), (CircuitId(3), 2)]).await;

@@ -6,7 +6,7 @@ use zkfleet_types::{ids::ProverJobId, CircuitId, JobStatus};
 use crate::fixtures::{batch_with_basic_jobs, insert_version, pick_any, SECOND};
 use crate::harness::{TestDb, V1};
 
-pub async fn completion_is_guarded_against_duplicates(db: &TestDb) {
+pub(crate) async fn completion_is_guarded_against_duplicates(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     let batch = batch_with_basic_jobs(dal, 1, V1, &[(CircuitId(1), 2)]).await;
@@ -78,7 +78,7 @@ pub async fn completion_is_guarded_against_duplicates(db: &TestDb) {
     );
 }
 
-pub async fn failing_is_guarded(db: &TestDb) {
+pub(crate) async fn failing_is_guarded(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     batch_with_basic_jobs(dal, 1, V1, &[(CircuitId(1), 3)]).await;
@@ -135,7 +135,7 @@ pub async fn failing_is_guarded(db: &TestDb) {
     );
 }
 
-pub async fn concurrent_completion_of_last_two_dependencies_queues_once(db: &TestDb) {
+pub(crate) async fn concurrent_completion_of_last_two_dependencies_queues_once(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     // Twenty batches, each with one leaf waiting for two basic proofs; the two are completed

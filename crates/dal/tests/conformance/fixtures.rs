@@ -10,16 +10,16 @@ use zkfleet_types::{CircuitId, L1BatchId, ProtocolSemanticVersion};
 
 use crate::harness::{batch_id, new_batch, protocol_version};
 
-pub const SECOND: Duration = Duration::from_secs(1);
+pub(crate) const SECOND: Duration = Duration::from_secs(1);
 
-pub async fn insert_version(dal: &Dal, version: ProtocolSemanticVersion) {
+pub(crate) async fn insert_version(dal: &Dal, version: ProtocolSemanticVersion) {
     dal.insert_protocol_version(&protocol_version(version, 0))
         .await
         .expect("insert protocol version");
 }
 
 /// The basic witness output of a batch with `count` instances of each listed type.
-pub fn basic_output(batch: L1BatchId, per_type: &[(CircuitId, u32)]) -> BasicWitnessOutput {
+pub(crate) fn basic_output(batch: L1BatchId, per_type: &[(CircuitId, u32)]) -> BasicWitnessOutput {
     let mut prover_jobs = Vec::new();
     let mut leaf_jobs = Vec::new();
     for &(circuit_id, count) in per_type {
@@ -51,7 +51,7 @@ pub fn basic_output(batch: L1BatchId, per_type: &[(CircuitId, u32)]) -> BasicWit
 
 /// Inserts batch `number` (the only queued one), runs its basic witness generation with the
 /// given basic circuits and returns its id.
-pub async fn batch_with_basic_jobs(
+pub(crate) async fn batch_with_basic_jobs(
     dal: &Dal,
     number: u32,
     version: ProtocolSemanticVersion,
@@ -76,14 +76,14 @@ pub async fn batch_with_basic_jobs(
     batch
 }
 
-pub async fn pick_any(dal: &Dal, version: ProtocolSemanticVersion) -> Option<ProverJob> {
+pub(crate) async fn pick_any(dal: &Dal, version: ProtocolSemanticVersion) -> Option<ProverJob> {
     dal.pick_prover_job(version, ProverJobClass::Any, &HeavySet::default(), "prover")
         .await
         .unwrap()
 }
 
 /// Picks and proves every queued prover job of the version; returns the completion outcomes.
-pub async fn prove_all(
+pub(crate) async fn prove_all(
     dal: &Dal,
     version: ProtocolSemanticVersion,
 ) -> Vec<(ProverJob, CompleteOutcome)> {
@@ -99,7 +99,7 @@ pub async fn prove_all(
 }
 
 /// Aggregation outputs of `n` prover jobs at arity 2: ceil(n / 2) jobs.
-pub fn aggregate(label: &str, n: usize) -> Vec<zkfleet_dal::NewAggregationProverJob> {
+pub(crate) fn aggregate(label: &str, n: usize) -> Vec<zkfleet_dal::NewAggregationProverJob> {
     (0..n.div_ceil(2))
         .map(|i| zkfleet_dal::NewAggregationProverJob {
             sequence_number: i as u32,
@@ -110,7 +110,7 @@ pub fn aggregate(label: &str, n: usize) -> Vec<zkfleet_dal::NewAggregationProver
 
 /// Runs every worker of the version until nothing is left to do: the whole proof tree of every
 /// batch whose basic witness generation is done, down to the compressed proof.
-pub async fn drive_to_completion(dal: &Dal, version: ProtocolSemanticVersion) {
+pub(crate) async fn drive_to_completion(dal: &Dal, version: ProtocolSemanticVersion) {
     loop {
         let mut progress = !prove_all(dal, version).await.is_empty();
         if let Some(job) = dal.pick_leaf_witness_job(version, "lwg").await.unwrap() {

@@ -9,7 +9,7 @@ use zkfleet_types::{AggregationRound, CircuitId, JobStatus};
 use crate::fixtures::{batch_with_basic_jobs, drive_to_completion, insert_version, pick_any};
 use crate::harness::{batch_id, new_batch, TestDb, V1};
 
-pub async fn fleet_status_views(db: &TestDb) {
+pub(crate) async fn fleet_status_views(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     // Batch 1 is proven to the end: it is no longer in flight.

@@ -8,10 +8,10 @@ use zkfleet_types::{
     BatchNumber, ChainId, HashDigest, L1BatchId, ProtocolSemanticVersion, ProtocolVersion, VkDigest,
 };
 
-pub use zkfleet_test_support::database::{finish, TestDb};
+pub(crate) use zkfleet_test_support::database::{finish, TestDb};
 
 /// Pools large enough for the racing tests (16 pickers).
-pub fn pool_options() -> PoolOptions {
+pub(crate) fn pool_options() -> PoolOptions {
     PoolOptions {
         max_connections: 20,
         ..PoolOptions::default()
@@ -57,10 +57,10 @@ macro_rules! conformance {
 
 // --- Fixtures ----------------------------------------------------------------------------------
 
-pub const V1: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
-pub const V2: ProtocolSemanticVersion = ProtocolSemanticVersion::new(2, 1);
+pub(crate) const V1: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
+pub(crate) const V2: ProtocolSemanticVersion = ProtocolSemanticVersion::new(2, 1);
 
-pub fn protocol_version(version: ProtocolSemanticVersion, salt: u64) -> ProtocolVersion {
+pub(crate) fn protocol_version(version: ProtocolSemanticVersion, salt: u64) -> ProtocolVersion {
     ProtocolVersion {
         version,
         recursion_tree_vk_digest: VkDigest(HashDigest([1, 2, 3, salt])),
@@ -68,19 +68,19 @@ pub fn protocol_version(version: ProtocolSemanticVersion, salt: u64) -> Protocol
     }
 }
 
-pub fn batch_id(number: u32) -> L1BatchId {
+pub(crate) fn batch_id(number: u32) -> L1BatchId {
     L1BatchId::new(ChainId(270), BatchNumber(number))
 }
 
 /// A moment `minutes` before a fixed epoch (older batches have larger `minutes`).
-pub fn sealed_minutes_ago(minutes: i64) -> DateTime<Utc> {
+pub(crate) fn sealed_minutes_ago(minutes: i64) -> DateTime<Utc> {
     let epoch = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
         .expect("valid date")
         .with_timezone(&Utc);
     epoch - ChronoDuration::minutes(minutes)
 }
 
-pub fn new_batch(number: u32, version: ProtocolSemanticVersion) -> NewBatch {
+pub(crate) fn new_batch(number: u32, version: ProtocolSemanticVersion) -> NewBatch {
     NewBatch {
         batch: batch_id(number),
         protocol_version: version,

@@ -6,7 +6,7 @@ use zkfleet_types::{AggregationRound, CircuitId, HashDigest, JobStatus, VkDigest
 use crate::fixtures::{basic_output, batch_with_basic_jobs, insert_version, SECOND};
 use crate::harness::{batch_id, new_batch, protocol_version, TestDb, V1, V2};
 
-pub async fn protocol_versions_are_idempotent_and_conflicts_are_errors(db: &TestDb) {
+pub(crate) async fn protocol_versions_are_idempotent_and_conflicts_are_errors(db: &TestDb) {
     let dal = &db.dal;
     let v1 = protocol_version(V1, 7);
     assert_eq!(
@@ -33,7 +33,7 @@ pub async fn protocol_versions_are_idempotent_and_conflicts_are_errors(db: &Test
     assert_eq!(dal.protocol_versions().await.unwrap(), vec![v1, v2]);
 }
 
-pub async fn batches_are_idempotent_and_need_a_known_version(db: &TestDb) {
+pub(crate) async fn batches_are_idempotent_and_need_a_known_version(db: &TestDb) {
     let dal = &db.dal;
     let err = dal.insert_batch(&new_batch(1, V1)).await.unwrap_err();
     assert!(
@@ -96,7 +96,7 @@ pub async fn batches_are_idempotent_and_need_a_known_version(db: &TestDb) {
     assert_eq!(job.status, JobStatus::InProgress);
 }
 
-pub async fn basic_witness_output_is_validated(db: &TestDb) {
+pub(crate) async fn basic_witness_output_is_validated(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     let batch = batch_id(3);
@@ -129,7 +129,7 @@ pub async fn basic_witness_output_is_validated(db: &TestDb) {
     assert!(status.rounds.iter().all(|r| r.prover_jobs.is_empty()));
 }
 
-pub async fn chunked_insert_of_20_500_prover_jobs(db: &TestDb) {
+pub(crate) async fn chunked_insert_of_20_500_prover_jobs(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     let per_type = [

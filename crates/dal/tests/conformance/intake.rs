@@ -19,7 +19,7 @@ fn digest(variant: u8) -> String {
 /// 24 submissions of one batch with 4 different digests, on 4 connection pools (what 4
 /// processes have) at once: exactly one inserts; every other one reads the winner's row, whose
 /// key and digest are the winner's. Repeated over several batches so that the race is real.
-pub async fn concurrent_submissions_have_one_winner(db: &TestDb) {
+pub(crate) async fn concurrent_submissions_have_one_winner(db: &TestDb) {
     insert_version(&db.dal, V1).await;
     let mut pools = Vec::new();
     for _ in 0..4 {
@@ -90,7 +90,7 @@ pub async fn concurrent_submissions_have_one_winner(db: &TestDb) {
 /// A permanent failure is terminal at once: the requeuer never retries it (however many
 /// attempts are left), pickers skip it, the job's dependents keep waiting, and an operator's
 /// requeue brings it back. A transient failure goes to `failed` as before.
-pub async fn permanent_failures_are_terminal_until_operator_requeue(db: &TestDb) {
+pub(crate) async fn permanent_failures_are_terminal_until_operator_requeue(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     let batch = batch_with_basic_jobs(dal, 1, V1, &[(CircuitId(1), 2)]).await;
@@ -170,7 +170,7 @@ pub async fn permanent_failures_are_terminal_until_operator_requeue(db: &TestDb)
 
 /// A transiently failed job waits out its backoff before the requeuer queues it again; the
 /// wait doubles with its attempts.
-pub async fn failed_jobs_wait_out_their_retry_backoff(db: &TestDb) {
+pub(crate) async fn failed_jobs_wait_out_their_retry_backoff(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     batch_with_basic_jobs(dal, 1, V1, &[(CircuitId(1), 1)]).await;

@@ -8,7 +8,7 @@ use zkfleet_types::{AggregationRound, CircuitId, JobStatus};
 use crate::fixtures::{batch_with_basic_jobs, insert_version, pick_any, SECOND};
 use crate::harness::{batch_id, new_batch, sealed_minutes_ago, TestDb, V1, V2};
 
-pub async fn sixteen_pickers_get_each_of_2000_jobs_exactly_once(db: &TestDb) {
+pub(crate) async fn sixteen_pickers_get_each_of_2000_jobs_exactly_once(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     let per_type = [
@@ -70,7 +70,7 @@ pub async fn sixteen_pickers_get_each_of_2000_jobs_exactly_once(db: &TestDb) {
         .all(|j| j.status == JobStatus::Successful && j.attempts == 1));
 }
 
-pub async fn heavy_light_and_any_picking(db: &TestDb) {
+pub(crate) async fn heavy_light_and_any_picking(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     let per_type = [(CircuitId(1), 2), (CircuitId(2), 2), (CircuitId(3), 3)];
@@ -114,7 +114,7 @@ pub async fn heavy_light_and_any_picking(db: &TestDb) {
     assert_eq!(job.map(|j| j.circuit_id), Some(CircuitId(3)));
 }
 
-pub async fn picks_filter_by_protocol_version(db: &TestDb) {
+pub(crate) async fn picks_filter_by_protocol_version(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     insert_version(dal, V2).await;
@@ -145,7 +145,7 @@ pub async fn picks_filter_by_protocol_version(db: &TestDb) {
     assert_eq!(job.meta.batch, batch_id(3));
 }
 
-pub async fn priority_overtakes_batch_age(db: &TestDb) {
+pub(crate) async fn priority_overtakes_batch_age(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     // Batch 1 is the oldest, batch 2 newer but urgent, batch 3 newest.

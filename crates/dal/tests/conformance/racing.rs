@@ -21,7 +21,7 @@ async fn requeue_everything_in_progress(dal: &zkfleet_dal::Dal) -> u64 {
         .requeued
 }
 
-pub async fn worker_killed_between_pick_and_save(db: &TestDb) {
+pub(crate) async fn worker_killed_between_pick_and_save(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     let batch = batch_with_basic_jobs(dal, 1, V1, &[(CircuitId(1), 2)]).await;
@@ -63,7 +63,7 @@ pub async fn worker_killed_between_pick_and_save(db: &TestDb) {
     assert_eq!(stored.output_blob_key.as_deref(), Some("proofs/second"));
 }
 
-pub async fn two_workers_saving_one_job_complete_it_once(db: &TestDb) {
+pub(crate) async fn two_workers_saving_one_job_complete_it_once(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     for number in 1..=10 {

@@ -10,7 +10,7 @@ use crate::harness::{new_batch, TestDb, V1};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-pub async fn requeue_after_timeout(db: &TestDb) {
+pub(crate) async fn requeue_after_timeout(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     batch_with_basic_jobs(dal, 1, V1, &[(CircuitId(1), 1)]).await;
@@ -78,7 +78,7 @@ pub async fn requeue_after_timeout(db: &TestDb) {
     assert_eq!(picked.meta.attempts, 2);
 }
 
-pub async fn attempts_exhausted_is_terminal_until_operator_requeue(db: &TestDb) {
+pub(crate) async fn attempts_exhausted_is_terminal_until_operator_requeue(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     let batch = batch_with_basic_jobs(dal, 1, V1, &[(CircuitId(1), 2)]).await;

@@ -8,7 +8,7 @@ use zkfleet_types::{AggregationRound, CircuitId};
 use crate::fixtures::{aggregate, batch_with_basic_jobs, insert_version, prove_all, SECOND};
 use crate::harness::{TestDb, V1};
 
-pub async fn picks_keep_to_the_configured_rounds(db: &TestDb) {
+pub(crate) async fn picks_keep_to_the_configured_rounds(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     // Batch 1 reaches round 1: its basic proofs done, its leaf witness job done with two

@@ -39,7 +39,7 @@ async fn listener_ready(dal: &Dal, receiver: &mut watch::Receiver<u64>) {
     }
 }
 
-pub async fn queued_work_wakes_subscribers(db: &TestDb) {
+pub(crate) async fn queued_work_wakes_subscribers(db: &TestDb) {
     let dal = &db.dal;
     insert_version(dal, V1).await;
     // A second pool on the same database: another process on PostgreSQL, another `Dal` of the
@@ -131,7 +131,7 @@ pub async fn queued_work_wakes_subscribers(db: &TestDb) {
 
 /// A rolled-back transaction announces nothing (PostgreSQL delivers notifications at commit);
 /// a committed one does. SQLite: the `Dal` announces only what it committed, by construction.
-pub async fn only_committed_work_is_announced(db: &TestDb) {
+pub(crate) async fn only_committed_work_is_announced(db: &TestDb) {
     let dal = &db.dal;
     if dal.backend() != zkfleet_dal::BackendKind::Postgres {
         return;
@@ -164,7 +164,7 @@ pub async fn only_committed_work_is_announced(db: &TestDb) {
 
 /// The listener's connection dies (here: terminated by the server): it reconnects, wakes every
 /// subscriber (notifications sent meanwhile are lost) and announces work again afterwards.
-pub async fn the_listener_reconnects_and_wakes_everyone(db: &TestDb) {
+pub(crate) async fn the_listener_reconnects_and_wakes_everyone(db: &TestDb) {
     let dal = &db.dal;
     if dal.backend() != zkfleet_dal::BackendKind::Postgres {
         return;
@@ -198,7 +198,7 @@ pub async fn the_listener_reconnects_and_wakes_everyone(db: &TestDb) {
 /// `PoolOptions::listen_url`: the listener's session goes there, not through the pool's URL
 /// (a pooler in transaction mode cannot carry `LISTEN`), and still announces queued work. A
 /// listen URL of another engine is refused by name; SQLite ignores it (no listener).
-pub async fn the_listener_uses_its_own_url(db: &TestDb) {
+pub(crate) async fn the_listener_uses_its_own_url(db: &TestDb) {
     use sqlx::Connection as _;
     let dal = &db.dal;
     insert_version(dal, V1).await;

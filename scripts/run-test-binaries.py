@@ -14,7 +14,8 @@ The small test keystore (`target/tmp/test-keys-small-light`) is shared by severa
 tests and is built by the first one that needs it; two builders at once could each see the
 other's half-written entry. So the binary named by KEYSTORE_BUILDER (it builds the keystore
 through `zkfleet keys generate` first thing) runs first, and every binary waits for it except
-those of KEYSTORE_FREE, which never open the keystore.
+those of KEYSTORE_FREE, which never open the keystore. Of the binaries that run a whole fleet of
+processes (FLEET_BINARIES), at most one runs at a time: memory, not CPU, bounds those.
 
 Input: the JSON messages of `cargo test --no-run --message-format=json...` (a file). Output:
 the blocks, then a table of every binary's wall time and exit status. Exit status 101 (as
@@ -65,6 +66,17 @@ KEYSTORE_FREE = {
     ("zkfleet-circuits", "pipeline"),
     ("zkfleet-circuits", "soundness_basic"),
     ("zkfleet-circuits", "basic_circuits"),
+}
+
+# End-to-end binaries that run a whole fleet as processes: each `zkfleet` component holds the
+# circuits (1.1-1.8 GB resident each with the small keystore), so one of these binaries alone
+# takes up to ~12 GB, and two at once were OOM-killed on the 24 GiB machine (a compressor,
+# 2026-12-06). At most one of them runs at a time; the other slot takes in-process binaries.
+FLEET_BINARIES = {
+    ("zkfleet-cli", "bench"),
+    ("zkfleet-cli", "fleet"),
+    ("zkfleet-cli", "sequencer"),
+    ("zkfleet-cli", "outside_provers"),
 }
 
 
@@ -203,6 +215,10 @@ def main():
     started = time.monotonic()
 
     def may_start(binary):
+        if binary.key in FLEET_BINARIES and any(
+            other.key in FLEET_BINARIES for other, _ in running
+        ):
+            return False
         if builder is None or binary is builder or binary.key in KEYSTORE_FREE:
             return True
         return builder.status is not None

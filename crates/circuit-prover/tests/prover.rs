@@ -162,7 +162,7 @@ async fn corrupt_circuit_blob_fails_only_its_job(db: &TestDb) {
     let dal = &db.dal;
     let store = local_store();
     let jobs = insert_basic_round(dal, &store.store, 2).await;
-    let victim_key = circuit_key(batch_id(2), CircuitId::STATE_TRANSITION, 1);
+    let victim_key = ObjectKey::basic_circuit_witness(batch_id(2), CircuitId::STATE_TRANSITION, 1);
     let file = store.file_of(&victim_key);
     let length = std::fs::metadata(&file).expect("the victim's blob").len();
     std::fs::OpenOptions::new()

@@ -13,7 +13,8 @@
 use std::fmt;
 
 use zkfleet_types::{
-    ids::ProverJobId, AggregationRound, BatchNumber, ChainId, CircuitId, ProtocolSemanticVersion,
+    ids::ProverJobId, AggregationRound, BatchNumber, ChainId, CircuitId, L1BatchId,
+    ProtocolSemanticVersion,
 };
 
 use crate::bucket::Bucket;
@@ -125,6 +126,19 @@ const PARTIAL_INPUT: &str = "partial_input";
 const AUX_OUTPUT: &str = "aux_output";
 
 impl ObjectKey {
+    /// Where basic witness generation stores instance `sequence` of `circuit` in `batch`. The
+    /// key is deterministic, so a re-executed job overwrites the same blob.
+    pub fn basic_circuit_witness(batch: L1BatchId, circuit: CircuitId, sequence: u32) -> Self {
+        Self::CircuitWitness {
+            chain: batch.chain_id,
+            batch: batch.batch_number,
+            round: AggregationRound::Basic,
+            circuit,
+            depth: 0,
+            sequence,
+        }
+    }
+
     /// The bucket (first path segment) the key lives in.
     pub fn bucket(&self) -> Bucket {
         match self {

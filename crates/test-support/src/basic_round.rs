@@ -15,8 +15,7 @@ use zkfleet_rollup::execute::ExecutedBatch;
 use zkfleet_rollup::generate::GeneratorConfig;
 use zkfleet_store::{CircuitWitnessBytes, ObjectKey, Store};
 use zkfleet_types::{
-    AggregationRound, BatchNumber, ChainId, CircuitId, L1BatchId, ProtocolSemanticVersion,
-    ProtocolVersion,
+    BatchNumber, ChainId, CircuitId, L1BatchId, ProtocolSemanticVersion, ProtocolVersion,
 };
 
 use crate::fixtures::{first_batch, SEEDS};
@@ -80,20 +79,8 @@ pub fn batch_id(number: u32) -> L1BatchId {
     L1BatchId::new(CHAIN, BatchNumber(number))
 }
 
-/// Where basic witness generation stores instance `sequence` of `circuit` in `batch`.
-pub fn circuit_key(batch: L1BatchId, circuit: CircuitId, sequence: u32) -> ObjectKey {
-    ObjectKey::CircuitWitness {
-        chain: batch.chain_id,
-        batch: batch.batch_number,
-        round: AggregationRound::Basic,
-        circuit,
-        depth: 0,
-        sequence,
-    }
-}
-
 /// Inserts `version` and batch `number` (with `priority`), stores every fixture instance's
-/// witness at its [`circuit_key`] and completes the basic witness job with the prover jobs and
+/// witness at its [`ObjectKey::basic_circuit_witness`] and completes the basic witness job with the prover jobs and
 /// leaf jobs the witness generator would insert. Returns the number of round-0 prover jobs.
 pub async fn insert_basic_round(
     dal: &Dal,
@@ -130,7 +117,7 @@ pub async fn insert_basic_round(
 
     let mut prover_jobs = Vec::new();
     for instance in &fixture().witnesses.instances {
-        let key = circuit_key(batch, instance.circuit, instance.sequence);
+        let key = ObjectKey::basic_circuit_witness(batch, instance.circuit, instance.sequence);
         let path = store
             .put(&key, &CircuitWitnessBytes::new(instance.witness.clone()))
             .await

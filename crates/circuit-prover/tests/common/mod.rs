@@ -104,7 +104,7 @@ pub(crate) use zkfleet_test_support::store::local_store;
 
 // --- Round 0 by hand ---------------------------------------------------------------------------
 
-pub(crate) use zkfleet_test_support::basic_round::{batch_id, circuit_key};
+pub(crate) use zkfleet_test_support::basic_round::batch_id;
 
 /// Inserts the test circuits' protocol version and batch `number`, stores every instance's
 /// witness and completes the basic witness job as the witness generator would. Returns the

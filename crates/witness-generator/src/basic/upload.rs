@@ -50,18 +50,6 @@ pub struct Uploaded {
     pub peak_encoded: usize,
 }
 
-/// The deterministic key of a basic circuit: a re-executed job overwrites the same blob.
-pub fn circuit_key(batch: L1BatchId, circuit: CircuitId, sequence: u32) -> ObjectKey {
-    ObjectKey::CircuitWitness {
-        chain: batch.chain_id,
-        batch: batch.batch_number,
-        round: AggregationRound::Basic,
-        circuit,
-        depth: 0,
-        sequence,
-    }
-}
-
 /// Counts the encoded circuits alive: one is counted from its encoding until its bytes are
 /// dropped, however its upload ends.
 struct Held<'a> {
@@ -107,7 +95,7 @@ pub async fn upload_circuits(
                         source,
                     })?;
             let held = Held::new(now, peak);
-            let key = circuit_key(batch, instance.circuit, instance.sequence);
+            let key = ObjectKey::basic_circuit_witness(batch, instance.circuit, instance.sequence);
             let path = store
                 .put(&key, &CircuitWitnessBytes::new(instance.witness))
                 .await?;

@@ -8,7 +8,9 @@ use crate::error::{DalError, DalResult};
 /// process) and benchmarks raise `max_connections`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PoolOptions {
+    /// Most connections the pool opens (each worker holds one while it picks or completes).
     pub max_connections: u32,
+    /// Connections the pool keeps open even when idle.
     pub min_connections: u32,
     /// How long an operation waits for a free connection before failing with
     /// [`DalError::Connection`].
@@ -46,7 +48,9 @@ impl std::fmt::Debug for PoolOptions {
 /// Which engine a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
+    /// PostgreSQL: the distributed engine, shared by any number of machines.
     Postgres,
+    /// SQLite: the embedded default, one file in WAL mode.
     Sqlite,
 }
 
@@ -65,6 +69,7 @@ impl BackendKind {
         }
     }
 
+    /// The engine's name in reports and logs: `postgresql` or `sqlite`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Postgres => "postgresql",

@@ -5,7 +5,9 @@ use zkfleet_types::{ProtocolSemanticVersion, ProtocolVersion};
 /// The two sides of a protocol version inserted twice with different digests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionConflict {
+    /// The version as the database holds it.
     pub stored: ProtocolVersion,
+    /// The version as the caller gave it again.
     pub given: ProtocolVersion,
 }
 
@@ -18,7 +20,12 @@ pub struct VersionConflict {
 pub enum DalError {
     /// The database URL is not one this crate understands.
     #[error("invalid database URL {url:?}: {reason}")]
-    InvalidUrl { url: String, reason: String },
+    InvalidUrl {
+        /// The URL, its password redacted.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 
     /// The server cannot be reached, the connection dropped, or the pool is exhausted/closed.
     #[error("database connection failed: {0}")]
@@ -30,6 +37,7 @@ pub enum DalError {
         /// The constraint's name as the database reports it (PostgreSQL), or the kind of
         /// constraint with the columns involved (SQLite).
         constraint: String,
+        /// The database's message.
         message: String,
     },
 
@@ -60,7 +68,12 @@ pub enum DalError {
     /// A stored value cannot be read back as the domain type (the database was edited by hand
     /// or by a newer version).
     #[error("corrupt row in {table}: {reason}")]
-    CorruptRow { table: &'static str, reason: String },
+    CorruptRow {
+        /// The table the row is in.
+        table: &'static str,
+        /// Which value cannot be read, and why.
+        reason: String,
+    },
 
     /// Applying the schema migrations failed.
     #[error("database migration failed: {0}")]
@@ -126,4 +139,5 @@ impl From<sqlx::Error> for DalError {
     }
 }
 
+/// The result of every job database operation.
 pub type DalResult<T> = Result<T, DalError>;

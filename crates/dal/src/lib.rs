@@ -36,6 +36,9 @@
 //! # Ok(()) }
 //! ```
 
+// The unit tests link the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
+
 mod connection;
 mod dal;
 mod error;

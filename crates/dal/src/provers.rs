@@ -34,11 +34,14 @@ use crate::model::{JobTable, ProverJob};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutsideProverStatus {
+    /// May log in and lease prover jobs.
     Active,
+    /// Refused at login and lease (by an operator, or automatically for too many penalties).
     Suspended,
 }
 
 impl OutsideProverStatus {
+    /// The status as stored in `outside_provers.status`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
@@ -61,19 +64,24 @@ impl OutsideProverStatus {
 /// A registered outside prover.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OutsideProver {
+    /// The name the operator registered it under (unique).
     pub name: String,
     /// The Ed25519 public key, 64 lowercase hex digits.
     pub public_key: String,
+    /// Whether it may log in and lease.
     pub status: OutsideProverStatus,
     /// Why the status was last changed (an operator's or the auto-suspension's words).
     pub status_reason: Option<String>,
+    /// When the status last changed: penalties towards auto-suspension count from here.
     pub status_changed_at: DateTime<Utc>,
+    /// When it was registered.
     pub created_at: DateTime<Utc>,
 }
 
 /// What registering a prover did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProverRegistration {
+    /// The prover is new, registered `active`.
     Inserted,
     /// The same name with the same key was already registered: nothing changed.
     AlreadyPresent,
@@ -94,7 +102,9 @@ pub enum ChallengeCheck {
 /// prover says it can prove.
 #[derive(Debug, Clone)]
 pub struct LeaseRequest<'a> {
+    /// The outside prover's registered name.
     pub prover: &'a str,
+    /// The protocol version the prover API serves: only its jobs are leased.
     pub version: ProtocolSemanticVersion,
     /// (round, circuit) pairs that may be leased; empty: nothing.
     pub allowed: &'a [(AggregationRound, CircuitId)],
@@ -108,23 +118,31 @@ pub struct LeaseRequest<'a> {
     pub max_job_attempts: u32,
     /// Most unsettled leases one prover may hold at once (a hoarder gets no more).
     pub max_active_leases: u32,
+    /// When the lease expires unless extended.
     pub deadline: DateTime<Utc>,
+    /// The lease's start (the pick's `processing_started_at`).
     pub now: DateTime<Utc>,
 }
 
 /// A job handed to an outside prover.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutsideLease {
+    /// The lease's row id.
     pub lease_id: i64,
     /// The job's attempts after this lease's pick.
     pub fencing_token: i64,
+    /// The prover job, picked as a fleet prover would pick it.
     pub job: ProverJob,
+    /// When the lease began.
     pub leased_at: DateTime<Utc>,
+    /// When the lease expires unless extended.
     pub deadline: DateTime<Utc>,
 }
 
+/// What a lease request got.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeaseOutcome {
+    /// A job was picked and leased to the prover.
     Leased(Box<OutsideLease>),
     /// No queued job the prover may take.
     NoJob,
@@ -132,7 +150,9 @@ pub enum LeaseOutcome {
     NotActive,
     /// The prover already holds `limit` unsettled leases.
     TooManyLeases {
+        /// The prover's unsettled leases.
         active: u64,
+        /// The most it may hold ([`LeaseRequest::max_active_leases`]).
         limit: u32,
     },
 }
@@ -156,6 +176,7 @@ pub enum LeaseStatus {
 }
 
 impl LeaseStatus {
+    /// The status as stored in `outside_prover_leases.status`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
@@ -193,30 +214,48 @@ impl LeaseStatus {
 /// A lease with its job as it stands now: what a proof submission is checked against.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseContext {
+    /// The lease's row id.
     pub lease_id: i64,
+    /// The outside prover holding it.
     pub prover: String,
+    /// The job's attempts after the lease's pick: the lease still holds the job while they
+    /// are equal.
     pub fencing_token: i64,
+    /// Where the lease stands.
     pub status: LeaseStatus,
+    /// When the lease began.
     pub leased_at: DateTime<Utc>,
+    /// When it expires (or expired) unless extended.
     pub deadline: DateTime<Utc>,
+    /// The leased prover job.
     pub job_id: ProverJobId,
+    /// The job's round, as recorded with the lease.
     pub round: AggregationRound,
+    /// The job's circuit, as recorded with the lease.
     pub circuit: CircuitId,
     /// `None`: the job row is gone (archived or deleted).
     pub job: Option<LeasedJobState>,
 }
 
+/// The leased prover job's row as it stands now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeasedJobState {
+    /// The batch the job belongs to.
     pub batch: L1BatchId,
+    /// The job's status now (another worker may have picked or completed it since).
     pub status: JobStatus,
+    /// The job's attempts now: the lease still holds the job if they equal its fencing token.
     pub attempts: i64,
+    /// Object key of the circuit's witness: the prover's input.
     pub circuit_blob_key: String,
+    /// The worker that picked the job last (`outside:<name>` for a lease).
     pub picked_by: Option<String>,
 }
 
+/// What a request to extend a lease's deadline did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExtendOutcome {
+    /// The deadline is now this instant.
     Extended(DateTime<Utc>),
     /// No such lease of this prover.
     NotFound,
@@ -230,16 +269,27 @@ pub enum ExtendOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeaseSettlement {
     /// The proof completed the job: pay `earnings` for `proving_ms` of work.
-    Accepted { proving_ms: i64, earnings: i64 },
+    Accepted {
+        /// Lease-to-acceptance time, in milliseconds.
+        proving_ms: i64,
+        /// What the proof earns (the operator's price of the job's round).
+        earnings: i64,
+    },
     /// Someone else completed the job first; nothing is paid or held against the prover.
     Superseded,
     /// Given back without a proof and without penalty (the API could not hand out the input):
     /// the job goes back to the queue if this lease still holds it.
-    Released { reason: String },
+    Released {
+        /// Why it was given back: the job's error text if it is requeued.
+        reason: String,
+    },
     /// The proof was refused. The job goes back to the queue if this lease still holds it.
     Refused {
+        /// The refusal's reason code (`invalid_proof`, `wrong_public_inputs`, …).
         reason: String,
+        /// The refusal in words, for the ledger and the job's error text.
         detail: String,
+        /// Whether it counts towards the prover's auto-suspension.
         penalized: bool,
     },
 }
@@ -247,8 +297,11 @@ pub enum LeaseSettlement {
 /// A lease whose deadline passed, as the sweep found it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpiredLease {
+    /// The lease's row id.
     pub lease_id: i64,
+    /// The outside prover that held it; it is charged a miss.
     pub prover: String,
+    /// The leased prover job.
     pub job_id: ProverJobId,
     /// Whether the job was still held by this lease and went back to the queue.
     pub requeued: bool,
@@ -257,40 +310,59 @@ pub struct ExpiredLease {
 /// Penalties counted towards auto-suspension, since the prover's last status change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ProverPenalties {
+    /// Penalised refusals of its proofs.
     pub refused: u64,
+    /// Lease deadlines it missed.
     pub missed: u64,
 }
 
 /// The ledger of one prover.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OutsideProverStats {
+    /// The prover's name.
     pub name: String,
     /// `None`: the prover was removed; its ledger stays.
     pub status: Option<OutsideProverStatus>,
+    /// Leases it was handed.
     pub leased: u64,
+    /// Its proofs that were verified and completed their job.
     pub accepted: u64,
+    /// Its proofs that were refused, penalised or not.
     pub refused: u64,
     /// Refusals by reason code, sorted by reason.
     pub refused_by_reason: Vec<(String, u64)>,
+    /// Lease deadlines it missed.
     pub missed: u64,
     /// Sum over accepted proofs of lease-to-acceptance time.
     pub proving_ms: u64,
+    /// Sum of the accepted proofs' earnings.
     pub earnings: u64,
+    /// Leases it holds now, unsettled.
     pub active_leases: u64,
 }
 
 /// One row of the ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProverEvent {
+    /// The outside prover the row is about.
     pub prover: String,
+    /// The lease concerned, if any.
     pub lease_id: Option<i64>,
+    /// The prover job concerned, if any.
     pub job_id: Option<i64>,
+    /// `leased`, `accepted`, `refused` or `missed`.
     pub kind: String,
+    /// A refusal's reason code.
     pub reason: Option<String>,
+    /// A refusal in words.
     pub detail: Option<String>,
+    /// Whether it counts towards auto-suspension.
     pub penalized: bool,
+    /// An acceptance's lease-to-acceptance time, in milliseconds (0 otherwise).
     pub proving_ms: i64,
+    /// An acceptance's earnings (0 otherwise).
     pub earnings: i64,
+    /// When it happened.
     pub at: DateTime<Utc>,
 }
 
@@ -1245,6 +1317,7 @@ impl Dal {
         on_backend!(self.outside_provers())
     }
 
+    /// The outside prover registered as `name`, if any.
     pub async fn outside_prover(&self, name: &str) -> DalResult<Option<OutsideProver>> {
         on_backend!(self.outside_prover(name))
     }
@@ -1274,6 +1347,8 @@ impl Dal {
         Ok(released)
     }
 
+    /// Records a login challenge issued to `prover`, valid until `expires_at` and good for one
+    /// answer.
     pub async fn insert_login_challenge(
         &self,
         prover: &str,
@@ -1292,6 +1367,8 @@ impl Dal {
         on_backend!(self.consume_login_challenge(prover, challenge, Utc::now()))
     }
 
+    /// Records a session handed out to `prover` at login, by the SHA-256 of its token (the token
+    /// itself is never stored), valid until `expires_at`.
     pub async fn insert_prover_session(
         &self,
         token_hash: &str,

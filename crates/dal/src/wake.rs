@@ -54,9 +54,11 @@ pub enum WakeScope {
 /// queued in the table.
 #[derive(Debug, Clone)]
 pub struct JobWakeups {
+    /// The job table whose wake-ups these are.
     pub table: JobTable,
     /// Changes (its value is a generation counter) when work may have appeared.
     pub receiver: watch::Receiver<u64>,
+    /// Whose writes wake this subscriber: every process's, or only this process's.
     pub scope: WakeScope,
 }
 

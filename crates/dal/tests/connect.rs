@@ -1,5 +1,8 @@
 //! Connecting: URL schemes, SQLite file creation, and errors instead of panics.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use zkfleet_dal::{BackendKind, Dal, DalError, PoolOptions};
 
 #[tokio::test]

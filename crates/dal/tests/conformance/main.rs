@@ -4,6 +4,9 @@
 //! `ZKFLEET_TEST_DATABASE_URL`; the test fails if it is not set) and `sqlite::<name>` (a fresh
 //! file in a temporary directory).
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod harness;
 
 mod batched;

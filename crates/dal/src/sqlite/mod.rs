@@ -69,9 +69,51 @@ pub(crate) async fn connect(url: &str, options: &PoolOptions) -> DalResult<sqlx:
             .min_connections(options.min_connections)
     };
     pool_options
+        .after_release(|conn, _| Box::pin(release_outside_transaction(conn)))
         .connect_with(connect_options)
         .await
         .map_err(DalError::Connection)
+}
+
+/// Runs as a connection goes back to the pool: it must go back outside any transaction.
+///
+/// SQLite rolls a transaction back by itself after some errors (a full disk, an I/O error,
+/// out of memory). sqlx does not see that: it still counts the connection as inside the
+/// transaction, the rollback on drop then fails ("no transaction is active") and leaves the
+/// count at one, and every later `BEGIN IMMEDIATE` on that connection is refused with
+/// "attempted to call begin_with at non-zero transaction depth" — one full disk would wedge the
+/// pool for good. So: wait for the drop's rollback (the worker runs commands in order, so a
+/// ping returns after it), and if the count is still not zero, open a transaction for it to
+/// close and roll that back, which brings the count to zero. A connection that cannot be
+/// repaired is closed instead of reused (`Ok(false)`); the pool opens a fresh one.
+async fn release_outside_transaction(
+    conn: &mut sqlx::SqliteConnection,
+) -> Result<bool, sqlx::Error> {
+    use sqlx::{Connection, TransactionManager};
+    type Manager = <Db as sqlx::Database>::TransactionManager;
+
+    conn.ping().await?;
+    if Manager::get_transaction_depth(conn) == 0 {
+        return Ok(true);
+    }
+    // sqlx counts one transaction; a savepoint at that depth starts a transaction in SQLite
+    // when there is none (and nests when there is one), so rolling back to it and then rolling
+    // back the outer level leaves SQLite outside any transaction and the count at zero.
+    let repaired = Manager::begin(conn, None).await.is_ok()
+        && Manager::rollback(conn).await.is_ok()
+        && Manager::rollback(conn).await.is_ok()
+        && Manager::get_transaction_depth(conn) == 0;
+    tracing::warn!(
+        repaired,
+        "an SQLite connection came back inside a transaction SQLite had already ended \
+         (an I/O error or a full disk rolls it back); {}",
+        if repaired {
+            "rolled back, connection reused"
+        } else {
+            "connection closed"
+        }
+    );
+    Ok(repaired)
 }
 
 /// What identifies the database file of `url` among this process's connections, so every `Dal`
@@ -103,4 +145,55 @@ pub(crate) async fn fetch_batched_completion(
     Err(sqlx::Error::Protocol(
         "SQLite completes batches of proofs from the application".to_owned(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite ends a transaction by itself after a full disk or an I/O error; a `ROLLBACK`
+    /// statement run inside the transaction does the same to the connection without needing a
+    /// broken disk. The next write transaction on the pool's only connection must still begin.
+    #[tokio::test]
+    async fn a_transaction_sqlite_ended_by_itself_does_not_wedge_the_pool() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("jobs.db").display());
+        let options = PoolOptions {
+            max_connections: 1,
+            ..PoolOptions::default()
+        };
+        let pool = connect(&url, &options).await.expect("connect");
+        sqlx::raw_sql("CREATE TABLE t (x INTEGER)")
+            .execute(&pool)
+            .await
+            .expect("create");
+
+        let mut tx = begin_write(&pool).await.expect("first transaction");
+        sqlx::raw_sql("INSERT INTO t VALUES (1); ROLLBACK")
+            .execute(&mut *tx)
+            .await
+            .expect("insert, then the transaction ends under sqlx");
+        drop(tx);
+
+        for x in 2..4 {
+            let mut tx = begin_write(&pool)
+                .await
+                .expect("a write transaction begins after the ended one");
+            sqlx::query("INSERT INTO t VALUES (?)")
+                .bind(x)
+                .execute(&mut *tx)
+                .await
+                .expect("insert");
+            tx.commit().await.expect("commit");
+        }
+        let rows: Vec<(i64,)> = sqlx::query_as("SELECT x FROM t ORDER BY x")
+            .fetch_all(&pool)
+            .await
+            .expect("read back");
+        assert_eq!(
+            rows,
+            vec![(2,), (3,)],
+            "the ended transaction's insert is gone, the later ones are kept"
+        );
+    }
 }

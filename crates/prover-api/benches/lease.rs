@@ -21,6 +21,9 @@
 //! writes the JSON report (default `docs/benchmarks/prover-api.json`) and prints the
 //! docs/benchmarks.md table.
 
+// A benchmark links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 #[path = "../tests/common/mod.rs"]
 mod common;
 

@@ -11,7 +11,7 @@ use std::time::Instant;
 use tokio::sync::Semaphore;
 use zkfleet_circuits::recursion::BatchCircuits;
 use zkfleet_store::{CircuitWitnessBytes, ObjectKey, Store};
-use zkfleet_types::{AggregationRound, CircuitId, L1BatchId};
+use zkfleet_types::{AggregationRound, CircuitId};
 
 use crate::error::ApiError;
 
@@ -21,23 +21,22 @@ const EXPECTED_CACHE: usize = 4096;
 
 /// Why a proof is refused (the code is what the ledger and metrics record).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub code: &'static str,
-    pub detail: String,
+pub(crate) struct Refusal {
+    pub(crate) code: &'static str,
+    pub(crate) detail: String,
 }
 
 /// The job a proof claims to be for.
 #[derive(Debug, Clone)]
-pub struct JobToCheck {
-    pub job_id: i64,
-    pub batch: L1BatchId,
-    pub round: AggregationRound,
-    pub circuit: CircuitId,
-    pub circuit_blob_key: String,
+pub(crate) struct JobToCheck {
+    pub(crate) job_id: i64,
+    pub(crate) round: AggregationRound,
+    pub(crate) circuit: CircuitId,
+    pub(crate) circuit_blob_key: String,
 }
 
 #[derive(Clone)]
-pub struct ProofChecker {
+pub(crate) struct ProofChecker {
     circuits: Arc<BatchCircuits>,
     store: Store,
     expected: Arc<Mutex<HashMap<i64, Arc<Vec<u64>>>>>,
@@ -45,7 +44,7 @@ pub struct ProofChecker {
 }
 
 impl ProofChecker {
-    pub fn new(circuits: Arc<BatchCircuits>, store: Store, concurrency: usize) -> Self {
+    pub(crate) fn new(circuits: Arc<BatchCircuits>, store: Store, concurrency: usize) -> Self {
         Self {
             circuits,
             store,
@@ -54,12 +53,8 @@ impl ProofChecker {
         }
     }
 
-    pub fn circuits(&self) -> &Arc<BatchCircuits> {
-        &self.circuits
-    }
-
     /// The job's stored witness (what a lease hands out as input).
-    pub async fn load_input(&self, job: &JobToCheck) -> Result<Vec<u8>, ApiError> {
+    pub(crate) async fn load_input(&self, job: &JobToCheck) -> Result<Vec<u8>, ApiError> {
         let key = ObjectKey::parse(&job.circuit_blob_key)
             .map_err(|e| ApiError::internal("reading the job's circuit key", format!("{e}")))?;
         // The row's key must name this job's circuit: a key pointing elsewhere would hand out
@@ -86,7 +81,7 @@ impl ProofChecker {
 
     /// `Ok(Ok(()))`: the proof is valid for this job; `Ok(Err(refusal))`: it is not (the
     /// prover's fault); `Err`: checking failed on this side (nothing held against the prover).
-    pub async fn check(
+    pub(crate) async fn check(
         &self,
         job: &JobToCheck,
         proof: Arc<Vec<u8>>,

@@ -25,28 +25,48 @@ use crate::wire::*;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
+/// Why the remote prover's request or job failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// The request did not get an answer (connection, TLS, timeout) or its body did not decode.
     #[error("request to the prover API failed: {0}")]
     Http(#[from] reqwest::Error),
     /// The API refused the request; `code` is the stable refusal code.
     #[error("the prover API answered {status} ({code}): {message}")]
     Api {
+        /// The HTTP status.
         status: u16,
+        /// The stable refusal code (`http` when the body was not the API's error JSON).
         code: String,
+        /// The API's sentence.
         message: String,
     },
+    /// The circuits of the API's proving configuration could not be loaded or built.
     #[error("loading the circuits: {0}")]
     Circuits(String),
+    /// Our circuits are not the API's: their proofs would be refused.
     #[error("the API's circuits have final verifying-key digest {api}, ours {ours}: prove with the API's configuration (check keys_dir)")]
-    KeyMismatch { api: String, ours: String },
+    KeyMismatch {
+        /// The API's final verifying-key digest.
+        api: String,
+        /// Ours.
+        ours: String,
+    },
+    /// Proving a leased job failed.
     #[error("proving job {job} failed: {reason}")]
-    Proving { job: i64, reason: String },
+    Proving {
+        /// The prover job.
+        job: i64,
+        /// The prover's error.
+        reason: String,
+    },
+    /// The inline input of a lease did not decode.
     #[error("the lease's input is not valid base64: {0}")]
     Input(String),
 }
 
 impl ClientError {
+    /// The API's refusal code, for a refusal.
     pub fn api_code(&self) -> Option<&str> {
         match self {
             Self::Api { code, .. } => Some(code),
@@ -64,6 +84,8 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
+    /// A client of the API at base URL `api`, logging in as `key`'s prover (at the first
+    /// request that needs a session); the system's CA certificates are trusted.
     pub fn new(api: &str, key: ProverKey) -> Result<Self, ClientError> {
         Self::with_root_certificates(api, key, None)
     }
@@ -91,6 +113,7 @@ impl ApiClient {
         })
     }
 
+    /// The prover's registered name.
     pub fn prover(&self) -> &str {
         &self.key.prover
     }
@@ -129,6 +152,7 @@ impl ApiClient {
         Self::answer(request.send().await?).await
     }
 
+    /// `GET /v1/info`: the API's protocol version, proving configuration and final key digest.
     pub async fn info(&self) -> Result<ApiInfo, ClientError> {
         Self::answer(
             self.http
@@ -196,6 +220,7 @@ impl ApiClient {
         Ok(response.bytes().await?.to_vec())
     }
 
+    /// `POST /v1/lease`: a job that fits `capabilities`, if one is queued.
     pub async fn lease(
         &mut self,
         capabilities: &Capabilities,
@@ -227,6 +252,7 @@ impl ApiClient {
         }
     }
 
+    /// `POST /v1/leases/{id}/extend`: moves the lease's deadline.
     pub async fn extend(
         &mut self,
         lease_id: i64,
@@ -237,6 +263,7 @@ impl ApiClient {
         self.post_authed(&path, &body).await
     }
 
+    /// `POST /v1/leases/{id}/proof`: submits the job's proof (plonky2's bytes).
     pub async fn submit(
         &mut self,
         lease_id: i64,
@@ -277,6 +304,8 @@ pub fn load_circuits(info: &ApiInfo, keys_dir: &Path) -> Result<Arc<BatchCircuit
 /// path, which verifies before returning); `zkfleet remote-prover --backend gpu` passes the
 /// circuit prover's GPU backend through this trait (this crate depends on no component).
 pub trait JobProver: Send + Sync {
+    /// The proof of the circuit `(round, circuit)` on the job's stored witness `input`, or why
+    /// there is none.
     fn prove(
         &self,
         round: AggregationRound,
@@ -303,6 +332,7 @@ impl JobProver for BatchCircuits {
 /// How the remote prover runs.
 #[derive(Debug, Clone)]
 pub struct RemoteProverOptions {
+    /// What this prover can prove, sent with every lease request.
     pub capabilities: Capabilities,
     /// Wait between lease requests when there is no job (the API's hint wins when longer).
     pub idle_wait: Duration,
@@ -313,9 +343,14 @@ pub struct RemoteProverOptions {
 /// What a run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RemoteProverSummary {
+    /// Proofs the API verified and that completed their job.
     pub accepted: u64,
+    /// Proofs answered 409: not needed (the job was proven by someone else first, or the lease
+    /// was closed or superseded).
     pub already_proven: u64,
+    /// Proofs the API checked and refused (422).
     pub refused: u64,
+    /// What the accepted proofs earned.
     pub earnings: u64,
 }
 

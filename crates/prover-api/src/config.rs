@@ -79,6 +79,7 @@ pub struct ProverApiConfig {
     pub protocol_version: ProtocolSemanticVersion,
     /// The proving configuration whose circuits verify submitted proofs (must be the fleet's).
     pub proving: ProvingConfiguration,
+    /// The keystore directory the circuits are loaded from (built and cached on a miss).
     pub keys_dir: PathBuf,
     /// A lease's first deadline, from the lease.
     #[serde(with = "zkfleet_service::duration")]
@@ -86,8 +87,10 @@ pub struct ProverApiConfig {
     /// Longest a lease may last, extensions included.
     #[serde(with = "zkfleet_service::duration")]
     pub max_lease_duration: Duration,
+    /// How long a login challenge may be answered.
     #[serde(with = "zkfleet_service::duration")]
     pub challenge_ttl: Duration,
+    /// How long a session token lasts before the prover logs in again.
     #[serde(with = "zkfleet_service::duration")]
     pub session_ttl: Duration,
     /// How often expired leases are swept back into the queue.
@@ -108,11 +111,13 @@ pub struct ProverApiConfig {
     pub max_job_attempts: u32,
     /// Proofs verified at once (each takes a core).
     pub max_concurrent_verifications: usize,
+    /// Which prover jobs may be leased outside at all.
     pub policy: OutsidePolicy,
     /// Per round (`basic`, `leaf`, `node`, `recursion_tip`, `scheduler`).
     pub requirements: BTreeMap<AggregationRound, RoundRequirement>,
     /// What an accepted proof of each round earns, in the operator's unit (default 0).
     pub prices: BTreeMap<AggregationRound, u64>,
+    /// When a prover is suspended without an operator.
     pub suspension: SuspensionLimits,
     /// TLS in this process (`[tls] cert_file`, `key_file`, PEM); unset: plain HTTP, for a
     /// terminator in front or loopback only (docs/prover-api.md, "TLS").
@@ -158,6 +163,8 @@ impl Default for ProverApiConfig {
 pub struct ConfigError(pub String);
 
 impl ProverApiConfig {
+    /// Refuses a configuration that cannot work (zero durations or limits, a share over 100
+    /// percent, a longest lease shorter than a lease), naming the field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |s: &str| Err(ConfigError(s.to_owned()));
         if self.lease_duration.is_zero() {
@@ -229,6 +236,7 @@ impl ProverApiConfig {
             .collect()
     }
 
+    /// What an accepted proof of `round` earns (0 when no price is set).
     pub fn price(&self, round: AggregationRound) -> u64 {
         self.prices.get(&round).copied().unwrap_or(0)
     }

@@ -24,26 +24,40 @@ pub enum ApiError {
     /// 409: the request changes nothing (stale or wrong token, job already proven, lease
     /// closed).
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict {
+        /// The stable code (`wrong_token`, `stale_token`, `lease_closed`, `already_proven`, …).
+        code: &'static str,
+        /// What changed nothing, in words.
+        message: String,
+    },
     /// 413: the body is over the limit.
     #[error("{0}")]
     TooLarge(String),
     /// 422: the proof was checked and refused.
     #[error("{message}")]
-    ProofRefused { code: &'static str, message: String },
+    ProofRefused {
+        /// The refusal's reason code (`invalid_proof`, `wrong_public_inputs`,
+        /// `malformed_submission`).
+        code: &'static str,
+        /// Why the proof was refused, in words.
+        message: String,
+    },
     /// 429: over the rate limit (or holding too many leases).
     #[error("{message}")]
     TooMany {
+        /// Which limit, in words.
         message: String,
+        /// When to try again, in seconds (the `Retry-After` header).
         retry_after_secs: u64,
     },
-    /// 500/503: the database, the store or the circuits failed; nothing is held against the
+    /// 503: the database, the store or the circuits failed; nothing is held against the
     /// prover.
     #[error("{0}")]
     Internal(String),
 }
 
 impl ApiError {
+    /// The HTTP status the refusal is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -58,6 +72,7 @@ impl ApiError {
         }
     }
 
+    /// The stable code of the error body.
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadRequest(_) => "bad_request",
@@ -71,6 +86,8 @@ impl ApiError {
         }
     }
 
+    /// An internal failure of `what` (the database, the store, …): logged with its cause,
+    /// answered 503 without it.
     pub fn internal(what: &str, error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, what, "prover API internal failure");
         Self::Internal(format!("{what} failed; try again later"))

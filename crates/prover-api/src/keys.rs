@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProverKeyFile {
+    /// The name the operator registers the prover under.
     pub prover: String,
     /// 64 hex digits: the Ed25519 seed.
     pub secret_key: String,
@@ -24,23 +25,41 @@ impl std::fmt::Debug for ProverKeyFile {
     }
 }
 
+/// Why a key file, public key or signature was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// The key file could not be read.
     #[error("reading key file {path}: {source}")]
     Read {
+        /// The key file.
         path: String,
+        /// The I/O error.
         source: std::io::Error,
     },
+    /// The file is not a prover key file (JSON, or the secret key, is malformed).
     #[error("key file {path} is not a prover key file: {reason}")]
-    Malformed { path: String, reason: String },
+    Malformed {
+        /// The key file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Not an Ed25519 public key as 64 hex digits.
     #[error("invalid public key {key:?}: {reason}")]
-    PublicKey { key: String, reason: String },
+    PublicKey {
+        /// The key as given.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The signature is malformed or does not verify.
     #[error("invalid signature: {0}")]
     Signature(String),
 }
 
 /// A prover's name and signing key.
 pub struct ProverKey {
+    /// The registered name the key logs in as.
     pub prover: String,
     key: SigningKey,
 }
@@ -62,6 +81,7 @@ impl ProverKey {
         }
     }
 
+    /// Reads a key file ([`ProverKeyFile`], JSON); every failure names the file.
     pub fn from_file(path: &Path) -> Result<Self, KeyError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| KeyError::Read {
@@ -78,6 +98,7 @@ impl ProverKey {
         })
     }
 
+    /// The key of a key file's contents: its seed (64 hex digits) and name are checked.
     pub fn from_key_file(file: &ProverKeyFile) -> Result<Self, String> {
         let bytes = hex::decode(file.secret_key.trim()).map_err(|e| format!("secret_key: {e}"))?;
         let seed: [u8; 32] = bytes
@@ -90,6 +111,7 @@ impl ProverKey {
         })
     }
 
+    /// The key file's contents for this key (its secret: write it where only the prover reads).
     pub fn to_key_file(&self) -> ProverKeyFile {
         ProverKeyFile {
             prover: self.prover.clone(),
@@ -97,6 +119,8 @@ impl ProverKey {
         }
     }
 
+    /// The Ed25519 public key as 64 lowercase hex digits: what the operator registers
+    /// (`zkfleet provers add`).
     pub fn public_key_hex(&self) -> String {
         hex::encode(self.key.verifying_key().to_bytes())
     }
@@ -141,7 +165,7 @@ pub fn parse_public_key(hex_key: &str) -> Result<(VerifyingKey, String), KeyErro
 }
 
 /// Checks `signature_hex` over `message` under `key` (strict: no malleable signatures).
-pub fn verify_signature(
+pub(crate) fn verify_signature(
     key: &VerifyingKey,
     message: &[u8],
     signature_hex: &str,
@@ -156,14 +180,14 @@ pub fn verify_signature(
 }
 
 /// 32 random bytes as hex: challenges and session tokens.
-pub fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     hex::encode(bytes)
 }
 
 /// What the database stores of a session token.
-pub fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 

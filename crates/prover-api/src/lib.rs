@@ -15,20 +15,23 @@
 //! - [`config`]: `[prover_api]`: limits, policy, prices, suspension limits;
 //! - [`wire`]: every request and response;
 //! - [`server`]: the HTTP routes and the sweep of expired leases;
-//! - [`checker`]: verification of submitted proofs;
-//! - [`keys`]: key files, signatures, session tokens; [`rate`]: per-prover rate limits;
+//! - `checker`: verification of submitted proofs;
+//! - [`keys`]: key files, signatures, session tokens; `rate`: per-prover rate limits;
 //! - [`tls`]: HTTPS in this process (`[tls]`, rustls);
 //! - [`client`]: the remote prover (`zkfleet remote-prover`).
 //!
 //! No other component is a dependency (DESIGN.md: components never import components).
 
-pub mod checker;
+// The unit tests link the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
+
+mod checker;
 pub mod client;
 pub mod config;
 pub mod error;
 pub mod keys;
-pub mod metrics;
-pub mod rate;
+mod metrics;
+mod rate;
 pub mod server;
 pub mod tls;
 pub mod wire;

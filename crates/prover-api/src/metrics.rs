@@ -9,19 +9,19 @@ use std::time::Duration;
 use zkfleet_dal::OutsideProverStats;
 use zkfleet_types::AggregationRound;
 
-pub fn request(endpoint: &'static str, status: u16) {
+pub(crate) fn request(endpoint: &'static str, status: u16) {
     metrics::counter!("zkfleet_prover_api_requests_total",
         "endpoint" => endpoint, "status" => status.to_string())
     .increment(1);
 }
 
-pub fn leased(prover: &str, round: AggregationRound) {
+pub(crate) fn leased(prover: &str, round: AggregationRound) {
     metrics::counter!("zkfleet_prover_api_leases_total",
         "prover" => prover.to_owned(), "round" => round.name())
     .increment(1);
 }
 
-pub fn accepted(prover: &str, round: AggregationRound, proving: Duration, earnings: u64) {
+pub(crate) fn accepted(prover: &str, round: AggregationRound, proving: Duration, earnings: u64) {
     metrics::counter!("zkfleet_prover_api_proofs_accepted_total",
         "prover" => prover.to_owned(), "round" => round.name())
     .increment(1);
@@ -32,38 +32,38 @@ pub fn accepted(prover: &str, round: AggregationRound, proving: Duration, earnin
         .increment(earnings);
 }
 
-pub fn refused(prover: &str, reason: &'static str) {
+pub(crate) fn refused(prover: &str, reason: &'static str) {
     metrics::counter!("zkfleet_prover_api_proofs_refused_total",
         "prover" => prover.to_owned(), "reason" => reason)
     .increment(1);
 }
 
-pub fn missed(prover: &str) {
+pub(crate) fn missed(prover: &str) {
     metrics::counter!("zkfleet_prover_api_deadlines_missed_total", "prover" => prover.to_owned())
         .increment(1);
 }
 
-pub fn suspended(prover: &str, cause: &'static str) {
+pub(crate) fn suspended(prover: &str, cause: &'static str) {
     metrics::counter!("zkfleet_prover_api_suspensions_total",
         "prover" => prover.to_owned(), "cause" => cause)
     .increment(1);
 }
 
-pub fn rate_limited(scope: &'static str) {
+pub(crate) fn rate_limited(scope: &'static str) {
     metrics::counter!("zkfleet_prover_api_rate_limited_total", "scope" => scope).increment(1);
 }
 
-pub fn login_refused(reason: &'static str) {
+pub(crate) fn login_refused(reason: &'static str) {
     metrics::counter!("zkfleet_prover_api_login_refusals_total", "reason" => reason).increment(1);
 }
 
-pub fn verify_time(round: AggregationRound, elapsed: Duration) {
+pub(crate) fn verify_time(round: AggregationRound, elapsed: Duration) {
     metrics::histogram!("zkfleet_prover_api_verify_seconds", "round" => round.name())
         .record(elapsed.as_secs_f64());
 }
 
 /// The ledger's totals per prover, as gauges.
-pub fn ledger(stats: &[OutsideProverStats]) {
+pub(crate) fn ledger(stats: &[OutsideProverStats]) {
     for s in stats {
         let name = s.name.clone();
         let gauge = |kind: &'static str, value: u64| {

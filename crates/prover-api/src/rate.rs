@@ -11,7 +11,7 @@ use std::time::Instant;
 const MAX_KEYS: usize = 10_000;
 
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     rate: f64,
     burst: f64,
     buckets: Mutex<HashMap<String, Bucket>>,
@@ -24,7 +24,7 @@ struct Bucket {
 }
 
 impl RateLimiter {
-    pub fn new(rate_per_second: f64, burst: u32) -> Self {
+    pub(crate) fn new(rate_per_second: f64, burst: u32) -> Self {
         Self {
             rate: rate_per_second,
             burst: f64::from(burst),
@@ -33,7 +33,7 @@ impl RateLimiter {
     }
 
     /// Takes one token for `key`; `Err(seconds)` to wait when there is none.
-    pub fn check(&self, key: &str) -> Result<(), u64> {
+    pub(crate) fn check(&self, key: &str) -> Result<(), u64> {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() >= MAX_KEYS && !buckets.contains_key(key) {

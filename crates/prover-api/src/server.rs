@@ -41,25 +41,37 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 /// Why the API cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// The `[prover_api]` configuration cannot work.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// The configured protocol version is not in the job database.
     #[error("protocol version {0} is not registered in the job database (insert it first, e.g. `zkfleet insert-version`)")]
     UnknownProtocolVersion(zkfleet_types::ProtocolSemanticVersion),
+    /// The loaded circuits are not the protocol version's: their verdicts would be wrong.
     #[error("protocol version {version} records final verifying-key digest {recorded}, but the circuits loaded from the keystore have {loaded}: refusing to verify proofs with keys of another configuration")]
     FinalKeyMismatch {
+        /// The configured protocol version.
         version: zkfleet_types::ProtocolSemanticVersion,
+        /// The digest the version records.
         recorded: String,
+        /// The loaded circuits' digest.
         loaded: String,
     },
+    /// The final verifying key of the loaded circuits could not be computed.
     #[error("computing the final verifying key: {0}")]
     FinalKey(String),
+    /// The job database failed.
     #[error(transparent)]
     Database(#[from] zkfleet_dal::DalError),
+    /// TLS is configured but its files do not make a server configuration.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// The listen address could not be bound.
     #[error("binding {address}: {source}")]
     Bind {
+        /// The configured `listen_address`.
         address: SocketAddr,
+        /// The I/O error.
         source: std::io::Error,
     },
 }
@@ -125,6 +137,7 @@ impl ApiState {
         }))
     }
 
+    /// The configuration the API runs with (validated).
     pub fn config(&self) -> &ProverApiConfig {
         &self.config
     }
@@ -456,7 +469,6 @@ async fn lease(
     let job = &leased.job;
     let to_check = JobToCheck {
         job_id: job.id.0,
-        batch: job.meta.batch,
         round: job.aggregation_round,
         circuit: job.circuit_id,
         circuit_blob_key: job.circuit_blob_key.clone(),
@@ -534,7 +546,6 @@ async fn input(
         .checker
         .load_input(&JobToCheck {
             job_id: context.job_id.0,
-            batch: job.batch,
             round: context.round,
             circuit: context.circuit,
             circuit_blob_key: job.circuit_blob_key.clone(),
@@ -683,7 +694,6 @@ async fn proof(
     };
     let to_check = JobToCheck {
         job_id: context.job_id.0,
-        batch: job.batch,
         round: context.round,
         circuit: context.circuit,
         circuit_blob_key: job.circuit_blob_key.clone(),

@@ -42,18 +42,35 @@ pub struct TlsFiles {
 /// Why TLS cannot start; every variant names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
+    /// The certificate file could not be read or is not PEM.
     #[error("reading the TLS certificate chain {path}: {reason}")]
-    Certificates { path: PathBuf, reason: String },
+    Certificates {
+        /// The certificate file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The certificate file is PEM without a certificate.
     #[error("the TLS certificate file {0} holds no CERTIFICATE block")]
     NoCertificate(PathBuf),
+    /// The key file could not be read or holds no private key.
     #[error("reading the TLS private key {path}: {reason}")]
-    Key { path: PathBuf, reason: String },
+    Key {
+        /// The key file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// rustls refused the pair (e.g. the key is not the leaf certificate's).
     #[error(
         "the TLS certificate {cert} and key {key} do not make a server configuration: {reason}"
     )]
     Config {
+        /// The certificate file.
         cert: PathBuf,
+        /// The key file.
         key: PathBuf,
+        /// rustls's reason.
         reason: String,
     },
 }

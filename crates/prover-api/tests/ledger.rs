@@ -2,6 +2,9 @@
 //! backends: registration, single-use challenges, sessions, leases under the policy, fencing
 //! tokens, expiry back to the queue, settlement, penalties and the ledger's counts.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 
 use std::sync::Arc;

@@ -3,6 +3,9 @@
 //! plain-HTTP request to the TLS port, get nowhere; unreadable certificate or key files are
 //! clear errors naming the file.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod common;
 
 use std::path::Path;

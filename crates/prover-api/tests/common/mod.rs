@@ -15,15 +15,15 @@ use zkfleet_circuits::recursion::BatchCircuits;
 use zkfleet_circuits::{Keystore, ProvingConfiguration};
 use zkfleet_types::{ProtocolVersion, VkDigest};
 
-pub use zkfleet_test_support::basic_round::{batch_id, insert_basic_round, CHAIN, VERSION};
-pub use zkfleet_test_support::database::{Backend, TestDb, DATABASE_URL_VAR};
-pub use zkfleet_test_support::store::local_store;
+pub(crate) use zkfleet_test_support::basic_round::{batch_id, insert_basic_round, CHAIN, VERSION};
+pub(crate) use zkfleet_test_support::database::{Backend, TestDb, DATABASE_URL_VAR};
+pub(crate) use zkfleet_test_support::store::local_store;
 
 /// The small test configuration every proving test shares.
-pub const PROVING: ProvingConfiguration = zkfleet_test_support::keys::SMALL;
+pub(crate) const PROVING: ProvingConfiguration = zkfleet_test_support::keys::SMALL;
 
 /// Runs `body` on a fresh database of `backend`, drops the database, re-raises a panic.
-pub async fn with_db<F, Fut>(backend: Backend, body: F)
+pub(crate) async fn with_db<F, Fut>(backend: Backend, body: F)
 where
     F: FnOnce(Arc<TestDb>) -> Fut,
     Fut: Future<Output = ()>,
@@ -32,12 +32,12 @@ where
 }
 
 /// The keystore directory shared by every test binary and run.
-pub fn keys_dir() -> PathBuf {
+pub(crate) fn keys_dir() -> PathBuf {
     zkfleet_test_support::small_keys_dir!()
 }
 
 /// Every circuit of the small configuration, loaded once per test binary.
-pub fn circuits() -> Arc<BatchCircuits> {
+pub(crate) fn circuits() -> Arc<BatchCircuits> {
     static CIRCUITS: OnceLock<Arc<BatchCircuits>> = OnceLock::new();
     Arc::clone(CIRCUITS.get_or_init(|| {
         let keystore = Keystore::open(keys_dir()).expect("open the keystore");
@@ -52,14 +52,14 @@ pub fn circuits() -> Arc<BatchCircuits> {
 
 /// [`circuits`] from async code: the first call loads (or builds) the circuits, which must not
 /// hold a runtime worker thread for minutes.
-pub async fn circuits_async() -> Arc<BatchCircuits> {
+pub(crate) async fn circuits_async() -> Arc<BatchCircuits> {
     tokio::task::spawn_blocking(circuits)
         .await
         .expect("loading the circuits panicked")
 }
 
 /// The protocol version row of the test circuits: their final verifying-key digest.
-pub async fn protocol_version() -> ProtocolVersion {
+pub(crate) async fn protocol_version() -> ProtocolVersion {
     let circuits = circuits_async().await;
     ProtocolVersion {
         version: VERSION,
@@ -71,7 +71,7 @@ pub async fn protocol_version() -> ProtocolVersion {
 }
 
 /// A version row with made-up digests, for tests that prove nothing.
-pub fn fake_version() -> ProtocolVersion {
+pub(crate) fn fake_version() -> ProtocolVersion {
     ProtocolVersion {
         version: VERSION,
         recursion_tree_vk_digest: VkDigest(Default::default()),

@@ -6,6 +6,9 @@
 //! comma-separated for several sizes), `ZKFLEET_BENCH_RUNS` (default 3). Writes
 //! `docs/benchmarks/bench.json` and the `pipeline` section of docs/benchmarks.md.
 
+// A benchmark links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 

@@ -34,47 +34,47 @@ use zkfleet_sequencer::SequencerConfig;
 use zkfleet_store::StoreConfig;
 use zkfleet_types::ChainId;
 
-pub use crate::proving::{
+pub(crate) use crate::proving::{
     CircuitProverSection, CompressorSection, PollingConfig, ProvingConfig, WitnessGeneratorSection,
 };
 
 /// Prefix of every environment variable the fleet reads.
-pub const ENV_PREFIX: &str = "ZKFLEET_";
+pub(crate) const ENV_PREFIX: &str = "ZKFLEET_";
 /// Separator of path segments in an override variable.
-pub const ENV_PATH_SEPARATOR: &str = "__";
+pub(crate) const ENV_PATH_SEPARATOR: &str = "__";
 
 /// The whole configuration of a fleet process.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct FleetConfig {
+pub(crate) struct FleetConfig {
     /// The chain batch-scoped commands act on when `--chain-id` is not given.
-    pub chain_id: ChainId,
+    pub(crate) chain_id: ChainId,
     /// The embedded default's directory: SQLite file `DATA_DIR/zkfleet.sqlite` when no database
     /// URL is configured, local store `DATA_DIR/store/` when no `[store]` section is.
-    pub data_dir: PathBuf,
-    pub database: DatabaseConfig,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) database: DatabaseConfig,
     /// The object store; absent means a local directory under `data_dir`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub store: Option<StoreConfig>,
+    pub(crate) store: Option<StoreConfig>,
     /// `zkfleet job-monitor` (docs/job-monitor.md).
-    pub monitor: MonitorConfig,
+    pub(crate) monitor: MonitorConfig,
     /// `zkfleet gateway` (docs/gateway.md).
-    pub gateway: GatewayConfig,
+    pub(crate) gateway: GatewayConfig,
     /// `zkfleet sequencer` (docs/sequencer.md).
-    pub sequencer: SequencerConfig,
+    pub(crate) sequencer: SequencerConfig,
     /// What every proving component agrees on: the protocol version and its circuits.
-    pub proving: ProvingConfig,
+    pub(crate) proving: ProvingConfig,
     /// `zkfleet witness-generator` (and the witness generator of `zkfleet prove`).
-    pub witness_generator: WitnessGeneratorSection,
+    pub(crate) witness_generator: WitnessGeneratorSection,
     /// `zkfleet circuit-prover` (and the circuit prover of `zkfleet prove`).
-    pub circuit_prover: CircuitProverSection,
+    pub(crate) circuit_prover: CircuitProverSection,
     /// `zkfleet compressor` (and the compressor of `zkfleet prove`).
-    pub compressor: CompressorSection,
+    pub(crate) compressor: CompressorSection,
     /// Where each component serves its Prometheus metrics (the job monitor serves them on its
     /// own `listen_address`).
-    pub metrics: MetricsConfig,
+    pub(crate) metrics: MetricsConfig,
     /// How often each component looks for work while none is queued.
-    pub polling: PollingConfig,
+    pub(crate) polling: PollingConfig,
 }
 
 impl Default for FleetConfig {
@@ -102,11 +102,11 @@ impl Default for FleetConfig {
 /// ports (`ZKFLEET_METRICS__CIRCUIT_PROVER=0.0.0.0:3316`). The ports are ZKsync's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct MetricsConfig {
-    pub witness_generator: std::net::SocketAddr,
-    pub circuit_prover: std::net::SocketAddr,
-    pub compressor: std::net::SocketAddr,
-    pub gateway: std::net::SocketAddr,
+pub(crate) struct MetricsConfig {
+    pub(crate) witness_generator: std::net::SocketAddr,
+    pub(crate) circuit_prover: std::net::SocketAddr,
+    pub(crate) compressor: std::net::SocketAddr,
+    pub(crate) gateway: std::net::SocketAddr,
 }
 
 impl Default for MetricsConfig {
@@ -123,32 +123,32 @@ impl Default for MetricsConfig {
 
 /// The default data directory, relative to the working directory: a newcomer's
 /// `zkfleet prove` and `zkfleet status` in the same directory see the same fleet.
-pub const DEFAULT_DATA_DIR: &str = ".zkfleet";
+pub(crate) const DEFAULT_DATA_DIR: &str = ".zkfleet";
 
 /// Where the job database is and how many connections to hold. The URL itself is a secret:
 /// it comes from `--database-url`, the variable named by `url_env`, or the file `url_file`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct DatabaseConfig {
+pub(crate) struct DatabaseConfig {
     /// Environment variable holding the database URL.
-    pub url_env: String,
+    pub(crate) url_env: String,
     /// File holding the database URL (a mounted secret); `ZKFLEET_DATABASE_URL_FILE` sets it too.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub url_file: Option<PathBuf>,
-    pub max_connections: u32,
-    pub min_connections: u32,
+    pub(crate) url_file: Option<PathBuf>,
+    pub(crate) max_connections: u32,
+    pub(crate) min_connections: u32,
     /// How long an operation waits for a free connection.
-    pub acquire_timeout_secs: u64,
+    pub(crate) acquire_timeout_secs: u64,
 }
 
 /// The variable that holds the database URL unless the configuration names another.
-pub const DEFAULT_DATABASE_URL_ENV: &str = "ZKFLEET_DATABASE_URL";
+pub(crate) const DEFAULT_DATABASE_URL_ENV: &str = "ZKFLEET_DATABASE_URL";
 /// The variable naming a file that holds the database URL.
-pub const DATABASE_URL_FILE_ENV: &str = "ZKFLEET_DATABASE_URL_FILE";
+pub(crate) const DATABASE_URL_FILE_ENV: &str = "ZKFLEET_DATABASE_URL_FILE";
 /// The variable that holds a separate URL for the wake-up listener's connection (PostgreSQL
 /// `LISTEN`): set it when the database URL goes through a pooler in transaction mode, which
 /// cannot carry `LISTEN` (docs/operations.md, "Connection budget").
-pub const DATABASE_LISTEN_URL_ENV: &str = "ZKFLEET_DATABASE_LISTEN_URL";
+pub(crate) const DATABASE_LISTEN_URL_ENV: &str = "ZKFLEET_DATABASE_LISTEN_URL";
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
@@ -164,7 +164,7 @@ impl Default for DatabaseConfig {
 }
 
 impl DatabaseConfig {
-    pub fn pool_options(&self) -> zkfleet_dal::PoolOptions {
+    pub(crate) fn pool_options(&self) -> zkfleet_dal::PoolOptions {
         zkfleet_dal::PoolOptions {
             max_connections: self.max_connections,
             min_connections: self.min_connections,
@@ -177,7 +177,7 @@ impl DatabaseConfig {
 
 impl FleetConfig {
     /// The object store to use: the configured one, or the local directory `DATA_DIR/store`.
-    pub fn effective_store(&self) -> StoreConfig {
+    pub(crate) fn effective_store(&self) -> StoreConfig {
         self.store
             .clone()
             .unwrap_or_else(|| StoreConfig::local(self.data_dir.join("store")))
@@ -186,7 +186,7 @@ impl FleetConfig {
 
 /// Why the configuration could not be loaded. Each case names the file or variable at fault.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     #[error("cannot read the configuration file {path}: {source}")]
     ReadFile {
         path: PathBuf,
@@ -207,7 +207,7 @@ pub enum ConfigError {
 
 /// Loads the configuration: defaults, then `file` (if any), then the overrides found in `env`
 /// (all variables of the process, or a test's list).
-pub fn load(
+pub(crate) fn load(
     file: Option<&Path>,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<FleetConfig, ConfigError> {

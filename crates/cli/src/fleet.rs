@@ -14,7 +14,7 @@ use crate::GlobalArgs;
 
 /// Where the database URL came from (printed by `config show`, never the URL's password).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UrlSource {
+pub(crate) enum UrlSource {
     Flag,
     Environment(String),
     File(PathBuf),
@@ -35,18 +35,18 @@ impl fmt::Display for UrlSource {
 
 /// The job database's URL. Its `Debug` and `Display` are redacted.
 #[derive(Clone, PartialEq, Eq)]
-pub struct DatabaseUrl {
+pub(crate) struct DatabaseUrl {
     url: String,
-    pub source: UrlSource,
+    pub(crate) source: UrlSource,
 }
 
 impl DatabaseUrl {
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.url
     }
 
     /// The URL without its password (in the authority or as a `password=` parameter).
-    pub fn redacted(&self) -> String {
+    pub(crate) fn redacted(&self) -> String {
         let url = zkfleet_dal::redact(&self.url);
         match url.split_once('?') {
             Some((base, query)) => {
@@ -80,7 +80,7 @@ impl fmt::Display for DatabaseUrl {
 
 /// Why the database URL could not be resolved.
 #[derive(Debug, thiserror::Error)]
-pub enum UrlError {
+pub(crate) enum UrlError {
     #[error("cannot read the database URL file {path}: {source}")]
     ReadFile {
         path: PathBuf,
@@ -97,7 +97,7 @@ pub enum UrlError {
 
 /// Resolves the database URL: flag, then the variable `url_env`, then the URL file
 /// (`ZKFLEET_DATABASE_URL_FILE`, else `database.url_file`), then the embedded SQLite file.
-pub fn resolve_database_url(
+pub(crate) fn resolve_database_url(
     flag: Option<&str>,
     config: &FleetConfig,
     env: &dyn Fn(&str) -> Option<String>,
@@ -143,20 +143,20 @@ pub fn resolve_database_url(
 }
 
 /// The embedded default's SQLite file.
-pub fn embedded_database_path(data_dir: &Path) -> PathBuf {
+pub(crate) fn embedded_database_path(data_dir: &Path) -> PathBuf {
     data_dir.join("zkfleet.sqlite")
 }
 
 /// Everything a command needs to reach the fleet.
-pub struct Fleet {
-    pub config: FleetConfig,
-    pub database_url: DatabaseUrl,
+pub(crate) struct Fleet {
+    pub(crate) config: FleetConfig,
+    pub(crate) database_url: DatabaseUrl,
 }
 
 impl Fleet {
     /// Loads the configuration from file and process environment, applies the flags and
     /// resolves the database URL.
-    pub fn load(global: &GlobalArgs) -> anyhow::Result<Self> {
+    pub(crate) fn load(global: &GlobalArgs) -> anyhow::Result<Self> {
         let mut config = config::load(global.config.as_deref(), std::env::vars())?;
         if let Some(chain_id) = global.chain_id {
             config.chain_id = ChainId(chain_id);
@@ -172,13 +172,13 @@ impl Fleet {
         })
     }
 
-    pub fn chain_id(&self) -> ChainId {
+    pub(crate) fn chain_id(&self) -> ChainId {
         self.config.chain_id
     }
 
     /// Connects to the job database (applying pending migrations: the embedded default must
     /// work on a fresh data directory).
-    pub async fn dal(&self) -> anyhow::Result<Dal> {
+    pub(crate) async fn dal(&self) -> anyhow::Result<Dal> {
         if self.database_url.source == UrlSource::Embedded {
             std::fs::create_dir_all(&self.config.data_dir).map_err(|source| UrlError::DataDir {
                 path: self.config.data_dir.clone(),
@@ -200,11 +200,11 @@ impl Fleet {
             })
     }
 
-    pub fn store_config(&self) -> StoreConfig {
+    pub(crate) fn store_config(&self) -> StoreConfig {
         self.config.effective_store()
     }
 
-    pub fn store(&self) -> anyhow::Result<Store> {
+    pub(crate) fn store(&self) -> anyhow::Result<Store> {
         let config = self.store_config();
         Store::open(&config)
             .with_context(|| format!("opening the object store ({})", describe_store(&config)))
@@ -212,7 +212,7 @@ impl Fleet {
 }
 
 /// One line naming a store, without credentials.
-pub fn describe_store(config: &StoreConfig) -> String {
+pub(crate) fn describe_store(config: &StoreConfig) -> String {
     match &config.backend {
         StoreBackend::Local { root } => format!("local directory {}", root.display()),
         StoreBackend::S3 {

@@ -12,6 +12,9 @@
 //! Errors stop at this edge as `anyhow` errors with context; the libraries below return typed
 //! errors.
 
+// The unit tests link the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
+
 mod commands;
 mod config;
 mod fleet;
@@ -45,22 +48,22 @@ struct Cli {
 
 /// Flags every command accepts (docs/operations.md, "Configuration").
 #[derive(clap::Args, Debug, Clone, Default)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Configuration file (TOML; every field has a default, see zkfleet.example.toml).
     #[arg(long, global = true, env = "ZKFLEET_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Job database URL. Prefer the environment (ZKFLEET_DATABASE_URL) or a file
     /// (ZKFLEET_DATABASE_URL_FILE): a URL on the command line is visible to other users.
     #[arg(long, global = true, value_name = "URL")]
-    pub database_url: Option<String>,
+    pub(crate) database_url: Option<String>,
     /// Chain of the batches a command acts on (default: the configuration's `chain_id`, 0).
     /// `rollup generate` defaults to 270.
     #[arg(long, global = true, env = "ZKFLEET_CHAIN_ID", value_name = "N")]
-    pub chain_id: Option<u64>,
+    pub(crate) chain_id: Option<u64>,
     /// Directory of the embedded default: SQLite file DIR/zkfleet.sqlite and local store
     /// DIR/store/ when no database URL or store is configured (default ./.zkfleet).
     #[arg(long, global = true, env = "ZKFLEET_DATA_DIR", value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]

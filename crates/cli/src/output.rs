@@ -6,7 +6,7 @@ use comfy_table::{presets, ContentArrangement, Table};
 use zkfleet_dal::{BatchRowCounts, JobTable};
 
 /// A table with a header row, plain ASCII borders (readable in any terminal and in logs).
-pub fn table<I, S>(header: I) -> Table
+pub(crate) fn table<I, S>(header: I) -> Table
 where
     I: IntoIterator<Item = S>,
     S: Into<comfy_table::Cell>,
@@ -20,7 +20,7 @@ where
 }
 
 /// `1.234s`, `2m 03s`, `1h 02m`.
-pub fn duration(d: Duration) -> String {
+pub(crate) fn duration(d: Duration) -> String {
     let secs = d.as_secs();
     if secs < 60 {
         format!("{:.3}s", d.as_secs_f64())
@@ -32,13 +32,13 @@ pub fn duration(d: Duration) -> String {
 }
 
 /// `-` for absent values.
-pub fn or_dash<T: std::fmt::Display>(value: Option<T>) -> String {
+pub(crate) fn or_dash<T: std::fmt::Display>(value: Option<T>) -> String {
     value.map_or_else(|| "-".to_owned(), |v| v.to_string())
 }
 
 /// Rows changed by an operator command, one line per table that changed (a table reported
 /// twice, as prover jobs and their archive are by `delete`, is summed).
-pub fn row_counts(counts: &BatchRowCounts) -> String {
+pub(crate) fn row_counts(counts: &BatchRowCounts) -> String {
     let lines: Vec<String> = JobTable::ALL
         .into_iter()
         .map(|table| (table, counts.get(table)))

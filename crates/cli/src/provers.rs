@@ -15,7 +15,7 @@ use crate::fleet::Fleet;
 use crate::output::table;
 
 #[derive(Subcommand, Debug)]
-pub enum ProversCommand {
+pub(crate) enum ProversCommand {
     /// Make a key file for an outside prover (JSON: name and Ed25519 secret key; keep it
     /// private) and print its public key, for `zkfleet provers add`.
     Keygen {
@@ -65,7 +65,7 @@ pub enum ProversCommand {
     },
 }
 
-pub async fn run(command: ProversCommand, fleet: &Fleet) -> anyhow::Result<()> {
+pub(crate) async fn run(command: ProversCommand, fleet: &Fleet) -> anyhow::Result<()> {
     match command {
         ProversCommand::Keygen { name, out } => {
             validate_prover_name(&name).map_err(anyhow::Error::msg)?;

@@ -30,13 +30,13 @@ use crate::config::FleetConfig;
 /// waits: a picked job resets the wait to `initial_ms`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct PollingConfig {
+pub(crate) struct PollingConfig {
     /// Each round runner of `zkfleet witness-generator`.
-    pub witness_generator: IdleBackoff,
+    pub(crate) witness_generator: IdleBackoff,
     /// Each witness-vector generator of `zkfleet circuit-prover`.
-    pub circuit_prover: IdleBackoff,
+    pub(crate) circuit_prover: IdleBackoff,
     /// `zkfleet compressor` (one job per batch, hence the longer ceiling).
-    pub compressor: IdleBackoff,
+    pub(crate) compressor: IdleBackoff,
 }
 
 impl Default for PollingConfig {
@@ -67,9 +67,9 @@ impl Default for PollingConfig {
 /// above `max_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct IdleBackoff {
-    pub initial_ms: u64,
-    pub max_ms: u64,
+pub(crate) struct IdleBackoff {
+    pub(crate) initial_ms: u64,
+    pub(crate) max_ms: u64,
 }
 
 impl Default for IdleBackoff {
@@ -89,18 +89,18 @@ impl Default for IdleBackoff {
 /// the circuits' digests are checked against the protocol version's row at start.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct ProvingConfig {
+pub(crate) struct ProvingConfig {
     /// The protocol version whose jobs the components pick (and `zkfleet prove` inserts).
-    pub protocol_version: ProtocolSemanticVersion,
+    pub(crate) protocol_version: ProtocolSemanticVersion,
     /// The keystore: cached circuit data and the final verifying key (default DATA_DIR/keys).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub keys_dir: Option<PathBuf>,
+    pub(crate) keys_dir: Option<PathBuf>,
     /// Proofs aggregated per leaf and node (docs/benchmarks.md explains the default).
-    pub arity: u32,
+    pub(crate) arity: u32,
     /// The compression chain: "standard" (smallest proof) or "light" (faster, larger).
-    pub compression: CompressionProfile,
+    pub(crate) compression: CompressionProfile,
     /// Items per basic circuit instance, and the signature tree height.
-    pub geometry: BasicGeometry,
+    pub(crate) geometry: BasicGeometry,
 }
 
 impl Default for ProvingConfig {
@@ -116,19 +116,19 @@ impl Default for ProvingConfig {
 }
 
 /// The protocol version a fresh fleet proves.
-pub const DEFAULT_PROTOCOL_VERSION: ProtocolSemanticVersion =
+pub(crate) const DEFAULT_PROTOCOL_VERSION: ProtocolSemanticVersion =
     ProtocolSemanticVersion { minor: 1, patch: 0 };
 
 impl ProvingConfig {
     /// The keystore directory: `keys_dir`, or `DATA_DIR/keys`.
-    pub fn keys_dir(&self, data_dir: &Path) -> PathBuf {
+    pub(crate) fn keys_dir(&self, data_dir: &Path) -> PathBuf {
         self.keys_dir
             .clone()
             .unwrap_or_else(|| data_dir.join("keys"))
     }
 
     /// The keystore's name for these circuits.
-    pub fn circuits(&self) -> ProvingConfiguration {
+    pub(crate) fn circuits(&self) -> ProvingConfiguration {
         ProvingConfiguration {
             geometry: self.geometry,
             arity: self.arity,
@@ -141,12 +141,12 @@ impl ProvingConfig {
 /// `[proving]` settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct WitnessGeneratorSection {
+pub(crate) struct WitnessGeneratorSection {
     /// Circuit uploads (and other store transfers of one job) in flight at once: bounds memory.
-    pub max_circuits_in_flight: usize,
+    pub(crate) max_circuits_in_flight: usize,
     /// Recorded in `picked_by` of every job the process picks (default `witness-generator@HOST-PID`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub picked_by: Option<String>,
+    pub(crate) picked_by: Option<String>,
 }
 
 impl Default for WitnessGeneratorSection {
@@ -162,35 +162,35 @@ impl Default for WitnessGeneratorSection {
 /// component's defaults (light: one per core but one; heavy: 1), or one each in `zkfleet prove`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct CircuitProverSection {
+pub(crate) struct CircuitProverSection {
     /// Light witness-vector generators (`--light`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub light_wvg_count: Option<usize>,
+    pub(crate) light_wvg_count: Option<usize>,
     /// Heavy witness-vector generators: heavy circuits first, then light ones (`--heavy`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub heavy_wvg_count: Option<usize>,
+    pub(crate) heavy_wvg_count: Option<usize>,
     /// Which prover proves: "cpu" (plonky2) or "gpu" (commitments on the GPU, docs/gpu.md)
     /// (`--backend`).
-    pub backend: ProverBackend,
+    pub(crate) backend: ProverBackend,
     /// The CUDA ordinal `backend = "gpu"` proves on (`--gpu-device`; default 0): one circuit
     /// prover per card (docs/gpu.md, "Several GPUs per host").
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub gpu_device: Option<usize>,
+    pub(crate) gpu_device: Option<usize>,
     /// Jobs proved at the same time. Unset: sized from this host's cores and memory when the
     /// process starts (one per 4 cores, bounded by memory; the start-up log says the value), so
     /// the value depends on the host and is not written here.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub concurrent_proofs: Option<usize>,
+    pub(crate) concurrent_proofs: Option<usize>,
     /// Most prover jobs one generator pick takes (jobs of one circuit, one statement) and most
     /// proofs completed in one transaction; 1: one job per statement.
-    pub max_batch: usize,
+    pub(crate) max_batch: usize,
     /// Recorded in `picked_by` of every job the process picks (default `circuit-prover@HOST-PID`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub picked_by: Option<String>,
+    pub(crate) picked_by: Option<String>,
     /// The rounds whose jobs the process picks (default: every round); e.g. without "basic"
     /// where round 0 goes to outside provers (docs/prover-api.md).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rounds: Option<Vec<AggregationRound>>,
+    pub(crate) rounds: Option<Vec<AggregationRound>>,
 }
 
 impl Default for CircuitProverSection {
@@ -212,33 +212,33 @@ impl Default for CircuitProverSection {
 /// `[compressor]`: what one compressor process does besides the shared `[proving]` settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct CompressorSection {
+pub(crate) struct CompressorSection {
     /// Recorded in `picked_by` of every job the process picks (default `compressor@HOST-PID`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub picked_by: Option<String>,
+    pub(crate) picked_by: Option<String>,
 }
 
 /// What a subcommand's flags override (None: the configuration's value).
 #[derive(Debug, Clone, Default)]
-pub struct ComponentFlags {
+pub(crate) struct ComponentFlags {
     /// `--protocol-version`: the version whose jobs the process picks.
-    pub protocol_version: Option<ProtocolSemanticVersion>,
+    pub(crate) protocol_version: Option<ProtocolSemanticVersion>,
     /// `--keys-dir`: the keystore.
-    pub keys_dir: Option<PathBuf>,
+    pub(crate) keys_dir: Option<PathBuf>,
     /// `--light` / `--heavy`: witness-vector generators of a circuit prover.
-    pub light: Option<usize>,
-    pub heavy: Option<usize>,
+    pub(crate) light: Option<usize>,
+    pub(crate) heavy: Option<usize>,
     /// `--max-circuits-in-flight` of a witness generator.
-    pub max_circuits_in_flight: Option<usize>,
+    pub(crate) max_circuits_in_flight: Option<usize>,
     /// `--backend` / `--gpu-device` of a circuit prover.
-    pub backend: Option<ProverBackend>,
-    pub gpu_device: Option<usize>,
+    pub(crate) backend: Option<ProverBackend>,
+    pub(crate) gpu_device: Option<usize>,
 }
 
 /// Where a component runs: its own process (`zkfleet witness-generator`, ...) or in `zkfleet
 /// prove` with the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Launch {
+pub(crate) enum Launch {
     Standalone,
     Embedded,
 }
@@ -248,14 +248,14 @@ const EMBEDDED_GENERATORS: usize = 1;
 
 /// The one builder of the proving components' configurations, from a fleet's configuration
 /// and a subcommand's flags. Every configuration it returns has been validated.
-pub struct ProvingComponents<'a> {
+pub(crate) struct ProvingComponents<'a> {
     config: &'a FleetConfig,
     flags: ComponentFlags,
     launch: Launch,
 }
 
 impl<'a> ProvingComponents<'a> {
-    pub fn new(config: &'a FleetConfig, flags: ComponentFlags, launch: Launch) -> Self {
+    pub(crate) fn new(config: &'a FleetConfig, flags: ComponentFlags, launch: Launch) -> Self {
         Self {
             config,
             flags,
@@ -264,14 +264,14 @@ impl<'a> ProvingComponents<'a> {
     }
 
     /// The protocol version whose jobs the components pick.
-    pub fn protocol_version(&self) -> ProtocolSemanticVersion {
+    pub(crate) fn protocol_version(&self) -> ProtocolSemanticVersion {
         self.flags
             .protocol_version
             .unwrap_or(self.config.proving.protocol_version)
     }
 
     /// The keystore directory.
-    pub fn keys_dir(&self) -> PathBuf {
+    pub(crate) fn keys_dir(&self) -> PathBuf {
         self.flags
             .keys_dir
             .clone()
@@ -279,7 +279,7 @@ impl<'a> ProvingComponents<'a> {
     }
 
     /// The witness generator running `rounds`.
-    pub fn witness_generator(
+    pub(crate) fn witness_generator(
         &self,
         rounds: Vec<AggregationRound>,
     ) -> anyhow::Result<WitnessGeneratorConfig> {
@@ -307,7 +307,7 @@ impl<'a> ProvingComponents<'a> {
     }
 
     /// The circuit prover.
-    pub fn circuit_prover(&self) -> anyhow::Result<ProverConfig> {
+    pub(crate) fn circuit_prover(&self) -> anyhow::Result<ProverConfig> {
         let section = &self.config.circuit_prover;
         let proving = &self.config.proving;
         let polling = self.config.polling.circuit_prover;
@@ -343,7 +343,7 @@ impl<'a> ProvingComponents<'a> {
     }
 
     /// The compressor.
-    pub fn compressor(&self) -> anyhow::Result<CompressorConfig> {
+    pub(crate) fn compressor(&self) -> anyhow::Result<CompressorConfig> {
         let section = &self.config.compressor;
         let proving = &self.config.proving;
         let polling = self.config.polling.compressor;

@@ -19,39 +19,39 @@ use zkfleet_prover_api::{
 use zkfleet_types::{AggregationRound, CircuitId};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(crate) struct Args {
     /// The prover API's base URL (https:// in production: see docs/prover-api.md, "TLS").
     #[arg(long, value_name = "URL")]
-    pub api: String,
+    pub(crate) api: String,
     /// CA certificates (PEM) to trust for the API's certificate besides the system's roots: a
     /// private CA, or the API's own self-signed certificate.
     #[arg(long, value_name = "FILE")]
-    pub ca_cert: Option<PathBuf>,
+    pub(crate) ca_cert: Option<PathBuf>,
     /// This prover's key file (`zkfleet provers keygen`).
     #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
+    pub(crate) key: PathBuf,
     /// The keystore (circuits are built there on the first run: minutes at production size).
     #[arg(long, value_name = "DIR", default_value = "./keys")]
-    pub keys_dir: PathBuf,
+    pub(crate) keys_dir: PathBuf,
     /// Rounds this prover takes (default: any), e.g. `--round basic --round leaf`.
     #[arg(long = "round", value_name = "ROUND")]
-    pub rounds: Vec<String>,
+    pub(crate) rounds: Vec<String>,
     /// Circuit ids this prover takes (default: any).
     #[arg(long = "circuit", value_name = "ID")]
-    pub circuits: Vec<u8>,
+    pub(crate) circuits: Vec<u8>,
     /// Memory offered, in MiB (default: this machine's).
     #[arg(long, value_name = "MIB")]
-    pub memory_mib: Option<u64>,
+    pub(crate) memory_mib: Option<u64>,
     /// Stop after this many jobs.
     #[arg(long, value_name = "N")]
-    pub max_jobs: Option<u64>,
+    pub(crate) max_jobs: Option<u64>,
     /// Which prover proves: "cpu" (plonky2) or "gpu" (the circuit prover's GPU backend; the CPU,
     /// with a warning, where no GPU is usable). A GPU prover tells the API so when it leases.
     #[arg(long, value_name = "BACKEND", default_value = "cpu")]
-    pub backend: ProverBackend,
+    pub(crate) backend: ProverBackend,
     /// The CUDA ordinal `--backend gpu` proves on (one remote prover per card).
     #[arg(long, value_name = "N", default_value_t = 0)]
-    pub gpu_device: usize,
+    pub(crate) gpu_device: usize,
 }
 
 /// The circuit prover's registry (CPU provers, or the GPU backend over them) as the remote
@@ -73,7 +73,7 @@ impl JobProver for RegistryProver {
 }
 
 /// The prover of `requested` over `circuits`, and the backend that will actually prove.
-pub fn job_prover(
+pub(crate) fn job_prover(
     circuits: Arc<BatchCircuits>,
     requested: ProverBackend,
     gpu_device: usize,
@@ -87,7 +87,7 @@ pub fn job_prover(
     Ok((Arc::new(RegistryProver(registry)), selected))
 }
 
-pub async fn run(args: &Args) -> anyhow::Result<()> {
+pub(crate) async fn run(args: &Args) -> anyhow::Result<()> {
     let key = ProverKey::from_file(&args.key)?;
     let rounds = args
         .rounds

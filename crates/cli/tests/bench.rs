@@ -7,6 +7,9 @@
 //! must never write the docs: the tests point `--docs-dir` at an empty directory and check it
 //! stays empty.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

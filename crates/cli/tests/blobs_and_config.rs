@@ -1,6 +1,9 @@
 //! `zkfleet file-info` on final proofs and corrupt blobs, and `zkfleet config show`: no
 //! database involved.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use std::process::{Command, Stdio};
 
 use zkfleet_store::{ObjectKey, Store, StoreConfig};

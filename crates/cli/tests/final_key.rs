@@ -7,6 +7,9 @@
 //! verify --expect-vk-digest` on the fleet's final proof); here the key is refused before the
 //! proof is read, so any proof file serves.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod support;
 
 use std::path::{Path, PathBuf};

@@ -21,6 +21,9 @@
 //! Small circuits (1 operation, 2 signatures, 2 deposits per instance, XMSS height 2; arity 2;
 //! light compression), built by `zkfleet keys generate` into the keystore the crates' tests share.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod metrics_docs;
 mod prometheus;
 mod support;

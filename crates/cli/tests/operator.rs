@@ -1,6 +1,9 @@
 //! The operator commands of the real `zkfleet` binary against a real PostgreSQL database (a
 //! fresh one per test) and a local store, plus the embedded SQLite default via `--data-dir`.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod support;
 
 use std::time::Duration;

@@ -18,6 +18,9 @@
 //!
 //! Small circuits (the keystore every CLI test shares).
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod support;
 
 use std::collections::BTreeMap;

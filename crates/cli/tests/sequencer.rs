@@ -18,6 +18,9 @@
 //! light compression) from the keystore the crate's tests share (`test-keys-small-light`), and
 //! 1-operation batches, to keep the suite short.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 mod metrics_docs;
 mod support;
 

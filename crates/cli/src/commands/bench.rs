@@ -26,7 +26,7 @@ use crate::fleet::Fleet;
 const JSON_NAME: &str = "benchmarks/bench.json";
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Small sizes and one run per figure (minutes); writes only the JSON, never the docs.
     #[arg(long)]
     quick: bool,
@@ -70,7 +70,7 @@ struct ProvingOnly<'a> {
     proving: &'a ProvingConfig,
 }
 
-pub fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
+pub(crate) fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
     let data_dir = &fleet.config.data_dir;
     let mut proving = fleet.config.proving.clone();
     let keys_dir = std::path::absolute(proving.keys_dir(data_dir))

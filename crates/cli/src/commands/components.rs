@@ -14,7 +14,7 @@ use crate::fleet::Fleet;
 use crate::proving::{ComponentFlags, Launch, ProvingComponents};
 
 /// `zkfleet job-monitor`.
-pub async fn job_monitor(fleet: &Fleet) -> anyhow::Result<()> {
+pub(crate) async fn job_monitor(fleet: &Fleet) -> anyhow::Result<()> {
     let dal = fleet.dal().await?;
     let store = fleet.store()?;
     // The monitor's `run` installs the process-wide recorder too (the same one: installing is
@@ -33,7 +33,7 @@ pub async fn job_monitor(fleet: &Fleet) -> anyhow::Result<()> {
 }
 
 /// `zkfleet gateway`.
-pub async fn gateway(fleet: &Fleet) -> anyhow::Result<()> {
+pub(crate) async fn gateway(fleet: &Fleet) -> anyhow::Result<()> {
     export_metrics("gateway", fleet.config.metrics.gateway)?;
     zkfleet_gateway::metrics::register();
     let dal = fleet.dal().await?;
@@ -61,7 +61,7 @@ fn export_metrics(component: &str, address: std::net::SocketAddr) -> anyhow::Res
 
 /// Flags of `zkfleet witness-generator`.
 #[derive(clap::Args)]
-pub struct WitnessGeneratorArgs {
+pub(crate) struct WitnessGeneratorArgs {
     /// A round to run (repeatable): basic, leaf, node, recursion-tip, scheduler.
     #[arg(long = "round", value_name = "ROUND", conflicts_with = "all_rounds")]
     rounds: Vec<zkfleet_types::AggregationRound>,
@@ -77,7 +77,10 @@ pub struct WitnessGeneratorArgs {
 }
 
 /// `zkfleet witness-generator`.
-pub async fn witness_generator(fleet: &Fleet, args: &WitnessGeneratorArgs) -> anyhow::Result<()> {
+pub(crate) async fn witness_generator(
+    fleet: &Fleet,
+    args: &WitnessGeneratorArgs,
+) -> anyhow::Result<()> {
     use zkfleet_witness_generator::WitnessGeneratorConfig;
     let rounds = if args.all_rounds {
         WitnessGeneratorConfig::all_rounds()
@@ -109,7 +112,7 @@ pub async fn witness_generator(fleet: &Fleet, args: &WitnessGeneratorArgs) -> an
 
 /// Flags of `zkfleet circuit-prover`.
 #[derive(clap::Args)]
-pub struct CircuitProverArgs {
+pub(crate) struct CircuitProverArgs {
     /// Light witness-vector generators (default: `[circuit_prover]`, else one per core but one).
     #[arg(long)]
     light: Option<usize>,
@@ -136,7 +139,7 @@ pub struct CircuitProverArgs {
 }
 
 /// `zkfleet circuit-prover`.
-pub async fn circuit_prover(fleet: &Fleet, args: &CircuitProverArgs) -> anyhow::Result<()> {
+pub(crate) async fn circuit_prover(fleet: &Fleet, args: &CircuitProverArgs) -> anyhow::Result<()> {
     use zkfleet_circuit_prover::CircuitRegistry;
     let flags = ComponentFlags {
         protocol_version: args.protocol_version,
@@ -175,7 +178,7 @@ pub async fn circuit_prover(fleet: &Fleet, args: &CircuitProverArgs) -> anyhow::
 }
 
 /// `zkfleet compressor`.
-pub async fn compressor(fleet: &Fleet) -> anyhow::Result<()> {
+pub(crate) async fn compressor(fleet: &Fleet) -> anyhow::Result<()> {
     let config =
         ProvingComponents::new(&fleet.config, ComponentFlags::default(), Launch::Standalone)
             .compressor()?;

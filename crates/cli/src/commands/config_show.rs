@@ -9,7 +9,7 @@ use crate::fleet::Fleet;
 use crate::GlobalArgs;
 
 #[derive(Subcommand)]
-pub enum ConfigCommand {
+pub(crate) enum ConfigCommand {
     /// Print the effective configuration, secrets redacted.
     Show,
 }
@@ -31,7 +31,7 @@ struct Resolved {
     store: String,
 }
 
-pub fn run(command: ConfigCommand, global: &GlobalArgs) -> anyhow::Result<()> {
+pub(crate) fn run(command: ConfigCommand, global: &GlobalArgs) -> anyhow::Result<()> {
     let ConfigCommand::Show = command;
     let fleet = Fleet::load(global)?;
     let effective = Effective {

@@ -12,7 +12,7 @@ use crate::fleet::Fleet;
 use crate::output::row_counts;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The batch (of the chain given by --chain-id).
     #[arg(long, value_name = "N")]
     batch: u32,
@@ -21,7 +21,7 @@ pub struct Args {
     yes: bool,
 }
 
-pub async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<ExitCode> {
     let dal = fleet.dal().await?;
     let id = batch_id(fleet, args.batch);
     let status = dal

@@ -16,13 +16,13 @@ use zkfleet_types::api::FinalProof;
 use zkfleet_witness_generator::BatchWitnessInput;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The blob: a file downloaded from the store, or a path inside a local store.
     #[arg(value_name = "FILE")]
     file: PathBuf,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<()> {
+pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let blob =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let (report, outcome) = describe(&args.file, &blob);
@@ -34,7 +34,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 
 /// The report on one blob, and the codec's (or payload decoder's) error naming the file when
 /// the blob is not valid.
-pub fn describe(path: &Path, blob: &[u8]) -> (String, anyhow::Result<()>) {
+pub(crate) fn describe(path: &Path, blob: &[u8]) -> (String, anyhow::Result<()>) {
     let mut out = String::new();
     let _ = writeln!(out, "file:             {}", path.display());
     let _ = writeln!(out, "size:             {} bytes", blob.len());
@@ -198,7 +198,7 @@ fn payload(envelope: &Envelope<'_>, path: &Path) -> anyhow::Result<String> {
 }
 
 /// Number, chain, previous root and operations by kind.
-pub fn describe_batch(batch: &Batch) -> String {
+pub(crate) fn describe_batch(batch: &Batch) -> String {
     let count = |kind: OperationKind| {
         batch
             .operations

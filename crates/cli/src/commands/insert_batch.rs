@@ -21,7 +21,7 @@ use crate::commands::batch_id;
 use crate::fleet::{describe_store, Fleet};
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The batch number (must match the input's).
     #[arg(long)]
     number: u32,
@@ -46,7 +46,7 @@ pub struct Args {
 
 /// Reads a batch file, binary or JSON, and returns the batch with its binary encoding (what
 /// the witness input blob holds).
-pub fn read_batch(path: &Path) -> anyhow::Result<(Batch, Vec<u8>)> {
+pub(crate) fn read_batch(path: &Path) -> anyhow::Result<(Batch, Vec<u8>)> {
     let bytes =
         std::fs::read(path).with_context(|| format!("reading the batch {}", path.display()))?;
     let looks_like_json = bytes
@@ -70,7 +70,7 @@ pub fn read_batch(path: &Path) -> anyhow::Result<(Batch, Vec<u8>)> {
 
 /// Reads `--input` (and `--genesis`) into the witness input blob: the batch with the accounts
 /// of the state it starts from, checked against the batch's previous state root.
-pub fn read_witness_input(
+pub(crate) fn read_witness_input(
     input: &Path,
     genesis: Option<&Path>,
 ) -> anyhow::Result<(Batch, Vec<u8>)> {
@@ -128,7 +128,7 @@ pub fn read_witness_input(
     Ok((batch, encoded))
 }
 
-pub async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
+pub(crate) async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
     let (batch, binary) = read_witness_input(&args.input, args.genesis.as_deref())?;
     let id = batch_id(fleet, args.number);
     if batch.chain_id != id.chain_id || batch.number != id.batch_number {
@@ -155,7 +155,7 @@ pub async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
 /// Hands a batch's witness input to intake ([`zkfleet_intake::submit`]): checked, arbitrated
 /// in the database, stored, queued. A batch already in the fleet with the same input is left
 /// as it is (and reported); with another input it is an error — the first submission stands.
-pub async fn insert(
+pub(crate) async fn insert(
     fleet: &Fleet,
     dal: &zkfleet_dal::Dal,
     store: &zkfleet_store::Store,

@@ -11,7 +11,7 @@ use zkfleet_types::{ProtocolSemanticVersion, ProtocolVersion, VkDigest};
 use crate::fleet::Fleet;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The version, `0.MINOR.PATCH`.
     #[arg(long)]
     version: ProtocolSemanticVersion,
@@ -41,7 +41,7 @@ pub struct Args {
 }
 
 /// The digests recorded in a keystore's aggregation entry.
-pub fn digests_from_keys(
+pub(crate) fn digests_from_keys(
     fleet: &Fleet,
     dir: Option<PathBuf>,
 ) -> anyhow::Result<(VkDigest, VkDigest)> {
@@ -71,7 +71,7 @@ pub fn digests_from_keys(
 }
 
 /// Inserts the version, or checks that the existing row has the same digests.
-pub async fn insert(dal: &Dal, version: &ProtocolVersion) -> anyhow::Result<InsertOutcome> {
+pub(crate) async fn insert(dal: &Dal, version: &ProtocolVersion) -> anyhow::Result<InsertOutcome> {
     let outcome = dal
         .insert_protocol_version(version)
         .await
@@ -79,7 +79,7 @@ pub async fn insert(dal: &Dal, version: &ProtocolVersion) -> anyhow::Result<Inse
     Ok(outcome)
 }
 
-pub async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
+pub(crate) async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
     let (recursion_tree_vk_digest, final_vk_digest) = match (args.recursion_tree_vk, args.final_vk)
     {
         (Some(tree), Some(last)) => (tree, last),

@@ -19,7 +19,7 @@ use crate::config::ProvingConfig;
 use crate::fleet::Fleet;
 
 #[derive(clap::Subcommand)]
-pub enum KeysCommand {
+pub(crate) enum KeysCommand {
     /// Build and write every circuit's data, its manifest and the final verifying key.
     Generate(KeysArgs),
     /// Check the keystore against this build's code (rebuilds every circuit to compare).
@@ -27,7 +27,7 @@ pub enum KeysCommand {
 }
 
 #[derive(clap::Args)]
-pub struct KeysArgs {
+pub(crate) struct KeysArgs {
     /// The keystore directory (default: `[proving] keys_dir`, else DATA_DIR/keys).
     #[arg(long, value_name = "DIR")]
     keys_dir: Option<PathBuf>,
@@ -35,13 +35,15 @@ pub struct KeysArgs {
 
 /// The digests a protocol version records for a configuration's circuits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VersionDigests {
-    pub recursion_tree_vk: VkDigest,
-    pub final_vk: VkDigest,
+pub(crate) struct VersionDigests {
+    pub(crate) recursion_tree_vk: VkDigest,
+    pub(crate) final_vk: VkDigest,
 }
 
 impl VersionDigests {
-    pub fn of(circuits: &zkfleet_circuits::recursion::BatchCircuits) -> anyhow::Result<Self> {
+    pub(crate) fn of(
+        circuits: &zkfleet_circuits::recursion::BatchCircuits,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             recursion_tree_vk: VkDigest(circuits.scheduler().tree_vk_digest()),
             final_vk: FinalVerifyingKey::of(circuits)
@@ -51,13 +53,13 @@ impl VersionDigests {
     }
 }
 
-pub fn keys_dir(fleet: &Fleet, args: &KeysArgs) -> PathBuf {
+pub(crate) fn keys_dir(fleet: &Fleet, args: &KeysArgs) -> PathBuf {
     args.keys_dir
         .clone()
         .unwrap_or_else(|| fleet.config.proving.keys_dir(&fleet.config.data_dir))
 }
 
-pub fn run(command: KeysCommand, fleet: &Fleet) -> anyhow::Result<()> {
+pub(crate) fn run(command: KeysCommand, fleet: &Fleet) -> anyhow::Result<()> {
     let proving = &fleet.config.proving;
     match command {
         KeysCommand::Generate(args) => {

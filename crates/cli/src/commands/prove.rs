@@ -39,7 +39,7 @@ use crate::fleet::Fleet;
 use crate::proving::{ComponentFlags, Launch, ProvingComponents};
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The batch: a batch file (binary or JSON, as `zkfleet rollup generate` writes; then
     /// --genesis is needed) or a witness input file (batch + pre-state).
     #[arg(value_name = "BATCH", required_unless_present = "example")]
@@ -81,7 +81,7 @@ const STAGES: [&str; 7] = [
     "compress",
 ];
 
-pub fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
+pub(crate) fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
     let started = Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

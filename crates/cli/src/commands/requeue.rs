@@ -8,13 +8,13 @@ use crate::fleet::Fleet;
 use crate::output::row_counts;
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The batch (of the chain given by --chain-id).
     #[arg(long, value_name = "N")]
     batch: u32,
 }
 
-pub async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
+pub(crate) async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
     let dal = fleet.dal().await?;
     let id = batch_id(fleet, args.batch);
     if !dal

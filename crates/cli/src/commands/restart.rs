@@ -14,7 +14,7 @@ use crate::output::row_counts;
 
 #[derive(clap::Args)]
 #[group(required = true, multiple = false)]
-pub struct Args {
+pub(crate) struct Args {
     /// Delete everything downstream of the batch's witness input and queue it again.
     #[arg(long, value_name = "N")]
     batch: Option<u32>,
@@ -27,7 +27,7 @@ pub struct Args {
 
 /// A job as named on the command line, before the chain is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobSpec {
+pub(crate) enum JobSpec {
     Prover(i64),
     Leaf(i64),
     Node(i64),
@@ -38,7 +38,7 @@ pub enum JobSpec {
 }
 
 impl JobSpec {
-    pub fn job_ref(self, chain: ChainId) -> JobRef {
+    pub(crate) fn job_ref(self, chain: ChainId) -> JobRef {
         let batch = |n: u32| L1BatchId::new(chain, BatchNumber(n));
         match self {
             Self::Prover(id) => JobRef::Prover(ProverJobId(id)),
@@ -85,7 +85,7 @@ impl FromStr for JobSpec {
     }
 }
 
-pub async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
+pub(crate) async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
     let dal = fleet.dal().await?;
     if let Some(number) = args.batch {
         let id = batch_id(fleet, number);

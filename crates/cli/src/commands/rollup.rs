@@ -10,14 +10,14 @@ use crate::GlobalArgs;
 const DEFAULT_GENERATED_CHAIN_ID: u64 = 270;
 
 #[derive(Subcommand)]
-pub enum RollupCommand {
+pub(crate) enum RollupCommand {
     /// Write a genesis state, its accounts' key seeds and a batch that applies to it:
     /// genesis.json, keyring.json, batch.json, batch.bin (and public_output.json if valid).
     Generate(RollupGenerateArgs),
 }
 
 #[derive(clap::Args)]
-pub struct RollupGenerateArgs {
+pub(crate) struct RollupGenerateArgs {
     /// Accounts in the genesis state (account 0 is the operator).
     #[arg(long, default_value_t = 8)]
     accounts: u32,
@@ -43,7 +43,7 @@ pub struct RollupGenerateArgs {
     invalid: Option<zkfleet_rollup::generate::InvalidKind>,
 }
 
-pub fn run(command: RollupCommand, global: &GlobalArgs) -> anyhow::Result<()> {
+pub(crate) fn run(command: RollupCommand, global: &GlobalArgs) -> anyhow::Result<()> {
     match command {
         // The global `--chain-id` names the generated batch's chain (270 when absent, as
         // before the flag became global).

@@ -14,7 +14,7 @@ use crate::commands::components::shutdown_on_signal;
 use crate::commands::insert_version::digests_from_keys;
 use crate::fleet::Fleet;
 
-pub async fn run(fleet: &Fleet) -> anyhow::Result<()> {
+pub(crate) async fn run(fleet: &Fleet) -> anyhow::Result<()> {
     let config = fleet.config.sequencer.clone();
     let proving = &fleet.config.proving;
     let final_vk = match &config.final_vk_file {

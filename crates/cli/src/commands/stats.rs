@@ -12,7 +12,7 @@ use crate::fleet::Fleet;
 use crate::output::{duration, table};
 
 #[derive(clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Batches finished since: a duration back from now (`24h`, `7d`, `1w 2d`) or a moment
     /// (`2026-11-01T00:00:00Z`).
     #[arg(long, default_value = "7d", value_parser = parse_since)]
@@ -23,7 +23,7 @@ pub struct Args {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Since {
+pub(crate) enum Since {
     Ago(Duration),
     At(DateTime<Utc>),
 }
@@ -52,14 +52,14 @@ impl Since {
 
 /// Median (mean of the two middle values for an even count), min and max.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Summary {
-    pub batches: usize,
-    pub median: Duration,
-    pub min: Duration,
-    pub max: Duration,
+pub(crate) struct Summary {
+    pub(crate) batches: usize,
+    pub(crate) median: Duration,
+    pub(crate) min: Duration,
+    pub(crate) max: Duration,
 }
 
-pub fn summarise(times: &[BatchProvingTime]) -> Option<Summary> {
+pub(crate) fn summarise(times: &[BatchProvingTime]) -> Option<Summary> {
     let mut durations: Vec<Duration> = times.iter().map(|t| t.duration).collect();
     durations.sort();
     let n = durations.len();
@@ -84,7 +84,7 @@ struct Report<'a> {
     summary: Option<Summary>,
 }
 
-pub async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
+pub(crate) async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
     let since = args.since.moment(Utc::now())?;
     let dal = fleet.dal().await?;
     let times = dal

@@ -14,13 +14,13 @@ use crate::fleet::Fleet;
 use crate::output::{duration, or_dash, table};
 
 #[derive(Subcommand)]
-pub enum StatusCommand {
+pub(crate) enum StatusCommand {
     /// Per round: witness and prover jobs by status, attempts, time taken; then compression.
     Batch(BatchArgs),
 }
 
 #[derive(clap::Args)]
-pub struct BatchArgs {
+pub(crate) struct BatchArgs {
     /// Batch numbers (of the chain given by --chain-id).
     #[arg(required = true, value_name = "N")]
     batches: Vec<u32>,
@@ -33,7 +33,7 @@ pub struct BatchArgs {
 }
 
 /// Exits with failure when a batch is not in the database (after printing the others).
-pub async fn run(command: StatusCommand, fleet: &Fleet) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(command: StatusCommand, fleet: &Fleet) -> anyhow::Result<ExitCode> {
     let StatusCommand::Batch(args) = command;
     let dal = fleet.dal().await?;
     let mut statuses = Vec::with_capacity(args.batches.len());
@@ -65,7 +65,7 @@ pub async fn run(command: StatusCommand, fleet: &Fleet) -> anyhow::Result<ExitCo
 }
 
 /// The human report of one batch.
-pub fn render(status: &BatchStatus, verbose: bool) -> String {
+pub(crate) fn render(status: &BatchStatus, verbose: bool) -> String {
     let mut out = String::new();
     if !status.exists() {
         let _ = writeln!(out, "{}: not found\n", status.batch);

@@ -30,7 +30,7 @@ use crate::GlobalArgs;
 #[command(group(
     clap::ArgGroup::new("pin").required(true).args(["expect_vk_digest", "rebuild_keys"])
 ))]
-pub struct Args {
+pub(crate) struct Args {
     /// The final proof: raw proof bytes, or a stored final-proof blob.
     #[arg(long, value_name = "FILE")]
     proof: PathBuf,
@@ -64,7 +64,7 @@ fn read_proof(path: &PathBuf) -> anyhow::Result<(Vec<u8>, Option<BatchPublicOutp
     Ok((stored.proof.0.to_vec(), Some(stored.public_output)))
 }
 
-pub fn run(args: &Args, global: &GlobalArgs) -> anyhow::Result<()> {
+pub(crate) fn run(args: &Args, global: &GlobalArgs) -> anyhow::Result<()> {
     // Where the pinned digest comes from: never from the key file itself.
     let (pinned, source) = match (args.expect_vk_digest, args.rebuild_keys) {
         (Some(digest), _) => (digest, "--expect-vk-digest".to_string()),
@@ -120,7 +120,7 @@ pub fn run(args: &Args, global: &GlobalArgs) -> anyhow::Result<()> {
 }
 
 /// The batch public output, one field per line.
-pub fn print_output(output: &BatchPublicOutput) {
+pub(crate) fn print_output(output: &BatchPublicOutput) {
     match serde_json::to_value(output) {
         Ok(serde_json::Value::Object(fields)) => {
             for (name, value) in fields {

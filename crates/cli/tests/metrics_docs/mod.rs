@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The components that serve `/metrics`, as their subcommands name them.
-pub const COMPONENTS: [&str; 6] = [
+pub(crate) const COMPONENTS: [&str; 6] = [
     "witness-generator",
     "circuit-prover",
     "compressor",
@@ -23,7 +23,7 @@ pub const COMPONENTS: [&str; 6] = [
 
 /// The components of the fleet itself (the sequencer is the rollup's side: its page is
 /// checked by the sequencer tests, not the fleet test).
-pub const FLEET_COMPONENTS: [&str; 5] = [
+pub(crate) const FLEET_COMPONENTS: [&str; 5] = [
     "witness-generator",
     "circuit-prover",
     "compressor",
@@ -31,30 +31,30 @@ pub const FLEET_COMPONENTS: [&str; 5] = [
     "gateway",
 ];
 
-pub fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-pub fn read(relative: &str) -> String {
+pub(crate) fn read(relative: &str) -> String {
     let path = repo_root().join(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
 /// One documented metric.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Metric {
+pub(crate) struct Metric {
     /// `counter`, `gauge` or `summary`.
-    pub kind: String,
+    pub(crate) kind: String,
     /// Label names; a summary's `quantile` is implied, not listed.
-    pub labels: BTreeSet<String>,
+    pub(crate) labels: BTreeSet<String>,
 }
 
 /// One table of the section.
 #[derive(Debug, Clone)]
-pub struct Family {
-    pub title: String,
-    pub served_by: Vec<String>,
-    pub metrics: BTreeMap<String, Metric>,
+pub(crate) struct Family {
+    pub(crate) title: String,
+    pub(crate) served_by: Vec<String>,
+    pub(crate) metrics: BTreeMap<String, Metric>,
 }
 
 /// The backticked words of `text`.
@@ -68,7 +68,7 @@ fn backticked(text: &str) -> Vec<String> {
 
 /// Parses "### Metrics per component" of docs/operations.md. Panics, naming the line, on a
 /// table or heading it cannot read: a malformed table must fail the tests, not shrink the list.
-pub fn families() -> Vec<Family> {
+pub(crate) fn families() -> Vec<Family> {
     let text = read("docs/operations.md");
     let mut lines = text
         .lines()
@@ -150,7 +150,7 @@ pub fn families() -> Vec<Family> {
 }
 
 /// The family titled `title`.
-pub fn family(title: &str) -> Family {
+pub(crate) fn family(title: &str) -> Family {
     families()
         .into_iter()
         .find(|f| f.title == title)
@@ -158,7 +158,7 @@ pub fn family(title: &str) -> Family {
 }
 
 /// Every metric documented for `component`, over all the families it serves.
-pub fn for_component(component: &str) -> BTreeMap<String, Metric> {
+pub(crate) fn for_component(component: &str) -> BTreeMap<String, Metric> {
     let mut metrics = BTreeMap::new();
     for family in families() {
         if family.served_by.iter().any(|c| c == component) {
@@ -176,22 +176,22 @@ pub fn for_component(component: &str) -> BTreeMap<String, Metric> {
 
 /// One sample line of a scraped page.
 #[derive(Debug, Clone)]
-pub struct Sample {
-    pub name: String,
-    pub labels: BTreeMap<String, String>,
-    pub value: f64,
+pub(crate) struct Sample {
+    pub(crate) name: String,
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) value: f64,
 }
 
 /// A scraped `/metrics` page: `# TYPE` lines and samples.
 #[derive(Debug, Default)]
-pub struct Page {
-    pub types: BTreeMap<String, String>,
-    pub samples: Vec<Sample>,
+pub(crate) struct Page {
+    pub(crate) types: BTreeMap<String, String>,
+    pub(crate) samples: Vec<Sample>,
 }
 
 /// Parses the Prometheus text format (the subset the exporter writes: `# HELP`/`# TYPE`
 /// comments, `name{label="value",…} value` samples, escaped quotes in values).
-pub fn parse_page(text: &str) -> Result<Page, String> {
+pub(crate) fn parse_page(text: &str) -> Result<Page, String> {
     let mut page = Page::default();
     for line in text.lines() {
         if line.is_empty() {
@@ -270,7 +270,7 @@ fn parse_labels(body: &str) -> Result<BTreeMap<String, String>, String> {
 /// What is wrong with `component`'s page against the documentation: a documented metric
 /// missing, of another type or with other labels; a `zkfleet_` metric on the page that no
 /// table lists for the component. Empty when the page is as documented.
-pub fn check_page(component: &str, text: &str) -> Vec<String> {
+pub(crate) fn check_page(component: &str, text: &str) -> Vec<String> {
     let documented = for_component(component);
     assert!(!documented.is_empty(), "nothing documented for {component}");
     let page = match parse_page(text) {
@@ -331,7 +331,7 @@ pub fn check_page(component: &str, text: &str) -> Vec<String> {
 }
 
 /// The `zkfleet_…` names of `pub const NAME: &str = "zkfleet_…";` lines of a source file.
-pub fn defined_in_source(relative: &str) -> BTreeSet<String> {
+pub(crate) fn defined_in_source(relative: &str) -> BTreeSet<String> {
     read(relative)
         .lines()
         .filter(|l| l.trim_start().starts_with("pub const ") && l.contains("&str"))
@@ -342,7 +342,7 @@ pub fn defined_in_source(relative: &str) -> BTreeSet<String> {
 }
 
 /// The metric names in the first column of the tables of a docs file.
-pub fn documented_in(relative: &str) -> BTreeSet<String> {
+pub(crate) fn documented_in(relative: &str) -> BTreeSet<String> {
     read(relative)
         .lines()
         .filter(|l| l.starts_with("| `zkfleet_"))

@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use crate::metrics_docs;
 
-pub const BINARY_VAR: &str = "ZKFLEET_TEST_PROMETHEUS";
+pub(crate) const BINARY_VAR: &str = "ZKFLEET_TEST_PROMETHEUS";
 
 /// The deploy file's scrape job of each component, and where the component's default metrics
 /// address is configured in `crates/cli/zkfleet.example.toml` (section, field).
-pub const JOBS: [(&str, &str, (&str, &str)); 5] = [
+pub(crate) const JOBS: [(&str, &str, (&str, &str)); 5] = [
     (
         "job-monitor",
         "zkfleet-job-monitor",
@@ -43,7 +43,7 @@ pub const JOBS: [(&str, &str, (&str, &str)); 5] = [
 ];
 
 /// The Prometheus binary to run.
-pub fn binary() -> PathBuf {
+pub(crate) fn binary() -> PathBuf {
     if let Some(path) = std::env::var_os(BINARY_VAR) {
         let path = PathBuf::from(path);
         assert!(
@@ -69,7 +69,7 @@ pub fn binary() -> PathBuf {
 
 /// The default metrics address of each scrape job, from the example configuration (which a
 /// test keeps equal to the built-in defaults).
-pub fn default_addresses() -> BTreeMap<&'static str, String> {
+pub(crate) fn default_addresses() -> BTreeMap<&'static str, String> {
     let example: toml::Table = metrics_docs::read("crates/cli/zkfleet.example.toml")
         .parse()
         .expect("crates/cli/zkfleet.example.toml is TOML");
@@ -92,7 +92,7 @@ pub fn default_addresses() -> BTreeMap<&'static str, String> {
 /// relies on (the two intervals, one `targets` line per job), when a job's target is not the
 /// component's default address, or when the file and `targets` name different jobs: a
 /// deploy file that drifts from the fleet fails here rather than in production.
-pub fn scrape_config(targets: &BTreeMap<String, Vec<String>>, interval: &str) -> String {
+pub(crate) fn scrape_config(targets: &BTreeMap<String, Vec<String>>, interval: &str) -> String {
     let deploy = metrics_docs::read("deploy/prometheus/prometheus.yml");
     let defaults = default_addresses();
     let mut out = String::new();
@@ -160,25 +160,25 @@ pub fn scrape_config(targets: &BTreeMap<String, Vec<String>>, interval: &str) ->
 }
 
 /// A running Prometheus server; killed on drop.
-pub struct Prometheus {
+pub(crate) struct Prometheus {
     child: Child,
-    pub port: u16,
+    pub(crate) port: u16,
     dir: PathBuf,
     runtime: tokio::runtime::Runtime,
 }
 
 /// One element of an instant-vector answer.
 #[derive(Debug, Clone)]
-pub struct Sample {
-    pub labels: BTreeMap<String, String>,
-    pub value: f64,
+pub(crate) struct Sample {
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) value: f64,
 }
 
 impl Prometheus {
     /// Writes `config` to `dir/prometheus.yml`, checks it with the server itself (a config it
     /// cannot load makes it exit), starts it on `port` with storage in `dir/data`, and waits
     /// until it is ready.
-    pub fn start(binary: &Path, dir: &Path, config: &str, port: u16) -> Self {
+    pub(crate) fn start(binary: &Path, dir: &Path, config: &str, port: u16) -> Self {
         std::fs::create_dir_all(dir).expect("prometheus dir");
         let config_path = dir.join("prometheus.yml");
         std::fs::write(&config_path, config).expect("write prometheus.yml");
@@ -224,7 +224,7 @@ impl Prometheus {
         }
     }
 
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default()
     }
 
@@ -238,7 +238,7 @@ impl Prometheus {
     }
 
     /// `GET /api/v1/query?query=PROMQL`: the instant vector it answers.
-    pub fn query(&self, promql: &str) -> Vec<Sample> {
+    pub(crate) fn query(&self, promql: &str) -> Vec<Sample> {
         let (status, body) = self
             .get(&format!("/api/v1/query?query={}", percent_encode(promql)))
             .unwrap_or_else(|e| panic!("querying prometheus for {promql}: {e}"));
@@ -266,7 +266,7 @@ impl Prometheus {
 
     /// Queries until `accept` holds for the answer (scrapes and the monitor's report run on
     /// their own clocks); fails with the last answer and the server's log past `timeout`.
-    pub fn query_until(
+    pub(crate) fn query_until(
         &self,
         promql: &str,
         timeout: Duration,

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)] // Each test binary uses its own subset.
 
-pub mod small_keys;
+pub(crate) mod small_keys;
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -18,18 +18,20 @@ use zkfleet_rollup::generate::{generate, GeneratorConfig};
 use zkfleet_test_support::database::PgDatabase;
 use zkfleet_types::{BatchNumber, ChainId, CircuitId, L1BatchId, ProtocolSemanticVersion};
 
-pub const CHAIN: u64 = 270;
-pub const VERSION: &str = "0.1.0";
-pub const V1: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
-pub const SECOND: Duration = Duration::from_secs(1);
-pub const RECURSION_VK: &str = "0x1111111111111111111111111111111111111111111111111111111111111111";
-pub const FINAL_VK: &str = "0x2222222222222222222222222222222222222222222222222222222222222222";
+pub(crate) const CHAIN: u64 = 270;
+pub(crate) const VERSION: &str = "0.1.0";
+pub(crate) const V1: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
+pub(crate) const SECOND: Duration = Duration::from_secs(1);
+pub(crate) const RECURSION_VK: &str =
+    "0x1111111111111111111111111111111111111111111111111111111111111111";
+pub(crate) const FINAL_VK: &str =
+    "0x2222222222222222222222222222222222222222222222222222222222222222";
 
 /// `[polling]` of the tests' fleets: every component looks for work every 50–250 ms, as
 /// `zkfleet prove` does. With the defaults (1–5 s) a test batch pays up to a witness
 /// generator's and a prover's wait at each of its round transitions, which is most of a
 /// small-circuit batch's time.
-pub const FAST_POLLING: &str = r#"
+pub(crate) const FAST_POLLING: &str = r#"
 [polling.witness_generator]
 initial_ms = 50
 max_ms = 250
@@ -50,12 +52,12 @@ enum Backend {
 }
 
 /// One test's fleet: database, store directory, working directory.
-pub struct TestFleet {
-    pub runtime: tokio::runtime::Runtime,
-    pub dal: Dal,
+pub(crate) struct TestFleet {
+    pub(crate) runtime: tokio::runtime::Runtime,
+    pub(crate) dal: Dal,
     /// The database URL the binary gets through `ZKFLEET_DATABASE_URL` (PostgreSQL only).
-    pub url: Option<String>,
-    pub dir: tempfile::TempDir,
+    pub(crate) url: Option<String>,
+    pub(crate) dir: tempfile::TempDir,
     backend: Backend,
 }
 
@@ -69,7 +71,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 impl TestFleet {
     /// A fresh PostgreSQL database. Fails (never skips) when the server is not configured.
-    pub fn postgres() -> Self {
+    pub(crate) fn postgres() -> Self {
         let runtime = runtime();
         let (database, dal) = runtime.block_on(async {
             let database = PgDatabase::create("cli").await;
@@ -88,7 +90,7 @@ impl TestFleet {
     }
 
     /// The embedded default under `DIR/data` (the binary is given `--data-dir`).
-    pub fn sqlite() -> Self {
+    pub(crate) fn sqlite() -> Self {
         let runtime = runtime();
         let dir = tempfile::tempdir().expect("temporary directory");
         let data_dir = dir.path().join("data");
@@ -106,13 +108,13 @@ impl TestFleet {
         }
     }
 
-    pub fn data_dir(&self) -> PathBuf {
+    pub(crate) fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
 
     /// The local store's root: `DIR/store` (given through `ZKFLEET_STORE__ROOT`) for PostgreSQL
     /// fleets, the embedded `DIR/data/store` for SQLite ones.
-    pub fn store_root(&self) -> PathBuf {
+    pub(crate) fn store_root(&self) -> PathBuf {
         match self.backend {
             Backend::Postgres(_) => self.dir.path().join("store"),
             Backend::Sqlite => self.data_dir().join("store"),
@@ -120,7 +122,7 @@ impl TestFleet {
     }
 
     /// The binary with this fleet's environment, in the test's directory, stdin not a terminal.
-    pub fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_zkfleet"));
         command.current_dir(self.dir.path()).stdin(Stdio::null());
         // The developer's or CI's own configuration must not leak into the test.
@@ -144,7 +146,7 @@ impl TestFleet {
 
     /// Runs `zkfleet ARGS` on a pseudo-terminal (util-linux `script`), typing `input`: what an
     /// operator at a terminal sees.
-    pub fn run_on_terminal(&self, args: &[&str], input: &str) -> Output {
+    pub(crate) fn run_on_terminal(&self, args: &[&str], input: &str) -> Output {
         use std::io::Write as _;
         let mut words = vec![env!("CARGO_BIN_EXE_zkfleet").to_owned()];
         if self.url.is_none() {
@@ -187,7 +189,7 @@ impl TestFleet {
     }
 
     /// Runs `zkfleet ARGS` to completion.
-    pub fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.command()
             .args(args)
             .output()
@@ -195,7 +197,7 @@ impl TestFleet {
     }
 
     /// Runs `zkfleet ARGS` and returns its stdout; panics with both streams if it fails.
-    pub fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let output = self.run(args);
         assert!(
             output.status.success(),
@@ -208,7 +210,7 @@ impl TestFleet {
     }
 
     /// Runs `zkfleet ARGS`, expects it to fail, returns its stderr.
-    pub fn fails(&self, args: &[&str]) -> String {
+    pub(crate) fn fails(&self, args: &[&str]) -> String {
         let output = self.run(args);
         assert!(
             !output.status.success(),
@@ -218,7 +220,7 @@ impl TestFleet {
         String::from_utf8_lossy(&output.stderr).into_owned()
     }
 
-    pub fn insert_version(&self) -> String {
+    pub(crate) fn insert_version(&self) -> String {
         self.ok(&[
             "insert-version",
             "--version",
@@ -232,7 +234,7 @@ impl TestFleet {
 
     /// Generates batch `number` of chain 270 (tiny parameters), writes `batch-N.bin` and
     /// `batch-N.json` in the test directory and inserts it through the CLI.
-    pub fn insert_batch(&self, number: u32) -> String {
+    pub(crate) fn insert_batch(&self, number: u32) -> String {
         let (binary, _) = self.write_batch(number);
         self.ok(&[
             "--chain-id",
@@ -248,7 +250,7 @@ impl TestFleet {
     }
 
     /// Writes batch `number` as binary and JSON; returns both paths.
-    pub fn write_batch(&self, number: u32) -> (PathBuf, PathBuf) {
+    pub(crate) fn write_batch(&self, number: u32) -> (PathBuf, PathBuf) {
         let generated = generate(&GeneratorConfig {
             accounts: 3,
             operations: 4,
@@ -283,7 +285,7 @@ impl TestFleet {
     }
 
     /// A complete witness input of batch `number` that breaks `rule` (execution refuses it).
-    pub fn write_invalid_batch(
+    pub(crate) fn write_invalid_batch(
         &self,
         number: u32,
         rule: zkfleet_rollup::generate::InvalidKind,
@@ -310,7 +312,7 @@ impl TestFleet {
 
     /// Runs the basic witness generation of the queued batch through the database API: one
     /// basic prover job of type 1, its leaf job.
-    pub fn run_basic_witness_generation(&self, number: u32) -> L1BatchId {
+    pub(crate) fn run_basic_witness_generation(&self, number: u32) -> L1BatchId {
         let batch = batch_id(number);
         self.runtime.block_on(async {
             let job = self
@@ -343,7 +345,7 @@ impl TestFleet {
         batch
     }
 
-    pub fn pick_prover_job(&self) -> Option<ProverJob> {
+    pub(crate) fn pick_prover_job(&self) -> Option<ProverJob> {
         self.runtime
             .block_on(self.dal.pick_prover_job(
                 V1,
@@ -356,12 +358,12 @@ impl TestFleet {
 
     /// Runs every worker through the database API until nothing is left: the whole proof tree
     /// of every batch whose basic witness generation is done, down to the compressed proof.
-    pub fn drive_to_completion(&self) {
+    pub(crate) fn drive_to_completion(&self) {
         self.runtime.block_on(drive_to_completion(&self.dal));
     }
 
     /// A path in the test's directory.
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 }
@@ -379,7 +381,7 @@ impl Drop for TestFleet {
     }
 }
 
-pub fn batch_id(number: u32) -> L1BatchId {
+pub(crate) fn batch_id(number: u32) -> L1BatchId {
     L1BatchId::new(ChainId(CHAIN), BatchNumber(number))
 }
 

@@ -11,7 +11,7 @@ use zkfleet_circuits::ProvingConfiguration;
 use super::V1 as VERSION;
 
 /// The configuration of the small circuits.
-pub const CONFIG: ProvingConfiguration = zkfleet_test_support::keys::SMALL;
+pub(crate) const CONFIG: ProvingConfiguration = zkfleet_test_support::keys::SMALL;
 
 fn dir() -> PathBuf {
     zkfleet_test_support::small_keys_dir!()
@@ -21,7 +21,7 @@ fn dir() -> PathBuf {
 /// `zkfleet keys generate` the first time this test binary needs it (builds are
 /// deterministic: rewriting the shared files gives the same bytes). The fleet test uses this
 /// one, so the command itself is exercised on every run.
-pub fn generated_keys_dir() -> &'static Path {
+pub(crate) fn generated_keys_dir() -> &'static Path {
     static KEYS: OnceLock<PathBuf> = OnceLock::new();
     KEYS.get_or_init(|| {
         let dir = dir();
@@ -34,7 +34,7 @@ pub fn generated_keys_dir() -> &'static Path {
 /// manifests (the check `zkfleet keys verify` starts with: recorded key digest and SHA-256):
 /// building the small circuits costs about a CPU-minute, which the test binaries that only
 /// need the keys do not pay again.
-pub fn keys_dir() -> &'static Path {
+pub(crate) fn keys_dir() -> &'static Path {
     static KEYS: OnceLock<PathBuf> = OnceLock::new();
     KEYS.get_or_init(|| {
         let dir = dir();
@@ -67,7 +67,7 @@ fn generate(dir: &Path) {
 }
 
 /// The `[proving]` section of [`CONFIG`] with the keystore `keys`.
-pub fn proving_section(keys: &Path) -> String {
+pub(crate) fn proving_section(keys: &Path) -> String {
     let g = CONFIG.geometry;
     assert_eq!(CONFIG.compression, CompressionProfile::Light);
     format!(

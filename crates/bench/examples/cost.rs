@@ -13,6 +13,9 @@
 //! The last argument sets the geometry's items per instance (XMSS height stays the default);
 //! circuits missing from KEYS_DIR are built there first (not counted).
 
+// An example links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use zkfleet_bench::cost::{run, CostOptions, PipelineCommand};
 use zkfleet_bench::suites::{BenchReport, SuiteReports, SuiteRun};
 use zkfleet_circuits::recursion::CompressionProfile;

@@ -48,6 +48,7 @@ const SAMPLE_SEED: u64 = 1;
 /// What [`run`] measures.
 #[derive(Debug, Clone)]
 pub struct CostOptions {
+    /// The proving configuration of the circuits measured.
     pub proving: ProvingConfiguration,
     /// The keystore the circuits are loaded from (built there where missing).
     pub keys_dir: PathBuf,
@@ -55,6 +56,7 @@ pub struct CostOptions {
     pub sample: bool,
     /// Generated batches to prove, in operations.
     pub sizes: Vec<usize>,
+    /// Runs per batch.
     pub runs: usize,
     /// Also prove each batch through the pipeline (`zkfleet prove` of this executable, on a
     /// fresh data directory under `work_dir`) and report that child process's CPU time.
@@ -64,6 +66,7 @@ pub struct CostOptions {
 /// How the suite runs `zkfleet prove`.
 #[derive(Debug, Clone)]
 pub struct PipelineCommand {
+    /// The `zkfleet` executable whose `prove` is run.
     pub zkfleet: PathBuf,
     /// A configuration file's text with the `[proving]` section of the measured circuits.
     pub proving_config_toml: String,
@@ -95,13 +98,19 @@ fn round_name(round: AggregationRound) -> &'static str {
 /// What the suite measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CostReport {
+    /// The machine, with its load before and after.
     pub machine: MachineInfo,
+    /// The commit the binary was built from.
     pub git_commit: String,
+    /// When the suite ran (`YYYY-MM-DD HH:MM UTC`).
     pub date: String,
+    /// The proving configuration of the circuits.
     pub configuration: ProvingConfiguration,
+    /// Runs per batch.
     pub runs: usize,
     /// Loading (or building) the configuration's circuits, once (not in any batch's cost).
     pub circuit_loading_s: f64,
+    /// One per batch proven.
     pub batches: Vec<BatchCost>,
     /// The 1,024-operation batch estimated from the largest batch measured, when it was not
     /// measured itself.
@@ -113,15 +122,19 @@ pub struct CostReport {
 pub struct BatchCost {
     /// `sample (zkfleet prove --example)` or `generated`.
     pub batch: String,
+    /// Rollup operations of the batch.
     pub operations: usize,
     /// Per round, in [`ROUNDS`] order (rounds without jobs left out).
     pub rounds: Vec<RoundCost>,
     /// Process CPU time of the whole batch (s).
     pub cpu_s: Figure,
+    /// Wall time of the whole batch (s).
     pub wall_s: Figure,
+    /// CPU time per rollup operation (s).
     pub cpu_per_operation_s: Figure,
     /// Per kind of job (round, circuit): jobs and the mean CPU time of one, for estimates.
     pub kinds: Vec<KindCost>,
+    /// Size of the batch's final proof, in bytes.
     pub final_proof_bytes: usize,
     /// The same batch through `zkfleet prove`, when asked for.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -133,29 +146,39 @@ pub struct BatchCost {
 /// the circuits included.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PipelineCost {
+    /// CPU time of the process, loading the circuits included (s).
     pub cpu_s: Figure,
+    /// That CPU time per rollup operation (s).
     pub cpu_per_operation_s: Figure,
     /// Wall time of the whole command, and its "circuits ready in" (loading) time.
     pub wall_s: Figure,
+    /// Its "circuits ready in" time (s).
     pub loading_wall_s: Figure,
 }
 
 /// One round of one batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoundCost {
+    /// The round, as in [`ROUNDS`].
     pub round: String,
+    /// Jobs of the round.
     pub jobs: usize,
+    /// CPU time of the round's jobs (s).
     pub cpu_s: Figure,
+    /// Wall time of the round's jobs (s).
     pub wall_s: Figure,
+    /// The round's CPU time per rollup operation (s).
     pub cpu_per_operation_s: Figure,
 }
 
 /// One kind of prover job of a batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KindCost {
+    /// The round, as in [`ROUNDS`].
     pub round: String,
     /// The basic type for basic and leaf jobs; `node` aggregates every type.
     pub circuit: String,
+    /// Jobs of this kind in the batch.
     pub jobs: usize,
     /// Median over runs of the mean CPU time of one job (s).
     pub cpu_per_job_s: f64,
@@ -164,20 +187,28 @@ pub struct KindCost {
 /// The 1,024-operation batch, estimated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CostEstimate {
+    /// Rollup operations of the estimated batch.
     pub operations: usize,
     /// The measured batch the per-job figures come from.
     pub from_operations: usize,
+    /// Per round, in [`ROUNDS`] order.
     pub rounds: Vec<EstimatedRound>,
+    /// Estimated CPU time of the whole batch (s).
     pub cpu_s: f64,
+    /// That CPU time per rollup operation (s).
     pub cpu_per_operation_s: f64,
 }
 
 /// One round of the estimate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EstimatedRound {
+    /// The round, as in [`ROUNDS`].
     pub round: String,
+    /// Jobs of the round in the estimated batch.
     pub jobs: usize,
+    /// Estimated CPU time of the round (s).
     pub cpu_s: f64,
+    /// That CPU time per rollup operation (s).
     pub cpu_per_operation_s: f64,
 }
 
@@ -453,7 +484,7 @@ fn summarise(
 
 /// Prover jobs per (round, circuit) of a batch at `arity`, as `prove_sequentially_with` proves
 /// it: leaves of ≤ arity basic proofs, then node levels until one node per type.
-pub fn job_counts(
+pub(crate) fn job_counts(
     batch: &RealBatch,
     proving: &ProvingConfiguration,
 ) -> Result<BTreeMap<(String, String), usize>, BenchError> {

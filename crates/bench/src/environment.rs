@@ -18,10 +18,15 @@ pub enum DatabaseBackend {
     Sqlite,
     /// A fresh database per run on the PostgreSQL server of `server_url` (any database of the
     /// server; the role must be allowed to create databases). Dropped after the run.
-    Postgres { server_url: String },
+    Postgres {
+        /// A `postgres://` URL of the server (its database part is where the admin
+        /// connection goes).
+        server_url: String,
+    },
 }
 
 impl DatabaseBackend {
+    /// The backend as reports name it: `sqlite` or `postgresql`.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Sqlite => "sqlite",
@@ -33,15 +38,18 @@ impl DatabaseBackend {
 /// The server's durability settings, which decide what a commit costs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PostgresSettings {
+    /// `SHOW server_version`.
     pub server_version: String,
+    /// `SHOW fsync`: whether commits reach the disk.
     pub fsync: String,
+    /// `SHOW synchronous_commit`: whether a commit waits for its WAL flush.
     pub synchronous_commit: String,
 }
 
 /// The database and store of one run.
 pub(crate) struct RunEnvironment {
-    pub dal: Dal,
-    pub store: Store,
+    pub(crate) dal: Dal,
+    pub(crate) store: Store,
     /// Holds the SQLite file and the store directory; removed on drop.
     _dir: tempfile::TempDir,
     postgres: Option<PostgresDatabase>,

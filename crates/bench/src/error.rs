@@ -12,9 +12,11 @@ pub enum BenchError {
     #[error("invalid benchmark options: {0}")]
     InvalidOptions(String),
 
+    /// The job database failed.
     #[error("job database: {0}")]
     Dal(#[from] DalError),
 
+    /// The object store failed.
     #[error("object store: {0}")]
     Store(#[from] StoreError),
 
@@ -25,7 +27,12 @@ pub enum BenchError {
     /// A blob read by a benchmark worker is not a benchmark placeholder of the key it was read
     /// from: the benchmark refuses to touch anything it did not write itself.
     #[error("{key} is not an orchestration-benchmark placeholder: {reason}")]
-    NotAPlaceholder { key: String, reason: String },
+    NotAPlaceholder {
+        /// The blob's object key.
+        key: String,
+        /// What does not match.
+        reason: String,
+    },
 
     /// A job's inputs contradict the tree the benchmark built (a missing or extra proof).
     #[error("inconsistent job: {0}")]
@@ -33,7 +40,12 @@ pub enum BenchError {
 
     /// A completion found its job no longer in progress: some job was done twice.
     #[error("{job} was completed by someone else (status {status}): a job ran twice")]
-    CompletedTwice { job: String, status: String },
+    CompletedTwice {
+        /// The job.
+        job: String,
+        /// The status the completion found.
+        status: String,
+    },
 
     /// A job runner could not be configured.
     #[error("job runner: {0}")]
@@ -42,20 +54,32 @@ pub enum BenchError {
     /// Creating or dropping the run's own PostgreSQL database failed.
     #[error("PostgreSQL administration ({what}): {source}")]
     PostgresAdmin {
+        /// What the statement was for (creating the run's database, reading settings...).
         what: &'static str,
+        /// PostgreSQL's error.
         #[source]
         source: sqlx::Error,
     },
 
     /// A worker of the fleet failed; the run was stopped.
     #[error("worker {worker} failed: {reason}")]
-    WorkerFailed { worker: String, reason: String },
+    WorkerFailed {
+        /// The worker's name.
+        worker: String,
+        /// Its error.
+        reason: String,
+    },
 
     /// The tree did not complete within the run's time limit.
     #[error(
         "the tree did not complete within {limit:?}; jobs by status at that moment: {progress}"
     )]
-    TimedOut { limit: Duration, progress: String },
+    TimedOut {
+        /// The run's time limit.
+        limit: Duration,
+        /// Jobs per status when it passed.
+        progress: String,
+    },
 
     /// After the run, the database or the store does not hold the complete tree.
     #[error("the tree is not complete after the run: {0}")]
@@ -64,11 +88,14 @@ pub enum BenchError {
     /// Reading or writing the benchmark's files (temporary directories, docs).
     #[error("{what}: {source}")]
     Io {
+        /// The file or directory, and what was done to it.
         what: String,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
 
+    /// A report could not be written as JSON.
     #[error("serializing the report: {0}")]
     Json(#[from] serde_json::Error),
 
@@ -86,20 +113,33 @@ pub enum BenchError {
 
     /// `zkfleet prove`, run by the pipeline suite, failed or printed something unexpected.
     #[error("zkfleet prove: {reason}; its output:\n{output}")]
-    ZkfleetProve { reason: String, output: String },
+    ZkfleetProve {
+        /// What went wrong.
+        reason: String,
+        /// Its standard output and error.
+        output: String,
+    },
 
     /// A `zkfleet` command the scaling suite runs (inserting the version or the batch) failed.
     #[error("zkfleet {command}: {reason}; its output:\n{output}")]
     ZkfleetCommand {
+        /// The subcommand.
         command: String,
+        /// What went wrong.
         reason: String,
+        /// Its standard output and error.
         output: String,
     },
 
     /// A run of the scaling suite went wrong: a component exited, a job failed, or the batch
     /// was not proven in time (the message ends with the tail of every component's log).
     #[error("scaling run ({layout}): {reason}")]
-    ScalingRun { layout: String, reason: String },
+    ScalingRun {
+        /// The run's layout ([`crate::scaling::Layout::describe`]).
+        layout: String,
+        /// What went wrong, with the components' log tails.
+        reason: String,
+    },
 
     /// Creating the runtime of the suites' asynchronous parts.
     #[error("starting the async runtime: {0}")]

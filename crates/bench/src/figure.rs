@@ -8,8 +8,11 @@ use crate::probe::round3;
 /// A figure's runs and their summary (same unit as the runs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Figure {
+    /// The median of the runs (the mean of the middle two for an even count).
     pub median: f64,
+    /// The smallest run.
     pub min: f64,
+    /// The largest run.
     pub max: f64,
     /// Every run's value, in run order.
     pub runs: Vec<f64>,

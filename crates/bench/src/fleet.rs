@@ -26,14 +26,14 @@ pub(crate) const BLOB_CONCURRENCY: usize = 16;
 /// The handles of one run, cloned into every worker.
 #[derive(Clone)]
 pub(crate) struct Fleet {
-    pub dal: Dal,
-    pub store: Store,
-    pub probe: Arc<Probe>,
-    pub arity: u32,
+    pub(crate) dal: Dal,
+    pub(crate) store: Store,
+    pub(crate) probe: Arc<Probe>,
+    pub(crate) arity: u32,
     /// Signalled once, when the compression job of the batch is successful.
-    pub done: Arc<Notify>,
+    pub(crate) done: Arc<Notify>,
     /// Cancelled when a worker fails: the run stops at once instead of waiting for its limit.
-    pub abort: CancellationToken,
+    pub(crate) abort: CancellationToken,
     failure: Arc<Mutex<Option<(String, String)>>>,
 }
 

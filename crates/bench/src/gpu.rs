@@ -44,12 +44,15 @@ use crate::report::MachineInfo;
 /// What the suite measures.
 #[derive(Debug, Clone)]
 pub struct GpuOptions {
+    /// The proving configuration of the generated batch's circuits.
     pub proving: ProvingConfiguration,
+    /// The keystore the circuits are loaded from (built on a miss).
     pub keys_dir: std::path::PathBuf,
     /// Operations of the generated batch whose jobs are measured (0: no job kinds).
     pub operations: usize,
     /// log2 of the rows of each synthetic circuit.
     pub synthetic_sizes: Vec<usize>,
+    /// Runs per circuit.
     pub runs: usize,
     /// CUDA ordinal of the card.
     pub gpu_device: usize,
@@ -58,15 +61,21 @@ pub struct GpuOptions {
 /// The suite's report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GpuReport {
+    /// The machine, with its load before and after.
     pub machine: MachineInfo,
+    /// The commit the binary was built from.
     pub git_commit: String,
+    /// When the suite ran (`YYYY-MM-DD HH:MM UTC`).
     pub date: String,
     /// The card, as the driver names it.
     pub device: String,
     /// rayon threads of the plonky2 side (and of our CPU phases).
     pub cpu_threads: usize,
+    /// The proving configuration of the circuits.
     pub configuration: ProvingConfiguration,
+    /// Operations of the generated batch.
     pub operations: usize,
+    /// Runs per circuit.
     pub runs: usize,
     /// One entry per job kind, then per synthetic circuit.
     pub circuits: Vec<GpuCircuitCost>,
@@ -75,7 +84,9 @@ pub struct GpuReport {
 /// One circuit: both provers' times and where ours spends it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GpuCircuitCost {
+    /// The job kind or synthetic circuit, in words.
     pub circuit: String,
+    /// log2 of the circuit's rows.
     pub degree_bits: usize,
     /// plonky2's `prove_with_partition_witness` on every core (s).
     pub plonky2_prove_s: Figure,

@@ -75,6 +75,9 @@
 //! `probe.rs` (timings), `environment.rs` (per-run database and store), [`run`] (one run and
 //! its checks), [`report`], `machine.rs`, [`publish`].
 
+// The unit tests link the dev-dependencies the integration tests use.
+#![cfg_attr(test, allow(unused_crate_dependencies))]
+
 mod environment;
 mod error;
 mod fleet;
@@ -102,6 +105,11 @@ pub mod suites;
 
 use std::time::Duration;
 
+// The `zkfleet-bench-orchestration` binary's command line and logging: dependencies of the
+// package that the library itself does not use.
+use clap as _;
+use tracing_subscriber as _;
+
 pub use environment::{DatabaseBackend, PostgresSettings};
 pub use error::BenchError;
 pub use probe::{Milestone, OperationTime};
@@ -118,6 +126,7 @@ pub const DEFAULT_RUNS: usize = 3;
 /// What [`run_orchestration`] measures.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrchestrationOptions {
+    /// The proof tree every run completes.
     pub shape: TreeShape,
     /// Each backend is measured with each worker count.
     pub backends: Vec<DatabaseBackend>,

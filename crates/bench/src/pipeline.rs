@@ -43,11 +43,15 @@ pub struct PipelineOptions {
     /// absolute `keys_dir`): the child process reads nothing else, so the user's database or
     /// store settings cannot leak into the measurement.
     pub proving_config_toml: String,
+    /// The proving configuration of the circuits (the same as `proving_config_toml`'s).
     pub proving: ProvingConfiguration,
+    /// The keystore the circuits are loaded from (built on a miss).
     pub keys_dir: PathBuf,
     /// Operations per batch, one batch per size.
     pub sizes: Vec<usize>,
+    /// Each job database `zkfleet prove` runs on.
     pub backends: Vec<DatabaseBackend>,
+    /// Runs per (size, backend) cell.
     pub runs: usize,
     /// Holds the batch files and each run's data directory (removed after the run).
     pub work_dir: PathBuf,
@@ -56,28 +60,40 @@ pub struct PipelineOptions {
 /// What the suite measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PipelineReport {
+    /// The machine, with its load before and after.
     pub machine: MachineInfo,
+    /// The commit the binary was built from.
     pub git_commit: String,
+    /// When the suite ran (`YYYY-MM-DD HH:MM UTC`).
     pub date: String,
+    /// The proving configuration of the circuits.
     pub configuration: ProvingConfiguration,
     /// How `zkfleet prove` ran.
     pub fleet: String,
+    /// Runs per cell.
     pub runs: usize,
+    /// One per (batch size, backend).
     pub cells: Vec<PipelineCell>,
+    /// Where the efficiency target stands.
     pub target: EfficiencyTarget,
 }
 
 /// One batch size on one backend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PipelineCell {
+    /// Rollup operations of the batch.
     pub operations: usize,
+    /// The job database: `sqlite` or `postgresql`.
     pub backend: String,
     /// Prover jobs and the compression job of the batch.
     pub jobs: usize,
+    /// Sum of the batch's jobs proven one by one in isolation (s).
     pub isolated_sum_s: Figure,
     /// Insertion to final proof in `zkfleet prove` (s).
     pub pipeline_wall_s: Figure,
+    /// Loading the circuits in `zkfleet prove`, excluded from its wall time (s).
     pub circuit_loading_s: Figure,
+    /// Circuit provers of `zkfleet prove` (one, on every core).
     pub provers: usize,
     /// Per run: (isolated ÷ provers) ÷ pipeline wall.
     pub efficiency: Figure,
@@ -86,7 +102,9 @@ pub struct PipelineCell {
 /// Where the ≥ 0.90 target stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EfficiencyTarget {
+    /// The efficiency the target asks for.
     pub target_efficiency: f64,
+    /// The batch size the target is about.
     pub operations: usize,
     /// `None` when the 1,024-operation batch was not measured.
     pub met: Option<bool>,
@@ -328,6 +346,7 @@ fn create_dir(dir: &Path) -> Result<(), BenchError> {
 }
 
 impl EfficiencyTarget {
+    /// Judges the target on the worst backend's median efficiency at the target's batch size.
     pub fn assess(cells: &[PipelineCell]) -> Self {
         let worst_median = cells
             .iter()

@@ -156,6 +156,7 @@ impl Probe {
         self.stages[stage as usize].fetch_max(since_start, Ordering::Relaxed);
     }
 
+    /// Time per kind of operation over the run, the kinds that ran at all.
     pub(crate) fn operations(&self) -> Vec<OperationTime> {
         Op::ALL
             .iter()
@@ -203,16 +204,22 @@ impl Probe {
 /// concurrently, so the sum can exceed the run's wall time).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OperationTime {
+    /// The operation, in words (`db: pick prover job`, `store: ...`).
     pub operation: String,
+    /// How many times it ran.
     pub count: u64,
+    /// Its time summed over every worker.
     pub total_seconds: f64,
+    /// Mean time of one, in milliseconds.
     pub mean_ms: f64,
 }
 
 /// When the last job of a stage completed, counted from the batch's insertion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Milestone {
+    /// The stage, in words (`basic proofs`, `compression`...).
     pub stage: String,
+    /// Seconds from the batch's insertion to the stage's last completion.
     pub done_after_seconds: f64,
 }
 

@@ -46,27 +46,38 @@ pub enum JobKinds {
 /// What [`run`] measures.
 #[derive(Debug, Clone)]
 pub struct ProvingCostOptions {
+    /// The proving configuration of the circuits measured.
     pub proving: ProvingConfiguration,
     /// The keystore the circuits are loaded from (built there where missing).
     pub keys_dir: PathBuf,
     /// Operations of the generated batch: enough for every basic type to be present.
     pub operations: usize,
+    /// Runs per job kind.
     pub runs: usize,
+    /// Which job kinds to measure.
     pub kinds: JobKinds,
 }
 
 /// What the suite measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProvingCostReport {
+    /// The machine, with its load before and after.
     pub machine: MachineInfo,
+    /// The commit the binary was built from.
     pub git_commit: String,
+    /// When the suite ran (`YYYY-MM-DD HH:MM UTC`).
     pub date: String,
+    /// The proving configuration of the circuits.
     pub configuration: ProvingConfiguration,
+    /// Operations of the generated batch.
     pub operations: usize,
+    /// Runs per job kind.
     pub runs: usize,
     /// Loading (or building) the configuration's circuits, once.
     pub circuit_loading_s: f64,
+    /// One per job kind measured.
     pub jobs: Vec<JobCost>,
+    /// Where the ratio target stands.
     pub target: RatioTarget,
 }
 
@@ -75,8 +86,11 @@ pub struct ProvingCostReport {
 pub struct JobCost {
     /// `basic signature_verification`, `leaf state_transition`, `node`, `recursion tip`...
     pub job: String,
+    /// The job's round.
     pub round: AggregationRound,
+    /// log2 of the circuit's rows.
     pub degree_bits: usize,
+    /// Size of one proof, in bytes.
     pub proof_bytes: usize,
     /// Our whole path: witness vector + prove + verify (s).
     pub ours_s: Figure,
@@ -88,17 +102,21 @@ pub struct JobCost {
     pub plonky2_verify_s: Figure,
     /// ours ÷ plonky2 per run.
     pub ratio: Figure,
-    /// Peak resident memory of the process during our path, and above its start (MiB; absent
-    /// where it cannot be measured, see `memory`).
+    /// Peak resident memory of the process during our path (MiB; absent where it cannot be
+    /// measured, see `memory`).
     pub ours_peak_rss_mib: Option<Figure>,
+    /// That peak above the process's resident memory at the path's start (MiB).
     pub ours_job_memory_mib: Option<Figure>,
+    /// Peak resident memory of the process during plonky2's `prove` (MiB).
     pub plonky2_peak_rss_mib: Option<Figure>,
+    /// That peak above the process's resident memory at its start (MiB).
     pub plonky2_job_memory_mib: Option<Figure>,
 }
 
 /// Where the ≤ 1.05 target stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RatioTarget {
+    /// The largest ratio (ours ÷ plonky2) the target allows.
     pub target_ratio: f64,
     /// Every kind's median ratio at or below the target.
     pub met: bool,
@@ -283,6 +301,7 @@ fn measure_job(
 }
 
 impl RatioTarget {
+    /// Judges the target on every kind's median ratio.
     pub fn assess(jobs: &[JobCost]) -> Self {
         let worst = jobs
             .iter()

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use crate::error::BenchError;
 use crate::report::{CellReport, OrchestrationReport};
 
-pub const BEGIN_MARKER: &str = "<!-- BEGIN orchestration -->";
-pub const END_MARKER: &str = "<!-- END orchestration -->";
+pub(crate) const BEGIN_MARKER: &str = "<!-- BEGIN orchestration -->";
+pub(crate) const END_MARKER: &str = "<!-- END orchestration -->";
 const JSON_NAME: &str = "benchmarks/orchestration.json";
 
 /// The workspace's `docs` directory (where this crate was built from).

@@ -17,24 +17,28 @@ const ACCOUNTS: u32 = 16;
 const SEED: u64 = 7;
 
 /// A generated batch and its native execution.
-pub struct RealBatch {
-    pub generated: Generated,
-    pub executed: ExecutedBatch,
+pub(crate) struct RealBatch {
+    pub(crate) generated: Generated,
+    pub(crate) executed: ExecutedBatch,
 }
 
 /// Where [`RealBatch::write`] put the batch.
-pub struct BatchFiles {
+pub(crate) struct BatchFiles {
     /// `batch.bin`, the batch in the rollup's binary encoding.
-    pub batch: PathBuf,
+    pub(crate) batch: PathBuf,
     /// `genesis.json`, the state the batch starts from.
-    pub genesis: PathBuf,
+    pub(crate) genesis: PathBuf,
 }
 
 impl RealBatch {
     /// `operations` operations on chain 270 as batch `number`, signed with one-time-key trees
     /// of `xmss_height` (the geometry's: a signature of another height does not fit the
     /// circuit).
-    pub fn generate(operations: usize, number: u32, xmss_height: u32) -> Result<Self, BenchError> {
+    pub(crate) fn generate(
+        operations: usize,
+        number: u32,
+        xmss_height: u32,
+    ) -> Result<Self, BenchError> {
         let invalid = |e: String| BenchError::Batch(format!("{operations} operations: {e}"));
         let generated = generate(&GeneratorConfig {
             accounts: ACCOUNTS,
@@ -59,7 +63,7 @@ impl RealBatch {
     }
 
     /// Writes the batch and its genesis into `dir`.
-    pub fn write(&self, dir: &Path) -> Result<BatchFiles, BenchError> {
+    pub(crate) fn write(&self, dir: &Path) -> Result<BatchFiles, BenchError> {
         let files = write_to_dir(&self.generated, dir)
             .map_err(|e| BenchError::io(format!("writing the batch into {}", dir.display()), e))?;
         Ok(BatchFiles {

@@ -19,7 +19,9 @@ pub const ANCHOR_PER_CHILD_S: (f64, f64) = (0.75, 0.83);
 /// The per-child cost at the measured arity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecursionPerChildReport {
+    /// Children per node proof.
     pub arity: u32,
+    /// log2 of the node circuit's rows.
     pub node_degree_bits: usize,
     /// The node job, our path (s).
     pub node_s: Figure,
@@ -27,16 +29,20 @@ pub struct RecursionPerChildReport {
     pub per_child_s: Figure,
     /// plonky2's `prove` on the same node ÷ arity, per run (s).
     pub plonky2_per_child_s: Figure,
+    /// The anchor: seconds per child of a plain plonky2 2^12 aggregation (low, high).
     pub anchor_per_child_s: (f64, f64),
-    /// Median per child ÷ the anchor's upper and lower bound.
+    /// Median per child ÷ the anchor's upper bound.
     pub ratio_to_anchor_high: f64,
+    /// Median per child ÷ the anchor's lower bound.
     pub ratio_to_anchor_low: f64,
     /// The median per child is within the anchor or below it.
     pub within_anchor: bool,
     /// The machine and its load during the measurement: the anchor was taken on 2 contended
     /// vCPUs, so a more loaded machine can put us above it.
     pub machine: MachineInfo,
+    /// The commit the binary was built from.
     pub git_commit: String,
+    /// When the suite ran (`YYYY-MM-DD HH:MM UTC`).
     pub date: String,
 }
 

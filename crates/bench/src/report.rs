@@ -15,6 +15,7 @@ pub const TARGET_SECONDS: f64 = 60.0;
 /// Everything one invocation of the benchmark measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrchestrationReport {
+    /// Which benchmark the report is of (`orchestration`).
     pub benchmark: String,
     /// The command that produced the report.
     pub command: String,
@@ -23,37 +24,52 @@ pub struct OrchestrationReport {
     pub git_commit: String,
     /// UTC, `YYYY-MM-DD HH:MM UTC`.
     pub date: String,
+    /// The machine it ran on, with its load.
     pub machine: MachineInfo,
+    /// The job tree every run completed.
     pub shape: ShapeReport,
+    /// Runs of every (backend, workers) cell.
     pub runs_per_cell: usize,
     /// Present when PostgreSQL was measured.
     pub postgres: Option<PostgresSettings>,
+    /// One entry per (backend, workers) pair measured.
     pub cells: Vec<CellReport>,
+    /// Where the 60-second target stands.
     pub target: TargetAssessment,
 }
 
 /// The machine, which is shared: figures only mean something with its load.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MachineInfo {
+    /// Logical cores the benchmark saw.
     pub cores: usize,
+    /// The CPU's model name.
     pub cpu_model: String,
     /// `/proc/loadavg`'s 1, 5 and 15-minute averages before and after the benchmark.
     pub load_average_before: String,
+    /// The same averages after it.
     pub load_average_after: String,
 }
 
 /// The tree every run completed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShapeReport {
+    /// The shape's name ([`TreeShape::name`]).
     pub name: String,
+    /// Children per node proof.
     pub arity: u32,
+    /// The basic circuit types of the batch and their instance counts.
     pub types: Vec<BasicType>,
+    /// Jobs per table and round.
     pub jobs: JobCounts,
+    /// Prover jobs of every round together.
     pub prover_jobs: u64,
+    /// Every job of the tree: prover, witness generation and compression jobs.
     pub all_jobs: u64,
 }
 
 impl ShapeReport {
+    /// The report of `shape`.
     pub fn of(shape: &TreeShape) -> Self {
         let jobs = shape.job_counts();
         Self {
@@ -76,15 +92,23 @@ impl ShapeReport {
 /// All runs of one (backend, workers) pair.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellReport {
+    /// The job database: `sqlite` or `postgresql`.
     pub backend: String,
     /// Concurrent prover workers.
     pub workers: usize,
+    /// Median time from the batch's insertion to its compression job's completion.
     pub median_seconds: f64,
+    /// The fastest run.
     pub min_seconds: f64,
+    /// The slowest run.
     pub max_seconds: f64,
+    /// Median jobs completed per second (all jobs of the tree over the run's time).
     pub median_jobs_per_second: f64,
+    /// The slowest run's rate.
     pub min_jobs_per_second: f64,
+    /// The fastest run's rate.
     pub max_jobs_per_second: f64,
+    /// Every run, in run order.
     pub runs: Vec<RunMeasurement>,
 }
 
@@ -119,6 +143,7 @@ impl CellReport {
 /// Where the target stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetAssessment {
+    /// The target: the whole tree in under this many seconds.
     pub target_seconds: f64,
     /// `None` when the report cannot say: the full shape on PostgreSQL was not measured.
     pub met: Option<bool>,
@@ -129,6 +154,7 @@ pub struct TargetAssessment {
 }
 
 impl TargetAssessment {
+    /// Judges the target on the full mainnet shape's PostgreSQL cells; other shapes and backends are not assessed.
     pub fn assess(shape: &ShapeReport, cells: &[CellReport]) -> Self {
         let best = cells
             .iter()

@@ -122,12 +122,19 @@ pub struct ScalingOptions {
     /// A configuration file holding only the `[proving]` section of `proving` (absolute
     /// `keys_dir`); the suite adds its `[polling]` section, and the processes read nothing else.
     pub proving_config_toml: String,
+    /// The proving configuration of the circuits (the same as `proving_config_toml`'s).
     pub proving: ProvingConfiguration,
+    /// The protocol version the batch is inserted and proven under.
     pub protocol_version: ProtocolSemanticVersion,
+    /// The keystore the circuits are loaded from (built on a miss).
     pub keys_dir: PathBuf,
+    /// Operations of the generated batch.
     pub operations: usize,
+    /// Each layout of processes measured.
     pub layouts: Vec<Layout>,
+    /// Each job database measured.
     pub backends: Vec<DatabaseBackend>,
+    /// Runs per (layout, backend) cell.
     pub runs: usize,
     /// Longest one run may take before it is stopped as failed.
     pub run_limit: Duration,
@@ -138,25 +145,34 @@ pub struct ScalingOptions {
 /// What the suite measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScalingReport {
+    /// The machine, with its load before and after.
     pub machine: MachineInfo,
+    /// The commit the binary was built from.
     pub git_commit: String,
+    /// When the suite ran (`YYYY-MM-DD HH:MM UTC`).
     pub date: String,
+    /// The proving configuration of the circuits.
     pub configuration: ProvingConfiguration,
+    /// Operations of the generated batch.
     pub operations: usize,
     /// Prover jobs of the batch (every round), and the compression job besides.
     pub prover_jobs: usize,
+    /// Runs per cell.
     pub runs: usize,
     /// Every component's idle wait (first, longest; ms). Absent in reports measured before
     /// the suite set it: the components' defaults.
     #[serde(default)]
     pub idle_backoff_ms: Option<(u64, u64)>,
+    /// One per (layout, backend).
     pub cells: Vec<ScalingCell>,
 }
 
 /// One layout on one backend.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScalingCell {
+    /// The job database: `sqlite` or `postgresql`.
     pub backend: String,
+    /// The processes that proved the batch.
     pub layout: Layout,
     /// Insertion to the successful compression job (s).
     pub wall_s: Figure,

@@ -57,6 +57,7 @@ const MAINNET_TYPES: [(&str, u32); 20] = [
 /// One basic circuit type of the tree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BasicType {
+    /// The circuit id its jobs carry in every round of its branch.
     pub circuit_id: CircuitId,
     /// The ZKsync base-layer type it stands for.
     pub name: String,
@@ -67,25 +68,38 @@ pub struct BasicType {
 /// A proof tree: basic instances per type and the aggregation arity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TreeShape {
-    /// What the shape is (`mainnet batch 496134`, `quick (1/20)`...).
+    /// What the shape is (`mainnet batch 496134`, `quick: mainnet shape scaled 1/20, arity 8`...).
     pub name: String,
+    /// Children per leaf and node proof.
     pub arity: u32,
+    /// The basic circuit types present, with their instance counts.
     pub types: Vec<BasicType>,
 }
 
 /// Jobs of every table for one batch of a shape.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobCounts {
+    /// Round-0 prover jobs: every basic circuit instance.
     pub basic_prover_jobs: u64,
+    /// Round-1 prover jobs.
     pub leaf_prover_jobs: u64,
+    /// Round-2 prover jobs, every depth.
     pub node_prover_jobs: u64,
+    /// Round-3 prover jobs (one).
     pub recursion_tip_prover_jobs: u64,
+    /// Round-4 prover jobs (one).
     pub scheduler_prover_jobs: u64,
+    /// Basic witness jobs (one per batch).
     pub basic_witness_jobs: u64,
+    /// Leaf witness jobs: one per basic circuit type.
     pub leaf_witness_jobs: u64,
+    /// Node witness jobs: per type, one per depth.
     pub node_witness_jobs: u64,
+    /// Recursion tip witness jobs (one).
     pub recursion_tip_witness_jobs: u64,
+    /// Scheduler witness jobs (one).
     pub scheduler_witness_jobs: u64,
+    /// Compression jobs (one).
     pub compression_jobs: u64,
 }
 

@@ -37,13 +37,21 @@ use crate::OrchestrationOptions;
 /// One benchmark suite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Suite {
+    /// What the fleet itself costs (database, store, runners) on a mainnet-shaped tree.
     Orchestration,
+    /// Each kind of prover job, our prover path against plonky2's `prove`.
     ProvingCost,
+    /// A real batch through `zkfleet prove` against its jobs proven in isolation.
     Pipeline,
+    /// The node job's cost per aggregated child, against a plain plonky2 aggregation.
     RecursionPerChild,
+    /// A real batch proven by more circuit provers and witness generators.
     Scaling,
+    /// CPU-seconds per rollup operation by round.
     Cost,
+    /// The job database's picks and completions per second, and what idle workers cost.
     Db,
+    /// Our prover with the GPU backend against plonky2 on every core (needs a GPU).
     Gpu,
 }
 
@@ -127,13 +135,17 @@ pub const FULL_RUNS: usize = 3;
 /// Everything `zkfleet bench` was asked to run.
 #[derive(Debug, Clone)]
 pub struct BenchPlan {
+    /// The suites to run, in order.
     pub suites: Vec<Suite>,
+    /// Small sizes and one run per figure: a check that the suites work, not figures.
     pub quick: bool,
     /// Runs per figure; `None`: 1 in quick mode, [`FULL_RUNS`] otherwise.
     pub runs: Option<usize>,
+    /// The `[proving]` configuration whose circuits the proving suites measure.
     pub proving: ProvingConfiguration,
     /// The `[proving]` protocol version (the scaling suite registers it from the keystore).
     pub protocol_version: zkfleet_types::ProtocolSemanticVersion,
+    /// The keystore the circuits are loaded from (built on a miss).
     pub keys_dir: PathBuf,
     /// A configuration file with the `[proving]` section above, for `zkfleet prove`.
     pub proving_config_toml: String,
@@ -156,31 +168,43 @@ pub struct BenchPlan {
 pub struct BenchReport {
     /// The command of the latest invocation.
     pub command: String,
+    /// When the latest invocation ran (`YYYY-MM-DD HH:MM UTC`).
     pub date: String,
+    /// The commit the latest invocation's binary was built from.
     pub git_commit: String,
+    /// The machine of the latest invocation, with its load.
     pub machine: MachineInfo,
     /// The latest invocation was `--quick` (its figures are not the issue's).
     pub quick: bool,
+    /// Each suite's latest report.
     pub suites: SuiteReports,
 }
 
 /// Each suite's own report (with its own machine, load and commit), when it ran.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SuiteReports {
+    /// The orchestration suite: the fleet's own cost on a mainnet-shaped tree.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub orchestration: Option<SuiteRun<OrchestrationReport>>,
+    /// The proving-cost suite: each job kind, our path against plonky2's.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub proving_cost: Option<SuiteRun<ProvingCostReport>>,
+    /// The pipeline suite: `zkfleet prove` against the jobs proven in isolation.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pipeline: Option<SuiteRun<PipelineReport>>,
+    /// The recursion-per-child suite: a node job's cost per aggregated child.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub recursion_per_child: Option<SuiteRun<RecursionPerChildReport>>,
+    /// The scaling suite: throughput with more circuit provers and witness generators.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub scaling: Option<SuiteRun<ScalingReport>>,
+    /// The cost suite: CPU-seconds per rollup operation by round.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cost: Option<SuiteRun<CostReport>>,
+    /// The db suite: picks and completions per second, idle workers' load.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub db: Option<SuiteRun<DbReport>>,
+    /// The gpu suite: our GPU prover against plonky2 on every core.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub gpu: Option<SuiteRun<GpuReport>>,
 }
@@ -188,8 +212,11 @@ pub struct SuiteReports {
 /// A suite's report with the command that produced it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SuiteRun<R> {
+    /// The command line that produced the report.
     pub command: String,
+    /// Whether it ran `--quick` (not the figures).
     pub quick: bool,
+    /// The suite's own report.
     pub report: R,
 }
 

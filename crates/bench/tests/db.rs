@@ -3,6 +3,9 @@
 //! must be whatever the machine — every cell measured with positive rates, every idle worker
 //! woken, the targets assessed — and on the section printing them.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use zkfleet_bench::db::{self, DbOptions};
 use zkfleet_bench::DatabaseBackend;
 

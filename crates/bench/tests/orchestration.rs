@@ -4,6 +4,9 @@
 //! each was saved exactly once, and that the store holds every proof and the final proof), and
 //! that the report has the shape's counts.
 
+// An integration test links every dependency of its package and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use zkfleet_bench::{
     run_orchestration, DatabaseBackend, OrchestrationOptions, OrchestrationReport, TreeShape,
 };

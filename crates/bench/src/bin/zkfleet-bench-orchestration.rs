@@ -10,6 +10,9 @@
 //! PostgreSQL: a fresh database per run is created on the server of `--postgres-url`
 //! (default: `ZKFLEET_TEST_DATABASE_URL`) and dropped after it.
 
+// The binary links every dependency of its package (the library's) and uses only some.
+#![allow(unused_crate_dependencies)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;

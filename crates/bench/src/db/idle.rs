@@ -27,10 +27,13 @@ use crate::error::BenchError;
 /// How the idle workers wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IdleMode {
+    /// The mode in words, as the report names it (`polling 1–5 s`...).
     pub name: &'static str,
     /// No workers at all: the server's own background work.
     pub workers: bool,
+    /// A worker's first idle wait.
     pub idle_initial: Duration,
+    /// The longest its wait grows to between polls.
     pub idle_max: Duration,
     /// Woken by `LISTEN/NOTIFY` (the idle wait then grows to the 30 s safety poll).
     pub wake: bool,
@@ -98,6 +101,7 @@ pub struct IdleOptions {
     pub workers: usize,
     /// The measuring window, once every worker's wait has reached its ceiling.
     pub window: Duration,
+    /// Each way of waiting measured.
     pub modes: Vec<IdleMode>,
     /// Quick mode: measure after at most this long instead of waiting for every wait to reach
     /// its ceiling (the figures are then not the settled idle load).
@@ -107,14 +111,19 @@ pub struct IdleOptions {
 /// One mode's figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdleCell {
+    /// The mode's name.
     pub mode: String,
+    /// Idle workers (0 for the server alone).
     pub workers: usize,
+    /// The measuring window (s).
     pub window_s: f64,
+    /// CPU time the server's processes used over the window (s).
     pub server_cpu_s: f64,
     /// Server CPU over the window, in % of one core.
     pub server_core_percent: f64,
     /// This benchmark process's CPU (the workers' side) over the window, in % of one core.
     pub client_core_percent: f64,
+    /// Pick attempts the workers made per second over the window.
     pub polls_per_s: f64,
     /// Connections to the measured database during the window.
     pub connections: i64,

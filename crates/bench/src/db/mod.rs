@@ -51,6 +51,7 @@ const PICKS_POOL: u32 = 20;
 pub struct DbOptions {
     /// SQLite and, when given, a PostgreSQL server.
     pub backends: Vec<DatabaseBackend>,
+    /// The picks-per-second measurement.
     pub picks: PicksOptions,
     /// PostgreSQL's single-job path again with the wake-up triggers disabled.
     pub triggers_disabled_comparison: bool,
@@ -128,28 +129,38 @@ impl DbOptions {
 /// What the database suite measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DbReport {
+    /// The commit the binary was built from.
     pub git_commit: String,
+    /// When the suite ran (`YYYY-MM-DD HH:MM UTC`).
     pub date: String,
+    /// The machine, with its load before and after.
     pub machine: MachineInfo,
+    /// Prover jobs queued for each run of the picks measurement.
     pub jobs_per_run: u32,
+    /// Runs per picks cell.
     pub runs_per_cell: usize,
     /// Present when PostgreSQL was measured: what a commit costs there.
     pub postgres: Option<PostgresSettings>,
+    /// One per (backend, jobs per statement, workers).
     pub picks: Vec<PicksCell>,
     /// Empty when no PostgreSQL server was given (or the idle load was not asked for).
     pub idle: Vec<IdleCell>,
     /// Idle workers of the idle-load measurement, and its window.
     pub idle_workers: usize,
+    /// The idle-load measurement's window (s).
     pub idle_window_s: f64,
+    /// The targets and where they stand.
     pub targets: Vec<TargetStatus>,
 }
 
 /// Where one of the targets stands in this run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetStatus {
+    /// The target, in words.
     pub target: String,
     /// `None`: not measured in this run.
     pub met: Option<bool>,
+    /// The figures it was judged on.
     pub figure: String,
 }
 

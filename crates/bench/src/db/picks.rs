@@ -36,6 +36,7 @@ pub struct PicksCell {
     pub backend: String,
     /// Jobs per pick statement and per completing transaction.
     pub batch: u32,
+    /// Concurrent workers picking and completing.
     pub workers: usize,
     /// Picks (each completed) per second, one value per run.
     pub picks_per_s: Figure,

@@ -55,8 +55,8 @@ use crate::probe::{Op, Stage};
 
 /// What a job's execution produced: blobs to write, then what the completion records.
 pub(crate) struct Produced<R> {
-    pub blobs: Vec<(ObjectKey, Bytes)>,
-    pub record: R,
+    pub(crate) blobs: Vec<(ObjectKey, Bytes)>,
+    pub(crate) record: R,
 }
 
 /// One kind of job of the tree.
@@ -142,8 +142,8 @@ pub(crate) trait Round: Send + Sync + Sized + 'static {
 /// A job between picker and saver, with the moment it was picked.
 #[derive(Debug, Clone)]
 pub(crate) struct Tracked<M> {
-    pub meta: M,
-    pub picked_at: Instant,
+    pub(crate) meta: M,
+    pub(crate) picked_at: Instant,
 }
 
 pub(crate) struct RoundPicker<R> {

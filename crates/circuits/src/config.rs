@@ -31,12 +31,15 @@ impl Default for BasicGeometry {
     /// Defaults chosen from measured gate counts (about 725 rows per signature at height 10,
     /// 200 per operation with the operator's fees credited once per instance, 12.4 per
     /// deposit) to fill a power-of-two degree: signature verification and state transition at
-    /// 2^13 (40 operations: 8,096 gates; 41 would need 2^14, tests/basic_circuits.rs checks
-    /// it), priority operations at 2^12 (docs/benchmarks.md,
-    /// `cargo bench -p zkfleet-circuits --bench basic`).
+    /// 2^13 (11 signatures: 7,977 gates, 12 would be 8,702; 40 operations: 8,096 gates, 41
+    /// would need 2^14, tests/basic_circuits.rs checks it), priority operations at 2^12
+    /// (`cargo run --release -p zkfleet-bench --example cost_fill`). 11 signatures instead of
+    /// 10 cut the 1,024-operation batch from 109 to 101 basic proofs and 0.524 to 0.501
+    /// CPU-s per operation (docs/benchmarks.md, "Geometry sweep"); larger instances are
+    /// cheaper per operation still but make the sample batch dearer (same section).
     fn default() -> Self {
         Self {
-            signatures_per_instance: 10,
+            signatures_per_instance: 11,
             operations_per_instance: 40,
             deposits_per_instance: 256,
             xmss_height: zkfleet_rollup::spec::DEFAULT_XMSS_HEIGHT as u32,

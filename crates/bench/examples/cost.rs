@@ -12,6 +12,7 @@
 //!
 //! The last argument sets the geometry's items per instance (XMSS height stays the default);
 //! circuits missing from KEYS_DIR are built there first (not counted).
+//! `ZKFLEET_COST_ARITY=N` in the environment proves at recursion arity N instead of 2.
 
 // An example links every dependency of its package and uses only some.
 #![allow(unused_crate_dependencies)]
@@ -50,8 +51,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         geometry.operations_per_instance = operations;
         geometry.deposits_per_instance = deposits;
     }
+    // The recursion arity (docs/proofs.md, "Choosing the arity"): 2 unless ZKFLEET_COST_ARITY
+    // says otherwise, so that the sweep can try other arities on the same command line.
+    let arity: u32 = match std::env::var("ZKFLEET_COST_ARITY") {
+        Ok(value) => value.parse()?,
+        Err(_) => 2,
+    };
     let command = format!(
-        "cargo run --release -p zkfleet-bench --example cost -- {}",
+        "{}cargo run --release -p zkfleet-bench --example cost -- {}",
+        if arity == 2 {
+            String::new()
+        } else {
+            format!("ZKFLEET_COST_ARITY={arity} ")
+        },
         args.join(" ")
     );
     let pipeline = match args.get(4) {
@@ -60,10 +72,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Some(PipelineCommand {
                 zkfleet: std::path::absolute(zkfleet)?,
                 proving_config_toml: format!(
-                    "[proving]\nkeys_dir = {:?}\narity = 2\ncompression = \"standard\"\n\n\
+                    "[proving]\nkeys_dir = {:?}\narity = {}\ncompression = \"standard\"\n\n\
                      [proving.geometry]\nsignatures_per_instance = {}\n\
                      operations_per_instance = {}\ndeposits_per_instance = {}\nxmss_height = {}\n",
                     keys.display().to_string(),
+                    arity,
                     geometry.signatures_per_instance,
                     geometry.operations_per_instance,
                     geometry.deposits_per_instance,
@@ -77,7 +90,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let report = run(&CostOptions {
         proving: ProvingConfiguration {
             geometry,
-            arity: 2,
+            arity,
             compression: CompressionProfile::Standard,
         },
         keys_dir: keys_dir.into(),

@@ -12,11 +12,13 @@
 //!   (`MerkleTree::prove`); the device keeps them level by level, reordered here;
 //! - `merkle_tree.cap`: the transcript.
 
+use plonky2::field::extension::{Extendable, FieldExtension};
 use plonky2::field::polynomial::{PolynomialCoeffs, PolynomialValues};
 use plonky2::field::types::Field;
 use plonky2::field::types::PrimeField64;
 use plonky2::fri::oracle::PolynomialBatch;
 use plonky2::hash::hash_types::HashOut;
+use plonky2::hash::merkle_proofs::MerkleProof;
 use plonky2::hash::merkle_tree::{MerkleCap, MerkleTree};
 use plonky2::plonk::config::PoseidonGoldilocksConfig;
 use plonky2::util::timing::TimingTree;
@@ -36,6 +38,11 @@ pub type C = PoseidonGoldilocksConfig;
 pub const D: usize = 2;
 /// plonky2's batch commitment under [`C`].
 pub type Batch = PolynomialBatch<F, C, D>;
+/// The extension field FRI works in.
+pub type Ext = <F as Extendable<D>>::Extension;
+/// A leaf's row and its Merkle proof, as one of FRI's query rounds opens it
+/// (`merkle_tree.get(i)`, `merkle_tree.prove(i)`).
+pub type Opening = (Vec<F>, MerkleProof<F, Hasher>);
 
 /// Makes the batch commitments of a proof (without blinding: our configurations are not
 /// zero-knowledge, see [`crate::prover`]).
@@ -74,8 +81,61 @@ pub trait CommitBackend: Send + Sync {
     }
 
     /// The prover is done with these commitments (by cap): a backend that kept device copies of
-    /// them for [`Self::quotient_values`] frees them.
+    /// them (for [`Self::quotient_values`] and [`Self::open_rows`]) frees them.
     fn release(&self, _caps: &[&MerkleCap<F, Hasher>]) {}
+
+    /// As [`Self::commit_values`], but the backend may keep the LDE rows and the Merkle tree on
+    /// its device: the batch it returns then holds the coefficients and the cap, with
+    /// `merkle_tree.leaves` and `merkle_tree.digests` empty, and FRI's query rounds read the
+    /// rows and paths they open with [`Self::open_rows`]. The prover calls it only where the
+    /// backend evaluates the quotient too (the CPU quotient reads every row), and releases the
+    /// commitment when the proof is done. Default: [`Self::commit_values`], all on the host.
+    fn commit_values_resident(
+        &self,
+        values: Vec<PolynomialValues<F>>,
+        rate_bits: usize,
+        cap_height: usize,
+        fft_root_table: Option<&FftRootTable<F>>,
+    ) -> Result<Batch, GpuError> {
+        self.commit_values(values, rate_bits, cap_height, fft_root_table)
+    }
+
+    /// As [`Self::commit_coeffs`], the rows and tree possibly kept on the device as in
+    /// [`Self::commit_values_resident`].
+    fn commit_coeffs_resident(
+        &self,
+        coeffs: Vec<PolynomialCoeffs<F>>,
+        rate_bits: usize,
+        cap_height: usize,
+        fft_root_table: Option<&FftRootTable<F>>,
+    ) -> Result<Batch, GpuError> {
+        self.commit_coeffs(coeffs, rate_bits, cap_height, fft_root_table)
+    }
+
+    /// FRI's combined polynomial on plonky2's coset LDE (`coeffs.lde(rate_bits)` then
+    /// `coset_fft(F::coset_shift())`, as `prove_openings` computes it), the values in
+    /// bit-reversed order (after `reverse_index_bits_in_place`, as FRI's first layer reads
+    /// them), if this backend computes it: `None` means the prover does, on the CPU (default).
+    fn coset_lde_ext(
+        &self,
+        _coeffs: &PolynomialCoeffs<Ext>,
+        _rate_bits: usize,
+    ) -> Option<Result<Vec<Ext>, GpuError>> {
+        None
+    }
+
+    /// The rows at leaf `indices` of a commitment a `*_resident` commit kept on the device, with
+    /// their Merkle proofs: `(merkle_tree.get(i), merkle_tree.prove(i))` of the full tree.
+    fn open_rows(
+        &self,
+        _cap: &MerkleCap<F, Hasher>,
+        _indices: &[usize],
+    ) -> Result<Vec<Opening>, GpuError> {
+        Err(GpuError::InvalidInput(format!(
+            "the {} backend keeps no Merkle trees off the host",
+            self.name()
+        )))
+    }
 }
 
 /// plonky2's own CPU commitment (the reference the GPU backend must equal).
@@ -122,22 +182,26 @@ impl CommitBackend for CpuCommit {
     }
 }
 
-/// The commitment on the GPU: interpolation, LDE and Merkle tree on the card, then the
-/// coefficients, the leaves and every digest below the cap copied back for plonky2's CPU code.
+/// The commitment on the GPU: interpolation, LDE and Merkle tree on the card.
 ///
-/// The device copy of each `commit_values` commitment (a proof's wires and Z/partial products)
-/// stays on the card until the prover [`CommitBackend::release`]s it, so that the quotient reads
-/// the LDEs where they are; at most [`RESIDENT_LIMIT`] are kept (the oldest go first, and a
-/// quotient that finds its commitments gone is computed on the CPU). The constants/sigmas LDE of
-/// each circuit (setup data) is uploaded and extended once, at its first quotient, and kept.
+/// `commit_values_resident` / `commit_coeffs_resident` (what the prover uses where the card
+/// evaluates the circuit's quotient) copy back only the coefficients (and the cap): the LDE and
+/// the tree stay on the card, where the quotient reads the LDEs and FRI's query rounds gather
+/// the rows and Merkle paths they open ([`CommitBackend::open_rows`]), until the prover
+/// [`CommitBackend::release`]s them at the end of the proof. At most [`RESIDENT_LIMIT`] are kept
+/// (the oldest go first; a proof whose commitment was pushed out fails with an error naming it,
+/// and is retried). `commit_values` / `commit_coeffs` copy the coefficients, every leaf and every
+/// digest below the cap back for plonky2's CPU code (the CPU quotient). The constants/sigmas LDE
+/// of each circuit (setup data) is uploaded and extended once, at its first quotient, and kept.
 pub struct GpuCommit {
     gpu: GpuContext,
     resident: Mutex<VecDeque<(Vec<u64>, Arc<DeviceCommitment>)>>,
     setup: Mutex<Vec<(Vec<u64>, Arc<DeviceCommitment>)>>,
 }
 
-/// Commitments kept on the card for quotients (two per proof in flight).
-pub const RESIDENT_LIMIT: usize = 8;
+/// Commitments kept on the card (three per proof in flight: wires, Z / partial products,
+/// quotient chunks; the constants/sigmas setup is kept apart).
+pub const RESIDENT_LIMIT: usize = 24;
 
 fn cap_key(cap: &MerkleCap<F, Hasher>) -> Vec<u64> {
     cap.0
@@ -295,9 +359,123 @@ impl CommitBackend for GpuCommit {
     }
 
     fn release(&self, caps: &[&MerkleCap<F, Hasher>]) {
-        let keys: Vec<Vec<u64>> = caps.iter().map(|c| cap_key(c)).collect();
+        // One entry per cap: two proofs of the same witness in flight at once commit to the same
+        // data and keep two entries under one cap, and one proof's end must not free the other's.
         let mut kept = self.resident.lock().unwrap_or_else(|e| e.into_inner());
-        kept.retain(|(k, _)| !keys.contains(k));
+        for cap in caps {
+            let key = cap_key(cap);
+            if let Some(at) = kept.iter().position(|(k, _)| *k == key) {
+                kept.remove(at);
+            }
+        }
+    }
+
+    fn commit_values_resident(
+        &self,
+        values: Vec<PolynomialValues<F>>,
+        rate_bits: usize,
+        cap_height: usize,
+        _fft_root_table: Option<&FftRootTable<F>>,
+    ) -> Result<Batch, GpuError> {
+        let batch = self.gpu.upload(&values)?;
+        drop(values);
+        let c = self.gpu.commit_device(&batch, rate_bits, cap_height)?;
+        drop(batch);
+        let polynomials = self.gpu.download_coeffs(&c)?;
+        let out = resident_batch(polynomials, &c, rate_bits);
+        self.keep(c);
+        Ok(out)
+    }
+
+    fn commit_coeffs_resident(
+        &self,
+        coeffs: Vec<PolynomialCoeffs<F>>,
+        rate_bits: usize,
+        cap_height: usize,
+        _fft_root_table: Option<&FftRootTable<F>>,
+    ) -> Result<Batch, GpuError> {
+        let batch = self.gpu.upload_coeffs(&coeffs)?;
+        let c = self
+            .gpu
+            .commit_coeffs_device(&batch, rate_bits, cap_height)?;
+        drop(batch);
+        // plonky2's `from_coeffs` keeps the coefficients it was given.
+        let out = resident_batch(coeffs, &c, rate_bits);
+        self.keep(c);
+        Ok(out)
+    }
+
+    fn coset_lde_ext(
+        &self,
+        coeffs: &PolynomialCoeffs<Ext>,
+        rate_bits: usize,
+    ) -> Option<Result<Vec<Ext>, GpuError>> {
+        // The FFT's twiddles and the coset shift are base-field elements, so each of the two
+        // components of the extension-field polynomial is extended on its own.
+        let run = || {
+            let (c0, c1): (Vec<F>, Vec<F>) = coeffs
+                .coeffs
+                .iter()
+                .map(|e| {
+                    let [a, b] = e.to_basefield_array();
+                    (a, b)
+                })
+                .unzip();
+            let batch = self
+                .gpu
+                .upload_coeffs(&[PolynomialCoeffs::new(c0), PolynomialCoeffs::new(c1)])?;
+            let raw = self.gpu.lde_to_host(&batch, rate_bits)?;
+            let (r0, r1) = raw.split_at(raw.len() / 2);
+            Ok(r0
+                .par_iter()
+                .zip(r1)
+                .map(|(&a, &b)| {
+                    Ext::from_basefield_array([F::from_canonical_u64(a), F::from_canonical_u64(b)])
+                })
+                .collect())
+        };
+        Some(run())
+    }
+
+    fn open_rows(
+        &self,
+        cap: &MerkleCap<F, Hasher>,
+        indices: &[usize],
+    ) -> Result<Vec<Opening>, GpuError> {
+        let c = self.resident(cap).ok_or_else(|| {
+            GpuError::InvalidInput(format!(
+                "a commitment FRI opens is no longer on the card (more than {RESIDENT_LIMIT} \
+                 kept: too many proofs in flight)"
+            ))
+        })?;
+        Ok(self
+            .gpu
+            .open_rows(&c, indices)?
+            .into_iter()
+            .map(|(row, siblings)| (row, MerkleProof { siblings }))
+            .collect())
+    }
+}
+
+/// The batch a resident commitment hands the prover: coefficients and cap; the rows and the
+/// digests stay on the card (empty here).
+fn resident_batch(
+    polynomials: Vec<PolynomialCoeffs<F>>,
+    c: &DeviceCommitment,
+    rate_bits: usize,
+) -> Batch {
+    Batch {
+        degree_log: polynomials
+            .first()
+            .map_or(0, |p| p.coeffs.len().trailing_zeros() as usize),
+        polynomials,
+        merkle_tree: MerkleTree {
+            leaves: Vec::new(),
+            digests: Vec::new(),
+            cap: c.cap().clone(),
+        },
+        rate_bits,
+        blinding: false,
     }
 }
 

@@ -59,6 +59,9 @@ unsafe impl cudarc::driver::DeviceRepr for QuotientDims {}
 /// crosses the link while the host spreads the previous one into the destination.
 const STAGING_LEN: usize = 8 << 20;
 
+/// A leaf's row and the sibling digests of its Merkle path, bottom first ([`GpuContext::open_rows`]).
+pub type RowAndPath = (Vec<F>, Vec<HashOut<F>>);
+
 /// A CUDA device with the commitment kernels compiled for it.
 pub struct GpuContext {
     ctx: Arc<CudaContext>,
@@ -97,6 +100,7 @@ struct Kernels {
     hash_level: CudaFunction,
     transpose: CudaFunction,
     quotient: CudaFunction,
+    gather: CudaFunction,
 }
 
 struct Tables {
@@ -300,6 +304,7 @@ impl GpuContext {
             hash_level: f("hash_level")?,
             transpose: f("transpose_cols_to_rows")?,
             quotient: f("quotient_values")?,
+            gather: f("gather_openings")?,
             _module: module,
         };
         let stream = ctx.default_stream();
@@ -725,6 +730,126 @@ impl GpuContext {
                 cap: c.cap.clone(),
             })
         })
+    }
+
+    /// The low-degree extension of a batch of coefficients (from [`Self::upload_coeffs`]) onto
+    /// plonky2's coset (`F::coset_shift()`, blowup `2^rate_bits`), copied back column by column,
+    /// each column in leaf (bit-reversed row) order: no Merkle tree. FRI's combined polynomial
+    /// (`lde` + `coset_fft` in plonky2's `prove_openings`) is this, its two extension-field
+    /// components as two columns, and its first commit-phase layer reads the values in exactly
+    /// this order (`reverse_index_bits_in_place`).
+    pub fn lde_to_host(&self, batch: &DeviceBatch, rate_bits: usize) -> Result<Vec<u64>, GpuError> {
+        self.check_shape(batch, rate_bits, 0)?;
+        guarded("extending", || {
+            let (log_n, rate) = (batch.log_n, rate_bits as u32);
+            let log_big_n = log_n + rate;
+            let big_n = 1usize << log_big_n;
+            let tables = self.tables(log_n, rate)?;
+            let s = &self.stream;
+            let mut lde =
+                unsafe { s.alloc::<u64>(batch.width * big_n) }.during("allocating the LDE")?;
+            let total = (batch.width * big_n) as u64;
+            let mut b = s.launch_builder(&self.kernels.lde_expand);
+            b.arg(&batch.values)
+                .arg(&mut lde)
+                .arg(&tables.coset_pows)
+                .arg(&log_n)
+                .arg(&log_big_n)
+                .arg(&total);
+            unsafe { b.launch(grid(total, BLOCK)?) }.during("launching lde_expand")?;
+            self.ntt_dif(&mut lde, &tables.tw_fwd, log_n, batch.width << rate)?;
+            let mut host = vec![0u64; batch.width * big_n];
+            self.copy_to_host(&lde.slice(..), &mut host)?;
+            Ok(host)
+        })
+    }
+
+    /// Copies a device commitment's coefficients back (`PolynomialBatch::polynomials`), and
+    /// nothing else: the rows and digests stay on the card for [`Self::open_rows`].
+    pub fn download_coeffs(
+        &self,
+        c: &DeviceCommitment,
+    ) -> Result<Vec<PolynomialCoeffs<F>>, GpuError> {
+        let n = 1usize << c.log_n;
+        let mut coeffs = vec![0u64; c.width * n];
+        guarded("downloading coefficients", || {
+            self.copy_to_host(&c.coeffs.slice(..), &mut coeffs)
+        })?;
+        Ok(coeffs
+            .chunks_exact(n)
+            .map(|col| PolynomialCoeffs::new(into_field_vec(col.to_vec())))
+            .collect())
+    }
+
+    /// The rows at leaf `indices` of a commitment kept on the card and their Merkle proofs (the
+    /// sibling digest of each layer below the cap, bottom first), as plonky2's
+    /// `MerkleTree::get(i)` and `MerkleTree::prove(i)` give them: what FRI's query rounds open.
+    /// One gather launch (`gather_openings`, kernels/fri.cu) and one small copy back.
+    pub fn open_rows(
+        &self,
+        c: &DeviceCommitment,
+        indices: &[usize],
+    ) -> Result<Vec<RowAndPath>, GpuError> {
+        let num_leaves = c.num_leaves();
+        if let Some(&bad) = indices.iter().find(|&&i| i >= num_leaves) {
+            return Err(GpuError::InvalidInput(format!(
+                "leaf {bad} of a tree of {num_leaves} leaves"
+            )));
+        }
+        if indices.is_empty() {
+            return Ok(Vec::new());
+        }
+        let log_leaves = c.log_n + c.rate_bits;
+        let cap_height = c.cap.0.len().trailing_zeros();
+        let layers = log_leaves - cap_height;
+        let per = c.width + 4 * layers as usize;
+        let num_queries = u32::try_from(indices.len())
+            .map_err(|_| GpuError::InvalidInput("too many queries".into()))?;
+        let width = u32::try_from(c.width)
+            .map_err(|_| GpuError::InvalidInput("too many polynomials".into()))?;
+        let raw = guarded("opening rows", || {
+            let s = &self.stream;
+            let idx: Vec<u64> = indices.iter().map(|&i| i as u64).collect();
+            let idx = s.clone_htod(&idx).during("copying query indices")?;
+            let total = indices.len() * per;
+            let mut out = unsafe { s.alloc::<u64>(total) }.during("allocating")?;
+            let mut b = s.launch_builder(&self.kernels.gather);
+            b.arg(&c.lde)
+                .arg(&c.digests)
+                .arg(&idx)
+                .arg(&num_queries)
+                .arg(&width)
+                .arg(&log_leaves)
+                .arg(&layers)
+                .arg(&mut out);
+            unsafe { b.launch(grid(total as u64, BLOCK)?) }.during("launching gather_openings")?;
+            let mut host = vec![0u64; total];
+            s.memcpy_dtoh(&out, &mut host)
+                .during("copying openings back")?;
+            s.synchronize().during("opening rows")?;
+            Ok(host)
+        })?;
+        Ok(raw
+            .chunks_exact(per)
+            .map(|q| {
+                let row = q[..c.width]
+                    .iter()
+                    .map(|&v| F::from_canonical_u64(v))
+                    .collect();
+                let siblings = q[c.width..]
+                    .chunks_exact(4)
+                    .map(|w| HashOut {
+                        elements: [
+                            F::from_canonical_u64(w[0]),
+                            F::from_canonical_u64(w[1]),
+                            F::from_canonical_u64(w[2]),
+                            F::from_canonical_u64(w[3]),
+                        ],
+                    })
+                    .collect();
+                (row, siblings)
+            })
+            .collect())
     }
 
     /// Copies every digest below the cap back, level by level as the device keeps them: the

@@ -37,6 +37,7 @@ macro_rules! skip_note {
 pub mod backend;
 mod context;
 mod error;
+mod fri;
 pub mod host_check;
 #[cfg(test)]
 mod host_compiled;
@@ -47,7 +48,9 @@ pub mod quotient;
 mod source;
 
 pub use backend::{CommitBackend, CpuCommit, GpuCommit};
-pub use context::{CommitPhases, DeviceBatch, DeviceCommitment, GpuCommitment, GpuContext};
+pub use context::{
+    CommitPhases, DeviceBatch, DeviceCommitment, GpuCommitment, GpuContext, RowAndPath,
+};
 pub use error::GpuError;
 pub use prover::ProveError;
 pub use source::kernel_source;

@@ -14,13 +14,16 @@
 //! use `standard_recursion_config`) and circuits without lookup tables. Anything else is refused
 //! with [`ProveError::Unsupported`]; plonky2's `prove` serves it.
 //!
+//! FRI (`crate::fri`) is plonky2's `prove_openings` / `fri_proof` transcribed too, so that its
+//! query rounds can open commitments whose rows and trees the backend kept on its device.
+//!
 //! Determinism: with these configurations plonky2's proof is a function of the witness, except
 //! for FRI's proof-of-work nonce, which plonky2 finds with rayon's `find_any` (on several
-//! threads, whichever thread finds a nonce first wins; the query indices follow from it). On a
-//! single thread both provers find the smallest nonce, and the proofs are byte for byte equal
-//! (the tests check this). On many threads every commitment, every opening and the FRI
-//! commit-phase caps and final polynomial (all fixed before the grinding) are equal; the nonce
-//! and the queries may differ, and both proofs verify.
+//! threads, whichever thread finds a nonce first wins; the query indices follow from it). Ours
+//! always takes the smallest nonce, which is what plonky2 finds on a single thread: there the
+//! proofs are byte for byte equal (the tests check this). On many threads every commitment,
+//! every opening and the FRI commit-phase caps and final polynomial (all fixed before the
+//! grinding) are equal; the nonce and the queries may differ, and both proofs verify.
 
 use std::mem::swap;
 use std::ops::Range;
@@ -43,7 +46,6 @@ use plonky2::plonk::config::{GenericConfig, Hasher};
 use plonky2::plonk::proof::{OpeningSet, Proof, ProofWithPublicInputs};
 use plonky2::plonk::vars::EvaluationVarsBaseBatch;
 use plonky2::util::strided_view::PackedStridedView;
-use plonky2::util::timing::TimingTree;
 use plonky2::util::{log2_ceil, transpose};
 use rayon::prelude::*;
 use thiserror::Error;
@@ -189,15 +191,32 @@ pub fn prove_timed(
         .map(|j| PolynomialValues::new((0..degree).map(|i| witness.get_wire(i, j)).collect()))
         .collect();
     lap(&mut times.witness_s);
-    // Where the card cannot evaluate this circuit's quotient, the backend need not keep the LDEs
-    // of this proof's commitments for it: each is released as soon as it is made.
+    // Where the card can evaluate this circuit's quotient, the backend may keep each commitment's
+    // LDE and tree on its device (`*_resident`): the quotient reads the LDEs there and FRI's
+    // queries open rows there, and `held` releases them all when the proof ends, error or not.
+    // Elsewhere the CPU quotient needs every row on the host: plain commits, each released (no
+    // device copy is needed) as soon as it is made.
     let device_quotient = crate::quotient::supported(common_data).is_ok();
-    let wires_commitment = backend
-        .commit_values(wires_values, rate_bits, cap_height, roots)
-        .map_err(commit_err)?;
-    if !device_quotient {
-        backend.release(&[&wires_commitment.merkle_tree.cap]);
-    }
+    let mut held = Held {
+        backend,
+        caps: Vec::new(),
+    };
+    let commit_values = |values, held: &mut Held<'_>| -> Result<Batch, ProveError> {
+        if device_quotient {
+            let batch = backend
+                .commit_values_resident(values, rate_bits, cap_height, roots)
+                .map_err(commit_err)?;
+            held.caps.push(batch.merkle_tree.cap.clone());
+            Ok(batch)
+        } else {
+            let batch = backend
+                .commit_values(values, rate_bits, cap_height, roots)
+                .map_err(commit_err)?;
+            backend.release(&[&batch.merkle_tree.cap]);
+            Ok(batch)
+        }
+    };
+    let wires_commitment = commit_values(wires_values, &mut held)?;
     lap(&mut times.wires_commit_s);
 
     let mut challenger = Challenger::<F, OuterHasher>::new();
@@ -232,48 +251,39 @@ pub fn prove_timed(
         .collect();
     let zs_partial_products = [plonk_z_vecs, partial_products_and_zs.concat()].concat();
     lap(&mut times.partial_products_s);
-    let zs_commitment = backend
-        .commit_values(zs_partial_products, rate_bits, cap_height, roots)
-        .map_err(commit_err)?;
-    if !device_quotient {
-        backend.release(&[&zs_commitment.merkle_tree.cap]);
-    }
+    let zs_commitment = commit_values(zs_partial_products, &mut held)?;
     lap(&mut times.zs_commit_s);
     challenger.observe_cap::<OuterHasher>(&zs_commitment.merkle_tree.cap);
 
     let alphas = challenger.get_n_challenges(num_challenges);
     let selectors = selectors(common_data)?;
-    let device_values = {
-        // Whatever happens next, the backend may drop its device copies of these two once the
-        // quotient is done.
-        let _release = Release {
-            backend,
-            caps: [
-                &wires_commitment.merkle_tree.cap,
-                &zs_commitment.merkle_tree.cap,
-            ],
-        };
-        if !device_quotient {
-            None
-        } else {
-            backend.quotient_values(&QuotientInputs {
-                common_data,
-                selector_indices: &selectors.selector_indices,
-                groups: &selectors.groups,
-                constants_sigmas: &prover_data.constants_sigmas_commitment,
-                wires_cap: &wires_commitment.merkle_tree.cap,
-                zs_cap: &zs_commitment.merkle_tree.cap,
-                public_inputs_hash: &public_inputs_hash,
-                betas: &betas,
-                gammas: &gammas,
-                alphas: &alphas,
-            })
-        }
+    let device_values = if !device_quotient {
+        None
+    } else {
+        backend.quotient_values(&QuotientInputs {
+            common_data,
+            selector_indices: &selectors.selector_indices,
+            groups: &selectors.groups,
+            constants_sigmas: &prover_data.constants_sigmas_commitment,
+            wires_cap: &wires_commitment.merkle_tree.cap,
+            zs_cap: &zs_commitment.merkle_tree.cap,
+            public_inputs_hash: &public_inputs_hash,
+            betas: &betas,
+            gammas: &gammas,
+            alphas: &alphas,
+        })
     };
     let quotient_values = match device_values {
         Some(values) => {
             times.quotient_on_device = true;
             values.map_err(commit_err)?
+        }
+        None if !has_host_rows(&wires_commitment) || !has_host_rows(&zs_commitment) => {
+            return Err(commit_err(GpuError::InvalidInput(
+                "the backend kept the wires and Z rows on its device but did not evaluate the \
+                 quotient there (its copies are gone: too many proofs in flight?)"
+                    .into(),
+            )));
         }
         None => compute_quotient_values(
             common_data,
@@ -303,9 +313,17 @@ pub fn prove_timed(
         all_quotient_poly_chunks.extend(quotient_poly.chunks(degree));
     }
     lap(&mut times.quotient_s);
-    let quotient_commitment = backend
-        .commit_coeffs(all_quotient_poly_chunks, rate_bits, cap_height, roots)
-        .map_err(commit_err)?;
+    let quotient_commitment = if device_quotient {
+        let batch = backend
+            .commit_coeffs_resident(all_quotient_poly_chunks, rate_bits, cap_height, roots)
+            .map_err(commit_err)?;
+        held.caps.push(batch.merkle_tree.cap.clone());
+        batch
+    } else {
+        backend
+            .commit_coeffs(all_quotient_poly_chunks, rate_bits, cap_height, roots)
+            .map_err(commit_err)?
+    };
     lap(&mut times.quotient_commit_s);
     challenger.observe_cap::<OuterHasher>(&quotient_commitment.merkle_tree.cap);
 
@@ -328,7 +346,7 @@ pub fn prove_timed(
     challenger.observe_openings(&to_fri_openings(&openings));
     lap(&mut times.openings_s);
     let instance = fri_instance(common_data, zeta);
-    let opening_proof = Batch::prove_openings(
+    let opening_proof = crate::fri::prove_openings(
         &instance,
         &[
             &prover_data.constants_sigmas_commitment,
@@ -338,10 +356,10 @@ pub fn prove_timed(
         ],
         &mut challenger,
         &common_data.fri_params,
-        None,
-        None,
-        &mut TimingTree::default(),
-    );
+        backend,
+    )
+    .map_err(commit_err)?;
+    drop(held);
     lap(&mut times.fri_s);
 
     let proof = Proof::<F, C, D> {
@@ -512,16 +530,51 @@ fn reduce_with_powers_multi<'a>(
     cumul
 }
 
-/// Tells the backend, when dropped, that the prover is done with these commitments.
-struct Release<'a> {
+/// The commitments a proof keeps on the backend's device; dropping it (the proof is done, or
+/// failed anywhere after its first commitment) tells the backend to free them.
+struct Held<'a> {
     backend: &'a dyn CommitBackend,
-    caps: [&'a MerkleCap<F, OuterHasher>; 2],
+    caps: Vec<MerkleCap<F, OuterHasher>>,
 }
 
-impl Drop for Release<'_> {
+impl Drop for Held<'_> {
     fn drop(&mut self) {
-        self.backend.release(&self.caps);
+        if !self.caps.is_empty() {
+            let caps: Vec<&MerkleCap<F, OuterHasher>> = self.caps.iter().collect();
+            self.backend.release(&caps);
+        }
     }
+}
+
+/// Whether a commitment's rows are on the host (not kept on the backend's device).
+fn has_host_rows(batch: &Batch) -> bool {
+    batch.merkle_tree.leaves.len() == 1usize << (batch.degree_log + batch.rate_bits)
+}
+
+/// The quotient's values as [`CommitBackend::quotient_values`] returns them, computed on the
+/// CPU (plonky2's gate code) from the full host batches of the commitments `q` names: for a
+/// backend that keeps the rows off the prover's batches (a test backend that keeps its trees
+/// apart, as the GPU backend keeps them on the card).
+pub fn quotient_values_on_cpu(
+    q: &QuotientInputs<'_>,
+    wires_commitment: &Batch,
+    zs_commitment: &Batch,
+) -> Result<Vec<PolynomialValues<F>>, ProveError> {
+    let selectors = Selectors {
+        selector_indices: q.selector_indices.to_vec(),
+        groups: q.groups.to_vec(),
+    };
+    compute_quotient_values_with(
+        q.common_data,
+        q.constants_sigmas,
+        &selectors,
+        q.public_inputs_hash,
+        wires_commitment,
+        zs_commitment,
+        q.betas,
+        q.gammas,
+        q.alphas,
+    )
 }
 
 /// plonky2's `compute_quotient_polys` without lookups, on the CPU, up to its coset iFFT: the
@@ -531,6 +584,31 @@ impl Drop for Release<'_> {
 pub(crate) fn compute_quotient_values(
     common_data: &CommonCircuitData<F, D>,
     prover_data: &ProverOnlyCircuitData<F, C, D>,
+    selectors: &Selectors,
+    public_inputs_hash: &HashOut<F>,
+    wires_commitment: &Batch,
+    zs_commitment: &Batch,
+    betas: &[F],
+    gammas: &[F],
+    alphas: &[F],
+) -> Result<Vec<PolynomialValues<F>>, ProveError> {
+    compute_quotient_values_with(
+        common_data,
+        &prover_data.constants_sigmas_commitment,
+        selectors,
+        public_inputs_hash,
+        wires_commitment,
+        zs_commitment,
+        betas,
+        gammas,
+        alphas,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn compute_quotient_values_with(
+    common_data: &CommonCircuitData<F, D>,
+    constants_sigmas: &Batch,
     selectors: &Selectors,
     public_inputs_hash: &HashOut<F>,
     wires_commitment: &Batch,
@@ -572,9 +650,7 @@ pub(crate) fn compute_quotient_values(
             let mut local_wires_refs = Vec::with_capacity(n);
             for (&i, &x) in indices_batch.iter().zip(xs_batch) {
                 let i_next = (i + next_step) % lde_size;
-                let local_constants_sigmas = prover_data
-                    .constants_sigmas_commitment
-                    .get_lde_values(i, step);
+                let local_constants_sigmas = constants_sigmas.get_lde_values(i, step);
                 let local_zs_partial = zs_commitment.get_lde_values(i, step);
                 let next_zs_partial = zs_commitment.get_lde_values(i_next, step);
                 local_constants_refs.push(&local_constants_sigmas[common_data.constants_range()]);

@@ -1,5 +1,5 @@
 //! The CUDA source handed to NVRTC: a prelude with plonky2's Poseidon constants, then the
-//! kernel files of `kernels/` (the commitment, then the quotient).
+//! kernel files of `kernels/` (the commitment, the quotient, then FRI's query openings).
 
 use std::fmt::Write;
 
@@ -13,6 +13,7 @@ const POSEIDON: &str = include_str!("../kernels/poseidon.cuh");
 const COMMIT: &str = include_str!("../kernels/commit.cu");
 const QUOTIENT_FNS: &str = include_str!("../kernels/quotient.cuh");
 const QUOTIENT: &str = include_str!("../kernels/quotient.cu");
+const FRI: &str = include_str!("../kernels/fri.cu");
 
 const P: u64 = 0xFFFF_FFFF_0000_0001;
 
@@ -62,9 +63,15 @@ pub(crate) fn poseidon_prelude() -> String {
 pub fn kernel_source() -> String {
     // The prelude needs `u64` from goldilocks.cuh and must precede poseidon.cuh.
     format!(
-        "{GOLDILOCKS}\n{}\n{POSEIDON}\n{COMMIT}\n{QUOTIENT_FNS}\n{QUOTIENT}\n",
+        "{GOLDILOCKS}\n{}\n{POSEIDON}\n{COMMIT}\n{QUOTIENT_FNS}\n{QUOTIENT}\n{FRI}\n",
         poseidon_prelude()
     )
+}
+
+/// The query-opening gather kernel alone (it needs only `u64`/`u32`), for its host-compiled test.
+#[cfg(test)]
+pub(crate) fn fri_source() -> String {
+    format!("{GOLDILOCKS}\n{FRI}\n")
 }
 
 /// Sources of the arithmetic, the permutation and the gates' evaluators, for the host-compiled
@@ -94,6 +101,7 @@ mod tests {
             "hash_level",
             "transpose_cols_to_rows",
             "quotient_values",
+            "gather_openings",
         ] {
             assert!(src.contains(&format!("void {k}(")), "kernel {k} missing");
         }
@@ -131,6 +139,7 @@ mod nvrtc_tests {
             "ntt_dif_local",
             "lde_expand",
             "quotient_values",
+            "gather_openings",
         ] {
             assert!(text.contains(k), "{k} missing from the PTX");
         }

@@ -23,7 +23,8 @@ use zkfleet_gpu::{CommitBackend, CpuCommit, GpuCommit, GpuContext, F};
 type Proof = ProofWithPublicInputs<F, C, D>;
 
 fn backends() -> Vec<Box<dyn CommitBackend>> {
-    let mut out: Vec<Box<dyn CommitBackend>> = vec![Box::new(CpuCommit)];
+    let mut out: Vec<Box<dyn CommitBackend>> =
+        vec![Box::new(CpuCommit), Box::new(HostKept::default())];
     let required = std::env::var("ZKFLEET_REQUIRE_GPU").is_ok_and(|v| v == "1");
     match GpuContext::new() {
         Ok(g) => out.push(Box::new(GpuCommit::new(g))),
@@ -127,8 +128,8 @@ fn plonky2_prove(data: &CircuitData<F, C, D>, witness: &PartitionWitness<F>) -> 
 /// a `PartialWitness` is not deterministic; from the generated witness (what a witness-vector
 /// generator hands the prover) it is.
 ///
-/// `device_quotient`: whether the GPU backend must evaluate the quotient on the card (every gate
-/// of the circuit has a kernel); the CPU backend never does.
+/// `device_quotient`: whether the GPU backend (and `HostKept`, its CPU stand-in) must evaluate
+/// the quotient itself (every gate of the circuit has a kernel); the CPU backend never does.
 fn check_circuit(
     data: &CircuitData<F, C, D>,
     pw: &PartialWitness<F>,
@@ -162,7 +163,7 @@ fn check_circuit(
         });
         assert_eq!(
             phases.quotient_on_device,
-            device_quotient && backend.name() == "gpu",
+            device_quotient && backend.name() != "cpu",
             "{label}: where the quotient was evaluated"
         );
         assert_same_before_grinding(&ours, &reference, &label);
@@ -185,7 +186,7 @@ fn check_circuit(
             "{label}: 2^{} rows, {} proof bytes, quotient on the {}, equal to plonky2 (one thread: byte for byte)",
             data.common.degree_bits(),
             ours.to_bytes().len(),
-            if phases.quotient_on_device { "device" } else { "CPU" },
+            if phases.quotient_on_device { "backend" } else { "prover's CPU code" },
         );
     }
 }
@@ -258,10 +259,30 @@ fn zero_knowledge_configurations_are_refused() {
     assert!(matches!(r, Err(ProveError::Unsupported(_))), "{r:?}");
 }
 
-/// Records what the prover asks of its commitment backend (plonky2's CPU commitments below).
+/// Records what the prover asks of its commitment backend (plonky2's CPU commitments below);
+/// with `fail_at: Some(k)`, the k-th commitment (from 1) fails as a lost device would.
 #[derive(Default)]
 struct Recorder {
     calls: std::sync::Mutex<Vec<String>>,
+    fail_at: Option<usize>,
+}
+
+impl Recorder {
+    fn fail_now(&self) -> Result<(), zkfleet_gpu::GpuError> {
+        let commits = self
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.starts_with("commit"))
+            .count();
+        if self.fail_at == Some(commits) {
+            return Err(zkfleet_gpu::GpuError::InvalidInput(
+                "injected failure".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Recorder {
@@ -279,6 +300,7 @@ impl CommitBackend for Recorder {
         roots: Option<&plonky2::field::fft::FftRootTable<F>>,
     ) -> Result<zkfleet_gpu::backend::Batch, zkfleet_gpu::GpuError> {
         self.push("commit".into());
+        self.fail_now()?;
         CpuCommit.commit_values(values, rate_bits, cap_height, roots)
     }
 
@@ -290,6 +312,7 @@ impl CommitBackend for Recorder {
         roots: Option<&plonky2::field::fft::FftRootTable<F>>,
     ) -> Result<zkfleet_gpu::backend::Batch, zkfleet_gpu::GpuError> {
         self.push("commit coeffs".into());
+        self.fail_now()?;
         CpuCommit.commit_coeffs(coeffs, rate_bits, cap_height, roots)
     }
 
@@ -308,6 +331,141 @@ impl CommitBackend for Recorder {
 
     fn release(&self, caps: &[&plonky2::hash::merkle_tree::MerkleCap<F, PoseidonHash>]) {
         self.push(format!("release {}", caps.len()));
+    }
+}
+
+type Cap = plonky2::hash::merkle_tree::MerkleCap<F, PoseidonHash>;
+
+/// The GPU backend's contract on the CPU: `*_resident` commits keep plonky2's full batch here
+/// and hand the prover only the coefficients and the cap (no rows, no digests), the quotient is
+/// evaluated here from the kept rows, and FRI's queries open the kept trees
+/// (`open_rows`), as `GpuCommit` does on the card.
+#[derive(Default)]
+struct HostKept {
+    kept: std::sync::Mutex<Vec<zkfleet_gpu::backend::Batch>>,
+    opened: std::sync::atomic::AtomicUsize,
+}
+
+impl HostKept {
+    fn keep(&self, full: zkfleet_gpu::backend::Batch) -> zkfleet_gpu::backend::Batch {
+        let lean = zkfleet_gpu::backend::Batch {
+            polynomials: full.polynomials.clone(),
+            merkle_tree: plonky2::hash::merkle_tree::MerkleTree {
+                leaves: Vec::new(),
+                digests: Vec::new(),
+                cap: full.merkle_tree.cap.clone(),
+            },
+            degree_log: full.degree_log,
+            rate_bits: full.rate_bits,
+            blinding: false,
+        };
+        self.kept.lock().unwrap().push(full);
+        lean
+    }
+
+    fn find(&self, cap: &Cap) -> Option<zkfleet_gpu::backend::Batch> {
+        let kept = self.kept.lock().unwrap();
+        kept.iter()
+            .find(|b| &b.merkle_tree.cap == cap)
+            .map(|b| zkfleet_gpu::backend::Batch {
+                polynomials: b.polynomials.clone(),
+                merkle_tree: b.merkle_tree.clone(),
+                degree_log: b.degree_log,
+                rate_bits: b.rate_bits,
+                blinding: false,
+            })
+    }
+}
+
+impl CommitBackend for HostKept {
+    fn commit_values(
+        &self,
+        values: Vec<plonky2::field::polynomial::PolynomialValues<F>>,
+        rate_bits: usize,
+        cap_height: usize,
+        roots: Option<&plonky2::field::fft::FftRootTable<F>>,
+    ) -> Result<zkfleet_gpu::backend::Batch, zkfleet_gpu::GpuError> {
+        CpuCommit.commit_values(values, rate_bits, cap_height, roots)
+    }
+
+    fn commit_coeffs(
+        &self,
+        coeffs: Vec<plonky2::field::polynomial::PolynomialCoeffs<F>>,
+        rate_bits: usize,
+        cap_height: usize,
+        roots: Option<&plonky2::field::fft::FftRootTable<F>>,
+    ) -> Result<zkfleet_gpu::backend::Batch, zkfleet_gpu::GpuError> {
+        CpuCommit.commit_coeffs(coeffs, rate_bits, cap_height, roots)
+    }
+
+    fn name(&self) -> &'static str {
+        "host-kept"
+    }
+
+    fn commit_values_resident(
+        &self,
+        values: Vec<plonky2::field::polynomial::PolynomialValues<F>>,
+        rate_bits: usize,
+        cap_height: usize,
+        roots: Option<&plonky2::field::fft::FftRootTable<F>>,
+    ) -> Result<zkfleet_gpu::backend::Batch, zkfleet_gpu::GpuError> {
+        let full = CpuCommit.commit_values(values, rate_bits, cap_height, roots)?;
+        Ok(self.keep(full))
+    }
+
+    fn commit_coeffs_resident(
+        &self,
+        coeffs: Vec<plonky2::field::polynomial::PolynomialCoeffs<F>>,
+        rate_bits: usize,
+        cap_height: usize,
+        roots: Option<&plonky2::field::fft::FftRootTable<F>>,
+    ) -> Result<zkfleet_gpu::backend::Batch, zkfleet_gpu::GpuError> {
+        let full = CpuCommit.commit_coeffs(coeffs, rate_bits, cap_height, roots)?;
+        Ok(self.keep(full))
+    }
+
+    fn quotient_values(
+        &self,
+        q: &zkfleet_gpu::backend::QuotientInputs<'_>,
+    ) -> Option<Result<Vec<plonky2::field::polynomial::PolynomialValues<F>>, zkfleet_gpu::GpuError>>
+    {
+        let wires = self.find(q.wires_cap).expect("wires kept");
+        let zs = self.find(q.zs_cap).expect("zs kept");
+        Some(
+            prover::quotient_values_on_cpu(q, &wires, &zs)
+                .map_err(|e| zkfleet_gpu::GpuError::InvalidInput(e.to_string())),
+        )
+    }
+
+    fn open_rows(
+        &self,
+        cap: &Cap,
+        indices: &[usize],
+    ) -> Result<
+        Vec<(
+            Vec<F>,
+            plonky2::hash::merkle_proofs::MerkleProof<F, PoseidonHash>,
+        )>,
+        zkfleet_gpu::GpuError,
+    > {
+        let full = self
+            .find(cap)
+            .ok_or_else(|| zkfleet_gpu::GpuError::InvalidInput("not kept".into()))?;
+        self.opened
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(indices
+            .iter()
+            .map(|&i| (full.merkle_tree.get(i).to_vec(), full.merkle_tree.prove(i)))
+            .collect())
+    }
+
+    fn release(&self, caps: &[&Cap]) {
+        let mut kept = self.kept.lock().unwrap();
+        for cap in caps {
+            if let Some(at) = kept.iter().position(|b| &b.merkle_tree.cap == *cap) {
+                kept.remove(at);
+            }
+        }
     }
 }
 
@@ -334,7 +492,7 @@ fn commitments_are_kept_for_the_quotient_only_where_the_card_can_evaluate_it() {
     let standard = CircuitConfig::standard_recursion_config();
     assert_eq!(
         prove(standard.clone()),
-        ["commit", "commit", "quotient", "release 2", "commit coeffs"]
+        ["commit", "commit", "quotient", "commit coeffs", "release 3"]
     );
     let five = CircuitConfig {
         num_challenges: 5,
@@ -347,10 +505,62 @@ fn commitments_are_kept_for_the_quotient_only_where_the_card_can_evaluate_it() {
             "release 1",
             "commit",
             "release 1",
-            "release 2",
             "commit coeffs"
         ]
     );
+}
+
+/// A commitment that fails after an earlier one was kept on the device (here the Z / partial
+/// products commitment after the wires') still releases what was kept: the proof's error path
+/// leaks no device copy.
+#[test]
+fn a_failed_commitment_releases_what_the_proof_kept() {
+    let mut builder = CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_config());
+    let x = builder.add_virtual_target();
+    let h = builder.hash_n_to_hash_no_pad::<PoseidonHash>(vec![x]);
+    builder.register_public_inputs(&h.elements);
+    let data = builder.build::<C>();
+    for (fail_at, expected) in [
+        (2, &["commit", "commit", "release 1"][..]),
+        (
+            3,
+            &["commit", "commit", "quotient", "commit coeffs", "release 2"][..],
+        ),
+    ] {
+        let mut pw = PartialWitness::new();
+        pw.set_target(x, F::ONE).unwrap();
+        let recorder = Recorder {
+            fail_at: Some(fail_at),
+            ..Recorder::default()
+        };
+        let r = prover::prove(&data.prover_only, &data.common, pw, &recorder);
+        assert!(matches!(r, Err(ProveError::Commit { .. })), "{r:?}");
+        assert_eq!(recorder.calls.into_inner().unwrap(), expected);
+    }
+}
+
+/// The prover's path for a backend that keeps rows and trees off the host, on the CPU: every
+/// proof of `HostKept` equals plonky2's (in `check_circuit`), its query rounds opened the kept
+/// trees, and every kept commitment was released when its proof ended.
+#[test]
+fn kept_commitments_are_opened_by_the_backend_and_released() {
+    let (data, pw) = toy_circuit(40, 100);
+    let backend = HostKept::default();
+    let (proof, phases) = prover::prove_timed(
+        &data.prover_only,
+        &data.common,
+        generate_partial_witness(pw, &data.prover_only, &data.common).unwrap(),
+        &backend,
+    )
+    .expect("proves");
+    assert!(phases.quotient_on_device);
+    data.verify(proof).expect("verifies");
+    assert_eq!(
+        backend.opened.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "wires, Z and quotient trees opened through the backend"
+    );
+    assert!(backend.kept.lock().unwrap().is_empty(), "all released");
 }
 
 /// A bench circuit: name, circuit data, inputs, seconds to build.

@@ -1,0 +1,403 @@
+//! FRI for the zkfleet prover: plonky2 1.1.0's `PolynomialBatch::prove_openings` and
+//! `fri::prover::fri_proof` transcribed step by step, so that the query rounds can read the rows
+//! and Merkle paths they open from commitments whose trees stayed on the backend's device
+//! ([`CommitBackend::open_rows`]) instead of needing every row and digest on the host.
+//!
+//! Differences from plonky2's code, none of which changes a proof:
+//! - The combination of each batch's polynomials (`ReducingFactor::reduce_polys_base`, one
+//!   thread in plonky2) is computed coefficient by coefficient on rayon's threads: the same field
+//!   sums, so the same values.
+//! - The proof-of-work nonce is the smallest one that works, searched in order in parallel chunks
+//!   (plonky2 takes whichever its threads find first, `find_any`; on one thread that is the
+//!   smallest too). So our proofs are the same on any number of threads.
+//! - `final_poly_coeff_len` and `max_num_query_steps` are `None` (our prover never passes them).
+
+use plonky2::field::extension::{flatten, unflatten, FieldExtension};
+use plonky2::field::polynomial::PolynomialCoeffs;
+use plonky2::field::types::{Field, Field64, PrimeField64};
+use plonky2::fri::proof::{FriInitialTreeProof, FriProof, FriQueryRound, FriQueryStep};
+use plonky2::fri::structure::{FriBatchInfo, FriInstanceInfo};
+use plonky2::fri::{FriConfig, FriParams};
+use plonky2::hash::merkle_tree::MerkleTree;
+use plonky2::iop::challenger::Challenger;
+use plonky2::plonk::plonk_common::reduce_with_powers;
+use plonky2::util::reverse_index_bits_in_place;
+use rayon::prelude::*;
+
+use crate::backend::{Batch, CommitBackend, Ext, Opening, D};
+use crate::error::GpuError;
+use crate::{Hasher, F};
+
+/// plonky2's `PolynomialBatch::prove_openings(instance, oracles, challenger, fri_params, None,
+/// None, ..)`. An oracle whose batch has no leaves on the host (a resident commitment) is opened
+/// through `backend`.
+pub(crate) fn prove_openings(
+    instance: &FriInstanceInfo<F, D>,
+    oracles: &[&Batch],
+    challenger: &mut Challenger<F, Hasher>,
+    fri_params: &FriParams,
+    backend: &dyn CommitBackend,
+) -> Result<FriProof<F, Hasher, D>, GpuError> {
+    let alpha = challenger.get_extension_challenge::<D>();
+    // final_poly = sum_i alpha^(k_i) (F_i(X) - F_i(z_i)) / (X - z_i), F_i = sum_j alpha^j f_ij.
+    let mut final_poly = PolynomialCoeffs::<Ext>::empty();
+    for FriBatchInfo { point, polynomials } in &instance.batches {
+        let polys: Vec<&PolynomialCoeffs<F>> = polynomials
+            .iter()
+            .map(|p| &oracles[p.oracle_index].polynomials[p.polynomial_index])
+            .collect();
+        let composition_poly = combine(alpha, &polys);
+        let mut quotient = composition_poly.divide_by_linear(*point);
+        quotient.coeffs.push(Ext::ZERO); // pad back to a power of two
+                                         // `ReducingFactor::shift_poly` after `reduce_polys_base` of this batch.
+        final_poly *= alpha.exp_u64(polys.len() as u64);
+        final_poly += quotient;
+    }
+    let rate_bits = fri_params.config.rate_bits;
+    let values_reversed = match backend.coset_lde_ext(&final_poly, rate_bits) {
+        Some(values) => values?,
+        None => {
+            let mut values = final_poly
+                .lde(rate_bits)
+                .coset_fft(F::coset_shift().into())
+                .values;
+            reverse_index_bits_in_place(&mut values);
+            values
+        }
+    };
+    let lde_final_poly = final_poly.lde(rate_bits);
+    if values_reversed.len() != lde_final_poly.len() {
+        return Err(GpuError::InvalidInput(format!(
+            "{} values of the combined polynomial's LDE, expected {}",
+            values_reversed.len(),
+            lde_final_poly.len()
+        )));
+    }
+    fri_proof(
+        oracles,
+        lde_final_poly,
+        values_reversed,
+        challenger,
+        fri_params,
+        backend,
+    )
+}
+
+/// `sum_j alpha^j polys[j]` (plonky2's `reduce_polys_base` from a fresh `ReducingFactor`), each
+/// coefficient on its own, spread over rayon's threads.
+fn combine(alpha: Ext, polys: &[&PolynomialCoeffs<F>]) -> PolynomialCoeffs<Ext> {
+    let len = polys.iter().map(|p| p.coeffs.len()).max().unwrap_or(0);
+    let powers: Vec<Ext> = alpha.powers().take(polys.len()).collect();
+    let mut out = vec![Ext::ZERO; len];
+    out.par_chunks_mut(1 << 10)
+        .enumerate()
+        .for_each(|(chunk, slot)| {
+            let start = chunk << 10;
+            for (power, poly) in powers.iter().zip(polys) {
+                let coeffs = &poly.coeffs;
+                for (k, acc) in slot.iter_mut().enumerate() {
+                    if let Some(&c) = coeffs.get(start + k) {
+                        *acc += <Ext as FieldExtension<D>>::scalar_mul(power, c);
+                    }
+                }
+            }
+        });
+    PolynomialCoeffs::new(out)
+}
+
+/// plonky2's `fri_proof`: commit phase, proof of work, query rounds.
+fn fri_proof(
+    oracles: &[&Batch],
+    lde_polynomial_coeffs: PolynomialCoeffs<Ext>,
+    lde_values_reversed: Vec<Ext>,
+    challenger: &mut Challenger<F, Hasher>,
+    fri_params: &FriParams,
+    backend: &dyn CommitBackend,
+) -> Result<FriProof<F, Hasher, D>, GpuError> {
+    let n = lde_values_reversed.len();
+    let (trees, final_coeffs) = committed_trees(
+        lde_polynomial_coeffs,
+        lde_values_reversed,
+        challenger,
+        fri_params,
+    );
+    let pow_witness = proof_of_work(challenger, &fri_params.config);
+    let indices: Vec<usize> = challenger
+        .get_n_challenges(fri_params.config.num_query_rounds)
+        .into_iter()
+        .map(|r| r.to_canonical_u64() as usize % n)
+        .collect();
+
+    // The initial trees' openings, oracle by oracle: from the host tree, or one gather on the
+    // device for all queries.
+    let mut initial: Vec<Vec<Opening>> = Vec::with_capacity(oracles.len());
+    for oracle in oracles {
+        let tree = &oracle.merkle_tree;
+        let num_leaves = 1usize << (oracle.degree_log + oracle.rate_bits);
+        if tree.leaves.len() == num_leaves {
+            initial.push(
+                indices
+                    .iter()
+                    .map(|&i| (tree.get(i).to_vec(), tree.prove(i)))
+                    .collect(),
+            );
+        } else {
+            let opened = backend.open_rows(&tree.cap, &indices)?;
+            if opened.len() != indices.len() {
+                return Err(GpuError::InvalidInput(format!(
+                    "{} openings for {} queries",
+                    opened.len(),
+                    indices.len()
+                )));
+            }
+            initial.push(opened);
+        }
+    }
+
+    let query_round_proofs = indices
+        .iter()
+        .enumerate()
+        .map(|(q, &index)| {
+            let mut x_index = index;
+            let evals_proofs = initial.iter().map(|o| o[q].clone()).collect();
+            let mut steps = Vec::with_capacity(trees.len());
+            for (tree, &arity_bits) in trees.iter().zip(&fri_params.reduction_arity_bits) {
+                let evals = unflatten::<F, D>(tree.get(x_index >> arity_bits));
+                let merkle_proof = tree.prove(x_index >> arity_bits);
+                steps.push(FriQueryStep {
+                    evals,
+                    merkle_proof,
+                });
+                x_index >>= arity_bits;
+            }
+            FriQueryRound {
+                initial_trees_proof: FriInitialTreeProof { evals_proofs },
+                steps,
+            }
+        })
+        .collect();
+
+    Ok(FriProof {
+        commit_phase_merkle_caps: trees.iter().map(|t| t.cap.clone()).collect(),
+        query_round_proofs,
+        final_poly: final_coeffs,
+        pow_witness,
+    })
+}
+
+/// plonky2's `fri_committed_trees`: fold by each reduction arity, committing to each layer.
+/// `values`: the first layer's values, already in bit-reversed order (plonky2 reverses them at
+/// the top of each round; here the next layer's are reversed at the end of the round before).
+fn committed_trees(
+    mut coeffs: PolynomialCoeffs<Ext>,
+    mut values: Vec<Ext>,
+    challenger: &mut Challenger<F, Hasher>,
+    fri_params: &FriParams,
+) -> (Vec<MerkleTree<F, Hasher>>, PolynomialCoeffs<Ext>) {
+    let rounds = fri_params.reduction_arity_bits.len();
+    let mut trees = Vec::with_capacity(rounds);
+    let mut shift = F::MULTIPLICATIVE_GROUP_GENERATOR;
+    for (round, &arity_bits) in fri_params.reduction_arity_bits.iter().enumerate() {
+        let arity = 1usize << arity_bits;
+        let chunked_values: Vec<Vec<F>> = values
+            .par_chunks(arity)
+            .map(|chunk: &[Ext]| flatten::<F, D>(chunk))
+            .collect();
+        let tree = MerkleTree::<F, Hasher>::new(chunked_values, fri_params.config.cap_height);
+        challenger.observe_cap(&tree.cap);
+        trees.push(tree);
+        let beta = challenger.get_extension_challenge::<D>();
+        // P(x) = sum_{i<r} x^i * P_i(x^r) becomes sum_{i<r} beta^i * P_i(x).
+        coeffs = PolynomialCoeffs::new(
+            coeffs
+                .coeffs
+                .par_chunks_exact(arity)
+                .map(|chunk| reduce_with_powers(chunk, beta))
+                .collect::<Vec<_>>(),
+        );
+        shift = shift.exp_u64(arity as u64);
+        // plonky2 also evaluates the last folded polynomial; nothing reads those values.
+        if round + 1 < rounds {
+            values = coeffs.coset_fft(shift.into()).values;
+            reverse_index_bits_in_place(&mut values);
+        }
+    }
+    // The coefficients removed here are zero.
+    coeffs
+        .coeffs
+        .truncate(coeffs.len() >> fri_params.config.rate_bits);
+    challenger.observe_extension_elements::<D>(&coeffs.coeffs);
+    (trees, coeffs)
+}
+
+/// Candidates tried per parallel round of the nonce search.
+const POW_CHUNK: u64 = 1 << 12;
+
+/// plonky2's `fri_proof_of_work`, finding the smallest nonce: the challenger observes the
+/// nonce, and its next challenge must have `proof_of_work_bits` leading zeros (counted in the
+/// field's 64 bits).
+fn proof_of_work(challenger: &mut Challenger<F, Hasher>, config: &FriConfig) -> F {
+    let min_leading_zeros = config.proof_of_work_bits + (64 - F::order().bits()) as u32;
+    let works = |candidate: u64| {
+        let mut c = challenger.clone();
+        c.observe_element(F::from_canonical_u64(candidate));
+        c.get_challenge().to_canonical_u64().leading_zeros() >= min_leading_zeros
+    };
+    let mut start = 0u64;
+    let nonce = loop {
+        let end = (start + POW_CHUNK).min(F::ORDER);
+        if let Some(found) = (start..end).into_par_iter().find_first(|&c| works(c)) {
+            break found;
+        }
+        // plonky2 panics here ("highly unlikely"); so would we, after 2^64 - 2^32 tries.
+        assert!(end < F::ORDER, "no proof-of-work nonce in the field");
+        start = end;
+    };
+    let nonce = F::from_canonical_u64(nonce);
+    challenger.observe_element(nonce);
+    let response = challenger.get_challenge();
+    debug_assert!(response.to_canonical_u64().leading_zeros() >= min_leading_zeros);
+    nonce
+}
+
+/// `kernels/fri.cu`'s gather, compiled for the host and run thread by thread over a tree laid out
+/// as on the card, against plonky2's `MerkleTree::get` and `prove`.
+#[cfg(test)]
+mod tests {
+    use plonky2::field::types::Sample;
+    use plonky2::hash::hash_types::HashOut;
+    use plonky2::plonk::config::Hasher as _;
+
+    use super::*;
+
+    const MAIN: &str = r#"
+#include <cstdio>
+#include <vector>
+int main(int argc, char** argv) {
+    FILE* in = fopen(argv[1], "rb");
+    if (!in) return 3;
+    u64 h[6];
+    if (fread(h, 8, 6, in) != 6) return 2;
+    u32 num_queries = (u32)h[0], width = (u32)h[1], log_leaves = (u32)h[2], layers = (u32)h[3];
+    std::vector<u64> lde(h[4]), digests(h[5]), idx(num_queries);
+    if (fread(lde.data(), 8, lde.size(), in) != lde.size()) return 2;
+    if (fread(digests.data(), 8, digests.size(), in) != digests.size()) return 2;
+    if (fread(idx.data(), 8, idx.size(), in) != idx.size()) return 2;
+    fclose(in);
+    u64 total = (u64)num_queries * (width + 4 * layers);
+    std::vector<u64> out(total, 0);
+    blockDim.x = 256;
+    for (u64 t = 0; t < total + 300; t++) {  // threads past the end must not write
+        blockIdx.x = t / 256; threadIdx.x = t % 256;
+        if (t < total) gather_openings(lde.data(), digests.data(), idx.data(), num_queries, width,
+                                       log_leaves, layers, out.data());
+    }
+    FILE* o = fopen(argv[2], "wb");
+    if (!o || fwrite(out.data(), 8, out.size(), o) != out.size()) return 4;
+    fclose(o);
+    return 0;
+}
+"#;
+
+    #[test]
+    fn gather_kernel_opens_rows_and_paths_like_plonky2() {
+        let Some(cxx) = crate::host_check::compiler() else {
+            skip_note!("skipping: no C++ compiler found (c++, g++, clang++)");
+            return;
+        };
+        let dir = std::env::temp_dir().join(format!("zkfleet-gather-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let exe = dir.join("gather");
+        let source = format!(
+            "{}\n{}\n{MAIN}",
+            include_str!("../kernels/host_shim.h"),
+            crate::source::fri_source()
+        );
+        crate::host_check::build(cxx, &dir, &source, &exe).unwrap();
+        for (log_leaves, width, cap_height) in
+            [(6usize, 7usize, 0usize), (6, 3, 2), (7, 20, 4), (4, 1, 4)]
+        {
+            let n = 1usize << log_leaves;
+            let leaves: Vec<Vec<F>> = (0..n).map(|_| F::rand_vec(width)).collect();
+            let tree = MerkleTree::<F, Hasher>::new(leaves.clone(), cap_height);
+            // The card's layout: columns in leaf order; digests level by level up to the cap.
+            let mut lde = Vec::with_capacity(width * n);
+            for c in 0..width {
+                lde.extend(leaves.iter().map(|r| r[c].to_canonical_u64()));
+            }
+            let mut level: Vec<HashOut<F>> =
+                leaves.iter().map(|l| Hasher::hash_or_noop(l)).collect();
+            let mut digests = Vec::new();
+            loop {
+                digests.extend(
+                    level
+                        .iter()
+                        .flat_map(|h| h.elements.map(|e| e.to_canonical_u64())),
+                );
+                if level.len() == 1 << cap_height {
+                    break;
+                }
+                level = level
+                    .chunks(2)
+                    .map(|p| Hasher::two_to_one(p[0], p[1]))
+                    .collect();
+            }
+            let indices: Vec<usize> = (0..28).map(|q| (q * 37 + 5) % n).collect();
+            let layers = log_leaves - cap_height;
+            let mut input = Vec::new();
+            for v in [
+                indices.len(),
+                width,
+                log_leaves,
+                layers,
+                lde.len(),
+                digests.len(),
+            ] {
+                input.extend((v as u64).to_le_bytes());
+            }
+            for v in lde
+                .iter()
+                .chain(&digests)
+                .chain(indices.iter().map(|&i| i as u64).collect::<Vec<_>>().iter())
+            {
+                input.extend(v.to_le_bytes());
+            }
+            let (inp, outp) = (dir.join("in.bin"), dir.join("out.bin"));
+            std::fs::write(&inp, input).unwrap();
+            let status = std::process::Command::new(&exe)
+                .arg(&inp)
+                .arg(&outp)
+                .status()
+                .unwrap();
+            assert!(status.success(), "gather program: {status}");
+            let raw: Vec<u64> = std::fs::read(&outp)
+                .unwrap()
+                .chunks_exact(8)
+                .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+                .collect();
+            let per = width + 4 * layers;
+            assert_eq!(raw.len(), indices.len() * per);
+            for (q, &i) in indices.iter().enumerate() {
+                let got = &raw[q * per..(q + 1) * per];
+                let row: Vec<u64> = tree.get(i).iter().map(|e| e.to_canonical_u64()).collect();
+                assert_eq!(
+                    &got[..width],
+                    &row[..],
+                    "row of leaf {i} (2^{log_leaves}, cap {cap_height})"
+                );
+                let path: Vec<u64> = tree
+                    .prove(i)
+                    .siblings
+                    .iter()
+                    .flat_map(|h| h.elements.map(|e| e.to_canonical_u64()))
+                    .collect();
+                assert_eq!(
+                    &got[width..],
+                    &path[..],
+                    "path of leaf {i} (2^{log_leaves}, cap {cap_height})"
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

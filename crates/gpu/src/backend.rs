@@ -211,6 +211,7 @@ fn cap_key(cap: &MerkleCap<F, Hasher>) -> Vec<u64> {
 }
 
 impl GpuCommit {
+    /// A backend committing on `gpu`, nothing kept yet.
     pub fn new(gpu: GpuContext) -> Self {
         Self {
             gpu,
@@ -288,6 +289,7 @@ impl GpuCommit {
         Some(run())
     }
 
+    /// The card this backend commits on.
     pub fn context(&self) -> &GpuContext {
         &self.gpu
     }

@@ -12,11 +12,18 @@ pub enum GpuError {
     /// The driver loaded but reports no device with this ordinal. With `count == 0` there is no
     /// GPU here ([`GpuError::is_unavailable`]); otherwise the ordinal is a misconfiguration.
     #[error("no CUDA device {ordinal}: the driver reports {count} device(s), numbered from 0 among those CUDA_VISIBLE_DEVICES leaves visible")]
-    NoDevice { ordinal: usize, count: usize },
+    NoDevice {
+        /// The ordinal asked for.
+        ordinal: usize,
+        /// How many devices the driver reports.
+        count: usize,
+    },
     /// A CUDA driver call failed.
     #[error("CUDA driver call failed while {during}: {source}")]
     Driver {
+        /// What was being done.
         during: &'static str,
+        /// The driver's error.
         #[source]
         source: cudarc::driver::DriverError,
     },
@@ -27,7 +34,9 @@ pub enum GpuError {
     /// broken installation is reported as an error, not a crash.
     #[error("the CUDA libraries failed while {during}: {message}")]
     Library {
+        /// What was being done.
         during: &'static str,
+        /// The panic's message.
         message: String,
     },
     /// The arguments do not describe a valid batch.

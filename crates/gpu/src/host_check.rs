@@ -120,6 +120,7 @@ fn push_vec(buf: &mut Vec<u8>, v: &[u64]) {
 pub struct HostCheck {
     /// Points of the quotient's coset, each compared for every challenge.
     pub points: usize,
+    /// Challenge rounds (quotient columns) compared.
     pub challenges: usize,
     /// Gates of the circuit, every one evaluated by the kernel.
     pub gates: usize,

@@ -70,7 +70,9 @@ pub enum ProveError {
     /// A commitment failed on the backend (a GPU fault, out of memory, ...).
     #[error("commitment on the {backend} backend failed: {source}")]
     Commit {
+        /// The backend's name ([`CommitBackend::name`]).
         backend: &'static str,
+        /// What the backend reported.
         #[source]
         source: GpuError,
     },

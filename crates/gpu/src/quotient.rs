@@ -44,20 +44,27 @@ use crate::{Hasher, F};
 
 /// What the quotient needs besides the device copies of the commitments.
 pub struct QuotientInputs<'a> {
+    /// The circuit's common data (gates, configuration, degree).
     pub common_data: &'a CommonCircuitData<F, D>,
     /// plonky2's `SelectorsInfo` (crate-private there): each gate's selector column, and each
     /// selector column's group of gate indices.
     pub selector_indices: &'a [usize],
+    /// Each selector column's group of gate indices (see `selector_indices`).
     pub groups: &'a [Range<usize>],
     /// The circuit's constants and sigmas commitment (setup data).
     pub constants_sigmas: &'a Batch,
     /// The caps of this proof's wires and Z/partial-products commitments, made by the same
     /// backend just before.
     pub wires_cap: &'a MerkleCap<F, Hasher>,
+    /// See `wires_cap`.
     pub zs_cap: &'a MerkleCap<F, Hasher>,
+    /// The hash of the proof's public inputs (the public-input gate's constraint).
     pub public_inputs_hash: &'a HashOut<F>,
+    /// The permutation argument's challenges, one per challenge round.
     pub betas: &'a [F],
+    /// See `betas`.
     pub gammas: &'a [F],
+    /// The challenges combining the vanishing terms, one per challenge round.
     pub alphas: &'a [F],
 }
 

@@ -6,6 +6,9 @@
 //! `PolynomialBatch::from_values` and writes JSON to `$ZKFLEET_GPU_BENCH_JSON`
 //! (see `scripts/device-run.sh`).
 
+// The crate's dependencies are the library's; each test binary uses a few of them.
+#![allow(unused_crate_dependencies)]
+
 use std::time::Instant;
 
 use plonky2::field::polynomial::PolynomialValues;

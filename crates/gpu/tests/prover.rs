@@ -8,6 +8,9 @@
 //!   commitment cap, every opening, the FRI commit-phase caps and the final polynomial (all fixed
 //!   before the grinding) must still be equal, and the proof must verify.
 
+// The crate's dependencies are the library's; each test binary uses a few of them.
+#![allow(unused_crate_dependencies)]
+
 use plonky2::field::types::{Field, Sample};
 use plonky2::hash::poseidon::PoseidonHash;
 use plonky2::iop::generator::generate_partial_witness;

@@ -13,6 +13,9 @@
 //!
 //! `ZKFLEET_GPU_DEVICE` picks the ordinal (default 0), as the circuit prover's `gpu_device`.
 
+// The crate's dependencies are the library's; each test binary uses a few of them.
+#![allow(unused_crate_dependencies)]
+
 use std::sync::Arc;
 
 use plonky2::field::types::{Field, Sample};

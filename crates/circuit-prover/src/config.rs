@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use zkfleet_circuits::recursion::{CompressionProfile, MAX_ARITY};
+use zkfleet_circuits::recursion::CompressionProfile;
 use zkfleet_circuits::{BasicGeometry, ProvingConfiguration};
 use zkfleet_dal::HeavySet;
 use zkfleet_runner::check_idle_backoff_ms;
@@ -300,20 +300,14 @@ impl ProverConfig {
         if matches!(&self.picked_by, Some(name) if name.trim().is_empty()) {
             return Err(ProverError::Config("picked_by is empty".into()));
         }
-        if !(2..=MAX_ARITY as u32).contains(&self.arity) {
-            return Err(ProverError::Config(format!(
-                "arity {} is outside 2..={MAX_ARITY}",
-                self.arity
-            )));
-        }
         if matches!(&self.rounds, Some(rounds) if rounds.is_empty()) {
             return Err(ProverError::Config(
                 "rounds is empty: nothing would be picked (leave it out for every round)".into(),
             ));
         }
-        self.geometry
+        self.proving_configuration()
             .validate()
-            .map_err(|e| ProverError::Config(format!("geometry: {e}")))
+            .map_err(|e| ProverError::Config(e.to_string()))
     }
 
     /// The rounds this process picks jobs of (every round unless `rounds` says otherwise).

@@ -15,6 +15,11 @@ pub enum CircuitError {
     #[error("invalid geometry: {0}")]
     InvalidGeometry(String),
 
+    /// An arity (proofs aggregated per leaf and per node) the recursion circuits are not built
+    /// for.
+    #[error("arity {0} is outside 2..={max}", max = crate::recursion::MAX_ARITY)]
+    InvalidArity(u32),
+
     /// A basic circuit was asked for with the id of the recursion tip, the scheduler or
     /// compression.
     #[error("circuit id {0} is not a basic circuit type")]

@@ -188,6 +188,13 @@ pub struct ProvingConfiguration {
 }
 
 impl ProvingConfiguration {
+    /// Checks the configuration before any circuit is built or loaded: a usable geometry and an
+    /// arity the recursion circuits support. The components' configurations call it.
+    pub fn validate(&self) -> Result<(), CircuitError> {
+        self.geometry.validate()?;
+        crate::recursion::check_arity(self.arity)
+    }
+
     fn aggregation_key(&self) -> CircuitKey {
         CircuitKey::Aggregation {
             geometry: self.geometry,
@@ -741,4 +748,52 @@ fn read_manifest(path: &Path) -> Result<ManifestEntry, CircuitError> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one check every component's configuration runs: both ends of the arity range are
+    /// accepted, one past either end is refused by name, and a bad geometry is refused first.
+    #[test]
+    fn a_proving_configuration_is_checked_for_geometry_and_arity() {
+        let good = ProvingConfiguration {
+            geometry: BasicGeometry::default(),
+            arity: 2,
+            compression: CompressionProfile::default(),
+        };
+        let max = crate::recursion::MAX_ARITY as u32;
+        for arity in [2, max] {
+            assert!(
+                ProvingConfiguration { arity, ..good }.validate().is_ok(),
+                "arity {arity}"
+            );
+        }
+        for arity in [0, 1, max + 1] {
+            let err = ProvingConfiguration { arity, ..good }
+                .validate()
+                .unwrap_err();
+            assert!(
+                matches!(err, CircuitError::InvalidArity(a) if a == arity),
+                "{err}"
+            );
+            assert_eq!(
+                err.to_string(),
+                format!("arity {arity} is outside 2..={max}")
+            );
+        }
+        let geometry = BasicGeometry {
+            operations_per_instance: 0,
+            ..BasicGeometry::default()
+        };
+        let err = ProvingConfiguration {
+            geometry,
+            arity: 1,
+            ..good
+        }
+        .validate()
+        .unwrap_err();
+        assert!(matches!(err, CircuitError::InvalidGeometry(_)), "{err}");
+    }
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use zkfleet_circuits::recursion::{CompressionProfile, MAX_ARITY};
+use zkfleet_circuits::recursion::CompressionProfile;
 use zkfleet_circuits::{BasicGeometry, ProvingConfiguration};
 use zkfleet_runner::check_idle_backoff_ms;
 use zkfleet_types::ProtocolSemanticVersion;
@@ -90,20 +90,14 @@ impl CompressorConfig {
 
     /// Rejects a configuration that cannot work or would spin on the database.
     pub fn validate(&self) -> Result<(), CompressorError> {
-        if !(2..=MAX_ARITY as u32).contains(&self.arity) {
-            return Err(CompressorError::Config(format!(
-                "arity {} is outside 2..={MAX_ARITY}",
-                self.arity
-            )));
-        }
         check_idle_backoff_ms(self.idle_backoff_initial_ms, self.idle_backoff_max_ms)
             .map_err(|e| CompressorError::Config(e.to_string()))?;
         if matches!(&self.picked_by, Some(name) if name.trim().is_empty()) {
             return Err(CompressorError::Config("picked_by is empty".into()));
         }
-        self.geometry
+        self.proving_configuration()
             .validate()
-            .map_err(|e| CompressorError::Config(format!("geometry: {e}")))
+            .map_err(|e| CompressorError::Config(e.to_string()))
     }
 
     /// The proving configuration whose circuits this process loads.

@@ -2,7 +2,7 @@
 //! shape of the proof tree (geometry, arity), and how hard a job may push the object store.
 
 use serde::{Deserialize, Serialize};
-use zkfleet_circuits::recursion::MAX_ARITY;
+use zkfleet_circuits::recursion::{check_arity, MAX_ARITY};
 use zkfleet_circuits::BasicGeometry;
 use zkfleet_runner::{check_idle_backoff_ms, IdleBackoffError, JobRunnerConfig};
 use zkfleet_types::{AggregationRound, ProtocolSemanticVersion};
@@ -132,9 +132,7 @@ impl WitnessGeneratorConfig {
         self.geometry
             .validate()
             .map_err(|e| ConfigError::Geometry(e.to_string()))?;
-        if !(2..=MAX_ARITY).contains(&(self.arity as usize)) {
-            return Err(ConfigError::Arity(self.arity));
-        }
+        check_arity(self.arity).map_err(|_| ConfigError::Arity(self.arity))?;
         check_idle_backoff_ms(self.idle_backoff_initial_ms, self.idle_backoff_max_ms)?;
         Ok(())
     }

@@ -25,13 +25,8 @@ fn closed_form_lengths(kind: BasicCircuitKind) -> (usize, usize) {
 }
 
 fn check_arity(arity: usize) -> Result<(), PipelineError> {
-    if !(2..=crate::recursion::MAX_ARITY).contains(&arity) {
-        return Err(PipelineError::InvalidInput(format!(
-            "arity {arity} is outside 2..={}",
-            crate::recursion::MAX_ARITY
-        )));
-    }
-    Ok(())
+    let arity = u32::try_from(arity).unwrap_or(u32::MAX);
+    crate::recursion::check_arity(arity).map_err(|e| PipelineError::InvalidInput(e.to_string()))
 }
 
 /// The carried closed-form output of an instance (see [`BasicChild::output`]).

@@ -62,7 +62,7 @@ pub use scheduler::{
     batch_public_inputs, decode_public_output, recursion_tree_vk_digest, SchedulerCircuit,
     SchedulerProof, SchedulerWitness, SCHEDULER_PUBLIC_INPUTS,
 };
-pub use setup::{RecursionCircuits, MAX_ARITY};
+pub use setup::{check_arity, RecursionCircuits, MAX_ARITY};
 pub use shape::{
     basic_public_inputs, check_proof_shape, closed_form_digest, BasicProof, BasicTypeShape,
     BASIC_PUBLIC_INPUTS,

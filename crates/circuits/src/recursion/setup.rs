@@ -24,6 +24,17 @@ const MAX_SHAPE_ROUNDS: usize = 6;
 /// Largest arity accepted: a node of arity 16 is a 2^16-row circuit already.
 pub const MAX_ARITY: usize = 16;
 
+/// Checks an arity (proofs one leaf or node aggregates) against what the recursion circuits
+/// are built for: 2..=[`MAX_ARITY`]. Every component's configuration checks it with this, before
+/// it loads circuits, so all of them refuse the same values with the same message.
+pub fn check_arity(arity: u32) -> Result<(), crate::CircuitError> {
+    if (2..=MAX_ARITY).contains(&(arity as usize)) {
+        Ok(())
+    } else {
+        Err(crate::CircuitError::InvalidArity(arity))
+    }
+}
+
 /// Leaf circuits of every basic type, the node circuit and the recursion tip of one geometry.
 #[derive(Debug)]
 pub struct RecursionCircuits {

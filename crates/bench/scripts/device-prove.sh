@@ -13,7 +13,9 @@
 #   GEOMETRIES   space-separated "default" or SIGS,OPS,DEPOSITS (default "default"); each gets
 #                its own keystore, built first (its time in keys-<g>.log)
 #   OPERATIONS   the generated batch (default 1024; "" skips it)
-#   LAYOUTS      space-separated CONCURRENT:LIGHT:HEAVY for that batch (default "1:1:1 4:4:2")
+#   LAYOUTS      space-separated CONCURRENT:LIGHT:HEAVY[:BACKEND] for that batch (default
+#                "1:1:1 4:4:2"); BACKEND is the circuit prover's `backend`, cpu (default) or gpu
+#                (issue 17's end-to-end comparison: the same batch, CPU-only against GPU, one host)
 #   SAMPLE_CORES cores the sample batch (8 operations) is pinned to (default 2; "" skips it)
 #   SEED of the generated batch (default 7; `zkfleet rollup generate`, its default accounts, written
 #   before any timing; the sample uses prove --example's own), BIN (default .cost-bin/zkfleet)
@@ -42,7 +44,12 @@ fi
   lscpu 2>/dev/null | grep -E '^(Thread|Core|Socket)' || true
   grep MemTotal /proc/meminfo
   echo "binary: $BIN $(sha256sum "$BIN" | cut -c1-16)"
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>/dev/null || echo "no GPU"
 } | tee "$OUT/env.txt"
+# NVRTC for backend = "gpu" (the kernels are compiled at start); as crates/gpu/scripts do.
+nvrtc=$(find /usr/local/cuda/lib64/ /usr/local/cuda/ /usr/lib/x86_64-linux-gnu /opt /usr/local/lib \
+  -name 'libnvrtc.so*' 2>/dev/null | grep -v builtins | head -1)
+[ -n "$nvrtc" ] && export LD_LIBRARY_PATH="$(dirname "$nvrtc"):${LD_LIBRARY_PATH:-}"
 
 printf 'geometry\tbatch\tlayout\twall_s\tuser_s\tsystem_s\tcpu_s_per_operation\tnew_state_root\n' > "$OUT/prove.tsv"
 status=0
@@ -110,10 +117,19 @@ for geometry in $GEOMETRIES; do
 
   if [ -n "$OPERATIONS" ]; then
     for layout in $LAYOUTS; do
-      IFS=: read -r concurrent light heavy <<< "$layout"
-      config="$WORK/$g-$concurrent.toml"
-      { cat "$base"; echo; echo "[circuit_prover]"; echo "concurrent_proofs = $concurrent"; } > "$config"
-      prove_once "${g}_${OPERATIONS}_${concurrent}x${light}x${heavy}" "$OPERATIONS" "$config" "$light" "$heavy"
+      IFS=: read -r concurrent light heavy backend <<< "$layout"
+      backend=${backend:-cpu}
+      config="$WORK/$g-$concurrent-$backend.toml"
+      { cat "$base"; echo; echo "[circuit_prover]"; echo "concurrent_proofs = $concurrent"
+        echo "backend = \"$backend\""; } > "$config"
+      suffix=""
+      [ "$backend" != cpu ] && suffix="-$backend"
+      [ "$backend" != cpu ] && command -v nvidia-smi > /dev/null && \
+        nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader -lms 500 \
+          > "$OUT/gpu-util-${g}-${concurrent}x${light}x${heavy}.csv" 2>&1 &
+      sampler=$!
+      prove_once "${g}_${OPERATIONS}_${concurrent}x${light}x${heavy}${suffix}" "$OPERATIONS" "$config" "$light" "$heavy"
+      [ "$backend" != cpu ] && kill "$sampler" 2>/dev/null
     done
   fi
   if [ -n "$SAMPLE_CORES" ] && command -v taskset > /dev/null; then

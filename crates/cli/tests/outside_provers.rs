@@ -248,11 +248,16 @@ compression = "5m"
     };
 
     // The all-trusted run of the same batch, beside the fleet: one `zkfleet prove` process on
-    // its own SQLite database and local store, every job proven by the fleet's own code.
+    // its own SQLite database and local store, every job proven by the fleet's own code. It
+    // asks for the GPU backend: `zkfleet prove` must apply `[circuit_prover] backend` as the
+    // circuit-prover subcommand does (it once ignored it), on the GPU where there is one and on
+    // the CPU, saying so, where there is none — either way the same public output.
     let trusted_config = dir.join("trusted.toml");
     std::fs::write(
         &trusted_config,
-        format!("chain_id = {CHAIN}\n{proving}{FAST_POLLING}"),
+        format!(
+            "chain_id = {CHAIN}\n{proving}{FAST_POLLING}\n[circuit_prover]\nbackend = \"gpu\"\n"
+        ),
     )
     .unwrap();
     let trusted_dir = dir.join("trusted");
@@ -676,6 +681,13 @@ max_misses = 2
         exit.success(),
         "the all-trusted run failed:\n{}",
         children.log("trusted")
+    );
+    let trusted_log = children.log("trusted");
+    assert!(
+        trusted_log.contains("circuit prover backend: gpu (card 0)")
+            || trusted_log
+                .contains("circuit prover backend: cpu (gpu requested, no GPU usable here"),
+        "zkfleet prove did not apply [circuit_prover] backend = \"gpu\":\n{trusted_log}"
     );
     let trusted_proof = std::fs::read_dir(trusted_dir.join("proofs"))
         .expect("the all-trusted run wrote its final proof")

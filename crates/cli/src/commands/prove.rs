@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use zkfleet_circuit_prover::ProverBackend;
 use zkfleet_circuits::pipeline::FinalVerifyingKey;
 use zkfleet_circuits::recursion::BatchCircuits;
 use zkfleet_circuits::Keystore;
@@ -262,10 +263,26 @@ fn start_components(
         }),
     ));
 
-    let registry = Arc::new(
-        zkfleet_circuit_prover::CircuitRegistry::from_circuits(circuits.clone())
-            .context("registering the circuits")?,
-    );
+    let mut registry = zkfleet_circuit_prover::CircuitRegistry::from_circuits(circuits.clone())
+        .context("registering the circuits")?;
+    // `[circuit_prover] backend`, as `zkfleet circuit-prover` applies it (CircuitRegistry::
+    // for_config): the GPU where one is usable, the CPU saying so where none is.
+    let requested = circuit_prover.backend;
+    let active =
+        zkfleet_circuit_prover::select_backend(&mut registry, requested, circuit_prover.gpu_device)
+            .context("starting the circuit prover's backend")?;
+    if requested == ProverBackend::Gpu {
+        match active {
+            ProverBackend::Gpu => eprintln!(
+                "circuit prover backend: gpu (card {})",
+                circuit_prover.gpu_device
+            ),
+            ProverBackend::Cpu => eprintln!(
+                "circuit prover backend: cpu (gpu requested, no GPU usable here: see the warning above)"
+            ),
+        }
+    }
+    let registry = Arc::new(registry);
     let (d, s, c) = (dal.clone(), store.clone(), cancel.clone());
     handles.push((
         "circuit prover",

@@ -124,12 +124,16 @@ for geometry in $GEOMETRIES; do
         echo "backend = \"$backend\""; } > "$config"
       suffix=""
       [ "$backend" != cpu ] && suffix="-$backend"
-      [ "$backend" != cpu ] && command -v nvidia-smi > /dev/null && \
+      # The card's utilisation and memory every 0.5 s during a GPU run (nvidia-smi itself is
+      # the background job, so the kill below stops it and not a subshell around it).
+      sampler=""
+      if [ "$backend" != cpu ] && command -v nvidia-smi > /dev/null; then
         nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader -lms 500 \
           > "$OUT/gpu-util-${g}-${concurrent}x${light}x${heavy}.csv" 2>&1 &
-      sampler=$!
+        sampler=$!
+      fi
       prove_once "${g}_${OPERATIONS}_${concurrent}x${light}x${heavy}${suffix}" "$OPERATIONS" "$config" "$light" "$heavy"
-      [ "$backend" != cpu ] && kill "$sampler" 2>/dev/null
+      [ -n "$sampler" ] && kill "$sampler" 2>/dev/null
     done
   fi
   if [ -n "$SAMPLE_CORES" ] && command -v taskset > /dev/null; then

@@ -14,7 +14,6 @@ pub mod permutation;
 
 use plonky2::field::extension::quadratic::QuadraticExtension;
 use plonky2::field::extension::Extendable;
-use plonky2::field::goldilocks_field::GoldilocksField;
 use plonky2::hash::hash_types::{HashOut, RichField};
 use plonky2::hash::hashing::{compress, hash_n_to_hash_no_pad, PlonkyPermutation};
 use plonky2::hash::poseidon::{PoseidonHash, PoseidonPermutation, SPONGE_RATE, SPONGE_WIDTH};
@@ -23,7 +22,7 @@ use plonky2::plonk::circuit_builder::CircuitBuilder;
 use plonky2::plonk::config::{AlgebraicHasher, GenericConfig, Hasher};
 use serde::Serialize;
 
-type F = GoldilocksField;
+use crate::F;
 
 /// The Poseidon sponge state with [`permutation::permute`] as its permutation.
 #[derive(Copy, Clone, Default, Debug, PartialEq, Eq)]
@@ -120,6 +119,7 @@ mod tests {
     use plonky2::hash::poseidon::Poseidon;
 
     use super::*;
+    use plonky2::field::goldilocks_field::GoldilocksField;
 
     /// splitmix64: a fixed, seedable stream of words (no dependency for the tests).
     struct Words(u64);

@@ -35,7 +35,7 @@ use plonky2::hash::poseidon::{
     Poseidon, ALL_ROUND_CONSTANTS, HALF_N_FULL_ROUNDS, N_PARTIAL_ROUNDS, SPONGE_WIDTH,
 };
 
-type F = GoldilocksField;
+use crate::F;
 /// plonky2's packing of Goldilocks for this build (AVX2: 4 lanes; AVX-512: 8; else 1).
 type P = <F as Packable>::Packing;
 

@@ -16,3 +16,12 @@ static inline unsigned long long __brevll(unsigned long long x) {
 #define __global__
 struct HostDim3 { unsigned x, y, z; };
 static HostDim3 blockIdx, blockDim, threadIdx;
+// For the proof-of-work kernel run on the host (src/pow.rs's test), one thread at a time.
+static inline int __clzll(long long x) {
+    return x == 0 ? 64 : __builtin_clzll((unsigned long long)x);
+}
+static inline unsigned long long atomicMin(unsigned long long* a, unsigned long long v) {
+    unsigned long long old = *a;
+    if (v < old) *a = v;
+    return old;
+}

@@ -124,6 +124,17 @@ pub trait CommitBackend: Send + Sync {
         None
     }
 
+    /// FRI's proof-of-work nonce: the smallest `n` with `start.works(n, min_leading_zeros)`,
+    /// if this backend searches it (`crate::pow` on the card): `None` means the prover searches
+    /// on the CPU (default).
+    fn pow_search(
+        &self,
+        _start: &crate::challenger::PowStart,
+        _min_leading_zeros: u32,
+    ) -> Option<Result<u64, GpuError>> {
+        None
+    }
+
     /// The rows at leaf `indices` of a commitment a `*_resident` commit kept on the device, with
     /// their Merkle proofs: `(merkle_tree.get(i), merkle_tree.prove(i))` of the full tree.
     fn open_rows(
@@ -437,6 +448,14 @@ impl CommitBackend for GpuCommit {
                 .collect())
         };
         Some(run())
+    }
+
+    fn pow_search(
+        &self,
+        start: &crate::challenger::PowStart,
+        min_leading_zeros: u32,
+    ) -> Option<Result<u64, GpuError>> {
+        Some(self.gpu.pow_search(start, min_leading_zeros))
     }
 
     fn open_rows(

@@ -101,6 +101,7 @@ struct Kernels {
     transpose: CudaFunction,
     quotient: CudaFunction,
     gather: CudaFunction,
+    pow: CudaFunction,
 }
 
 struct Tables {
@@ -193,7 +194,7 @@ impl GpuCommitment {
 
 /// Runs `f`, turning a panic inside the CUDA bindings (a library or symbol that cannot be
 /// loaded) into an error.
-fn guarded<T>(
+pub(crate) fn guarded<T>(
     during: &'static str,
     f: impl FnOnce() -> Result<T, GpuError>,
 ) -> Result<T, GpuError> {
@@ -210,7 +211,7 @@ fn guarded<T>(
     }
 }
 
-fn grid(total: u64, block: u32) -> Result<LaunchConfig, GpuError> {
+pub(crate) fn grid(total: u64, block: u32) -> Result<LaunchConfig, GpuError> {
     let blocks = total.div_ceil(block as u64);
     let blocks = u32::try_from(blocks)
         .ok()
@@ -305,6 +306,7 @@ impl GpuContext {
             transpose: f("transpose_cols_to_rows")?,
             quotient: f("quotient_values")?,
             gather: f("gather_openings")?,
+            pow: f("pow_search")?,
             _module: module,
         };
         let stream = ctx.default_stream();
@@ -963,6 +965,11 @@ impl GpuContext {
             self.copy_to_host(&out.slice(..), &mut host)?;
             Ok(host)
         })
+    }
+
+    /// The stream and FRI's proof-of-work kernel (`kernels/pow.cu`), for `crate::pow`.
+    pub(crate) fn pow_parts(&self) -> (&Arc<CudaStream>, &CudaFunction) {
+        (&self.stream, &self.kernels.pow)
     }
 
     /// The context's CUDA handle, for callers that add their own kernels on the same device.

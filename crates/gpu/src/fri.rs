@@ -7,9 +7,12 @@
 //! - The combination of each batch's polynomials (`ReducingFactor::reduce_polys_base`, one
 //!   thread in plonky2) is computed coefficient by coefficient on rayon's threads: the same field
 //!   sums, so the same values.
-//! - The proof-of-work nonce is the smallest one that works, searched in order in parallel chunks
-//!   (plonky2 takes whichever its threads find first, `find_any`; on one thread that is the
-//!   smallest too). So our proofs are the same on any number of threads.
+//! - The proof-of-work nonce is the smallest one that works (plonky2 takes whichever its threads
+//!   find first, `find_any`; on one thread that is the smallest too), so our proofs are the same
+//!   on any number of threads. The search runs on the backend's device where it has one
+//!   ([`CommitBackend::pow_search`], `crate::pow`), else on the host's threads
+//!   ([`crate::challenger::search_cpu`]); both start from our transcript's sponge state
+//!   ([`Transcript::pow_start`]), which plonky2's `Challenger` keeps private.
 //! - `final_poly_coeff_len` and `max_num_query_steps` are `None` (our prover never passes them).
 
 use plonky2::field::extension::{flatten, unflatten, FieldExtension};
@@ -19,26 +22,26 @@ use plonky2::fri::proof::{FriInitialTreeProof, FriProof, FriQueryRound, FriQuery
 use plonky2::fri::structure::{FriBatchInfo, FriInstanceInfo};
 use plonky2::fri::{FriConfig, FriParams};
 use plonky2::hash::merkle_tree::MerkleTree;
-use plonky2::iop::challenger::Challenger;
 use plonky2::plonk::plonk_common::reduce_with_powers;
 use plonky2::util::reverse_index_bits_in_place;
 use rayon::prelude::*;
 
 use crate::backend::{Batch, CommitBackend, Ext, Opening, D};
+use crate::challenger::{min_leading_zeros, search_cpu, Transcript};
 use crate::error::GpuError;
 use crate::{Hasher, F};
 
 /// plonky2's `PolynomialBatch::prove_openings(instance, oracles, challenger, fri_params, None,
 /// None, ..)`. An oracle whose batch has no leaves on the host (a resident commitment) is opened
-/// through `backend`.
+/// through `backend`. Also returns the seconds the proof-of-work search took.
 pub(crate) fn prove_openings(
     instance: &FriInstanceInfo<F, D>,
     oracles: &[&Batch],
-    challenger: &mut Challenger<F, Hasher>,
+    challenger: &mut Transcript,
     fri_params: &FriParams,
     backend: &dyn CommitBackend,
-) -> Result<FriProof<F, Hasher, D>, GpuError> {
-    let alpha = challenger.get_extension_challenge::<D>();
+) -> Result<(FriProof<F, Hasher, D>, f64), GpuError> {
+    let alpha = challenger.get_extension_challenge();
     // final_poly = sum_i alpha^(k_i) (F_i(X) - F_i(z_i)) / (X - z_i), F_i = sum_j alpha^j f_ij.
     let mut final_poly = PolynomialCoeffs::<Ext>::empty();
     for FriBatchInfo { point, polynomials } in &instance.batches {
@@ -105,15 +108,16 @@ fn combine(alpha: Ext, polys: &[&PolynomialCoeffs<F>]) -> PolynomialCoeffs<Ext> 
     PolynomialCoeffs::new(out)
 }
 
-/// plonky2's `fri_proof`: commit phase, proof of work, query rounds.
+/// plonky2's `fri_proof`: commit phase, proof of work, query rounds (and the proof of work's
+/// seconds).
 fn fri_proof(
     oracles: &[&Batch],
     lde_polynomial_coeffs: PolynomialCoeffs<Ext>,
     lde_values_reversed: Vec<Ext>,
-    challenger: &mut Challenger<F, Hasher>,
+    challenger: &mut Transcript,
     fri_params: &FriParams,
     backend: &dyn CommitBackend,
-) -> Result<FriProof<F, Hasher, D>, GpuError> {
+) -> Result<(FriProof<F, Hasher, D>, f64), GpuError> {
     let n = lde_values_reversed.len();
     let (trees, final_coeffs) = committed_trees(
         lde_polynomial_coeffs,
@@ -121,7 +125,9 @@ fn fri_proof(
         challenger,
         fri_params,
     );
-    let pow_witness = proof_of_work(challenger, &fri_params.config);
+    let pow_started = std::time::Instant::now();
+    let pow_witness = proof_of_work(challenger, &fri_params.config, backend)?;
+    let pow_s = pow_started.elapsed().as_secs_f64();
     let indices: Vec<usize> = challenger
         .get_n_challenges(fri_params.config.num_query_rounds)
         .into_iter()
@@ -177,12 +183,15 @@ fn fri_proof(
         })
         .collect();
 
-    Ok(FriProof {
-        commit_phase_merkle_caps: trees.iter().map(|t| t.cap.clone()).collect(),
-        query_round_proofs,
-        final_poly: final_coeffs,
-        pow_witness,
-    })
+    Ok((
+        FriProof {
+            commit_phase_merkle_caps: trees.iter().map(|t| t.cap.clone()).collect(),
+            query_round_proofs,
+            final_poly: final_coeffs,
+            pow_witness,
+        },
+        pow_s,
+    ))
 }
 
 /// plonky2's `fri_committed_trees`: fold by each reduction arity, committing to each layer.
@@ -191,7 +200,7 @@ fn fri_proof(
 fn committed_trees(
     mut coeffs: PolynomialCoeffs<Ext>,
     mut values: Vec<Ext>,
-    challenger: &mut Challenger<F, Hasher>,
+    challenger: &mut Transcript,
     fri_params: &FriParams,
 ) -> (Vec<MerkleTree<F, Hasher>>, PolynomialCoeffs<Ext>) {
     let rounds = fri_params.reduction_arity_bits.len();
@@ -206,7 +215,7 @@ fn committed_trees(
         let tree = MerkleTree::<F, Hasher>::new(chunked_values, fri_params.config.cap_height);
         challenger.observe_cap(&tree.cap);
         trees.push(tree);
-        let beta = challenger.get_extension_challenge::<D>();
+        let beta = challenger.get_extension_challenge();
         // P(x) = sum_{i<r} x^i * P_i(x^r) becomes sum_{i<r} beta^i * P_i(x).
         coeffs = PolynomialCoeffs::new(
             coeffs
@@ -226,38 +235,39 @@ fn committed_trees(
     coeffs
         .coeffs
         .truncate(coeffs.len() >> fri_params.config.rate_bits);
-    challenger.observe_extension_elements::<D>(&coeffs.coeffs);
+    challenger.observe_extension_elements(&coeffs.coeffs);
     (trees, coeffs)
 }
 
-/// Candidates tried per parallel round of the nonce search.
-const POW_CHUNK: u64 = 1 << 12;
-
 /// plonky2's `fri_proof_of_work`, finding the smallest nonce: the challenger observes the
 /// nonce, and its next challenge must have `proof_of_work_bits` leading zeros (counted in the
-/// field's 64 bits).
-fn proof_of_work(challenger: &mut Challenger<F, Hasher>, config: &FriConfig) -> F {
-    let min_leading_zeros = config.proof_of_work_bits + (64 - F::order().bits()) as u32;
-    let works = |candidate: u64| {
-        let mut c = challenger.clone();
-        c.observe_element(F::from_canonical_u64(candidate));
-        c.get_challenge().to_canonical_u64().leading_zeros() >= min_leading_zeros
+/// field's 64 bits). On the backend's device where it searches, else on the host.
+fn proof_of_work(
+    challenger: &mut Transcript,
+    config: &FriConfig,
+    backend: &dyn CommitBackend,
+) -> Result<F, GpuError> {
+    let min_leading_zeros = min_leading_zeros(config);
+    let start = challenger.pow_start();
+    let nonce = match backend.pow_search(&start, min_leading_zeros) {
+        Some(found) => found?,
+        // plonky2 panics where no field element works ("highly unlikely").
+        None => search_cpu(&start, min_leading_zeros)
+            .ok_or_else(|| GpuError::InvalidInput("no proof-of-work nonce in the field".into()))?,
     };
-    let mut start = 0u64;
-    let nonce = loop {
-        let end = (start + POW_CHUNK).min(F::ORDER);
-        if let Some(found) = (start..end).into_par_iter().find_first(|&c| works(c)) {
-            break found;
-        }
-        // plonky2 panics here ("highly unlikely"); so would we, after 2^64 - 2^32 tries.
-        assert!(end < F::ORDER, "no proof-of-work nonce in the field");
-        start = end;
-    };
+    // A device that returned a nonce that does not work (or not a field element) would give a
+    // proof that fails verification; check it here, at the cost of one permutation.
+    if nonce >= F::ORDER || !start.works(nonce, min_leading_zeros) {
+        return Err(GpuError::InvalidInput(format!(
+            "the {} backend's proof-of-work nonce {nonce} does not have {min_leading_zeros} \
+             leading zeros",
+            backend.name()
+        )));
+    }
     let nonce = F::from_canonical_u64(nonce);
     challenger.observe_element(nonce);
-    let response = challenger.get_challenge();
-    debug_assert!(response.to_canonical_u64().leading_zeros() >= min_leading_zeros);
-    nonce
+    challenger.get_challenge();
+    Ok(nonce)
 }
 
 /// `kernels/fri.cu`'s gather, compiled for the host and run thread by thread over a tree laid out

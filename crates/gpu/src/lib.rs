@@ -35,6 +35,7 @@ macro_rules! skip_note {
 }
 
 pub mod backend;
+pub mod challenger;
 mod context;
 mod error;
 mod fri;
@@ -43,6 +44,7 @@ pub mod host_check;
 mod host_compiled;
 #[cfg(test)]
 mod model;
+mod pow;
 pub mod prover;
 pub mod quotient;
 mod source;

@@ -38,7 +38,6 @@ use plonky2::fri::structure::{
 };
 use plonky2::hash::hash_types::HashOut;
 use plonky2::hash::merkle_tree::MerkleCap;
-use plonky2::iop::challenger::Challenger;
 use plonky2::iop::generator::generate_partial_witness;
 use plonky2::iop::witness::{MatrixWitness, PartialWitness, PartitionWitness, Witness};
 use plonky2::plonk::circuit_data::{CommonCircuitData, ProverOnlyCircuitData};
@@ -51,6 +50,7 @@ use rayon::prelude::*;
 use thiserror::Error;
 
 use crate::backend::{Batch, CommitBackend, QuotientInputs, C, D};
+use crate::challenger::Transcript;
 use crate::error::GpuError;
 use crate::F;
 
@@ -130,6 +130,9 @@ pub struct PhaseTimes {
     pub openings_s: f64,
     /// FRI: combination, folding and commit-phase trees, proof of work, queries (CPU, plonky2).
     pub fri_s: f64,
+    /// Of [`Self::fri_s`], the proof-of-work search (on the backend's device where it searches).
+    #[serde(default)]
+    pub pow_s: f64,
 }
 
 impl PhaseTimes {
@@ -221,11 +224,13 @@ pub fn prove_timed(
     let wires_commitment = commit_values(wires_values, &mut held)?;
     lap(&mut times.wires_commit_s);
 
-    let mut challenger = Challenger::<F, OuterHasher>::new();
-    common_data.fri_params.observe(&mut challenger);
-    challenger.observe_hash::<OuterHasher>(prover_data.circuit_digest);
-    challenger.observe_hash::<InnerHasher>(public_inputs_hash);
-    challenger.observe_cap::<OuterHasher>(&wires_commitment.merkle_tree.cap);
+    // Our transcript of plonky2's `Challenger` (the same challenges), whose sponge state FRI's
+    // proof-of-work search reads.
+    let mut challenger = Transcript::new();
+    challenger.observe_fri_params(&common_data.fri_params);
+    challenger.observe_hash(prover_data.circuit_digest);
+    challenger.observe_hash(public_inputs_hash);
+    challenger.observe_cap(&wires_commitment.merkle_tree.cap);
 
     let betas = challenger.get_n_challenges(num_challenges);
     let gammas = challenger.get_n_challenges(num_challenges);
@@ -255,7 +260,7 @@ pub fn prove_timed(
     lap(&mut times.partial_products_s);
     let zs_commitment = commit_values(zs_partial_products, &mut held)?;
     lap(&mut times.zs_commit_s);
-    challenger.observe_cap::<OuterHasher>(&zs_commitment.merkle_tree.cap);
+    challenger.observe_cap(&zs_commitment.merkle_tree.cap);
 
     let alphas = challenger.get_n_challenges(num_challenges);
     let selectors = selectors(common_data)?;
@@ -327,9 +332,9 @@ pub fn prove_timed(
             .map_err(commit_err)?
     };
     lap(&mut times.quotient_commit_s);
-    challenger.observe_cap::<OuterHasher>(&quotient_commitment.merkle_tree.cap);
+    challenger.observe_cap(&quotient_commitment.merkle_tree.cap);
 
-    let zeta = challenger.get_extension_challenge::<D>();
+    let zeta = challenger.get_extension_challenge();
     let g = Ext::primitive_root_of_unity(common_data.degree_bits());
     if zeta.exp_power_of_2(common_data.degree_bits()) == Ext::ONE {
         return Err(ProveError::Proving(
@@ -348,7 +353,7 @@ pub fn prove_timed(
     challenger.observe_openings(&to_fri_openings(&openings));
     lap(&mut times.openings_s);
     let instance = fri_instance(common_data, zeta);
-    let opening_proof = crate::fri::prove_openings(
+    let (opening_proof, pow_s) = crate::fri::prove_openings(
         &instance,
         &[
             &prover_data.constants_sigmas_commitment,
@@ -363,6 +368,7 @@ pub fn prove_timed(
     .map_err(commit_err)?;
     drop(held);
     lap(&mut times.fri_s);
+    times.pow_s = pow_s;
 
     let proof = Proof::<F, C, D> {
         wires_cap: wires_commitment.merkle_tree.cap,

@@ -14,6 +14,7 @@ const COMMIT: &str = include_str!("../kernels/commit.cu");
 const QUOTIENT_FNS: &str = include_str!("../kernels/quotient.cuh");
 const QUOTIENT: &str = include_str!("../kernels/quotient.cu");
 const FRI: &str = include_str!("../kernels/fri.cu");
+const POW: &str = include_str!("../kernels/pow.cu");
 
 const P: u64 = 0xFFFF_FFFF_0000_0001;
 
@@ -63,7 +64,7 @@ pub(crate) fn poseidon_prelude() -> String {
 pub fn kernel_source() -> String {
     // The prelude needs `u64` from goldilocks.cuh and must precede poseidon.cuh.
     format!(
-        "{GOLDILOCKS}\n{}\n{POSEIDON}\n{COMMIT}\n{QUOTIENT_FNS}\n{QUOTIENT}\n{FRI}\n",
+        "{GOLDILOCKS}\n{}\n{POSEIDON}\n{COMMIT}\n{QUOTIENT_FNS}\n{QUOTIENT}\n{FRI}\n{POW}\n",
         poseidon_prelude()
     )
 }
@@ -72,6 +73,13 @@ pub fn kernel_source() -> String {
 #[cfg(test)]
 pub(crate) fn fri_source() -> String {
     format!("{GOLDILOCKS}\n{FRI}\n")
+}
+
+/// The proof-of-work kernel with what it needs (arithmetic, constants, the permutation), for its
+/// host-compiled test.
+#[cfg(test)]
+pub(crate) fn pow_source() -> String {
+    format!("{GOLDILOCKS}\n{}\n{POSEIDON}\n{POW}\n", poseidon_prelude())
 }
 
 /// Sources of the arithmetic, the permutation and the gates' evaluators, for the host-compiled
@@ -102,6 +110,7 @@ mod tests {
             "transpose_cols_to_rows",
             "quotient_values",
             "gather_openings",
+            "pow_search",
         ] {
             assert!(src.contains(&format!("void {k}(")), "kernel {k} missing");
         }
@@ -140,6 +149,7 @@ mod nvrtc_tests {
             "lde_expand",
             "quotient_values",
             "gather_openings",
+            "pow_search",
         ] {
             assert!(text.contains(k), "{k} missing from the PTX");
         }

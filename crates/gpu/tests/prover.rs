@@ -217,6 +217,91 @@ fn recursive_circuit_proves_like_plonky2() {
     check_circuit(&outer, &pw, "recursive verifier", true);
 }
 
+/// The proof-of-work search before this change: plonky2's `Challenger` cloned per candidate,
+/// chunks of 2^12 in order, the first hit of a chunk (what `fri.rs` did until the transcript).
+fn pow_with_plonky2_challenger(
+    challenger: &plonky2::iop::challenger::Challenger<F, PoseidonHash>,
+    bits: u32,
+) -> u64 {
+    use plonky2::field::types::PrimeField64;
+    use rayon::prelude::*;
+    let mut start = 0u64;
+    loop {
+        let found = (start..start + (1 << 12)).into_par_iter().find_first(|&c| {
+            let mut t = challenger.clone();
+            t.observe_element(F::from_canonical_u64(c));
+            t.get_challenge().to_canonical_u64().leading_zeros() >= bits
+        });
+        if let Some(n) = found {
+            return n;
+        }
+        start += 1 << 12;
+    }
+}
+
+/// FRI's proof-of-work nonce from our transcript, searched on the host and (where a GPU is
+/// usable) on the card, equals the smallest nonce plonky2's own challenger accepts, found the
+/// way the prover searched before the transcript; prints the three searches' median times at
+/// plonky2's 16 bits on the card's machine (12 bits without a GPU, to keep CI short).
+#[test]
+fn pow_search_gives_the_smallest_nonce_on_host_and_card() {
+    use zkfleet_gpu::challenger::{search_cpu, Transcript};
+    let required = std::env::var("ZKFLEET_REQUIRE_GPU").is_ok_and(|v| v == "1");
+    let gpu = match GpuContext::new() {
+        Ok(g) => Some(g),
+        Err(e) if e.is_unavailable() && !required => None,
+        Err(e) => panic!("GPU unusable: {e}"),
+    };
+    let (bits, rounds) = if gpu.is_some() { (16, 9) } else { (12, 3) };
+    let mut theirs = plonky2::iop::challenger::Challenger::<F, PoseidonHash>::new();
+    let mut ours = Transcript::new();
+    let (mut before, mut host, mut card) = (Vec::new(), Vec::new(), Vec::new());
+    if let Some(g) = &gpu {
+        // Warm-up: the first launch loads the module's kernel.
+        g.pow_search(&ours.pow_start(), 1)
+            .expect("pow search on the card");
+    }
+    for round in 0..rounds {
+        let e = F::rand_vec(round % 11 + 1);
+        theirs.observe_elements(&e);
+        ours.observe_elements(&e);
+        let start = ours.pow_start();
+        let t = std::time::Instant::now();
+        let expected = pow_with_plonky2_challenger(&theirs, bits);
+        before.push(t.elapsed().as_secs_f64());
+        let t = std::time::Instant::now();
+        assert_eq!(
+            search_cpu(&start, bits),
+            Some(expected),
+            "round {round}: host"
+        );
+        host.push(t.elapsed().as_secs_f64());
+        if let Some(g) = &gpu {
+            let t = std::time::Instant::now();
+            let n = g.pow_search(&start, bits).expect("pow search on the card");
+            card.push(t.elapsed().as_secs_f64());
+            assert_eq!(n, expected, "round {round}: card");
+        }
+    }
+    let med = |v: &mut Vec<f64>| {
+        if v.is_empty() {
+            return f64::NAN;
+        }
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "pow search, {bits} bits, {rounds} transcripts, {} threads: plonky2 challenger clones \
+         (before) median {:.4} s, transcript on the host {:.4} s, on the card {:.5} s",
+        rayon::current_num_threads(),
+        med(&mut before),
+        med(&mut host),
+        med(&mut card),
+    );
+}
+
 #[test]
 fn unsatisfied_witness_is_an_error_not_a_panic() {
     // x * x == y with a wrong y: plonky2's witness generation accepts the assignment (y is not
@@ -664,13 +749,14 @@ fn bench_prove() {
             .expect("median is a run");
         let ph = phases[mid];
         eprintln!(
-            "{name}: 2^{} rows: plonky2 {cpu_med:.3} s {cpu_runs:?}, ours+GPU {gpu_med:.3} s {gpu_runs:?}, {:.2}x; GPU run phases: commits {:.3} s, quotient {:.3} s (on the {}), FRI {:.3} s, other {:.3} s",
+            "{name}: 2^{} rows: plonky2 {cpu_med:.3} s {cpu_runs:?}, ours+GPU {gpu_med:.3} s {gpu_runs:?}, {:.2}x; GPU run phases: commits {:.3} s, quotient {:.3} s (on the {}), FRI {:.3} s (of which PoW {:.4} s), other {:.3} s",
             data.common.degree_bits(),
             cpu_med / gpu_med,
             ph.commits_s(),
             ph.quotient_s,
             if ph.quotient_on_device { "GPU" } else { "CPU" },
             ph.fri_s,
+            ph.pow_s,
             ph.witness_s + ph.partial_products_s + ph.openings_s,
         );
         results.push(serde_json::json!({

@@ -1,23 +1,27 @@
-//! Benchmark of the faster Poseidon hasher (`zkfleet_circuits::hasher`) against plonky2's
+//! Benchmark of our Poseidon hashers (`zkfleet_circuits::hasher`) against plonky2's
 //! `PoseidonHash`: the permutation, a Merkle tree of a basic proof's size, and the proof of a
 //! state-transition instance at the default geometry (2^13 rows), which is byte-identical under
-//! both (tests/hasher_identity.rs).
+//! both (tests/hasher_identity.rs). Two hashers of ours: `FastPoseidonHash` (one state at a
+//! time, AVX2) and the batched hasher (`hasher::batch`, eight states at once on AVX-512), whose
+//! permutation and tree are measured against plonky2's; the tree on one thread and on all.
 //!
 //! `cargo bench -p zkfleet-circuits --bench hasher [-- --runs N]`
 //!
-//! Everything runs on a one-thread pool and is timed by that thread's CPU time
-//! (`/proc/thread-self/stat`), so the other work of a shared machine changes little; the two
-//! hashers alternate run by run. Writes docs/benchmarks/hasher.json and the `hasher` section of
-//! docs/benchmarks.md.
+//! One-thread rows run on a one-thread pool and are timed by that thread's CPU time
+//! (`/proc/thread-self/stat`), so the other work of a shared machine changes little; the
+//! all-threads row runs on rayon's global pool and is timed by the wall clock (a loaded machine
+//! slows it). plonky2 and ours alternate run by run. Writes docs/benchmarks/hasher.json and the
+//! `hasher` section of docs/benchmarks.md.
 
 // A benchmark links every dependency of its package and uses only some.
 #![allow(unused_crate_dependencies)]
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use plonky2::field::goldilocks_field::GoldilocksField;
 use plonky2::field::types::Field;
+use plonky2::hash::hash_types::HashOut;
 use plonky2::hash::merkle_tree::MerkleTree;
 use plonky2::hash::poseidon::{Poseidon, PoseidonHash};
 use plonky2::iop::generator::generate_partial_witness;
@@ -26,7 +30,9 @@ use plonky2::plonk::prover::prove_with_partition_witness;
 use plonky2::util::timing::TimingTree;
 use serde_json::json;
 use zkfleet_circuits::basic::{define, split_batch, BasicCircuit, BasicCircuitKind};
-use zkfleet_circuits::hasher::{permutation, FastPoseidonGoldilocksConfig, FastPoseidonHash};
+use zkfleet_circuits::hasher::{
+    batch, permutation, FastPoseidonGoldilocksConfig, FastPoseidonHash,
+};
 use zkfleet_circuits::{BasicGeometry, D};
 use zkfleet_rollup::execute::execute_batch;
 use zkfleet_rollup::generate::{generate, GeneratorConfig};
@@ -56,6 +62,13 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
     (out, (thread_cpu() - start).as_secs_f64())
 }
 
+/// Wall-clock seconds (for the all-threads row).
+fn timed_wall<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    let start = Instant::now();
+    let out = f();
+    (out, start.elapsed().as_secs_f64())
+}
+
 fn median(values: &[f64]) -> f64 {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
@@ -69,21 +82,39 @@ fn median(values: &[f64]) -> f64 {
 
 struct Pair {
     name: &'static str,
+    /// Which hasher of ours: `FastPoseidonHash` or the batched one.
+    ours: &'static str,
     unit: &'static str,
+    /// "thread CPU" or "wall".
+    clock: &'static str,
     plonky2: Vec<f64>,
     fast: Vec<f64>,
 }
 
 impl Pair {
+    fn new(name: &'static str, ours: &'static str, unit: &'static str) -> Self {
+        Self {
+            name,
+            ours,
+            unit,
+            clock: "thread CPU",
+            plonky2: vec![],
+            fast: vec![],
+        }
+    }
+
     fn json(&self) -> serde_json::Value {
         let (p, f) = (median(&self.plonky2), median(&self.fast));
         json!({
-            "measure": self.name, "unit": self.unit,
-            "plonky2_runs": self.plonky2, "fast_runs": self.fast,
-            "plonky2_median": p, "fast_median": f, "speedup": p / f,
+            "measure": self.name, "ours": self.ours, "unit": self.unit, "clock": self.clock,
+            "plonky2_runs": self.plonky2, "ours_runs": self.fast,
+            "plonky2_median": p, "ours_median": f, "speedup": p / f,
         })
     }
 }
+
+const BATCHED: &str = "batched x8 (AVX-512)";
+const FAST: &str = "FastPoseidonHash (AVX2)";
 
 const PERMUTATIONS: usize = 400_000;
 /// A basic proof's wire commitment: 2^13 rows at rate 2^3, 135 columns, cap height 4.
@@ -100,8 +131,41 @@ fn permutations(permute: fn([F; 12]) -> [F; 12]) -> f64 {
     s / PERMUTATIONS as f64 * 1e9
 }
 
+/// Nanoseconds per permutation of `permute_x8` (eight states a call).
+fn permutations_x8() -> f64 {
+    let mut states = [[F::from_canonical_u64(18); 12]; batch::LANES];
+    let calls = PERMUTATIONS / batch::LANES;
+    let (_, s) = timed(|| {
+        for _ in 0..calls {
+            batch::permute_x8(std::hint::black_box(&mut states));
+        }
+    });
+    s / (calls * batch::LANES) as f64 * 1e9
+}
+
 fn merkle<H: Hasher<F>>(leaves: &[Vec<F>]) -> f64 {
     let (tree, s) = timed(|| MerkleTree::<F, H>::new(leaves.to_vec(), 4));
+    std::hint::black_box(tree.cap);
+    s
+}
+
+/// The batched tree; its cap is checked against plonky2's (`expected`).
+fn merkle_batched(leaves: &[Vec<F>], expected: &[HashOut<F>], wall: bool) -> f64 {
+    let build = || batch::merkle_tree(leaves.to_vec(), 4);
+    let (tree, s) = if wall {
+        timed_wall(build)
+    } else {
+        timed(build)
+    };
+    assert_eq!(
+        tree.cap.0, expected,
+        "the batched tree's cap differs from plonky2's"
+    );
+    s
+}
+
+fn merkle_plonky2_wall(leaves: &[Vec<F>]) -> f64 {
+    let (tree, s) = timed_wall(|| MerkleTree::<F, PoseidonHash>::new(leaves.to_vec(), 4));
     std::hint::black_box(tree.cap);
     s
 }
@@ -118,12 +182,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut pairs = Vec::new();
 
     // The permutation.
-    let mut pair = Pair {
-        name: "permutation",
-        unit: "ns",
-        plonky2: vec![],
-        fast: vec![],
-    };
+    let mut pair = Pair::new("permutation", FAST, "ns");
     pool.install(|| {
         for run in 0..runs {
             let plonky2 = || permutations(<F as Poseidon>::poseidon);
@@ -139,6 +198,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     eprintln!("permutation: {:?}", pair.json());
     pairs.push(pair);
+    let mut pair = Pair::new("permutation", BATCHED, "ns");
+    pool.install(|| {
+        for run in 0..runs {
+            let plonky2 = || permutations(<F as Poseidon>::poseidon);
+            if run % 2 == 0 {
+                pair.plonky2.push(plonky2());
+                pair.fast.push(permutations_x8());
+            } else {
+                pair.fast.push(permutations_x8());
+                pair.plonky2.push(plonky2());
+            }
+        }
+    });
+    eprintln!("permutation x8: {:?}", pair.json());
+    pairs.push(pair);
     if args.iter().any(|a| a == "--only-permutation") {
         return Ok(());
     }
@@ -151,12 +225,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .collect()
         })
         .collect();
-    let mut pair = Pair {
-        name: "merkle tree 2^16 x 135",
-        unit: "s",
-        plonky2: vec![],
-        fast: vec![],
-    };
+    let mut pair = Pair::new("merkle tree 2^16 x 135", FAST, "s");
     pool.install(|| {
         for run in 0..runs {
             if run % 2 == 0 {
@@ -170,7 +239,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     eprintln!("merkle: {:?}", pair.json());
     pairs.push(pair);
+    let expected = MerkleTree::<F, PoseidonHash>::new(leaves.clone(), 4).cap.0;
+    let mut pair = Pair::new("merkle tree 2^16 x 135", BATCHED, "s");
+    pool.install(|| {
+        for run in 0..runs {
+            if run % 2 == 0 {
+                pair.plonky2.push(merkle::<PoseidonHash>(&leaves));
+                pair.fast.push(merkle_batched(&leaves, &expected, false));
+            } else {
+                pair.fast.push(merkle_batched(&leaves, &expected, false));
+                pair.plonky2.push(merkle::<PoseidonHash>(&leaves));
+            }
+        }
+    });
+    eprintln!("merkle batched: {:?}", pair.json());
+    pairs.push(pair);
+    let threads = rayon::current_num_threads();
+    let mut pair = Pair::new("merkle tree 2^16 x 135, all threads", BATCHED, "s");
+    pair.clock = "wall";
+    for run in 0..runs {
+        if run % 2 == 0 {
+            pair.plonky2.push(merkle_plonky2_wall(&leaves));
+            pair.fast.push(merkle_batched(&leaves, &expected, true));
+        } else {
+            pair.fast.push(merkle_batched(&leaves, &expected, true));
+            pair.plonky2.push(merkle_plonky2_wall(&leaves));
+        }
+    }
+    eprintln!("merkle batched, {threads} threads: {:?}", pair.json());
+    pairs.push(pair);
     drop(leaves);
+    if args.iter().any(|a| a == "--skip-proof") {
+        return Ok(());
+    }
 
     // A state-transition proof at the default geometry, from one partition witness.
     let geometry = BasicGeometry::default();
@@ -214,12 +315,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
         (proof.to_bytes(), s)
     }
-    let mut pair = Pair {
-        name: "state-transition proof (2^13 rows)",
-        unit: "s",
-        plonky2: vec![],
-        fast: vec![],
-    };
+    let mut pair = Pair::new("state-transition proof (2^13 rows)", FAST, "s");
     let mut identical = true;
     pool.install(|| {
         for run in 0..runs.min(3) {
@@ -244,15 +340,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "command": format!("cargo bench -p zkfleet-circuits --bench hasher -- --runs {runs}"),
         "machine": report::machine(),
         "vectorised": permutation::VECTORISED,
+        "avx512": batch::avx512_available(),
+        "rayon_threads": threads,
         "runs": runs,
         "results": pairs.iter().map(Pair::json).collect::<Vec<_>>(),
         "proofs_byte_identical": identical,
     });
     let json_path = root.join("docs/benchmarks/hasher.json");
     std::fs::write(&json_path, serde_json::to_string_pretty(&report)? + "\n")?;
-    let mut body = String::from(
-        "One thread, timed by its CPU time; plonky2's `PoseidonHash` and ours alternate run by \
-         run; median (all runs in the JSON).\n\n| measure | plonky2 | ours | speed-up |\n|---|---:|---:|---:|\n",
+    let mut body = format!(
+        "One thread, timed by its CPU time, except the all-threads row ({threads} rayon \
+         threads, wall clock); plonky2's `PoseidonHash` and ours alternate run by run; median \
+         (all runs in the JSON). Permutation rows are per permutation (the batched one runs \
+         eight per call).\n\n| measure | ours | plonky2 | ours | speed-up |\n|---|---|---:|---:|---:|\n",
     );
     for p in &pairs {
         let (a, b) = (median(&p.plonky2), median(&p.fast));
@@ -264,8 +364,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         };
         body += &format!(
-            "| {} | {} | {} | **{:.2}×** |\n",
+            "| {} | {} | {} | {} | **{:.2}×** |\n",
             p.name,
+            p.ours,
             fmt(a),
             fmt(b),
             a / b
@@ -273,7 +374,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let machine = &report["machine"];
     body += &format!(
-        "\nThe proofs of both are byte-identical (checked in every run). Command: `{}` \
+        "\nThe proofs of both are byte-identical (checked in every run), and so is every \
+         batched tree's cap (checked against plonky2's). Command: `{}` \
          (x86-64-v3 build). Machine: {} cores, {}, load average {} at the start. Commit `{}`. \
          Raw figures: [`benchmarks/hasher.json`](benchmarks/hasher.json).\n",
         report["command"].as_str().unwrap_or_default(),

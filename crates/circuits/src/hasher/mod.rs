@@ -10,6 +10,7 @@
 //! [`FastPoseidonGoldilocksConfig`] is `PoseidonGoldilocksConfig` with this hasher as both the
 //! outer and the inner hasher.
 
+pub mod batch;
 pub mod permutation;
 
 use plonky2::field::extension::quadratic::QuadraticExtension;

@@ -1,0 +1,615 @@
+//! plonky2's Poseidon (width 12, x^7, 8 full and 22 partial rounds, its constants) on EIGHT
+//! independent states at once, one per 64-bit lane of an AVX-512 register, and what is built
+//! from it: the sponge hash of 8 equal-length inputs, 8 two-to-one compressions, and a Merkle
+//! tree equal to plonky2's `MerkleTree::<F, PoseidonHash>::new`.
+//!
+//! Why eight states and not one: the earlier single-state attempt (`permutation.rs`) packed one
+//! state's 12 words into AVX2 vectors and lost to plonky2's scalar code (0.70×), because AVX2 has
+//! no 64×64-bit multiply and the partial rounds need horizontal sums. With one state per lane
+//! every S-box, MDS row and round constant is the same instruction on all lanes, nothing is
+//! horizontal, and AVX-512's unsigned compares into mask registers make each Goldilocks
+//! carry/borrow correction two instructions. Merkle leaves are independent, and so are the pairs
+//! of one tree level, so a tree supplies eight states at a time.
+//!
+//! Exactness: every step is the same map over the field as plonky2's `Poseidon::poseidon` (its
+//! "fast partial rounds" with the same precomputed sparse matrices), so outputs are equal as
+//! field elements for any input words, non-canonical ones included; digests are returned in
+//! canonical form. The tests (`tests/hasher_batch.rs`) compare against plonky2 on random and
+//! edge states, every input length 0..=199 and trees of several sizes and cap heights.
+//!
+//! Without AVX-512F at run time (checked once per call with `is_x86_feature_detected!`, which
+//! caches), every function falls back to plonky2's scalar code, state by state.
+
+use plonky2::hash::hash_types::HashOut;
+use plonky2::hash::merkle_tree::{MerkleCap, MerkleTree};
+use plonky2::hash::poseidon::{Poseidon, PoseidonHash, SPONGE_WIDTH};
+use plonky2::plonk::config::Hasher;
+use plonky2::util::log2_strict;
+use rayon::prelude::*;
+
+use crate::F;
+
+/// How many states one call hashes: the 64-bit lanes of a 512-bit register.
+pub const LANES: usize = 8;
+
+/// A Poseidon digest over the crate's field.
+pub type Digest = HashOut<F>;
+
+/// Whether this CPU runs the AVX-512 path (AVX-512F, detected at run time).
+pub fn avx512_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// plonky2's Poseidon permutation applied to each of eight states.
+pub fn permute_x8(states: &mut [[F; SPONGE_WIDTH]; LANES]) {
+    #[cfg(target_arch = "x86_64")]
+    if avx512_available() {
+        // SAFETY: AVX-512F is present (checked just above).
+        unsafe { avx512::permute_states(states) };
+        return;
+    }
+    for state in states.iter_mut() {
+        *state = <F as Poseidon>::poseidon(*state);
+    }
+}
+
+/// `PoseidonHash::hash_no_pad` of eight inputs (plonky2's sponge: rate 8, overwrite mode, no
+/// padding). Inputs of unequal lengths are correct too, hashed one by one.
+pub fn hash_no_pad_x8(inputs: [&[F]; LANES]) -> [Digest; LANES] {
+    #[cfg(target_arch = "x86_64")]
+    if avx512_available() && inputs.iter().all(|i| i.len() == inputs[0].len()) {
+        // SAFETY: AVX-512F is present (checked just above).
+        return unsafe { avx512::hash_no_pad(inputs) };
+    }
+    inputs.map(PoseidonHash::hash_no_pad)
+}
+
+/// `PoseidonHash::hash_or_noop` of eight inputs: inputs of at most four elements are their own
+/// digest (zero-padded), longer ones are hashed.
+pub fn hash_or_noop_x8(inputs: [&[F]; LANES]) -> [Digest; LANES] {
+    if inputs.iter().all(|i| i.len() > 4) {
+        hash_no_pad_x8(inputs)
+    } else {
+        inputs.map(PoseidonHash::hash_or_noop)
+    }
+}
+
+/// `PoseidonHash::two_to_one(left[i], right[i])` for the eight pairs.
+pub fn two_to_one_x8(left: &[Digest; LANES], right: &[Digest; LANES]) -> [Digest; LANES] {
+    #[cfg(target_arch = "x86_64")]
+    if avx512_available() {
+        // SAFETY: AVX-512F is present (checked just above).
+        return unsafe { avx512::two_to_one(left, right) };
+    }
+    core::array::from_fn(|i| PoseidonHash::two_to_one(left[i], right[i]))
+}
+
+/// Digests of `leaves` (`hash_or_noop` each), eight at a time, chunks spread over rayon.
+fn leaf_digests(leaves: &[Vec<F>]) -> Vec<Digest> {
+    let mut out = vec![Digest::ZERO; leaves.len()];
+    out.par_chunks_mut(LANES)
+        .zip(leaves.par_chunks(LANES))
+        .for_each(|(out, leaves)| {
+            if let Ok(batch) = <&[Vec<F>; LANES]>::try_from(leaves) {
+                out.copy_from_slice(&hash_or_noop_x8(batch.each_ref().map(Vec::as_slice)));
+            } else {
+                for (o, leaf) in out.iter_mut().zip(leaves) {
+                    *o = PoseidonHash::hash_or_noop(leaf);
+                }
+            }
+        });
+    out
+}
+
+/// The parents of one tree level: `two_to_one(level[2j], level[2j + 1])`.
+fn parents(level: &[Digest]) -> Vec<Digest> {
+    let mut out = vec![Digest::ZERO; level.len() / 2];
+    out.par_chunks_mut(LANES)
+        .zip(level.par_chunks(2 * LANES))
+        .for_each(|(out, children)| {
+            if out.len() == LANES {
+                let left = core::array::from_fn(|i| children[2 * i]);
+                let right = core::array::from_fn(|i| children[2 * i + 1]);
+                out.copy_from_slice(&two_to_one_x8(&left, &right));
+            } else {
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = PoseidonHash::two_to_one(children[2 * i], children[2 * i + 1]);
+                }
+            }
+        });
+    out
+}
+
+/// `MerkleTree::<F, PoseidonHash>::new(leaves, cap_height)`, the same digests in the same
+/// layout and the same cap, with leaves and each level's pairs hashed eight at a time.
+///
+/// Panics as `MerkleTree::new` does: if the number of leaves is not a power of two or
+/// `cap_height` exceeds its log2 (callers size trees from the LDE, never from outside data).
+pub fn merkle_tree(leaves: Vec<Vec<F>>, cap_height: usize) -> MerkleTree<F, PoseidonHash> {
+    let log2_leaves = log2_strict(leaves.len());
+    assert!(
+        cap_height <= log2_leaves,
+        "cap_height={cap_height} should be at most log2(leaves.len())={log2_leaves}"
+    );
+    // Levels from the leaves' digests (level 0) up to the cap (level `layers`).
+    let layers = log2_leaves - cap_height;
+    let mut levels = Vec::with_capacity(layers + 1);
+    levels.push(leaf_digests(&leaves));
+    for layer in 0..layers {
+        let next = parents(&levels[layer]);
+        levels.push(next);
+    }
+    let cap = levels.pop().unwrap_or_default();
+
+    // plonky2's layout: one contiguous block per cap element (sub-tree); inside it, the pair of
+    // siblings `j` of level `i` sits at pair index `(j << (i + 1)) + (1 << i) - 1` (see
+    // `merkle_tree_prove`), the left sibling first.
+    let subtree_leaves = leaves.len() >> cap_height;
+    let subtree_digests = 2 * (subtree_leaves - 1);
+    let mut digests = vec![Digest::ZERO; 2 * (leaves.len() - (1 << cap_height))];
+    if subtree_digests > 0 {
+        digests
+            .par_chunks_mut(subtree_digests)
+            .enumerate()
+            .for_each(|(tree, block)| {
+                for (i, level) in levels.iter().enumerate() {
+                    let per_tree = subtree_leaves >> i;
+                    let nodes = &level[tree * per_tree..(tree + 1) * per_tree];
+                    for (k, node) in nodes.iter().enumerate() {
+                        let pair = ((k >> 1) << (i + 1)) + (1 << i) - 1;
+                        block[2 * pair + (k & 1)] = *node;
+                    }
+                }
+            });
+    }
+    MerkleTree {
+        leaves,
+        digests,
+        cap: MerkleCap(cap),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    //! The permutation on `[__m512i; 12]`: word `i` of the eight states in register `i`.
+    //!
+    //! Goldilocks arithmetic on unreduced 64-bit words (any value in 0..2^64 stands for itself
+    //! mod p): products are formed in 128 bits from four 32×32-bit multiplies
+    //! (`vpmuludq`) and reduced with 2^64 ≡ 2^32 − 1 and 2^96 ≡ −1 (mod p), as plonky2's
+    //! `Avx512GoldilocksField` does; carries and borrows become masked adds of ε = 2^32 − 1.
+
+    use core::arch::x86_64::*;
+
+    use plonky2::field::types::Field64;
+    use plonky2::hash::poseidon::{
+        Poseidon, ALL_ROUND_CONSTANTS, HALF_N_FULL_ROUNDS, N_PARTIAL_ROUNDS, SPONGE_WIDTH,
+    };
+
+    use plonky2::field::types::{Field, PrimeField64};
+    use plonky2::hash::hash_types::HashOut;
+
+    use super::{Digest, LANES};
+    use crate::F;
+
+    type State = [__m512i; SPONGE_WIDTH];
+
+    /// A digest from four canonical output words.
+    fn digest(words: [u64; 4]) -> Digest {
+        HashOut {
+            elements: words.map(F::from_canonical_u64),
+        }
+    }
+
+    /// The words of a digest as the permutation takes them (canonical or not: the same field
+    /// element either way).
+    fn words(d: &Digest) -> [u64; 4] {
+        d.elements.map(|x| x.to_noncanonical_u64())
+    }
+
+    const ORDER: u64 = F::ORDER;
+    /// 2^64 mod p.
+    const EPSILON: u64 = ORDER.wrapping_neg();
+    /// Selects the low 32-bit half of every 64-bit lane.
+    const LO_32_BITS: __mmask16 = 0b0101_0101_0101_0101;
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn splat(x: u64) -> __m512i {
+        _mm512_set1_epi64(x as i64)
+    }
+
+    /// A value in 0..p with the same residue.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn canonicalize(x: __m512i) -> __m512i {
+        let order = splat(ORDER);
+        let ge = _mm512_cmpge_epu64_mask(x, order);
+        _mm512_mask_sub_epi64(x, ge, x, order)
+    }
+
+    /// x + y for any x and y < 2^64 − ε (a canonical element, or a small value): on overflow
+    /// the sum wrapped by 2^64 ≡ ε, and adding ε back cannot overflow again.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn add_small(x: __m512i, y: __m512i) -> __m512i {
+        let sum = _mm512_add_epi64(x, y);
+        let over = _mm512_cmplt_epu64_mask(sum, y);
+        _mm512_mask_add_epi64(sum, over, sum, splat(EPSILON))
+    }
+
+    /// x + y for any words.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn add(x: __m512i, y: __m512i) -> __m512i {
+        add_small(x, canonicalize(y))
+    }
+
+    /// x − y for any x and y < p (no double underflow, as `add_small`).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn sub_small(x: __m512i, y: __m512i) -> __m512i {
+        let under = _mm512_cmplt_epu64_mask(x, y);
+        let diff = _mm512_sub_epi64(x, y);
+        _mm512_mask_sub_epi64(diff, under, diff, splat(EPSILON))
+    }
+
+    /// The high 32 bits of each lane moved to the low half (the multiply ignores the high half;
+    /// a shuffle instead of a shift keeps the shift port free).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn high_halves(x: __m512i) -> __m512i {
+        _mm512_castps_si512(_mm512_movehdup_ps(_mm512_castsi512_ps(x)))
+    }
+
+    /// The 128-bit product x·y as (high, low) 64-bit words.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn mul_wide(x: __m512i, y: __m512i) -> (__m512i, __m512i) {
+        let x_hi = high_halves(x);
+        let y_hi = high_halves(y);
+        let ll = _mm512_mul_epu32(x, y);
+        let lh = _mm512_mul_epu32(x, y_hi);
+        let hl = _mm512_mul_epu32(x_hi, y);
+        let hh = _mm512_mul_epu32(x_hi, y_hi);
+        // Schoolbook addition of the partial products; none of these sums can overflow.
+        let t0 = _mm512_add_epi64(hl, _mm512_srli_epi64::<32>(ll));
+        let t1 = _mm512_add_epi64(lh, _mm512_and_si512(t0, splat(EPSILON)));
+        let t2 = _mm512_add_epi64(hh, _mm512_srli_epi64::<32>(t0));
+        let hi = _mm512_add_epi64(t2, _mm512_srli_epi64::<32>(t1));
+        let t1_lo = _mm512_castps_si512(_mm512_moveldup_ps(_mm512_castsi512_ps(t1)));
+        let lo = _mm512_mask_blend_epi32(LO_32_BITS, t1_lo, ll);
+        (hi, lo)
+    }
+
+    /// The 128-bit square x² as (high, low): three multiplies, the cross term doubled by shifts.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn square_wide(x: __m512i) -> (__m512i, __m512i) {
+        let x_hi = high_halves(x);
+        let ll = _mm512_mul_epu32(x, x);
+        let lh = _mm512_mul_epu32(x, x_hi);
+        let hh = _mm512_mul_epu32(x_hi, x_hi);
+        let t0 = _mm512_add_epi64(lh, _mm512_srli_epi64::<33>(ll));
+        let hi = _mm512_add_epi64(hh, _mm512_srli_epi64::<31>(t0));
+        let lo = _mm512_add_epi64(ll, _mm512_slli_epi64::<33>(lh));
+        (hi, lo)
+    }
+
+    /// hi·2^64 + lo mod p (not necessarily canonical): 2^64 ≡ ε and 2^96 ≡ −1, so the value is
+    /// lo − hi_hi + hi_lo·ε.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn reduce128((hi, lo): (__m512i, __m512i)) -> __m512i {
+        let lo = sub_small(lo, _mm512_srli_epi64::<32>(hi));
+        add_small(lo, _mm512_mul_epu32(hi, splat(EPSILON)))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn mul(x: __m512i, y: __m512i) -> __m512i {
+        reduce128(mul_wide(x, y))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn square(x: __m512i) -> __m512i {
+        reduce128(square_wide(x))
+    }
+
+    /// x^7, as plonky2's `sbox_monomial`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn sbox(x: __m512i) -> __m512i {
+        let x2 = square(x);
+        let x4 = square(x2);
+        let x3 = mul(x, x2);
+        mul(x3, x4)
+    }
+
+    /// L + H·2^32 mod p for L, H < 2^42 (the MDS layer's accumulators).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn reduce_small(l: __m512i, h: __m512i) -> __m512i {
+        let shifted = _mm512_slli_epi64::<32>(h);
+        let lo = _mm512_add_epi64(l, shifted);
+        let carry = _mm512_cmplt_epu64_mask(lo, shifted);
+        let hi = _mm512_srli_epi64::<32>(h);
+        let hi = _mm512_mask_add_epi64(hi, carry, hi, splat(1));
+        // hi < 2^11, so hi·ε < 2^43.
+        add_small(lo, _mm512_mul_epu32(hi, splat(EPSILON)))
+    }
+
+    /// plonky2's `mds_layer`: (circulant + diagonal) matrix of small constants. Each row is
+    /// accumulated separately over the low and the high 32-bit halves of the words (sums of
+    /// twelve 32×9-bit products, under 2^42) and reduced once.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn mds(state: &State) -> State {
+        let circ = <F as Poseidon>::MDS_MATRIX_CIRC;
+        let diag = <F as Poseidon>::MDS_MATRIX_DIAG;
+        let mut highs = [_mm512_setzero_si512(); SPONGE_WIDTH];
+        for (h, x) in highs.iter_mut().zip(state) {
+            *h = _mm512_srli_epi64::<32>(*x);
+        }
+        let mut out = [_mm512_setzero_si512(); SPONGE_WIDTH];
+        for (r, o) in out.iter_mut().enumerate() {
+            let d = splat(diag[r]);
+            let mut lo = _mm512_mul_epu32(state[r], d);
+            let mut hi = _mm512_mul_epu32(highs[r], d);
+            for (i, &c) in circ.iter().enumerate() {
+                let c = splat(c);
+                let j = (i + r) % SPONGE_WIDTH;
+                lo = _mm512_add_epi64(lo, _mm512_mul_epu32(state[j], c));
+                hi = _mm512_add_epi64(hi, _mm512_mul_epu32(highs[j], c));
+            }
+            *o = reduce_small(lo, hi);
+        }
+        out
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn full_rounds(state: &mut State, round: &mut usize) {
+        for _ in 0..HALF_N_FULL_ROUNDS {
+            for (i, x) in state.iter_mut().enumerate() {
+                let c = ALL_ROUND_CONSTANTS[i + SPONGE_WIDTH * *round];
+                *x = sbox(add_small(*x, splat(c)));
+            }
+            *state = mds(state);
+            *round += 1;
+        }
+    }
+
+    /// plonky2's fast partial rounds: the first constant layer, the dense initial matrix, then
+    /// per round the S-box on word 0, its constant, and the sparse matrix (ŵ, v).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn partial_rounds(state: &mut State, round: &mut usize) {
+        let first = <F as Poseidon>::FAST_PARTIAL_FIRST_ROUND_CONSTANT;
+        for (x, &c) in state.iter_mut().zip(&first) {
+            *x = add_small(*x, splat(c));
+        }
+        let matrix = <F as Poseidon>::FAST_PARTIAL_ROUND_INITIAL_MATRIX;
+        let mut init = [_mm512_setzero_si512(); SPONGE_WIDTH];
+        init[0] = state[0];
+        for (r, row) in matrix.iter().enumerate() {
+            for (c, &m) in row.iter().enumerate() {
+                let product = mul(state[r + 1], splat(m));
+                init[c + 1] = if r == 0 {
+                    product
+                } else {
+                    add(init[c + 1], product)
+                };
+            }
+        }
+        *state = init;
+
+        let constants = <F as Poseidon>::FAST_PARTIAL_ROUND_CONSTANTS;
+        let w_hats = <F as Poseidon>::FAST_PARTIAL_ROUND_W_HATS;
+        let vs = <F as Poseidon>::FAST_PARTIAL_ROUND_VS;
+        let m00 = <F as Poseidon>::MDS_MATRIX_CIRC[0] + <F as Poseidon>::MDS_MATRIX_DIAG[0];
+        for i in 0..N_PARTIAL_ROUNDS {
+            let s0 = add_small(sbox(state[0]), splat(constants[i]));
+            let mut d = mul(s0, splat(m00));
+            for (x, &w) in state[1..].iter().zip(&w_hats[i]) {
+                d = add(d, mul(*x, splat(w)));
+            }
+            for (x, &v) in state[1..].iter_mut().zip(&vs[i]) {
+                *x = add(*x, mul(s0, splat(v)));
+            }
+            state[0] = d;
+        }
+        *round += N_PARTIAL_ROUNDS;
+    }
+
+    /// Entry points for the unit tests of the arithmetic (one lane's words in, out).
+    #[cfg(test)]
+    pub(super) mod arithmetic {
+        use super::*;
+
+        /// mul, add, square, add_small, sub_small (y < p), canonicalize of x.
+        #[target_feature(enable = "avx512f")]
+        pub(crate) fn binary_ops(x: u64, y: u64) -> [u64; 6] {
+            let (x, y) = (splat(x), splat(y));
+            let y_small = canonicalize(y);
+            [
+                mul(x, y),
+                add(x, y),
+                square(x),
+                add_small(x, y_small),
+                sub_small(x, y_small),
+                canonicalize(x),
+            ]
+            .map(|v| store(v)[3])
+        }
+
+        #[target_feature(enable = "avx512f")]
+        pub(crate) fn reduce_small_words(l: u64, h: u64) -> u64 {
+            store(reduce_small(splat(l), splat(h)))[5]
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    fn permute(state: &mut State) {
+        let mut round = 0;
+        full_rounds(state, &mut round);
+        partial_rounds(state, &mut round);
+        full_rounds(state, &mut round);
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn load(words: &[u64; LANES]) -> __m512i {
+        // SAFETY: reads exactly the 64 bytes of `words` (unaligned load).
+        unsafe { _mm512_loadu_si512(words.as_ptr().cast()) }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn store(x: __m512i) -> [u64; LANES] {
+        let mut out = [0u64; LANES];
+        // SAFETY: writes exactly the 64 bytes of `out` (unaligned store).
+        unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), x) };
+        out
+    }
+
+    /// The first four words of each lane, canonical, as digests.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn squeeze(state: &State) -> [Digest; LANES] {
+        let rows: [[u64; LANES]; 4] = [
+            store(canonicalize(state[0])),
+            store(canonicalize(state[1])),
+            store(canonicalize(state[2])),
+            store(canonicalize(state[3])),
+        ];
+        core::array::from_fn(|lane| digest(rows.map(|row| row[lane])))
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn permute_states(states: &mut [[F; SPONGE_WIDTH]; LANES]) {
+        let mut state = [_mm512_setzero_si512(); SPONGE_WIDTH];
+        for (i, x) in state.iter_mut().enumerate() {
+            *x = load(&core::array::from_fn(|lane| states[lane][i].0));
+        }
+        permute(&mut state);
+        for (i, x) in state.iter().enumerate() {
+            let words = store(canonicalize(*x));
+            for (lane, s) in states.iter_mut().enumerate() {
+                s[i] = F::from_canonical_u64(words[lane]);
+            }
+        }
+    }
+
+    /// The sponge over eight inputs of one length (the caller checks the lengths).
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn hash_no_pad(inputs: [&[F]; LANES]) -> [Digest; LANES] {
+        let len = inputs[0].len();
+        let mut state = [_mm512_setzero_si512(); SPONGE_WIDTH];
+        let mut start = 0;
+        while start < len {
+            // Overwrite mode: the chunk replaces the first words; a short last chunk leaves the
+            // rest of the rate as it was.
+            let chunk = (len - start).min(8);
+            for (i, x) in state[..chunk].iter_mut().enumerate() {
+                *x = load(&core::array::from_fn(|lane| inputs[lane][start + i].0));
+            }
+            permute(&mut state);
+            start += chunk;
+        }
+        squeeze(&state)
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn two_to_one(left: &[Digest; LANES], right: &[Digest; LANES]) -> [Digest; LANES] {
+        let (l, r) = (left.each_ref().map(words), right.each_ref().map(words));
+        let mut state = [_mm512_setzero_si512(); SPONGE_WIDTH];
+        for i in 0..4 {
+            state[i] = load(&core::array::from_fn(|lane| l[lane][i]));
+            state[i + 4] = load(&core::array::from_fn(|lane| r[lane][i]));
+        }
+        permute(&mut state);
+        squeeze(&state)
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    //! The vector arithmetic's rare branches (carries and borrows that random states almost
+    //! never reach) against u128 arithmetic mod p, on crafted edge words. The permutation, hashes
+    //! and trees are compared with plonky2's in `tests/hasher_batch.rs`.
+
+    use super::avx512::arithmetic::*;
+    use super::avx512_available;
+
+    const P: u128 = 0xffff_ffff_0000_0001;
+
+    /// Words near every boundary the reductions branch on.
+    fn edges() -> Vec<u64> {
+        let mut out = vec![0, 1, 2, 0xffff_ffff, 1 << 32, (1 << 32) + 1, 1 << 63];
+        for base in [
+            P as u64,
+            u64::MAX,
+            0xffff_ffff_0000_0000,
+            0x1_0000_0000_0000,
+        ] {
+            out.extend((0..4).map(|d| base.wrapping_sub(d)));
+            out.extend((1..4).map(|d| base.wrapping_add(d)));
+        }
+        out
+    }
+
+    #[test]
+    fn field_operations_equal_u128_arithmetic_on_edge_words() {
+        if !avx512_available() {
+            return;
+        }
+        let edges = edges();
+        for &x in &edges {
+            for &y in &edges {
+                // SAFETY: AVX-512F is present (checked above).
+                let got = unsafe { binary_ops(x, y) };
+                let (x, y) = (x as u128, y as u128);
+                assert_eq!(got[0] as u128 % P, (x * y) % P, "mul {x:#x} {y:#x}");
+                assert_eq!(got[1] as u128 % P, (x + y) % P, "add {x:#x} {y:#x}");
+                assert_eq!(got[2] as u128 % P, (x * x) % P, "square {x:#x}");
+                if y < P {
+                    assert_eq!(got[3] as u128 % P, (x + y) % P, "add_small {x:#x} {y:#x}");
+                    assert_eq!(
+                        got[4] as u128 % P,
+                        (x + P - y) % P,
+                        "sub_small {x:#x} {y:#x}"
+                    );
+                }
+                assert!(got[5] < P as u64, "canonicalize {x:#x}");
+                assert_eq!(got[5] as u128, x % P, "canonicalize {x:#x}");
+            }
+        }
+        // The MDS reduction: L + H·2^32 for L, H < 2^42, including the carry out of the low
+        // word (L ≥ 2^32 with H's low half near 2^32).
+        let limbs = [
+            0,
+            1,
+            0xffff_ffff,
+            1 << 32,
+            (1 << 41) - 1,
+            (1 << 42) - 1,
+            0x3_ffff_ffff,
+        ];
+        for &l in &limbs {
+            for &h in &limbs {
+                // SAFETY: AVX-512F is present (checked above).
+                let got = unsafe { reduce_small_words(l, h) };
+                let want = (l as u128 + ((h as u128) << 32)) % P;
+                assert_eq!(got as u128 % P, want, "reduce_small {l:#x} {h:#x}");
+            }
+        }
+    }
+}

@@ -39,11 +39,13 @@ pub mod challenger;
 mod context;
 mod error;
 mod fri;
+mod host_batched;
 pub mod host_check;
 #[cfg(test)]
 mod host_compiled;
 #[cfg(test)]
 mod model;
+pub mod poseidon_x8;
 mod pow;
 pub mod prover;
 pub mod quotient;
@@ -54,6 +56,7 @@ pub use context::{
     CommitPhases, DeviceBatch, DeviceCommitment, GpuCommitment, GpuContext, RowAndPath,
 };
 pub use error::GpuError;
+pub use host_batched::HostBatchedCommit;
 pub use prover::ProveError;
 pub use source::kernel_source;
 

@@ -10,8 +10,11 @@
 //! [`FastPoseidonGoldilocksConfig`] is `PoseidonGoldilocksConfig` with this hasher as both the
 //! outer and the inner hasher.
 
-pub mod batch;
 pub mod permutation;
+
+/// plonky2's Poseidon on eight states at once (AVX-512) and the Merkle tree built with it:
+/// `zkfleet_gpu::poseidon_x8`, where the prover's CPU commit backend uses it too.
+pub use zkfleet_gpu::poseidon_x8 as batch;
 
 use plonky2::field::extension::quadratic::QuadraticExtension;
 use plonky2::field::extension::Extendable;

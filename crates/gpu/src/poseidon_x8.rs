@@ -1,21 +1,26 @@
 //! plonky2's Poseidon (width 12, x^7, 8 full and 22 partial rounds, its constants) on EIGHT
 //! independent states at once, one per 64-bit lane of an AVX-512 register, and what is built
 //! from it: the sponge hash of 8 equal-length inputs, 8 two-to-one compressions, and a Merkle
-//! tree equal to plonky2's `MerkleTree::<F, PoseidonHash>::new`.
+//! tree equal to plonky2's `MerkleTree::<F, PoseidonHash>::new`. The CPU side of the prover's
+//! commitments ([`crate::HostBatchedCommit`]) builds its trees with it; `zkfleet_circuits`
+//! re-exports it as `hasher::batch`.
 //!
-//! Why eight states and not one: the earlier single-state attempt (`permutation.rs`) packed one
-//! state's 12 words into AVX2 vectors and lost to plonky2's scalar code (0.70×), because AVX2 has
-//! no 64×64-bit multiply and the partial rounds need horizontal sums. With one state per lane
-//! every S-box, MDS row and round constant is the same instruction on all lanes, nothing is
-//! horizontal, and AVX-512's unsigned compares into mask registers make each Goldilocks
-//! carry/borrow correction two instructions. Merkle leaves are independent, and so are the pairs
-//! of one tree level, so a tree supplies eight states at a time.
+//! Why eight states and not one: the earlier single-state attempt (`zkfleet_circuits`'
+//! `hasher::permutation`) packed one state's 12 words into AVX2 vectors and lost to plonky2's
+//! scalar code (0.70×), because AVX2 has no 64×64-bit multiply and the partial rounds need
+//! horizontal sums. With one state per lane every S-box, MDS row and round constant is the same
+//! instruction on all lanes, nothing is horizontal, and AVX-512's unsigned compares into mask
+//! registers make each Goldilocks carry/borrow correction two instructions. Merkle leaves are
+//! independent, and so are the pairs of one tree level, so a tree supplies eight states at a
+//! time.
 //!
 //! Exactness: every step is the same map over the field as plonky2's `Poseidon::poseidon` (its
 //! "fast partial rounds" with the same precomputed sparse matrices), so outputs are equal as
 //! field elements for any input words, non-canonical ones included; digests are returned in
-//! canonical form. The tests (`tests/hasher_batch.rs`) compare against plonky2 on random and
-//! edge states, every input length 0..=199 and trees of several sizes and cap heights.
+//! canonical form. The tests compare against plonky2 on random and edge states, every input
+//! length 0..=199 and trees of several sizes and cap heights (`zkfleet_circuits`'
+//! `tests/hasher_batch.rs`), the vector arithmetic's rare branches against u128 arithmetic
+//! (here), and whole proofs (`tests/host_batched.rs`).
 //!
 //! Without AVX-512F at run time (checked once per call with `is_x86_feature_detected!`, which
 //! caches), every function falls back to plonky2's scalar code, state by state.

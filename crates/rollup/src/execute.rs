@@ -6,12 +6,13 @@
 //! state is rolled back to where it was. A prover cannot prove a batch with a hole in it, and a
 //! sequencer that produced one must fix it, not have it silently shortened.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use zkfleet_types::{BatchNumber, BatchPublicOutput, ChainId, HashDigest};
 
 use crate::batch::{Batch, MAX_OPERATIONS_PER_BATCH};
 use crate::operation::{Operation, OperationKind};
-use crate::signature::{verify, Signature, SignatureError};
+use crate::signature::{recover_public_key, Signature, SignatureError};
 use crate::spec::{
     deposits_step, digest_to_hash_digest, operations_step, pubdata_step, signed_operations_step,
     withdrawals_step, Digest, ZERO,
@@ -362,8 +363,14 @@ fn run<S: StateTree + ?Sized>(
     let start = RunningCommitments::start(root, batch.first_priority_serial);
     let mut acc = start;
     let mut operations = Vec::with_capacity(batch.operations.len());
-    for (index, op) in batch.operations.iter().enumerate() {
-        let witness = apply(state, batch, index, op, acc).map_err(|e| match e {
+    let chain_id = batch.chain_id.0;
+    let own: Vec<OwnDigests> = batch
+        .operations
+        .par_iter()
+        .map(|op| OwnDigests::of(op, chain_id))
+        .collect();
+    for (index, (op, own)) in batch.operations.iter().zip(own).enumerate() {
+        let witness = apply(state, batch, index, op, own, acc).map_err(|e| match e {
             Failure::Rule(reason) => ExecutionError::Operation {
                 index,
                 kind: op.kind(),
@@ -400,6 +407,39 @@ fn run<S: StateTree + ?Sized>(
     })
 }
 
+/// What an operation's own fields determine, whatever the state: its chain items and, for a
+/// signed operation, its message digest and the public key its signature recovers (the costly
+/// part: about 200 Poseidon permutations per signature). Computed for the whole batch at once,
+/// on every core, before the operations are applied in order; the rules are then checked in
+/// their order with these values, so that the outcome, every error included, is the one of
+/// computing them in place.
+struct OwnDigests {
+    operation: Digest,
+    pubdata: Digest,
+    deposit: Option<Digest>,
+    withdrawal: Option<Digest>,
+    /// Transfer and Withdraw: the signed message's digest and [`recover_public_key`] of it.
+    signed: Option<(Digest, Result<Digest, SignatureError>)>,
+}
+
+impl OwnDigests {
+    fn of(op: &Operation, chain_id: u64) -> Self {
+        let signed = match (op.message_digest(chain_id), op.signature()) {
+            (Some(message), Some(signature)) => {
+                Some((message, recover_public_key(message, signature)))
+            }
+            _ => None,
+        };
+        Self {
+            operation: op.operation_digest(chain_id),
+            pubdata: op.pubdata_digest(),
+            deposit: op.deposit_digest(),
+            withdrawal: op.withdrawal_digest(),
+            signed,
+        }
+    }
+}
+
 enum Failure {
     Rule(OperationError),
     State(StateError),
@@ -422,9 +462,9 @@ fn apply<S: StateTree + ?Sized>(
     batch: &Batch,
     index: usize,
     op: &Operation,
+    own: OwnDigests,
     before: RunningCommitments,
 ) -> Result<OperationWitness, Failure> {
-    let chain_id = batch.chain_id.0;
     let mut updates = Vec::new();
     let mut after = before;
     let mut signed = None;
@@ -449,12 +489,13 @@ fn apply<S: StateTree + ?Sized>(
             };
             let credited = credit(account, d.to, d.amount, AccountRole::Recipient)?;
             updates.push(state.set_account(d.to, credited)?);
-            after.deposits = deposits_step(before.deposits, d.digest());
+            let deposit = own.deposit.unwrap_or_else(|| d.digest());
+            after.deposits = deposits_step(before.deposits, deposit);
             after.deposits_count += 1;
             after.next_priority_serial += 1;
         }
         Operation::Transfer(t) => {
-            let (sender, public_key) = check_signed(
+            let (sender, public_key, message_digest) = check_signed(
                 state,
                 batch,
                 t.from,
@@ -462,7 +503,7 @@ fn apply<S: StateTree + ?Sized>(
                 t.amount,
                 t.fee,
                 &t.signature,
-                op,
+                &own.signed,
             )?;
             // The recipient and operator must exist before anything is debited, so that an
             // unknown account is reported as such and not as a later effect.
@@ -477,13 +518,13 @@ fn apply<S: StateTree + ?Sized>(
             updates.push(state.set_account(t.to, recipient)?);
             updates.push(pay_operator(state, batch.operator, t.fee)?);
             signed = Some(SignedWitness {
-                message_digest: crate::spec::tx_message_digest(&t.message(chain_id)),
+                message_digest,
                 public_key,
                 signature: t.signature.clone(),
             });
         }
         Operation::Withdraw(w) => {
-            let (sender, public_key) = check_signed(
+            let (sender, public_key, message_digest) = check_signed(
                 state,
                 batch,
                 w.from,
@@ -491,20 +532,20 @@ fn apply<S: StateTree + ?Sized>(
                 w.amount,
                 w.fee,
                 &w.signature,
-                op,
+                &own.signed,
             )?;
             updates.push(state.set_account(w.from, sender)?);
             updates.push(pay_operator(state, batch.operator, w.fee)?);
             signed = Some(SignedWitness {
-                message_digest: crate::spec::tx_message_digest(&w.message(chain_id)),
+                message_digest,
                 public_key,
                 signature: w.signature.clone(),
             });
         }
     }
-    let operation_digest = op.operation_digest(chain_id);
-    let pubdata_digest = op.pubdata_digest();
-    let withdrawal_digest = op.withdrawal_digest();
+    let operation_digest = own.operation;
+    let pubdata_digest = own.pubdata;
+    let withdrawal_digest = own.withdrawal;
     after.operations = operations_step(before.operations, operation_digest);
     after.pubdata = pubdata_step(before.pubdata, pubdata_digest);
     if let Some(w) = withdrawal_digest {
@@ -524,7 +565,7 @@ fn apply<S: StateTree + ?Sized>(
         operation: op.clone(),
         operation_digest,
         pubdata_digest,
-        deposit_digest: op.deposit_digest(),
+        deposit_digest: own.deposit,
         withdrawal_digest,
         signed,
         updates,
@@ -534,9 +575,11 @@ fn apply<S: StateTree + ?Sized>(
 }
 
 /// Check the rules of a signed operation's sender and return the sender after the debit and
-/// nonce increment, and its public key. Order: sender exists, operator exists, nonce equals,
-/// keys not exhausted, key index is the nonce, signature verifies, amount + fee fits, balance
-/// suffices.
+/// nonce increment, its public key and the signed message's digest. Order: sender exists,
+/// operator exists, nonce equals, keys not exhausted, key index is the nonce, signature
+/// verifies, amount + fee fits, balance suffices. `signed` is the operation's message digest
+/// and the key its signature recovers ([`OwnDigests`]): the signature verifies when that is
+/// the sender's key, as [`crate::signature::verify`] decides.
 #[allow(clippy::too_many_arguments)]
 fn check_signed<S: StateTree + ?Sized>(
     state: &S,
@@ -546,8 +589,8 @@ fn check_signed<S: StateTree + ?Sized>(
     amount: u64,
     fee: u64,
     signature: &Signature,
-    op: &Operation,
-) -> Result<(Account, Digest), Failure> {
+    signed: &Option<(Digest, Result<Digest, SignatureError>)>,
+) -> Result<(Account, Digest, Digest), Failure> {
     let sender = state
         .account(from)?
         .ok_or(OperationError::UnknownSender { account: from })?;
@@ -588,10 +631,14 @@ fn check_signed<S: StateTree + ?Sized>(
         }
         .into());
     }
-    let message = op
-        .message_digest(batch.chain_id.0)
-        .ok_or(OperationError::InvalidSignature(SignatureError::Mismatch))?;
-    verify(sender.public_key, message, signature).map_err(OperationError::InvalidSignature)?;
+    let Some((message, recovered)) = signed else {
+        return Err(OperationError::InvalidSignature(SignatureError::Mismatch).into());
+    };
+    match recovered {
+        Ok(root) if *root == sender.public_key => {}
+        Ok(_) => return Err(OperationError::InvalidSignature(SignatureError::Mismatch).into()),
+        Err(e) => return Err(OperationError::InvalidSignature(e.clone()).into()),
+    }
     let required = amount
         .checked_add(fee)
         .ok_or(OperationError::AmountPlusFeeOverflow { amount, fee })?;
@@ -610,6 +657,7 @@ fn check_signed<S: StateTree + ?Sized>(
             ..sender
         },
         sender.public_key,
+        *message,
     ))
 }
 

@@ -412,6 +412,67 @@ fn signature_rules() {
     );
 }
 
+/// Signatures are checked for the whole batch before the operations are applied (on every
+/// core); a batch is still rejected at its first broken rule in batch and rule order: a bad
+/// signature after another broken rule is not the one reported, one before it is, and within
+/// one operation the rules before the signature's (nonce) come first.
+#[test]
+fn the_first_broken_rule_is_reported_whatever_the_signatures_later() {
+    // Operation 1 overdraws; operation 2's signature is bad: the overdraft is reported.
+    let mut w = World::new();
+    let first = w.transfer(1, 2, 1, 0, 0);
+    let mut bad = w.transfer(1, 2, 1, 0, 1);
+    if let Operation::Transfer(t) = &mut bad {
+        t.amount = 2;
+    }
+    let ops = vec![first, w.withdraw(0, 1_000, 0, 0), bad];
+    assert_eq!(
+        rejected(&w, ops, 1, OperationKind::Withdraw),
+        OperationError::InsufficientBalance {
+            account: 0,
+            balance: 100,
+            required: 1_000
+        }
+    );
+    // Operation 1's signature is bad and operation 2 overdraws: the signature is reported.
+    let mut w = World::new();
+    let first = w.transfer(1, 2, 1, 0, 0);
+    let mut bad = w.transfer(1, 2, 1, 0, 1);
+    if let Operation::Transfer(t) = &mut bad {
+        t.amount = 2;
+    }
+    let ops = vec![first, bad, w.withdraw(0, 1_000, 0, 0)];
+    assert_eq!(
+        rejected(&w, ops, 1, OperationKind::Transfer),
+        OperationError::InvalidSignature(SignatureError::Mismatch)
+    );
+    // One operation with a wrong nonce and a bad signature: the nonce comes first.
+    let mut w = World::new();
+    let mut bad = w.transfer(1, 2, 1, 0, 0);
+    if let Operation::Transfer(t) = &mut bad {
+        t.amount = 2;
+        t.nonce = 1;
+    }
+    assert_eq!(
+        rejected(&w, vec![bad], 0, OperationKind::Transfer),
+        OperationError::NonceMismatch {
+            account: 1,
+            expected: 0,
+            got: 1
+        }
+    );
+    // A malformed signature (chains missing) is reported as such, at its operation.
+    let mut w = World::new();
+    let mut bad = w.transfer(1, 2, 1, 0, 0);
+    if let Operation::Transfer(t) = &mut bad {
+        t.signature.chain_values.pop();
+    }
+    assert!(matches!(
+        rejected(&w, vec![bad], 0, OperationKind::Transfer),
+        OperationError::InvalidSignature(SignatureError::WrongChainCount { .. })
+    ));
+}
+
 #[test]
 fn balance_rules() {
     let mut w = World::new();

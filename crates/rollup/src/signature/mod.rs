@@ -8,4 +8,4 @@
 pub mod wots;
 pub mod xmss;
 
-pub use xmss::{verify, Signature, SignatureError, XmssKeyPair};
+pub use xmss::{recover_public_key, verify, Signature, SignatureError, XmssKeyPair};

@@ -204,6 +204,23 @@ pub fn verify(
     message: Digest,
     signature: &Signature,
 ) -> Result<(), SignatureError> {
+    let root = recover_public_key(message, signature)?;
+    if root == public_key {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
+}
+
+/// The public key `signature` on `message` is valid under: the root its one-time public key
+/// (recomputed from the chain values) and authentication path lead to. [`verify`] is this
+/// compared with the signer's key; it needs no key, so a batch's signatures can be checked
+/// all at once, in parallel, before the state says whose key each must be. Errors are the
+/// signature's shape (height, key index, chain count), in [`verify`]'s order.
+pub fn recover_public_key(
+    message: Digest,
+    signature: &Signature,
+) -> Result<Digest, SignatureError> {
     let height = signature.height();
     if !(1..=MAX_XMSS_HEIGHT).contains(&height) {
         return Err(SignatureError::HeightOutOfRange { height });
@@ -221,12 +238,11 @@ pub fn verify(
             }
         })?;
     let leaf = wots::public_key_from_signature(signature.key_index, message, chain_values);
-    let root = merkle_root_from_path(leaf, u64::from(signature.key_index), &signature.auth_path);
-    if root == public_key {
-        Ok(())
-    } else {
-        Err(SignatureError::Mismatch)
-    }
+    Ok(merkle_root_from_path(
+        leaf,
+        u64::from(signature.key_index),
+        &signature.auth_path,
+    ))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use common::{config, generated, geometry, TestEnv, CHAIN};
 use zkfleet_blobs::{AuxOutput, SchedulerPartialInput, StoredClosedForms};
@@ -393,8 +394,8 @@ async fn sqlite_store_round_zero_holds_at_most_the_upload_bound_of_encoded_circu
     let batch = generated(9, 16, None);
     let id = batch.batch.id();
     let mut state = batch.genesis.to_memory_state().expect("genesis");
-    let executed = execute_batch(&mut state, &batch.batch).expect("valid batch");
-    let plan = plan_batch(&executed, &geometry()).expect("plan");
+    let executed = Arc::new(execute_batch(&mut state, &batch.batch).expect("valid batch"));
+    let plan = Arc::new(plan_batch(&executed, &geometry()).expect("plan"));
     let split = split_batch(&executed, &geometry()).expect("split");
     assert_eq!(plan.closed_forms, split.closed_forms);
     assert_eq!(plan.instances.len(), split.instances.len());
@@ -438,7 +439,7 @@ async fn sqlite_store_round_zero_holds_at_most_the_upload_bound_of_encoded_circu
     // A plan applied to another batch is refused by name, not mis-encoded.
     let other = generated(10, 2, None);
     let mut other_state = other.genesis.to_memory_state().expect("genesis");
-    let smaller = execute_batch(&mut other_state, &other.batch).expect("valid batch");
+    let smaller = Arc::new(execute_batch(&mut other_state, &other.batch).expect("valid batch"));
     let error = upload_circuits(&env.store, id, &smaller, &plan, 2)
         .await
         .expect_err("plan of another batch");

@@ -4,12 +4,15 @@
 //! transaction that makes the jobs visible. Keys are deterministic, so a job re-executed after
 //! a requeue overwrites the same blobs, and the database inserts are idempotent.
 
+use std::sync::Arc;
+
 use tracing::{debug, info, warn};
 use zkfleet_circuits::basic::BatchPlan;
+use zkfleet_circuits::pipeline::TypeSummary;
 use zkfleet_dal::{BasicWitnessOutput, CompleteOutcome, Dal, DalError, JobRef, NewLeafWitnessJob};
 use zkfleet_runner::traits::{JobError, JobSaver};
 use zkfleet_store::{ObjectKey, Store};
-use zkfleet_types::L1BatchId;
+use zkfleet_types::{BatchPublicOutput, L1BatchId};
 
 use super::executor::BasicWitnessError;
 use super::upload::{upload_circuits, UploadError};
@@ -53,6 +56,9 @@ impl BasicSaver {
     }
 
     /// Writes every blob of the batch and returns what the completing transaction inserts.
+    /// The circuits and the per-type blobs (closed forms, the scheduler's input, the aux
+    /// output) are written at the same time: neither needs the other, and both are written
+    /// before the transaction that makes the jobs visible.
     async fn store_artifacts(
         &self,
         batch: L1BatchId,
@@ -64,28 +70,39 @@ impl BasicSaver {
             plan,
             types,
         } = artifacts;
-        let uploaded = upload_circuits(
+        // Shared with the blocking tasks that build the circuits' witnesses.
+        let (executed, plan) = (Arc::new(executed), Arc::new(plan));
+        let circuits = upload_circuits(
             &self.store,
             batch,
             &executed,
             &plan,
             self.max_circuits_in_flight,
-        )
-        .await?;
+        );
+        let per_type = self.store_per_type(batch, &plan, public_output, types);
+        let (uploaded, (leaf_jobs, scheduler_partial_input_blob_key)) =
+            futures::try_join!(circuits, per_type)?;
         debug!(%batch, circuits = uploaded.jobs.len(), peak_encoded = uploaded.peak_encoded, "basic circuits uploaded");
-        // Everything below needs only the plan and the output: free the batch's witness now.
-        drop(executed);
-        let prover_jobs = uploaded.jobs;
-        let BatchPlan {
-            geometry,
-            closed_forms,
-            ..
-        } = plan;
+        Ok(BasicWitnessOutput {
+            prover_jobs: uploaded.jobs,
+            leaf_jobs,
+            scheduler_partial_input_blob_key,
+        })
+    }
 
-        // Closed forms of the types present (those with a leaf job to read them); absent types
-        // are recorded in the scheduler's summary with zero instances.
+    /// Stores the closed forms of every type present (those with a leaf job to read them;
+    /// absent types are recorded in the scheduler's summary with zero instances), the
+    /// scheduler's partial input and the aux output. Returns the leaf jobs and the scheduler
+    /// input's key.
+    async fn store_per_type(
+        &self,
+        batch: L1BatchId,
+        plan: &BatchPlan,
+        public_output: BatchPublicOutput,
+        types: Vec<TypeSummary>,
+    ) -> Result<(Vec<NewLeafWitnessJob>, String), UploadError> {
         let mut leaf_jobs = Vec::new();
-        for forms in closed_forms.iter().filter(|f| !f.instances.is_empty()) {
+        for forms in plan.closed_forms.iter().filter(|f| !f.instances.is_empty()) {
             let key = ObjectKey::ClosedFormInputs {
                 chain: batch.chain_id,
                 batch: batch.batch_number,
@@ -104,7 +121,7 @@ impl BasicSaver {
 
         let scheduler_input = SchedulerPartialInput {
             public_output,
-            geometry,
+            geometry: plan.geometry,
             types,
         };
         let scheduler_key = ObjectKey::SchedulerInput {
@@ -120,12 +137,7 @@ impl BasicSaver {
         self.store
             .put(&aux_key, &AuxOutput { public_output })
             .await?;
-
-        Ok(BasicWitnessOutput {
-            prover_jobs,
-            leaf_jobs,
-            scheduler_partial_input_blob_key,
-        })
+        Ok((leaf_jobs, scheduler_partial_input_blob_key))
     }
 
     async fn fail(

@@ -216,6 +216,13 @@ pub(crate) struct CompressorSection {
     /// Recorded in `picked_by` of every job the process picks (default `compressor@HOST-PID`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) picked_by: Option<String>,
+    /// Who proves the compression steps (default: `[circuit_prover] backend`, so one key moves
+    /// a GPU host's proving to the card).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) backend: Option<zkfleet_compressor::CompressorBackend>,
+    /// The card of `backend = "gpu"` (default: `[circuit_prover] gpu_device`, else 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) gpu_device: Option<usize>,
 }
 
 /// What a subcommand's flags override (None: the configuration's value).
@@ -353,6 +360,19 @@ impl<'a> ProvingComponents<'a> {
         config.arity = proving.arity;
         config.compression = proving.compression;
         config.picked_by = Some(picked_by(&section.picked_by, "compressor"));
+        let prover = &self.config.circuit_prover;
+        config.backend =
+            section
+                .backend
+                .unwrap_or(match self.flags.backend.unwrap_or(prover.backend) {
+                    ProverBackend::Cpu => zkfleet_compressor::CompressorBackend::Cpu,
+                    ProverBackend::Gpu => zkfleet_compressor::CompressorBackend::Gpu,
+                });
+        config.gpu_device = section
+            .gpu_device
+            .or(self.flags.gpu_device)
+            .or(prover.gpu_device)
+            .unwrap_or(0);
         config.idle_backoff_initial_ms = polling.initial_ms;
         config.idle_backoff_max_ms = polling.max_ms;
         config

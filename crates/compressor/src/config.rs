@@ -8,6 +8,7 @@ use zkfleet_circuits::{BasicGeometry, ProvingConfiguration};
 use zkfleet_runner::check_idle_backoff_ms;
 use zkfleet_types::ProtocolSemanticVersion;
 
+use crate::backend::CompressorBackend;
 use crate::error::CompressorError;
 
 /// What a compressor process serves and how it paces itself.
@@ -18,6 +19,8 @@ use crate::error::CompressorError;
 /// keys_dir = "./keys"
 /// arity = 2
 /// compression = "standard"     # or "light"
+/// backend = "cpu"              # or "gpu": zkfleet's prover on the card (docs/gpu.md)
+/// gpu_device = 0               # the CUDA ordinal backend = "gpu" proves on
 /// idle_backoff_initial_ms = 1000
 /// idle_backoff_max_ms = 10000
 /// # picked_by = "compressor-1" # default: compressor@HOST-PID
@@ -46,6 +49,14 @@ pub struct CompressorConfig {
     /// The compression chain run over each scheduler proof.
     #[serde(default)]
     pub compression: CompressionProfile,
+    /// Who proves the compression steps: plonky2 on the CPU, or zkfleet's prover on the GPU
+    /// `gpu_device` (the CPU, said at start, where no GPU is usable).
+    #[serde(default)]
+    pub backend: CompressorBackend,
+    /// The CUDA ordinal (among the cards `CUDA_VISIBLE_DEVICES` leaves visible) of
+    /// `backend = "gpu"`.
+    #[serde(default)]
+    pub gpu_device: usize,
     /// First wait after finding no job; doubles up to the maximum. Compression jobs come one
     /// per batch, so the compressor polls less eagerly than a prover.
     #[serde(default = "default_idle_initial_ms")]
@@ -83,6 +94,8 @@ impl CompressorConfig {
             geometry: BasicGeometry::default(),
             arity: default_arity(),
             compression: CompressionProfile::default(),
+            backend: CompressorBackend::default(),
+            gpu_device: 0,
             idle_backoff_initial_ms: default_idle_initial_ms(),
             idle_backoff_max_ms: default_idle_max_ms(),
         }
@@ -167,6 +180,17 @@ mod tests {
             CompressionProfile::Light
         );
         assert_eq!(light.proving_configuration().arity, 4);
+        assert_eq!(light.backend, CompressorBackend::Cpu);
+
+        let gpu: CompressorConfig = serde_json::from_str(
+            r#"{"protocol_version": "0.1.0", "backend": "gpu", "gpu_device": 2}"#,
+        )
+        .expect("config");
+        assert_eq!((gpu.backend, gpu.gpu_device), (CompressorBackend::Gpu, 2));
+        assert!(serde_json::from_str::<CompressorConfig>(
+            r#"{"protocol_version": "0.1.0", "backend": "tpu"}"#
+        )
+        .is_err());
 
         assert!(serde_json::from_str::<CompressorConfig>(
             r#"{"protocol_version": "0.1.0", "arrity": 2}"#

@@ -95,6 +95,16 @@ pub enum CompressorError {
         loaded: VkDigest,
     },
 
+    /// The GPU backend failed: at start (a card present but unusable, a wrong `gpu_device`), or
+    /// during a job (out of memory, a failed launch, a lost device: the job is retried).
+    #[error("the {backend} backend of the compressor failed: {message}")]
+    Gpu {
+        /// The backend's name ("gpu").
+        backend: &'static str,
+        /// What failed.
+        message: String,
+    },
+
     /// The job database failed.
     #[error("job database: {0}")]
     Database(#[from] DalError),
@@ -132,6 +142,7 @@ impl CompressorError {
             | Self::LoadCircuits { .. }
             | Self::UnknownProtocolVersion(_)
             | Self::FinalKeyMismatch { .. }
+            | Self::Gpu { .. }
             | Self::Database(_)
             | Self::Runner(_)
             | Self::TaskDied { .. } => FailureKind::Transient,

@@ -19,6 +19,7 @@
 //! and records the final verifying-key digest of those circuits.
 //!
 //! - [`config`]: [`CompressorConfig`]; [`error`]: [`CompressorError`];
+//! - [`backend`]: plonky2 on the CPU or zkfleet's prover on a GPU (`backend = "gpu"`);
 //! - [`job`]: [`CompressionJobMeta`], a job's identity and keys;
 //! - [`stages`]: the picker, executor and saver;
 //! - [`metrics`]: metric names.
@@ -28,6 +29,7 @@
 // The unit tests link the dev-dependencies the integration tests use.
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 
+pub mod backend;
 pub mod config;
 pub mod error;
 pub mod job;
@@ -44,6 +46,7 @@ use zkfleet_runner::{JobRunner, JobRunnerConfig, RunReport};
 use zkfleet_store::Store;
 use zkfleet_types::{ProtocolSemanticVersion, VkDigest};
 
+pub use backend::{CommitProver, CompressorBackend};
 pub use config::CompressorConfig;
 pub use error::CompressorError;
 pub use job::CompressionJobMeta;
@@ -135,6 +138,17 @@ pub async fn run_with_circuits(
         .map_err(|e| CompressorError::Compress(e.into()))?
         .digest();
     check_protocol_version(&dal, config.protocol_version, final_vk_digest).await?;
+    let gpu = {
+        let (backend, device) = (config.backend, config.gpu_device);
+        // Opening the card compiles the kernels (NVRTC): off the async threads.
+        tokio::task::spawn_blocking(move || backend::select_backend(backend, device))
+            .await
+            .map_err(|e| CompressorError::TaskDied {
+                task: "starting the backend",
+                reason: e.to_string(),
+            })??
+            .map(Arc::new)
+    };
     let picked_by = config.worker_name();
     let runner_config = JobRunnerConfig::new(RUNNER, 1)
         .with_idle_backoff_ms(config.idle_backoff_initial_ms, config.idle_backoff_max_ms);
@@ -148,7 +162,10 @@ pub async fn run_with_circuits(
             version: config.protocol_version,
             picked_by: picked_by.clone(),
         },
-        CompressionExecutor { circuits },
+        CompressionExecutor {
+            circuits,
+            gpu: gpu.clone(),
+        },
         CompressionSaver { dal, store },
         runner_config,
     )?
@@ -157,6 +174,7 @@ pub async fn run_with_circuits(
         protocol_version = %config.protocol_version,
         picked_by = %picked_by,
         final_vk_digest = %final_vk_digest,
+        backend = if gpu.is_some() { "gpu" } else { "cpu" },
         "compressor started"
     );
     let report = runner

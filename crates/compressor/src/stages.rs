@@ -18,6 +18,7 @@ use zkfleet_store::{ProofBytes, Store};
 use zkfleet_types::api::{Base64Bytes, FinalProof};
 use zkfleet_types::{BatchPublicOutput, FailureKind, ProtocolSemanticVersion};
 
+use crate::backend::CommitProver;
 use crate::error::CompressorError;
 use crate::job::CompressionJobMeta;
 use crate::metrics::{self, Outcome};
@@ -91,6 +92,8 @@ impl JobPicker for CompressionPicker {
 /// blocking thread pool; plonky2 uses every core while it proves).
 pub struct CompressionExecutor {
     pub(crate) circuits: Arc<BatchCircuits>,
+    /// The zkfleet prover on the GPU, where `backend = "gpu"` found one; plonky2 otherwise.
+    pub(crate) gpu: Option<Arc<CommitProver>>,
 }
 
 impl CompressionExecutor {
@@ -117,10 +120,19 @@ impl Executor for CompressionExecutor {
     ) -> Result<CompressedProof, CompressorError> {
         let input = input?;
         let started = Instant::now();
-        let compressed = self
-            .circuits
-            .compress(&input.scheduler_proof)
-            .map_err(CompressorError::Compress)?;
+        let compressed = match &self.gpu {
+            None => self
+                .circuits
+                .compress(&input.scheduler_proof)
+                .map_err(CompressorError::Compress)?,
+            Some(gpu) => gpu.with_step_prover(
+                |step| {
+                    self.circuits
+                        .compress_with(&input.scheduler_proof, Some(step))
+                },
+                CompressorError::Compress,
+            )?,
+        };
         metrics::compression_time(started.elapsed());
         let expected = self.expected_output(&input.aux_output);
         // The aux output is the job's batch's (its key is built from the job row): this also

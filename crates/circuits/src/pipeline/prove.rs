@@ -17,8 +17,8 @@ use super::PipelineError;
 use crate::basic::BasicCircuitKind;
 use crate::proving::{generate_witness_vector, prove_witness_vector, WitnessVector};
 use crate::recursion::{
-    BasicProof, BatchCircuits, RecursionLayer, RecursionProof, SchedulerWitness, TipSlot,
-    TypeOutput,
+    BasicProof, BatchCircuits, RecursionLayer, RecursionProof, SchedulerWitness, StepProver,
+    TipSlot, TypeOutput,
 };
 use crate::{C, D, F};
 
@@ -308,13 +308,23 @@ impl BatchCircuits {
     /// Runs the compression chain over a scheduler proof, verifies the final proof and returns
     /// it with the batch output it attests.
     pub fn compress(&self, scheduler_proof: &[u8]) -> Result<CompressedProof, PipelineError> {
+        self.compress_with(scheduler_proof, None)
+    }
+
+    /// [`Self::compress`], each compression step proved by `prover` where one is given (the
+    /// compressor's GPU backend); the scheduler proof and the final proof are verified the same.
+    pub fn compress_with(
+        &self,
+        scheduler_proof: &[u8],
+        prover: Option<&StepProver<'_>>,
+    ) -> Result<CompressedProof, PipelineError> {
         let proof = decode_proof(
             scheduler_proof,
             self.scheduler().circuit_data(),
             "scheduler proof",
         )?;
         self.scheduler().verify(&proof)?;
-        let proofs = self.compression().prove(&proof)?;
+        let proofs = self.compression().prove_with(&proof, prover)?;
         let last = proofs.last().ok_or_else(|| {
             PipelineError::InvalidInput("the compression chain has no step".into())
         })?;

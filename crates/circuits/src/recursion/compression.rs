@@ -43,6 +43,14 @@ use super::{RecursionError, C, D, F};
 
 const LAYER: &str = "compression";
 
+/// Proves one compression step's witness under the step's circuit data, in place of plonky2's
+/// `prove`: another prover of the same proofs (zkfleet's GPU prover, `zkfleet-gpu`, which the
+/// compressor plugs in with `backend = "gpu"`). Its error text becomes the step's
+/// [`RecursionError::Proving`] reason. The step still verifies what it returns.
+pub type StepProver<'a> = dyn Fn(&CircuitData<F, C, D>, PartialWitness<F>) -> Result<ProofWithPublicInputs<F, C, D>, String>
+    + Sync
+    + 'a;
+
 /// Conjectured security every compression step must reach.
 pub const TARGET_SECURITY_BITS: usize = 100;
 
@@ -232,12 +240,28 @@ impl CompressionCircuit {
         &self,
         inner: &ProofWithPublicInputs<F, C, D>,
     ) -> Result<ProofWithPublicInputs<F, C, D>, RecursionError> {
+        self.prove_with(inner, None)
+    }
+
+    /// [`Self::prove`], the proof made by `prover` instead of plonky2's `prove` where one is
+    /// given.
+    pub fn prove_with(
+        &self,
+        inner: &ProofWithPublicInputs<F, C, D>,
+        prover: Option<&StepProver<'_>>,
+    ) -> Result<ProofWithPublicInputs<F, C, D>, RecursionError> {
         check_proof_shape(inner, &self.inner_common)
             .map_err(|e| RecursionError::child(LAYER, 0, e))?;
         let mut pw = PartialWitness::new();
         pw.set_proof_with_pis_target(&self.proof_target, inner)
             .map_err(|e| RecursionError::proving(LAYER, e))?;
-        let proof = prove_guarded(LAYER, &self.data, pw)?;
+        let proof = match prover {
+            None => prove_guarded(LAYER, &self.data, pw)?,
+            Some(prove) => prove(&self.data, pw).map_err(|reason| RecursionError::Proving {
+                layer: LAYER,
+                reason,
+            })?,
+        };
         self.data
             .verify(proof.clone())
             .map_err(|e| RecursionError::verification(LAYER, e))?;
@@ -409,9 +433,19 @@ impl CompressionChain {
         &self,
         inner: &ProofWithPublicInputs<F, C, D>,
     ) -> Result<Vec<ProofWithPublicInputs<F, C, D>>, RecursionError> {
+        self.prove_with(inner, None)
+    }
+
+    /// [`Self::prove`], each step proved by `prover` where one is given
+    /// ([`CompressionCircuit::prove_with`]).
+    pub fn prove_with(
+        &self,
+        inner: &ProofWithPublicInputs<F, C, D>,
+        prover: Option<&StepProver<'_>>,
+    ) -> Result<Vec<ProofWithPublicInputs<F, C, D>>, RecursionError> {
         let mut proofs: Vec<ProofWithPublicInputs<F, C, D>> = Vec::with_capacity(self.steps.len());
         for step in &self.steps {
-            let next = step.prove(proofs.last().unwrap_or(inner))?;
+            let next = step.prove_with(proofs.last().unwrap_or(inner), prover)?;
             proofs.push(next);
         }
         Ok(proofs)

@@ -52,7 +52,7 @@ pub use codec::FORMAT_VERSION;
 pub use compression::{
     conjectured_security_bits, default_compression_steps, light_compression_steps, proof_size,
     CompressionChain, CompressionCircuit, CompressionProfile, CompressionStep, ProofSize,
-    TARGET_SECURITY_BITS,
+    StepProver, TARGET_SECURITY_BITS,
 };
 pub use error::RecursionError;
 pub use leaf::LeafCircuit;

@@ -105,9 +105,30 @@ pub fn select_backend(
     }
 }
 
-/// Registers a [`CommitCircuitProver`] for every circuit of the registry, all sharing `gpu`.
+/// Registers a [`CommitCircuitProver`] for every circuit of the registry, all sharing `gpu`,
+/// and logs what the card's memory budget keeps: how many proofs of the largest registered
+/// circuit fit on the card at once (each proof reserves its peak before it starts, and waits
+/// or fails, transient, when the proofs in flight hold too much).
 pub fn install_gpu(registry: &mut CircuitRegistry, gpu: GpuContext) {
-    install_commit_backend(registry, Arc::new(GpuCommit::new(gpu)));
+    let commit = GpuCommit::new(gpu);
+    let circuits = registry.batch_circuits();
+    let largest = registry
+        .circuits()
+        .filter_map(|(round, circuit)| circuits.circuit_data(round, circuit).ok())
+        .map(|data| zkfleet_gpu::memory::proof_bytes(&data.common).total())
+        .max()
+        .unwrap_or(0);
+    let budget = commit.budget();
+    let proofs = budget.proofs_that_fit(largest, 0);
+    tracing::info!(
+        proofs_in_flight = proofs,
+        commitments = proofs.saturating_mul(3),
+        largest_proof_mib = largest >> 20,
+        budget = %budget,
+        "GPU memory: keeps up to {proofs} proofs of the largest circuit ({} commitments) in {budget}",
+        proofs.saturating_mul(3)
+    );
+    install_commit_backend(registry, Arc::new(commit));
 }
 
 /// Registers a [`CommitCircuitProver`] over `commit` for every circuit of the registry (the

@@ -20,15 +20,16 @@ use plonky2::fri::oracle::PolynomialBatch;
 use plonky2::hash::hash_types::HashOut;
 use plonky2::hash::merkle_proofs::MerkleProof;
 use plonky2::hash::merkle_tree::{MerkleCap, MerkleTree};
+use plonky2::plonk::circuit_data::CommonCircuitData;
 use plonky2::plonk::config::PoseidonGoldilocksConfig;
 use plonky2::util::timing::TimingTree;
 use plonky2_field::fft::FftRootTable;
 use rayon::prelude::*;
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use crate::context::{DeviceCommitment, GpuContext};
 use crate::error::GpuError;
+use crate::memory::{commit_bytes, proof_bytes, MemoryBudget, Reservation};
 pub use crate::quotient::QuotientInputs;
 use crate::{Hasher, F};
 
@@ -67,6 +68,14 @@ pub trait CommitBackend: Send + Sync {
 
     /// A short name for logs ("cpu", "gpu").
     fn name(&self) -> &'static str;
+
+    /// A proof of the circuit is about to start: a backend with a device memory budget
+    /// reserves the proof's peak there (waiting for proofs in flight to end, or failing with
+    /// [`GpuError::MemoryBudget`]); the prover holds the returned admission until the proof
+    /// ends, error or not. Default: nothing to reserve.
+    fn begin_proof(&self, _common: &CommonCircuitData<F, D>) -> Result<ProofAdmission, GpuError> {
+        Ok(ProofAdmission(None))
+    }
 
     /// The quotient's values on the `2^quotient_degree_bits` coset (plonky2's
     /// `compute_quotient_polys` before its coset iFFT), one column per challenge, if this
@@ -149,6 +158,17 @@ pub trait CommitBackend: Send + Sync {
     }
 }
 
+/// What [`CommitBackend::begin_proof`] reserved for one proof; given back when dropped.
+#[derive(Debug)]
+pub struct ProofAdmission(Option<Reservation>);
+
+impl ProofAdmission {
+    /// Device bytes reserved for the proof (0 for a backend without a budget).
+    pub fn bytes(&self) -> u64 {
+        self.0.as_ref().map_or(0, Reservation::bytes)
+    }
+}
+
 /// plonky2's own CPU commitment (the reference the GPU backend must equal).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CpuCommit;
@@ -199,20 +219,27 @@ impl CommitBackend for CpuCommit {
 /// evaluates the circuit's quotient) copy back only the coefficients (and the cap): the LDE and
 /// the tree stay on the card, where the quotient reads the LDEs and FRI's query rounds gather
 /// the rows and Merkle paths they open ([`CommitBackend::open_rows`]), until the prover
-/// [`CommitBackend::release`]s them at the end of the proof. At most [`RESIDENT_LIMIT`] are kept
-/// (the oldest go first; a proof whose commitment was pushed out fails with an error naming it,
-/// and is retried). `commit_values` / `commit_coeffs` copy the coefficients, every leaf and every
-/// digest below the cap back for plonky2's CPU code (the CPU quotient). The constants/sigmas LDE
-/// of each circuit (setup data) is uploaded and extended once, at its first quotient, and kept.
+/// [`CommitBackend::release`]s them at the end of the proof. How many proofs may hold theirs at
+/// once is the card's [`MemoryBudget`]: each proof reserves its peak before its first commitment
+/// ([`CommitBackend::begin_proof`]) and waits, or fails with a transient error, when the proofs
+/// in flight hold too much; no proof's commitments are ever pushed out for another's.
+/// `commit_values` / `commit_coeffs` copy the coefficients, every leaf and every digest below
+/// the cap back for plonky2's CPU code (the CPU quotient) and keep nothing. The constants/sigmas
+/// LDE of each circuit (setup data) is uploaded and extended once, at its first quotient, and
+/// kept (reserved in the budget for good).
+///
+/// Proofs proved at the same time on several threads share one `GpuCommit` (behind an `Arc`):
+/// every call runs on a CUDA stream of its own ([`GpuContext`]'s lanes), so their kernels and
+/// copies overlap on the card.
 pub struct GpuCommit {
     gpu: GpuContext,
-    resident: Mutex<VecDeque<(Vec<u64>, Arc<DeviceCommitment>)>>,
-    setup: Mutex<Vec<(Vec<u64>, Arc<DeviceCommitment>)>>,
+    budget: Arc<MemoryBudget>,
+    resident: Mutex<Vec<(Vec<u64>, Arc<DeviceCommitment>)>>,
+    setup: Mutex<Vec<SetupEntry>>,
 }
 
-/// Commitments kept on the card (three per proof in flight: wires, Z / partial products,
-/// quotient chunks; the constants/sigmas setup is kept apart).
-pub const RESIDENT_LIMIT: usize = 24;
+/// A circuit's constants/sigmas LDE on the card, by cap, with its share of the budget.
+type SetupEntry = (Vec<u64>, Arc<DeviceCommitment>, Reservation);
 
 fn cap_key(cap: &MerkleCap<F, Hasher>) -> Vec<u64> {
     cap.0
@@ -222,13 +249,44 @@ fn cap_key(cap: &MerkleCap<F, Hasher>) -> Vec<u64> {
 }
 
 impl GpuCommit {
-    /// A backend committing on `gpu`, nothing kept yet.
+    /// A backend committing on `gpu`, nothing kept yet, its budget sized to the card's free
+    /// memory now ([`MemoryBudget::for_card`]). Where the driver cannot say (it always can on
+    /// a working card), nothing is limited.
     pub fn new(gpu: GpuContext) -> Self {
+        let budget = match gpu.memory_info() {
+            Ok((free, total)) => MemoryBudget::for_card(free as u64, total as u64),
+            Err(_) => MemoryBudget::new(u64::MAX, MemoryBudget::DEFAULT_WAIT),
+        };
+        Self::with_budget(gpu, budget)
+    }
+
+    /// A backend committing on `gpu` within `budget`.
+    pub fn with_budget(gpu: GpuContext, budget: Arc<MemoryBudget>) -> Self {
         Self {
             gpu,
-            resident: Mutex::new(VecDeque::new()),
+            budget,
+            resident: Mutex::new(Vec::new()),
             setup: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The card's memory budget this backend proves within.
+    pub fn budget(&self) -> &Arc<MemoryBudget> {
+        &self.budget
+    }
+
+    /// Bytes of setup data (circuits' constants/sigmas LDEs) kept on the card now.
+    pub fn setup_bytes(&self) -> u64 {
+        let setup = self.setup.lock().unwrap_or_else(|e| e.into_inner());
+        setup.iter().map(|(_, _, r)| r.bytes()).sum()
+    }
+
+    /// Commitments kept on the card now for proofs in flight (setup data apart).
+    pub fn resident_count(&self) -> usize {
+        self.resident
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 
     fn resident(&self, cap: &MerkleCap<F, Hasher>) -> Option<Arc<DeviceCommitment>> {
@@ -237,12 +295,11 @@ impl GpuCommit {
         kept.iter().find(|(k, _)| *k == key).map(|(_, c)| c.clone())
     }
 
+    /// Keeps a proof's commitment until the prover releases it. Its memory is part of the
+    /// proof's admission, so nothing is evicted here.
     fn keep(&self, c: DeviceCommitment) {
         let mut kept = self.resident.lock().unwrap_or_else(|e| e.into_inner());
-        if kept.len() >= RESIDENT_LIMIT {
-            kept.pop_front();
-        }
-        kept.push_back((cap_key(c.cap()), Arc::new(c)));
+        kept.push((cap_key(c.cap()), Arc::new(c)));
     }
 
     /// The circuit's constants/sigmas LDE on the card, extended from its coefficients at first
@@ -250,10 +307,22 @@ impl GpuCommit {
     fn setup_lde(&self, batch: &Batch) -> Result<Arc<DeviceCommitment>, GpuError> {
         let key = cap_key(&batch.merkle_tree.cap);
         let mut setup = self.setup.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, c)) = setup.iter().find(|(k, _)| *k == key) {
+        if let Some((_, c, _)) = setup.iter().find(|(k, _, _)| *k == key) {
             return Ok(c.clone());
         }
         let cap_height = batch.merkle_tree.cap.height();
+        let bytes = commit_bytes(
+            batch.polynomials.len(),
+            batch.degree_log,
+            batch.rate_bits,
+            cap_height,
+            false,
+            false,
+        );
+        // The LDE is kept for good; its upload is short-lived.
+        let mut reserved = self
+            .budget
+            .reserve(bytes.resident + bytes.transient, "a circuit's setup data")?;
         let up = self.gpu.upload_coeffs(&batch.polynomials)?;
         let c = self
             .gpu
@@ -264,8 +333,10 @@ impl GpuCommit {
                     .into(),
             ));
         }
+        drop(up);
+        reserved.shrink_to(bytes.resident);
         let c = Arc::new(c);
-        setup.push((key, c.clone()));
+        setup.push((key, c.clone(), reserved));
         Ok(c)
     }
 
@@ -338,9 +409,7 @@ impl CommitBackend for GpuCommit {
         drop(values);
         let c = self.gpu.commit_device(&batch, rate_bits, cap_height)?;
         drop(batch);
-        let out = self.finish(&c, cap_height)?;
-        self.keep(c);
-        Ok(out)
+        self.finish(&c, cap_height)
     }
 
     fn commit_coeffs(
@@ -361,6 +430,11 @@ impl CommitBackend for GpuCommit {
 
     fn name(&self) -> &'static str {
         "gpu"
+    }
+
+    fn begin_proof(&self, common: &CommonCircuitData<F, D>) -> Result<ProofAdmission, GpuError> {
+        let bytes = proof_bytes(common).total();
+        Ok(ProofAdmission(Some(self.budget.reserve(bytes, "a proof")?)))
     }
 
     fn quotient_values(
@@ -464,10 +538,10 @@ impl CommitBackend for GpuCommit {
         indices: &[usize],
     ) -> Result<Vec<Opening>, GpuError> {
         let c = self.resident(cap).ok_or_else(|| {
-            GpuError::InvalidInput(format!(
-                "a commitment FRI opens is no longer on the card (more than {RESIDENT_LIMIT} \
-                 kept: too many proofs in flight)"
-            ))
+            GpuError::InvalidInput(
+                "a commitment FRI opens is not on the card (released already, or never kept)"
+                    .into(),
+            )
         })?;
         Ok(self
             .gpu

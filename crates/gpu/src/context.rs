@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -63,8 +64,19 @@ const STAGING_LEN: usize = 8 << 20;
 pub type RowAndPath = (Vec<F>, Vec<HashOut<F>>);
 
 /// A CUDA device with the commitment kernels compiled for it.
+///
+/// Every call (a commitment, a download, a quotient, FRI's openings) checks a [`Lane`] out of
+/// the context's pool for its length: its own CUDA stream and its own pinned staging pair. So
+/// proofs proved at the same time on several threads (the circuit prover's
+/// `concurrent_proofs`) queue their kernels and copies on separate streams, which the card
+/// overlaps, instead of one stream in submission order behind one staging lock. The pool grows
+/// to the number of calls ever in flight at once and keeps its lanes. Data made on one lane and
+/// read on another (a proof's LDE, the twiddle tables, a circuit's setup) is ordered by
+/// cudarc's per-buffer events (the context is in its multi-stream mode from the start), and
+/// every call also waits for its own stream before it returns.
 pub struct GpuContext {
     ctx: Arc<CudaContext>,
+    /// A stream of the context's own, not a lane's (work that belongs to no caller).
     stream: Arc<CudaStream>,
     kernels: Kernels,
     device_name: String,
@@ -72,8 +84,51 @@ pub struct GpuContext {
     /// Twiddle and coset tables per (log2 of the degree, rate_bits), built on first use and kept
     /// on the device, as the design keeps setup data resident.
     tables: Mutex<HashMap<(u32, u32), Arc<Tables>>>,
-    /// Pinned staging buffers for downloads, allocated on first use.
-    staging: Mutex<Option<[PinnedHostSlice<u64>; 2]>>,
+    /// Lanes not checked out now.
+    lanes: Mutex<Vec<Lane>>,
+    /// Lanes made so far (the most calls that were ever in flight at once).
+    lanes_made: AtomicUsize,
+}
+
+/// A CUDA stream and the pinned staging pair of its downloads, checked out by one call at a
+/// time ([`GpuContext`]).
+struct Lane {
+    stream: Arc<CudaStream>,
+    /// Pinned staging buffers for downloads, allocated at the lane's first download.
+    staging: Option<[PinnedHostSlice<u64>; 2]>,
+}
+
+/// A lane checked out of the pool; back in the pool when dropped (after an error too: work
+/// still queued on its stream stays ahead of the next caller's, in stream order).
+struct LaneGuard<'a> {
+    pool: &'a Mutex<Vec<Lane>>,
+    lane: Option<Lane>,
+}
+
+impl LaneGuard<'_> {
+    fn lane(&mut self) -> &mut Lane {
+        self.lane
+            .as_mut()
+            .expect("a guard holds its lane until dropped")
+    }
+    fn stream(&self) -> &Arc<CudaStream> {
+        &self
+            .lane
+            .as_ref()
+            .expect("a guard holds its lane until dropped")
+            .stream
+    }
+}
+
+impl Drop for LaneGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(lane) = self.lane.take() {
+            self.pool
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(lane);
+        }
+    }
 }
 
 /// Wall-clock seconds of each phase of a commitment (from [`GpuContext::commit_device_profiled`],
@@ -309,7 +364,10 @@ impl GpuContext {
             pow: f("pow_search")?,
             _module: module,
         };
-        let stream = ctx.default_stream();
+        // Not the legacy default stream: it would serialise with every lane. Creating the first
+        // stream also puts the context in cudarc's multi-stream mode before any buffer exists,
+        // so that every buffer records the events that order its uses across lanes.
+        let stream = ctx.new_stream().during("creating a stream")?;
         Ok(Self {
             ctx,
             stream,
@@ -317,7 +375,43 @@ impl GpuContext {
             device_name,
             compute_capability,
             tables: Mutex::new(HashMap::new()),
-            staging: Mutex::new(None),
+            lanes: Mutex::new(Vec::new()),
+            lanes_made: AtomicUsize::new(0),
+        })
+    }
+
+    /// A lane for one call: a free one from the pool, or a new stream when every lane is in use.
+    fn lane(&self) -> Result<LaneGuard<'_>, GpuError> {
+        let free = self.lanes.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let lane = match free {
+            Some(lane) => lane,
+            None => {
+                let stream = guarded("creating a stream", || {
+                    self.ctx.new_stream().during("creating a stream")
+                })?;
+                self.lanes_made.fetch_add(1, Ordering::Relaxed);
+                Lane {
+                    stream,
+                    staging: None,
+                }
+            }
+        };
+        Ok(LaneGuard {
+            pool: &self.lanes,
+            lane: Some(lane),
+        })
+    }
+
+    /// How many lanes (CUDA streams with their staging pair) the context has made: the most
+    /// calls that were in flight at the same time. One while calls come one at a time.
+    pub fn streams_made(&self) -> usize {
+        self.lanes_made.load(Ordering::Relaxed)
+    }
+
+    /// The card's free and total memory in bytes, as the driver reports them now.
+    pub fn memory_info(&self) -> Result<(usize, usize), GpuError> {
+        guarded("reading the card's memory", || {
+            self.ctx.mem_get_info().during("reading the card's memory")
         })
     }
 
@@ -331,9 +425,10 @@ impl GpuContext {
         self.compute_capability
     }
 
-    /// Waits for all queued work.
+    /// Waits for all queued work, on every lane.
     pub fn synchronize(&self) -> Result<(), GpuError> {
-        self.stream.synchronize().during("synchronizing")
+        self.stream.synchronize().during("synchronizing")?;
+        self.ctx.synchronize().during("synchronizing")
     }
 
     /// Commits to `values` as plonky2's `PolynomialBatch::from_values(values, rate_bits, false,
@@ -380,19 +475,22 @@ impl GpuContext {
                 v.len()
             )));
         }
+        let lane = self.lane()?;
         guarded("uploading", || {
-            let mut dev = unsafe { self.stream.alloc::<u64>(width * n) }.during("allocating")?;
+            let s = lane.stream();
+            let mut dev = unsafe { s.alloc::<u64>(width * n) }.during("allocating")?;
             for (i, v) in values.iter().enumerate() {
                 let mut dst = dev.slice_mut(i * n..(i + 1) * n);
-                self.stream
-                    .memcpy_htod(as_u64(v), &mut dst)
+                s.memcpy_htod(as_u64(v), &mut dst)
                     .during("copying values to the device")?;
             }
             // plonky2 may hold non-canonical representatives; the kernels need canonical ones.
             let total = (width * n) as u64;
-            let mut b = self.stream.launch_builder(&self.kernels.canonicalize);
+            let mut b = s.launch_builder(&self.kernels.canonicalize);
             b.arg(&mut dev).arg(&total);
             unsafe { b.launch(grid(total, BLOCK)?) }.during("launching gl_canonicalize")?;
+            // The batch is complete when it is handed out: the next call may take another lane.
+            s.synchronize().during("uploading")?;
             Ok(DeviceBatch {
                 values: dev,
                 width,
@@ -401,7 +499,14 @@ impl GpuContext {
         })
     }
 
-    fn tables(&self, log_n: u32, rate_bits: u32) -> Result<Arc<Tables>, GpuError> {
+    /// The tables for (log_n, rate_bits), built on `s` at first use. Other lanes read them, so
+    /// they are complete before they enter the cache.
+    fn tables(
+        &self,
+        s: &Arc<CudaStream>,
+        log_n: u32,
+        rate_bits: u32,
+    ) -> Result<Arc<Tables>, GpuError> {
         let mut cache = self.tables.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(t) = cache.get(&(log_n, rate_bits)) {
             return Ok(t.clone());
@@ -411,20 +516,23 @@ impl GpuContext {
         let w_n = F::primitive_root_of_unity(log_n as usize);
         let w_big = F::primitive_root_of_unity((log_n + rate_bits) as usize);
         let shift = F::coset_shift();
-        let mut tw_fwd = self.stream.alloc_zeros::<u64>(half).during("allocating")?;
-        let mut tw_inv = self.stream.alloc_zeros::<u64>(half).during("allocating")?;
-        self.pow_table(&mut tw_fwd.slice_mut(..), w_n, F::ONE)?;
-        self.pow_table(&mut tw_inv.slice_mut(..), w_n.inverse(), F::ONE)?;
+        let mut tw_fwd = s.alloc_zeros::<u64>(half).during("allocating")?;
+        let mut tw_inv = s.alloc_zeros::<u64>(half).during("allocating")?;
+        self.pow_table(s, &mut tw_fwd.slice_mut(..), w_n, F::ONE)?;
+        self.pow_table(s, &mut tw_inv.slice_mut(..), w_n.inverse(), F::ONE)?;
         let blocks = 1usize << rate_bits;
-        let mut coset_pows = self
-            .stream
-            .alloc_zeros::<u64>(n * blocks)
-            .during("allocating")?;
+        let mut coset_pows = s.alloc_zeros::<u64>(n * blocks).during("allocating")?;
         for jb in 0..blocks {
             let j = reverse_bits(jb, rate_bits);
             let g = shift * w_big.exp_u64(j as u64);
-            self.pow_table(&mut coset_pows.slice_mut(jb * n..(jb + 1) * n), g, F::ONE)?;
+            self.pow_table(
+                s,
+                &mut coset_pows.slice_mut(jb * n..(jb + 1) * n),
+                g,
+                F::ONE,
+            )?;
         }
+        s.synchronize().during("building twiddle tables")?;
         let t = Arc::new(Tables {
             tw_fwd,
             tw_inv,
@@ -434,10 +542,16 @@ impl GpuContext {
         Ok(t)
     }
 
-    fn pow_table(&self, out: &mut CudaViewMut<'_, u64>, base: F, scale: F) -> Result<(), GpuError> {
+    fn pow_table(
+        &self,
+        s: &Arc<CudaStream>,
+        out: &mut CudaViewMut<'_, u64>,
+        base: F,
+        scale: F,
+    ) -> Result<(), GpuError> {
         let count = out.len() as u64;
         let (base, scale) = (base.to_canonical_u64(), scale.to_canonical_u64());
-        let mut b = self.stream.launch_builder(&self.kernels.pow_table);
+        let mut b = s.launch_builder(&self.kernels.pow_table);
         b.arg(out).arg(&base).arg(&scale).arg(&count);
         unsafe { b.launch(grid(count, BLOCK)?) }.during("launching pow_table")?;
         Ok(())
@@ -447,6 +561,7 @@ impl GpuContext {
     /// size 2^log_n with twiddles `tw`.
     fn ntt_dif(
         &self,
+        s: &Arc<CudaStream>,
         data: &mut CudaSlice<u64>,
         tw: &CudaSlice<u64>,
         log_n: u32,
@@ -459,7 +574,7 @@ impl GpuContext {
         let log_s = log_n.min(LOCAL_LOG);
         let butterflies = polys as u64 * n / 2;
         for log_h in (log_s..log_n).rev() {
-            let mut b = self.stream.launch_builder(&self.kernels.ntt_stage);
+            let mut b = s.launch_builder(&self.kernels.ntt_stage);
             b.arg(&mut *data)
                 .arg(tw)
                 .arg(&log_n)
@@ -480,7 +595,7 @@ impl GpuContext {
             block_dim: (threads, 1, 1),
             shared_mem_bytes: (chunk * 8) as u32,
         };
-        let mut b = self.stream.launch_builder(&self.kernels.ntt_local);
+        let mut b = s.launch_builder(&self.kernels.ntt_local);
         b.arg(&mut *data).arg(tw).arg(&log_n).arg(&log_s);
         unsafe { b.launch(cfg) }.during("launching ntt_dif_local")?;
         Ok(())
@@ -496,8 +611,17 @@ impl GpuContext {
     ) -> Result<DeviceCommitment, GpuError> {
         self.check_shape(batch, rate_bits, cap_height)?;
         let (log_n, rate) = (batch.log_n, rate_bits as u32);
+        let lane = self.lane()?;
         guarded("committing", || {
-            self.commit_inner(batch, log_n, rate, cap_height as u32, true, None)
+            self.commit_inner(
+                lane.stream(),
+                batch,
+                log_n,
+                rate,
+                cap_height as u32,
+                true,
+                None,
+            )
         })
     }
 
@@ -512,8 +636,17 @@ impl GpuContext {
     ) -> Result<DeviceCommitment, GpuError> {
         self.check_shape(batch, rate_bits, cap_height)?;
         let (log_n, rate) = (batch.log_n, rate_bits as u32);
+        let lane = self.lane()?;
         guarded("committing", || {
-            self.commit_inner(batch, log_n, rate, cap_height as u32, false, None)
+            self.commit_inner(
+                lane.stream(),
+                batch,
+                log_n,
+                rate,
+                cap_height as u32,
+                false,
+                None,
+            )
         })
     }
 
@@ -527,8 +660,10 @@ impl GpuContext {
     ) -> Result<(DeviceCommitment, CommitPhases), GpuError> {
         self.check_shape(batch, rate_bits, cap_height)?;
         let mut phases = CommitPhases::default();
+        let lane = self.lane()?;
         let c = guarded("committing", || {
             self.commit_inner(
+                lane.stream(),
                 batch,
                 batch.log_n,
                 rate_bits as u32,
@@ -565,8 +700,10 @@ impl GpuContext {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn commit_inner(
         &self,
+        s: &Arc<CudaStream>,
         batch: &DeviceBatch,
         log_n: u32,
         rate: u32,
@@ -591,14 +728,13 @@ impl GpuContext {
         let n = 1usize << log_n;
         let log_big_n = log_n + rate;
         let big_n = 1usize << log_big_n;
-        let tables = self.tables(log_n, rate)?;
-        let s = &self.stream;
+        let tables = self.tables(s, log_n, rate)?;
         mark(s)?;
 
         let coeffs = if interpolate {
             // Interpolate: inverse NTT on a copy (the batch may be committed again).
             let mut work = s.clone_dtod(&batch.values).during("copying values")?;
-            self.ntt_dif(&mut work, &tables.tw_inv, log_n, width)?;
+            self.ntt_dif(s, &mut work, &tables.tw_inv, log_n, width)?;
             let mut coeffs = unsafe { s.alloc::<u64>(width * n) }.during("allocating")?;
             let n_inv = F::from_canonical_u64(n as u64).inverse().to_canonical_u64();
             let total = (width * n) as u64;
@@ -628,7 +764,7 @@ impl GpuContext {
             .arg(&log_big_n)
             .arg(&total);
         unsafe { b.launch(grid(total, BLOCK)?) }.during("launching lde_expand")?;
-        self.ntt_dif(&mut lde, &tables.tw_fwd, log_n, width << rate)?;
+        self.ntt_dif(s, &mut lde, &tables.tw_fwd, log_n, width << rate)?;
         let extend = mark(s)?;
 
         // Merkle tree: leaf digests, then one level per launch up to the cap.
@@ -693,8 +829,9 @@ impl GpuContext {
     /// Copies a device commitment's coefficients and leaves (transposed to rows on the device)
     /// back to the host.
     pub fn download(&self, c: &DeviceCommitment) -> Result<GpuCommitment, GpuError> {
+        let mut lane = self.lane()?;
         guarded("downloading", || {
-            let s = &self.stream;
+            let s = Arc::clone(lane.stream());
             let n = 1usize << c.log_n;
             let big_n = c.num_leaves();
             let mut rows = unsafe { s.alloc::<u64>(c.width * big_n) }.during("allocating")?;
@@ -715,10 +852,10 @@ impl GpuContext {
             b.arg(&c.lde).arg(&mut rows).arg(&width_u32).arg(&rows_u64);
             unsafe { b.launch(cfg) }.during("launching transpose")?;
             let mut leaves = vec![0u64; c.width * big_n];
-            self.copy_to_host(&rows.slice(..), &mut leaves)?;
+            self.copy_to_host(lane.lane(), &rows.slice(..), &mut leaves)?;
             drop(rows);
             let mut coeffs = vec![0u64; c.width * n];
-            self.copy_to_host(&c.coeffs.slice(..), &mut coeffs)?;
+            self.copy_to_host(lane.lane(), &c.coeffs.slice(..), &mut coeffs)?;
             let coeffs = coeffs
                 .chunks_exact(n)
                 .map(|col| PolynomialCoeffs::new(into_field_vec(col.to_vec())))
@@ -742,12 +879,13 @@ impl GpuContext {
     /// this order (`reverse_index_bits_in_place`).
     pub fn lde_to_host(&self, batch: &DeviceBatch, rate_bits: usize) -> Result<Vec<u64>, GpuError> {
         self.check_shape(batch, rate_bits, 0)?;
+        let mut lane = self.lane()?;
         guarded("extending", || {
             let (log_n, rate) = (batch.log_n, rate_bits as u32);
             let log_big_n = log_n + rate;
             let big_n = 1usize << log_big_n;
-            let tables = self.tables(log_n, rate)?;
-            let s = &self.stream;
+            let s = Arc::clone(lane.stream());
+            let tables = self.tables(&s, log_n, rate)?;
             let mut lde =
                 unsafe { s.alloc::<u64>(batch.width * big_n) }.during("allocating the LDE")?;
             let total = (batch.width * big_n) as u64;
@@ -759,9 +897,9 @@ impl GpuContext {
                 .arg(&log_big_n)
                 .arg(&total);
             unsafe { b.launch(grid(total, BLOCK)?) }.during("launching lde_expand")?;
-            self.ntt_dif(&mut lde, &tables.tw_fwd, log_n, batch.width << rate)?;
+            self.ntt_dif(&s, &mut lde, &tables.tw_fwd, log_n, batch.width << rate)?;
             let mut host = vec![0u64; batch.width * big_n];
-            self.copy_to_host(&lde.slice(..), &mut host)?;
+            self.copy_to_host(lane.lane(), &lde.slice(..), &mut host)?;
             Ok(host)
         })
     }
@@ -774,8 +912,9 @@ impl GpuContext {
     ) -> Result<Vec<PolynomialCoeffs<F>>, GpuError> {
         let n = 1usize << c.log_n;
         let mut coeffs = vec![0u64; c.width * n];
+        let mut lane = self.lane()?;
         guarded("downloading coefficients", || {
-            self.copy_to_host(&c.coeffs.slice(..), &mut coeffs)
+            self.copy_to_host(lane.lane(), &c.coeffs.slice(..), &mut coeffs)
         })?;
         Ok(coeffs
             .chunks_exact(n)
@@ -809,8 +948,9 @@ impl GpuContext {
             .map_err(|_| GpuError::InvalidInput("too many queries".into()))?;
         let width = u32::try_from(c.width)
             .map_err(|_| GpuError::InvalidInput("too many polynomials".into()))?;
+        let lane = self.lane()?;
         let raw = guarded("opening rows", || {
-            let s = &self.stream;
+            let s = lane.stream();
             let idx: Vec<u64> = indices.iter().map(|&i| i as u64).collect();
             let idx = s.clone_htod(&idx).during("copying query indices")?;
             let total = indices.len() * per;
@@ -863,57 +1003,62 @@ impl GpuContext {
         let below_cap = c.digests.len() - cap_len * 4;
         let mut out = vec![0u64; below_cap];
         if below_cap > 0 {
+            let mut lane = self.lane()?;
             guarded("downloading digests", || {
-                self.copy_to_host(&c.digests.slice(..below_cap), &mut out)
+                self.copy_to_host(lane.lane(), &c.digests.slice(..below_cap), &mut out)
             })?;
         }
         Ok(out)
     }
 
-    /// Copies `src` into `dst` (same length) through the pinned staging buffers, two chunks in
-    /// flight, the host side spread over rayon's threads (which also spreads the page faults of a
-    /// freshly allocated destination).
-    fn copy_to_host(&self, src: &CudaView<'_, u64>, dst: &mut [u64]) -> Result<(), GpuError> {
+    /// Copies `src` into `dst` (same length) on `lane`'s stream through its pinned staging
+    /// buffers, two chunks in flight, the host side spread over rayon's threads (which also
+    /// spreads the page faults of a freshly allocated destination).
+    fn copy_to_host(
+        &self,
+        lane: &mut Lane,
+        src: &CudaView<'_, u64>,
+        dst: &mut [u64],
+    ) -> Result<(), GpuError> {
         use rayon::prelude::*;
         if src.len() != dst.len() {
             return Err(GpuError::InvalidInput("copy of mismatched lengths".into()));
         }
-        let mut guard = self.staging.lock().unwrap_or_else(|e| e.into_inner());
-        if guard.is_none() {
+        let full = dst.len() / STAGING_LEN;
+        if full > 0 && lane.staging.is_none() {
             // Flags 0: plain page-locked memory. cudarc's default (write-combined) is fast for
             // the device to read but very slow for the CPU to read, which is all we do here.
+            // Only a lane that downloads a whole chunk or more pays for its pair.
             let alloc = || unsafe { self.ctx.alloc_pinned_with_flags::<u64>(STAGING_LEN, 0) };
-            *guard = Some([
+            lane.staging = Some([
                 alloc().during("allocating pinned memory")?,
                 alloc().during("allocating pinned memory")?,
             ]);
         }
-        let bufs = guard.as_mut().expect("allocated above");
+        let s = Arc::clone(&lane.stream);
         // cudarc sizes a device-to-host copy by its destination, so only whole chunks go
         // through the staging buffers; the remainder is copied straight into `dst`.
-        let full = dst.len() / STAGING_LEN;
         let chunk = |k: usize| src.slice(k * STAGING_LEN..(k + 1) * STAGING_LEN);
-        let s = &self.stream;
-        // An explicit event per copy: cudarc's own per-buffer events are recorded only in its
-        // multi-stream mode, and with the single stream used here `as_slice` would not wait.
-        let mut copied = Vec::with_capacity(full);
         if full > 0 {
+            let bufs = lane.staging.as_mut().expect("allocated above");
+            // An explicit event per copy, recorded on this lane's stream.
+            let mut copied = Vec::with_capacity(full);
             s.memcpy_dtoh(&chunk(0), &mut bufs[0])
                 .during("copying to the host")?;
             copied.push(s.record_event(None).during("recording an event")?);
-        }
-        for k in 0..full {
-            if k + 1 < full {
-                s.memcpy_dtoh(&chunk(k + 1), &mut bufs[(k + 1) % 2])
-                    .during("copying to the host")?;
-                copied.push(s.record_event(None).during("recording an event")?);
+            for k in 0..full {
+                if k + 1 < full {
+                    s.memcpy_dtoh(&chunk(k + 1), &mut bufs[(k + 1) % 2])
+                        .during("copying to the host")?;
+                    copied.push(s.record_event(None).during("recording an event")?);
+                }
+                copied[k].synchronize().during("copying to the host")?;
+                let staged = bufs[k % 2].as_slice().during("copying to the host")?;
+                dst[k * STAGING_LEN..(k + 1) * STAGING_LEN]
+                    .par_chunks_mut(1 << 16)
+                    .zip(staged.par_chunks(1 << 16))
+                    .for_each(|(d, s)| d.copy_from_slice(s));
             }
-            copied[k].synchronize().during("copying to the host")?;
-            let staged = bufs[k % 2].as_slice().during("copying to the host")?;
-            dst[k * STAGING_LEN..(k + 1) * STAGING_LEN]
-                .par_chunks_mut(1 << 16)
-                .zip(staged.par_chunks(1 << 16))
-                .for_each(|(d, s)| d.copy_from_slice(s));
         }
         let done = full * STAGING_LEN;
         if done < dst.len() {
@@ -939,8 +1084,9 @@ impl GpuContext {
         gates: &[u32],
         dims: QuotientDims,
     ) -> Result<Vec<u64>, GpuError> {
+        let mut lane = self.lane()?;
         guarded("evaluating the quotient", || {
-            let s = &self.stream;
+            let s = Arc::clone(lane.stream());
             let up = |v: &[u64]| s.clone_htod(v).during("copying quotient tables");
             let (k_is, chal, apow, misc) =
                 (up(k_is)?, up(challenges)?, up(alpha_powers)?, up(misc)?);
@@ -962,7 +1108,7 @@ impl GpuContext {
             unsafe { b.launch(grid(points as u64, QUOTIENT_BLOCK)?) }
                 .during("launching quotient_values")?;
             let mut host = vec![0u64; total];
-            self.copy_to_host(&out.slice(..), &mut host)?;
+            self.copy_to_host(lane.lane(), &out.slice(..), &mut host)?;
             Ok(host)
         })
     }

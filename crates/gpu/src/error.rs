@@ -42,6 +42,22 @@ pub enum GpuError {
     /// The arguments do not describe a valid batch.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// The card's memory budget (`crate::memory`) cannot take this now: the proofs in flight
+    /// hold too much, or it is larger than the whole budget. Transient: the job is failed rather
+    /// than another proof's commitments evicted, and is retried.
+    #[error("the card's memory budget cannot take {what} now: it needs {needed} bytes and {in_use} of the budget's {limit} are held by the proofs in flight (waited {waited_ms} ms for them); failed rather than evicting another proof's commitments, to be retried")]
+    MemoryBudget {
+        /// What asked (a proof, a circuit's setup data).
+        what: &'static str,
+        /// Bytes asked for.
+        needed: u64,
+        /// Bytes reserved by others when it gave up.
+        in_use: u64,
+        /// The budget.
+        limit: u64,
+        /// How long it waited.
+        waited_ms: u64,
+    },
 }
 
 impl GpuError {

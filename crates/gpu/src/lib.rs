@@ -43,6 +43,7 @@ mod host_batched;
 pub mod host_check;
 #[cfg(test)]
 mod host_compiled;
+pub mod memory;
 #[cfg(test)]
 mod model;
 pub mod poseidon_x8;

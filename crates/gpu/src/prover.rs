@@ -202,6 +202,11 @@ pub fn prove_timed(
     // Elsewhere the CPU quotient needs every row on the host: plain commits, each released (no
     // device copy is needed) as soon as it is made.
     let device_quotient = crate::quotient::supported(common_data).is_ok();
+    // The proof's peak on the backend's device, reserved before its first commitment and given
+    // back when the proof ends, after `held` has released the commitments (declared first,
+    // dropped last). Waits while the proofs in flight hold too much; fails (transient) if they
+    // still do.
+    let _admission = backend.begin_proof(common_data).map_err(commit_err)?;
     let mut held = Held {
         backend,
         caps: Vec::new(),
@@ -288,7 +293,7 @@ pub fn prove_timed(
         None if !has_host_rows(&wires_commitment) || !has_host_rows(&zs_commitment) => {
             return Err(commit_err(GpuError::InvalidInput(
                 "the backend kept the wires and Z rows on its device but did not evaluate the \
-                 quotient there (its copies are gone: too many proofs in flight?)"
+                 quotient there (its copies are not on the device)"
                     .into(),
             )));
         }

@@ -2,13 +2,17 @@
 //! when two of them are pointed at the same card, and what one circuit prover with
 //! `concurrent_proofs > 1` does with its one context.
 //!
-//! - `two_provers_share_one_card`: two threads prove at the same time, first through one shared
-//!   `GpuCommit` (one context, one stream: the circuit prover's concurrent proofs), then each
-//!   through its own `GpuContext` on the same ordinal. Every proof must be byte for byte the
+//! - `two_provers_share_one_card`: four threads prove at the same time through one shared
+//!   `GpuCommit` (one context, a CUDA stream per call in flight: the circuit prover's concurrent
+//!   proofs; the context must have made more than one stream, and every proof's memory must be
+//!   given back), then two threads each through its own `GpuContext` on the same ordinal. Every proof must be byte for byte the
 //!   proof plonky2 gives on one thread for the same generated witness. The device script also
 //!   runs two processes of this binary at once on the same ordinal (two circuit provers sharing a
 //!   card). Needs a GPU: skips, saying so, without one; `ZKFLEET_REQUIRE_GPU=1` makes that a
 //!   failure.
+//! - `a_proof_over_the_memory_budget_fails_clearly`: a `GpuCommit` with a budget smaller than
+//!   one proof fails the proof with `GpuError::MemoryBudget` (transient, nothing evicted), and a
+//!   commitment's device memory is what `memory::commit_bytes` counts. Needs a GPU, as above.
 //! - `an_ordinal_that_does_not_exist_is_a_clear_error`: runs anywhere.
 //!
 //! `ZKFLEET_GPU_DEVICE` picks the ordinal (default 0), as the circuit prover's `gpu_device`.
@@ -18,6 +22,7 @@
 
 use std::sync::Arc;
 
+use plonky2::field::polynomial::PolynomialValues;
 use plonky2::field::types::{Field, Sample};
 use plonky2::hash::poseidon::PoseidonHash;
 use plonky2::iop::generator::generate_partial_witness;
@@ -26,7 +31,8 @@ use plonky2::plonk::circuit_builder::CircuitBuilder;
 use plonky2::plonk::circuit_data::{CircuitConfig, CircuitData};
 use plonky2::util::timing::TimingTree;
 use zkfleet_gpu::backend::{C, D};
-use zkfleet_gpu::prover;
+use zkfleet_gpu::memory::{commit_bytes, proof_bytes, MemoryBudget};
+use zkfleet_gpu::prover::{self, ProveError};
 use zkfleet_gpu::{CommitBackend, GpuCommit, GpuContext, GpuError, F};
 
 fn ordinal() -> usize {
@@ -163,11 +169,13 @@ fn two_provers_share_one_card() {
         .collect();
     let rounds = 2;
 
-    // One context shared by two threads (the circuit prover's concurrent proofs).
+    // One context shared by four threads (the circuit prover's concurrent proofs).
     let shared: Arc<GpuCommit> = Arc::new(GpuCommit::new(gpu));
+    eprintln!("memory budget: {}", shared.budget());
+    let threads = 4;
     let started = std::time::Instant::now();
     let counts: Vec<usize> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..2)
+        let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let shared = Arc::clone(&shared);
                 let cases = &cases;
@@ -186,11 +194,20 @@ fn two_provers_share_one_card() {
             .map(|h| h.join().expect("prover thread"))
             .collect()
     });
+    let streams = shared.context().streams_made();
     eprintln!(
-        "one context, two threads: {counts:?} proofs equal to plonky2's (one thread) byte for byte, {:.1} s",
+        "one context, {threads} threads: {counts:?} proofs equal to plonky2's (one thread) byte for byte, {:.1} s, {streams} streams",
         started.elapsed().as_secs_f64()
     );
-    assert_eq!(counts, vec![rounds * cases.len(); 2]);
+    assert_eq!(counts, vec![rounds * cases.len(); threads]);
+    // Calls in flight at once each took a stream of their own.
+    assert!(
+        streams > 1,
+        "{threads} threads proving at once made {streams} stream(s)"
+    );
+    // Every proof gave its commitments and its reservation back; only setup data stays.
+    assert_eq!(shared.resident_count(), 0, "commitments left on the card");
+    assert_eq!(shared.budget().in_use(), shared.setup_bytes());
     drop(shared);
 
     // Two contexts on the same ordinal, one per thread.
@@ -217,6 +234,45 @@ fn two_provers_share_one_card() {
         started.elapsed().as_secs_f64()
     );
     assert_eq!(counts, vec![rounds * cases.len(); 2]);
+}
+
+#[test]
+fn a_proof_over_the_memory_budget_fails_clearly() {
+    let Some(gpu) = open_card() else { return };
+    // A commitment holds on the card exactly what the budget counts for it.
+    let (width, log_n, rate_bits, cap_height) = (20, 12, 3, 4);
+    let values: Vec<PolynomialValues<F>> = (0..width)
+        .map(|_| PolynomialValues::new(F::rand_vec(1 << log_n)))
+        .collect();
+    let batch = gpu.upload(&values).expect("upload");
+    let c = gpu
+        .commit_device(&batch, rate_bits, cap_height)
+        .expect("commit");
+    assert_eq!(
+        c.device_bytes() as u64,
+        commit_bytes(width, log_n, rate_bits, cap_height, true, false).resident
+    );
+    drop((c, batch));
+
+    let (data, witness) = circuit(300, 2000);
+    let needed = proof_bytes(&data.common).total();
+    let small = GpuCommit::with_budget(
+        gpu,
+        MemoryBudget::new(needed - 1, std::time::Duration::from_millis(100)),
+    );
+    let err =
+        prover::prove_with_partition_witness(&data.prover_only, &data.common, witness, &small)
+            .expect_err("a proof larger than the budget");
+    match &err {
+        ProveError::Commit {
+            source: GpuError::MemoryBudget { needed: n, .. },
+            ..
+        } => assert_eq!(*n, needed),
+        other => panic!("expected a memory-budget error, got: {other}"),
+    }
+    eprintln!("{err}");
+    assert_eq!(small.budget().in_use(), 0);
+    assert_eq!(small.resident_count(), 0);
 }
 
 #[test]

@@ -428,6 +428,43 @@ mod tests {
     }
 
     #[test]
+    fn the_compressor_backend_defaults_to_the_circuit_prover_s() {
+        use zkfleet_compressor::CompressorBackend;
+        let compressor = |text: &str| {
+            ProvingComponents::new(&config(text), ComponentFlags::default(), Launch::Standalone)
+                .compressor()
+                .unwrap()
+        };
+        let plain = compressor("");
+        assert_eq!(
+            (plain.backend, plain.gpu_device),
+            (CompressorBackend::Cpu, 0)
+        );
+        let own = compressor(
+            "[circuit_prover]\nbackend = \"gpu\"\ngpu_device = 2\n\
+             [compressor]\nbackend = \"cpu\"\n",
+        );
+        assert_eq!((own.backend, own.gpu_device), (CompressorBackend::Cpu, 2));
+        let card = compressor("[compressor]\nbackend = \"gpu\"\ngpu_device = 3\n");
+        assert_eq!((card.backend, card.gpu_device), (CompressorBackend::Gpu, 3));
+        let flags = ProvingComponents::new(
+            &config(""),
+            ComponentFlags {
+                backend: Some(ProverBackend::Gpu),
+                gpu_device: Some(4),
+                ..ComponentFlags::default()
+            },
+            Launch::Standalone,
+        )
+        .compressor()
+        .unwrap();
+        assert_eq!(
+            (flags.backend, flags.gpu_device),
+            (CompressorBackend::Gpu, 4)
+        );
+    }
+
+    #[test]
     fn every_component_takes_proving_polling_and_its_section() {
         let fleet = config(
             "[proving]\narity = 3\ncompression = \"light\"\nkeys_dir = \"/k\"\n\
@@ -466,6 +503,11 @@ mod tests {
             );
             let compressor = components.compressor().unwrap();
             assert_eq!(compressor.picked_by.as_deref(), Some("c-1"));
+            // The compressor follows [circuit_prover] backend and card unless its own keys say.
+            assert_eq!(
+                (compressor.backend, compressor.gpu_device),
+                (zkfleet_compressor::CompressorBackend::Gpu, 1)
+            );
             assert_eq!(
                 (compressor.arity, compressor.keys_dir.clone()),
                 (3, PathBuf::from("/k"))

@@ -11,7 +11,9 @@
 //! measures, wall and process CPU time (user + system of every thread):
 //!
 //! - the round's steps one by one, as the executor and the uploader call them: decode the
-//!   witness input, rebuild the pre-state (`prepare`), every signature's public key recovered
+//!   witness input, rebuild the pre-state (`prepare`; and a synthetic pre-state of 20,000
+//!   accounts, in bulk as `prepare` builds it and one account at a time as it did before,
+//!   roots compared), every signature's public key recovered
 //!   (one thread, then rayon's pool: the part of execution that needs no state and that
 //!   `execute_batch` spreads over every core), `execute_batch`, `plan_batch`,
 //!   `type_summaries`, and building + encoding every circuit's witness (`BatchPlan::encode`,
@@ -46,6 +48,7 @@ use zkfleet_rollup::encoding::binary;
 use zkfleet_rollup::execute::execute_batch;
 use zkfleet_rollup::genesis::Genesis;
 use zkfleet_rollup::signature::recover_public_key;
+use zkfleet_rollup::state::{Account, AccountId, MemoryState, StateTree};
 use zkfleet_runner::traits::{Executor, JobError, JobPicker, JobSaver};
 use zkfleet_store::{ObjectKey, Store, StoreConfig, WitnessInputBytes};
 use zkfleet_types::{
@@ -57,6 +60,9 @@ use zkfleet_witness_generator::{BatchWitnessInput, WitnessGeneratorConfig};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 const VERSION: ProtocolSemanticVersion = ProtocolSemanticVersion::new(1, 0);
+
+/// Accounts of the synthetic pre-state timed beside the batch's own (8 accounts).
+const SYNTHETIC_ACCOUNTS: u32 = 20_000;
 
 /// Wall and CPU seconds of one measured step.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -120,6 +126,35 @@ fn steps(input: &[u8], geometry: &BasicGeometry) -> Result<Vec<(String, Timing)>
     let (prepared, t) = timed(|| decoded.prepare());
     out.push(("prepare (pre-state)".to_owned(), t));
     let mut prepared = prepared?;
+    // The pre-state of a larger rollup: how `prepare` rebuilds it (in bulk) against setting
+    // its accounts one by one (what it did before), on the same accounts.
+    let accounts: Vec<(AccountId, Account)> = (0..SYNTHETIC_ACCOUNTS)
+        .map(|id| {
+            let mut account = Account::new(prepared.batch.prev_state_root);
+            account.balance = u64::from(id) * 1_000;
+            (id, account)
+        })
+        .collect();
+    let (one_by_one, t) = timed(|| {
+        let mut state = MemoryState::new();
+        for (id, account) in &accounts {
+            state.set_account(*id, *account)?;
+        }
+        state.commit()?;
+        state.root()
+    });
+    out.push((
+        format!("  pre-state of {SYNTHETIC_ACCOUNTS} accounts, one by one"),
+        t,
+    ));
+    let (bulk, t) = timed(|| MemoryState::with_accounts(accounts.iter().copied()).root());
+    out.push((
+        format!("  pre-state of {SYNTHETIC_ACCOUNTS} accounts, in bulk (prepare)"),
+        t,
+    ));
+    if one_by_one? != bulk? {
+        return Err("the bulk-built pre-state's root differs from the one-by-one root".into());
+    }
     // The part of execution that needs no state: every signature's public key recovered
     // (what execute_batch does on every core before applying the operations in order), on
     // one thread and on rayon's pool, to show how much of execute_batch can spread.

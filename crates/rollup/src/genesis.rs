@@ -121,9 +121,21 @@ impl Genesis {
 
     /// The snapshot as an in-memory state.
     pub fn to_memory_state(&self) -> Result<MemoryState, GenesisError> {
-        let mut state = MemoryState::new();
-        self.load_into(&mut state)?;
-        Ok(state)
+        let mut seen = HashSet::new();
+        if let Some(a) = self.accounts.iter().find(|a| !seen.insert(a.id)) {
+            return Err(GenesisError::DuplicateAccount(a.id));
+        }
+        // Built in bulk: the tree `load_into` an empty memory state leaves, node for node.
+        Ok(MemoryState::with_accounts(self.accounts.iter().map(|a| {
+            (
+                a.id,
+                Account {
+                    public_key: a.public_key,
+                    balance: a.balance,
+                    nonce: a.nonce,
+                },
+            )
+        })))
     }
 }
 

@@ -189,7 +189,6 @@ impl BatchWitnessInput {
     /// `prev_state_root`.
     pub fn prepare(&self) -> Result<PreparedBatch, WitnessInputError> {
         let batch = binary::decode(&self.batch)?;
-        let mut state = MemoryState::new();
         let mut previous = None;
         for account in &self.pre_state {
             // Sorted by `unchecked`; a decoded input from elsewhere may not be, so check here.
@@ -201,16 +200,18 @@ impl BatchWitnessInput {
                 });
             }
             previous = Some(account.id);
-            state.set_account(
+        }
+        // Built in bulk, each node hashed once (the tree of setting the accounts one by one).
+        let state = MemoryState::with_accounts(self.pre_state.iter().map(|account| {
+            (
                 account.id,
                 crate::state::Account {
                     public_key: account.public_key,
                     balance: account.balance,
                     nonce: account.nonce,
                 },
-            )?;
-        }
-        state.commit()?;
+            )
+        }));
         let root = state.root()?;
         if root != batch.prev_state_root {
             return Err(WitnessInputError::PreStateMismatch {

@@ -1,5 +1,12 @@
-//! The proving backend: plonky2's CPU prover (the default) or zkfleet's prover with the batch
-//! commitments on a GPU (issue 17, `docs/gpu.md`).
+//! The proving backend: zkfleet's prover with the batched Merkle hasher on the CPU (the
+//! default, issue 18), plonky2's own CPU prover (the reference), or zkfleet's prover with the
+//! batch commitments on a GPU (issue 17, `docs/gpu.md`).
+//!
+//! `backend = "cpu"` proves every job with [`CpuProver::Batched`]: `zkfleet_gpu::prover` over
+//! `HostBatchedCommit`, whose Merkle trees (the three batch commitments and FRI's) hash eight
+//! leaves at a time with AVX-512 where the CPU has it (plonky2's scalar Poseidon otherwise). Its
+//! proofs are byte for byte plonky2's and deterministic (the smallest proof-of-work nonce).
+//! `backend = "plonky2"` proves with plonky2's `prove`, unchanged, the reference.
 //!
 //! `backend = "gpu"` (flag `--backend gpu`, config `[circuit_prover] backend`) replaces every
 //! registered [`CircuitProver`] by a [`CommitCircuitProver`] over the GPU: the same
@@ -17,7 +24,7 @@ use std::sync::Arc;
 
 use plonky2::field::types::PrimeField64;
 use plonky2::iop::witness::PartitionWitness;
-use zkfleet_circuits::pipeline::PipelineError;
+use zkfleet_circuits::pipeline::{CpuProver, PipelineError};
 use zkfleet_circuits::proving::WitnessVector;
 use zkfleet_circuits::recursion::BatchCircuits;
 use zkfleet_circuits::CircuitError;
@@ -32,11 +39,14 @@ use crate::registry::{BatchCircuitProver, CircuitProver, CircuitRegistry};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProverBackend {
-    /// plonky2's `prove` on the host's cores.
+    /// zkfleet's prover with the batched Merkle hasher on the host's cores
+    /// ([`CpuProver::Batched`]).
     #[default]
     Cpu,
-    /// zkfleet's prover with the commitments on the GPU `gpu_device` (CPU where no GPU is
-    /// usable).
+    /// plonky2's `prove` on the host's cores, unchanged (the reference).
+    Plonky2,
+    /// zkfleet's prover with the commitments on the GPU `gpu_device` (the `cpu` backend where
+    /// no GPU is usable).
     Gpu,
 }
 
@@ -44,6 +54,7 @@ impl fmt::Display for ProverBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Cpu => "cpu",
+            Self::Plonky2 => "plonky2",
             Self::Gpu => "gpu",
         })
     }
@@ -54,15 +65,20 @@ impl FromStr for ProverBackend {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "cpu" => Ok(Self::Cpu),
+            "plonky2" => Ok(Self::Plonky2),
             "gpu" => Ok(Self::Gpu),
-            other => Err(format!("unknown prover backend {other:?} (cpu or gpu)")),
+            other => Err(format!(
+                "unknown prover backend {other:?} (cpu, plonky2 or gpu)"
+            )),
         }
     }
 }
 
 /// Puts the requested backend in place over every registered circuit and returns the backend
-/// that will actually prove: [`ProverBackend::Cpu`] when the CPU was asked for, or when the GPU
-/// was and no GPU is usable here (logged at `warn`, naming why). The GPU backend proves on
+/// that will actually prove: the CPU backend asked for ([`ProverBackend::Cpu`],
+/// [`ProverBackend::Plonky2`]), or [`ProverBackend::Cpu`] when the GPU was and no GPU is usable
+/// here (logged at `warn`, naming why). Which CPU path proves, and whether AVX-512 was
+/// detected, is logged at `info`. The GPU backend proves on
 /// card `gpu_device` (a CUDA ordinal among the cards `CUDA_VISIBLE_DEVICES` leaves visible).
 /// A GPU that is present but fails to start (e.g. NVRTC refusing the kernels), and an ordinal
 /// the driver does not have on a host that has cards, are errors: proving on the CPU then
@@ -74,8 +90,12 @@ pub fn select_backend(
 ) -> Result<ProverBackend, ProverError> {
     match requested {
         ProverBackend::Cpu => {
-            tracing::info!(backend = "cpu", "proving with plonky2 on the CPU");
+            install_cpu(registry, CpuProver::Batched);
             Ok(ProverBackend::Cpu)
+        }
+        ProverBackend::Plonky2 => {
+            install_cpu(registry, CpuProver::Plonky2);
+            Ok(ProverBackend::Plonky2)
         }
         ProverBackend::Gpu => match GpuContext::with_ordinal(gpu_device) {
             Ok(gpu) => {
@@ -93,8 +113,9 @@ pub fn select_backend(
                 tracing::warn!(
                     backend = "cpu",
                     reason = %e,
-                    "backend gpu requested but no GPU is usable here: proving with plonky2 on the CPU"
+                    "backend gpu requested but no GPU is usable here: proving on the CPU"
                 );
+                install_cpu(registry, CpuProver::Batched);
                 Ok(ProverBackend::Cpu)
             }
             Err(e) => Err(ProverError::Gpu {
@@ -102,6 +123,28 @@ pub fn select_backend(
                 message: e.to_string(),
             }),
         },
+    }
+}
+
+/// Registers a [`BatchCircuitProver`] proving with `cpu` for every circuit of the registry,
+/// and logs which CPU path proves and whether AVX-512 was detected.
+pub fn install_cpu(registry: &mut CircuitRegistry, cpu: CpuProver) {
+    let backend = match cpu {
+        CpuProver::Batched => ProverBackend::Cpu,
+        CpuProver::Plonky2 => ProverBackend::Plonky2,
+    };
+    tracing::info!(
+        backend = %backend,
+        cpu_prover = %cpu,
+        avx512 = CpuProver::avx512(),
+        "proving on the CPU with {}",
+        cpu.describe()
+    );
+    let circuits = Arc::clone(registry.batch_circuits());
+    let all: Vec<_> = registry.circuits().collect();
+    for (round, circuit) in all {
+        let prover = BatchCircuitProver::new(Arc::clone(&circuits), round, circuit).with_cpu(cpu);
+        registry.register(round, circuit, Arc::new(prover));
     }
 }
 
@@ -150,7 +193,7 @@ pub fn install_commit_backend(registry: &mut CircuitRegistry, commit: Arc<dyn Co
 
 /// One (round, circuit) proved by the zkfleet prover with the commitments of `commit` (the
 /// GPU's). Circuits the zkfleet prover does not support (zero-knowledge configurations, lookup
-/// tables; none of ours today) are proved by plonky2 on the CPU.
+/// tables; none of ours today) are proved on the CPU (where plonky2 proves them).
 pub struct CommitCircuitProver {
     cpu: BatchCircuitProver,
     circuits: Arc<BatchCircuits>,
@@ -266,7 +309,11 @@ mod tests {
 
     #[test]
     fn backend_names_parse_and_print() {
-        for b in [ProverBackend::Cpu, ProverBackend::Gpu] {
+        for b in [
+            ProverBackend::Cpu,
+            ProverBackend::Plonky2,
+            ProverBackend::Gpu,
+        ] {
             assert_eq!(b.to_string().parse::<ProverBackend>(), Ok(b));
         }
         assert!("cuda".parse::<ProverBackend>().is_err());

@@ -37,7 +37,8 @@ pub struct HeavyCircuit {
 /// # picked_by = "prover-7"     # default: circuit-prover@HOST-PID
 /// arity = 2                    # proofs aggregated per leaf / node job
 /// compression = "standard"     # or "light"; selects the keystore entry, hence the final key
-/// backend = "cpu"              # or "gpu": commitments on a GPU (CPU, saying so, where none)
+/// backend = "cpu"              # batched Merkle hasher (AVX-512); "plonky2": plonky2's prove
+///                              # (the reference); "gpu": commitments on a GPU (cpu where none)
 /// gpu_device = 0               # the CUDA ordinal `backend = "gpu"` proves on (one process per card)
 /// # rounds = ["leaf", "node", "recursion_tip", "scheduler"]  # default: every round
 /// # [circuit_prover.geometry]  # default: BasicGeometry::default()
@@ -101,8 +102,10 @@ pub struct ProverConfig {
     /// the profile is part of the keystore entry it loads and of the final key it checks.
     #[serde(default)]
     pub compression: CompressionProfile,
-    /// Which prover proves: plonky2 on the CPU (default) or zkfleet's prover with the
-    /// commitments on the GPU (`crate::backend`, docs/gpu.md).
+    /// Which prover proves: `cpu` (default), zkfleet's prover with the batched Merkle hasher
+    /// on the host's cores, byte for byte plonky2's proofs; `plonky2`, plonky2's own `prove`
+    /// (the reference); `gpu`, zkfleet's prover with the commitments on the GPU
+    /// (`crate::backend`, docs/gpu.md).
     #[serde(default)]
     pub backend: crate::backend::ProverBackend,
     /// The card `backend = "gpu"` proves on: its CUDA ordinal, counted among the cards

@@ -44,7 +44,7 @@ pub mod registry;
 mod run;
 pub mod wvg;
 
-pub use backend::{install_commit_backend, select_backend, ProverBackend};
+pub use backend::{install_commit_backend, install_cpu, select_backend, ProverBackend};
 pub use config::{HeavyCircuit, HostSizing, ProverConfig};
 pub use error::ProverError;
 pub use job::ProverJobMeta;

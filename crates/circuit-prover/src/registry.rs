@@ -15,7 +15,8 @@
 //! | 3 recursion tip | [`CircuitId::RECURSION_TIP`] |
 //! | 4 scheduler | [`CircuitId::SCHEDULER`] |
 //!
-//! Another backend (a GPU prover) plugs in by registering its own [`CircuitProver`] for the
+//! Every circuit proves with the batched CPU prover unless `backend` says otherwise
+//! (`crate::backend`). Another backend (a GPU prover) plugs in by registering its own [`CircuitProver`] for the
 //! (round, circuit) it serves; the runners do not change.
 
 use std::collections::BTreeMap;
@@ -24,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use zkfleet_circuits::keystore::KeySource;
-use zkfleet_circuits::pipeline::FinalVerifyingKey;
+use zkfleet_circuits::pipeline::{CpuProver, FinalVerifyingKey};
 use zkfleet_circuits::proving::WitnessVector;
 use zkfleet_circuits::recursion::BatchCircuits;
 use zkfleet_circuits::{Keystore, ProvingConfiguration};
@@ -56,17 +57,30 @@ pub struct BatchCircuitProver {
     circuits: Arc<BatchCircuits>,
     round: AggregationRound,
     circuit: CircuitId,
+    cpu: CpuProver,
 }
 
 impl BatchCircuitProver {
     /// The prover of `circuit` in `round` out of the loaded `circuits` (shared by every
-    /// prover of the registry: circuit data is loaded once per process).
+    /// prover of the registry: circuit data is loaded once per process), proving with the
+    /// default [`CpuProver`] (the batched Merkle hasher).
     pub fn new(circuits: Arc<BatchCircuits>, round: AggregationRound, circuit: CircuitId) -> Self {
         Self {
             circuits,
             round,
             circuit,
+            cpu: CpuProver::default(),
         }
+    }
+
+    /// The same prover proving with `cpu` (plonky2's `prove` for `backend = "plonky2"`).
+    pub fn with_cpu(self, cpu: CpuProver) -> Self {
+        Self { cpu, ..self }
+    }
+
+    /// Which CPU prover proves this circuit's jobs.
+    pub fn cpu(&self) -> CpuProver {
+        self.cpu
     }
 
     /// The round whose jobs this prover takes.
@@ -92,7 +106,7 @@ impl CircuitProver for BatchCircuitProver {
 
     fn prove(&self, witness_vector: WitnessVector) -> Result<Vec<u8>, ProverError> {
         self.circuits
-            .prove_job(self.round, self.circuit, witness_vector)
+            .prove_job_with(self.round, self.circuit, witness_vector, self.cpu)
             .map_err(|source| ProverError::Pipeline {
                 stage: "proving and verifying",
                 source,
@@ -178,8 +192,8 @@ impl CircuitRegistry {
         let mut registry = Self::from_circuits(Arc::new(loaded.circuits))?;
         registry.loaded = entries;
         registry.load_time = loaded.elapsed;
-        // `backend = "gpu"`: the GPU prover over every circuit, on card `gpu_device` (the CPU,
-        // saying so, where no GPU is usable).
+        // `backend`: the batched CPU prover (the default), plonky2's, or the GPU prover on card
+        // `gpu_device` (the batched CPU prover, saying so, where no GPU is usable).
         crate::backend::select_backend(&mut registry, config.backend, config.gpu_device)?;
         tracing::info!(
             configuration = %describe(&proving),

@@ -1,5 +1,10 @@
 //! The prover backends over the real circuits of the test configuration.
 //!
+//! - `backend = "cpu"` (the default: zkfleet's prover with the batched Merkle hasher) returns
+//!   plonky2's proof bytes (`backend = "plonky2"`) for a job of every basic type and of every
+//!   aggregation round above it that the fixture reaches, on one thread, and the same bytes on
+//!   the default pool (its proof-of-work nonce is the smallest: deterministic); plonky2's own
+//!   backend still proves and verifies.
 //! - The zkfleet prover (`crate::backend`'s `CommitCircuitProver`), here with plonky2's CPU
 //!   commitments, returns the same proof bytes as plonky2's `prove` (the CPU backend) for a job
 //!   of every basic type, from the same witness vector, on one thread (plonky2's proof-of-work
@@ -22,15 +27,105 @@ mod common;
 use std::sync::Arc;
 
 use plonky2::iop::witness::PartitionWitness;
-use zkfleet_circuit_prover::{install_commit_backend, select_backend, ProverBackend};
+use zkfleet_circuit_prover::{
+    install_commit_backend, install_cpu, select_backend, CircuitRegistry, ProverBackend,
+};
+use zkfleet_circuits::pipeline::CpuProver;
 use zkfleet_gpu::prover;
 use zkfleet_gpu::{CpuCommit, GpuCommit, GpuContext};
 use zkfleet_types::{AggregationRound, CircuitId};
 
+/// The test registry with plonky2's own `prove` (`backend = "plonky2"`): the reference.
+fn plonky2_registry() -> CircuitRegistry {
+    let mut reference = (*common::registry()).clone();
+    let active = select_backend(&mut reference, ProverBackend::Plonky2, 0).expect("plonky2");
+    assert_eq!(active, ProverBackend::Plonky2);
+    reference
+}
+
+#[test]
+fn cpu_backend_gives_plonky2_proof_bytes_on_one_thread_and_is_deterministic() {
+    let reference = plonky2_registry();
+    let mut batched = (*common::registry()).clone();
+    let active = select_backend(&mut batched, ProverBackend::Cpu, 0).expect("cpu");
+    assert_eq!(active, ProverBackend::Cpu);
+    let single = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool");
+    for &circuit in &CircuitId::BASIC_TYPES {
+        let instance = common::witnesses()
+            .instances
+            .iter()
+            .find(|i| i.circuit == circuit)
+            .expect("the fixture has every type");
+        let plonky2 = reference
+            .get(AggregationRound::Basic, circuit)
+            .expect("registered");
+        let ours = batched
+            .get(AggregationRound::Basic, circuit)
+            .expect("registered");
+        let vector = ours
+            .witness_vector(&instance.witness)
+            .expect("witness vector");
+        // Both verify the proof before returning it (plonky2's verifier).
+        let theirs = single
+            .install(|| plonky2.prove(vector.clone()))
+            .expect("backend plonky2 proves and verifies");
+        let mine = single
+            .install(|| ours.prove(vector.clone()))
+            .expect("backend cpu proves and verifies");
+        assert!(
+            mine == theirs,
+            "{}: backend cpu's proof bytes differ from plonky2's ({} vs {} bytes)",
+            circuit.name(),
+            mine.len(),
+            theirs.len()
+        );
+        // On the default pool: the same bytes (the smallest nonce, whatever the threads).
+        let pooled = ours.prove(vector).expect("proves on the default pool");
+        assert!(
+            pooled == mine,
+            "{}: backend cpu's proof differs between one thread and the default pool",
+            circuit.name()
+        );
+    }
+    // The registry's own default (`from_circuits`, no backend applied) is the batched prover
+    // too, and `install_cpu` switches a registry either way.
+    let mut switched = (*common::registry()).clone();
+    install_cpu(&mut switched, CpuProver::Plonky2);
+    install_cpu(&mut switched, CpuProver::Batched);
+    let circuit = CircuitId::BASIC_TYPES[0];
+    let instance = common::witnesses()
+        .instances
+        .iter()
+        .find(|i| i.circuit == circuit)
+        .expect("the fixture has every type");
+    let vector = common::registry()
+        .get(AggregationRound::Basic, circuit)
+        .expect("registered")
+        .witness_vector(&instance.witness)
+        .expect("witness vector");
+    let default = common::registry()
+        .get(AggregationRound::Basic, circuit)
+        .expect("registered")
+        .prove(vector.clone())
+        .expect("the default proves");
+    let again = switched
+        .get(AggregationRound::Basic, circuit)
+        .expect("registered")
+        .prove(vector)
+        .expect("proves");
+    assert!(
+        default == again,
+        "the default prover is not the batched one"
+    );
+}
+
 #[test]
 fn zkfleet_prover_gives_plonky2_proof_bytes_for_every_basic_type() {
-    let registry = common::registry();
-    let mut ours = (*registry).clone();
+    let registry = plonky2_registry();
+    let mut ours = registry.clone();
     install_commit_backend(&mut ours, Arc::new(CpuCommit));
     let single = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
@@ -84,8 +179,8 @@ fn gpu_backend_on_a_gpu_gives_plonky2_proof_bytes_for_every_basic_type() {
         }
         Err(e) => panic!("GPU unusable: {e}"),
     };
-    let registry = common::registry();
-    let mut selected = (*registry).clone();
+    let registry = plonky2_registry();
+    let mut selected = registry.clone();
     let active = select_backend(&mut selected, ProverBackend::Gpu, 0).expect("gpu starts");
     assert_eq!(active, ProverBackend::Gpu);
     let single = rayon::ThreadPoolBuilder::new()
@@ -170,22 +265,38 @@ fn gpu_backend_without_a_gpu_proves_on_the_cpu() {
         eprintln!("a GPU is usable here: the fallback is not exercised");
         return;
     }
-    let registry = common::registry();
-    let mut selected = (*registry).clone();
+    // From plonky2's backend: the fallback installs the default CPU backend (batched).
+    let mut selected = plonky2_registry();
     let active = select_backend(&mut selected, ProverBackend::Gpu, 0).expect("falls back");
     assert_eq!(active, ProverBackend::Cpu);
     // Any ordinal: with no GPU at all there is no card to be wrong about.
     let active = select_backend(&mut selected, ProverBackend::Gpu, 7).expect("falls back");
     assert_eq!(active, ProverBackend::Cpu);
-    for (round, circuit) in registry.circuits() {
-        assert!(
-            Arc::ptr_eq(
-                registry.get(round, circuit).unwrap(),
-                selected.get(round, circuit).unwrap()
-            ),
-            "{round} {circuit}: the CPU prover stays registered"
-        );
-    }
+    // The fallback's proof: the batched CPU prover's, i.e. the default registry's, bytes (both
+    // deterministic), and a proof that verifies (checked inside `prove`).
+    let circuit = CircuitId::BASIC_TYPES[0];
+    let instance = common::witnesses()
+        .instances
+        .iter()
+        .find(|i| i.circuit == circuit)
+        .expect("the fixture has every type");
+    let default = common::registry();
+    let prover = default
+        .get(AggregationRound::Basic, circuit)
+        .expect("registered");
+    let vector = prover
+        .witness_vector(&instance.witness)
+        .expect("witness vector");
+    let expected = prover.prove(vector.clone()).expect("the default proves");
+    let fallback = selected
+        .get(AggregationRound::Basic, circuit)
+        .expect("registered")
+        .prove(vector)
+        .expect("the fallback proves");
+    assert!(
+        fallback == expected,
+        "the fallback is not the batched prover"
+    );
     let active = select_backend(&mut selected, ProverBackend::Cpu, 0).expect("cpu");
     assert_eq!(active, ProverBackend::Cpu);
 }

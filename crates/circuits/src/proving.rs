@@ -176,12 +176,28 @@ pub fn generate_witness_vector(
     })
 }
 
-/// Proves a witness vector against the circuit it was generated for.
+/// Proves a witness vector against the circuit it was generated for, with plonky2's `prove`
+/// (the reference prover; the pipeline's default is `BatchCircuits::prove_job`'s batched
+/// prover, whose proofs are the same bytes).
 pub fn prove_witness_vector(
     prover_only: &ProverOnlyCircuitData<F, C, D>,
     common: &CommonCircuitData<F, D>,
     witness_vector: WitnessVector,
 ) -> Result<ProofWithPublicInputs<F, C, D>, CircuitError> {
+    let partition = partition_witness(prover_only, common, witness_vector)?;
+    let mut timing = TimingTree::default();
+    prove_with_partition_witness::<F, C, D>(prover_only, common, partition, &mut timing)
+        .map_err(|e| CircuitError::Proving(e.to_string()))
+}
+
+/// Checks a witness vector against the circuit (digest, shape, every public input set) and
+/// rebuilds plonky2's `PartitionWitness` around the circuit's own `representative_map`: what
+/// any prover of the vector needs.
+pub fn partition_witness<'a>(
+    prover_only: &'a ProverOnlyCircuitData<F, C, D>,
+    common: &CommonCircuitData<F, D>,
+    witness_vector: WitnessVector,
+) -> Result<PartitionWitness<'a, F>, CircuitError> {
     let expected = circuit_digest(prover_only);
     if witness_vector.circuit_digest != expected {
         return Err(CircuitError::MalformedWitnessVector(format!(
@@ -214,15 +230,12 @@ pub fn prove_witness_vector(
             )));
         }
     }
-    let partition = PartitionWitness {
+    Ok(PartitionWitness {
         values: witness_vector.values,
         representative_map,
         num_wires: witness_vector.num_wires,
         degree: witness_vector.degree,
-    };
-    let mut timing = TimingTree::default();
-    prove_with_partition_witness::<F, C, D>(prover_only, common, partition, &mut timing)
-        .map_err(|e| CircuitError::Proving(e.to_string()))
+    })
 }
 
 /// Verifies a proof against a circuit's verifier data.

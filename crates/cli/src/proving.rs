@@ -169,7 +169,8 @@ pub(crate) struct CircuitProverSection {
     /// Heavy witness-vector generators: heavy circuits first, then light ones (`--heavy`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) heavy_wvg_count: Option<usize>,
-    /// Which prover proves: "cpu" (plonky2) or "gpu" (commitments on the GPU, docs/gpu.md)
+    /// Which prover proves: "cpu" (the batched Merkle hasher, the default), "plonky2"
+    /// (plonky2's `prove`, the reference) or "gpu" (commitments on the GPU, docs/gpu.md)
     /// (`--backend`).
     pub(crate) backend: ProverBackend,
     /// The CUDA ordinal `backend = "gpu"` proves on (`--gpu-device`; default 0): one circuit
@@ -366,6 +367,7 @@ impl<'a> ProvingComponents<'a> {
                 .backend
                 .unwrap_or(match self.flags.backend.unwrap_or(prover.backend) {
                     ProverBackend::Cpu => zkfleet_compressor::CompressorBackend::Cpu,
+                    ProverBackend::Plonky2 => zkfleet_compressor::CompressorBackend::Plonky2,
                     ProverBackend::Gpu => zkfleet_compressor::CompressorBackend::Gpu,
                 });
         config.gpu_device = section

@@ -1,7 +1,8 @@
 //! `zkfleet remote-prover --api URL --key FILE`: an outside prover. It needs no database and no
 //! object store: it logs in to a fleet's prover API with its key, loads (or builds) the circuits
 //! the API names, and proves leased jobs with the circuit prover's code path until stopped:
-//! plonky2 on the CPU, or with `--backend gpu` the circuit prover's GPU backend
+//! zkfleet's prover with the batched Merkle hasher on the CPU (`--backend plonky2`: plonky2's
+//! own `prove`), or with `--backend gpu` the circuit prover's GPU backend
 //! (`zkfleet_circuit_prover::backend`, commitments on card `--gpu-device`), which falls back
 //! to the CPU with a warning where no GPU is usable.
 
@@ -45,8 +46,9 @@ pub(crate) struct Args {
     /// Stop after this many jobs.
     #[arg(long, value_name = "N")]
     pub(crate) max_jobs: Option<u64>,
-    /// Which prover proves: "cpu" (plonky2) or "gpu" (the circuit prover's GPU backend; the CPU,
-    /// with a warning, where no GPU is usable). A GPU prover tells the API so when it leases.
+    /// Which prover proves: "cpu" (the batched Merkle hasher), "plonky2" (plonky2's `prove`,
+    /// the reference) or "gpu" (the circuit prover's GPU backend; the CPU, with a warning, where
+    /// no GPU is usable). A GPU prover tells the API so when it leases.
     #[arg(long, value_name = "BACKEND", default_value = "cpu")]
     pub(crate) backend: ProverBackend,
     /// The CUDA ordinal `--backend gpu` proves on (one remote prover per card).

@@ -1,12 +1,14 @@
-//! The compressor's proving backend: plonky2's `prove` on the CPU (the default) or zkfleet's
-//! prover with the batch commitments, the quotient and FRI's proof of work on a GPU (issue 17,
-//! `docs/gpu.md`), as the circuit prover's `backend = "gpu"` does.
+//! The compressor's proving backend, as the circuit prover's: zkfleet's prover with the batched
+//! Merkle hasher on the CPU (`backend = "cpu"`, the default, issue 18: `HostBatchedCommit`,
+//! eight leaves at a time with AVX-512 where the CPU has it, proofs byte for byte plonky2's),
+//! plonky2's own `prove` (`backend = "plonky2"`, the reference), or zkfleet's prover with the
+//! batch commitments, the quotient and FRI's proof of work on a GPU (issue 17, `docs/gpu.md`).
 //!
 //! With `backend = "gpu"` every compression step is proved by `zkfleet_gpu::prover` over a
 //! [`GpuCommit`] instead of plonky2's `prove` (`BatchCircuits::compress_with`); the scheduler
 //! proof, each step's proof and the final proof are still verified with plonky2's verifier. Where
 //! no GPU is usable (no driver, no NVRTC, no device) the compressor says so at start and proves
-//! on the CPU; a GPU that is present but fails to start is an error at start. A GPU failure
+//! with the `cpu` backend; a GPU that is present but fails to start is an error at start. A GPU failure
 //! during a job (out of memory, a failed launch, a lost device) fails that job with
 //! [`CompressorError::Gpu`], transient, so the job is retried.
 
@@ -15,9 +17,10 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
+use zkfleet_circuits::pipeline::CpuProver;
 use zkfleet_circuits::recursion::StepProver;
 use zkfleet_gpu::prover::{self, ProveError};
-use zkfleet_gpu::{CommitBackend, GpuCommit, GpuContext};
+use zkfleet_gpu::{CommitBackend, GpuCommit, GpuContext, HostBatchedCommit};
 
 use crate::error::CompressorError;
 
@@ -25,10 +28,12 @@ use crate::error::CompressorError;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CompressorBackend {
-    /// plonky2's `prove` on the host's cores.
+    /// zkfleet's prover with the batched Merkle hasher on the host's cores.
     #[default]
     Cpu,
-    /// zkfleet's prover on the GPU `gpu_device` (the CPU where no GPU is usable).
+    /// plonky2's `prove` on the host's cores, unchanged (the reference).
+    Plonky2,
+    /// zkfleet's prover on the GPU `gpu_device` (the `cpu` backend where no GPU is usable).
     Gpu,
 }
 
@@ -36,6 +41,7 @@ impl fmt::Display for CompressorBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Cpu => "cpu",
+            Self::Plonky2 => "plonky2",
             Self::Gpu => "gpu",
         })
     }
@@ -46,8 +52,11 @@ impl FromStr for CompressorBackend {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "cpu" => Ok(Self::Cpu),
+            "plonky2" => Ok(Self::Plonky2),
             "gpu" => Ok(Self::Gpu),
-            other => Err(format!("unknown compressor backend {other:?} (cpu or gpu)")),
+            other => Err(format!(
+                "unknown compressor backend {other:?} (cpu, plonky2 or gpu)"
+            )),
         }
     }
 }
@@ -66,13 +75,13 @@ impl fmt::Debug for CommitProver {
 }
 
 impl CommitProver {
-    /// A prover whose commitments `commit` makes (the GPU's, or plonky2's CPU commitments in
-    /// tests that compare the two provers without a GPU).
+    /// A prover whose commitments `commit` makes (the GPU's, the batched CPU commitments of
+    /// `backend = "cpu"`, or plonky2's CPU commitments in tests that compare the provers).
     pub fn new(commit: Arc<dyn CommitBackend>) -> Self {
         Self { commit }
     }
 
-    /// The backend's name ("gpu", "cpu").
+    /// The backend's name ("gpu", "host-batched", "cpu").
     pub fn backend_name(&self) -> &'static str {
         self.commit.name()
     }
@@ -129,17 +138,35 @@ impl CommitProver {
     }
 }
 
-/// The prover of the compression steps for `requested`: `None` for plonky2 on the CPU (asked
-/// for, or the GPU asked for and none usable here: logged at `warn` with the reason), or the
-/// zkfleet prover on card `gpu_device`. A card that is present but fails to start (NVRTC
-/// refusing the kernels, an ordinal the driver does not have) is an error.
+/// The batched CPU prover of `backend = "cpu"`, logging which CPU path runs and whether
+/// AVX-512 was detected.
+fn batched_cpu() -> CommitProver {
+    tracing::info!(
+        backend = "cpu",
+        avx512 = CpuProver::avx512(),
+        "compressing on the CPU with {}",
+        CpuProver::Batched.describe()
+    );
+    CommitProver::new(Arc::new(HostBatchedCommit))
+}
+
+/// The prover of the compression steps for `requested`: `None` for plonky2's `prove`
+/// (`backend = "plonky2"`), the zkfleet prover over the batched CPU commitments for `cpu` (and
+/// for `gpu` where no GPU is usable here: logged at `warn` with the reason), or the zkfleet
+/// prover on card `gpu_device`. A card that is present but fails to start (NVRTC refusing the
+/// kernels, an ordinal the driver does not have) is an error.
 pub fn select_backend(
     requested: CompressorBackend,
     gpu_device: usize,
 ) -> Result<Option<CommitProver>, CompressorError> {
     match requested {
-        CompressorBackend::Cpu => {
-            tracing::info!(backend = "cpu", "compressing with plonky2 on the CPU");
+        CompressorBackend::Cpu => Ok(Some(batched_cpu())),
+        CompressorBackend::Plonky2 => {
+            tracing::info!(
+                backend = "plonky2",
+                "compressing on the CPU with {}",
+                CpuProver::Plonky2.describe()
+            );
             Ok(None)
         }
         CompressorBackend::Gpu => match GpuContext::with_ordinal(gpu_device) {
@@ -156,9 +183,9 @@ pub fn select_backend(
                 tracing::warn!(
                     backend = "cpu",
                     reason = %e,
-                    "backend gpu requested but no GPU is usable here: compressing with plonky2 on the CPU"
+                    "backend gpu requested but no GPU is usable here: compressing on the CPU"
                 );
-                Ok(None)
+                Ok(Some(batched_cpu()))
             }
             Err(e) => Err(CompressorError::Gpu {
                 backend: "gpu",

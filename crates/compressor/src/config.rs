@@ -19,7 +19,8 @@ use crate::error::CompressorError;
 /// keys_dir = "./keys"
 /// arity = 2
 /// compression = "standard"     # or "light"
-/// backend = "cpu"              # or "gpu": zkfleet's prover on the card (docs/gpu.md)
+/// backend = "cpu"              # batched Merkle hasher; "plonky2": plonky2's prove (the
+///                              # reference); "gpu": zkfleet's prover on the card (docs/gpu.md)
 /// gpu_device = 0               # the CUDA ordinal backend = "gpu" proves on
 /// idle_backoff_initial_ms = 1000
 /// idle_backoff_max_ms = 10000
@@ -49,8 +50,10 @@ pub struct CompressorConfig {
     /// The compression chain run over each scheduler proof.
     #[serde(default)]
     pub compression: CompressionProfile,
-    /// Who proves the compression steps: plonky2 on the CPU, or zkfleet's prover on the GPU
-    /// `gpu_device` (the CPU, said at start, where no GPU is usable).
+    /// Who proves the compression steps: zkfleet's prover with the batched Merkle hasher on
+    /// the CPU (`cpu`, the default), plonky2's `prove` (`plonky2`, the reference), or zkfleet's
+    /// prover on the GPU `gpu_device` (`gpu`; the `cpu` backend, said at start, where no GPU is
+    /// usable).
     #[serde(default)]
     pub backend: CompressorBackend,
     /// The CUDA ordinal (among the cards `CUDA_VISIBLE_DEVICES` leaves visible) of
@@ -187,6 +190,10 @@ mod tests {
         )
         .expect("config");
         assert_eq!((gpu.backend, gpu.gpu_device), (CompressorBackend::Gpu, 2));
+        let reference: CompressorConfig =
+            serde_json::from_str(r#"{"protocol_version": "0.1.0", "backend": "plonky2"}"#)
+                .expect("config");
+        assert_eq!(reference.backend, CompressorBackend::Plonky2);
         assert!(serde_json::from_str::<CompressorConfig>(
             r#"{"protocol_version": "0.1.0", "backend": "tpu"}"#
         )

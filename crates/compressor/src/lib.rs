@@ -19,7 +19,8 @@
 //! and records the final verifying-key digest of those circuits.
 //!
 //! - [`config`]: [`CompressorConfig`]; [`error`]: [`CompressorError`];
-//! - [`backend`]: plonky2 on the CPU or zkfleet's prover on a GPU (`backend = "gpu"`);
+//! - [`backend`]: zkfleet's prover with the batched Merkle hasher on the CPU (the default),
+//!   plonky2's `prove` (`backend = "plonky2"`) or zkfleet's prover on a GPU (`backend = "gpu"`);
 //! - [`job`]: [`CompressionJobMeta`], a job's identity and keys;
 //! - [`stages`]: the picker, executor and saver;
 //! - [`metrics`]: metric names.
@@ -138,7 +139,7 @@ pub async fn run_with_circuits(
         .map_err(|e| CompressorError::Compress(e.into()))?
         .digest();
     check_protocol_version(&dal, config.protocol_version, final_vk_digest).await?;
-    let gpu = {
+    let prover = {
         let (backend, device) = (config.backend, config.gpu_device);
         // Opening the card compiles the kernels (NVRTC): off the async threads.
         tokio::task::spawn_blocking(move || backend::select_backend(backend, device))
@@ -164,7 +165,7 @@ pub async fn run_with_circuits(
         },
         CompressionExecutor {
             circuits,
-            gpu: gpu.clone(),
+            prover: prover.clone(),
         },
         CompressionSaver { dal, store },
         runner_config,
@@ -174,7 +175,7 @@ pub async fn run_with_circuits(
         protocol_version = %config.protocol_version,
         picked_by = %picked_by,
         final_vk_digest = %final_vk_digest,
-        backend = if gpu.is_some() { "gpu" } else { "cpu" },
+        backend = prover.as_ref().map_or("plonky2", |p| p.backend_name()),
         "compressor started"
     );
     let report = runner

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use zkfleet_blobs::AuxOutput;
-use zkfleet_circuits::pipeline::CompressedProof;
+use zkfleet_circuits::pipeline::{CompressedProof, CpuProver};
 use zkfleet_circuits::recursion::BatchCircuits;
 use zkfleet_dal::{CompleteOutcome, Dal, JobRef, TransitionOutcome};
 use zkfleet_runner::{Executor, JobError, JobPicker, JobSaver, LoadedInput};
@@ -92,8 +92,10 @@ impl JobPicker for CompressionPicker {
 /// blocking thread pool; plonky2 uses every core while it proves).
 pub struct CompressionExecutor {
     pub(crate) circuits: Arc<BatchCircuits>,
-    /// The zkfleet prover on the GPU, where `backend = "gpu"` found one; plonky2 otherwise.
-    pub(crate) gpu: Option<Arc<CommitProver>>,
+    /// The zkfleet prover over the backend's commitments (the batched CPU hasher's, or the
+    /// GPU's where `backend = "gpu"` found one); `None`: plonky2's `prove` (`backend =
+    /// "plonky2"`).
+    pub(crate) prover: Option<Arc<CommitProver>>,
 }
 
 impl CompressionExecutor {
@@ -120,12 +122,12 @@ impl Executor for CompressionExecutor {
     ) -> Result<CompressedProof, CompressorError> {
         let input = input?;
         let started = Instant::now();
-        let compressed = match &self.gpu {
+        let compressed = match &self.prover {
             None => self
                 .circuits
-                .compress(&input.scheduler_proof)
+                .compress_on(&input.scheduler_proof, CpuProver::Plonky2)
                 .map_err(CompressorError::Compress)?,
-            Some(gpu) => gpu.with_step_prover(
+            Some(prover) => prover.with_step_prover(
                 |step| {
                     self.circuits
                         .compress_with(&input.scheduler_proof, Some(step))

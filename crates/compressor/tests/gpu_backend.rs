@@ -2,13 +2,15 @@
 //! step prover) against plonky2's `prove`, on the default compression chain (shrink at blowup
 //! 2^4, final at 2^7 with cap height 4) over a small inner proof:
 //!
-//! - with plonky2's CPU commitments (`CpuCommit`: runs everywhere, CI included) and, where a GPU
+//! - with plonky2's CPU commitments (`CpuCommit`: runs everywhere, CI included), with the batched
+//!   CPU commitments of `backend = "cpu"` (`HostBatchedCommit`, the default) and, where a GPU
 //!   is usable (required with `ZKFLEET_REQUIRE_GPU=1`), with `GpuCommit`: on one thread every
 //!   step's proof is plonky2's byte for byte for the same generated witness (both take the
 //!   smallest proof-of-work nonce there), and the compressor's own step prover gives a chain
 //!   whose final proof verifies and attests the inner proof's public inputs; with a GPU the
 //!   test also prints each step's time on the default pool, plonky2 against ours;
-//! - a backend that fails fails the compression with the transient `CompressorError::Gpu`.
+//! - a backend that fails fails the compression with the transient `CompressorError::Gpu`;
+//! - `select_backend`: `cpu` is the batched CPU prover, `plonky2` is plonky2's `prove`.
 
 // The crate's dependencies are the library's; this binary uses a few of them.
 #![allow(unused_crate_dependencies)]
@@ -29,10 +31,14 @@ use plonky2::util::timing::TimingTree;
 use zkfleet_circuits::recursion::{
     default_compression_steps, CompressionChain, RecursionError, StepProver,
 };
+use zkfleet_compressor::backend::select_backend;
+use zkfleet_compressor::CompressorBackend;
 use zkfleet_compressor::{CommitProver, CompressorError};
 use zkfleet_gpu::backend::{Batch, C, D};
 use zkfleet_gpu::prover;
-use zkfleet_gpu::{CommitBackend, CpuCommit, GpuCommit, GpuContext, GpuError, F};
+use zkfleet_gpu::{
+    CommitBackend, CpuCommit, GpuCommit, GpuContext, GpuError, HostBatchedCommit, F,
+};
 use zkfleet_types::FailureKind;
 
 type Proof = ProofWithPublicInputs<F, C, D>;
@@ -109,7 +115,7 @@ fn backends() -> Vec<Arc<dyn CommitBackend>> {
         if std::env::var("ZKFLEET_GPU_ONLY").is_ok_and(|v| v == "1") {
             Vec::new()
         } else {
-            vec![Arc::new(CpuCommit)]
+            vec![Arc::new(CpuCommit), Arc::new(HostBatchedCommit)]
         };
     let required = std::env::var("ZKFLEET_REQUIRE_GPU").is_ok_and(|v| v == "1");
     match GpuContext::new() {
@@ -284,4 +290,26 @@ fn a_backend_fault_fails_the_compression_transiently() {
     );
     assert_eq!(err.failure_kind(), FailureKind::Transient);
     assert!(err.to_string().contains("injected device fault"), "{err}");
+}
+
+#[test]
+fn cpu_backend_is_the_batched_prover_and_plonky2_is_plonky2s() {
+    let cpu = select_backend(CompressorBackend::Cpu, 0)
+        .expect("cpu starts")
+        .expect("backend cpu proves with the zkfleet prover");
+    assert_eq!(cpu.backend_name(), HostBatchedCommit.name());
+    assert!(
+        select_backend(CompressorBackend::Plonky2, 0)
+            .expect("plonky2 starts")
+            .is_none(),
+        "backend plonky2 proves with plonky2's prove"
+    );
+    assert_eq!(CompressorBackend::default(), CompressorBackend::Cpu);
+    for b in [
+        CompressorBackend::Cpu,
+        CompressorBackend::Plonky2,
+        CompressorBackend::Gpu,
+    ] {
+        assert_eq!(b.to_string().parse::<CompressorBackend>(), Ok(b));
+    }
 }

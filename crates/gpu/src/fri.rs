@@ -212,7 +212,8 @@ fn committed_trees(
             .par_chunks(arity)
             .map(|chunk: &[Ext]| flatten::<F, D>(chunk))
             .collect();
-        let tree = MerkleTree::<F, Hasher>::new(chunked_values, fri_params.config.cap_height);
+        // plonky2's `MerkleTree::new`, eight leaves at a time (same digests and cap).
+        let tree = crate::poseidon_x8::merkle_tree(chunked_values, fri_params.config.cap_height);
         challenger.observe_cap(&tree.cap);
         trees.push(tree);
         let beta = challenger.get_extension_challenge();

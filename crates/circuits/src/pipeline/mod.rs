@@ -7,6 +7,8 @@
 //! - [`prove`]: the prover's side — [`BatchCircuits::witness_vector`](crate::recursion::BatchCircuits::witness_vector) (decode, check natively,
 //!   generate) and [`BatchCircuits::prove_job`](crate::recursion::BatchCircuits::prove_job) (prove, verify) for any (round, circuit), and
 //!   [`BatchCircuits::compress`](crate::recursion::BatchCircuits::compress) for the compressor.
+//! - [`cpu_prover`]: which prover proves on the CPU — zkfleet's prover over the batched Merkle
+//!   hasher (the default) or plonky2's `prove` (the reference).
 //! - [`final_key`]: the final verifying key file and the verifier a third party runs.
 //! - [`sequential`]: a whole batch proven job by job, each job timed in isolation.
 //! - [`submitted`]: checking a proof made elsewhere (an outside prover's): verify, compare
@@ -19,6 +21,7 @@
 //! check that both reach the same batch output.
 
 pub mod build;
+pub mod cpu_prover;
 pub mod final_key;
 pub mod plonky2_baseline;
 pub mod prove;
@@ -31,6 +34,7 @@ use zkfleet_types::{AggregationRound, CircuitId, FailureKind};
 pub use build::{
     leaf_job_witnesses, node_job_witnesses, scheduler_job_witness, tip_job_witness, type_summaries,
 };
+pub use cpu_prover::CpuProver;
 pub use final_key::{final_vk_file_digest, FinalKeyError, FinalVerifyingKey};
 pub use plonky2_baseline::Plonky2Proof;
 pub use prove::CompressedProof;

@@ -5,17 +5,20 @@
 //! the circuit data (each child proof verified under its key, continuity, counts; an error names
 //! the child at fault) and runs witness generation. [`BatchCircuits::prove_job`] proves the vector
 //! and **verifies** the proof before returning its bytes: a proof that does not verify is never
-//! stored.
+//! stored. Both prove with the default [`CpuProver`] (zkfleet's prover over the batched Merkle
+//! hasher, byte for byte plonky2's proofs); [`BatchCircuits::prove_job_with`] and
+//! [`BatchCircuits::compress_on`] take plonky2's own `prove` where asked (`backend = "plonky2"`).
 
 use plonky2::iop::witness::PartialWitness;
 use plonky2::plonk::circuit_data::CircuitData;
 use plonky2::plonk::proof::ProofWithPublicInputs;
 use zkfleet_types::{AggregationRound, BatchNumber, BatchPublicOutput, CircuitId};
 
+use super::cpu_prover::{batched_step_prover, CpuProver};
 use super::witness::{AggregationWitness, NodeChildren, TipSlotWitnessData, TypeSummary};
 use super::PipelineError;
 use crate::basic::BasicCircuitKind;
-use crate::proving::{generate_witness_vector, prove_witness_vector, WitnessVector};
+use crate::proving::{generate_witness_vector, WitnessVector};
 use crate::recursion::{
     BasicProof, BatchCircuits, RecursionLayer, RecursionProof, SchedulerWitness, StepProver,
     TipSlot, TypeOutput,
@@ -280,15 +283,28 @@ impl BatchCircuits {
         })
     }
 
-    /// Proves a witness vector of `(round, circuit)`, verifies the proof and returns its bytes.
+    /// Proves a witness vector of `(round, circuit)` with the default [`CpuProver`], verifies
+    /// the proof and returns its bytes.
     pub fn prove_job(
         &self,
         round: AggregationRound,
         circuit: CircuitId,
         witness_vector: WitnessVector,
     ) -> Result<Vec<u8>, PipelineError> {
+        self.prove_job_with(round, circuit, witness_vector, CpuProver::default())
+    }
+
+    /// [`Self::prove_job`] with the CPU prover `cpu` (plonky2's own `prove` for
+    /// [`CpuProver::Plonky2`]); the proof is verified by plonky2's verifier either way.
+    pub fn prove_job_with(
+        &self,
+        round: AggregationRound,
+        circuit: CircuitId,
+        witness_vector: WitnessVector,
+        cpu: CpuProver,
+    ) -> Result<Vec<u8>, PipelineError> {
         let data = self.circuit_data(round, circuit)?;
-        let proof = prove_witness_vector(&data.prover_only, &data.common, witness_vector)?;
+        let proof = cpu.prove_vector(&data.prover_only, &data.common, witness_vector)?;
         let bytes = proof.to_bytes();
         match round {
             AggregationRound::Scheduler => {
@@ -305,14 +321,27 @@ impl BatchCircuits {
         Ok(bytes)
     }
 
-    /// Runs the compression chain over a scheduler proof, verifies the final proof and returns
-    /// it with the batch output it attests.
+    /// Runs the compression chain over a scheduler proof with the default [`CpuProver`],
+    /// verifies the final proof and returns it with the batch output it attests.
     pub fn compress(&self, scheduler_proof: &[u8]) -> Result<CompressedProof, PipelineError> {
-        self.compress_with(scheduler_proof, None)
+        self.compress_on(scheduler_proof, CpuProver::default())
+    }
+
+    /// [`Self::compress`] with the CPU prover `cpu` proving each step.
+    pub fn compress_on(
+        &self,
+        scheduler_proof: &[u8],
+        cpu: CpuProver,
+    ) -> Result<CompressedProof, PipelineError> {
+        match cpu {
+            CpuProver::Batched => self.compress_with(scheduler_proof, Some(batched_step_prover())),
+            CpuProver::Plonky2 => self.compress_with(scheduler_proof, None),
+        }
     }
 
     /// [`Self::compress`], each compression step proved by `prover` where one is given (the
-    /// compressor's GPU backend); the scheduler proof and the final proof are verified the same.
+    /// compressor's GPU backend, the batched CPU prover), by plonky2's `prove` where none is;
+    /// the scheduler proof and the final proof are verified the same.
     pub fn compress_with(
         &self,
         scheduler_proof: &[u8],

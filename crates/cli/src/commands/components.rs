@@ -127,9 +127,11 @@ pub(crate) struct CircuitProverArgs {
     /// DATA_DIR/keys; built on first use).
     #[arg(long, value_name = "DIR")]
     keys_dir: Option<std::path::PathBuf>,
-    /// Which prover proves: `cpu` (plonky2) or `gpu` (the batch commitments on a GPU; the CPU,
-    /// with a warning, where no GPU is usable) (default: `[circuit_prover] backend`, else cpu).
-    #[arg(long, value_name = "cpu|gpu")]
+    /// Which prover proves: `cpu` (zkfleet's prover, Merkle trees hashed eight leaves at a time),
+    /// `plonky2` (plonky2's `prove`, the reference) or `gpu` (the batch commitments on a GPU; the
+    /// CPU, with a warning, where no GPU is usable) (default: `[circuit_prover] backend`, else
+    /// cpu).
+    #[arg(long, value_name = "cpu|plonky2|gpu")]
     backend: Option<zkfleet_circuit_prover::ProverBackend>,
     /// The card `--backend gpu` proves on, as a CUDA ordinal among the cards
     /// CUDA_VISIBLE_DEVICES leaves visible (default: `[circuit_prover] gpu_device`, else 0). Run

@@ -277,7 +277,7 @@ fn start_components(
                 "circuit prover backend: gpu (card {})",
                 circuit_prover.gpu_device
             ),
-            ProverBackend::Cpu => eprintln!(
+            ProverBackend::Cpu | ProverBackend::Plonky2 => eprintln!(
                 "circuit prover backend: cpu (gpu requested, no GPU usable here: see the warning above)"
             ),
         }

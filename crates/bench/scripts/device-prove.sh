@@ -41,6 +41,8 @@ fi
   date -u
   echo "cpus: $(nproc)"
   grep -m1 'model name' /proc/cpuinfo
+  # The batched CPU hasher (zkfleet_gpu::poseidon_x8) needs AVX-512 F; without it plonky2's scalar code runs.
+  echo "avx512: $(grep -o 'avx512[a-z]*' /proc/cpuinfo | sort -u | tr '\n' ' ')"
   lscpu 2>/dev/null | grep -E '^(Thread|Core|Socket)' || true
   grep MemTotal /proc/meminfo
   echo "binary: $BIN $(sha256sum "$BIN" | cut -c1-16)"

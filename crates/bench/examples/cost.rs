@@ -13,12 +13,15 @@
 //! The last argument sets the geometry's items per instance (XMSS height stays the default);
 //! circuits missing from KEYS_DIR are built there first (not counted).
 //! `ZKFLEET_COST_ARITY=N` in the environment proves at recursion arity N instead of 2.
+//! `ZKFLEET_COST_PROVER=plonky2` proves every job with plonky2's own `prove` instead of the
+//! default CPU prover (zkfleet's prover over the batched Merkle hasher, issue 18).
 
 // An example links every dependency of its package and uses only some.
 #![allow(unused_crate_dependencies)]
 
 use zkfleet_bench::cost::{run, CostOptions, PipelineCommand};
 use zkfleet_bench::suites::{BenchReport, SuiteReports, SuiteRun};
+use zkfleet_circuits::pipeline::CpuProver;
 use zkfleet_circuits::recursion::CompressionProfile;
 use zkfleet_circuits::{BasicGeometry, ProvingConfiguration};
 
@@ -57,12 +60,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(value) => value.parse()?,
         Err(_) => 2,
     };
+    // The CPU prover of the jobs (issue 18): the default (the batched Merkle hasher) unless
+    // ZKFLEET_COST_PROVER=plonky2 asks for plonky2's own `prove`, the before of a before/after.
+    let cpu_prover: CpuProver = match std::env::var("ZKFLEET_COST_PROVER") {
+        Ok(value) => value.parse()?,
+        Err(_) => CpuProver::default(),
+    };
     let command = format!(
-        "{}cargo run --release -p zkfleet-bench --example cost -- {}",
+        "{}{}cargo run --release -p zkfleet-bench --example cost -- {}",
         if arity == 2 {
             String::new()
         } else {
             format!("ZKFLEET_COST_ARITY={arity} ")
+        },
+        if cpu_prover == CpuProver::default() {
+            String::new()
+        } else {
+            format!("ZKFLEET_COST_PROVER={cpu_prover} ")
         },
         args.join(" ")
     );
@@ -98,6 +112,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sizes,
         runs,
         pipeline,
+        cpu_prover,
     })?;
     let bench = BenchReport {
         command: command.clone(),

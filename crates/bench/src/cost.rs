@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use zkfleet_circuits::basic::split_batch;
-use zkfleet_circuits::pipeline::prove_sequentially_with;
+use zkfleet_circuits::pipeline::{prove_sequentially_on, CpuProver};
 use zkfleet_circuits::{BasicCircuitKind, Keystore, ProvingConfiguration};
 use zkfleet_rollup::execute::execute_batch;
 use zkfleet_rollup::generate::{generate, GeneratorConfig};
@@ -61,6 +61,9 @@ pub struct CostOptions {
     /// Also prove each batch through the pipeline (`zkfleet prove` of this executable, on a
     /// fresh data directory under `work_dir`) and report that child process's CPU time.
     pub pipeline: Option<PipelineCommand>,
+    /// Which CPU prover proves the jobs in process: the default (the batched Merkle hasher),
+    /// or plonky2's own `prove` for a before/after on the same machine.
+    pub cpu_prover: CpuProver,
 }
 
 /// How the suite runs `zkfleet prove`.
@@ -346,6 +349,7 @@ fn prove_once(
     circuits: &zkfleet_circuits::recursion::BatchCircuits,
     batch: &RealBatch,
     arity: usize,
+    cpu: CpuProver,
 ) -> Result<Measured, BenchError> {
     let mut measured = Measured::default();
     let (cpu_start, wall_start) = (process_cpu_time(), Instant::now());
@@ -354,10 +358,11 @@ fn prove_once(
     let job_start = Cell::new((cpu_start, wall_start));
     let last_end = Cell::new((cpu_start, wall_start));
     let mut between = (Duration::ZERO, Duration::ZERO);
-    let run = prove_sequentially_with(
+    let run = prove_sequentially_on(
         circuits,
         &batch.executed,
         arity,
+        cpu,
         |_| {
             let now = (process_cpu_time(), Instant::now());
             let last = last_end.get();
@@ -615,7 +620,7 @@ pub fn run(options: &CostOptions) -> Result<CostReport, BenchError> {
                 tracing::info!(batch = %name, operations, run = attempt, cpu_s = run.0, wall_s = run.1, "cost run through the pipeline done");
                 piped.push(run);
             }
-            let measured = prove_once(&circuits, &batch, arity)?;
+            let measured = prove_once(&circuits, &batch, arity, options.cpu_prover)?;
             tracing::info!(
                 batch = %name,
                 operations,

@@ -398,6 +398,7 @@ pub fn run_suites(plan: &BenchPlan) -> Result<BenchReport, BenchError> {
     if plan.wants(Suite::Cost) {
         tracing::info!("suite cost");
         let options = CostOptions {
+            cpu_prover: zkfleet_circuits::pipeline::CpuProver::default(),
             proving: plan.proving,
             keys_dir: plan.keys_dir.clone(),
             sample: true,

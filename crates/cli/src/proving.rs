@@ -447,6 +447,9 @@ mod tests {
              [compressor]\nbackend = \"cpu\"\n",
         );
         assert_eq!((own.backend, own.gpu_device), (CompressorBackend::Cpu, 2));
+        // plonky2's own prover (the reference) follows the circuit prover's key too.
+        let reference = compressor("[circuit_prover]\nbackend = \"plonky2\"\n");
+        assert_eq!(reference.backend, CompressorBackend::Plonky2);
         let card = compressor("[compressor]\nbackend = \"gpu\"\ngpu_device = 3\n");
         assert_eq!((card.backend, card.gpu_device), (CompressorBackend::Gpu, 3));
         let flags = ProvingComponents::new(

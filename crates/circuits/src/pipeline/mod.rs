@@ -39,7 +39,8 @@ pub use final_key::{final_vk_file_digest, FinalKeyError, FinalVerifyingKey};
 pub use plonky2_baseline::Plonky2Proof;
 pub use prove::CompressedProof;
 pub use sequential::{
-    prove_sequentially, prove_sequentially_with, JobWitness, SequentialRun, TimedJob,
+    prove_sequentially, prove_sequentially_on, prove_sequentially_with, JobWitness, SequentialRun,
+    TimedJob,
 };
 pub use witness::{AggregationWitness, NodeChildren, TypeSummary};
 

@@ -14,6 +14,7 @@ use zkfleet_types::{AggregationRound, CircuitId};
 use super::build::{
     leaf_job_witnesses, node_job_witnesses, scheduler_job_witness, tip_job_witness, type_summaries,
 };
+use super::cpu_prover::CpuProver;
 use super::prove::CompressedProof;
 use super::witness::NodeChildren;
 use super::PipelineError;
@@ -69,6 +70,7 @@ pub struct JobWitness<'a> {
 /// Proves one job at a time and keeps its timing.
 struct Timer<'a, I, P> {
     circuits: &'a BatchCircuits,
+    cpu: CpuProver,
     jobs: Vec<TimedJob>,
     inspect: I,
     progress: P,
@@ -93,7 +95,9 @@ where
         })?;
         let started = Instant::now();
         let vector = self.circuits.witness_vector(round, circuit, witness)?;
-        let proof = self.circuits.prove_job(round, circuit, vector)?;
+        let proof = self
+            .circuits
+            .prove_job_with(round, circuit, vector, self.cpu)?;
         let job = TimedJob {
             round,
             circuit,
@@ -126,10 +130,31 @@ pub fn prove_sequentially_with<E: From<PipelineError>>(
     inspect: impl FnMut(&JobWitness<'_>) -> Result<(), E>,
     progress: impl FnMut(&TimedJob),
 ) -> Result<SequentialRun, E> {
+    prove_sequentially_on(
+        circuits,
+        executed,
+        arity,
+        CpuProver::default(),
+        inspect,
+        progress,
+    )
+}
+
+/// [`prove_sequentially_with`], every job and the compression proved by `cpu` (plonky2's own
+/// `prove` for [`CpuProver::Plonky2`]: the cost benchmark's reference).
+pub fn prove_sequentially_on<E: From<PipelineError>>(
+    circuits: &BatchCircuits,
+    executed: &ExecutedBatch,
+    arity: usize,
+    cpu: CpuProver,
+    inspect: impl FnMut(&JobWitness<'_>) -> Result<(), E>,
+    progress: impl FnMut(&TimedJob),
+) -> Result<SequentialRun, E> {
     let witnesses = split_batch(executed, circuits.geometry()).map_err(PipelineError::from)?;
     let summaries = type_summaries(executed, &witnesses.closed_forms)?;
     let mut timer = Timer {
         circuits,
+        cpu,
         jobs: Vec::new(),
         inspect,
         progress,
@@ -179,7 +204,7 @@ pub fn prove_sequentially_with<E: From<PipelineError>>(
     let key = (AggregationRound::Scheduler, CircuitId::SCHEDULER, 0);
     let scheduler_proof = timer.prove(key, &scheduler.to_bytes()?)?;
     let started = Instant::now();
-    let proof = circuits.compress(&scheduler_proof)?;
+    let proof = circuits.compress_on(&scheduler_proof, cpu)?;
     Ok(SequentialRun {
         jobs: timer.jobs,
         compression: started.elapsed(),

@@ -31,16 +31,30 @@ use crate::challenger::{min_leading_zeros, search_cpu, Transcript};
 use crate::error::GpuError;
 use crate::{Hasher, F};
 
+/// Seconds spent in each part of FRI ([`prove_openings`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct FriTimes {
+    /// The combination of the oracles, its division by `X - z` and its LDE.
+    pub(crate) combine_s: f64,
+    /// The commit phase: folding, each layer's coset FFT and tree.
+    pub(crate) commit_phase_s: f64,
+    /// The proof-of-work search.
+    pub(crate) pow_s: f64,
+    /// The query rounds.
+    pub(crate) queries_s: f64,
+}
+
 /// plonky2's `PolynomialBatch::prove_openings(instance, oracles, challenger, fri_params, None,
 /// None, ..)`. An oracle whose batch has no leaves on the host (a resident commitment) is opened
-/// through `backend`. Also returns the seconds the proof-of-work search took.
+/// through `backend`. Also returns the seconds each part took.
 pub(crate) fn prove_openings(
     instance: &FriInstanceInfo<F, D>,
     oracles: &[&Batch],
     challenger: &mut Transcript,
     fri_params: &FriParams,
     backend: &dyn CommitBackend,
-) -> Result<(FriProof<F, Hasher, D>, f64), GpuError> {
+) -> Result<(FriProof<F, Hasher, D>, FriTimes), GpuError> {
+    let started = std::time::Instant::now();
     let alpha = challenger.get_extension_challenge();
     // final_poly = sum_i alpha^(k_i) (F_i(X) - F_i(z_i)) / (X - z_i), F_i = sum_j alpha^j f_ij.
     let mut final_poly = PolynomialCoeffs::<Ext>::empty();
@@ -76,14 +90,17 @@ pub(crate) fn prove_openings(
             lde_final_poly.len()
         )));
     }
-    fri_proof(
+    let combine_s = started.elapsed().as_secs_f64();
+    let (proof, mut times) = fri_proof(
         oracles,
         lde_final_poly,
         values_reversed,
         challenger,
         fri_params,
         backend,
-    )
+    )?;
+    times.combine_s = combine_s;
+    Ok((proof, times))
 }
 
 /// `sum_j alpha^j polys[j]` (plonky2's `reduce_polys_base` from a fresh `ReducingFactor`), each
@@ -108,8 +125,7 @@ fn combine(alpha: Ext, polys: &[&PolynomialCoeffs<F>]) -> PolynomialCoeffs<Ext> 
     PolynomialCoeffs::new(out)
 }
 
-/// plonky2's `fri_proof`: commit phase, proof of work, query rounds (and the proof of work's
-/// seconds).
+/// plonky2's `fri_proof`: commit phase, proof of work, query rounds (and the seconds of each).
 fn fri_proof(
     oracles: &[&Batch],
     lde_polynomial_coeffs: PolynomialCoeffs<Ext>,
@@ -117,17 +133,21 @@ fn fri_proof(
     challenger: &mut Transcript,
     fri_params: &FriParams,
     backend: &dyn CommitBackend,
-) -> Result<(FriProof<F, Hasher, D>, f64), GpuError> {
+) -> Result<(FriProof<F, Hasher, D>, FriTimes), GpuError> {
     let n = lde_values_reversed.len();
+    let mut times = FriTimes::default();
+    let commit_started = std::time::Instant::now();
     let (trees, final_coeffs) = committed_trees(
         lde_polynomial_coeffs,
         lde_values_reversed,
         challenger,
         fri_params,
     );
+    times.commit_phase_s = commit_started.elapsed().as_secs_f64();
     let pow_started = std::time::Instant::now();
     let pow_witness = proof_of_work(challenger, &fri_params.config, backend)?;
-    let pow_s = pow_started.elapsed().as_secs_f64();
+    times.pow_s = pow_started.elapsed().as_secs_f64();
+    let queries_started = std::time::Instant::now();
     let indices: Vec<usize> = challenger
         .get_n_challenges(fri_params.config.num_query_rounds)
         .into_iter()
@@ -183,6 +203,7 @@ fn fri_proof(
         })
         .collect();
 
+    times.queries_s = queries_started.elapsed().as_secs_f64();
     Ok((
         FriProof {
             commit_phase_merkle_caps: trees.iter().map(|t| t.cap.clone()).collect(),
@@ -190,7 +211,7 @@ fn fri_proof(
             final_poly: final_coeffs,
             pow_witness,
         },
-        pow_s,
+        times,
     ))
 }
 

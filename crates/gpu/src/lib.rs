@@ -46,6 +46,8 @@ mod host_compiled;
 pub mod memory;
 #[cfg(test)]
 mod model;
+mod openings;
+mod permutation;
 pub mod poseidon_x8;
 mod pow;
 pub mod prover;

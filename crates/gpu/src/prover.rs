@@ -5,10 +5,12 @@
 //! commitment, challenges, permutation partial products and Z, their commitment, quotient
 //! polynomials, their commitment, openings at zeta and g·zeta, FRI — with every
 //! `PolynomialBatch::from_values` / `from_coeffs` replaced by the backend's commit. plonky2 keeps
-//! the pieces we need behind `pub(crate)` (the vanishing polynomial, partial products, the FRI
-//! instance, the openings' FRI form), so those are transcribed here line for line; everything
-//! public (gates' constraint evaluation, `OpeningSet::new`, `PolynomialBatch::prove_openings`,
-//! the challenger) is plonky2's own.
+//! the pieces we need behind `pub(crate)` (the vanishing polynomial, the FRI instance, the
+//! openings' FRI form), so those are transcribed here line for line; gates' constraint
+//! evaluation is plonky2's own. Three CPU parts are rewritten for speed with the same values
+//! (the field is exact): the full witness's wire columns (`wire_columns`, on every core where
+//! plonky2 walks the rows on one), the permutation's Z and partial products
+//! (`crate::permutation`) and the openings at zeta and g·zeta (`crate::openings`).
 //!
 //! Scope: configurations without zero knowledge (no blinding: our basic and recursion circuits
 //! use `standard_recursion_config`) and circuits without lookup tables. Anything else is refused
@@ -25,7 +27,6 @@
 //! every opening and the FRI commit-phase caps and final polynomial (all fixed before the
 //! grinding) are equal; the nonce and the queries may differ, and both proofs verify.
 
-use std::mem::swap;
 use std::ops::Range;
 
 use plonky2::field::batch_util::batch_add_inplace;
@@ -39,7 +40,7 @@ use plonky2::fri::structure::{
 use plonky2::hash::hash_types::HashOut;
 use plonky2::hash::merkle_tree::MerkleCap;
 use plonky2::iop::generator::generate_partial_witness;
-use plonky2::iop::witness::{MatrixWitness, PartialWitness, PartitionWitness, Witness};
+use plonky2::iop::witness::{PartialWitness, PartitionWitness, Witness};
 use plonky2::plonk::circuit_data::{CommonCircuitData, ProverOnlyCircuitData};
 use plonky2::plonk::config::{GenericConfig, Hasher};
 use plonky2::plonk::proof::{OpeningSet, Proof, ProofWithPublicInputs};
@@ -111,7 +112,7 @@ pub fn check_supported(common_data: &CommonCircuitData<F, D>) -> Result<(), Prov
 /// Seconds spent in each phase of one proof ([`prove_timed`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PhaseTimes {
-    /// Full witness and wire columns (CPU).
+    /// Public inputs and the wire columns of the full witness (CPU).
     pub witness_s: f64,
     /// Wires commitment (backend).
     pub wires_commit_s: f64,
@@ -120,8 +121,12 @@ pub struct PhaseTimes {
     /// Z / partial products commitment (backend).
     pub zs_commit_s: f64,
     /// Quotient polynomials: constraints on the LDE and division by Z_H (on the backend's device
-    /// where it can, else the CPU), then the coset iNTT (CPU).
+    /// where it can, else the CPU), then the coset iNTT (CPU, [`Self::quotient_ifft_s`]).
     pub quotient_s: f64,
+    /// Of [`Self::quotient_s`], the coset iNTT of the quotient's values and its split into
+    /// chunks (CPU).
+    #[serde(default)]
+    pub quotient_ifft_s: f64,
     /// Whether the backend evaluated the quotient ([`CommitBackend::quotient_values`]).
     pub quotient_on_device: bool,
     /// Quotient chunks commitment (backend).
@@ -130,9 +135,25 @@ pub struct PhaseTimes {
     pub openings_s: f64,
     /// FRI: combination, folding and commit-phase trees, proof of work, queries (CPU, plonky2).
     pub fri_s: f64,
+    /// Of [`Self::fri_s`], the combination of the oracles' polynomials, its division by
+    /// `X - z` and its LDE (on the backend's device where it has one).
+    #[serde(default)]
+    pub fri_combine_s: f64,
+    /// Of [`Self::fri_s`], FRI's commit phase: the folding and each folded layer's coset FFT and
+    /// Merkle tree (CPU).
+    #[serde(default)]
+    pub fri_commit_phase_s: f64,
     /// Of [`Self::fri_s`], the proof-of-work search (on the backend's device where it searches).
     #[serde(default)]
     pub pow_s: f64,
+    /// Of [`Self::fri_s`], the query rounds: the initial trees' openings (on the backend's
+    /// device for resident commitments) and the commit-phase trees' paths.
+    #[serde(default)]
+    pub fri_queries_s: f64,
+    /// The release of the commitments the proof kept on the backend's device, and the proof's
+    /// assembly.
+    #[serde(default)]
+    pub release_s: f64,
 }
 
 impl PhaseTimes {
@@ -190,10 +211,15 @@ pub fn prove_timed(
     let public_inputs = partition_witness.get_targets(&prover_data.public_inputs);
     let public_inputs_hash = InnerHasher::hash_no_pad(&public_inputs);
 
-    let witness = partition_witness.full_witness();
-    let wires_values: Vec<PolynomialValues<F>> = (0..config.num_wires)
-        .into_par_iter()
-        .map(|j| PolynomialValues::new((0..degree).map(|i| witness.get_wire(i, j)).collect()))
+    let wires_values = wire_columns(&partition_witness, config.num_wires, degree)?;
+    drop(partition_witness);
+    if config.num_routed_wires > config.num_wires {
+        return Err(ProveError::Unsupported("more routed wires than wires"));
+    }
+    // The permutation argument reads the routed wires after the commitment has taken the columns.
+    let routed_wires: Vec<PolynomialValues<F>> = wires_values[..config.num_routed_wires]
+        .par_iter()
+        .cloned()
         .collect();
     lap(&mut times.witness_s);
     // Where the card can evaluate this circuit's quotient, the backend may keep each commitment's
@@ -245,23 +271,14 @@ pub fn prove_timed(
             "fewer routed wires than the quotient degree factor",
         ));
     }
-    let mut partial_products_and_zs: Vec<Vec<PolynomialValues<F>>> = (0..num_challenges)
-        .map(|i| {
-            wires_permutation_partial_products_and_zs(
-                &witness,
-                betas[i],
-                gammas[i],
-                prover_data,
-                common_data,
-            )
-        })
-        .collect();
-    // Z first, then the partial products (`zs_range`, `partial_products_range`).
-    let plonk_z_vecs: Vec<PolynomialValues<F>> = partial_products_and_zs
-        .iter_mut()
-        .map(|v| v.pop().expect("at least Z"))
-        .collect();
-    let zs_partial_products = [plonk_z_vecs, partial_products_and_zs.concat()].concat();
+    let zs_partial_products = crate::permutation::zs_and_partial_products(
+        &routed_wires,
+        &betas,
+        &gammas,
+        prover_data,
+        common_data,
+    )?;
+    drop(routed_wires);
     lap(&mut times.partial_products_s);
     let zs_commitment = commit_values(zs_partial_products, &mut held)?;
     lap(&mut times.zs_commit_s);
@@ -309,6 +326,7 @@ pub fn prove_timed(
             &alphas,
         )?,
     };
+    let ifft_started = std::time::Instant::now();
     let quotient_polys: Vec<PolynomialCoeffs<F>> = quotient_values
         .into_par_iter()
         .map(|values| values.coset_ifft(F::coset_shift()))
@@ -324,6 +342,7 @@ pub fn prove_timed(
         })?;
         all_quotient_poly_chunks.extend(quotient_poly.chunks(degree));
     }
+    times.quotient_ifft_s = ifft_started.elapsed().as_secs_f64();
     lap(&mut times.quotient_s);
     let quotient_commitment = if device_quotient {
         let batch = backend
@@ -346,7 +365,7 @@ pub fn prove_timed(
             "opening point is in the subgroup".into(),
         ));
     }
-    let openings = OpeningSet::new(
+    let openings = crate::openings::opening_set(
         zeta,
         g,
         &prover_data.constants_sigmas_commitment,
@@ -358,7 +377,7 @@ pub fn prove_timed(
     challenger.observe_openings(&to_fri_openings(&openings));
     lap(&mut times.openings_s);
     let instance = fri_instance(common_data, zeta);
-    let (opening_proof, pow_s) = crate::fri::prove_openings(
+    let (opening_proof, fri_times) = crate::fri::prove_openings(
         &instance,
         &[
             &prover_data.constants_sigmas_commitment,
@@ -371,9 +390,12 @@ pub fn prove_timed(
         backend,
     )
     .map_err(commit_err)?;
-    drop(held);
     lap(&mut times.fri_s);
-    times.pow_s = pow_s;
+    times.fri_combine_s = fri_times.combine_s;
+    times.fri_commit_phase_s = fri_times.commit_phase_s;
+    times.pow_s = fri_times.pow_s;
+    times.fri_queries_s = fri_times.queries_s;
+    drop(held);
 
     let proof = Proof::<F, C, D> {
         wires_cap: wires_commitment.merkle_tree.cap,
@@ -382,6 +404,7 @@ pub fn prove_timed(
         openings,
         opening_proof,
     };
+    lap(&mut times.release_s);
     Ok((
         ProofWithPublicInputs {
             proof,
@@ -391,59 +414,59 @@ pub fn prove_timed(
     ))
 }
 
-/// plonky2's `wires_permutation_partial_products_and_zs`: the partial products of
-/// `prod (w + beta k_i x + gamma) / (w + beta sigma + gamma)` in chunks of the quotient degree
-/// factor, and Z, per row.
-fn wires_permutation_partial_products_and_zs(
-    witness: &MatrixWitness<F>,
-    beta: F,
-    gamma: F,
-    prover_data: &ProverOnlyCircuitData<F, C, D>,
-    common_data: &CommonCircuitData<F, D>,
-) -> Vec<PolynomialValues<F>> {
-    let degree = common_data.quotient_degree_factor;
-    let k_is = &common_data.k_is;
-    let num_prods = common_data.num_partial_products;
-    let num_routed = common_data.config.num_routed_wires;
-    let all_quotient_chunk_products: Vec<Vec<F>> = prover_data
-        .subgroup
-        .par_iter()
-        .enumerate()
-        .map(|(i, &x)| {
-            let s_sigmas = &prover_data.sigmas[i];
-            let denominators: Vec<F> = (0..num_routed)
-                .map(|j| witness.get_wire(i, j) + beta * s_sigmas[j] + gamma)
+/// The first `num_wires` wire columns of the full witness, `degree` rows each: plonky2's
+/// `PartitionWitness::full_witness` (a wire without a value is zero), which walks every row on
+/// one thread, here column by column on rayon's threads and straight into the columns the wires
+/// commitment takes.
+fn wire_columns(
+    witness: &PartitionWitness<F>,
+    num_wires: usize,
+    degree: usize,
+) -> Result<Vec<PolynomialValues<F>>, ProveError> {
+    if witness.degree != degree || witness.num_wires < num_wires {
+        return Err(ProveError::Witness(format!(
+            "the witness has {} rows of {} wires, the circuit {degree} rows of {num_wires}",
+            witness.degree, witness.num_wires
+        )));
+    }
+    // plonky2's `Target::index` of `Target::Wire { row, column }`.
+    let stride = witness.num_wires;
+    if witness.representative_map.len() < degree * stride {
+        return Err(ProveError::Witness(format!(
+            "the witness's partition has {} targets, fewer than its {} wires",
+            witness.representative_map.len(),
+            degree * stride
+        )));
+    }
+    let value = |target: usize| {
+        let rep = witness.representative_map[target];
+        witness
+            .values
+            .get(rep)
+            .copied()
+            .flatten()
+            .unwrap_or(F::ZERO)
+    };
+    // Four columns per task: each row's four targets are adjacent in the partition's map, so a
+    // task reads each cache line of it once instead of once per column.
+    const GROUP: usize = 4;
+    let groups: Vec<Vec<PolynomialValues<F>>> = (0..num_wires.div_ceil(GROUP))
+        .into_par_iter()
+        .map(|group| {
+            let columns = group * GROUP..((group + 1) * GROUP).min(num_wires);
+            let mut out: Vec<Vec<F>> = columns
+                .clone()
+                .map(|_| Vec::with_capacity(degree))
                 .collect();
-            let denominator_invs = F::batch_multiplicative_inverse(&denominators);
-            let quotient_values: Vec<F> = (0..num_routed)
-                .map(|j| witness.get_wire(i, j) + beta * (k_is[j] * x) + gamma)
-                .zip(denominator_invs)
-                .map(|(num, den_inv)| num * den_inv)
-                .collect();
-            quotient_values
-                .chunks(degree)
-                .map(|chunk| chunk.iter().copied().product())
-                .collect()
+            for row in 0..degree {
+                for (slot, column) in out.iter_mut().zip(columns.clone()) {
+                    slot.push(value(row * stride + column));
+                }
+            }
+            out.into_iter().map(PolynomialValues::new).collect()
         })
         .collect();
-
-    let mut z_x = F::ONE;
-    let mut all_partial_products_and_zs = Vec::with_capacity(all_quotient_chunk_products.len());
-    for quotient_chunk_products in all_quotient_chunk_products {
-        let mut acc = z_x;
-        let mut partial_products_and_z_gx = Vec::with_capacity(quotient_chunk_products.len());
-        for p in quotient_chunk_products {
-            acc *= p;
-            partial_products_and_z_gx.push(acc);
-        }
-        // The last term is Z(gx); it is replaced by Z(x), otherwise Z would end up shifted.
-        swap(&mut z_x, &mut partial_products_and_z_gx[num_prods]);
-        all_partial_products_and_zs.push(partial_products_and_z_gx);
-    }
-    transpose(&all_partial_products_and_zs)
-        .into_par_iter()
-        .map(PolynomialValues::new)
-        .collect()
+    Ok(groups.into_iter().flatten().collect())
 }
 
 /// Points per batch of the quotient evaluation, as plonky2's `BATCH_SIZE`.

@@ -1,0 +1,292 @@
+//! The permutation argument's Z and partial products (plonky2's
+//! `wires_permutation_partial_products_and_zs`, crate-private there), all challenges in one pass
+//! over the rows.
+//!
+//! plonky2 inverts every denominator `w + beta sigma + gamma` of a row (a batch inverse per row
+//! and challenge), multiplies each numerator by its inverse, then multiplies the quotients chunk
+//! by chunk and scans the rows on one thread. Here each chunk's numerators and denominators are
+//! multiplied apart and only the chunk's denominator product is inverted (one batch inverse per
+//! block of rows), the prefix products within a row are made on rayon's threads, and the scan
+//! over the rows multiplies one product per row. The field is exact, so the values are plonky2's:
+//! `prod n_j / prod d_j = prod (n_j / d_j)` and the order of a product does not change it.
+
+use plonky2::field::polynomial::PolynomialValues;
+use plonky2::field::types::Field;
+use plonky2::plonk::circuit_data::{CommonCircuitData, ProverOnlyCircuitData};
+use rayon::prelude::*;
+
+use crate::backend::{C, D};
+use crate::prover::ProveError;
+use crate::F;
+
+/// Rows per task (and per batch inverse).
+const BLOCK: usize = 512;
+
+/// Z of each challenge, then the partial products of challenge 0, of challenge 1, ... (the
+/// order of plonky2's `zs_range` and `partial_products_range`), from the routed wire columns.
+pub(crate) fn zs_and_partial_products(
+    routed_wires: &[PolynomialValues<F>],
+    betas: &[F],
+    gammas: &[F],
+    prover_data: &ProverOnlyCircuitData<F, C, D>,
+    common_data: &CommonCircuitData<F, D>,
+) -> Result<Vec<PolynomialValues<F>>, ProveError> {
+    let num_routed = common_data.config.num_routed_wires;
+    if routed_wires.len() != num_routed || common_data.k_is.len() < num_routed {
+        return Err(ProveError::Proving(format!(
+            "{} routed wire columns and {} k_i for {num_routed} routed wires",
+            routed_wires.len(),
+            common_data.k_is.len()
+        )));
+    }
+    zs_and_partial_products_of(
+        routed_wires,
+        &prover_data.sigmas,
+        &prover_data.subgroup,
+        &common_data.k_is[..num_routed],
+        common_data.quotient_degree_factor,
+        common_data.num_partial_products,
+        betas,
+        gammas,
+    )
+}
+
+/// [`zs_and_partial_products`] on its inputs: `sigmas[row][wire]`, the subgroup's points `x`,
+/// `k_is[wire]`, chunks of `degree_factor` wires.
+#[allow(clippy::too_many_arguments)]
+fn zs_and_partial_products_of(
+    wires: &[PolynomialValues<F>],
+    sigmas: &[Vec<F>],
+    subgroup: &[F],
+    k_is: &[F],
+    degree_factor: usize,
+    num_prods: usize,
+    betas: &[F],
+    gammas: &[F],
+) -> Result<Vec<PolynomialValues<F>>, ProveError> {
+    let n = subgroup.len();
+    let num_routed = wires.len();
+    let challenges = betas.len();
+    let chunks = num_routed.div_ceil(degree_factor.max(1));
+    if degree_factor == 0 || chunks != num_prods + 1 || gammas.len() != challenges {
+        return Err(ProveError::Proving(format!(
+            "{num_routed} routed wires in chunks of {degree_factor} for {num_prods} partial \
+             products, {challenges} betas and {} gammas",
+            gammas.len()
+        )));
+    }
+    if sigmas.len() != n
+        || sigmas.iter().any(|row| row.len() < num_routed)
+        || wires.iter().any(|w| w.values.len() != n)
+    {
+        return Err(ProveError::Proving(format!(
+            "the permutation's rows disagree: {n} points, {} sigma rows, wire columns of {:?} rows",
+            sigmas.len(),
+            wires.iter().map(|w| w.values.len()).min()
+        )));
+    }
+    // prefix[(row * challenges + c) * chunks + k]: the product of the quotients of chunks 0..=k.
+    let per_row = challenges * chunks;
+    let mut prefix = vec![F::ONE; n * per_row];
+    prefix
+        .par_chunks_mut(BLOCK * per_row)
+        .enumerate()
+        .try_for_each(|(block, prefix)| -> Result<(), ProveError> {
+            let start = block * BLOCK;
+            let rows = prefix.len() / per_row;
+            let mut dens = vec![F::ONE; prefix.len()];
+            // `prefix` holds the numerators' products until the division.
+            for (j, wire) in wires.iter().enumerate() {
+                let k = j / degree_factor;
+                for (t, &w) in wire.values[start..start + rows].iter().enumerate() {
+                    let row = start + t;
+                    let s_id = k_is[j] * subgroup[row];
+                    let sigma = sigmas[row][j];
+                    for c in 0..challenges {
+                        let at = (t * challenges + c) * chunks + k;
+                        prefix[at] *= w + betas[c] * s_id + gammas[c];
+                        dens[at] *= w + betas[c] * sigma + gammas[c];
+                    }
+                }
+            }
+            if dens.iter().any(|d| d.is_zero()) {
+                return Err(ProveError::Proving(
+                    "a permutation denominator w + beta sigma + gamma is zero".into(),
+                ));
+            }
+            let inverses = F::batch_multiplicative_inverse(&dens);
+            for (row, inverses) in prefix
+                .chunks_exact_mut(chunks)
+                .zip(inverses.chunks_exact(chunks))
+            {
+                let mut acc = F::ONE;
+                for (slot, &inverse) in row.iter_mut().zip(inverses) {
+                    acc *= *slot * inverse;
+                    *slot = acc;
+                }
+            }
+            Ok(())
+        })?;
+    // Z(x_0) = 1, Z(x_{i+1}) = Z(x_i) * (the product of row i's quotients): a scan, one
+    // multiplication per row and challenge.
+    let zs: Vec<Vec<F>> = (0..challenges)
+        .into_par_iter()
+        .map(|c| {
+            let mut z = Vec::with_capacity(n);
+            let mut acc = F::ONE;
+            for row in 0..n {
+                z.push(acc);
+                acc *= prefix[(row * challenges + c) * chunks + chunks - 1];
+            }
+            z
+        })
+        .collect();
+    // Partial product k of row i: Z(x_i) times the quotients of chunks 0..=k.
+    let partials: Vec<PolynomialValues<F>> = (0..challenges * num_prods)
+        .into_par_iter()
+        .map(|column| {
+            let (c, k) = (column / num_prods, column % num_prods);
+            let z = &zs[c];
+            PolynomialValues::new(
+                (0..n)
+                    .map(|row| z[row] * prefix[(row * challenges + c) * chunks + k])
+                    .collect(),
+            )
+        })
+        .collect();
+    Ok(zs
+        .into_iter()
+        .map(PolynomialValues::new)
+        .chain(partials)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::mem::swap;
+
+    use plonky2::field::types::Sample;
+    use plonky2::util::transpose;
+
+    use super::*;
+
+    /// plonky2 1.1.0's `wires_permutation_partial_products_and_zs` line for line (the witness
+    /// read from columns), one challenge: the partial products, then Z.
+    #[allow(clippy::too_many_arguments)]
+    fn plonky2_reference(
+        wires: &[PolynomialValues<F>],
+        sigmas: &[Vec<F>],
+        subgroup: &[F],
+        k_is: &[F],
+        degree: usize,
+        num_prods: usize,
+        beta: F,
+        gamma: F,
+    ) -> Vec<PolynomialValues<F>> {
+        let num_routed = wires.len();
+        let all_quotient_chunk_products: Vec<Vec<F>> = subgroup
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                let s_sigmas = &sigmas[i];
+                let denominators: Vec<F> = (0..num_routed)
+                    .map(|j| wires[j].values[i] + beta * s_sigmas[j] + gamma)
+                    .collect();
+                let denominator_invs = F::batch_multiplicative_inverse(&denominators);
+                let quotient_values: Vec<F> = (0..num_routed)
+                    .map(|j| wires[j].values[i] + beta * (k_is[j] * x) + gamma)
+                    .zip(denominator_invs)
+                    .map(|(num, den_inv)| num * den_inv)
+                    .collect();
+                quotient_values
+                    .chunks(degree)
+                    .map(|chunk| chunk.iter().copied().product())
+                    .collect()
+            })
+            .collect();
+        let mut z_x = F::ONE;
+        let mut all = Vec::with_capacity(all_quotient_chunk_products.len());
+        for quotient_chunk_products in all_quotient_chunk_products {
+            let mut acc = z_x;
+            let mut partial_products_and_z_gx = Vec::with_capacity(quotient_chunk_products.len());
+            for p in quotient_chunk_products {
+                acc *= p;
+                partial_products_and_z_gx.push(acc);
+            }
+            swap(&mut z_x, &mut partial_products_and_z_gx[num_prods]);
+            all.push(partial_products_and_z_gx);
+        }
+        transpose(&all)
+            .into_iter()
+            .map(PolynomialValues::new)
+            .collect()
+    }
+
+    #[test]
+    fn zs_and_partial_products_are_plonky2s() {
+        // Rows across several blocks (and a short last block); routed wires that fill the last
+        // chunk and that do not; one and two challenges.
+        for (n, num_routed, degree, challenges) in [
+            (1300usize, 80usize, 8usize, 2usize),
+            (64, 27, 8, 1),
+            (BLOCK, 9, 4, 3),
+        ] {
+            let num_prods = num_routed.div_ceil(degree) - 1;
+            let wires: Vec<PolynomialValues<F>> = (0..num_routed)
+                .map(|_| PolynomialValues::new(F::rand_vec(n)))
+                .collect();
+            let sigmas: Vec<Vec<F>> = (0..n).map(|_| F::rand_vec(num_routed)).collect();
+            let g = F::primitive_root_of_unity(11);
+            let subgroup: Vec<F> = g.powers().take(n).collect();
+            let k_is = F::rand_vec(num_routed);
+            let betas = F::rand_vec(challenges);
+            let gammas = F::rand_vec(challenges);
+            let ours = zs_and_partial_products_of(
+                &wires, &sigmas, &subgroup, &k_is, degree, num_prods, &betas, &gammas,
+            )
+            .unwrap();
+            let mut references: Vec<Vec<PolynomialValues<F>>> = (0..challenges)
+                .map(|c| {
+                    plonky2_reference(
+                        &wires, &sigmas, &subgroup, &k_is, degree, num_prods, betas[c], gammas[c],
+                    )
+                })
+                .collect();
+            let zs: Vec<PolynomialValues<F>> =
+                references.iter_mut().map(|v| v.pop().unwrap()).collect();
+            let expected = [zs, references.concat()].concat();
+            assert_eq!(
+                ours.len(),
+                expected.len(),
+                "2^? rows {n}, {num_routed} wires"
+            );
+            for (i, (a, b)) in ours.iter().zip(&expected).enumerate() {
+                assert!(
+                    a.values == b.values,
+                    "polynomial {i} ({n} rows, {num_routed} wires)"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn mismatched_inputs_are_errors() {
+        let wires = vec![PolynomialValues::new(F::rand_vec(8)); 9];
+        let sigmas = vec![F::rand_vec(9); 8];
+        let subgroup = F::rand_vec(8);
+        let k_is = F::rand_vec(9);
+        let (b, g) = (F::rand_vec(2), F::rand_vec(2));
+        // 9 wires in chunks of 4 are 3 chunks: 2 partial products, not 3.
+        assert!(
+            zs_and_partial_products_of(&wires, &sigmas, &subgroup, &k_is, 4, 3, &b, &g).is_err()
+        );
+        // A sigma row short of a wire.
+        let short = vec![F::rand_vec(8); 8];
+        assert!(
+            zs_and_partial_products_of(&wires, &short, &subgroup, &k_is, 4, 2, &b, &g).is_err()
+        );
+        assert!(
+            zs_and_partial_products_of(&wires, &sigmas, &subgroup, &k_is, 4, 2, &b, &g).is_ok()
+        );
+    }
+}

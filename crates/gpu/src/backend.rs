@@ -20,12 +20,14 @@ use plonky2::fri::oracle::PolynomialBatch;
 use plonky2::hash::hash_types::HashOut;
 use plonky2::hash::merkle_proofs::MerkleProof;
 use plonky2::hash::merkle_tree::{MerkleCap, MerkleTree};
-use plonky2::plonk::circuit_data::CommonCircuitData;
+use plonky2::plonk::circuit_data::{CommonCircuitData, ProverOnlyCircuitData};
 use plonky2::plonk::config::PoseidonGoldilocksConfig;
 use plonky2::util::timing::TimingTree;
 use plonky2_field::fft::FftRootTable;
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
+
+use cudarc::driver::CudaSlice;
 
 use crate::context::{DeviceCommitment, GpuContext};
 use crate::error::GpuError;
@@ -85,6 +87,20 @@ pub trait CommitBackend: Send + Sync {
     fn quotient_values(
         &self,
         _inputs: &QuotientInputs<'_>,
+    ) -> Option<Result<Vec<PolynomialValues<F>>, GpuError>> {
+        None
+    }
+
+    /// The permutation argument's Z and partial products, in the order of
+    /// [`crate::permutation::zs_and_partial_products`] (the host path, the default: `None`), if
+    /// this backend computes them.
+    fn zs_and_partial_products(
+        &self,
+        _routed_wires: &[PolynomialValues<F>],
+        _betas: &[F],
+        _gammas: &[F],
+        _prover_data: &ProverOnlyCircuitData<F, C, D>,
+        _common_data: &CommonCircuitData<F, D>,
     ) -> Option<Result<Vec<PolynomialValues<F>>, GpuError>> {
         None
     }
@@ -236,7 +252,12 @@ pub struct GpuCommit {
     budget: Arc<MemoryBudget>,
     resident: Mutex<Vec<(Vec<u64>, Arc<DeviceCommitment>)>>,
     setup: Mutex<Vec<SetupEntry>>,
+    /// Each circuit's sigma values (row-major) for the permutation kernels, by the
+    /// constants/sigmas cap, with their share of the budget: setup data, uploaded once.
+    sigmas: Mutex<Vec<SigmasEntry>>,
 }
+
+type SigmasEntry = (Vec<u64>, Arc<CudaSlice<u64>>, Reservation);
 
 /// A circuit's constants/sigmas LDE on the card, by cap, with its share of the budget.
 type SetupEntry = (Vec<u64>, Arc<DeviceCommitment>, Reservation);
@@ -267,6 +288,7 @@ impl GpuCommit {
             budget,
             resident: Mutex::new(Vec::new()),
             setup: Mutex::new(Vec::new()),
+            sigmas: Mutex::new(Vec::new()),
         }
     }
 
@@ -371,6 +393,84 @@ impl GpuCommit {
         Some(run())
     }
 
+    /// The circuit's sigma values on the card (row-major, `num_routed` per row), uploaded at
+    /// first use and kept, keyed by the constants/sigmas cap.
+    fn perm_sigmas(
+        &self,
+        prover_data: &ProverOnlyCircuitData<F, C, D>,
+        num_routed: usize,
+    ) -> Result<Arc<CudaSlice<u64>>, GpuError> {
+        let key = cap_key(&prover_data.constants_sigmas_commitment.merkle_tree.cap);
+        let mut kept = self.sigmas.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, s, _)) = kept.iter().find(|(k, _, _)| *k == key) {
+            return Ok(s.clone());
+        }
+        let n = prover_data.sigmas.len();
+        let reserved = self
+            .budget
+            .reserve(8 * (n * num_routed) as u64, "a circuit's sigma values")?;
+        let mut flat = vec![0u64; n * num_routed];
+        flat.par_chunks_mut(num_routed.max(1))
+            .zip(&prover_data.sigmas)
+            .for_each(|(dst, row)| {
+                for (d, v) in dst.iter_mut().zip(row) {
+                    *d = v.to_canonical_u64();
+                }
+            });
+        let dev = Arc::new(self.gpu.upload_u64(&flat)?);
+        kept.push((key, dev.clone(), reserved));
+        Ok(dev)
+    }
+
+    fn gpu_permutation(
+        &self,
+        routed_wires: &[PolynomialValues<F>],
+        betas: &[F],
+        gammas: &[F],
+        prover_data: &ProverOnlyCircuitData<F, C, D>,
+        common_data: &CommonCircuitData<F, D>,
+    ) -> Result<Vec<PolynomialValues<F>>, GpuError> {
+        let num_routed = common_data.config.num_routed_wires;
+        let n = prover_data.subgroup.len();
+        if routed_wires.len() != num_routed
+            || common_data.k_is.len() < num_routed
+            || n == 0
+            || prover_data.subgroup[0] != F::ONE
+            || prover_data.sigmas.len() != n
+            || prover_data.sigmas.iter().any(|row| row.len() < num_routed)
+            || routed_wires.iter().any(|w| w.values.len() != n)
+        {
+            return Err(GpuError::InvalidInput(format!(
+                "the permutation's inputs disagree: {} routed wire columns and {} k_i for \
+                 {num_routed} routed wires, {n} subgroup points, {} sigma rows",
+                routed_wires.len(),
+                common_data.k_is.len(),
+                prover_data.sigmas.len()
+            )));
+        }
+        let sigmas = self.perm_sigmas(prover_data, num_routed)?;
+        let wires = self.gpu.upload(routed_wires)?;
+        let canon = |v: &[F]| v.iter().map(|x| x.to_canonical_u64()).collect::<Vec<_>>();
+        let generator = prover_data.subgroup.get(1).copied().unwrap_or(F::ONE);
+        let raw = self.gpu.permutation_launch(
+            &wires,
+            &sigmas,
+            &canon(&common_data.k_is[..num_routed]),
+            &canon(betas),
+            &canon(gammas),
+            generator.to_canonical_u64(),
+            common_data.quotient_degree_factor,
+            common_data.num_partial_products,
+        )?;
+        drop(wires);
+        Ok(raw
+            .par_chunks_exact(n)
+            .map(|col| {
+                PolynomialValues::new(col.iter().map(|&v| F::from_canonical_u64(v)).collect())
+            })
+            .collect())
+    }
+
     /// The card this backend commits on.
     pub fn context(&self) -> &GpuContext {
         &self.gpu
@@ -443,6 +543,17 @@ impl CommitBackend for GpuCommit {
     ) -> Option<Result<Vec<PolynomialValues<F>>, GpuError>> {
         let plan = crate::quotient::plan(q).ok()?;
         self.gpu_quotient(q, plan)
+    }
+
+    fn zs_and_partial_products(
+        &self,
+        routed_wires: &[PolynomialValues<F>],
+        betas: &[F],
+        gammas: &[F],
+        prover_data: &ProverOnlyCircuitData<F, C, D>,
+        common_data: &CommonCircuitData<F, D>,
+    ) -> Option<Result<Vec<PolynomialValues<F>>, GpuError>> {
+        Some(self.gpu_permutation(routed_wires, betas, gammas, prover_data, common_data))
     }
 
     fn release(&self, caps: &[&MerkleCap<F, Hasher>]) {

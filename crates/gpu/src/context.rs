@@ -157,6 +157,10 @@ struct Kernels {
     quotient: CudaFunction,
     gather: CudaFunction,
     pow: CudaFunction,
+    perm_quotients: CudaFunction,
+    perm_block_products: CudaFunction,
+    perm_zs: CudaFunction,
+    perm_partials: CudaFunction,
 }
 
 struct Tables {
@@ -279,6 +283,30 @@ pub(crate) fn grid(total: u64, block: u32) -> Result<LaunchConfig, GpuError> {
     })
 }
 
+/// Chunks a row's routed wires may make in the permutation kernel (its per-thread array).
+pub(crate) const PERM_MAX_CHUNKS: usize = 32;
+/// log2 of the rows one thread scans in the permutation's Z (a block of the chunked scan).
+pub(crate) const PERM_LOG_BLOCK: u32 = 6;
+
+/// The Z value at the first row of each block: per challenge (`blocks` totals each), the
+/// exclusive prefix product of the blocks' products.
+pub(crate) fn block_carries(totals: &[u64], blocks: usize) -> Vec<u64> {
+    totals
+        .chunks(blocks.max(1))
+        .flat_map(|per_challenge| {
+            let mut acc = F::ONE;
+            per_challenge
+                .iter()
+                .map(|&t| {
+                    let carry = acc;
+                    acc *= F::from_canonical_u64(t);
+                    carry.to_canonical_u64()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 fn reverse_bits(i: usize, bits: u32) -> usize {
     if bits == 0 {
         0
@@ -362,6 +390,10 @@ impl GpuContext {
             quotient: f("quotient_values")?,
             gather: f("gather_openings")?,
             pow: f("pow_search")?,
+            perm_quotients: f("perm_chunk_quotients")?,
+            perm_block_products: f("perm_block_products")?,
+            perm_zs: f("perm_zs")?,
+            perm_partials: f("perm_partials")?,
             _module: module,
         };
         // Not the legacy default stream: it would serialise with every lane. Creating the first
@@ -1108,6 +1140,145 @@ impl GpuContext {
             unsafe { b.launch(grid(points as u64, QUOTIENT_BLOCK)?) }
                 .during("launching quotient_values")?;
             let mut host = vec![0u64; total];
+            self.copy_to_host(lane.lane(), &out.slice(..), &mut host)?;
+            Ok(host)
+        })
+    }
+
+    /// Copies `data` (canonical field elements) to the device, complete when it returns (other
+    /// lanes read it): the permutation's sigma values, which a backend keeps per circuit.
+    pub(crate) fn upload_u64(&self, data: &[u64]) -> Result<CudaSlice<u64>, GpuError> {
+        let lane = self.lane()?;
+        guarded("uploading", || {
+            let s = lane.stream();
+            let dev = s.clone_htod(data).during("copying to the device")?;
+            s.synchronize().during("uploading")?;
+            Ok(dev)
+        })
+    }
+
+    /// The permutation argument's Z and partial products (kernels/permutation.cu) from the
+    /// routed wire columns (`wires`, row order) and the circuit's sigma values (`sigmas`,
+    /// row-major, `num_routed` per row), copied back in plonky2's order: the Z of each challenge,
+    /// then the `num_prods` partial products of challenge 0, of challenge 1, ... (`n` values
+    /// each). Every scalar is canonical; `generator` is the subgroup's generator.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn permutation_launch(
+        &self,
+        wires: &DeviceBatch,
+        sigmas: &CudaSlice<u64>,
+        k_is: &[u64],
+        betas: &[u64],
+        gammas: &[u64],
+        generator: u64,
+        degree: usize,
+        num_prods: usize,
+    ) -> Result<Vec<u64>, GpuError> {
+        let num_routed = wires.width;
+        let log_n = wires.log_n;
+        let n = 1usize << log_n;
+        let challenges = betas.len();
+        let chunks = num_routed.div_ceil(degree.max(1));
+        if degree == 0
+            || chunks != num_prods + 1
+            || chunks > PERM_MAX_CHUNKS
+            || k_is.len() != num_routed
+            || gammas.len() != challenges
+            || challenges == 0
+            || sigmas.len() != n * num_routed
+        {
+            return Err(GpuError::InvalidInput(format!(
+                "permutation of {num_routed} routed wires ({} k_i, {} sigma values for {n} rows) \
+                 in chunks of {degree} for {num_prods} partial products (at most \
+                 {PERM_MAX_CHUNKS} chunks), {challenges} betas and {} gammas",
+                k_is.len(),
+                sigmas.len(),
+                gammas.len()
+            )));
+        }
+        let log_block = log_n.min(PERM_LOG_BLOCK);
+        let blocks = 1usize << (log_n - log_block);
+        let as_u32 = |v: usize| {
+            u32::try_from(v).map_err(|_| GpuError::InvalidInput(format!("{v} exceeds u32")))
+        };
+        let (num_routed32, degree32, ch32, chunks32, prods32) = (
+            as_u32(num_routed)?,
+            as_u32(degree)?,
+            as_u32(challenges)?,
+            as_u32(chunks)?,
+            as_u32(num_prods)?,
+        );
+        let mut lane = self.lane()?;
+        guarded("computing Z and the partial products", || {
+            let s = Arc::clone(lane.stream());
+            let up = |v: &[u64]| s.clone_htod(v).during("copying permutation tables");
+            let (k_is, betas, gammas) = (up(k_is)?, up(betas)?, up(gammas)?);
+            let mut zero_den = s.clone_htod(&[0u32][..]).during("allocating")?;
+            let mut prefix =
+                unsafe { s.alloc::<u64>(challenges * chunks * n) }.during("allocating")?;
+            let mut b = s.launch_builder(&self.kernels.perm_quotients);
+            b.arg(&wires.values)
+                .arg(sigmas)
+                .arg(&k_is)
+                .arg(&betas)
+                .arg(&gammas)
+                .arg(&generator)
+                .arg(&log_n)
+                .arg(&num_routed32)
+                .arg(&degree32)
+                .arg(&ch32)
+                .arg(&mut prefix)
+                .arg(&mut zero_den);
+            unsafe { b.launch(grid((challenges * n) as u64, BLOCK)?) }
+                .during("launching perm_chunk_quotients")?;
+            let mut totals = unsafe { s.alloc::<u64>(challenges * blocks) }.during("allocating")?;
+            let mut b = s.launch_builder(&self.kernels.perm_block_products);
+            b.arg(&prefix)
+                .arg(&log_n)
+                .arg(&chunks32)
+                .arg(&ch32)
+                .arg(&log_block)
+                .arg(&mut totals);
+            unsafe { b.launch(grid((challenges * blocks) as u64, BLOCK)?) }
+                .during("launching perm_block_products")?;
+            let zero = s
+                .clone_dtoh(&zero_den)
+                .during("copying the zero flag back")?;
+            let totals = s
+                .clone_dtoh(&totals)
+                .during("copying block products back")?;
+            s.synchronize().during("computing the block products")?;
+            if zero.first().copied().unwrap_or(0) != 0 {
+                return Err(GpuError::InvalidInput(
+                    "a permutation denominator w + beta sigma + gamma is zero".into(),
+                ));
+            }
+            let carries = block_carries(&totals, blocks);
+            let carries = s.clone_htod(&carries).during("copying the carries")?;
+            let rows = challenges * (1 + num_prods) * n;
+            let mut out = unsafe { s.alloc::<u64>(rows) }.during("allocating")?;
+            let mut b = s.launch_builder(&self.kernels.perm_zs);
+            b.arg(&prefix)
+                .arg(&carries)
+                .arg(&log_n)
+                .arg(&chunks32)
+                .arg(&ch32)
+                .arg(&log_block)
+                .arg(&mut out);
+            unsafe { b.launch(grid((challenges * blocks) as u64, BLOCK)?) }
+                .during("launching perm_zs")?;
+            if num_prods > 0 {
+                let mut b = s.launch_builder(&self.kernels.perm_partials);
+                b.arg(&prefix)
+                    .arg(&log_n)
+                    .arg(&chunks32)
+                    .arg(&ch32)
+                    .arg(&prods32)
+                    .arg(&mut out);
+                unsafe { b.launch(grid((challenges * num_prods * n) as u64, BLOCK)?) }
+                    .during("launching perm_partials")?;
+            }
+            let mut host = vec![0u64; rows];
             self.copy_to_host(lane.lane(), &out.slice(..), &mut host)?;
             Ok(host)
         })

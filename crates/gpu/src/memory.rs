@@ -113,6 +113,15 @@ pub fn proof_bytes(common: &CommonCircuitData<F, D>) -> ProofBytes {
     let quotient_values = 8 * ((ch as u64) << (k + log2_ceil(common.quotient_degree_factor)));
     // FRI's combined polynomial: its two base-field components, uploaded and extended.
     let fri_lde = 8 * 2 * ((1u64 << k) + (1u64 << (k + rate)));
+    // The permutation kernels: the routed wires uploaded, each row's chunk prefixes, Z and the
+    // partial products (the circuit's sigma values are setup data, reserved apart).
+    let perm_chunks = (config
+        .num_routed_wires
+        .div_ceil(common.quotient_degree_factor.max(1))) as u64;
+    let permutation = 8
+        * (1u64 << k)
+        * (config.num_routed_wires as u64
+            + ch as u64 * (perm_chunks + 1 + common.num_partial_products as u64));
     ProofBytes {
         resident: wires.resident + zs.resident + chunks.resident,
         transient: [
@@ -121,6 +130,7 @@ pub fn proof_bytes(common: &CommonCircuitData<F, D>) -> ProofBytes {
             chunks.transient,
             quotient_values,
             fri_lde,
+            permutation,
         ]
         .into_iter()
         .max()

@@ -289,4 +289,207 @@ mod tests {
             zs_and_partial_products_of(&wires, &sigmas, &subgroup, &k_is, 4, 2, &b, &g).is_ok()
         );
     }
+
+    /// `kernels/permutation.cu` compiled for the host and run thread by thread (threads past
+    /// the end included), with the host step between the launches, as
+    /// `GpuContext::permutation_launch` runs it.
+    const KERNEL_MAIN: &str = r#"
+#include <cstdio>
+#include <vector>
+static FILE* in;
+static u64 rd() { u64 v = 0; if (fread(&v, 8, 1, in) != 1) { fprintf(stderr, "short\n"); exit(2); } return v; }
+static std::vector<u64> rdv(size_t n) { std::vector<u64> v(n); for (auto& x : v) x = rd(); return v; }
+template <class F> static void threads(u64 total, F f) {
+    blockDim.x = 256;
+    for (u64 t = 0; t < total + 300; t++) { blockIdx.x = t / 256; threadIdx.x = t % 256; f(); }
+}
+int main(int argc, char** argv) {
+    in = fopen(argv[1], "rb");
+    if (!in) return 3;
+    u32 log_n = rd(), num_routed = rd(), degree = rd(), ch = rd(), num_prods = rd(), log_block = rd();
+    u64 generator = rd();
+    u64 n = 1ULL << log_n;
+    auto wires = rdv(num_routed * n), sigmas = rdv(n * num_routed), k_is = rdv(num_routed);
+    auto betas = rdv(ch), gammas = rdv(ch);
+    fclose(in);
+    u32 chunks = (num_routed + degree - 1) / degree;
+    std::vector<u64> prefix(ch * chunks * n, 0);
+    u32 zero = 0;
+    threads(ch * n, [&] { perm_chunk_quotients(wires.data(), sigmas.data(), k_is.data(), betas.data(),
+        gammas.data(), generator, log_n, num_routed, degree, ch, prefix.data(), &zero); });
+    FILE* o = fopen(argv[2], "wb");
+    if (!o) return 4;
+    u64 z64 = zero;
+    fwrite(&z64, 8, 1, o);
+    if (!zero) {
+        u64 blocks = n >> log_block;
+        std::vector<u64> totals(ch * blocks), carries(ch * blocks);
+        threads(ch * blocks, [&] { perm_block_products(prefix.data(), log_n, chunks, ch, log_block, totals.data()); });
+        for (u64 c = 0; c < ch; c++) {
+            u64 acc = 1;
+            for (u64 b = 0; b < blocks; b++) { carries[c * blocks + b] = acc; acc = gl_mul(acc, totals[c * blocks + b]); }
+        }
+        std::vector<u64> out(ch * (1 + num_prods) * n, 0);
+        threads(ch * blocks, [&] { perm_zs(prefix.data(), carries.data(), log_n, chunks, ch, log_block, out.data()); });
+        threads(ch * num_prods * n, [&] { perm_partials(prefix.data(), log_n, chunks, ch, num_prods, out.data()); });
+        fwrite(out.data(), 8, out.size(), o);
+    }
+    fclose(o);
+    return 0;
+}
+"#;
+
+    #[test]
+    fn permutation_kernels_on_the_host_are_plonky2s() {
+        use plonky2::field::types::PrimeField64;
+        let Some(cxx) = crate::host_check::compiler() else {
+            skip_note!("skipping: no C++ compiler found (c++, g++, clang++)");
+            return;
+        };
+        let dir = std::env::temp_dir().join(format!("zkfleet-perm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let exe = dir.join("perm");
+        let source = format!(
+            "#include <cstdlib>\n{}\n{}\n{KERNEL_MAIN}",
+            include_str!("../kernels/host_shim.h"),
+            crate::source::permutation_source()
+        );
+        crate::host_check::build(cxx, &dir, &source, &exe).unwrap();
+        let canon = |v: &[F]| v.iter().map(|x| x.to_canonical_u64()).collect::<Vec<_>>();
+        // Ok(values) or Err(()) for a zero denominator.
+        #[allow(clippy::too_many_arguments)]
+        let run = |log_n: usize,
+                   wires: &[PolynomialValues<F>],
+                   sigmas: &[Vec<F>],
+                   generator: F,
+                   k_is: &[F],
+                   degree: usize,
+                   num_prods: usize,
+                   betas: &[F],
+                   gammas: &[F]|
+         -> Result<Vec<PolynomialValues<F>>, ()> {
+            let n = 1usize << log_n;
+            let log_block = (log_n as u32).min(crate::context::PERM_LOG_BLOCK);
+            let mut input: Vec<u64> = vec![
+                log_n as u64,
+                wires.len() as u64,
+                degree as u64,
+                betas.len() as u64,
+                num_prods as u64,
+                log_block as u64,
+                generator.to_canonical_u64(),
+            ];
+            for w in wires {
+                input.extend(canon(&w.values));
+            }
+            for row in sigmas {
+                input.extend(canon(&row[..wires.len()]));
+            }
+            input.extend(canon(k_is));
+            input.extend(canon(betas));
+            input.extend(canon(gammas));
+            let bytes: Vec<u8> = input.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let (inp, outp) = (dir.join("in.bin"), dir.join("out.bin"));
+            std::fs::write(&inp, bytes).unwrap();
+            let status = std::process::Command::new(&exe)
+                .arg(&inp)
+                .arg(&outp)
+                .status()
+                .unwrap();
+            assert!(status.success(), "permutation program: {status}");
+            let out: Vec<u64> = std::fs::read(&outp)
+                .unwrap()
+                .chunks_exact(8)
+                .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+                .collect();
+            if out[0] != 0 {
+                return Err(());
+            }
+            Ok(out[1..]
+                .chunks_exact(n)
+                .map(|c| {
+                    PolynomialValues::new(c.iter().map(|&v| F::from_canonical_u64(v)).collect())
+                })
+                .collect())
+        };
+        // Several scan blocks of 2^6 rows, one block, a block shorter than 2^6 and a single
+        // row; routed wires that fill the last chunk and that do not; 1-3 challenges.
+        for (log_n, num_routed, degree, challenges) in [
+            (11usize, 80usize, 8usize, 2usize),
+            (6, 27, 8, 1),
+            (9, 9, 4, 3),
+            (3, 80, 8, 2),
+            (0, 5, 2, 2),
+        ] {
+            let n = 1usize << log_n;
+            let num_prods = num_routed.div_ceil(degree) - 1;
+            let wires: Vec<PolynomialValues<F>> = (0..num_routed)
+                .map(|_| PolynomialValues::new(F::rand_vec(n)))
+                .collect();
+            let sigmas: Vec<Vec<F>> = (0..n).map(|_| F::rand_vec(num_routed)).collect();
+            let g = F::primitive_root_of_unity(log_n);
+            let subgroup: Vec<F> = g.powers().take(n).collect();
+            let k_is = F::rand_vec(num_routed);
+            let betas = F::rand_vec(challenges);
+            let gammas = F::rand_vec(challenges);
+            let ours = run(
+                log_n, &wires, &sigmas, g, &k_is, degree, num_prods, &betas, &gammas,
+            )
+            .expect("no zero denominator");
+            let host = zs_and_partial_products_of(
+                &wires, &sigmas, &subgroup, &k_is, degree, num_prods, &betas, &gammas,
+            )
+            .unwrap();
+            let mut references: Vec<Vec<PolynomialValues<F>>> = (0..challenges)
+                .map(|c| {
+                    plonky2_reference(
+                        &wires, &sigmas, &subgroup, &k_is, degree, num_prods, betas[c], gammas[c],
+                    )
+                })
+                .collect();
+            let zs: Vec<PolynomialValues<F>> =
+                references.iter_mut().map(|v| v.pop().unwrap()).collect();
+            let expected = [zs, references.concat()].concat();
+            assert_eq!(
+                ours.len(),
+                expected.len(),
+                "2^{log_n} rows, {num_routed} wires"
+            );
+            for (i, ((a, b), h)) in ours.iter().zip(&expected).zip(&host).enumerate() {
+                assert!(
+                    a.values == b.values && a.values == h.values,
+                    "polynomial {i} (2^{log_n} rows, {num_routed} wires)"
+                );
+            }
+            // A denominator w + beta sigma + gamma of zero (row n - 1, wire 3, the last
+            // challenge) is reported, not inverted.
+            let mut bad = gammas.clone();
+            let c = challenges - 1;
+            bad[c] = -(wires[3].values[n - 1] + betas[c] * sigmas[n - 1][3]);
+            assert!(
+                run(log_n, &wires, &sigmas, g, &k_is, degree, num_prods, &betas, &bad).is_err(),
+                "zero denominator at 2^{log_n} rows"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn block_carries_are_exclusive_prefix_products() {
+        use plonky2::field::types::PrimeField64;
+        let totals = F::rand_vec(12);
+        let raw: Vec<u64> = totals.iter().map(|x| x.to_canonical_u64()).collect();
+        let carries = crate::context::block_carries(&raw, 4);
+        for c in 0..3 {
+            let mut acc = F::ONE;
+            for b in 0..4 {
+                assert_eq!(
+                    carries[c * 4 + b],
+                    acc.to_canonical_u64(),
+                    "challenge {c} block {b}"
+                );
+                acc *= totals[c * 4 + b];
+            }
+        }
+    }
 }

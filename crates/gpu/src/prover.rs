@@ -116,8 +116,13 @@ pub struct PhaseTimes {
     pub witness_s: f64,
     /// Wires commitment (backend).
     pub wires_commit_s: f64,
-    /// Permutation partial products and Z (CPU).
+    /// Permutation partial products and Z (on the backend's device where it computes them,
+    /// else the CPU).
     pub partial_products_s: f64,
+    /// Whether the backend computed Z and the partial products
+    /// ([`CommitBackend::zs_and_partial_products`]).
+    #[serde(default)]
+    pub permutation_on_device: bool,
     /// Z / partial products commitment (backend).
     pub zs_commit_s: f64,
     /// Quotient polynomials: constraints on the LDE and division by Z_H (on the backend's device
@@ -271,13 +276,25 @@ pub fn prove_timed(
             "fewer routed wires than the quotient degree factor",
         ));
     }
-    let zs_partial_products = crate::permutation::zs_and_partial_products(
+    let zs_partial_products = match backend.zs_and_partial_products(
         &routed_wires,
         &betas,
         &gammas,
         prover_data,
         common_data,
-    )?;
+    ) {
+        Some(on_backend) => {
+            times.permutation_on_device = true;
+            on_backend.map_err(commit_err)?
+        }
+        None => crate::permutation::zs_and_partial_products(
+            &routed_wires,
+            &betas,
+            &gammas,
+            prover_data,
+            common_data,
+        )?,
+    };
     drop(routed_wires);
     lap(&mut times.partial_products_s);
     let zs_commitment = commit_values(zs_partial_products, &mut held)?;

@@ -15,6 +15,7 @@ const QUOTIENT_FNS: &str = include_str!("../kernels/quotient.cuh");
 const QUOTIENT: &str = include_str!("../kernels/quotient.cu");
 const FRI: &str = include_str!("../kernels/fri.cu");
 const POW: &str = include_str!("../kernels/pow.cu");
+const PERMUTATION: &str = include_str!("../kernels/permutation.cu");
 
 const P: u64 = 0xFFFF_FFFF_0000_0001;
 
@@ -64,7 +65,7 @@ pub(crate) fn poseidon_prelude() -> String {
 pub fn kernel_source() -> String {
     // The prelude needs `u64` from goldilocks.cuh and must precede poseidon.cuh.
     format!(
-        "{GOLDILOCKS}\n{}\n{POSEIDON}\n{COMMIT}\n{QUOTIENT_FNS}\n{QUOTIENT}\n{FRI}\n{POW}\n",
+        "{GOLDILOCKS}\n{}\n{POSEIDON}\n{COMMIT}\n{QUOTIENT_FNS}\n{QUOTIENT}\n{FRI}\n{POW}\n{PERMUTATION}\n",
         poseidon_prelude()
     )
 }
@@ -80,6 +81,13 @@ pub(crate) fn fri_source() -> String {
 #[cfg(test)]
 pub(crate) fn pow_source() -> String {
     format!("{GOLDILOCKS}\n{}\n{POSEIDON}\n{POW}\n", poseidon_prelude())
+}
+
+/// The permutation argument's kernels with the arithmetic they need, for their host-compiled
+/// test.
+#[cfg(test)]
+pub(crate) fn permutation_source() -> String {
+    format!("{GOLDILOCKS}\n{PERMUTATION}\n")
 }
 
 /// Sources of the arithmetic, the permutation and the gates' evaluators, for the host-compiled
@@ -111,6 +119,10 @@ mod tests {
             "quotient_values",
             "gather_openings",
             "pow_search",
+            "perm_chunk_quotients",
+            "perm_block_products",
+            "perm_zs",
+            "perm_partials",
         ] {
             assert!(src.contains(&format!("void {k}(")), "kernel {k} missing");
         }
@@ -150,6 +162,8 @@ mod nvrtc_tests {
             "quotient_values",
             "gather_openings",
             "pow_search",
+            "perm_chunk_quotients",
+            "perm_partials",
         ] {
             assert!(text.contains(k), "{k} missing from the PTX");
         }

@@ -169,6 +169,11 @@ fn check_circuit(
             device_quotient && backend.name() != "cpu",
             "{label}: where the quotient was evaluated"
         );
+        assert_eq!(
+            phases.permutation_on_device,
+            backend.name() == "gpu",
+            "{label}: where Z and the partial products were computed"
+        );
         assert_same_before_grinding(&ours, &reference, &label);
         assert!(
             ours.to_bytes() == reference_bytes,
@@ -762,7 +767,7 @@ fn bench_prove() {
             + ph.fri_s
             + ph.release_s;
         eprintln!(
-            "{name}: 2^{} rows: plonky2 {cpu_med:.3} s {cpu_runs:?}, ours+GPU {gpu_med:.3} s {gpu_runs:?}, {:.2}x; GPU run phases: commits {:.3} s (wires {:.3}, Z {:.3}, quotient {:.3}), witness columns {:.3} s, Z/partial products {:.3} s, quotient {:.3} s (on the {}; coset iFFT {:.3} s), openings {:.3} s, FRI {:.3} s (combination+LDE {:.3}, commit phase {:.3}, PoW {:.4}, queries {:.3}), release {:.3} s, outside the phases (freeing the commitments) {:.3} s",
+            "{name}: 2^{} rows: plonky2 {cpu_med:.3} s {cpu_runs:?}, ours+GPU {gpu_med:.3} s {gpu_runs:?}, {:.2}x; GPU run phases: commits {:.3} s (wires {:.3}, Z {:.3}, quotient {:.3}), witness columns {:.3} s, Z/partial products {:.3} s (on the {}), quotient {:.3} s (on the {}; coset iFFT {:.3} s), openings {:.3} s, FRI {:.3} s (combination+LDE {:.3}, commit phase {:.3}, PoW {:.4}, queries {:.3}), release {:.3} s, outside the phases (freeing the commitments) {:.3} s",
             data.common.degree_bits(),
             cpu_med / gpu_med,
             ph.commits_s(),
@@ -771,6 +776,7 @@ fn bench_prove() {
             ph.quotient_commit_s,
             ph.witness_s,
             ph.partial_products_s,
+            if ph.permutation_on_device { "GPU" } else { "CPU" },
             ph.quotient_s,
             if ph.quotient_on_device { "GPU" } else { "CPU" },
             ph.quotient_ifft_s,

@@ -105,6 +105,22 @@ pub trait CommitBackend: Send + Sync {
         None
     }
 
+    /// plonky2's `MerkleTree::new(leaves, cap_height)`, for FRI's commit-phase trees. Default:
+    /// on the host's cores, eight leaves at a time ([`crate::poseidon_x8::merkle_tree`]).
+    fn merkle_tree(
+        &self,
+        leaves: Vec<Vec<F>>,
+        cap_height: usize,
+    ) -> Result<MerkleTree<F, Hasher>, GpuError> {
+        let count = leaves.len();
+        if !count.is_power_of_two() || cap_height > count.trailing_zeros() as usize {
+            return Err(GpuError::InvalidInput(format!(
+                "a Merkle tree of {count} leaves with a cap of height {cap_height}"
+            )));
+        }
+        Ok(crate::poseidon_x8::merkle_tree(leaves, cap_height))
+    }
+
     /// The prover is done with these commitments (by cap): a backend that kept device copies of
     /// them (for [`Self::quotient_values`] and [`Self::open_rows`]) frees them.
     fn release(&self, _caps: &[&MerkleCap<F, Hasher>]) {}
@@ -556,6 +572,33 @@ impl CommitBackend for GpuCommit {
         Some(self.gpu_permutation(routed_wires, betas, gammas, prover_data, common_data))
     }
 
+    fn merkle_tree(
+        &self,
+        leaves: Vec<Vec<F>>,
+        cap_height: usize,
+    ) -> Result<MerkleTree<F, Hasher>, GpuError> {
+        let (levels, cap) = self.gpu.hash_rows(&leaves, cap_height)?;
+        let log_leaves = leaves.len().trailing_zeros() as usize;
+        let digests = plonky2_digest_order(&levels, log_leaves, cap_height)?;
+        let cap = MerkleCap(
+            cap.chunks_exact(4)
+                .map(|c| HashOut {
+                    elements: [
+                        F::from_canonical_u64(c[0]),
+                        F::from_canonical_u64(c[1]),
+                        F::from_canonical_u64(c[2]),
+                        F::from_canonical_u64(c[3]),
+                    ],
+                })
+                .collect(),
+        );
+        Ok(MerkleTree {
+            leaves,
+            digests,
+            cap,
+        })
+    }
+
     fn release(&self, caps: &[&MerkleCap<F, Hasher>]) {
         // One entry per cap: two proofs of the same witness in flight at once commit to the same
         // data and keep two entries under one cap, and one proof's end must not free the other's.
@@ -798,5 +841,21 @@ mod tests {
     fn wrong_digest_count_is_an_error() {
         assert!(plonky2_digest_order(&[0; 8], 2, 0).is_err());
         assert!(plonky2_digest_order(&[], 2, 3).is_err());
+    }
+
+    #[test]
+    fn host_merkle_trees_are_plonky2s_and_bad_shapes_are_errors() {
+        for (log_leaves, width, cap_height) in [(9usize, 32usize, 4usize), (3, 3, 3), (0, 16, 0)] {
+            let leaves: Vec<Vec<F>> = (0..1usize << log_leaves)
+                .map(|_| F::rand_vec(width))
+                .collect();
+            let theirs = MerkleTree::<F, PoseidonHash>::new(leaves.clone(), cap_height);
+            let ours = CpuCommit.merkle_tree(leaves, cap_height).unwrap();
+            assert_eq!(ours.cap, theirs.cap);
+            assert!(ours.digests == theirs.digests);
+        }
+        assert!(CpuCommit.merkle_tree(vec![F::rand_vec(8); 3], 0).is_err());
+        assert!(CpuCommit.merkle_tree(vec![F::rand_vec(8); 4], 3).is_err());
+        assert!(CpuCommit.merkle_tree(Vec::new(), 0).is_err());
     }
 }

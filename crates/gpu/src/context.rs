@@ -1284,6 +1284,86 @@ impl GpuContext {
         })
     }
 
+    /// plonky2's `MerkleTree::new(leaves, cap_height)` hashed on the card (FRI's commit-phase
+    /// trees): the rows go up column-major, then the leaf and level kernels of a commitment.
+    /// Returns the digests below the cap level by level (the leaves' first, as
+    /// [`Self::download_digests`] gives them) and the cap (4 u64 per digest).
+    pub(crate) fn hash_rows(
+        &self,
+        leaves: &[Vec<F>],
+        cap_height: usize,
+    ) -> Result<(Vec<u64>, Vec<u64>), GpuError> {
+        use rayon::prelude::*;
+        let count = leaves.len();
+        let width = leaves.first().map_or(0, Vec::len);
+        if count == 0 || !count.is_power_of_two() || width == 0 {
+            return Err(GpuError::InvalidInput(format!(
+                "a Merkle tree of {count} leaves of {width} elements (a power of two of \
+                 non-empty leaves needed)"
+            )));
+        }
+        if let Some((i, l)) = leaves.iter().enumerate().find(|(_, l)| l.len() != width) {
+            return Err(GpuError::InvalidInput(format!(
+                "leaf {i} has {} elements, leaf 0 has {width}",
+                l.len()
+            )));
+        }
+        let log_leaves = count.trailing_zeros();
+        if cap_height > log_leaves as usize {
+            return Err(GpuError::InvalidInput(format!(
+                "cap_height={cap_height} should be at most log2(leaves)={log_leaves}"
+            )));
+        }
+        let mut columns = vec![0u64; width * count];
+        columns
+            .par_chunks_mut(count)
+            .enumerate()
+            .for_each(|(c, column)| {
+                for (dst, leaf) in column.iter_mut().zip(leaves) {
+                    *dst = leaf[c].to_canonical_u64();
+                }
+            });
+        let mut lane = self.lane()?;
+        guarded("hashing a Merkle tree", || {
+            let s = Arc::clone(lane.stream());
+            let rows = s.clone_htod(&columns).during("copying the leaves")?;
+            let levels = log_leaves as usize - cap_height;
+            let digests_len: usize = (0..=levels).map(|l| count >> l).sum::<usize>() * 4;
+            let mut digests =
+                unsafe { s.alloc::<u64>(digests_len) }.during("allocating digests")?;
+            {
+                let mut level0 = digests.slice_mut(0..count * 4);
+                let width_u32 = u32::try_from(width)
+                    .map_err(|_| GpuError::InvalidInput(format!("leaves of {width} elements")))?;
+                let num = count as u64;
+                let mut b = s.launch_builder(&self.kernels.hash_leaves);
+                b.arg(&rows).arg(&mut level0).arg(&width_u32).arg(&num);
+                unsafe { b.launch(grid(num, HASH_BLOCK)?) }.during("launching hash_leaves")?;
+            }
+            let mut offset = 0usize;
+            for l in 0..levels {
+                let len = count >> l;
+                let (cur, mut next) = digests.split_at_mut(offset + len * 4);
+                let cur = cur.slice(offset..offset + len * 4);
+                let mut next = next.slice_mut(0..len * 2);
+                let pairs = (len / 2) as u64;
+                let mut b = s.launch_builder(&self.kernels.hash_level);
+                b.arg(&cur).arg(&mut next).arg(&pairs);
+                unsafe { b.launch(grid(pairs, HASH_BLOCK)?) }.during("launching hash_level")?;
+                offset += len * 4;
+            }
+            let mut cap = vec![0u64; (1usize << cap_height) * 4];
+            s.memcpy_dtoh(&digests.slice(offset..offset + cap.len()), &mut cap)
+                .during("copying the cap back")?;
+            let mut below = vec![0u64; offset];
+            if offset > 0 {
+                self.copy_to_host(lane.lane(), &digests.slice(..offset), &mut below)?;
+            }
+            s.synchronize().during("hashing a Merkle tree")?;
+            Ok((below, cap))
+        })
+    }
+
     /// The stream and FRI's proof-of-work kernel (`kernels/pow.cu`), for `crate::pow`.
     pub(crate) fn pow_parts(&self) -> (&Arc<CudaStream>, &CudaFunction) {
         (&self.stream, &self.kernels.pow)

@@ -142,7 +142,8 @@ fn fri_proof(
         lde_values_reversed,
         challenger,
         fri_params,
-    );
+        backend,
+    )?;
     times.commit_phase_s = commit_started.elapsed().as_secs_f64();
     let pow_started = std::time::Instant::now();
     let pow_witness = proof_of_work(challenger, &fri_params.config, backend)?;
@@ -215,6 +216,9 @@ fn fri_proof(
     ))
 }
 
+/// FRI's commit-phase trees and its final polynomial.
+type CommitPhase = (Vec<MerkleTree<F, Hasher>>, PolynomialCoeffs<Ext>);
+
 /// plonky2's `fri_committed_trees`: fold by each reduction arity, committing to each layer.
 /// `values`: the first layer's values, already in bit-reversed order (plonky2 reverses them at
 /// the top of each round; here the next layer's are reversed at the end of the round before).
@@ -223,7 +227,8 @@ fn committed_trees(
     mut values: Vec<Ext>,
     challenger: &mut Transcript,
     fri_params: &FriParams,
-) -> (Vec<MerkleTree<F, Hasher>>, PolynomialCoeffs<Ext>) {
+    backend: &dyn CommitBackend,
+) -> Result<CommitPhase, GpuError> {
     let rounds = fri_params.reduction_arity_bits.len();
     let mut trees = Vec::with_capacity(rounds);
     let mut shift = F::MULTIPLICATIVE_GROUP_GENERATOR;
@@ -233,8 +238,9 @@ fn committed_trees(
             .par_chunks(arity)
             .map(|chunk: &[Ext]| flatten::<F, D>(chunk))
             .collect();
-        // plonky2's `MerkleTree::new`, eight leaves at a time (same digests and cap).
-        let tree = crate::poseidon_x8::merkle_tree(chunked_values, fri_params.config.cap_height);
+        // plonky2's `MerkleTree::new` (same digests and cap): on the backend's device where it
+        // has one, else on the host's cores eight leaves at a time.
+        let tree = backend.merkle_tree(chunked_values, fri_params.config.cap_height)?;
         challenger.observe_cap(&tree.cap);
         trees.push(tree);
         let beta = challenger.get_extension_challenge();
@@ -258,7 +264,7 @@ fn committed_trees(
         .coeffs
         .truncate(coeffs.len() >> fri_params.config.rate_bits);
     challenger.observe_extension_elements(&coeffs.coeffs);
-    (trees, coeffs)
+    Ok((trees, coeffs))
 }
 
 /// plonky2's `fri_proof_of_work`, finding the smallest nonce: the challenger observes the

@@ -113,6 +113,18 @@ pub fn proof_bytes(common: &CommonCircuitData<F, D>) -> ProofBytes {
     let quotient_values = 8 * ((ch as u64) << (k + log2_ceil(common.quotient_degree_factor)));
     // FRI's combined polynomial: its two base-field components, uploaded and extended.
     let fri_lde = 8 * 2 * ((1u64 << k) + (1u64 << (k + rate)));
+    // FRI's first commit-phase tree hashed on the card: its rows (two base elements per value
+    // of the 2^(k + rate) LDE) and the digests (under 2 per leaf).
+    let fri_leaves = 1u64
+        << (k + rate).saturating_sub(
+            common
+                .fri_params
+                .reduction_arity_bits
+                .first()
+                .copied()
+                .unwrap_or(0),
+        );
+    let fri_tree = 8 * (2 * (1u64 << (k + rate)) + 8 * fri_leaves);
     // The permutation kernels: the routed wires uploaded, each row's chunk prefixes, Z and the
     // partial products (the circuit's sigma values are setup data, reserved apart).
     let perm_chunks = (config
@@ -131,6 +143,7 @@ pub fn proof_bytes(common: &CommonCircuitData<F, D>) -> ProofBytes {
             quotient_values,
             fri_lde,
             permutation,
+            fri_tree,
         ]
         .into_iter()
         .max()

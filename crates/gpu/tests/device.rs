@@ -161,6 +161,51 @@ fn bad_input_is_an_error_not_a_panic() {
     ));
 }
 
+/// FRI's commit-phase trees on the card (`CommitBackend::merkle_tree` of `GpuCommit`): every
+/// digest and the cap equal to plonky2's `MerkleTree::new`, for FRI's leaves (32 and 16
+/// elements), leaves of at most 4 elements (their own digests), one leaf, and caps from a single
+/// digest up to every leaf; bad shapes are errors.
+#[test]
+fn merkle_trees_of_rows_match_plonky2() {
+    use plonky2::hash::merkle_tree::MerkleTree;
+    use plonky2::hash::poseidon::PoseidonHash;
+    use zkfleet_gpu::{CommitBackend, GpuCommit};
+    let Some(gpu) = gpu() else { return };
+    let backend = GpuCommit::new(gpu);
+    for (log_leaves, width, cap_height) in [
+        (17usize, 32usize, 4usize),
+        (12, 32, 4),
+        (9, 16, 0),
+        (6, 4, 6),
+        (5, 3, 2),
+        (0, 32, 0),
+        (3, 1, 1),
+    ] {
+        let leaves: Vec<Vec<F>> = (0..1usize << log_leaves)
+            .map(|_| F::rand_vec(width))
+            .collect();
+        let theirs = MerkleTree::<F, PoseidonHash>::new(leaves.clone(), cap_height);
+        let ours = backend
+            .merkle_tree(leaves, cap_height)
+            .expect("tree on the card");
+        let what = format!("2^{log_leaves} leaves of {width}, cap height {cap_height}");
+        assert_eq!(ours.cap, theirs.cap, "{what}: cap");
+        assert!(ours.digests == theirs.digests, "{what}: digests");
+        assert!(ours.leaves == theirs.leaves, "{what}: leaves");
+    }
+    // Not a power of two of leaves, a cap above the leaves, leaves of two widths.
+    for (leaves, cap_height) in [
+        (vec![F::rand_vec(8); 3], 0usize),
+        (vec![F::rand_vec(8); 4], 3),
+        (vec![F::rand_vec(8), F::rand_vec(7)], 0),
+    ] {
+        assert!(matches!(
+            backend.merkle_tree(leaves, cap_height),
+            Err(GpuError::InvalidInput(_))
+        ));
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     let m = v.len() / 2;

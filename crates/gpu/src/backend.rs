@@ -313,10 +313,14 @@ impl GpuCommit {
         &self.budget
     }
 
-    /// Bytes of setup data (circuits' constants/sigmas LDEs) kept on the card now.
+    /// Bytes of setup data kept on the card now: circuits' constants/sigmas LDEs and the sigma
+    /// values of the permutation kernels.
     pub fn setup_bytes(&self) -> u64 {
         let setup = self.setup.lock().unwrap_or_else(|e| e.into_inner());
-        setup.iter().map(|(_, _, r)| r.bytes()).sum()
+        let lde: u64 = setup.iter().map(|(_, _, r)| r.bytes()).sum();
+        drop(setup);
+        let sigmas = self.sigmas.lock().unwrap_or_else(|e| e.into_inner());
+        lde + sigmas.iter().map(|(_, _, r)| r.bytes()).sum::<u64>()
     }
 
     /// Commitments kept on the card now for proofs in flight (setup data apart).

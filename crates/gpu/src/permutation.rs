@@ -9,6 +9,10 @@
 //! block of rows), the prefix products within a row are made on rayon's threads, and the scan
 //! over the rows multiplies one product per row. The field is exact, so the values are plonky2's:
 //! `prod n_j / prod d_j = prod (n_j / d_j)` and the order of a product does not change it.
+//!
+//! This is the host path (`CpuCommit`, `HostBatchedCommit`); `GpuCommit` computes the same
+//! values on the card (`kernels/permutation.cu`, `CommitBackend::zs_and_partial_products`),
+//! checked against this code and plonky2's in the tests below.
 
 use plonky2::field::polynomial::PolynomialValues;
 use plonky2::field::types::Field;

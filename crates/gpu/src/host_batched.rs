@@ -1,5 +1,6 @@
 //! A CPU commit backend that hashes its Merkle trees eight leaves at a time
-//! ([`crate::poseidon_x8`], AVX-512 where the CPU has it).
+//! ([`crate::poseidon_x8`]: AVX-512 where the CPU has it, else AVX2, else plonky2's scalar
+//! code; `ZKFLEET_POSEIDON` forces one).
 //!
 //! plonky2's `PolynomialBatch::from_values` / `from_coeffs` spend most of a proof's commitment
 //! time in the Merkle tree over the LDE rows, hashing one leaf at a time with scalar Poseidon.
@@ -8,21 +9,31 @@
 //! with [`crate::poseidon_x8::merkle_tree`], whose digests and cap equal `MerkleTree::new`'s.
 //! So every commitment, and therefore every proof of [`crate::prover`] through it, is byte for
 //! byte plonky2's (tests/host_batched.rs).
+//!
+//! [`HostBatchedCommit`] hashes on the process's path ([`crate::poseidon_x8::selected_path`]);
+//! [`HostBatchedCommitWith`] on the path it is given, for tests and benchmarks that compare the
+//! paths in one process.
 
 use plonky2::field::polynomial::{PolynomialCoeffs, PolynomialValues};
 use plonky2::field::types::Field;
+use plonky2::hash::merkle_tree::MerkleTree;
 use plonky2::util::{log2_strict, reverse_index_bits_in_place, transpose};
 use plonky2_field::fft::FftRootTable;
 use rayon::prelude::*;
 
 use crate::backend::{Batch, CommitBackend};
 use crate::error::GpuError;
-use crate::poseidon_x8::merkle_tree;
-use crate::F;
+use crate::poseidon_x8::{merkle_tree_with, selected_path, HasherPath};
+use crate::{Hasher, F};
 
-/// plonky2's CPU commitment with the batched Merkle tree builder (see the module docs).
+/// plonky2's CPU commitment with the batched Merkle tree builder (see the module docs), hashing
+/// on [`selected_path`].
 #[derive(Debug, Default, Clone, Copy)]
 pub struct HostBatchedCommit;
+
+/// [`HostBatchedCommit`] hashing on the given path, FRI's commit-phase trees included.
+#[derive(Debug, Clone, Copy)]
+pub struct HostBatchedCommitWith(pub HasherPath);
 
 /// Checks what plonky2 would assert on: columns present, of one power-of-two length, and a
 /// cap no higher than the LDE's tree.
@@ -56,6 +67,49 @@ fn check_shape(
     Ok(len)
 }
 
+/// Both backends' commitments: plonky2's iFFT and LDE, the tree on `path`.
+fn commit_coeffs_on(
+    path: HasherPath,
+    coeffs: Vec<PolynomialCoeffs<F>>,
+    rate_bits: usize,
+    cap_height: usize,
+    fft_root_table: Option<&FftRootTable<F>>,
+) -> Result<Batch, GpuError> {
+    let degree = check_shape(coeffs.iter().map(|c| c.len()), rate_bits, cap_height)?;
+    // As plonky2's `PolynomialBatch::lde_values` (no blinding).
+    let lde: Vec<Vec<F>> = coeffs
+        .par_iter()
+        .map(|p| {
+            p.lde(rate_bits)
+                .coset_fft_with_options(F::coset_shift(), Some(rate_bits), fft_root_table)
+                .values
+        })
+        .collect();
+    let mut leaves = transpose(&lde);
+    drop(lde);
+    reverse_index_bits_in_place(&mut leaves);
+    Ok(Batch {
+        polynomials: coeffs,
+        merkle_tree: merkle_tree_with(path, leaves, cap_height),
+        degree_log: log2_strict(degree),
+        rate_bits,
+        blinding: false,
+    })
+}
+
+/// Both backends' `commit_values`: plonky2's iFFT, then [`commit_coeffs_on`].
+fn commit_values_on(
+    path: HasherPath,
+    values: Vec<PolynomialValues<F>>,
+    rate_bits: usize,
+    cap_height: usize,
+    fft_root_table: Option<&FftRootTable<F>>,
+) -> Result<Batch, GpuError> {
+    check_shape(values.iter().map(|v| v.len()), rate_bits, cap_height)?;
+    let coeffs = values.into_par_iter().map(|v| v.ifft()).collect();
+    commit_coeffs_on(path, coeffs, rate_bits, cap_height, fft_root_table)
+}
+
 impl CommitBackend for HostBatchedCommit {
     fn commit_values(
         &self,
@@ -64,9 +118,13 @@ impl CommitBackend for HostBatchedCommit {
         cap_height: usize,
         fft_root_table: Option<&FftRootTable<F>>,
     ) -> Result<Batch, GpuError> {
-        check_shape(values.iter().map(|v| v.len()), rate_bits, cap_height)?;
-        let coeffs = values.into_par_iter().map(|v| v.ifft()).collect();
-        self.commit_coeffs(coeffs, rate_bits, cap_height, fft_root_table)
+        commit_values_on(
+            selected_path(),
+            values,
+            rate_bits,
+            cap_height,
+            fft_root_table,
+        )
     }
 
     fn commit_coeffs(
@@ -76,29 +134,58 @@ impl CommitBackend for HostBatchedCommit {
         cap_height: usize,
         fft_root_table: Option<&FftRootTable<F>>,
     ) -> Result<Batch, GpuError> {
-        let degree = check_shape(coeffs.iter().map(|c| c.len()), rate_bits, cap_height)?;
-        // As plonky2's `PolynomialBatch::lde_values` (no blinding).
-        let lde: Vec<Vec<F>> = coeffs
-            .par_iter()
-            .map(|p| {
-                p.lde(rate_bits)
-                    .coset_fft_with_options(F::coset_shift(), Some(rate_bits), fft_root_table)
-                    .values
-            })
-            .collect();
-        let mut leaves = transpose(&lde);
-        drop(lde);
-        reverse_index_bits_in_place(&mut leaves);
-        Ok(Batch {
-            polynomials: coeffs,
-            merkle_tree: merkle_tree(leaves, cap_height),
-            degree_log: log2_strict(degree),
+        commit_coeffs_on(
+            selected_path(),
+            coeffs,
             rate_bits,
-            blinding: false,
-        })
+            cap_height,
+            fft_root_table,
+        )
     }
 
     fn name(&self) -> &'static str {
         "host-batched"
+    }
+}
+
+impl CommitBackend for HostBatchedCommitWith {
+    fn commit_values(
+        &self,
+        values: Vec<PolynomialValues<F>>,
+        rate_bits: usize,
+        cap_height: usize,
+        fft_root_table: Option<&FftRootTable<F>>,
+    ) -> Result<Batch, GpuError> {
+        commit_values_on(self.0, values, rate_bits, cap_height, fft_root_table)
+    }
+
+    fn commit_coeffs(
+        &self,
+        coeffs: Vec<PolynomialCoeffs<F>>,
+        rate_bits: usize,
+        cap_height: usize,
+        fft_root_table: Option<&FftRootTable<F>>,
+    ) -> Result<Batch, GpuError> {
+        commit_coeffs_on(self.0, coeffs, rate_bits, cap_height, fft_root_table)
+    }
+
+    fn name(&self) -> &'static str {
+        "host-batched"
+    }
+
+    /// FRI's commit-phase trees on this backend's path too (the trait's default uses the
+    /// process's path).
+    fn merkle_tree(
+        &self,
+        leaves: Vec<Vec<F>>,
+        cap_height: usize,
+    ) -> Result<MerkleTree<F, Hasher>, GpuError> {
+        let count = leaves.len();
+        if !count.is_power_of_two() || cap_height > count.trailing_zeros() as usize {
+            return Err(GpuError::InvalidInput(format!(
+                "a Merkle tree of {count} leaves with a cap of height {cap_height}"
+            )));
+        }
+        Ok(merkle_tree_with(self.0, leaves, cap_height))
     }
 }

@@ -59,7 +59,7 @@ pub use context::{
     CommitPhases, DeviceBatch, DeviceCommitment, GpuCommitment, GpuContext, RowAndPath,
 };
 pub use error::GpuError;
-pub use host_batched::HostBatchedCommit;
+pub use host_batched::{HostBatchedCommit, HostBatchedCommitWith};
 pub use prover::ProveError;
 pub use source::kernel_source;
 

@@ -6,22 +6,27 @@
 //! - the zkfleet prover with it proves circuits into the bytes of plonky2's `prove` (one
 //!   thread: the same proof-of-work nonce) and, on the default pool, into proofs equal up to the
 //!   grinding that verify;
-//! - shapes plonky2 would assert on are typed errors.
+//! - shapes plonky2 would assert on are typed errors;
+//! - the same with the hasher forced onto each path this CPU has (`HostBatchedCommitWith`:
+//!   scalar, AVX2, AVX-512), FRI's trees included: batches equal plonky2's and proofs are the
+//!   bytes of plonky2's.
 
 // The crate's dependencies are the library's; each test binary uses a few of them.
 #![allow(unused_crate_dependencies)]
 
 use plonky2::field::polynomial::{PolynomialCoeffs, PolynomialValues};
-use plonky2::field::types::{Field, Sample};
-use plonky2::hash::poseidon::PoseidonHash;
+use plonky2::field::types::Sample;
 use plonky2::iop::generator::generate_partial_witness;
-use plonky2::iop::witness::{PartialWitness, WitnessWrite};
-use plonky2::plonk::circuit_builder::CircuitBuilder;
-use plonky2::plonk::circuit_data::{CircuitConfig, CircuitData};
 use plonky2::util::timing::TimingTree;
-use zkfleet_gpu::backend::{Batch, C, D};
-use zkfleet_gpu::poseidon_x8::avx512_available;
-use zkfleet_gpu::{prover, CommitBackend, CpuCommit, GpuError, HostBatchedCommit, F};
+use zkfleet_gpu::backend::Batch;
+use zkfleet_gpu::poseidon_x8::{avx512_available, selected_path, HasherPath, Isa};
+use zkfleet_gpu::{
+    prover, CommitBackend, CpuCommit, GpuError, HostBatchedCommit, HostBatchedCommitWith, F,
+};
+
+#[path = "support/toy.rs"]
+mod toy;
+use toy::toy_circuit;
 
 fn single_thread() -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
@@ -102,33 +107,13 @@ fn shapes_plonky2_asserts_on_are_errors() {
     }
 }
 
-/// `hashes` chained Poseidon hashes and `muls` multiply-adds (as tests/prover.rs's toy circuit).
-fn toy_circuit(hashes: usize, muls: usize) -> (CircuitData<F, C, D>, PartialWitness<F>) {
-    let mut builder = CircuitBuilder::<F, D>::new(CircuitConfig::standard_recursion_config());
-    let inputs = builder.add_virtual_targets(4);
-    builder.register_public_inputs(&inputs);
-    let mut state = builder.hash_n_to_hash_no_pad::<PoseidonHash>(inputs.clone());
-    for _ in 1..hashes {
-        state = builder.hash_n_to_hash_no_pad::<PoseidonHash>(state.elements.to_vec());
-    }
-    let mut acc = state.elements[0];
-    for i in 0..muls {
-        let c = builder.constant(F::from_canonical_u64(i as u64 + 3));
-        acc = builder.mul_add(acc, inputs[i % 4], c);
-    }
-    builder.register_public_inputs(&state.elements);
-    builder.register_public_input(acc);
-    let data = builder.build::<C>();
-    let mut pw = PartialWitness::new();
-    for (t, v) in inputs.iter().zip(F::rand_vec(4)) {
-        pw.set_target(*t, v).expect("fresh target");
-    }
-    (data, pw)
-}
-
 #[test]
 fn proofs_through_it_are_plonky2s() {
-    eprintln!("AVX-512 path: {}", avx512_available());
+    eprintln!(
+        "hasher path: {} (AVX-512 on this CPU: {})",
+        selected_path().isa(),
+        avx512_available()
+    );
     for (hashes, muls) in [(1, 0), (300, 2000), (1000, 0)] {
         let (data, pw) = toy_circuit(hashes, muls);
         let what = format!(
@@ -183,4 +168,63 @@ fn proofs_through_it_are_plonky2s() {
         );
         data.verify(ours).expect("ours verifies");
     }
+}
+
+#[test]
+fn batches_and_proofs_on_each_forced_path_are_plonky2s() {
+    let (data, pw) = toy_circuit(300, 2000);
+    let witness =
+        generate_partial_witness(pw, &data.prover_only, &data.common).expect("witness generation");
+    let single = single_thread();
+    let theirs = single.install(|| {
+        plonky2::plonk::prover::prove_with_partition_witness(
+            &data.prover_only,
+            &data.common,
+            witness.clone(),
+            &mut TimingTree::default(),
+        )
+        .expect("plonky2 proves")
+    });
+    let values: Vec<PolynomialValues<F>> = (0..135)
+        .map(|_| PolynomialValues::new(F::rand_vec(1 << 7)))
+        .collect();
+    let plonky2_batch = CpuCommit
+        .commit_values(values.clone(), 3, 4, None)
+        .expect("plonky2 commits");
+    let mut ran = Vec::new();
+    for isa in Isa::ALL {
+        let Ok(path) = HasherPath::new(isa) else {
+            eprintln!("skipped: this CPU has no {isa} path");
+            continue;
+        };
+        let backend = HostBatchedCommitWith(path);
+        let ours = backend
+            .commit_values(values.clone(), 3, 4, None)
+            .expect("batched commit");
+        assert_same_batch(
+            &ours,
+            &plonky2_batch,
+            &format!("{isa}: 2^7 x 135, rate bits 3"),
+        );
+        let proof = single.install(|| {
+            prover::prove_with_partition_witness(
+                &data.prover_only,
+                &data.common,
+                witness.clone(),
+                &backend,
+            )
+            .expect("ours proves")
+        });
+        assert!(
+            proof.to_bytes() == theirs.to_bytes(),
+            "{isa}: one thread, proof bytes differ from plonky2's"
+        );
+        data.verify(proof).expect("ours verifies");
+        ran.push(isa);
+    }
+    eprintln!("paths proved on: {ran:?}");
+    // The scalar path always runs; the build's x86-64-v3 baseline promises AVX2 on x86-64.
+    assert!(ran.contains(&Isa::Scalar));
+    #[cfg(target_arch = "x86_64")]
+    assert!(ran.contains(&Isa::Avx2));
 }

@@ -25,3 +25,10 @@ static inline unsigned long long atomicMin(unsigned long long* a, unsigned long 
     if (v < old) *a = v;
     return old;
 }
+// For the commitment's NTT kernels run on the host (src/fri.rs's commit-phase test) with one
+// thread per block, which does the whole block's work in order, so a barrier has nothing to wait
+// for. `ntt_dif_local`'s block-scope `extern __shared__ u64 sh[]` names this buffer (2^11 words:
+// context.rs's LOCAL_LOG).
+#define __shared__
+static inline void __syncthreads() {}
+static unsigned long long sh[1 << 11];

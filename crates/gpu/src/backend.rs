@@ -47,6 +47,54 @@ pub type Ext = <F as Extendable<D>>::Extension;
 /// (`merkle_tree.get(i)`, `merkle_tree.prove(i)`).
 pub type Opening = (Vec<F>, MerkleProof<F, Hasher>);
 
+/// FRI's commit-phase trees as the query rounds read them, wherever they are kept.
+pub trait FriLayers {
+    /// The rows at leaf `indices` of layer `layer`'s tree with their Merkle proofs:
+    /// `(tree.get(i), tree.prove(i))` of plonky2's tree.
+    fn open(&self, layer: usize, indices: &[usize]) -> Result<Vec<Opening>, GpuError>;
+}
+
+/// Trees on the host: plonky2's own `get` and `prove`.
+impl FriLayers for Vec<MerkleTree<F, Hasher>> {
+    fn open(&self, layer: usize, indices: &[usize]) -> Result<Vec<Opening>, GpuError> {
+        let tree = self.get(layer).ok_or_else(|| {
+            GpuError::InvalidInput(format!("FRI layer {layer} of {}", self.len()))
+        })?;
+        let leaves = tree.leaves.len();
+        indices
+            .iter()
+            .map(|&i| {
+                if i >= leaves {
+                    return Err(GpuError::InvalidInput(format!(
+                        "leaf {i} of a tree of {leaves} leaves"
+                    )));
+                }
+                Ok((tree.get(i).to_vec(), tree.prove(i)))
+            })
+            .collect()
+    }
+}
+
+/// Trees kept on the card: one `gather_openings` launch per layer for all queries.
+impl FriLayers for crate::context::DeviceFriLayers<'_> {
+    fn open(&self, layer: usize, indices: &[usize]) -> Result<Vec<Opening>, GpuError> {
+        Ok(crate::context::DeviceFriLayers::open(self, layer, indices)?
+            .into_iter()
+            .map(|(row, siblings)| (row, MerkleProof { siblings }))
+            .collect())
+    }
+}
+
+/// FRI's commit phase as [`CommitBackend::fri_commit_phase`] gives it back.
+pub struct FriCommitted<'a> {
+    /// Each layer's cap (`FriProof::commit_phase_merkle_caps`).
+    pub caps: Vec<MerkleCap<F, Hasher>>,
+    /// The final polynomial, truncated to `len >> rate_bits` coefficients.
+    pub final_poly: PolynomialCoeffs<Ext>,
+    /// The layers' trees, for the query rounds.
+    pub layers: Box<dyn FriLayers + 'a>,
+}
+
 /// Makes the batch commitments of a proof (without blinding: our configurations are not
 /// zero-knowledge, see [`crate::prover`]).
 pub trait CommitBackend: Send + Sync {
@@ -162,6 +210,21 @@ pub trait CommitBackend: Send + Sync {
         _coeffs: &PolynomialCoeffs<Ext>,
         _rate_bits: usize,
     ) -> Option<Result<Vec<Ext>, GpuError>> {
+        None
+    }
+
+    /// plonky2's `fri_committed_trees` (FRI's commit phase) from the combined polynomial's LDE
+    /// coefficients (`lde_final_poly`, zero-padded to the LDE's size), if this backend runs it:
+    /// `None` means the prover does, on the host (default), with [`Self::coset_lde_ext`] and
+    /// [`Self::merkle_tree`]. `beta(cap)` must be called once per layer, in order, with the
+    /// layer's cap (it observes the cap and draws the layer's beta); the caller observes the
+    /// final polynomial afterwards.
+    fn fri_commit_phase<'a>(
+        &'a self,
+        _lde_coeffs: &PolynomialCoeffs<Ext>,
+        _fri_params: &plonky2::fri::FriParams,
+        _beta: &mut dyn FnMut(&MerkleCap<F, Hasher>) -> Ext,
+    ) -> Option<Result<FriCommitted<'a>, GpuError>> {
         None
     }
 
@@ -678,6 +741,55 @@ impl CommitBackend for GpuCommit {
                     Ext::from_basefield_array([F::from_canonical_u64(a), F::from_canonical_u64(b)])
                 })
                 .collect())
+        };
+        Some(run())
+    }
+
+    fn fri_commit_phase<'a>(
+        &'a self,
+        lde_coeffs: &PolynomialCoeffs<Ext>,
+        fri_params: &plonky2::fri::FriParams,
+        beta: &mut dyn FnMut(&MerkleCap<F, Hasher>) -> Ext,
+    ) -> Option<Result<FriCommitted<'a>, GpuError>> {
+        let mut run = || {
+            let len = lde_coeffs.len();
+            if !len.is_power_of_two() {
+                return Err(GpuError::InvalidInput(format!(
+                    "FRI's LDE of {len} coefficients (a power of two needed)"
+                )));
+            }
+            // Both components, the first of every coefficient then the second.
+            let mut words = vec![0u64; 2 * len];
+            let (c0, c1) = words.split_at_mut(len);
+            c0.par_iter_mut()
+                .zip(c1.par_iter_mut())
+                .zip(lde_coeffs.coeffs.par_iter())
+                .for_each(|((a, b), e)| {
+                    let [x, y] = e.to_basefield_array();
+                    *a = x.to_canonical_u64();
+                    *b = y.to_canonical_u64();
+                });
+            let done = self.gpu.fri_commit_phase(
+                &words,
+                len.trailing_zeros(),
+                &fri_params.reduction_arity_bits,
+                fri_params.config.cap_height,
+                fri_params.config.rate_bits,
+                &mut |cap| {
+                    let [a, b] = beta(cap).to_basefield_array();
+                    [a.to_canonical_u64(), b.to_canonical_u64()]
+                },
+            )?;
+            Ok(FriCommitted {
+                caps: done.caps,
+                final_poly: PolynomialCoeffs::new(
+                    done.final_coeffs
+                        .into_iter()
+                        .map(Ext::from_basefield_array)
+                        .collect(),
+                ),
+                layers: Box::new(done.layers),
+            })
         };
         Some(run())
     }

@@ -19,6 +19,9 @@ use crate::error::{During, GpuError};
 use crate::source::kernel_source;
 use crate::{Hasher, F};
 
+mod fri_layers;
+pub use fri_layers::{DeviceFriLayers, FriCommitPhase};
+
 /// Largest chunk (log2 of elements) one thread block transforms in shared memory: 2^11 u64 =
 /// 16 KiB, under the 48 KiB a block gets without opting in, with one butterfly per thread of a
 /// 1024-thread block per stage.
@@ -156,6 +159,9 @@ struct Kernels {
     transpose: CudaFunction,
     quotient: CudaFunction,
     gather: CudaFunction,
+    fri_coset_scale: CudaFunction,
+    fri_leaves: CudaFunction,
+    fri_fold: CudaFunction,
     pow: CudaFunction,
     perm_quotients: CudaFunction,
     perm_block_products: CudaFunction,
@@ -327,6 +333,22 @@ fn into_field_vec(v: Vec<u64>) -> Vec<F> {
     unsafe { Vec::from_raw_parts(v.as_mut_ptr() as *mut F, v.len(), v.capacity()) }
 }
 
+/// Digests of 4 canonical u64 each as a cap (or, `.0`, as a path's siblings).
+fn cap_from_u64(raw: &[u64]) -> MerkleCap<F, Hasher> {
+    MerkleCap(
+        raw.chunks_exact(4)
+            .map(|c| HashOut {
+                elements: [
+                    F::from_canonical_u64(c[0]),
+                    F::from_canonical_u64(c[1]),
+                    F::from_canonical_u64(c[2]),
+                    F::from_canonical_u64(c[3]),
+                ],
+            })
+            .collect(),
+    )
+}
+
 impl GpuContext {
     /// Opens device 0 and compiles the kernels for it.
     pub fn new() -> Result<Self, GpuError> {
@@ -389,6 +411,9 @@ impl GpuContext {
             transpose: f("transpose_cols_to_rows")?,
             quotient: f("quotient_values")?,
             gather: f("gather_openings")?,
+            fri_coset_scale: f("fri_coset_scale")?,
+            fri_leaves: f("fri_leaves")?,
+            fri_fold: f("fri_fold")?,
             pow: f("pow_search")?,
             perm_quotients: f("perm_chunk_quotients")?,
             perm_block_products: f("perm_block_products")?,
@@ -800,53 +825,14 @@ impl GpuContext {
         let extend = mark(s)?;
 
         // Merkle tree: leaf digests, then one level per launch up to the cap.
-        let levels = (log_big_n - cap_height) as usize;
-        let digests_len: usize = (0..=levels).map(|l| big_n >> l).sum::<usize>() * 4;
-        let mut digests = unsafe { s.alloc::<u64>(digests_len) }.during("allocating digests")?;
-        {
-            let mut level0 = digests.slice_mut(0..big_n * 4);
-            let width_u32 = width as u32;
-            let leaves = big_n as u64;
-            let mut b = s.launch_builder(&self.kernels.hash_leaves);
-            b.arg(&lde).arg(&mut level0).arg(&width_u32).arg(&leaves);
-            unsafe { b.launch(grid(leaves, HASH_BLOCK)?) }.during("launching hash_leaves")?;
-        }
-        let mut offset = 0usize;
-        for l in 0..levels {
-            let len = big_n >> l;
-            let (cur, mut next) = digests.split_at_mut(offset + len * 4);
-            let cur = cur.slice(offset..offset + len * 4);
-            let mut next = next.slice_mut(0..len * 2);
-            let count = (len / 2) as u64;
-            let mut b = s.launch_builder(&self.kernels.hash_level);
-            b.arg(&cur).arg(&mut next).arg(&count);
-            unsafe { b.launch(grid(count, HASH_BLOCK)?) }.during("launching hash_level")?;
-            offset += len * 4;
-        }
-        let cap_len = 1usize << cap_height;
-        let mut cap_raw = vec![0u64; cap_len * 4];
-        s.memcpy_dtoh(&digests.slice(offset..offset + cap_len * 4), &mut cap_raw)
-            .during("copying the cap back")?;
-        s.synchronize().during("committing")?;
+        let (digests, cap_raw) = self.hash_tree(s, &lde, width, log_big_n, cap_height)?;
         let merkle = mark(s)?;
         if let Some(p) = phases {
             p.interpolate_s = interpolate.unwrap_or(0.0);
             p.extend_s = extend.unwrap_or(0.0);
             p.merkle_s = merkle.unwrap_or(0.0);
         }
-        let cap = MerkleCap(
-            cap_raw
-                .chunks_exact(4)
-                .map(|c| HashOut {
-                    elements: [
-                        F::from_canonical_u64(c[0]),
-                        F::from_canonical_u64(c[1]),
-                        F::from_canonical_u64(c[2]),
-                        F::from_canonical_u64(c[3]),
-                    ],
-                })
-                .collect(),
-        );
+        let cap = cap_from_u64(&cap_raw);
         Ok(DeviceCommitment {
             coeffs,
             lde,
@@ -963,7 +949,24 @@ impl GpuContext {
         c: &DeviceCommitment,
         indices: &[usize],
     ) -> Result<Vec<RowAndPath>, GpuError> {
-        let num_leaves = c.num_leaves();
+        let log_leaves = c.log_n + c.rate_bits;
+        let cap_height = c.cap.0.len().trailing_zeros();
+        self.gather(&c.lde, &c.digests, c.width, log_leaves, cap_height, indices)
+    }
+
+    /// The rows at leaf `indices` of a tree kept on the card (`rows` column-major in leaf order,
+    /// `digests` level by level from the leaves' up to the cap, as [`Self::hash_tree`] leaves
+    /// them) with the sibling digests of their paths, bottom first.
+    fn gather(
+        &self,
+        rows: &CudaSlice<u64>,
+        digests: &CudaSlice<u64>,
+        width: usize,
+        log_leaves: u32,
+        cap_height: u32,
+        indices: &[usize],
+    ) -> Result<Vec<RowAndPath>, GpuError> {
+        let num_leaves = 1usize << log_leaves;
         if let Some(&bad) = indices.iter().find(|&&i| i >= num_leaves) {
             return Err(GpuError::InvalidInput(format!(
                 "leaf {bad} of a tree of {num_leaves} leaves"
@@ -972,13 +975,11 @@ impl GpuContext {
         if indices.is_empty() {
             return Ok(Vec::new());
         }
-        let log_leaves = c.log_n + c.rate_bits;
-        let cap_height = c.cap.0.len().trailing_zeros();
         let layers = log_leaves - cap_height;
-        let per = c.width + 4 * layers as usize;
+        let per = width + 4 * layers as usize;
         let num_queries = u32::try_from(indices.len())
             .map_err(|_| GpuError::InvalidInput("too many queries".into()))?;
-        let width = u32::try_from(c.width)
+        let width_u32 = u32::try_from(width)
             .map_err(|_| GpuError::InvalidInput("too many polynomials".into()))?;
         let lane = self.lane()?;
         let raw = guarded("opening rows", || {
@@ -988,11 +989,11 @@ impl GpuContext {
             let total = indices.len() * per;
             let mut out = unsafe { s.alloc::<u64>(total) }.during("allocating")?;
             let mut b = s.launch_builder(&self.kernels.gather);
-            b.arg(&c.lde)
-                .arg(&c.digests)
+            b.arg(rows)
+                .arg(digests)
                 .arg(&idx)
                 .arg(&num_queries)
-                .arg(&width)
+                .arg(&width_u32)
                 .arg(&log_leaves)
                 .arg(&layers)
                 .arg(&mut out);
@@ -1006,22 +1007,11 @@ impl GpuContext {
         Ok(raw
             .chunks_exact(per)
             .map(|q| {
-                let row = q[..c.width]
+                let row = q[..width]
                     .iter()
                     .map(|&v| F::from_canonical_u64(v))
                     .collect();
-                let siblings = q[c.width..]
-                    .chunks_exact(4)
-                    .map(|w| HashOut {
-                        elements: [
-                            F::from_canonical_u64(w[0]),
-                            F::from_canonical_u64(w[1]),
-                            F::from_canonical_u64(w[2]),
-                            F::from_canonical_u64(w[3]),
-                        ],
-                    })
-                    .collect();
-                (row, siblings)
+                (row, cap_from_u64(&q[width..]).0)
             })
             .collect())
     }
@@ -1284,6 +1274,55 @@ impl GpuContext {
         })
     }
 
+    /// The Merkle tree of `2^log_leaves` rows of `width` elements (`rows` column-major, in leaf
+    /// order) on stream `s`: the leaf digests (`hash_or_noop`), then one level per launch up to
+    /// the cap, all kept on the card (4 u64 per digest, level after level) and returned with a
+    /// copy of the cap (the last `4 << cap_height` of them). Waits for the stream.
+    fn hash_tree(
+        &self,
+        s: &Arc<CudaStream>,
+        rows: &CudaSlice<u64>,
+        width: usize,
+        log_leaves: u32,
+        cap_height: u32,
+    ) -> Result<(CudaSlice<u64>, Vec<u64>), GpuError> {
+        if cap_height > log_leaves {
+            return Err(GpuError::InvalidInput(format!(
+                "cap_height={cap_height} should be at most log2(leaves)={log_leaves}"
+            )));
+        }
+        let width_u32 = u32::try_from(width)
+            .map_err(|_| GpuError::InvalidInput(format!("leaves of {width} elements")))?;
+        let count = 1usize << log_leaves;
+        let levels = (log_leaves - cap_height) as usize;
+        let digests_len: usize = (0..=levels).map(|l| count >> l).sum::<usize>() * 4;
+        let mut digests = unsafe { s.alloc::<u64>(digests_len) }.during("allocating digests")?;
+        {
+            let mut level0 = digests.slice_mut(0..count * 4);
+            let num = count as u64;
+            let mut b = s.launch_builder(&self.kernels.hash_leaves);
+            b.arg(rows).arg(&mut level0).arg(&width_u32).arg(&num);
+            unsafe { b.launch(grid(num, HASH_BLOCK)?) }.during("launching hash_leaves")?;
+        }
+        let mut offset = 0usize;
+        for l in 0..levels {
+            let len = count >> l;
+            let (cur, mut next) = digests.split_at_mut(offset + len * 4);
+            let cur = cur.slice(offset..offset + len * 4);
+            let mut next = next.slice_mut(0..len * 2);
+            let pairs = (len / 2) as u64;
+            let mut b = s.launch_builder(&self.kernels.hash_level);
+            b.arg(&cur).arg(&mut next).arg(&pairs);
+            unsafe { b.launch(grid(pairs, HASH_BLOCK)?) }.during("launching hash_level")?;
+            offset += len * 4;
+        }
+        let mut cap = vec![0u64; (1usize << cap_height) * 4];
+        s.memcpy_dtoh(&digests.slice(offset..offset + cap.len()), &mut cap)
+            .during("copying the cap back")?;
+        s.synchronize().during("hashing a Merkle tree")?;
+        Ok((digests, cap))
+    }
+
     /// plonky2's `MerkleTree::new(leaves, cap_height)` hashed on the card (FRI's commit-phase
     /// trees): the rows go up column-major, then the leaf and level kernels of a commitment.
     /// Returns the digests below the cap level by level (the leaves' first, as
@@ -1327,34 +1366,8 @@ impl GpuContext {
         guarded("hashing a Merkle tree", || {
             let s = Arc::clone(lane.stream());
             let rows = s.clone_htod(&columns).during("copying the leaves")?;
-            let levels = log_leaves as usize - cap_height;
-            let digests_len: usize = (0..=levels).map(|l| count >> l).sum::<usize>() * 4;
-            let mut digests =
-                unsafe { s.alloc::<u64>(digests_len) }.during("allocating digests")?;
-            {
-                let mut level0 = digests.slice_mut(0..count * 4);
-                let width_u32 = u32::try_from(width)
-                    .map_err(|_| GpuError::InvalidInput(format!("leaves of {width} elements")))?;
-                let num = count as u64;
-                let mut b = s.launch_builder(&self.kernels.hash_leaves);
-                b.arg(&rows).arg(&mut level0).arg(&width_u32).arg(&num);
-                unsafe { b.launch(grid(num, HASH_BLOCK)?) }.during("launching hash_leaves")?;
-            }
-            let mut offset = 0usize;
-            for l in 0..levels {
-                let len = count >> l;
-                let (cur, mut next) = digests.split_at_mut(offset + len * 4);
-                let cur = cur.slice(offset..offset + len * 4);
-                let mut next = next.slice_mut(0..len * 2);
-                let pairs = (len / 2) as u64;
-                let mut b = s.launch_builder(&self.kernels.hash_level);
-                b.arg(&cur).arg(&mut next).arg(&pairs);
-                unsafe { b.launch(grid(pairs, HASH_BLOCK)?) }.during("launching hash_level")?;
-                offset += len * 4;
-            }
-            let mut cap = vec![0u64; (1usize << cap_height) * 4];
-            s.memcpy_dtoh(&digests.slice(offset..offset + cap.len()), &mut cap)
-                .during("copying the cap back")?;
+            let (digests, cap) = self.hash_tree(&s, &rows, width, log_leaves, cap_height as u32)?;
+            let offset = digests.len() - cap.len();
             let mut below = vec![0u64; offset];
             if offset > 0 {
                 self.copy_to_host(lane.lane(), &digests.slice(..offset), &mut below)?;

@@ -21,12 +21,11 @@ use plonky2::field::types::{Field, Field64, PrimeField64};
 use plonky2::fri::proof::{FriInitialTreeProof, FriProof, FriQueryRound, FriQueryStep};
 use plonky2::fri::structure::{FriBatchInfo, FriInstanceInfo};
 use plonky2::fri::{FriConfig, FriParams};
-use plonky2::hash::merkle_tree::MerkleTree;
 use plonky2::plonk::plonk_common::reduce_with_powers;
 use plonky2::util::reverse_index_bits_in_place;
 use rayon::prelude::*;
 
-use crate::backend::{Batch, CommitBackend, Ext, Opening, D};
+use crate::backend::{Batch, CommitBackend, Ext, FriCommitted, Opening, D};
 use crate::challenger::{min_leading_zeros, search_cpu, Transcript};
 use crate::error::GpuError;
 use crate::{Hasher, F};
@@ -36,8 +35,11 @@ use crate::{Hasher, F};
 pub(crate) struct FriTimes {
     /// The combination of the oracles, its division by `X - z` and its LDE.
     pub(crate) combine_s: f64,
-    /// The commit phase: folding, each layer's coset FFT and tree.
+    /// The commit phase: folding, each layer's coset FFT and tree (on the backend's device, the
+    /// first layer's coset FFT too).
     pub(crate) commit_phase_s: f64,
+    /// Whether the backend ran the commit phase ([`CommitBackend::fri_commit_phase`]).
+    pub(crate) commit_on_device: bool,
     /// The proof-of-work search.
     pub(crate) pow_s: f64,
     /// The query rounds.
@@ -71,35 +73,66 @@ pub(crate) fn prove_openings(
         final_poly += quotient;
     }
     let rate_bits = fri_params.config.rate_bits;
-    let values_reversed = match backend.coset_lde_ext(&final_poly, rate_bits) {
-        Some(values) => values?,
+    let lde_final_poly = final_poly.lde(rate_bits);
+    let n = lde_final_poly.len();
+    // The commit phase on the backend's device where it runs it (from the coefficients: the
+    // first layer's values are its own coset FFT there); else the LDE's values, on the device or
+    // the host, and plonky2's loop here.
+    let device_started = std::time::Instant::now();
+    let on_device = backend.fri_commit_phase(&lde_final_poly, fri_params, &mut |cap| {
+        challenger.observe_cap(cap);
+        challenger.get_extension_challenge()
+    });
+    let commit_on_device = on_device.is_some();
+    let (committed, combine_s, commit_phase_s) = match on_device {
+        Some(committed) => (
+            committed?,
+            device_started.duration_since(started).as_secs_f64(),
+            device_started.elapsed().as_secs_f64(),
+        ),
         None => {
-            let mut values = final_poly
-                .lde(rate_bits)
-                .coset_fft(F::coset_shift().into())
-                .values;
-            reverse_index_bits_in_place(&mut values);
-            values
+            let values_reversed = match backend.coset_lde_ext(&final_poly, rate_bits) {
+                Some(values) => values?,
+                None => {
+                    let mut values = final_poly
+                        .lde(rate_bits)
+                        .coset_fft(F::coset_shift().into())
+                        .values;
+                    reverse_index_bits_in_place(&mut values);
+                    values
+                }
+            };
+            if values_reversed.len() != lde_final_poly.len() {
+                return Err(GpuError::InvalidInput(format!(
+                    "{} values of the combined polynomial's LDE, expected {}",
+                    values_reversed.len(),
+                    lde_final_poly.len()
+                )));
+            }
+            let combine_s = started.elapsed().as_secs_f64();
+            let commit_started = std::time::Instant::now();
+            let committed = committed_trees(
+                lde_final_poly,
+                values_reversed,
+                challenger,
+                fri_params,
+                backend,
+            )?;
+            (committed, combine_s, commit_started.elapsed().as_secs_f64())
         }
     };
-    let lde_final_poly = final_poly.lde(rate_bits);
-    if values_reversed.len() != lde_final_poly.len() {
+    if committed.caps.len() != fri_params.reduction_arity_bits.len() {
         return Err(GpuError::InvalidInput(format!(
-            "{} values of the combined polynomial's LDE, expected {}",
-            values_reversed.len(),
-            lde_final_poly.len()
+            "{} commit-phase caps for {} reductions",
+            committed.caps.len(),
+            fri_params.reduction_arity_bits.len()
         )));
     }
-    let combine_s = started.elapsed().as_secs_f64();
-    let (proof, mut times) = fri_proof(
-        oracles,
-        lde_final_poly,
-        values_reversed,
-        challenger,
-        fri_params,
-        backend,
-    )?;
+    challenger.observe_extension_elements(&committed.final_poly.coeffs);
+    let (proof, mut times) = fri_proof(oracles, committed, n, challenger, fri_params, backend)?;
     times.combine_s = combine_s;
+    times.commit_phase_s = commit_phase_s;
+    times.commit_on_device = commit_on_device;
     Ok((proof, times))
 }
 
@@ -125,26 +158,17 @@ fn combine(alpha: Ext, polys: &[&PolynomialCoeffs<F>]) -> PolynomialCoeffs<Ext> 
     PolynomialCoeffs::new(out)
 }
 
-/// plonky2's `fri_proof`: commit phase, proof of work, query rounds (and the seconds of each).
+/// plonky2's `fri_proof` after its commit phase (`committed`, its final polynomial observed
+/// already): proof of work, query rounds (and the seconds of each). `n`: the first layer's size.
 fn fri_proof(
     oracles: &[&Batch],
-    lde_polynomial_coeffs: PolynomialCoeffs<Ext>,
-    lde_values_reversed: Vec<Ext>,
+    committed: FriCommitted<'_>,
+    n: usize,
     challenger: &mut Transcript,
     fri_params: &FriParams,
     backend: &dyn CommitBackend,
 ) -> Result<(FriProof<F, Hasher, D>, FriTimes), GpuError> {
-    let n = lde_values_reversed.len();
     let mut times = FriTimes::default();
-    let commit_started = std::time::Instant::now();
-    let (trees, final_coeffs) = committed_trees(
-        lde_polynomial_coeffs,
-        lde_values_reversed,
-        challenger,
-        fri_params,
-        backend,
-    )?;
-    times.commit_phase_s = commit_started.elapsed().as_secs_f64();
     let pow_started = std::time::Instant::now();
     let pow_witness = proof_of_work(challenger, &fri_params.config, backend)?;
     times.pow_s = pow_started.elapsed().as_secs_f64();
@@ -181,54 +205,76 @@ fn fri_proof(
         }
     }
 
-    let query_round_proofs = indices
+    // The commit-phase layers' openings, layer by layer for all queries at once: query q opens
+    // leaf `x_index >> arity_bits` of each layer, x_index shifted by the arities before.
+    let mut x_indices = indices.clone();
+    let mut steps: Vec<Vec<FriQueryStep<F, Hasher, D>>> = indices
         .iter()
+        .map(|_| Vec::with_capacity(committed.caps.len()))
+        .collect();
+    for (layer, &arity_bits) in fri_params.reduction_arity_bits.iter().enumerate() {
+        for x in x_indices.iter_mut() {
+            *x >>= arity_bits;
+        }
+        let opened = committed.layers.open(layer, &x_indices)?;
+        if opened.len() != x_indices.len() {
+            return Err(GpuError::InvalidInput(format!(
+                "{} openings of FRI layer {layer} for {} queries",
+                opened.len(),
+                x_indices.len()
+            )));
+        }
+        let width = D << arity_bits;
+        for (query_steps, (row, merkle_proof)) in steps.iter_mut().zip(opened) {
+            if row.len() != width {
+                return Err(GpuError::InvalidInput(format!(
+                    "a row of {} elements from FRI layer {layer}, expected {width}",
+                    row.len()
+                )));
+            }
+            query_steps.push(FriQueryStep {
+                evals: unflatten::<F, D>(&row),
+                merkle_proof,
+            });
+        }
+    }
+    let query_round_proofs = steps
+        .into_iter()
         .enumerate()
-        .map(|(q, &index)| {
-            let mut x_index = index;
-            let evals_proofs = initial.iter().map(|o| o[q].clone()).collect();
-            let mut steps = Vec::with_capacity(trees.len());
-            for (tree, &arity_bits) in trees.iter().zip(&fri_params.reduction_arity_bits) {
-                let evals = unflatten::<F, D>(tree.get(x_index >> arity_bits));
-                let merkle_proof = tree.prove(x_index >> arity_bits);
-                steps.push(FriQueryStep {
-                    evals,
-                    merkle_proof,
-                });
-                x_index >>= arity_bits;
-            }
-            FriQueryRound {
-                initial_trees_proof: FriInitialTreeProof { evals_proofs },
-                steps,
-            }
+        .map(|(q, steps)| FriQueryRound {
+            initial_trees_proof: FriInitialTreeProof {
+                evals_proofs: initial.iter().map(|o| o[q].clone()).collect(),
+            },
+            steps,
         })
         .collect();
 
     times.queries_s = queries_started.elapsed().as_secs_f64();
+    let FriCommitted {
+        caps, final_poly, ..
+    } = committed;
     Ok((
         FriProof {
-            commit_phase_merkle_caps: trees.iter().map(|t| t.cap.clone()).collect(),
+            commit_phase_merkle_caps: caps,
             query_round_proofs,
-            final_poly: final_coeffs,
+            final_poly,
             pow_witness,
         },
         times,
     ))
 }
 
-/// FRI's commit-phase trees and its final polynomial.
-type CommitPhase = (Vec<MerkleTree<F, Hasher>>, PolynomialCoeffs<Ext>);
-
-/// plonky2's `fri_committed_trees`: fold by each reduction arity, committing to each layer.
-/// `values`: the first layer's values, already in bit-reversed order (plonky2 reverses them at
-/// the top of each round; here the next layer's are reversed at the end of the round before).
-fn committed_trees(
+/// plonky2's `fri_committed_trees` on the host: fold by each reduction arity, committing to each
+/// layer. `values`: the first layer's values, already in bit-reversed order (plonky2 reverses
+/// them at the top of each round; here the next layer's are reversed at the end of the round
+/// before). The final polynomial is not observed here (the caller does, for both paths).
+fn committed_trees<'a>(
     mut coeffs: PolynomialCoeffs<Ext>,
     mut values: Vec<Ext>,
     challenger: &mut Transcript,
     fri_params: &FriParams,
     backend: &dyn CommitBackend,
-) -> Result<CommitPhase, GpuError> {
+) -> Result<FriCommitted<'a>, GpuError> {
     let rounds = fri_params.reduction_arity_bits.len();
     let mut trees = Vec::with_capacity(rounds);
     let mut shift = F::MULTIPLICATIVE_GROUP_GENERATOR;
@@ -263,8 +309,11 @@ fn committed_trees(
     coeffs
         .coeffs
         .truncate(coeffs.len() >> fri_params.config.rate_bits);
-    challenger.observe_extension_elements(&coeffs.coeffs);
-    Ok((trees, coeffs))
+    Ok(FriCommitted {
+        caps: trees.iter().map(|t| t.cap.clone()).collect(),
+        final_poly: coeffs,
+        layers: Box::new(trees),
+    })
 }
 
 /// plonky2's `fri_proof_of_work`, finding the smallest nonce: the challenger observes the
@@ -304,6 +353,7 @@ fn proof_of_work(
 mod tests {
     use plonky2::field::types::Sample;
     use plonky2::hash::hash_types::HashOut;
+    use plonky2::hash::merkle_tree::MerkleTree;
     use plonky2::plonk::config::Hasher as _;
 
     use super::*;
@@ -433,6 +483,197 @@ int main(int argc, char** argv) {
                     &got[width..],
                     &path[..],
                     "path of leaf {i} (2^{log_leaves}, cap {cap_height})"
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// One commit-phase layer on the host: `fri_coset_scale`, the NTT kernels as
+    /// `GpuContext::ntt_dif` launches them (global stages down to 2^11, then the shared-memory
+    /// kernel, one thread per block), `fri_leaves` and `fri_fold`, each run over 300 threads past
+    /// its end, whose buffers end in sentinels that must survive.
+    const LAYER_MAIN: &str = r#"
+#include <cstdio>
+#include <vector>
+static const u64 SENTINEL = 0x5e5e5e5e5e5e5e5eULL;
+static const u64 PAST = 300;
+static void launch(u64 total, u32 block, void (*f)(void*), void* arg) {
+    blockDim.x = block;
+    for (u64 t = 0; t < total + PAST; t++) {
+        blockIdx.x = t / block; threadIdx.x = t % block;
+        f(arg);
+    }
+}
+struct Args { u64 *vals, *tw, *leaves, *coeffs, *folded; u64 shift, w, beta_a, beta_b, n, half;
+              u32 log_n, arity_bits, log_h, log_s; };
+int main(int argc, char** argv) {
+    FILE* in = fopen(argv[1], "rb");
+    if (!in) return 3;
+    u64 h[6];
+    if (fread(h, 8, 6, in) != 6) return 2;
+    Args a;
+    a.log_n = (u32)h[0]; a.arity_bits = (u32)h[1]; a.shift = h[2]; a.w = h[3];
+    a.beta_a = h[4]; a.beta_b = h[5];
+    a.n = 1ULL << a.log_n;
+    a.half = a.n / 2 > 0 ? a.n / 2 : 1;
+    u64 folded_len = a.n >> a.arity_bits;
+    std::vector<u64> coeffs(2 * a.n + PAST, SENTINEL), vals(2 * a.n + PAST, SENTINEL),
+        tw(a.half + PAST, SENTINEL), leaves(2 * a.n + PAST, SENTINEL),
+        folded(2 * folded_len + PAST, SENTINEL);
+    if (fread(coeffs.data(), 8, 2 * a.n, in) != 2 * a.n) return 2;
+    fclose(in);
+    a.coeffs = coeffs.data(); a.vals = vals.data(); a.tw = tw.data(); a.leaves = leaves.data();
+    a.folded = folded.data();
+    launch(a.half, 256, [](void* p) { Args* a = (Args*)p; pow_table(a->tw, a->w, 1, a->half); }, &a);
+    for (u64 i = 0; i < 2 * a.n; i++) vals[i] = coeffs[i];
+    launch(2 * a.n, 256, [](void* p) {
+        Args* a = (Args*)p; fri_coset_scale(a->vals, a->shift, a->log_n, 2 * a->n); }, &a);
+    a.log_s = a.log_n < 11 ? a.log_n : 11;
+    for (int lh = (int)a.log_n - 1; lh >= (int)a.log_s; lh--) {
+        a.log_h = (u32)lh;
+        launch(a.n, 256, [](void* p) {
+            Args* a = (Args*)p; ntt_dif_stage(a->vals, a->tw, a->log_n, a->log_h, a->n); }, &a);
+    }
+    blockDim.x = 1; threadIdx.x = 0;
+    for (u64 chunk = 0; chunk < (2 * a.n) >> a.log_s; chunk++) {
+        blockIdx.x = (unsigned)chunk;
+        ntt_dif_local(a.vals, a.tw, a.log_n, a.log_s);
+    }
+    launch(2 * a.n, 256, [](void* p) {
+        Args* a = (Args*)p; fri_leaves(a->vals, a->leaves, a->log_n, a->arity_bits, 2 * a->n); }, &a);
+    launch(folded_len, 256, [](void* p) {
+        Args* a = (Args*)p;
+        fri_fold(a->coeffs, a->folded, a->log_n, a->arity_bits, a->beta_a, a->beta_b,
+                 a->n >> a->arity_bits); }, &a);
+    FILE* o = fopen(argv[2], "wb");
+    if (!o) return 4;
+    for (auto* v : {&vals, &leaves, &folded, &tw})
+        if (fwrite(v->data(), 8, v->size(), o) != v->size()) return 4;
+    fclose(o);
+    return 0;
+}
+"#;
+
+    #[test]
+    fn commit_phase_kernels_on_the_host_are_plonky2s() {
+        use plonky2::field::extension::FieldExtension;
+        use plonky2::field::types::Field;
+
+        let Some(cxx) = crate::host_check::compiler() else {
+            skip_note!("skipping: no C++ compiler found (c++, g++, clang++)");
+            return;
+        };
+        let dir = std::env::temp_dir().join(format!("zkfleet-fri-layer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let exe = dir.join("layer");
+        let source = format!(
+            "{}\n{}\n{LAYER_MAIN}",
+            include_str!("../kernels/host_shim.h"),
+            crate::source::fri_source()
+        );
+        crate::host_check::build(cxx, &dir, &source, &exe).unwrap();
+        const SENTINEL: u64 = 0x5e5e_5e5e_5e5e_5e5e;
+        const PAST: usize = 300;
+        let comps = |e: &Ext| {
+            let [a, b] = <Ext as FieldExtension<D>>::to_basefield_array(e);
+            [a.to_canonical_u64(), b.to_canonical_u64()]
+        };
+        // Sizes below and above the shared-memory chunk (2^11), arities 2..16, and the one
+        // where a layer's values fit one leaf.
+        for (log_n, arity_bits) in [
+            (4u32, 1u32),
+            (5, 2),
+            (8, 3),
+            (9, 4),
+            (12, 4),
+            (13, 3),
+            (4, 4),
+        ] {
+            let n = 1usize << log_n;
+            let coeffs: Vec<Ext> = (0..n).map(|_| Ext::rand()).collect();
+            let shift = F::rand();
+            let beta = Ext::rand();
+            let w = F::primitive_root_of_unity(log_n as usize);
+            let mut input = Vec::new();
+            let [beta_a, beta_b] = comps(&beta);
+            for v in [
+                log_n as u64,
+                arity_bits as u64,
+                shift.to_canonical_u64(),
+                w.to_canonical_u64(),
+                beta_a,
+                beta_b,
+            ] {
+                input.extend(v.to_le_bytes());
+            }
+            for d in 0..2 {
+                for c in &coeffs {
+                    input.extend(comps(c)[d].to_le_bytes());
+                }
+            }
+            let (inp, outp) = (dir.join("in.bin"), dir.join("out.bin"));
+            std::fs::write(&inp, input).unwrap();
+            let status = std::process::Command::new(&exe)
+                .arg(&inp)
+                .arg(&outp)
+                .status()
+                .unwrap();
+            assert!(status.success(), "layer program: {status}");
+            let raw: Vec<u64> = std::fs::read(&outp)
+                .unwrap()
+                .chunks_exact(8)
+                .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+                .collect();
+            let folded_len = n >> arity_bits;
+            let half = (n / 2).max(1);
+            let (vals, rest) = raw.split_at(2 * n + PAST);
+            let (leaves, rest) = rest.split_at(2 * n + PAST);
+            let (folded, tw) = rest.split_at(2 * folded_len + PAST);
+            assert_eq!(tw.len(), half + PAST);
+            let what = format!("2^{log_n} values, arity 2^{arity_bits}");
+            for (name, buf, len) in [
+                ("values", vals, 2 * n),
+                ("leaves", leaves, 2 * n),
+                ("folded", folded, 2 * folded_len),
+                ("twiddles", tw, half),
+            ] {
+                assert!(
+                    buf[len..].iter().all(|&v| v == SENTINEL),
+                    "{name}: a thread past the end wrote ({what})"
+                );
+            }
+
+            // plonky2's coset FFT, in the order FRI's layer reads it.
+            let mut expected = PolynomialCoeffs::new(coeffs.clone())
+                .coset_fft(shift.into())
+                .values;
+            reverse_index_bits_in_place(&mut expected);
+            for (i, e) in expected.iter().enumerate() {
+                assert_eq!(
+                    [vals[i], vals[n + i]],
+                    comps(e),
+                    "value {i} of the coset FFT ({what})"
+                );
+            }
+            // The layer's leaves: plonky2's chunks of `arity` values, flattened.
+            let m = n >> arity_bits;
+            for (j, chunk) in expected.chunks(1 << arity_bits).enumerate() {
+                let leaf = flatten::<F, D>(chunk);
+                for (c, x) in leaf.iter().enumerate() {
+                    assert_eq!(
+                        leaves[c * m + j],
+                        x.to_canonical_u64(),
+                        "element {c} of leaf {j} ({what})"
+                    );
+                }
+            }
+            // The fold: plonky2's reduce_with_powers of each chunk of coefficients.
+            for (i, chunk) in coeffs.chunks(1 << arity_bits).enumerate() {
+                assert_eq!(
+                    [folded[i], folded[folded_len + i]],
+                    comps(&reduce_with_powers(chunk, beta)),
+                    "folded coefficient {i} ({what})"
                 );
             }
         }

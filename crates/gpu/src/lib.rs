@@ -56,7 +56,8 @@ mod source;
 
 pub use backend::{CommitBackend, CpuCommit, GpuCommit};
 pub use context::{
-    CommitPhases, DeviceBatch, DeviceCommitment, GpuCommitment, GpuContext, RowAndPath,
+    CommitPhases, DeviceBatch, DeviceCommitment, DeviceFriLayers, FriCommitPhase, GpuCommitment,
+    GpuContext, RowAndPath,
 };
 pub use error::GpuError;
 pub use host_batched::{HostBatchedCommit, HostBatchedCommitWith};

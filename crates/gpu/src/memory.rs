@@ -125,6 +125,11 @@ pub fn proof_bytes(common: &CommonCircuitData<F, D>) -> ProofBytes {
                 .unwrap_or(0),
         );
     let fri_tree = 8 * (2 * (1u64 << (k + rate)) + 8 * fri_leaves);
+    // FRI's commit phase on the card (`GpuContext::fri_commit_phase`): at the first layer, the
+    // coefficients, their coset FFT and the next layer's folded coefficients (at most 5 per
+    // LDE point with arity 2 or more), and every layer's leaves and digests, kept for the query
+    // rounds (the first layer's tree, at most twice over for all layers together).
+    let fri_commit = 8 * (5 * (1u64 << (k + rate))) + 2 * fri_tree;
     // The permutation kernels: the routed wires uploaded, each row's chunk prefixes, Z and the
     // partial products (the circuit's sigma values are setup data, reserved apart).
     let perm_chunks = (config
@@ -144,6 +149,7 @@ pub fn proof_bytes(common: &CommonCircuitData<F, D>) -> ProofBytes {
             fri_lde,
             permutation,
             fri_tree,
+            fri_commit,
         ]
         .into_iter()
         .max()

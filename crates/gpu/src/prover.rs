@@ -145,9 +145,14 @@ pub struct PhaseTimes {
     #[serde(default)]
     pub fri_combine_s: f64,
     /// Of [`Self::fri_s`], FRI's commit phase: the folding and each folded layer's coset FFT and
-    /// Merkle tree (CPU).
+    /// Merkle tree (on the backend's device where it runs it, there with the first layer's coset
+    /// FFT, which [`Self::fri_combine_s`] holds otherwise; else the CPU).
     #[serde(default)]
     pub fri_commit_phase_s: f64,
+    /// Whether the backend ran FRI's commit phase (folding, each layer's coset FFT and tree;
+    /// [`CommitBackend::fri_commit_phase`]).
+    #[serde(default)]
+    pub fri_commit_on_device: bool,
     /// Of [`Self::fri_s`], the proof-of-work search (on the backend's device where it searches).
     #[serde(default)]
     pub pow_s: f64,
@@ -410,6 +415,7 @@ pub fn prove_timed(
     lap(&mut times.fri_s);
     times.fri_combine_s = fri_times.combine_s;
     times.fri_commit_phase_s = fri_times.commit_phase_s;
+    times.fri_commit_on_device = fri_times.commit_on_device;
     times.pow_s = fri_times.pow_s;
     times.fri_queries_s = fri_times.queries_s;
     drop(held);

@@ -1,5 +1,6 @@
 //! The CUDA source handed to NVRTC: a prelude with plonky2's Poseidon constants, then the
-//! kernel files of `kernels/` (the commitment, the quotient, then FRI's query openings).
+//! kernel files of `kernels/` (the commitment, the quotient, then FRI's query openings and commit
+//! phase, the proof of work, the permutation argument).
 
 use std::fmt::Write;
 
@@ -70,10 +71,14 @@ pub fn kernel_source() -> String {
     )
 }
 
-/// The query-opening gather kernel alone (it needs only `u64`/`u32`), for its host-compiled test.
+/// FRI's kernels (the query-opening gather, the commit phase's scale, leaves and fold) with the
+/// commitment's NTT and hash kernels they run with, for their host-compiled tests.
 #[cfg(test)]
 pub(crate) fn fri_source() -> String {
-    format!("{GOLDILOCKS}\n{FRI}\n")
+    format!(
+        "{GOLDILOCKS}\n{}\n{POSEIDON}\n{COMMIT}\n{FRI}\n",
+        poseidon_prelude()
+    )
 }
 
 /// The proof-of-work kernel with what it needs (arithmetic, constants, the permutation), for its
@@ -118,6 +123,9 @@ mod tests {
             "transpose_cols_to_rows",
             "quotient_values",
             "gather_openings",
+            "fri_coset_scale",
+            "fri_leaves",
+            "fri_fold",
             "pow_search",
             "perm_chunk_quotients",
             "perm_block_products",
@@ -161,6 +169,9 @@ mod nvrtc_tests {
             "lde_expand",
             "quotient_values",
             "gather_openings",
+            "fri_coset_scale",
+            "fri_leaves",
+            "fri_fold",
             "pow_search",
             "perm_chunk_quotients",
             "perm_partials",

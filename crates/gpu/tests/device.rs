@@ -11,13 +11,18 @@
 
 use std::time::Instant;
 
-use plonky2::field::polynomial::PolynomialValues;
-use plonky2::field::types::{Field64, Sample};
+use plonky2::field::extension::{flatten, FieldExtension};
+use plonky2::field::polynomial::{PolynomialCoeffs, PolynomialValues};
+use plonky2::field::types::{Field, Field64, PrimeField64, Sample};
 use plonky2::fri::oracle::PolynomialBatch;
+use plonky2::hash::merkle_tree::{MerkleCap, MerkleTree};
 use plonky2::plonk::config::PoseidonGoldilocksConfig;
+use plonky2::plonk::plonk_common::reduce_with_powers;
+use plonky2::util::reverse_index_bits_in_place;
 use plonky2::util::timing::TimingTree;
 use rand::Rng;
-use zkfleet_gpu::{CommitPhases, GpuContext, GpuError, F};
+use zkfleet_gpu::backend::Ext;
+use zkfleet_gpu::{CommitPhases, GpuContext, GpuError, Hasher, F};
 
 type Batch = PolynomialBatch<F, PoseidonGoldilocksConfig, 2>;
 
@@ -204,6 +209,130 @@ fn merkle_trees_of_rows_match_plonky2() {
             Err(GpuError::InvalidInput(_))
         ));
     }
+}
+
+/// plonky2's `fri_committed_trees` on the host, as `plonky2::fri::prover` writes it (the last
+/// folded polynomial not evaluated), with each layer's beta from `beta(cap)`.
+fn host_commit_phase(
+    lde_coeffs: &[Ext],
+    arity_bits: &[usize],
+    cap_height: usize,
+    rate_bits: usize,
+    beta: impl Fn(&MerkleCap<F, Hasher>) -> Ext,
+) -> (Vec<MerkleTree<F, Hasher>>, Vec<Ext>) {
+    let mut coeffs = PolynomialCoeffs::new(lde_coeffs.to_vec());
+    let mut shift = F::MULTIPLICATIVE_GROUP_GENERATOR;
+    let mut trees = Vec::new();
+    for &bits in arity_bits {
+        let mut values = coeffs.coset_fft(shift.into()).values;
+        reverse_index_bits_in_place(&mut values);
+        let leaves: Vec<Vec<F>> = values.chunks(1 << bits).map(flatten::<F, 2>).collect();
+        let tree = MerkleTree::<F, Hasher>::new(leaves, cap_height);
+        let b = beta(&tree.cap);
+        trees.push(tree);
+        coeffs = PolynomialCoeffs::new(
+            coeffs
+                .coeffs
+                .chunks_exact(1 << bits)
+                .map(|chunk| reduce_with_powers(chunk, b))
+                .collect(),
+        );
+        shift = shift.exp_u64(1 << bits);
+    }
+    coeffs.coeffs.truncate(coeffs.len() >> rate_bits);
+    (trees, coeffs.coeffs)
+}
+
+/// A beta that depends on the cap it follows, as the transcript's does.
+fn beta_of(cap: &MerkleCap<F, Hasher>) -> Ext {
+    let h = cap.0[cap.0.len() - 1].elements;
+    Ext::from_basefield_array([h[0] * h[2] + F::ONE, h[1] + h[3]])
+}
+
+#[test]
+fn fri_commit_phase_matches_plonky2() {
+    let Some(gpu) = gpu() else { return };
+    // (log2 of the LDE, reduction arities, cap height, rate bits): plonky2's standard
+    // recursion FRI shape (arity 16 down to a small final polynomial), mixed arities, arity 2
+    // (leaves of 4 elements: their own digests), sizes above and below the NTT's shared chunk.
+    for (log_n, arity_bits, cap_height, rate_bits) in [
+        (19usize, vec![4usize, 4, 4], 4usize, 3usize),
+        (16, vec![4, 4, 4], 4, 3),
+        (13, vec![3, 2, 1, 4], 0, 1),
+        (10, vec![1, 1], 2, 3),
+        (6, vec![4], 1, 1),
+    ] {
+        let what = format!("2^{log_n}, arities {arity_bits:?}, cap {cap_height}, rate {rate_bits}");
+        // The LDE of a polynomial of 2^(log_n - rate_bits) coefficients: the rest zero.
+        let mut coeffs: Vec<Ext> = (0..1usize << (log_n - rate_bits))
+            .map(|_| Ext::rand())
+            .collect();
+        coeffs.resize(1 << log_n, Ext::ZERO);
+        let (trees, final_poly) =
+            host_commit_phase(&coeffs, &arity_bits, cap_height, rate_bits, beta_of);
+        let mut words = vec![0u64; 2 << log_n];
+        for (i, c) in coeffs.iter().enumerate() {
+            let [a, b] = c.to_basefield_array();
+            words[i] = a.to_canonical_u64();
+            words[(1 << log_n) + i] = b.to_canonical_u64();
+        }
+        let mut seen = 0usize;
+        let done = gpu
+            .fri_commit_phase(
+                &words,
+                log_n as u32,
+                &arity_bits,
+                cap_height,
+                rate_bits,
+                &mut |cap| {
+                    seen += 1;
+                    let [a, b] = beta_of(cap).to_basefield_array();
+                    [a.to_canonical_u64(), b.to_canonical_u64()]
+                },
+            )
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(seen, arity_bits.len(), "{what}: one beta per layer");
+        assert_eq!(done.layers.len(), arity_bits.len(), "{what}: layers");
+        for (l, tree) in trees.iter().enumerate() {
+            assert_eq!(done.caps[l], tree.cap, "{what}: cap of layer {l}");
+            let leaves = tree.leaves.len();
+            let indices: Vec<usize> = (0..28).map(|q| (q * 7919 + 13) % leaves).collect();
+            let opened = done.layers.open(l, &indices).expect("opens");
+            for (&i, (row, siblings)) in indices.iter().zip(&opened) {
+                assert_eq!(row, &tree.get(i).to_vec(), "{what}: layer {l}, leaf {i}");
+                assert_eq!(
+                    siblings,
+                    &tree.prove(i).siblings,
+                    "{what}: layer {l}, path of {i}"
+                );
+            }
+            assert!(
+                done.layers.open(l, &[leaves]).is_err(),
+                "{what}: leaf past the end"
+            );
+        }
+        let got: Vec<Ext> = done
+            .final_coeffs
+            .iter()
+            .map(|&c| Ext::from_basefield_array(c))
+            .collect();
+        assert_eq!(got, final_poly, "{what}: final polynomial");
+    }
+    // Bad shapes are errors, not panics: a cap above a layer's leaves, a wrong length, arity 0.
+    let words = vec![0u64; 2 << 8];
+    let mut beta = |_: &MerkleCap<F, Hasher>| [1u64, 0];
+    assert!(gpu
+        .fri_commit_phase(&words, 8, &[4, 4], 1, 0, &mut beta)
+        .is_err());
+    assert!(gpu
+        .fri_commit_phase(&words[1..], 8, &[4], 0, 0, &mut beta)
+        .is_err());
+    assert!(gpu
+        .fri_commit_phase(&words, 8, &[0], 0, 0, &mut beta)
+        .is_err());
+    assert!(gpu
+        .fri_commit_phase(&words, 8, &[4], 0, 5, &mut beta)
+        .is_err());
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -174,6 +174,11 @@ fn check_circuit(
             backend.name() == "gpu",
             "{label}: where Z and the partial products were computed"
         );
+        assert_eq!(
+            phases.fri_commit_on_device,
+            backend.name() == "gpu",
+            "{label}: where FRI's folding and its layers ran"
+        );
         assert_same_before_grinding(&ours, &reference, &label);
         assert!(
             ours.to_bytes() == reference_bytes,

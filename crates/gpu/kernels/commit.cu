@@ -29,6 +29,16 @@ extern "C" __global__ void pow_table(u64* out, u64 base, u64 scale, u64 count) {
     if (t < count) out[t] = gl_mul(scale, gl_pow(base, t));
 }
 
+// data[p][i] *= shift^i for each of the contiguous polynomials p of 2^log_n: `coset_fft(shift)`
+// is the FFT of these (FRI's layers, both components of each); with shift^-1 after the inverse
+// NTT, `coset_ifft(shift)` (the quotient's coefficients).
+extern "C" __global__ void coset_scale(u64* data, u64 shift, u32 log_n, u64 total) {
+    u64 t = (u64)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= total) return;
+    u64 i = t & ((1ULL << log_n) - 1);
+    data[t] = gl_mul(data[t], gl_pow(shift, i));
+}
+
 // One radix-2 DIF stage with half-size h = 2^log_h over `polys` contiguous polynomials of size
 // 2^log_n; one thread per butterfly. Used for the stages whose pairs lie further apart than a
 // thread block's shared-memory chunk.

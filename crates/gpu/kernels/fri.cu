@@ -40,19 +40,11 @@ extern "C" __global__ void gather_openings(const u64* lde, const u64* digests, c
 // elements, so each component is transformed on its own by the commitment's NTT kernels.
 //
 // Per layer (arity 2^arity_bits, shift = g^(product of the earlier arities)):
-//   copy of the coefficients -> fri_coset_scale (c_i shift^i) -> DIF NTT (natural in,
+//   copy of the coefficients -> coset_scale (c_i shift^i, commit.cu) -> DIF NTT (natural in,
 //   bit-reversed out: plonky2's `coset_fft` then `reverse_index_bits_in_place`) -> fri_leaves
 //   (chunks of `arity` values flattened, column-major for hash_leaves and gather_openings) ->
 //   the tree (hash_leaves, hash_level) -> beta from the transcript on the host (the cap is all
 //   that crosses) -> fri_fold (the next layer's coefficients).
-
-// data[d][i] *= shift^i for both components d: `coset_fft(shift)` is the FFT of these.
-extern "C" __global__ void fri_coset_scale(u64* data, u64 shift, u32 log_n, u64 total) {
-    u64 t = (u64)blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= total) return;
-    u64 i = t & ((1ULL << log_n) - 1);
-    data[t] = gl_mul(data[t], gl_pow(shift, i));
-}
 
 // Leaf j of the layer's tree is plonky2's `flatten(values[j * arity..(j + 1) * arity])`, the
 // values in bit-reversed order: element c = 2k + d of the leaf is component d of value

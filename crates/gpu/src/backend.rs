@@ -139,6 +139,18 @@ pub trait CommitBackend: Send + Sync {
         None
     }
 
+    /// The quotient's polynomials: the values of [`Self::quotient_values`] interpolated as the
+    /// prover does on the host (`coset_ifft(F::coset_shift())`), one per challenge, of
+    /// `2^(degree_bits + quotient_degree_bits)` coefficients, if this backend computes them:
+    /// `None` (the default) means the prover asks [`Self::quotient_values`] and interpolates on
+    /// the host.
+    fn quotient_polys(
+        &self,
+        _inputs: &QuotientInputs<'_>,
+    ) -> Option<Result<Vec<PolynomialCoeffs<F>>, GpuError>> {
+        None
+    }
+
     /// The permutation argument's Z and partial products, in the order of
     /// [`crate::permutation::zs_and_partial_products`] (the host path, the default: `None`), if
     /// this backend computes them.
@@ -445,11 +457,14 @@ impl GpuCommit {
         Ok(c)
     }
 
+    /// The quotient kernel's columns (`dims.num_ch` of `2^dims.log_lde`), values or, with
+    /// `interpolate`, coefficients; `None` where a commitment it reads is not on the card.
     fn gpu_quotient(
         &self,
         q: &QuotientInputs<'_>,
         plan: crate::quotient::QuotientPlan,
-    ) -> Option<Result<Vec<PolynomialValues<F>>, GpuError>> {
+        interpolate: bool,
+    ) -> Option<Result<Vec<Vec<F>>, GpuError>> {
         let wires = self.resident(q.wires_cap)?;
         let zs = self.resident(q.zs_cap)?;
         let run = || {
@@ -464,13 +479,12 @@ impl GpuCommit {
                 &plan.misc,
                 &plan.gates,
                 plan.dims,
+                interpolate,
             )?;
             let points = 1usize << plan.dims.log_lde;
             Ok(raw
                 .chunks_exact(points)
-                .map(|col| {
-                    PolynomialValues::new(col.iter().map(|&v| F::from_canonical_u64(v)).collect())
-                })
+                .map(|col| col.iter().map(|&v| F::from_canonical_u64(v)).collect())
                 .collect())
         };
         Some(run())
@@ -625,7 +639,17 @@ impl CommitBackend for GpuCommit {
         q: &QuotientInputs<'_>,
     ) -> Option<Result<Vec<PolynomialValues<F>>, GpuError>> {
         let plan = crate::quotient::plan(q).ok()?;
-        self.gpu_quotient(q, plan)
+        let columns = self.gpu_quotient(q, plan, false)?;
+        Some(columns.map(|c| c.into_iter().map(PolynomialValues::new).collect()))
+    }
+
+    fn quotient_polys(
+        &self,
+        q: &QuotientInputs<'_>,
+    ) -> Option<Result<Vec<PolynomialCoeffs<F>>, GpuError>> {
+        let plan = crate::quotient::plan(q).ok()?;
+        let columns = self.gpu_quotient(q, plan, true)?;
+        Some(columns.map(|c| c.into_iter().map(PolynomialCoeffs::new).collect()))
     }
 
     fn zs_and_partial_products(

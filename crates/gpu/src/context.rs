@@ -159,7 +159,7 @@ struct Kernels {
     transpose: CudaFunction,
     quotient: CudaFunction,
     gather: CudaFunction,
-    fri_coset_scale: CudaFunction,
+    coset_scale: CudaFunction,
     fri_leaves: CudaFunction,
     fri_fold: CudaFunction,
     pow: CudaFunction,
@@ -411,7 +411,7 @@ impl GpuContext {
             transpose: f("transpose_cols_to_rows")?,
             quotient: f("quotient_values")?,
             gather: f("gather_openings")?,
-            fri_coset_scale: f("fri_coset_scale")?,
+            coset_scale: f("coset_scale")?,
             fri_leaves: f("fri_leaves")?,
             fri_fold: f("fri_fold")?,
             pow: f("pow_search")?,
@@ -1092,7 +1092,9 @@ impl GpuContext {
 
     /// Runs the `quotient_values` kernel (kernels/quotient.cu) over resident LDEs and copies the
     /// values back, `dims.num_ch` columns of `2^dims.log_lde` values. The tables are built by
-    /// `crate::quotient`, which documents their layout.
+    /// `crate::quotient`, which documents their layout. With `interpolate`, each column is first
+    /// interpolated on the card, plonky2's `coset_ifft(F::coset_shift())` (inverse NTT,
+    /// `bitrev_scale`, `coset_scale` by the shift's inverse), and the coefficients come back.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn quotient_launch(
         &self,
@@ -1105,6 +1107,7 @@ impl GpuContext {
         misc: &[u64],
         gates: &[u32],
         dims: QuotientDims,
+        interpolate: bool,
     ) -> Result<Vec<u64>, GpuError> {
         let mut lane = self.lane()?;
         guarded("evaluating the quotient", || {
@@ -1129,10 +1132,49 @@ impl GpuContext {
                 .arg(&mut out);
             unsafe { b.launch(grid(points as u64, QUOTIENT_BLOCK)?) }
                 .during("launching quotient_values")?;
+            if interpolate {
+                out = self.coset_interpolate(&s, out, dims.log_lde, dims.num_ch as usize)?;
+            }
             let mut host = vec![0u64; total];
             self.copy_to_host(lane.lane(), &out.slice(..), &mut host)?;
             Ok(host)
         })
+    }
+
+    /// plonky2's `coset_ifft(F::coset_shift())` of `polys` contiguous columns of `2^log_n` values
+    /// (natural order), on stream `s`: the inverse DIF NTT (bit-reversed out), `bitrev_scale`
+    /// (natural order, times 1/n), then `coset_scale` by the shift's inverse.
+    fn coset_interpolate(
+        &self,
+        s: &Arc<CudaStream>,
+        mut values: CudaSlice<u64>,
+        log_n: u32,
+        polys: usize,
+    ) -> Result<CudaSlice<u64>, GpuError> {
+        let n = 1usize << log_n;
+        let total = (polys * n) as u64;
+        if values.len() as u64 != total {
+            return Err(GpuError::InvalidInput(format!(
+                "{} values to interpolate as {polys} columns of 2^{log_n}",
+                values.len()
+            )));
+        }
+        let tables = self.tables(s, log_n, 0)?;
+        self.ntt_dif(s, &mut values, &tables.tw_inv, log_n, polys)?;
+        let mut coeffs = unsafe { s.alloc::<u64>(polys * n) }.during("allocating")?;
+        let n_inv = F::from_canonical_u64(n as u64).inverse().to_canonical_u64();
+        let mut b = s.launch_builder(&self.kernels.bitrev_scale);
+        b.arg(&values)
+            .arg(&mut coeffs)
+            .arg(&log_n)
+            .arg(&n_inv)
+            .arg(&total);
+        unsafe { b.launch(grid(total, BLOCK)?) }.during("launching bitrev_scale")?;
+        let shift_inv = F::coset_shift().inverse().to_canonical_u64();
+        let mut b = s.launch_builder(&self.kernels.coset_scale);
+        b.arg(&mut coeffs).arg(&shift_inv).arg(&log_n).arg(&total);
+        unsafe { b.launch(grid(total, BLOCK)?) }.during("launching coset_scale")?;
+        Ok(coeffs)
     }
 
     /// Copies `data` (canonical field elements) to the device, complete when it returns (other

@@ -489,7 +489,7 @@ int main(int argc, char** argv) {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    /// One commit-phase layer on the host: `fri_coset_scale`, the NTT kernels as
+    /// One commit-phase layer on the host: `coset_scale`, the NTT kernels as
     /// `GpuContext::ntt_dif` launches them (global stages down to 2^11, then the shared-memory
     /// kernel, one thread per block), `fri_leaves` and `fri_fold`, each run over 300 threads past
     /// its end, whose buffers end in sentinels that must survive.
@@ -528,7 +528,7 @@ int main(int argc, char** argv) {
     launch(a.half, 256, [](void* p) { Args* a = (Args*)p; pow_table(a->tw, a->w, 1, a->half); }, &a);
     for (u64 i = 0; i < 2 * a.n; i++) vals[i] = coeffs[i];
     launch(2 * a.n, 256, [](void* p) {
-        Args* a = (Args*)p; fri_coset_scale(a->vals, a->shift, a->log_n, 2 * a->n); }, &a);
+        Args* a = (Args*)p; coset_scale(a->vals, a->shift, a->log_n, 2 * a->n); }, &a);
     a.log_s = a.log_n < 11 ? a.log_n : 11;
     for (int lh = (int)a.log_n - 1; lh >= (int)a.log_s; lh--) {
         a.log_h = (u32)lh;
@@ -675,6 +675,119 @@ int main(int argc, char** argv) {
                     comps(&reduce_with_powers(chunk, beta)),
                     "folded coefficient {i} ({what})"
                 );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The quotient's interpolation as `GpuContext::coset_interpolate` launches it: twiddles of
+    /// w^-1 (`pow_table`), the inverse DIF NTT (global stages, then `ntt_dif_local`, one thread
+    /// per block), `bitrev_scale` by 1/n, `coset_scale` by the shift's inverse.
+    const INTERPOLATE_MAIN: &str = r#"
+#include <cstdio>
+#include <vector>
+struct Args { u64 *vals, *tw, *coeffs; u64 w_inv, n_inv, shift_inv, n, half, total;
+              u32 log_n, log_h, log_s; };
+static void launch(u64 total, void (*f)(Args*), Args* a) {
+    blockDim.x = 256;
+    for (u64 t = 0; t < total + 300; t++) {
+        blockIdx.x = t / 256; threadIdx.x = t % 256;
+        f(a);
+    }
+}
+int main(int argc, char** argv) {
+    FILE* in = fopen(argv[1], "rb");
+    if (!in) return 3;
+    u64 h[5];
+    if (fread(h, 8, 5, in) != 5) return 2;
+    Args a;
+    a.log_n = (u32)h[0]; u64 polys = h[1]; a.w_inv = h[2]; a.n_inv = h[3]; a.shift_inv = h[4];
+    a.n = 1ULL << a.log_n; a.half = a.n / 2 > 0 ? a.n / 2 : 1; a.total = polys * a.n;
+    std::vector<u64> vals(a.total + 300, 0), tw(a.half + 300, 0), coeffs(a.total + 300, 0);
+    if (fread(vals.data(), 8, a.total, in) != a.total) return 2;
+    fclose(in);
+    a.vals = vals.data(); a.tw = tw.data(); a.coeffs = coeffs.data();
+    launch(a.half, [](Args* a) { pow_table(a->tw, a->w_inv, 1, a->half); }, &a);
+    a.log_s = a.log_n < 11 ? a.log_n : 11;
+    for (int lh = (int)a.log_n - 1; lh >= (int)a.log_s; lh--) {
+        a.log_h = (u32)lh;
+        launch(a.total / 2, [](Args* a) {
+            ntt_dif_stage(a->vals, a->tw, a->log_n, a->log_h, a->total / 2); }, &a);
+    }
+    blockDim.x = 1; threadIdx.x = 0;
+    for (u64 chunk = 0; chunk < a.total >> a.log_s; chunk++) {
+        blockIdx.x = (unsigned)chunk;
+        ntt_dif_local(a.vals, a.tw, a.log_n, a.log_s);
+    }
+    launch(a.total, [](Args* a) { bitrev_scale(a->vals, a->coeffs, a->log_n, a->n_inv, a->total); }, &a);
+    launch(a.total, [](Args* a) { coset_scale(a->coeffs, a->shift_inv, a->log_n, a->total); }, &a);
+    for (u64 i = a.total; i < a.total + 300; i++) if (coeffs[i] != 0) return 5;
+    FILE* o = fopen(argv[2], "wb");
+    if (!o || fwrite(coeffs.data(), 8, a.total, o) != a.total) return 4;
+    fclose(o);
+    return 0;
+}
+"#;
+
+    #[test]
+    fn quotient_interpolation_kernels_on_the_host_are_plonky2s() {
+        use plonky2::field::polynomial::PolynomialValues;
+        use plonky2::field::types::Field;
+
+        let Some(cxx) = crate::host_check::compiler() else {
+            skip_note!("skipping: no C++ compiler found (c++, g++, clang++)");
+            return;
+        };
+        let dir = std::env::temp_dir().join(format!("zkfleet-interp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let exe = dir.join("interp");
+        let source = format!(
+            "{}\n{}\n{INTERPOLATE_MAIN}",
+            include_str!("../kernels/host_shim.h"),
+            crate::source::fri_source()
+        );
+        crate::host_check::build(cxx, &dir, &source, &exe).unwrap();
+        // Two challenges' columns, below and above the shared-memory chunk (2^11).
+        for (log_n, polys) in [(3usize, 2usize), (9, 2), (13, 2), (12, 1)] {
+            let n = 1usize << log_n;
+            let columns: Vec<Vec<F>> = (0..polys).map(|_| F::rand_vec(n)).collect();
+            let mut input = Vec::new();
+            for v in [
+                log_n as u64,
+                polys as u64,
+                F::primitive_root_of_unity(log_n)
+                    .inverse()
+                    .to_canonical_u64(),
+                F::from_canonical_u64(n as u64).inverse().to_canonical_u64(),
+                F::coset_shift().inverse().to_canonical_u64(),
+            ]
+            .into_iter()
+            .chain(columns.iter().flatten().map(|x| x.to_canonical_u64()))
+            {
+                input.extend(v.to_le_bytes());
+            }
+            let (inp, outp) = (dir.join("in.bin"), dir.join("out.bin"));
+            std::fs::write(&inp, input).unwrap();
+            let status = std::process::Command::new(&exe)
+                .arg(&inp)
+                .arg(&outp)
+                .status()
+                .unwrap();
+            assert!(status.success(), "interpolation program: {status}");
+            let raw: Vec<u64> = std::fs::read(&outp)
+                .unwrap()
+                .chunks_exact(8)
+                .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+                .collect();
+            for (p, column) in columns.into_iter().enumerate() {
+                let expected = PolynomialValues::new(column).coset_ifft(F::coset_shift());
+                let got: Vec<u64> = raw[p * n..(p + 1) * n].to_vec();
+                let want: Vec<u64> = expected
+                    .coeffs
+                    .iter()
+                    .map(|c| c.to_canonical_u64())
+                    .collect();
+                assert_eq!(got, want, "column {p} of 2^{log_n}");
             }
         }
         let _ = std::fs::remove_dir_all(&dir);

@@ -109,8 +109,9 @@ pub fn proof_bytes(common: &CommonCircuitData<F, D>) -> ProofBytes {
         false,
         true,
     );
-    // The quotient kernel's output: one column per challenge on the 2^qdb-times larger coset.
-    let quotient_values = 8 * ((ch as u64) << (k + log2_ceil(common.quotient_degree_factor)));
+    // The quotient kernel's output: one column per challenge on the 2^qdb-times larger coset,
+    // and its coefficients beside it (the interpolation on the card, `quotient_polys`).
+    let quotient_values = 8 * 2 * ((ch as u64) << (k + log2_ceil(common.quotient_degree_factor)));
     // FRI's combined polynomial: its two base-field components, uploaded and extended.
     let fri_lde = 8 * 2 * ((1u64 << k) + (1u64 << (k + rate)));
     // FRI's first commit-phase tree hashed on the card: its rows (two base elements per value

@@ -126,14 +126,20 @@ pub struct PhaseTimes {
     /// Z / partial products commitment (backend).
     pub zs_commit_s: f64,
     /// Quotient polynomials: constraints on the LDE and division by Z_H (on the backend's device
-    /// where it can, else the CPU), then the coset iNTT (CPU, [`Self::quotient_ifft_s`]).
+    /// where it can, else the CPU), then the coset iNTT (on the backend's device where it
+    /// interpolates too, else the CPU, [`Self::quotient_ifft_s`]).
     pub quotient_s: f64,
-    /// Of [`Self::quotient_s`], the coset iNTT of the quotient's values and its split into
-    /// chunks (CPU).
+    /// Of [`Self::quotient_s`], the host's coset iNTT of the quotient's values (none where the
+    /// backend interpolated) and the split into chunks (CPU).
     #[serde(default)]
     pub quotient_ifft_s: f64,
-    /// Whether the backend evaluated the quotient ([`CommitBackend::quotient_values`]).
+    /// Whether the backend evaluated the quotient ([`CommitBackend::quotient_values`] or
+    /// [`CommitBackend::quotient_polys`]).
     pub quotient_on_device: bool,
+    /// Whether the backend also interpolated it ([`CommitBackend::quotient_polys`]; then
+    /// [`Self::quotient_ifft_s`] is only the split into chunks).
+    #[serde(default)]
+    pub quotient_ifft_on_device: bool,
     /// Quotient chunks commitment (backend).
     pub quotient_commit_s: f64,
     /// Openings at zeta and g zeta (CPU).
@@ -308,51 +314,84 @@ pub fn prove_timed(
 
     let alphas = challenger.get_n_challenges(num_challenges);
     let selectors = selectors(common_data)?;
-    let device_values = if !device_quotient {
-        None
+    let inputs = QuotientInputs {
+        common_data,
+        selector_indices: &selectors.selector_indices,
+        groups: &selectors.groups,
+        constants_sigmas: &prover_data.constants_sigmas_commitment,
+        wires_cap: &wires_commitment.merkle_tree.cap,
+        zs_cap: &zs_commitment.merkle_tree.cap,
+        public_inputs_hash: &public_inputs_hash,
+        betas: &betas,
+        gammas: &gammas,
+        alphas: &alphas,
+    };
+    // The coefficients from the backend where it interpolates too; else its values, or the
+    // CPU's, interpolated here (timed: `quotient_ifft_s`).
+    let device_polys = if device_quotient {
+        backend.quotient_polys(&inputs)
     } else {
-        backend.quotient_values(&QuotientInputs {
-            common_data,
-            selector_indices: &selectors.selector_indices,
-            groups: &selectors.groups,
-            constants_sigmas: &prover_data.constants_sigmas_commitment,
-            wires_cap: &wires_commitment.merkle_tree.cap,
-            zs_cap: &zs_commitment.merkle_tree.cap,
-            public_inputs_hash: &public_inputs_hash,
-            betas: &betas,
-            gammas: &gammas,
-            alphas: &alphas,
-        })
+        None
     };
-    let quotient_values = match device_values {
-        Some(values) => {
+    let mut ifft_s = 0.0;
+    let quotient_polys: Vec<PolynomialCoeffs<F>> = match device_polys {
+        Some(polys) => {
             times.quotient_on_device = true;
-            values.map_err(commit_err)?
+            times.quotient_ifft_on_device = true;
+            polys.map_err(commit_err)?
         }
-        None if !has_host_rows(&wires_commitment) || !has_host_rows(&zs_commitment) => {
-            return Err(commit_err(GpuError::InvalidInput(
-                "the backend kept the wires and Z rows on its device but did not evaluate the \
-                 quotient there (its copies are not on the device)"
-                    .into(),
-            )));
+        None => {
+            let device_values = if device_quotient {
+                backend.quotient_values(&inputs)
+            } else {
+                None
+            };
+            let quotient_values = match device_values {
+                Some(values) => {
+                    times.quotient_on_device = true;
+                    values.map_err(commit_err)?
+                }
+                None if !has_host_rows(&wires_commitment) || !has_host_rows(&zs_commitment) => {
+                    return Err(commit_err(GpuError::InvalidInput(
+                        "the backend kept the wires and Z rows on its device but did not \
+                         evaluate the quotient there (its copies are not on the device)"
+                            .into(),
+                    )));
+                }
+                None => compute_quotient_values(
+                    common_data,
+                    prover_data,
+                    &selectors,
+                    &public_inputs_hash,
+                    &wires_commitment,
+                    &zs_commitment,
+                    &betas,
+                    &gammas,
+                    &alphas,
+                )?,
+            };
+            let ifft_started = std::time::Instant::now();
+            let polys = quotient_values
+                .into_par_iter()
+                .map(|values| values.coset_ifft(F::coset_shift()))
+                .collect();
+            ifft_s = ifft_started.elapsed().as_secs_f64();
+            polys
         }
-        None => compute_quotient_values(
-            common_data,
-            prover_data,
-            &selectors,
-            &public_inputs_hash,
-            &wires_commitment,
-            &zs_commitment,
-            &betas,
-            &gammas,
-            &alphas,
-        )?,
     };
-    let ifft_started = std::time::Instant::now();
-    let quotient_polys: Vec<PolynomialCoeffs<F>> = quotient_values
-        .into_par_iter()
-        .map(|values| values.coset_ifft(F::coset_shift()))
-        .collect();
+    let split_started = std::time::Instant::now();
+    // A backend's coefficients: one polynomial per challenge on the 2^quotient_degree_bits
+    // coset, as the host's interpolation gives them (`chunks(degree)` below relies on it).
+    let expected_len = degree << log2_ceil(common_data.quotient_degree_factor);
+    if quotient_polys.len() != num_challenges
+        || quotient_polys.iter().any(|p| p.len() != expected_len)
+    {
+        return Err(commit_err(GpuError::InvalidInput(format!(
+            "{} quotient polynomials (lengths {:?}), expected {num_challenges} of {expected_len}",
+            quotient_polys.len(),
+            quotient_polys.iter().map(|p| p.len()).collect::<Vec<_>>()
+        ))));
+    }
     let mut all_quotient_poly_chunks = Vec::with_capacity(quotient_polys.len() * 8);
     for mut quotient_poly in quotient_polys {
         quotient_poly.trim_to_len(quotient_degree).map_err(|_| {
@@ -364,7 +403,7 @@ pub fn prove_timed(
         })?;
         all_quotient_poly_chunks.extend(quotient_poly.chunks(degree));
     }
-    times.quotient_ifft_s = ifft_started.elapsed().as_secs_f64();
+    times.quotient_ifft_s = ifft_s + split_started.elapsed().as_secs_f64();
     lap(&mut times.quotient_s);
     let quotient_commitment = if device_quotient {
         let batch = backend

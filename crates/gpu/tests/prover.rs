@@ -170,6 +170,11 @@ fn check_circuit(
             "{label}: where the quotient was evaluated"
         );
         assert_eq!(
+            phases.quotient_ifft_on_device,
+            device_quotient && backend.name() == "gpu",
+            "{label}: where the quotient was interpolated"
+        );
+        assert_eq!(
             phases.permutation_on_device,
             backend.name() == "gpu",
             "{label}: where Z and the partial products were computed"

@@ -141,9 +141,9 @@ impl GpuContext {
                 // The layer's values: coset FFT of a copy (the coefficients fold below).
                 let mut vals = s.clone_dtod(&cur).during("copying FRI's coefficients")?;
                 let shift_u64 = shift.to_canonical_u64();
-                let mut b = s.launch_builder(&self.kernels.fri_coset_scale);
+                let mut b = s.launch_builder(&self.kernels.coset_scale);
                 b.arg(&mut vals).arg(&shift_u64).arg(&log_cur).arg(&total);
-                unsafe { b.launch(grid(total, BLOCK)?) }.during("launching fri_coset_scale")?;
+                unsafe { b.launch(grid(total, BLOCK)?) }.during("launching coset_scale")?;
                 // Only the forward twiddles of 2^log_cur are read; the tables of rate 0 are the
                 // smallest entry of the cache that holds them.
                 let tables = self.tables(&s, log_cur, 0)?;

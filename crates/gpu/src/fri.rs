@@ -389,19 +389,12 @@ int main(int argc, char** argv) {
 
     #[test]
     fn gather_kernel_opens_rows_and_paths_like_plonky2() {
-        let Some(cxx) = crate::host_check::compiler() else {
+        let Some(program) =
+            crate::host_check::HostProgram::build("gather", &crate::source::fri_source(), MAIN)
+        else {
             skip_note!("skipping: no C++ compiler found (c++, g++, clang++)");
             return;
         };
-        let dir = std::env::temp_dir().join(format!("zkfleet-gather-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let exe = dir.join("gather");
-        let source = format!(
-            "{}\n{}\n{MAIN}",
-            include_str!("../kernels/host_shim.h"),
-            crate::source::fri_source()
-        );
-        crate::host_check::build(cxx, &dir, &source, &exe).unwrap();
         for (log_leaves, width, cap_height) in
             [(6usize, 7usize, 0usize), (6, 3, 2), (7, 20, 4), (4, 1, 4)]
         {
@@ -441,28 +434,12 @@ int main(int argc, char** argv) {
                 lde.len(),
                 digests.len(),
             ] {
-                input.extend((v as u64).to_le_bytes());
+                input.push(v as u64);
             }
-            for v in lde
-                .iter()
-                .chain(&digests)
-                .chain(indices.iter().map(|&i| i as u64).collect::<Vec<_>>().iter())
-            {
-                input.extend(v.to_le_bytes());
-            }
-            let (inp, outp) = (dir.join("in.bin"), dir.join("out.bin"));
-            std::fs::write(&inp, input).unwrap();
-            let status = std::process::Command::new(&exe)
-                .arg(&inp)
-                .arg(&outp)
-                .status()
-                .unwrap();
-            assert!(status.success(), "gather program: {status}");
-            let raw: Vec<u64> = std::fs::read(&outp)
-                .unwrap()
-                .chunks_exact(8)
-                .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
-                .collect();
+            input.extend(&lde);
+            input.extend(&digests);
+            input.extend(indices.iter().map(|&i| i as u64));
+            let raw = program.run(&input);
             let per = width + 4 * layers;
             assert_eq!(raw.len(), indices.len() * per);
             for (q, &i) in indices.iter().enumerate() {
@@ -486,7 +463,6 @@ int main(int argc, char** argv) {
                 );
             }
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// One commit-phase layer on the host: `coset_scale`, the NTT kernels as
@@ -560,19 +536,14 @@ int main(int argc, char** argv) {
         use plonky2::field::extension::FieldExtension;
         use plonky2::field::types::Field;
 
-        let Some(cxx) = crate::host_check::compiler() else {
+        let Some(program) = crate::host_check::HostProgram::build(
+            "layer",
+            &crate::source::fri_source(),
+            LAYER_MAIN,
+        ) else {
             skip_note!("skipping: no C++ compiler found (c++, g++, clang++)");
             return;
         };
-        let dir = std::env::temp_dir().join(format!("zkfleet-fri-layer-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let exe = dir.join("layer");
-        let source = format!(
-            "{}\n{}\n{LAYER_MAIN}",
-            include_str!("../kernels/host_shim.h"),
-            crate::source::fri_source()
-        );
-        crate::host_check::build(cxx, &dir, &source, &exe).unwrap();
         const SENTINEL: u64 = 0x5e5e_5e5e_5e5e_5e5e;
         const PAST: usize = 300;
         let comps = |e: &Ext| {
@@ -605,26 +576,12 @@ int main(int argc, char** argv) {
                 beta_a,
                 beta_b,
             ] {
-                input.extend(v.to_le_bytes());
+                input.push(v);
             }
             for d in 0..2 {
-                for c in &coeffs {
-                    input.extend(comps(c)[d].to_le_bytes());
-                }
+                input.extend(coeffs.iter().map(|c| comps(c)[d]));
             }
-            let (inp, outp) = (dir.join("in.bin"), dir.join("out.bin"));
-            std::fs::write(&inp, input).unwrap();
-            let status = std::process::Command::new(&exe)
-                .arg(&inp)
-                .arg(&outp)
-                .status()
-                .unwrap();
-            assert!(status.success(), "layer program: {status}");
-            let raw: Vec<u64> = std::fs::read(&outp)
-                .unwrap()
-                .chunks_exact(8)
-                .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
-                .collect();
+            let raw = program.run(&input);
             let folded_len = n >> arity_bits;
             let half = (n / 2).max(1);
             let (vals, rest) = raw.split_at(2 * n + PAST);
@@ -677,7 +634,6 @@ int main(int argc, char** argv) {
                 );
             }
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// The quotient's interpolation as `GpuContext::coset_interpolate` launches it: twiddles of
@@ -734,19 +690,14 @@ int main(int argc, char** argv) {
         use plonky2::field::polynomial::PolynomialValues;
         use plonky2::field::types::Field;
 
-        let Some(cxx) = crate::host_check::compiler() else {
+        let Some(program) = crate::host_check::HostProgram::build(
+            "interp",
+            &crate::source::fri_source(),
+            INTERPOLATE_MAIN,
+        ) else {
             skip_note!("skipping: no C++ compiler found (c++, g++, clang++)");
             return;
         };
-        let dir = std::env::temp_dir().join(format!("zkfleet-interp-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let exe = dir.join("interp");
-        let source = format!(
-            "{}\n{}\n{INTERPOLATE_MAIN}",
-            include_str!("../kernels/host_shim.h"),
-            crate::source::fri_source()
-        );
-        crate::host_check::build(cxx, &dir, &source, &exe).unwrap();
         // Two challenges' columns, below and above the shared-memory chunk (2^11).
         for (log_n, polys) in [(3usize, 2usize), (9, 2), (13, 2), (12, 1)] {
             let n = 1usize << log_n;
@@ -764,21 +715,9 @@ int main(int argc, char** argv) {
             .into_iter()
             .chain(columns.iter().flatten().map(|x| x.to_canonical_u64()))
             {
-                input.extend(v.to_le_bytes());
+                input.push(v);
             }
-            let (inp, outp) = (dir.join("in.bin"), dir.join("out.bin"));
-            std::fs::write(&inp, input).unwrap();
-            let status = std::process::Command::new(&exe)
-                .arg(&inp)
-                .arg(&outp)
-                .status()
-                .unwrap();
-            assert!(status.success(), "interpolation program: {status}");
-            let raw: Vec<u64> = std::fs::read(&outp)
-                .unwrap()
-                .chunks_exact(8)
-                .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
-                .collect();
+            let raw = program.run(&input);
             for (p, column) in columns.into_iter().enumerate() {
                 let expected = PolynomialValues::new(column).coset_ifft(F::coset_shift());
                 let got: Vec<u64> = raw[p * n..(p + 1) * n].to_vec();
@@ -790,6 +729,5 @@ int main(int argc, char** argv) {
                 assert_eq!(got, want, "column {p} of 2^{log_n}");
             }
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -277,3 +277,53 @@ pub fn quotient_kernel_on_host(data: &CircuitData<F, C, D>) -> Result<Option<Hos
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
+
+/// A kernel program compiled for the host, for the host-compiled kernel tests: built with the
+/// first C++ compiler in a folder of its own (removed when dropped), run on a file of u64 words,
+/// its output file read back as u64 words.
+#[cfg(test)]
+pub(crate) struct HostProgram {
+    dir: std::path::PathBuf,
+    exe: std::path::PathBuf,
+}
+
+#[cfg(test)]
+impl HostProgram {
+    /// Builds `host_shim.h`, then `kernels`, then `main`. `None` where no C++ compiler is found
+    /// (the caller skips, saying so); a failed build panics with the compiler's message.
+    pub(crate) fn build(name: &str, kernels: &str, main: &str) -> Option<Self> {
+        let cxx = compiler()?;
+        let dir = std::env::temp_dir().join(format!("zkfleet-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary folder");
+        let exe = dir.join(name);
+        build(cxx, &dir, &format!("{SHIM}\n{kernels}\n{main}"), &exe)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        Some(Self { dir, exe })
+    }
+
+    /// Runs the program with an input file of `input` (little-endian) and the output file's
+    /// path as its arguments; the words it wrote. A non-zero exit fails the test.
+    pub(crate) fn run(&self, input: &[u64]) -> Vec<u64> {
+        let (inp, outp) = (self.dir.join("in.bin"), self.dir.join("out.bin"));
+        let bytes: Vec<u8> = input.iter().flat_map(|v| v.to_le_bytes()).collect();
+        std::fs::write(&inp, bytes).expect("writing the input");
+        let status = Command::new(&self.exe)
+            .arg(&inp)
+            .arg(&outp)
+            .status()
+            .expect("running the program");
+        assert!(status.success(), "{}: {status}", self.exe.display());
+        std::fs::read(&outp)
+            .expect("reading the output")
+            .chunks_exact(8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+impl Drop for HostProgram {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -226,6 +226,47 @@ mod tests {
             .collect()
     }
 
+    /// Every challenge's Z then every challenge's partial products (the prover's order), each
+    /// from [`plonky2_reference`].
+    #[allow(clippy::too_many_arguments)]
+    fn plonky2_all(
+        wires: &[PolynomialValues<F>],
+        sigmas: &[Vec<F>],
+        subgroup: &[F],
+        k_is: &[F],
+        degree: usize,
+        num_prods: usize,
+        betas: &[F],
+        gammas: &[F],
+    ) -> Vec<PolynomialValues<F>> {
+        let mut references: Vec<Vec<PolynomialValues<F>>> = betas
+            .iter()
+            .zip(gammas)
+            .map(|(&beta, &gamma)| {
+                plonky2_reference(
+                    wires, sigmas, subgroup, k_is, degree, num_prods, beta, gamma,
+                )
+            })
+            .collect();
+        let zs: Vec<PolynomialValues<F>> = references
+            .iter_mut()
+            .map(|v| v.pop().expect("Z is last"))
+            .collect();
+        [zs, references.concat()].concat()
+    }
+
+    /// `num_routed` random wire columns of `n` rows and `n` random sigma rows.
+    fn random_wires_and_sigmas(
+        n: usize,
+        num_routed: usize,
+    ) -> (Vec<PolynomialValues<F>>, Vec<Vec<F>>) {
+        let wires = (0..num_routed)
+            .map(|_| PolynomialValues::new(F::rand_vec(n)))
+            .collect();
+        let sigmas = (0..n).map(|_| F::rand_vec(num_routed)).collect();
+        (wires, sigmas)
+    }
+
     #[test]
     fn zs_and_partial_products_are_plonky2s() {
         // Rows across several blocks (and a short last block); routed wires that fill the last
@@ -236,10 +277,7 @@ mod tests {
             (BLOCK, 9, 4, 3),
         ] {
             let num_prods = num_routed.div_ceil(degree) - 1;
-            let wires: Vec<PolynomialValues<F>> = (0..num_routed)
-                .map(|_| PolynomialValues::new(F::rand_vec(n)))
-                .collect();
-            let sigmas: Vec<Vec<F>> = (0..n).map(|_| F::rand_vec(num_routed)).collect();
+            let (wires, sigmas) = random_wires_and_sigmas(n, num_routed);
             let g = F::primitive_root_of_unity(11);
             let subgroup: Vec<F> = g.powers().take(n).collect();
             let k_is = F::rand_vec(num_routed);
@@ -249,16 +287,9 @@ mod tests {
                 &wires, &sigmas, &subgroup, &k_is, degree, num_prods, &betas, &gammas,
             )
             .unwrap();
-            let mut references: Vec<Vec<PolynomialValues<F>>> = (0..challenges)
-                .map(|c| {
-                    plonky2_reference(
-                        &wires, &sigmas, &subgroup, &k_is, degree, num_prods, betas[c], gammas[c],
-                    )
-                })
-                .collect();
-            let zs: Vec<PolynomialValues<F>> =
-                references.iter_mut().map(|v| v.pop().unwrap()).collect();
-            let expected = [zs, references.concat()].concat();
+            let expected = plonky2_all(
+                &wires, &sigmas, &subgroup, &k_is, degree, num_prods, &betas, &gammas,
+            );
             assert_eq!(
                 ours.len(),
                 expected.len(),
@@ -346,19 +377,17 @@ int main(int argc, char** argv) {
     #[test]
     fn permutation_kernels_on_the_host_are_plonky2s() {
         use plonky2::field::types::PrimeField64;
-        let Some(cxx) = crate::host_check::compiler() else {
+        let Some(program) = crate::host_check::HostProgram::build(
+            "perm",
+            &format!(
+                "#include <cstdlib>\n{}",
+                crate::source::permutation_source()
+            ),
+            KERNEL_MAIN,
+        ) else {
             skip_note!("skipping: no C++ compiler found (c++, g++, clang++)");
             return;
         };
-        let dir = std::env::temp_dir().join(format!("zkfleet-perm-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let exe = dir.join("perm");
-        let source = format!(
-            "#include <cstdlib>\n{}\n{}\n{KERNEL_MAIN}",
-            include_str!("../kernels/host_shim.h"),
-            crate::source::permutation_source()
-        );
-        crate::host_check::build(cxx, &dir, &source, &exe).unwrap();
         let canon = |v: &[F]| v.iter().map(|x| x.to_canonical_u64()).collect::<Vec<_>>();
         // Ok(values) or Err(()) for a zero denominator.
         #[allow(clippy::too_many_arguments)]
@@ -392,20 +421,7 @@ int main(int argc, char** argv) {
             input.extend(canon(k_is));
             input.extend(canon(betas));
             input.extend(canon(gammas));
-            let bytes: Vec<u8> = input.iter().flat_map(|v| v.to_le_bytes()).collect();
-            let (inp, outp) = (dir.join("in.bin"), dir.join("out.bin"));
-            std::fs::write(&inp, bytes).unwrap();
-            let status = std::process::Command::new(&exe)
-                .arg(&inp)
-                .arg(&outp)
-                .status()
-                .unwrap();
-            assert!(status.success(), "permutation program: {status}");
-            let out: Vec<u64> = std::fs::read(&outp)
-                .unwrap()
-                .chunks_exact(8)
-                .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
-                .collect();
+            let out = program.run(&input);
             if out[0] != 0 {
                 return Err(());
             }
@@ -427,10 +443,7 @@ int main(int argc, char** argv) {
         ] {
             let n = 1usize << log_n;
             let num_prods = num_routed.div_ceil(degree) - 1;
-            let wires: Vec<PolynomialValues<F>> = (0..num_routed)
-                .map(|_| PolynomialValues::new(F::rand_vec(n)))
-                .collect();
-            let sigmas: Vec<Vec<F>> = (0..n).map(|_| F::rand_vec(num_routed)).collect();
+            let (wires, sigmas) = random_wires_and_sigmas(n, num_routed);
             let g = F::primitive_root_of_unity(log_n);
             let subgroup: Vec<F> = g.powers().take(n).collect();
             let k_is = F::rand_vec(num_routed);
@@ -444,16 +457,9 @@ int main(int argc, char** argv) {
                 &wires, &sigmas, &subgroup, &k_is, degree, num_prods, &betas, &gammas,
             )
             .unwrap();
-            let mut references: Vec<Vec<PolynomialValues<F>>> = (0..challenges)
-                .map(|c| {
-                    plonky2_reference(
-                        &wires, &sigmas, &subgroup, &k_is, degree, num_prods, betas[c], gammas[c],
-                    )
-                })
-                .collect();
-            let zs: Vec<PolynomialValues<F>> =
-                references.iter_mut().map(|v| v.pop().unwrap()).collect();
-            let expected = [zs, references.concat()].concat();
+            let expected = plonky2_all(
+                &wires, &sigmas, &subgroup, &k_is, degree, num_prods, &betas, &gammas,
+            );
             assert_eq!(
                 ours.len(),
                 expected.len(),
@@ -475,7 +481,6 @@ int main(int argc, char** argv) {
                 "zero denominator at 2^{log_n} rows"
             );
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -102,38 +102,20 @@ int main(int argc, char** argv) {
 
     #[test]
     fn pow_kernel_finds_the_smallest_nonce_like_the_cpu() {
-        let Some(cxx) = crate::host_check::compiler() else {
+        let Some(program) =
+            crate::host_check::HostProgram::build("pow", &crate::source::pow_source(), MAIN)
+        else {
             skip_note!("skipping: no C++ compiler found (c++, g++, clang++)");
             return;
         };
-        let dir = std::env::temp_dir().join(format!("zkfleet-pow-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let exe = dir.join("pow");
-        let source = format!(
-            "{}\n{}\n{MAIN}",
-            include_str!("../kernels/host_shim.h"),
-            crate::source::pow_source()
-        );
-        crate::host_check::build(cxx, &dir, &source, &exe).unwrap();
         let run = |start: &crate::challenger::PowStart, first: u64, count: u64, bits: u32| {
-            let mut input = Vec::new();
-            for v in start.state.iter().copied().chain([
-                start.nonce_at as u64,
-                first,
-                count,
-                bits as u64,
-            ]) {
-                input.extend(v.to_le_bytes());
-            }
-            let (inp, outp) = (dir.join("in.bin"), dir.join("out.bin"));
-            std::fs::write(&inp, input).unwrap();
-            let status = std::process::Command::new(&exe)
-                .arg(&inp)
-                .arg(&outp)
-                .status()
-                .unwrap();
-            assert!(status.success(), "pow program: {status}");
-            u64::from_le_bytes(std::fs::read(&outp).unwrap()[..8].try_into().unwrap())
+            let input: Vec<u64> = start
+                .state
+                .iter()
+                .copied()
+                .chain([start.nonce_at as u64, first, count, bits as u64])
+                .collect();
+            program.run(&input)[0]
         };
         let mut theirs = Challenger::<crate::F, Hasher>::new();
         let mut ours = Transcript::new();
@@ -158,6 +140,5 @@ int main(int argc, char** argv) {
             theirs.observe_element(e);
             ours.observe_element(e);
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

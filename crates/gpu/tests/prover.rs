@@ -777,7 +777,7 @@ fn bench_prove() {
             + ph.fri_s
             + ph.release_s;
         eprintln!(
-            "{name}: 2^{} rows: plonky2 {cpu_med:.3} s {cpu_runs:?}, ours+GPU {gpu_med:.3} s {gpu_runs:?}, {:.2}x; GPU run phases: commits {:.3} s (wires {:.3}, Z {:.3}, quotient {:.3}), witness columns {:.3} s, Z/partial products {:.3} s (on the {}), quotient {:.3} s (on the {}; coset iFFT {:.3} s), openings {:.3} s, FRI {:.3} s (combination+LDE {:.3}, commit phase {:.3}, PoW {:.4}, queries {:.3}), release {:.3} s, outside the phases (freeing the commitments) {:.3} s",
+            "{name}: 2^{} rows: plonky2 {cpu_med:.3} s {cpu_runs:?}, ours+GPU {gpu_med:.3} s {gpu_runs:?}, {:.2}x; GPU run phases: commits {:.3} s (wires {:.3}, Z {:.3}, quotient {:.3}), witness columns {:.3} s, Z/partial products {:.3} s (on the {}), quotient {:.3} s (on the {}; coset iFFT on the {}, host part {:.3} s), openings {:.3} s, FRI {:.3} s (combination+LDE {:.3}, commit phase on the {} {:.3}, PoW {:.4}, queries {:.3}), release {:.3} s, outside the phases (freeing the commitments) {:.3} s",
             data.common.degree_bits(),
             cpu_med / gpu_med,
             ph.commits_s(),
@@ -789,10 +789,12 @@ fn bench_prove() {
             if ph.permutation_on_device { "GPU" } else { "CPU" },
             ph.quotient_s,
             if ph.quotient_on_device { "GPU" } else { "CPU" },
+            if ph.quotient_ifft_on_device { "GPU" } else { "CPU" },
             ph.quotient_ifft_s,
             ph.openings_s,
             ph.fri_s,
             ph.fri_combine_s,
+            if ph.fri_commit_on_device { "GPU" } else { "CPU" },
             ph.fri_commit_phase_s,
             ph.pow_s,
             ph.fri_queries_s,

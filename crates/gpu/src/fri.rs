@@ -468,7 +468,9 @@ int main(int argc, char** argv) {
     /// One commit-phase layer on the host: `coset_scale`, the NTT kernels as
     /// `GpuContext::ntt_dif` launches them (global stages down to 2^11, then the shared-memory
     /// kernel, one thread per block), `fri_leaves` and `fri_fold`, each run over 300 threads past
-    /// its end, whose buffers end in sentinels that must survive.
+    /// its end, whose buffers end in sentinels that must survive; then the layer's tree as
+    /// `GpuContext::hash_tree` builds it (`hash_leaves`, `hash_level` per level) and the query
+    /// openings as `DeviceFriLayers::open` gathers them.
     const LAYER_MAIN: &str = r#"
 #include <cstdio>
 #include <vector>
@@ -486,8 +488,10 @@ struct Args { u64 *vals, *tw, *leaves, *coeffs, *folded; u64 shift, w, beta_a, b
 int main(int argc, char** argv) {
     FILE* in = fopen(argv[1], "rb");
     if (!in) return 3;
-    u64 h[6];
-    if (fread(h, 8, 6, in) != 6) return 2;
+    u64 h[8];
+    if (fread(h, 8, 8, in) != 8) return 2;
+    u32 cap_height = (u32)h[6];
+    u32 num_queries = (u32)h[7];
     Args a;
     a.log_n = (u32)h[0]; a.arity_bits = (u32)h[1]; a.shift = h[2]; a.w = h[3];
     a.beta_a = h[4]; a.beta_b = h[5];
@@ -498,6 +502,8 @@ int main(int argc, char** argv) {
         tw(a.half + PAST, SENTINEL), leaves(2 * a.n + PAST, SENTINEL),
         folded(2 * folded_len + PAST, SENTINEL);
     if (fread(coeffs.data(), 8, 2 * a.n, in) != 2 * a.n) return 2;
+    std::vector<u64> indices(num_queries);
+    if (fread(indices.data(), 8, num_queries, in) != num_queries) return 2;
     fclose(in);
     a.coeffs = coeffs.data(); a.vals = vals.data(); a.tw = tw.data(); a.leaves = leaves.data();
     a.folded = folded.data();
@@ -522,9 +528,39 @@ int main(int argc, char** argv) {
         Args* a = (Args*)p;
         fri_fold(a->coeffs, a->folded, a->log_n, a->arity_bits, a->beta_a, a->beta_b,
                  a->n >> a->arity_bits); }, &a);
+    // The tree: leaf digests, then each level up to the cap, one after the other.
+    u32 log_m = a.log_n - a.arity_bits, width = 2u << a.arity_bits;
+    u64 m = 1ULL << log_m;
+    u32 layers = log_m - cap_height;
+    u64 digests_len = 0;
+    for (u32 l = 0; l <= layers; l++) digests_len += (m >> l) * 4;
+    std::vector<u64> digests(digests_len, 0);
+    blockDim.x = 128;
+    for (u64 t = 0; t < m; t++) {
+        blockIdx.x = t / 128; threadIdx.x = t % 128;
+        hash_leaves(leaves.data(), digests.data(), width, m);
+    }
+    u64 offset = 0;
+    for (u32 l = 0; l < layers; l++) {
+        u64 len = m >> l;
+        for (u64 t = 0; t < len / 2; t++) {
+            blockIdx.x = t / 128; threadIdx.x = t % 128;
+            hash_level(digests.data() + offset, digests.data() + offset + len * 4, len / 2);
+        }
+        offset += len * 4;
+    }
+    std::vector<u64> cap(digests.begin() + offset, digests.end());
+    u64 per = width + 4ULL * layers;
+    std::vector<u64> opened(num_queries * per, 0);
+    blockDim.x = 256;
+    for (u64 t = 0; t < num_queries * per; t++) {
+        blockIdx.x = t / 256; threadIdx.x = t % 256;
+        gather_openings(leaves.data(), digests.data(), indices.data(), num_queries, width, log_m,
+                        layers, opened.data());
+    }
     FILE* o = fopen(argv[2], "wb");
     if (!o) return 4;
-    for (auto* v : {&vals, &leaves, &folded, &tw})
+    for (auto* v : {&vals, &leaves, &folded, &tw, &cap, &opened})
         if (fwrite(v->data(), 8, v->size(), o) != v->size()) return 4;
     fclose(o);
     return 0;
@@ -552,14 +588,15 @@ int main(int argc, char** argv) {
         };
         // Sizes below and above the shared-memory chunk (2^11), arities 2..16, and the one
         // where a layer's values fit one leaf.
-        for (log_n, arity_bits) in [
-            (4u32, 1u32),
-            (5, 2),
-            (8, 3),
-            (9, 4),
-            (12, 4),
-            (13, 3),
-            (4, 4),
+        // Cap heights from one digest to every leaf.
+        for (log_n, arity_bits, cap_height) in [
+            (4u32, 1u32, 2u32),
+            (5, 2, 0),
+            (8, 3, 5),
+            (9, 4, 4),
+            (12, 4, 4),
+            (13, 3, 1),
+            (4, 4, 0),
         ] {
             let n = 1usize << log_n;
             let coeffs: Vec<Ext> = (0..n).map(|_| Ext::rand()).collect();
@@ -578,16 +615,21 @@ int main(int argc, char** argv) {
             ] {
                 input.push(v);
             }
+            let m = n >> arity_bits;
+            let indices: Vec<usize> = (0..28).map(|q| (q * 37 + 5) % m).collect();
+            input.extend([cap_height as u64, indices.len() as u64]);
             for d in 0..2 {
                 input.extend(coeffs.iter().map(|c| comps(c)[d]));
             }
+            input.extend(indices.iter().map(|&i| i as u64));
             let raw = program.run(&input);
             let folded_len = n >> arity_bits;
             let half = (n / 2).max(1);
             let (vals, rest) = raw.split_at(2 * n + PAST);
             let (leaves, rest) = rest.split_at(2 * n + PAST);
-            let (folded, tw) = rest.split_at(2 * folded_len + PAST);
-            assert_eq!(tw.len(), half + PAST);
+            let (folded, rest) = rest.split_at(2 * folded_len + PAST);
+            let (tw, rest) = rest.split_at(half + PAST);
+            let (cap, opened) = rest.split_at(4 << cap_height);
             let what = format!("2^{log_n} values, arity 2^{arity_bits}");
             for (name, buf, len) in [
                 ("values", vals, 2 * n),
@@ -632,6 +674,34 @@ int main(int argc, char** argv) {
                     comps(&reduce_with_powers(chunk, beta)),
                     "folded coefficient {i} ({what})"
                 );
+            }
+            // The layer's tree and openings: plonky2's `MerkleTree` of the flattened chunks.
+            let tree = MerkleTree::<F, Hasher>::new(
+                expected
+                    .chunks(1 << arity_bits)
+                    .map(flatten::<F, D>)
+                    .collect(),
+                cap_height as usize,
+            );
+            let want_cap: Vec<u64> = tree
+                .cap
+                .0
+                .iter()
+                .flat_map(|h| h.elements.map(|e| e.to_canonical_u64()))
+                .collect();
+            assert_eq!(cap, &want_cap[..], "cap of height {cap_height} ({what})");
+            let per = (2 << arity_bits) + 4 * (log_n - arity_bits - cap_height) as usize;
+            assert_eq!(opened.len(), indices.len() * per, "openings ({what})");
+            for (&i, got) in indices.iter().zip(opened.chunks_exact(per)) {
+                let row: Vec<u64> = tree.get(i).iter().map(|e| e.to_canonical_u64()).collect();
+                let path: Vec<u64> = tree
+                    .prove(i)
+                    .siblings
+                    .iter()
+                    .flat_map(|h| h.elements.map(|e| e.to_canonical_u64()))
+                    .collect();
+                assert_eq!(&got[..row.len()], &row[..], "row of leaf {i} ({what})");
+                assert_eq!(&got[row.len()..], &path[..], "path of leaf {i} ({what})");
             }
         }
     }

@@ -3,7 +3,8 @@
 //! proof's wire commitment), and a whole proof of a 2^13-row toy circuit through
 //! `HostBatchedCommitWith` on each path, with plonky2's own `prove` as the reference.
 //!
-//! `cargo run --release -p zkfleet-gpu --example poseidon_paths -- [--runs N] [--json PATH]`
+//! `cargo run --release -p zkfleet-gpu --example poseidon_paths -- [--runs N] [--json PATH]
+//! [--paths scalar,avx2,avx512] [--only-permutation | --only-proof]`
 //!
 //! Everything runs on a one-thread rayon pool and is timed by that thread's CPU time
 //! (`/proc/thread-self/schedstat`, nanoseconds), so other work on a shared machine changes
@@ -69,8 +70,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let runs: usize = arg("--runs").map(|r| r.parse()).transpose()?.unwrap_or(5);
     let json_path = arg("--json").cloned();
+    // `--paths avx2,scalar`: only those (default: every path this CPU has).
+    let wanted: Option<Vec<Isa>> = arg("--paths")
+        .map(|p| p.split(',').map(str::parse).collect())
+        .transpose()?;
     let paths: Vec<HasherPath> = Isa::ALL
         .into_iter()
+        .filter(|isa| wanted.as_ref().is_none_or(|w| w.contains(isa)))
         .filter_map(|isa| HasherPath::new(isa).ok())
         .collect();
     let names: Vec<&str> = paths.iter().map(|p| p.isa().name()).collect();
@@ -96,6 +102,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             perm[k].push(s / (CALLS * LANES) as f64 * 1e9);
         }
     }
+    if args.iter().any(|a| a == "--only-permutation") {
+        for (name, runs) in names.iter().zip(&perm) {
+            println!(
+                "permutation {name}: {:.0} ns (median of {runs:.0?})",
+                median(runs)
+            );
+        }
+        return Ok(());
+    }
 
     // Trees of 2^13 and 2^16 leaves of 135 elements, cap height 4, checked against plonky2.
     let mut trees = Vec::new();
@@ -118,6 +133,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A 2^13-row proof per path, and plonky2's prove, byte-compared.
     let (data, pw) = toy_circuit(6000, 2000);
+    if args.iter().any(|a| a == "--only-proof") {
+        // For a profiler: proofs on the default path only, no timing.
+        let witness = generate_partial_witness(pw, &data.prover_only, &data.common)?;
+        let backend = zkfleet_gpu::HostBatchedCommit;
+        for _ in 0..runs {
+            let proof = prover::prove_with_partition_witness(
+                &data.prover_only,
+                &data.common,
+                witness.clone(),
+                &backend,
+            )?;
+            data.verify(proof)?;
+        }
+        return Ok(());
+    }
     let degree_bits = data.common.degree_bits();
     let witness = generate_partial_witness(pw, &data.prover_only, &data.common)?;
     let mut plonky2_secs = Vec::new();

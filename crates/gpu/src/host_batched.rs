@@ -1,6 +1,6 @@
 //! A CPU commit backend that hashes its Merkle trees eight leaves at a time
-//! ([`crate::poseidon_x8`]: AVX-512 where the CPU has it, else AVX2, else plonky2's scalar
-//! code; `ZKFLEET_POSEIDON` forces one).
+//! ([`crate::poseidon_x8`]: AVX-512 where the CPU has it, else plonky2's scalar code;
+//! `ZKFLEET_POSEIDON=scalar|avx2|avx512` forces one).
 //!
 //! plonky2's `PolynomialBatch::from_values` / `from_coeffs` spend most of a proof's commitment
 //! time in the Merkle tree over the LDE rows, hashing one leaf at a time with scalar Poseidon.

@@ -8,11 +8,13 @@
 //! Three paths compute the same thing ([`Isa`]):
 //! - `avx512`: one state per 64-bit lane of an AVX-512 register, eight states per register;
 //! - `avx2`: one state per 64-bit lane of a 256-bit AVX2 register, the eight states as two
-//!   groups of four (for hosts without AVX-512: older Xeons, AMD Zen 2/3);
+//!   groups of four (meant for hosts without AVX-512: older Xeons, AMD Zen 2/3; opt-in, see
+//!   below);
 //! - `scalar`: plonky2's own `Poseidon::poseidon`, state by state.
 //!
-//! The default is the best the CPU has (AVX-512F, else AVX2, else scalar), detected at run time;
-//! the environment variable [`PATH_ENV`] (`ZKFLEET_POSEIDON=scalar|avx2|avx512`) forces one, read
+//! The default is AVX-512 where the CPU has it (AVX-512F, detected at run time), else scalar:
+//! the AVX2 path measured slower than plonky2's scalar code on the one machine we have
+//! ([`HasherPath::best`] says by how much). The environment variable [`PATH_ENV`] (`ZKFLEET_POSEIDON=scalar|avx2|avx512`) forces one, read
 //! once per process ([`selected_path`]), and every function has a `_with` form that takes a
 //! [`HasherPath`] (tests and benchmarks compare the three in one process). A [`HasherPath`] is
 //! only made for a path the CPU can run, so the vector code is never reached on a CPU without
@@ -164,14 +166,17 @@ impl HasherPath {
         }
     }
 
-    /// The fastest path this CPU can run: AVX-512, else AVX2, else scalar.
+    /// The default: AVX-512 where the CPU has it, else scalar. Not AVX2: on the one machine
+    /// measured (AMD EPYC, Zen 4, its AVX2 path forced) it was 0.91× plonky2's scalar code per
+    /// permutation, 0.93× per Merkle tree and 0.99× per 2^13 proof (docs/benchmarks.md,
+    /// "Poseidon hasher"), so it is used only where [`PATH_ENV`] asks for it, until a host
+    /// without AVX-512 shows it faster.
     pub fn best() -> Self {
-        let isa = Isa::ALL
-            .into_iter()
-            .rev()
-            .find(|isa| isa.supported())
-            .unwrap_or(Isa::Scalar);
-        Self(isa)
+        if Isa::Avx512.supported() {
+            Self(Isa::Avx512)
+        } else {
+            Self(Isa::Scalar)
+        }
     }
 
     /// The path [`PATH_ENV`] names (unset or empty: [`Self::best`]).
@@ -394,7 +399,8 @@ pub fn merkle_tree_with(
 }
 
 /// The permutation and its entry points over a module's vector primitives (`splat`, `zero`,
-/// `add64`, `mul32`, `shr32`, `add_small`, `add`, `mul`, `square`, `reduce_small`,
+/// `add64`, `mul32`, `shr32`, `lo32`, `high_halves`, `add_small`, `sub_small`, `add`, `mul`,
+/// `square`, `reduce_small`,
 /// `canonicalize`, `load`, `store`), for the AVX-512 and AVX2 modules: the same rounds with
 /// the same constants, so the two paths cannot drift apart. `$width` states per register; the
 /// entry points take [`LANES`] states and run `LANES / $width` register groups.
@@ -440,32 +446,90 @@ macro_rules! poseidon_rounds {
             mul(x3, x4)
         }
 
+        /// plonky2's MDS matrix (circulant + diagonal) by rows: row `r`'s coefficient of word
+        /// `j` (`MDS_MATRIX_CIRC[(j − r) mod 12]`, plus `MDS_MATRIX_DIAG[r]` on the diagonal),
+        /// so that the layer's loops index no modulo (the AVX2 build did not unroll them).
+        const MDS_ROWS: [[u64; SPONGE_WIDTH]; SPONGE_WIDTH] = {
+            let circ = <F as Poseidon>::MDS_MATRIX_CIRC;
+            let diag = <F as Poseidon>::MDS_MATRIX_DIAG;
+            let mut rows = [[0u64; SPONGE_WIDTH]; SPONGE_WIDTH];
+            let mut r = 0;
+            while r < SPONGE_WIDTH {
+                let mut i = 0;
+                while i < SPONGE_WIDTH {
+                    rows[r][(i + r) % SPONGE_WIDTH] = circ[i];
+                    i += 1;
+                }
+                rows[r][r] += diag[r];
+                r += 1;
+            }
+            rows
+        };
+
         /// plonky2's `mds_layer`: (circulant + diagonal) matrix of small constants. Each row is
         /// accumulated separately over the low and the high 32-bit halves of the words (sums of
         /// twelve 32×9-bit products, under 2^42) and reduced once.
         #[inline]
         #[target_feature(enable = $feature)]
         fn mds(state: &State) -> State {
-            let circ = <F as Poseidon>::MDS_MATRIX_CIRC;
-            let diag = <F as Poseidon>::MDS_MATRIX_DIAG;
             let mut highs = [zero(); SPONGE_WIDTH];
             for (h, x) in highs.iter_mut().zip(state) {
                 *h = shr32(*x);
             }
             let mut out = [zero(); SPONGE_WIDTH];
-            for (r, o) in out.iter_mut().enumerate() {
-                let d = splat(diag[r]);
-                let mut lo = mul32(state[r], d);
-                let mut hi = mul32(highs[r], d);
-                for (i, &c) in circ.iter().enumerate() {
-                    let c = splat(c);
-                    let j = (i + r) % SPONGE_WIDTH;
+            for (o, row) in out.iter_mut().zip(&MDS_ROWS) {
+                let mut lo = zero();
+                let mut hi = zero();
+                for j in 0..SPONGE_WIDTH {
+                    let c = splat(row[j]);
                     lo = add64(lo, mul32(state[j], c));
                     hi = add64(hi, mul32(highs[j], c));
                 }
                 *o = reduce_small(lo, hi);
             }
             out
+        }
+
+        /// A sum of up to twelve products x·w (x any word, w < 2^64 a constant) kept as four
+        /// 32-bit limb sums: each product's four 32×32-bit partial products are split into
+        /// halves and added at their weight (2^0, 2^32, 2^64, 2^96), and the sum is reduced
+        /// once ([`Limbs::reduce`]) instead of once per product. Every limb sum stays under
+        /// 3·12·2^32 < 2^38.
+        #[derive(Clone, Copy)]
+        struct Limbs([$vector; 4]);
+
+        impl Limbs {
+            #[inline]
+            #[target_feature(enable = $feature)]
+            fn new() -> Self {
+                Self([zero(); 4])
+            }
+
+            /// Adds x·w, given x's high half moved low (`high_halves(x)`).
+            #[inline]
+            #[target_feature(enable = $feature)]
+            fn add_product(&mut self, x: $vector, x_hi: $vector, w: u64) {
+                let (w_lo, w_hi) = (splat(w & 0xffff_ffff), splat(w >> 32));
+                let a = mul32(x, w_lo);
+                let b = mul32(x, w_hi);
+                let c = mul32(x_hi, w_lo);
+                let e = mul32(x_hi, w_hi);
+                let [l0, l1, l2, l3] = &mut self.0;
+                *l0 = add64(*l0, lo32(a));
+                *l1 = add64(add64(*l1, shr32(a)), add64(lo32(b), lo32(c)));
+                *l2 = add64(add64(*l2, shr32(b)), add64(shr32(c), lo32(e)));
+                *l3 = add64(*l3, shr32(e));
+            }
+
+            /// The sum mod p (not canonical): with 2^64 ≡ 2^32 − 1 and 2^96 ≡ −1,
+            /// l0 + l1·2^32 + l2·2^64 + l3·2^96 ≡ l0 + (l1 + l2)·2^32 − (l2 + l3), where
+            /// l0, l1 + l2 < 2^42 (`reduce_small`'s bound) and l2 + l3 < p.
+            #[inline]
+            #[target_feature(enable = $feature)]
+            fn reduce(self) -> $vector {
+                let [l0, l1, l2, l3] = self.0;
+                sub_small(reduce_small(l0, add64(l1, l2)), add64(l2, l3))
+            }
         }
 
         #[inline]
@@ -491,19 +555,19 @@ macro_rules! poseidon_rounds {
                 *x = add_small(*x, splat(c));
             }
             let matrix = <F as Poseidon>::FAST_PARTIAL_ROUND_INITIAL_MATRIX;
-            let mut init = [zero(); SPONGE_WIDTH];
-            init[0] = state[0];
+            let mut highs = [zero(); SPONGE_WIDTH];
+            for (h, x) in highs.iter_mut().zip(state.iter()) {
+                *h = high_halves(*x);
+            }
+            let mut init = [Limbs::new(); SPONGE_WIDTH - 1];
             for (r, row) in matrix.iter().enumerate() {
-                for (c, &m) in row.iter().enumerate() {
-                    let product = mul(state[r + 1], splat(m));
-                    init[c + 1] = if r == 0 {
-                        product
-                    } else {
-                        add(init[c + 1], product)
-                    };
+                for (acc, &m) in init.iter_mut().zip(row) {
+                    acc.add_product(state[r + 1], highs[r + 1], m);
                 }
             }
-            *state = init;
+            for (x, acc) in state[1..].iter_mut().zip(init) {
+                *x = acc.reduce();
+            }
 
             let constants = <F as Poseidon>::FAST_PARTIAL_ROUND_CONSTANTS;
             let w_hats = <F as Poseidon>::FAST_PARTIAL_ROUND_W_HATS;
@@ -511,10 +575,12 @@ macro_rules! poseidon_rounds {
             let m00 = <F as Poseidon>::MDS_MATRIX_CIRC[0] + <F as Poseidon>::MDS_MATRIX_DIAG[0];
             for i in 0..N_PARTIAL_ROUNDS {
                 let s0 = add_small(sbox(state[0]), splat(constants[i]));
-                let mut d = mul(s0, splat(m00));
+                let mut d = Limbs::new();
+                d.add_product(s0, high_halves(s0), m00);
                 for (x, &w) in state[1..].iter().zip(&w_hats[i]) {
-                    d = add(d, mul(*x, splat(w)));
+                    d.add_product(*x, high_halves(*x), w);
                 }
+                let d = d.reduce();
                 for (x, &v) in state[1..].iter_mut().zip(&vs[i]) {
                     *x = add(*x, mul(s0, splat(v)));
                 }
@@ -631,6 +697,17 @@ macro_rules! poseidon_rounds {
             pub(crate) fn reduce_small_words(l: u64, h: u64) -> u64 {
                 store(reduce_small(splat(l), splat(h)))[1]
             }
+
+            /// Σ xs[k]·ws[k] through [`Limbs`].
+            #[target_feature(enable = $feature)]
+            pub(crate) fn dot_words(xs: &[u64], ws: &[u64]) -> u64 {
+                let mut acc = Limbs::new();
+                for (&x, &w) in xs.iter().zip(ws) {
+                    let x = splat(x);
+                    acc.add_product(x, high_halves(x), w);
+                }
+                store(acc.reduce())[0]
+            }
         }
     };
 }
@@ -680,6 +757,13 @@ mod avx512 {
     #[target_feature(enable = "avx512f")]
     fn mul32(x: __m512i, y: __m512i) -> __m512i {
         _mm512_mul_epu32(x, y)
+    }
+
+    /// The low 32 bits of each lane.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn lo32(x: __m512i) -> __m512i {
+        _mm512_and_si512(x, splat(0xffff_ffff))
     }
 
     #[inline]
@@ -866,6 +950,13 @@ mod avx2 {
         _mm256_mul_epu32(x, y)
     }
 
+    /// The low 32 bits of each lane.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn lo32(x: __m256i) -> __m256i {
+        _mm256_and_si256(x, splat(0xffff_ffff))
+    }
+
     #[inline]
     #[target_feature(enable = "avx2")]
     fn shr32(x: __m256i) -> __m256i {
@@ -966,11 +1057,23 @@ mod avx2 {
 
     /// hi·2^64 + lo mod p (not necessarily canonical): 2^64 ≡ ε and 2^96 ≡ −1, so the value is
     /// lo − hi_hi + hi_lo·ε.
+    ///
+    /// `sub_small` then `add_small`, on sign-flipped words between the two (adding or
+    /// subtracting keeps a flipped word flipped, and flipped words compare as unsigned ones
+    /// with the signed `vpcmpgtq`), which saves the flips of each compare's operands.
     #[inline]
     #[target_feature(enable = "avx2")]
     fn reduce128((hi, lo): (__m256i, __m256i)) -> __m256i {
-        let lo = sub_small(lo, _mm256_srli_epi64::<32>(hi));
-        add_small(lo, _mm256_mul_epu32(hi, splat(EPSILON)))
+        let sign = splat(SIGN);
+        let lo_s = _mm256_xor_si256(lo, sign);
+        // lo − hi_hi, flipped; it wrapped iff it came out above lo (hi_hi < 2^32 ≤ 2^64).
+        let diff_s = _mm256_sub_epi64(lo_s, _mm256_srli_epi64::<32>(hi));
+        let under = _mm256_cmpgt_epi64(diff_s, lo_s);
+        let diff_s = _mm256_sub_epi64(diff_s, epsilon_where(under));
+        // + hi_lo·ε (< 2^64 − ε), flipped; it wrapped iff it came out below the addend.
+        let sum_s = _mm256_add_epi64(diff_s, _mm256_mul_epu32(hi, splat(EPSILON)));
+        let over = _mm256_cmpgt_epi64(diff_s, sum_s);
+        _mm256_xor_si256(_mm256_add_epi64(sum_s, epsilon_where(over)), sign)
     }
 
     #[inline]
@@ -1047,6 +1150,7 @@ mod tests {
         name: &str,
         binary_ops: impl Fn(u64, u64) -> [u64; 6],
         reduce: impl Fn(u64, u64) -> u64,
+        dot: impl Fn(&[u64], &[u64]) -> u64,
     ) {
         let edges = edges();
         for &x in &edges {
@@ -1090,6 +1194,35 @@ mod tests {
                 assert_eq!(got as u128 % P, want, "{name} reduce_small {l:#x} {h:#x}");
             }
         }
+        // Sums of up to twelve products (the partial rounds' dot products), with every limb
+        // at its largest: all words u64::MAX and constants p − 1 or 2^64 − 1, and mixes.
+        let words = &edges;
+        for n in 1..=12 {
+            for (k, &w) in [P as u64 - 1, u64::MAX, 25, 1 << 32, 0xffff_ffff]
+                .iter()
+                .enumerate()
+            {
+                let xs: Vec<u64> = (0..n)
+                    .map(|i| {
+                        if k == 0 {
+                            u64::MAX
+                        } else {
+                            words[(i * 7 + k) % words.len()]
+                        }
+                    })
+                    .collect();
+                let ws: Vec<u64> = (0..n).map(|i| w.wrapping_sub(i as u64 * 3)).collect();
+                let want = xs.iter().zip(&ws).fold(0u128, |acc, (&x, &w)| {
+                    (acc + (x as u128 * w as u128) % P) % P
+                });
+                let got = dot(&xs, &ws);
+                assert_eq!(
+                    got as u128 % P,
+                    want,
+                    "{name} dot of {n}: {xs:x?} · {ws:x?}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -1104,6 +1237,8 @@ mod tests {
             |x, y| unsafe { avx512::arithmetic::binary_ops(x, y) },
             // SAFETY: as above.
             |l, h| unsafe { avx512::arithmetic::reduce_small_words(l, h) },
+            // SAFETY: as above.
+            |xs, ws| unsafe { avx512::arithmetic::dot_words(xs, ws) },
         );
     }
 
@@ -1119,6 +1254,8 @@ mod tests {
             |x, y| unsafe { avx2::arithmetic::binary_ops(x, y) },
             // SAFETY: as above.
             |l, h| unsafe { avx2::arithmetic::reduce_small_words(l, h) },
+            // SAFETY: as above.
+            |xs, ws| unsafe { avx2::arithmetic::dot_words(xs, ws) },
         );
     }
 }

@@ -82,6 +82,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let names: Vec<&str> = paths.iter().map(|p| p.isa().name()).collect();
     eprintln!("paths on this CPU: {names:?}; {runs} runs");
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    if args.iter().any(|a| a == "--only-proof") {
+        // For a profiler: proofs on the default path only, no timing.
+        let (data, pw) = toy_circuit(6000, 2000);
+        let witness = generate_partial_witness(pw, &data.prover_only, &data.common)?;
+        let backend = zkfleet_gpu::HostBatchedCommit;
+        for _ in 0..runs {
+            let proof = prover::prove_with_partition_witness(
+                &data.prover_only,
+                &data.common,
+                witness.clone(),
+                &backend,
+            )?;
+            data.verify(proof)?;
+        }
+        return Ok(());
+    }
     let load_start = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let wall = Instant::now();
 
@@ -133,21 +149,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A 2^13-row proof per path, and plonky2's prove, byte-compared.
     let (data, pw) = toy_circuit(6000, 2000);
-    if args.iter().any(|a| a == "--only-proof") {
-        // For a profiler: proofs on the default path only, no timing.
-        let witness = generate_partial_witness(pw, &data.prover_only, &data.common)?;
-        let backend = zkfleet_gpu::HostBatchedCommit;
-        for _ in 0..runs {
-            let proof = prover::prove_with_partition_witness(
-                &data.prover_only,
-                &data.common,
-                witness.clone(),
-                &backend,
-            )?;
-            data.verify(proof)?;
-        }
-        return Ok(());
-    }
     let degree_bits = data.common.degree_bits();
     let witness = generate_partial_witness(pw, &data.prover_only, &data.common)?;
     let mut plonky2_secs = Vec::new();

@@ -167,8 +167,8 @@ impl HasherPath {
     }
 
     /// The default: AVX-512 where the CPU has it, else scalar. Not AVX2: on the one machine
-    /// measured (AMD EPYC, Zen 4, its AVX2 path forced) it was 0.91× plonky2's scalar code per
-    /// permutation, 0.93× per Merkle tree and 0.99× per 2^13 proof (docs/benchmarks.md,
+    /// measured (AMD EPYC, Zen 4, its AVX2 path forced) it was 0.92× plonky2's scalar code per
+    /// permutation, 0.93–0.94× per Merkle tree and 0.97× per 2^13 proof (docs/benchmarks.md,
     /// "Poseidon hasher"), so it is used only where [`PATH_ENV`] asks for it, until a host
     /// without AVX-512 shows it faster.
     pub fn best() -> Self {

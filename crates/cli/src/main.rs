@@ -15,10 +15,12 @@
 // The unit tests link the dev-dependencies the integration tests use.
 #![cfg_attr(test, allow(unused_crate_dependencies))]
 
+// First, so that its `out!` macros are visible in every module below.
+#[macro_use]
+mod output;
 mod commands;
 mod config;
 mod fleet;
-mod output;
 mod provers;
 mod proving;
 mod remote_prover;
@@ -140,6 +142,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     match run(cli) {
+        Ok(_) if output::stdout_failed() => ExitCode::FAILURE,
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

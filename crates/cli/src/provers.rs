@@ -72,7 +72,7 @@ pub(crate) async fn run(command: ProversCommand, fleet: &Fleet) -> anyhow::Resul
             let key = ProverKey::generate(&name);
             let text = serde_json::to_string_pretty(&key.to_key_file())?;
             write_private(&out, &text)?;
-            println!("{}", key.public_key_hex());
+            out!("{}", key.public_key_hex());
             eprintln!(
                 "key file {} written; register it with: zkfleet provers add {name} --public-key {}",
                 out.display(),
@@ -84,9 +84,9 @@ pub(crate) async fn run(command: ProversCommand, fleet: &Fleet) -> anyhow::Resul
             let (_, normalised) = parse_public_key(&public_key)?;
             let dal = fleet.dal().await?;
             match dal.register_outside_prover(&name, &normalised).await? {
-                ProverRegistration::Inserted => println!("outside prover {name} registered"),
+                ProverRegistration::Inserted => out!("outside prover {name} registered"),
                 ProverRegistration::AlreadyPresent => {
-                    println!("outside prover {name} was already registered with this key")
+                    out!("outside prover {name} was already registered with this key")
                 }
             }
         }
@@ -102,7 +102,7 @@ pub(crate) async fn run(command: ProversCommand, fleet: &Fleet) -> anyhow::Resul
                     p.status_reason.unwrap_or_default(),
                 ]);
             }
-            println!("{t}");
+            out!("{t}");
         }
         ProversCommand::Suspend { name, reason } => {
             set_status(fleet, &name, OutsideProverStatus::Suspended, &reason).await?
@@ -115,7 +115,7 @@ pub(crate) async fn run(command: ProversCommand, fleet: &Fleet) -> anyhow::Resul
             match dal.remove_outside_prover(&name).await? {
                 None => anyhow::bail!("no outside prover named {name}"),
                 Some(released) => {
-                    println!("outside prover {name} removed; {released} open leases given back")
+                    out!("outside prover {name} removed; {released} open leases given back")
                 }
             }
         }
@@ -123,7 +123,7 @@ pub(crate) async fn run(command: ProversCommand, fleet: &Fleet) -> anyhow::Resul
             let dal = fleet.dal().await?;
             let stats = dal.outside_prover_stats().await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&stats)?);
+                out!("{}", serde_json::to_string_pretty(&stats)?);
                 return Ok(());
             }
             let mut t = table([
@@ -156,7 +156,7 @@ pub(crate) async fn run(command: ProversCommand, fleet: &Fleet) -> anyhow::Resul
                         .join(", "),
                 ]);
             }
-            println!("{t}");
+            out!("{t}");
         }
         ProversCommand::Serve {
             api_config,
@@ -175,7 +175,7 @@ async fn set_status(
     let dal = fleet.dal().await?;
     match dal.set_outside_prover_status(name, status, reason).await? {
         None => anyhow::bail!("no outside prover named {name}"),
-        Some(released) => println!(
+        Some(released) => out!(
             "outside prover {name} is {}{}",
             status.as_str(),
             if released > 0 {

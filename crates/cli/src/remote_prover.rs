@@ -153,9 +153,12 @@ pub(crate) async fn run(args: &Args) -> anyhow::Result<()> {
         cancel,
     )
     .await?;
-    println!(
+    out!(
         "accepted {} proofs (earned {}), {} already proven by others, {} refused",
-        summary.accepted, summary.earnings, summary.already_proven, summary.refused
+        summary.accepted,
+        summary.earnings,
+        summary.already_proven,
+        summary.refused
     );
     Ok(())
 }

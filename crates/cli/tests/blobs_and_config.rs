@@ -304,3 +304,41 @@ fn documented_configuration_examples_load() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// `zkfleet … | head -1`: the reader closes the pipe, and the command must neither panic (the
+/// old `println!` did: exit 101 and a panic message) nor report an error; it finishes with its
+/// own exit code. A stdout that fails for another reason (a full disk: `/dev/full`) is an
+/// error: the output that was asked for is missing.
+#[test]
+fn output_to_a_closed_pipe_is_dropped_and_a_full_disk_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // The read end is closed before the command starts, so its first write fails with EPIPE
+    // (Rust ignores SIGPIPE) rather than landing in the pipe's buffer.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = zkfleet(dir.path())
+        .args(["config", "show"])
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}: {err}", output.status);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!err.contains("error"), "{err}");
+
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let output = zkfleet(dir.path())
+        .args(["config", "show"])
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(err.contains("error: writing to stdout"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -115,7 +115,7 @@ pub(crate) fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
         out.display().to_string()
     };
     for (_, _, section) in sections::render(&report, &json_name) {
-        println!("{section}");
+        out!("{section}");
     }
     let merged = sections::write_json(report, &out)
         .with_context(|| format!("writing the report {}", out.display()))?;

@@ -42,6 +42,6 @@ pub(crate) fn run(command: ConfigCommand, global: &GlobalArgs) -> anyhow::Result
             store: crate::fleet::describe_store(&fleet.store_config()),
         },
     };
-    print!("{}", toml::to_string(&effective)?);
+    out_str!("{}", toml::to_string(&effective)?);
     Ok(())
 }

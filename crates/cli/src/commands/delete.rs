@@ -39,7 +39,7 @@ pub(crate) async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<ExitCode> 
                  pass --yes to delete without asking"
             );
         }
-        print!(
+        out_str!(
             "This deletes every job of {id} (archived prover jobs included). \
              Type the batch number to confirm: "
         );
@@ -55,11 +55,11 @@ pub(crate) async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<ExitCode> 
         .delete_batch(id)
         .await
         .with_context(|| format!("deleting {id}"))?;
-    println!(
+    out!(
         "{id}: deleted {} rows:\n{}",
         deleted.total(),
         row_counts(&deleted)
     );
-    println!("(its blobs stay in the object store)");
+    out!("(its blobs stay in the object store)");
     Ok(ExitCode::SUCCESS)
 }

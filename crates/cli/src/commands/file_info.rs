@@ -28,7 +28,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let (report, outcome) = describe(&args.file, &blob);
     // What could be read is printed even when the blob is corrupt: the header helps tell a
     // truncated upload from a foreign file.
-    print!("{report}");
+    out_str!("{report}");
     outcome
 }
 

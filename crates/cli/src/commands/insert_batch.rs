@@ -189,7 +189,7 @@ pub(crate) async fn insert(
     )
     .await;
     match accepted {
-        Ok(Accepted::Inserted { key, .. }) => println!(
+        Ok(Accepted::Inserted { key, .. }) => out!(
             "inserted {id} ({} operations, protocol version {}, priority {}): input stored at {}",
             batch.operations.len(),
             version,
@@ -197,7 +197,7 @@ pub(crate) async fn insert(
             key.path()
         ),
         Ok(Accepted::AlreadyKnown { status, .. }) => {
-            println!("{id} already exists with the same input (status {status}); nothing changed")
+            out!("{id} already exists with the same input (status {status}); nothing changed")
         }
         Err(e @ zkfleet_intake::IntakeError::ConflictingInput { .. }) => bail!(
             "{e}; delete it first (`zkfleet delete --batch {}`) to insert another",

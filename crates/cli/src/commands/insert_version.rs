@@ -92,11 +92,13 @@ pub(crate) async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
         final_vk_digest,
     };
     match insert(&dal, &version).await? {
-        InsertOutcome::Inserted => println!(
+        InsertOutcome::Inserted => out!(
             "inserted protocol version {}: recursion tree vk {}, final vk {}",
-            version.version, version.recursion_tree_vk_digest, version.final_vk_digest
+            version.version,
+            version.recursion_tree_vk_digest,
+            version.final_vk_digest
         ),
-        InsertOutcome::AlreadyPresent => println!(
+        InsertOutcome::AlreadyPresent => out!(
             "protocol version {} already exists with the same digests; nothing changed",
             version.version
         ),

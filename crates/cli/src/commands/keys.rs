@@ -77,24 +77,24 @@ pub(crate) fn run(command: KeysCommand, fleet: &Fleet) -> anyhow::Result<()> {
                 .context("building the circuits")?;
             print_entries(&entries);
             let digests = VersionDigests::of(&circuits)?;
-            println!(
+            out!(
                 "final verifying key: {} ({} bytes)",
                 keystore.final_vk_path(&proving.circuits()).display(),
                 std::fs::metadata(keystore.final_vk_path(&proving.circuits()))
                     .map(|m| m.len())
                     .unwrap_or_default()
             );
-            println!("recursion tree vk digest: {}", digests.recursion_tree_vk);
-            println!(
+            out!("recursion tree vk digest: {}", digests.recursion_tree_vk);
+            out!(
                 "final vk digest:          {} (SHA-256 of the key file: pin it in `zkfleet \
                  verify --expect-vk-digest` and the sequencer's final_vk_digest)",
                 digests.final_vk
             );
-            println!(
+            out!(
                 "register them: zkfleet insert-version --version {} --from-keys",
                 proving.protocol_version
             );
-            println!("done in {:.1} s", started.elapsed().as_secs_f64());
+            out!("done in {:.1} s", started.elapsed().as_secs_f64());
         }
         KeysCommand::Verify(args) => {
             let dir = keys_dir(fleet, &args);
@@ -112,7 +112,7 @@ pub(crate) fn run(command: KeysCommand, fleet: &Fleet) -> anyhow::Result<()> {
                 )
             })?;
             print_entries(&entries);
-            println!(
+            out!(
                 "ok: every byte of every key file (basic circuits, aggregation entry, final \
                  verifying key) equals this build's circuits"
             );
@@ -135,7 +135,7 @@ fn describe(proving: &ProvingConfig) -> String {
 
 fn print_entries(entries: &[ManifestEntry]) {
     for entry in entries {
-        println!(
+        out!(
             "{:<40} {:>12} bytes  degree 2^{:<2}  circuit {}",
             entry.key.name(),
             entry.file_bytes,
@@ -143,7 +143,7 @@ fn print_entries(entries: &[ManifestEntry]) {
             HashDigest(entry.circuit_digest)
         );
         for component in &entry.components {
-            println!(
+            out!(
                 "    {:<36} degree 2^{:<2}  circuit {}",
                 component.name,
                 component.degree_bits,

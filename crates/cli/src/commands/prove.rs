@@ -425,20 +425,20 @@ async fn finish(
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join(format!("{}_{}.proof", id.chain_id, id.batch_number));
     std::fs::write(&path, &proof).with_context(|| format!("writing {}", path.display()))?;
-    println!("{id} proven in {:.1} s", started.elapsed().as_secs_f64());
-    println!("final proof:   {} ({} bytes)", path.display(), proof.len());
-    println!("verifying key: {}", vk_path.display());
-    println!(
+    out!("{id} proven in {:.1} s", started.elapsed().as_secs_f64());
+    out!("final proof:   {} ({} bytes)", path.display(), proof.len());
+    out!("verifying key: {}", vk_path.display());
+    out!(
         "key digest:    {} (SHA-256 of the key file)",
         final_key.digest()
     );
-    println!(
+    out!(
         "check it:      zkfleet verify --proof {} --vk {} --expect-vk-digest {}",
         path.display(),
         vk_path.display(),
         final_key.digest()
     );
-    println!("batch public output:");
+    out!("batch public output:");
     crate::commands::verify::print_output(&output);
     Ok(())
 }

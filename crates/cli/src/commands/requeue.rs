@@ -30,9 +30,9 @@ pub(crate) async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("requeuing the jobs of {id}"))?;
     if counts.total() == 0 {
-        println!("{id}: no failed or attempts_exhausted job; nothing requeued");
+        out!("{id}: no failed or attempts_exhausted job; nothing requeued");
     } else {
-        println!(
+        out!(
             "{id}: requeued {} jobs (attempts reset to {}):\n{}",
             counts.total(),
             zkfleet_dal::ATTEMPTS_AFTER_OPERATOR_REQUEUE,

@@ -93,7 +93,7 @@ pub(crate) async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
             .restart_batch(id)
             .await
             .with_context(|| format!("restarting {id}"))?;
-        println!(
+        out!(
             "{id}: restarted; its basic witness job is queued with fresh attempts; deleted \
              {} downstream rows:\n{}",
             deleted.total(),
@@ -108,7 +108,7 @@ pub(crate) async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
             .with_context(|| format!("restarting the {job}"))?;
         match outcome {
             TransitionOutcome::Applied => {
-                println!("{job}: queued with fresh attempts")
+                out!("{job}: queued with fresh attempts")
             }
             TransitionOutcome::Unchanged { status } => anyhow::bail!(
                 "{job} is {status}: only a job that is not waiting for its proofs can be \

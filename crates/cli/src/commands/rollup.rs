@@ -74,7 +74,7 @@ fn generate(args: RollupGenerateArgs, chain_id: u64) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let outcome = zkfleet_rollup::execute::execute_batch(&mut state, &generated.batch);
     let execution = started.elapsed();
-    println!(
+    out!(
         "generated {} with {} operations over {} genesis accounts (tree height {}) in {:.2?}",
         generated.batch.id(),
         generated.batch.operations.len(),
@@ -88,7 +88,7 @@ fn generate(args: RollupGenerateArgs, chain_id: u64) -> anyhow::Result<()> {
         &files.batch_json,
         &files.batch_binary,
     ] {
-        println!("  wrote {}", path.display());
+        out!("  wrote {}", path.display());
     }
     match (outcome, config.invalid) {
         (Ok(executed), None) => {
@@ -97,14 +97,14 @@ fn generate(args: RollupGenerateArgs, chain_id: u64) -> anyhow::Result<()> {
                 &path,
                 serde_json::to_string_pretty(&executed.public_output)?,
             )?;
-            println!("  wrote {}", path.display());
-            println!(
+            out!("  wrote {}", path.display());
+            out!(
                 "executed in {execution:.2?}: new state root {}",
                 executed.public_output.new_state_root
             );
         }
         (Err(e), Some(kind)) if kind.matches(&e) => {
-            println!("invalid batch ({kind}) is rejected as intended: {e}");
+            out!("invalid batch ({kind}) is rejected as intended: {e}");
         }
         (Err(e), _) => anyhow::bail!("generated batch rejected unexpectedly: {e}"),
         (Ok(_), Some(kind)) => anyhow::bail!("invalid batch ({kind}) was accepted"),

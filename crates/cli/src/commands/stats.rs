@@ -98,11 +98,11 @@ pub(crate) async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
             batches: &times,
             summary,
         };
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        out!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
     let Some(summary) = summary else {
-        println!(
+        out!(
             "no batch finished since {}",
             since.format("%Y-%m-%d %H:%M:%S UTC")
         );
@@ -118,8 +118,8 @@ pub(crate) async fn run(args: &Args, fleet: &Fleet) -> anyhow::Result<()> {
             duration(time.duration),
         ]);
     }
-    println!("{rows}");
-    println!(
+    out!("{rows}");
+    out!(
         "{} batches finished since {}: median {}, min {}, max {}",
         summary.batches,
         since.format("%Y-%m-%d %H:%M:%S UTC"),

@@ -47,10 +47,10 @@ pub(crate) async fn run(command: StatusCommand, fleet: &Fleet) -> anyhow::Result
     }
     let missing = statuses.iter().filter(|s| !s.exists()).count();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&statuses)?);
+        out!("{}", serde_json::to_string_pretty(&statuses)?);
     } else {
         for status in &statuses {
-            print!("{}", render(status, args.verbose));
+            out_str!("{}", render(status, args.verbose));
         }
     }
     if missing > 0 {

@@ -106,9 +106,9 @@ pub(crate) fn run(args: &Args, global: &GlobalArgs) -> anyhow::Result<()> {
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&output)?);
+        out!("{}", serde_json::to_string_pretty(&output)?);
     } else {
-        println!(
+        out!(
             "valid final proof ({} bytes) under the final verifying key with digest {pinned} \
              (SHA-256 of every byte of {}, pinned by {source})",
             proof.len(),
@@ -128,9 +128,9 @@ pub(crate) fn print_output(output: &BatchPublicOutput) {
                     serde_json::Value::String(s) => s,
                     other => other.to_string(),
                 };
-                println!("  {name:<28} {text}");
+                out!("  {name:<28} {text}");
             }
         }
-        _ => println!("  {output:?}"),
+        _ => out!("  {output:?}"),
     }
 }

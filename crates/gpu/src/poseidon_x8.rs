@@ -398,10 +398,26 @@ pub fn merkle_tree_with(
     }
 }
 
+/// `$body` once for each `$i` in 0..12, `$i` a constant: the MDS layer's loops written out, so
+/// that its coefficients are constants in the code (left as loops, the AVX2 build loaded and
+/// broadcast every coefficient at run time, and kept loop counters, on every term).
+#[cfg(target_arch = "x86_64")]
+macro_rules! unroll12 {
+    ($i:ident => $body:block) => {
+        unroll12!(@ $i $body; 0 1 2 3 4 5 6 7 8 9 10 11)
+    };
+    (@ $i:ident $body:block; $($n:literal)*) => {
+        $({
+            let $i: usize = $n;
+            $body
+        })*
+    };
+}
+
 /// The permutation and its entry points over a module's vector primitives (`splat`, `zero`,
-/// `add64`, `mul32`, `shr32`, `lo32`, `high_halves`, `add_small`, `sub_small`, `add`, `mul`,
-/// `square`, `reduce_small`,
-/// `canonicalize`, `load`, `store`), for the AVX-512 and AVX2 modules: the same rounds with
+/// `add64`, `mul32`, `shr32`, `lo32`, `high_halves`, `carry_into`, `mul_wide`, `reduce128`,
+/// `add_small`, `sub_small`, `mul`, `square`, `reduce_small`, `canonicalize`, `load`,
+/// `store`), for the AVX-512 and AVX2 modules: the same rounds with
 /// the same constants, so the two paths cannot drift apart. `$width` states per register; the
 /// entry points take [`LANES`] states and run `LANES / $width` register groups.
 #[cfg(target_arch = "x86_64")]
@@ -446,6 +462,17 @@ macro_rules! poseidon_rounds {
             mul(x3, x4)
         }
 
+        /// x + y·w for any words x, y, w: the 128-bit product plus x with its carry, reduced
+        /// once (y·w + x < 2^128, so the carry cannot overflow the high word), instead of a
+        /// reduced product and a modular addition.
+        #[inline]
+        #[target_feature(enable = $feature)]
+        fn mul_add(x: $vector, y: $vector, w: u64) -> $vector {
+            let (hi, lo) = mul_wide(y, splat(w));
+            let sum = add64(lo, x);
+            reduce128((carry_into(hi, sum, x), sum))
+        }
+
         /// plonky2's MDS matrix (circulant + diagonal) by rows: row `r`'s coefficient of word
         /// `j` (`MDS_MATRIX_CIRC[(j − r) mod 12]`, plus `MDS_MATRIX_DIAG[r]` on the diagonal),
         /// so that the layer's loops index no modulo (the AVX2 build did not unroll them).
@@ -477,16 +504,16 @@ macro_rules! poseidon_rounds {
                 *h = shr32(*x);
             }
             let mut out = [zero(); SPONGE_WIDTH];
-            for (o, row) in out.iter_mut().zip(&MDS_ROWS) {
+            unroll12!(r => {
                 let mut lo = zero();
                 let mut hi = zero();
-                for j in 0..SPONGE_WIDTH {
-                    let c = splat(row[j]);
+                unroll12!(j => {
+                    let c = splat(MDS_ROWS[r][j]);
                     lo = add64(lo, mul32(state[j], c));
                     hi = add64(hi, mul32(highs[j], c));
-                }
-                *o = reduce_small(lo, hi);
-            }
+                });
+                out[r] = reduce_small(lo, hi);
+            });
             out
         }
 
@@ -582,7 +609,7 @@ macro_rules! poseidon_rounds {
                 }
                 let d = d.reduce();
                 for (x, &v) in state[1..].iter_mut().zip(&vs[i]) {
-                    *x = add(*x, mul(s0, splat(v)));
+                    *x = mul_add(*x, s0, v);
                 }
                 state[0] = d;
             }
@@ -677,9 +704,11 @@ macro_rules! poseidon_rounds {
         pub(super) mod arithmetic {
             use super::*;
 
-            /// mul, add, square, add_small, sub_small (y < p), canonicalize of x.
+            /// mul, add, square, add_small, sub_small (y < p), canonicalize of x, and
+            /// mul_add x + y·x.
             #[target_feature(enable = $feature)]
-            pub(crate) fn binary_ops(x: u64, y: u64) -> [u64; 6] {
+            pub(crate) fn binary_ops(x: u64, y: u64) -> [u64; 7] {
+                let w = x;
                 let (x, y) = (splat(x), splat(y));
                 let y_small = canonicalize(y);
                 [
@@ -689,6 +718,7 @@ macro_rules! poseidon_rounds {
                     add_small(x, y_small),
                     sub_small(x, y_small),
                     canonicalize(x),
+                    mul_add(x, y, w),
                 ]
                 .map(|v| store(v)[WIDTH - 1])
             }
@@ -759,6 +789,13 @@ mod avx512 {
         _mm512_mul_epu32(x, y)
     }
 
+    /// hi + 1 where `sum` = lo + `addend` wrapped (came out below the addend), else hi.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn carry_into(hi: __m512i, sum: __m512i, addend: __m512i) -> __m512i {
+        _mm512_mask_add_epi64(hi, _mm512_cmplt_epu64_mask(sum, addend), hi, splat(1))
+    }
+
     /// The low 32 bits of each lane.
     #[inline]
     #[target_feature(enable = "avx512f")]
@@ -791,7 +828,9 @@ mod avx512 {
         _mm512_mask_add_epi64(sum, over, sum, splat(EPSILON))
     }
 
-    /// x + y for any words.
+    /// x + y for any words (the rounds no longer need it: `mul_add` and the limb sums took its
+    /// place; the arithmetic tests still check it).
+    #[cfg(test)]
     #[inline]
     #[target_feature(enable = "avx512f")]
     fn add(x: __m512i, y: __m512i) -> __m512i {
@@ -950,6 +989,13 @@ mod avx2 {
         _mm256_mul_epu32(x, y)
     }
 
+    /// hi + 1 where `sum` = lo + `addend` wrapped (came out below the addend), else hi.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn carry_into(hi: __m256i, sum: __m256i, addend: __m256i) -> __m256i {
+        _mm256_sub_epi64(hi, lt(sum, addend))
+    }
+
     /// The low 32 bits of each lane.
     #[inline]
     #[target_feature(enable = "avx2")]
@@ -996,7 +1042,9 @@ mod avx2 {
         _mm256_add_epi64(sum, epsilon_where(lt(sum, y)))
     }
 
-    /// x + y for any words.
+    /// x + y for any words (the rounds no longer need it: `mul_add` and the limb sums took its
+    /// place; the arithmetic tests still check it).
+    #[cfg(test)]
     #[inline]
     #[target_feature(enable = "avx2")]
     fn add(x: __m256i, y: __m256i) -> __m256i {
@@ -1148,7 +1196,7 @@ mod tests {
     /// Checks one path's operations (`binary_ops`, `reduce_small_words` as in the modules).
     fn check(
         name: &str,
-        binary_ops: impl Fn(u64, u64) -> [u64; 6],
+        binary_ops: impl Fn(u64, u64) -> [u64; 7],
         reduce: impl Fn(u64, u64) -> u64,
         dot: impl Fn(&[u64], &[u64]) -> u64,
     ) {
@@ -1172,6 +1220,11 @@ mod tests {
                         "{name} sub_small {x:#x} {y:#x}"
                     );
                 }
+                assert_eq!(
+                    got[6] as u128 % P,
+                    (x + (y % P) * (x % P)) % P,
+                    "{name} mul_add {x:#x} + {y:#x}·{x:#x}"
+                );
                 assert!(got[5] < P as u64, "{name} canonicalize {x:#x}");
                 assert_eq!(got[5] as u128, x % P, "{name} canonicalize {x:#x}");
             }

@@ -102,10 +102,14 @@ impl GpuContext {
         rate_bits: usize,
         beta: &mut dyn FnMut(&MerkleCap<F, Hasher>) -> [u64; 2],
     ) -> Result<FriCommitPhase<'_>, GpuError> {
-        if log_n > 40 || coeffs.len() != 2usize << log_n {
+        // The layers' NTTs need a 2^log_n-th root of unity, which exists up to the field's
+        // two-adicity (plonky2's `primitive_root_of_unity` asserts it): beyond, an input error.
+        if log_n as usize > F::TWO_ADICITY || coeffs.len() != 2usize << log_n {
             return Err(GpuError::InvalidInput(format!(
-                "{} coefficient words for FRI's commit phase, expected 2 * 2^{log_n}",
-                coeffs.len()
+                "{} coefficient words for FRI's commit phase, expected 2 * 2^{log_n} (log_n at \
+                 most {})",
+                coeffs.len(),
+                F::TWO_ADICITY
             )));
         }
         // Each layer's tree needs at least 2^cap_height leaves (plonky2's `MerkleTree::new`

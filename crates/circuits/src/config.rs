@@ -31,16 +31,18 @@ impl Default for BasicGeometry {
     /// Defaults chosen from measured gate counts (about 725 rows per signature at height 10,
     /// 200 per operation with the operator's fees credited once per instance, 12.4 per
     /// deposit) to fill a power-of-two degree: signature verification and state transition at
-    /// 2^13 (11 signatures: 7,977 gates, 12 would be 8,702; 40 operations: 8,096 gates, 41
-    /// would need 2^14, tests/basic_circuits.rs checks it), priority operations at 2^12
-    /// (`cargo run --release -p zkfleet-bench --example cost_fill`). 11 signatures instead of
-    /// 10 cut the 1,024-operation batch from 109 to 101 basic proofs and 0.524 to 0.501
-    /// CPU-s per operation (docs/benchmarks.md, "Geometry sweep"); larger instances are
-    /// cheaper per operation still but make the sample batch dearer (same section).
+    /// 2^15 (45 signatures: 32,624 gates, 46 would need 2^16; 163 operations: 32,735 gates, 164
+    /// would need 2^16, tests/basic_circuits.rs checks it), priority operations at 2^12 (one
+    /// instance holds a 1,024-operation batch's ~210 deposits; `cargo run --release -p
+    /// zkfleet-bench --example cost_fill`). The geometry sweep with the batched hasher
+    /// (docs/benchmarks.md, "Geometry sweep, batched hasher") chose it: the cheapest per
+    /// operation whose sample batch (`zkfleet prove --example`, three full-size basic proofs
+    /// whatever it holds) stays within issue 18's ≤ 30 s of proving on 2 cores; 2^16 instances
+    /// are cheaper per operation still but double the sample batch's basic proofs again.
     fn default() -> Self {
         Self {
-            signatures_per_instance: 11,
-            operations_per_instance: 40,
+            signatures_per_instance: 45,
+            operations_per_instance: 163,
             deposits_per_instance: 256,
             xmss_height: zkfleet_rollup::spec::DEFAULT_XMSS_HEIGHT as u32,
         }

@@ -499,50 +499,79 @@ fn witness_vector_tampered_after_generation_fails_verification() {
     }
 }
 
-/// Gates of the state-transition circuit holding `operations` slots, before plonky2 pads it to a
-/// power of two (the closed-form hash and constants included).
-fn state_gates(operations: u32) -> usize {
+/// The state-transition circuit holding `operations` slots at the default geometry, defined
+/// (no `build` yet).
+fn state_builder(
+    operations: u32,
+) -> plonky2::plonk::circuit_builder::CircuitBuilder<zkfleet_circuits::F, { zkfleet_circuits::D }> {
     let geometry = zkfleet_circuits::BasicGeometry {
         operations_per_instance: operations,
         ..zkfleet_circuits::BasicGeometry::default()
     };
-    let (builder, _) =
-        zkfleet_circuits::basic::define(BasicCircuitKind::StateTransition, &geometry)
-            .expect("define");
-    builder.num_gates()
+    zkfleet_circuits::basic::define(BasicCircuitKind::StateTransition, &geometry)
+        .expect("define")
+        .0
 }
 
+/// Gates of the state-transition circuit holding `operations` slots, before plonky2 pads it to a
+/// power of two (the closed-form hash and constants included).
+fn state_gates(operations: u32) -> usize {
+    state_builder(operations).num_gates()
+}
+
+/// The degree plonky2's `build` gives the state-transition circuit at `operations` per
+/// instance: its gates plus those `build` adds (the public-input hash, constant gates), padded to
+/// a power of two. `mock_build` is that same build without the constants/sigmas commitment (the
+/// LDE and Merkle tree that cost most of a build), so a 2^15 or 2^16 default is checked in
+/// seconds instead of minutes.
+fn state_degree(operations: u32) -> usize {
+    state_builder(operations)
+        .mock_build::<zkfleet_circuits::C>()
+        .common
+        .degree_bits()
+}
+
+/// The degree of the default geometry's state-transition circuit (`BasicGeometry::default()`'s
+/// doc comment and docs/benchmarks.md, "Geometry sweep").
+const DEFAULT_STATE_DEGREE_BITS: usize = 15;
+
 /// The default geometry's state-transition instance fills its degree: its operations fit in
-/// 2^13 rows, and one more operation would not (a geometry that wastes rows, or one that spills
-/// into the next degree, fails here). Prints the rows per operation for docs/rollup-circuits.md.
+/// 2^15 rows once built, and one more operation would not (a geometry that wastes rows, or one
+/// that spills into the next degree, fails here). The fill is read from gate counts (the next
+/// operation's gates alone overflow the degree, so no build is needed for it) and from one mock
+/// build at the default (`state_degree`): no 2^15+ circuit is committed to. Prints the rows per
+/// operation for docs/rollup-circuits.md.
 #[test]
 fn default_state_geometry_fills_its_degree() {
     let geometry = zkfleet_circuits::BasicGeometry::default();
     let ops = geometry.operations_per_instance;
     let (one, two) = (state_gates(1), state_gates(2));
+    let (gates, one_more) = (state_gates(ops), state_gates(ops + 1));
     eprintln!(
-        "ROWS state transition: 1 op {one}, 2 ops {two}, {ops} ops {}, {} ops {} gates before \
-         build; {} rows per operation",
-        state_gates(ops),
+        "ROWS state transition: 1 op {one}, 2 ops {two}, {ops} ops {gates}, {} ops {one_more} \
+         gates before build; {} rows per operation",
         ops + 1,
-        state_gates(ops + 1),
         two - one
     );
-    let degree = |operations: u32| {
-        let geometry = zkfleet_circuits::BasicGeometry {
-            operations_per_instance: operations,
-            ..geometry
-        };
-        BasicCircuit::build(BasicCircuitKind::StateTransition, &geometry)
-            .expect("build")
-            .degree_bits()
-    };
-    assert_eq!(degree(ops), 13, "{ops} operations must fit 2^13 rows");
+    // The degree the default's own gates need, before `build` adds any.
+    let bits = gates.next_power_of_two().trailing_zeros() as usize;
     assert_eq!(
-        degree(ops + 1),
-        14,
-        "{} operations still fit 2^13 rows: the default wastes rows",
+        bits, DEFAULT_STATE_DEGREE_BITS,
+        "{ops} operations need 2^{bits} rows ({gates} gates), not the documented \
+         2^{DEFAULT_STATE_DEGREE_BITS}"
+    );
+    // One more operation's gates overflow 2^bits before `build` adds anything: no build fits
+    // them, so the default leaves less than an operation's rows unused.
+    assert!(
+        one_more > 1 << bits,
+        "{} operations ({one_more} gates) still fit 2^{bits} rows: the default wastes rows",
         ops + 1
+    );
+    // And the rows `build` adds (public-input hash, constants) still fit beside the default's.
+    assert_eq!(
+        state_degree(ops),
+        bits,
+        "{ops} operations ({gates} gates) spill out of 2^{bits} rows once built"
     );
 }
 

@@ -26,8 +26,8 @@ pub const DEFAULT_ARITY: u32 = 2;
 /// idle_backoff_initial_ms = 1000  # default
 /// idle_backoff_max_ms = 5000      # default
 /// [witness_generator.geometry]    # default: BasicGeometry::default()
-/// signatures_per_instance = 11
-/// operations_per_instance = 40
+/// signatures_per_instance = 45
+/// operations_per_instance = 163
 /// deposits_per_instance = 256
 /// xmss_height = 10
 /// ```

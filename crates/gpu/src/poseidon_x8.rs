@@ -13,8 +13,8 @@
 //! - `scalar`: plonky2's own `Poseidon::poseidon`, state by state.
 //!
 //! The default is AVX-512 where the CPU has it (AVX-512F, detected at run time), else scalar:
-//! the AVX2 path measured slower than plonky2's scalar code on the one machine we have
-//! ([`HasherPath::best`] says by how much). The environment variable [`PATH_ENV`] (`ZKFLEET_POSEIDON=scalar|avx2|avx512`) forces one, read
+//! the AVX2 path only tied with plonky2's scalar code on the one machine we have
+//! ([`HasherPath::best`]). The environment variable [`PATH_ENV`] (`ZKFLEET_POSEIDON=scalar|avx2|avx512`) forces one, read
 //! once per process ([`selected_path`]), and every function has a `_with` form that takes a
 //! [`HasherPath`] (tests and benchmarks compare the three in one process). A [`HasherPath`] is
 //! only made for a path the CPU can run, so the vector code is never reached on a CPU without
@@ -167,10 +167,10 @@ impl HasherPath {
     }
 
     /// The default: AVX-512 where the CPU has it, else scalar. Not AVX2: on the one machine
-    /// measured (AMD EPYC, Zen 4, its AVX2 path forced) it was 0.92× plonky2's scalar code per
-    /// permutation, 0.93–0.94× per Merkle tree and 0.97× per 2^13 proof (docs/benchmarks.md,
-    /// "Poseidon hasher"), so it is used only where [`PATH_ENV`] asks for it, until a host
-    /// without AVX-512 shows it faster.
+    /// measured (AMD EPYC, Zen 4, its AVX2 path forced) it only tied with plonky2's scalar code
+    /// (1.00× per permutation, 0.99–1.01× per Merkle tree, 1.03× per 2^13 proof;
+    /// docs/benchmarks.md, "Poseidon hasher"), so it is used only where [`PATH_ENV`] asks for
+    /// it, until a host without AVX-512 shows it faster.
     pub fn best() -> Self {
         if Isa::Avx512.supported() {
             Self(Isa::Avx512)

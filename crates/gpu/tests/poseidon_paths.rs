@@ -103,7 +103,7 @@ fn paths_the_cpu_has_are_offered() {
         );
     }
     // The default: AVX-512 where the CPU has it, else scalar (AVX2 only when asked for: it
-    // measured slower than scalar, `HasherPath::best`).
+    // measured no faster than scalar, `HasherPath::best`).
     let expected = if cpu_flag("avx512f") {
         Isa::Avx512
     } else {

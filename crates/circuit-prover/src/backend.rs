@@ -137,6 +137,7 @@ pub fn install_cpu(registry: &mut CircuitRegistry, cpu: CpuProver) {
         backend = %backend,
         cpu_prover = %cpu,
         avx512 = CpuProver::avx512(),
+        hasher = %CpuProver::hasher(),
         "proving on the CPU with {}",
         cpu.describe()
     );

@@ -144,6 +144,7 @@ fn batched_cpu() -> CommitProver {
     tracing::info!(
         backend = "cpu",
         avx512 = CpuProver::avx512(),
+        hasher = %CpuProver::hasher(),
         "compressing on the CPU with {}",
         CpuProver::Batched.describe()
     );

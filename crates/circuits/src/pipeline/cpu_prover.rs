@@ -63,16 +63,33 @@ impl CpuProver {
         zkfleet_gpu::poseidon_x8::avx512_available()
     }
 
-    /// A line for the start-up log: which CPU path proves, and whether AVX-512 was detected.
+    /// The batched hasher's path in this process: AVX-512 where the CPU has it, else plonky2's
+    /// scalar Poseidon, unless `ZKFLEET_POSEIDON` asked for another (docs/benchmarks.md,
+    /// "Scalar, AVX2 and AVX-512 paths"). What a process logs at start, beside [`Self::avx512`]:
+    /// detection alone does not say which path runs once the variable is set.
+    pub fn hasher() -> zkfleet_gpu::poseidon_x8::Isa {
+        zkfleet_gpu::poseidon_x8::selected_path().isa()
+    }
+
+    /// A line for the start-up log: which CPU path proves, and which hasher path it runs.
     pub fn describe(self) -> String {
+        use zkfleet_gpu::poseidon_x8::Isa;
         match self {
-            Self::Batched if Self::avx512() => {
-                "zkfleet's prover, Merkle trees hashed eight leaves at a time (AVX-512 detected)"
-                    .into()
-            }
-            Self::Batched => "zkfleet's prover, batched Merkle trees on plonky2's scalar \
-                              Poseidon (no AVX-512 on this CPU)"
-                .into(),
+            Self::Batched => match Self::hasher() {
+                Isa::Avx512 => {
+                    "zkfleet's prover, Merkle trees hashed eight leaves at a time (AVX-512)".into()
+                }
+                Isa::Avx2 => "zkfleet's prover, Merkle trees hashed four states per register \
+                              (AVX2, chosen by ZKFLEET_POSEIDON)"
+                    .into(),
+                Isa::Scalar if Self::avx512() => "zkfleet's prover, batched Merkle trees on \
+                                                  plonky2's scalar Poseidon (chosen by \
+                                                  ZKFLEET_POSEIDON; AVX-512 is available)"
+                    .into(),
+                Isa::Scalar => "zkfleet's prover, batched Merkle trees on plonky2's scalar \
+                                Poseidon (no AVX-512 on this CPU)"
+                    .into(),
+            },
             Self::Plonky2 => "plonky2's prove (the reference)".into(),
         }
     }

@@ -95,6 +95,17 @@ pub struct FriCommitted<'a> {
     pub layers: Box<dyn FriLayers + 'a>,
 }
 
+/// What `MerkleTree::new` would assert on, as an error: a power-of-two number of leaves and a
+/// cap no higher than the tree.
+pub(crate) fn check_tree_shape(count: usize, cap_height: usize) -> Result<(), GpuError> {
+    if !count.is_power_of_two() || cap_height > count.trailing_zeros() as usize {
+        return Err(GpuError::InvalidInput(format!(
+            "a Merkle tree of {count} leaves with a cap of height {cap_height}"
+        )));
+    }
+    Ok(())
+}
+
 /// Makes the batch commitments of a proof (without blinding: our configurations are not
 /// zero-knowledge, see [`crate::prover`]).
 pub trait CommitBackend: Send + Sync {
@@ -172,12 +183,7 @@ pub trait CommitBackend: Send + Sync {
         leaves: Vec<Vec<F>>,
         cap_height: usize,
     ) -> Result<MerkleTree<F, Hasher>, GpuError> {
-        let count = leaves.len();
-        if !count.is_power_of_two() || cap_height > count.trailing_zeros() as usize {
-            return Err(GpuError::InvalidInput(format!(
-                "a Merkle tree of {count} leaves with a cap of height {cap_height}"
-            )));
-        }
+        check_tree_shape(leaves.len(), cap_height)?;
         Ok(crate::poseidon_x8::merkle_tree(leaves, cap_height))
     }
 

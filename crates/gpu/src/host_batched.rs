@@ -21,7 +21,7 @@ use plonky2::util::{log2_strict, reverse_index_bits_in_place, transpose};
 use plonky2_field::fft::FftRootTable;
 use rayon::prelude::*;
 
-use crate::backend::{Batch, CommitBackend};
+use crate::backend::{check_tree_shape, Batch, CommitBackend};
 use crate::error::GpuError;
 use crate::poseidon_x8::{merkle_tree_with, selected_path, HasherPath};
 use crate::{Hasher, F};
@@ -67,49 +67,6 @@ fn check_shape(
     Ok(len)
 }
 
-/// Both backends' commitments: plonky2's iFFT and LDE, the tree on `path`.
-fn commit_coeffs_on(
-    path: HasherPath,
-    coeffs: Vec<PolynomialCoeffs<F>>,
-    rate_bits: usize,
-    cap_height: usize,
-    fft_root_table: Option<&FftRootTable<F>>,
-) -> Result<Batch, GpuError> {
-    let degree = check_shape(coeffs.iter().map(|c| c.len()), rate_bits, cap_height)?;
-    // As plonky2's `PolynomialBatch::lde_values` (no blinding).
-    let lde: Vec<Vec<F>> = coeffs
-        .par_iter()
-        .map(|p| {
-            p.lde(rate_bits)
-                .coset_fft_with_options(F::coset_shift(), Some(rate_bits), fft_root_table)
-                .values
-        })
-        .collect();
-    let mut leaves = transpose(&lde);
-    drop(lde);
-    reverse_index_bits_in_place(&mut leaves);
-    Ok(Batch {
-        polynomials: coeffs,
-        merkle_tree: merkle_tree_with(path, leaves, cap_height),
-        degree_log: log2_strict(degree),
-        rate_bits,
-        blinding: false,
-    })
-}
-
-/// Both backends' `commit_values`: plonky2's iFFT, then [`commit_coeffs_on`].
-fn commit_values_on(
-    path: HasherPath,
-    values: Vec<PolynomialValues<F>>,
-    rate_bits: usize,
-    cap_height: usize,
-    fft_root_table: Option<&FftRootTable<F>>,
-) -> Result<Batch, GpuError> {
-    check_shape(values.iter().map(|v| v.len()), rate_bits, cap_height)?;
-    let coeffs = values.into_par_iter().map(|v| v.ifft()).collect();
-    commit_coeffs_on(path, coeffs, rate_bits, cap_height, fft_root_table)
-}
-
 impl CommitBackend for HostBatchedCommit {
     fn commit_values(
         &self,
@@ -118,8 +75,7 @@ impl CommitBackend for HostBatchedCommit {
         cap_height: usize,
         fft_root_table: Option<&FftRootTable<F>>,
     ) -> Result<Batch, GpuError> {
-        commit_values_on(
-            selected_path(),
+        HostBatchedCommitWith(selected_path()).commit_values(
             values,
             rate_bits,
             cap_height,
@@ -134,8 +90,7 @@ impl CommitBackend for HostBatchedCommit {
         cap_height: usize,
         fft_root_table: Option<&FftRootTable<F>>,
     ) -> Result<Batch, GpuError> {
-        commit_coeffs_on(
-            selected_path(),
+        HostBatchedCommitWith(selected_path()).commit_coeffs(
             coeffs,
             rate_bits,
             cap_height,
@@ -156,7 +111,9 @@ impl CommitBackend for HostBatchedCommitWith {
         cap_height: usize,
         fft_root_table: Option<&FftRootTable<F>>,
     ) -> Result<Batch, GpuError> {
-        commit_values_on(self.0, values, rate_bits, cap_height, fft_root_table)
+        check_shape(values.iter().map(|v| v.len()), rate_bits, cap_height)?;
+        let coeffs = values.into_par_iter().map(|v| v.ifft()).collect();
+        self.commit_coeffs(coeffs, rate_bits, cap_height, fft_root_table)
     }
 
     fn commit_coeffs(
@@ -166,7 +123,26 @@ impl CommitBackend for HostBatchedCommitWith {
         cap_height: usize,
         fft_root_table: Option<&FftRootTable<F>>,
     ) -> Result<Batch, GpuError> {
-        commit_coeffs_on(self.0, coeffs, rate_bits, cap_height, fft_root_table)
+        let degree = check_shape(coeffs.iter().map(|c| c.len()), rate_bits, cap_height)?;
+        // As plonky2's `PolynomialBatch::lde_values` (no blinding).
+        let lde: Vec<Vec<F>> = coeffs
+            .par_iter()
+            .map(|p| {
+                p.lde(rate_bits)
+                    .coset_fft_with_options(F::coset_shift(), Some(rate_bits), fft_root_table)
+                    .values
+            })
+            .collect();
+        let mut leaves = transpose(&lde);
+        drop(lde);
+        reverse_index_bits_in_place(&mut leaves);
+        Ok(Batch {
+            polynomials: coeffs,
+            merkle_tree: merkle_tree_with(self.0, leaves, cap_height),
+            degree_log: log2_strict(degree),
+            rate_bits,
+            blinding: false,
+        })
     }
 
     fn name(&self) -> &'static str {
@@ -180,12 +156,7 @@ impl CommitBackend for HostBatchedCommitWith {
         leaves: Vec<Vec<F>>,
         cap_height: usize,
     ) -> Result<MerkleTree<F, Hasher>, GpuError> {
-        let count = leaves.len();
-        if !count.is_power_of_two() || cap_height > count.trailing_zeros() as usize {
-            return Err(GpuError::InvalidInput(format!(
-                "a Merkle tree of {count} leaves with a cap of height {cap_height}"
-            )));
-        }
+        check_tree_shape(leaves.len(), cap_height)?;
         Ok(merkle_tree_with(self.0, leaves, cap_height))
     }
 }

@@ -29,7 +29,7 @@ use zkfleet_circuits::proving::WitnessVector;
 use zkfleet_circuits::recursion::BatchCircuits;
 use zkfleet_circuits::CircuitError;
 use zkfleet_gpu::prover::{self, ProveError};
-use zkfleet_gpu::{CommitBackend, GpuCommit, GpuContext};
+use zkfleet_gpu::{CommitBackend, GpuCommit};
 use zkfleet_types::{AggregationRound, CircuitId};
 
 use crate::error::ProverError;
@@ -97,8 +97,11 @@ pub fn select_backend(
             install_cpu(registry, CpuProver::Plonky2);
             Ok(ProverBackend::Plonky2)
         }
-        ProverBackend::Gpu => match GpuContext::with_ordinal(gpu_device) {
-            Ok(gpu) => {
+        // The process's one backend for that card: a compressor in the same process
+        // (`zkfleet prove`) shares it and its memory budget (`GpuCommit::shared`).
+        ProverBackend::Gpu => match GpuCommit::shared(gpu_device) {
+            Ok(commit) => {
+                let gpu = commit.context();
                 tracing::info!(
                     backend = "gpu",
                     gpu_device,
@@ -106,7 +109,7 @@ pub fn select_backend(
                     compute_capability = ?gpu.compute_capability(),
                     "proving with the zkfleet prover, batch commitments on the GPU"
                 );
-                install_gpu(registry, gpu);
+                install_gpu(registry, commit);
                 Ok(ProverBackend::Gpu)
             }
             Err(e) if e.is_unavailable() => {
@@ -153,8 +156,7 @@ pub fn install_cpu(registry: &mut CircuitRegistry, cpu: CpuProver) {
 /// and logs what the card's memory budget keeps: how many proofs of the largest registered
 /// circuit fit on the card at once (each proof reserves its peak before it starts, and waits
 /// or fails, transient, when the proofs in flight hold too much).
-pub fn install_gpu(registry: &mut CircuitRegistry, gpu: GpuContext) {
-    let commit = GpuCommit::new(gpu);
+pub fn install_gpu(registry: &mut CircuitRegistry, commit: Arc<GpuCommit>) {
     let circuits = registry.batch_circuits();
     let largest = registry
         .circuits()
@@ -172,7 +174,7 @@ pub fn install_gpu(registry: &mut CircuitRegistry, gpu: GpuContext) {
         "GPU memory: keeps up to {proofs} proofs of the largest circuit ({} commitments) in {budget}",
         proofs.saturating_mul(3)
     );
-    install_commit_backend(registry, Arc::new(commit));
+    install_commit_backend(registry, commit);
 }
 
 /// Registers a [`CommitCircuitProver`] over `commit` for every circuit of the registry (the

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use zkfleet_circuits::pipeline::CpuProver;
 use zkfleet_circuits::recursion::StepProver;
 use zkfleet_gpu::prover::{self, ProveError};
-use zkfleet_gpu::{CommitBackend, GpuCommit, GpuContext, HostBatchedCommit};
+use zkfleet_gpu::{CommitBackend, GpuCommit, HostBatchedCommit};
 
 use crate::error::CompressorError;
 
@@ -170,15 +170,17 @@ pub fn select_backend(
             );
             Ok(None)
         }
-        CompressorBackend::Gpu => match GpuContext::with_ordinal(gpu_device) {
-            Ok(gpu) => {
+        // Shared with a circuit prover of the same process on that card (`zkfleet prove`):
+        // one context, one memory budget (`GpuCommit::shared`).
+        CompressorBackend::Gpu => match GpuCommit::shared(gpu_device) {
+            Ok(commit) => {
                 tracing::info!(
                     backend = "gpu",
                     gpu_device,
-                    device = gpu.device_name(),
+                    device = commit.context().device_name(),
                     "compressing with the zkfleet prover on the GPU"
                 );
-                Ok(Some(CommitProver::new(Arc::new(GpuCommit::new(gpu)))))
+                Ok(Some(CommitProver::new(commit)))
             }
             Err(e) if e.is_unavailable() => {
                 tracing::warn!(

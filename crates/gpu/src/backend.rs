@@ -378,6 +378,30 @@ impl GpuCommit {
         Self::with_budget(gpu, budget)
     }
 
+    /// This process's backend for card `ordinal`, opened on first use and shared by every
+    /// caller while any of them holds it. One process that runs both a circuit prover and a
+    /// compressor on one card (`zkfleet prove`) must not open two: each would size its memory
+    /// budget to the card's free memory as if alone (together they could overbook the card and
+    /// fail with out-of-memory where one budget would have made a proof wait), and each would
+    /// compile the kernels and build the twiddle tables again. Once every holder has dropped it,
+    /// the next call opens a fresh one.
+    pub fn shared(ordinal: usize) -> Result<Arc<Self>, GpuError> {
+        static OPEN: Mutex<Vec<(usize, std::sync::Weak<GpuCommit>)>> = Mutex::new(Vec::new());
+        // Held while a card opens, so that two first callers do not both open it.
+        let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+        open.retain(|(_, weak)| weak.strong_count() > 0);
+        if let Some(commit) = open
+            .iter()
+            .find(|(o, _)| *o == ordinal)
+            .and_then(|(_, weak)| weak.upgrade())
+        {
+            return Ok(commit);
+        }
+        let commit = Arc::new(Self::new(GpuContext::with_ordinal(ordinal)?));
+        open.push((ordinal, Arc::downgrade(&commit)));
+        Ok(commit)
+    }
+
     /// A backend committing on `gpu` within `budget`.
     pub fn with_budget(gpu: GpuContext, budget: Arc<MemoryBudget>) -> Self {
         Self {

@@ -13,6 +13,8 @@
 //! - `a_proof_over_the_memory_budget_fails_clearly`: a `GpuCommit` with a budget smaller than
 //!   one proof fails the proof with `GpuError::MemoryBudget` (transient, nothing evicted), and a
 //!   commitment's device memory is what `memory::commit_bytes` counts. Needs a GPU, as above.
+//! - `one_process_opens_one_backend_per_card`: `GpuCommit::shared` gives every caller of one
+//!   process the same backend (one context, one budget) while any holds it. Needs a GPU, as above.
 //! - `an_ordinal_that_does_not_exist_is_a_clear_error`: runs anywhere.
 //!
 //! `ZKFLEET_GPU_DEVICE` picks the ordinal (default 0), as the circuit prover's `gpu_device`.
@@ -299,4 +301,33 @@ fn an_ordinal_that_does_not_exist_is_a_clear_error() {
             eprintln!("no GPU here: {e}");
         }
     }
+}
+
+#[test]
+fn one_process_opens_one_backend_per_card() {
+    let first = match GpuCommit::shared(ordinal()) {
+        Ok(c) => c,
+        Err(e) if e.is_unavailable() && !gpu_required() => {
+            eprintln!("skipping GPU test: {e} (set ZKFLEET_REQUIRE_GPU=1 to fail instead)");
+            return;
+        }
+        Err(e) => panic!("GPU unusable: {e}"),
+    };
+    // A circuit prover and a compressor of one process (`zkfleet prove`) both ask for it: the
+    // second caller must get the same backend, and so the same memory budget.
+    let second = GpuCommit::shared(ordinal()).expect("the card opened once already");
+    assert!(Arc::ptr_eq(&first, &second), "a second backend was opened");
+    assert!(Arc::ptr_eq(first.budget(), second.budget()));
+    let first_address = Arc::as_ptr(&first) as usize;
+    drop(first);
+    drop(second);
+    // Nobody holds it any more: the next caller opens a fresh one (its memory given back), and
+    // a card that does not exist is still an error, not another card's backend.
+    let fresh = GpuCommit::shared(ordinal()).expect("opens again");
+    assert_eq!(fresh.budget().in_use(), 0);
+    assert!(GpuCommit::shared(4096).is_err());
+    eprintln!(
+        "one backend per card: shared twice, reopened after release (first at {first_address:#x}, fresh at {:#x})",
+        Arc::as_ptr(&fresh) as usize
+    );
 }

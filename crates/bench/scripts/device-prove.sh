@@ -10,8 +10,9 @@
 # Run there:  run(command="bash crates/bench/scripts/device-prove.sh", carry=[".cost-bin"])
 #
 # Settings (environment):
-#   GEOMETRIES   space-separated "default" or SIGS,OPS,DEPOSITS (default "default"); each gets
-#                its own keystore, built first (its time in keys-<g>.log)
+#   GEOMETRIES   space-separated "default" or SIGS,OPS,DEPOSITS, each with an optional "/ARITY"
+#                (`[proving] arity`; default: the configuration's), e.g. "default default/3"
+#                (default "default"); each gets its own keystore, built first (keys-<g>.log)
 #   OPERATIONS   the generated batch (default 1024; "" skips it)
 #   LAYOUTS      space-separated CONCURRENT:LIGHT:HEAVY[:BACKEND] for that batch (default
 #                "1:1:1 4:4:2"); BACKEND is the circuit prover's `backend`, cpu (default) or gpu
@@ -94,14 +95,17 @@ if [ -n "$OPERATIONS" ] && [ ! -f "$WORK/batch-$OPERATIONS/batch.bin" ]; then
   echo "batch of $OPERATIONS operations generated: $(tail -1 "$OUT/generate.log")"
 fi
 
-for geometry in $GEOMETRIES; do
+for entry in $GEOMETRIES; do
+  IFS=/ read -r geometry arity <<< "$entry"
   g=${geometry//,/-}
+  [ -n "$arity" ] && g="$g-a$arity"
   keys="$WORK/keys-$g"
   mkdir -p "$keys"
   base="$WORK/base-$g.toml"
   {
     echo "[proving]"
     echo "keys_dir = \"$keys\""
+    [ -n "$arity" ] && echo "arity = $arity"
     if [ "$geometry" != default ]; then
       IFS=, read -r sigs ops deps <<< "$geometry"
       echo
@@ -114,7 +118,7 @@ for geometry in $GEOMETRIES; do
   } > "$base"
   TIMEFORMAT="wall %R s, CPU user %U s + system %S s"
   { time "$BIN" --config "$base" --data-dir "$WORK/keys-data" keys generate > "$OUT/keys-$g.log" 2>&1; } 2>> "$OUT/keys-$g.log" || { status=1; tail "$OUT/keys-$g.log"; continue; }
-  echo "keys ($geometry): $(tail -1 "$OUT/keys-$g.log")"
+  echo "keys ($entry): $(tail -1 "$OUT/keys-$g.log")"
   grep -E "degree" "$OUT/keys-$g.log" | awk '{print "  " $1, $4, $5}'
 
   if [ -n "$OPERATIONS" ]; then

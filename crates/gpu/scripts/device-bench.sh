@@ -8,7 +8,9 @@
 #
 # The proving configuration is the small test one (arity 2, light compression, geometry
 # 2/1/2/2), its keystore built on this host's cores first (KEYS_DIR: a keystore directory to use
-# instead, e.g. the one the circuit prover's backend test built earlier on the same warm machine).
+# instead, e.g. the one the circuit prover's backend test built earlier on the same warm machine);
+# CIRCUITS=default: the default configuration instead (KEYS_DIR, e.g. the keystore
+# crates/bench/scripts/device-prove.sh built on the same warm machine, target/device-prove/keys-default).
 # BENCH_ARGS (default "--quick --runs 3"): the suite's mode. Under $OUT: env.txt, bench-gpu.json,
 # bench-gpu.log.
 set -uo pipefail
@@ -19,7 +21,12 @@ nvrtc=$(find /usr/local/cuda/lib64/ /usr/local/cuda/ /usr/lib/x86_64-linux-gnu /
   -name 'libnvrtc.so*' 2>/dev/null | grep -v builtins | head -1)
 [ -n "$nvrtc" ] && export LD_LIBRARY_PATH="$(dirname "$nvrtc"):${LD_LIBRARY_PATH:-}"
 work=$(mktemp -d)
-cat > "$work/zkfleet.toml" <<TOML
+if [ "${CIRCUITS:-small}" = default ]; then
+  # The default proving configuration (geometry, arity, standard compression): the full
+  # suite's job kinds at the size a fleet proves.
+  printf '[proving]\nkeys_dir = "%s"\n' "${KEYS_DIR:-$work/keys}" > "$work/zkfleet.toml"
+else
+  cat > "$work/zkfleet.toml" <<TOML
 [proving]
 protocol_version = "0.1.0"
 keys_dir = "${KEYS_DIR:-$work/keys}"
@@ -32,6 +39,7 @@ operations_per_instance = 1
 deposits_per_instance = 2
 xmss_height = 2
 TOML
+fi
 {
   date -u
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv

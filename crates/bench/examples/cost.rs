@@ -12,7 +12,8 @@
 //!
 //! The last argument sets the geometry's items per instance (XMSS height stays the default);
 //! circuits missing from KEYS_DIR are built there first (not counted).
-//! `ZKFLEET_COST_ARITY=N` in the environment proves at recursion arity N instead of 2.
+//! `ZKFLEET_COST_ARITY=N` in the environment proves at recursion arity N instead of the fleet's
+//! default (`zkfleet_circuits::DEFAULT_ARITY`, 3).
 //! `ZKFLEET_COST_PROVER=plonky2` proves every job with plonky2's own `prove` instead of the
 //! default CPU prover (zkfleet's prover over the batched Merkle hasher, issue 18).
 
@@ -54,11 +55,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         geometry.operations_per_instance = operations;
         geometry.deposits_per_instance = deposits;
     }
-    // The recursion arity (docs/proofs.md, "Choosing the arity"): 2 unless ZKFLEET_COST_ARITY
-    // says otherwise, so that the sweep can try other arities on the same command line.
+    // The recursion arity (docs/proofs.md, "Choosing the arity"): the fleet's default unless
+    // ZKFLEET_COST_ARITY says otherwise, so that the sweep can try other arities on the same
+    // command line.
     let arity: u32 = match std::env::var("ZKFLEET_COST_ARITY") {
         Ok(value) => value.parse()?,
-        Err(_) => 2,
+        Err(_) => zkfleet_circuits::DEFAULT_ARITY,
     };
     // The CPU prover of the jobs (issue 18): the default (the batched Merkle hasher) unless
     // ZKFLEET_COST_PROVER=plonky2 asks for plonky2's own `prove`, the before of a before/after.
@@ -68,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let command = format!(
         "{}{}cargo run --release -p zkfleet-bench --example cost -- {}",
-        if arity == 2 {
+        if arity == zkfleet_circuits::DEFAULT_ARITY {
             String::new()
         } else {
             format!("ZKFLEET_COST_ARITY={arity} ")

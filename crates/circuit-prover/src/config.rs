@@ -35,7 +35,7 @@ pub struct HeavyCircuit {
 /// idle_backoff_max_ms = 5000
 /// keys_dir = "./keys"
 /// # picked_by = "prover-7"     # default: circuit-prover@HOST-PID
-/// arity = 2                    # proofs aggregated per leaf / node job
+/// arity = 3                    # proofs aggregated per leaf / node job
 /// compression = "standard"     # or "light"; selects the keystore entry, hence the final key
 /// backend = "cpu"              # batched Merkle hasher (AVX-512); "plonky2": plonky2's prove
 ///                              # (the reference); "gpu": commitments on a GPU (cpu where none)
@@ -121,9 +121,9 @@ pub struct ProverConfig {
     pub rounds: Option<Vec<AggregationRound>>,
 }
 
-/// The fleet's default arity: two children per aggregation job (docs/benchmarks.md).
-pub fn default_arity() -> u32 {
-    2
+/// The fleet's default arity, [`zkfleet_circuits::DEFAULT_ARITY`] (serde needs a function).
+fn default_arity() -> u32 {
+    zkfleet_circuits::DEFAULT_ARITY
 }
 
 fn cores() -> usize {
@@ -348,7 +348,7 @@ mod tests {
             ProverConfig::new(ProtocolSemanticVersion::new(1, 0))
         );
         assert_eq!(config.heavy_wvg_count, 1);
-        assert_eq!(config.arity, 2);
+        assert_eq!(config.arity, zkfleet_circuits::DEFAULT_ARITY);
         assert_eq!(config.compression, CompressionProfile::Standard);
         assert_eq!(config.light_wvg_count, cores().saturating_sub(1).max(1));
         assert_eq!(
@@ -426,12 +426,14 @@ mod tests {
         assert!(message.contains("arity 1"), "{message}");
 
         let light: ProverConfig = serde_json::from_str(
-            r#"{"protocol_version": "0.1.0", "arity": 3, "compression": "light"}"#,
+            r#"{"protocol_version": "0.1.0", "arity": 4, "compression": "light"}"#,
         )
         .expect("config");
-        assert_eq!(light.proving_configuration().arity, 3);
+        // Not the default arity, so the key is seen to be read.
+        assert_ne!(zkfleet_circuits::DEFAULT_ARITY, 4);
+        assert_eq!(light.proving_configuration().arity, 4);
         assert_eq!(light.compression, CompressionProfile::Light);
-        light.validate().expect("arity 3 is valid");
+        light.validate().expect("arity 4 is valid");
 
         assert!(serde_json::from_str::<ProverConfig>(
             r#"{"protocol_version": "0.1.0", "lite_wvg_count": 2}"#

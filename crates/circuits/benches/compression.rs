@@ -517,13 +517,7 @@ fn main() {
             Some(found) => found,
             None => {
                 let loaded = Keystore::open(&keys_dir)
-                    .and_then(|keys| {
-                        keys.batch_circuits(&ProvingConfiguration {
-                            geometry: Default::default(),
-                            arity: 2,
-                            compression: CompressionProfile::Standard,
-                        })
-                    })
+                    .and_then(|keys| keys.batch_circuits(&ProvingConfiguration::default()))
                     .expect("the default configuration's circuits");
                 eprintln!("circuits ready in {:.1} s", loaded.elapsed.as_secs_f64());
                 prove_sample_scheduler(&loaded.circuits, &keys_dir);

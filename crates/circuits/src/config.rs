@@ -14,6 +14,23 @@ use crate::error::CircuitError;
 /// 32-bit nonce limit).
 pub const MAX_XMSS_HEIGHT: u32 = zkfleet_rollup::spec::MAX_XMSS_HEIGHT as u32;
 
+/// The fleet's default recursion arity: basic proofs per leaf, and leaf or node proofs per node.
+///
+/// The one definition every component's default reads (witness generator, circuit prover,
+/// compressor, prover API, the CLI's `[proving]`): the witness generator cuts leaf and node jobs
+/// for an arity and the circuit provers' recursion circuits are built for one, so components
+/// that defaulted to different arities would not prove a batch together.
+///
+/// 3, from the geometry sweep with the batched hasher (docs/benchmarks.md, "Geometry sweep,
+/// batched hasher"): at the default 2^15 geometry a leaf or node verifying three children still
+/// fits 2^14 rows, as one verifying two does (the keystore's manifest), so it costs the same
+/// ~3.2 CPU-s and covers half as many children again. The 1,024-operation batch took 0.221
+/// CPU-s per operation at arity 3 against 0.263 at arity 2 (11 leaf and 6 node proofs against
+/// 15 and 15), and the 8-operation sample batch 47.6 against 48.8 CPU-s (three leaves and three
+/// nodes either way). Arity 4 was not measured at this geometry (on 2^13 children its node
+/// needed 2^15 rows where arity 2 needed 2^13: docs/proofs.md, "Choosing the arity").
+pub const DEFAULT_ARITY: u32 = 3;
+
 /// Items per instance of each basic circuit type, and the signature tree height.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct BasicGeometry {

@@ -187,6 +187,19 @@ pub struct ProvingConfiguration {
     pub compression: CompressionProfile,
 }
 
+impl Default for ProvingConfiguration {
+    /// The fleet's defaults: [`BasicGeometry::default`], [`crate::DEFAULT_ARITY`] and the
+    /// standard compression chain, the configuration every component proves when its file
+    /// names none.
+    fn default() -> Self {
+        Self {
+            geometry: BasicGeometry::default(),
+            arity: crate::DEFAULT_ARITY,
+            compression: CompressionProfile::default(),
+        }
+    }
+}
+
 impl ProvingConfiguration {
     /// Checks the configuration before any circuit is built or loaded: a usable geometry and an
     /// arity the recursion circuits support. The components' configurations call it.
@@ -756,6 +769,18 @@ mod tests {
 
     /// The one check every component's configuration runs: both ends of the arity range are
     /// accepted, one past either end is refused by name, and a bad geometry is refused first.
+    /// The default configuration is one the components accept: an arity the recursion
+    /// circuits are built for (a default of 1 or 17 would fail every component at start).
+    #[test]
+    fn the_default_proving_configuration_is_valid() {
+        let default = ProvingConfiguration::default();
+        assert_eq!(default.arity, crate::DEFAULT_ARITY);
+        assert_eq!(default.geometry, BasicGeometry::default());
+        default
+            .validate()
+            .expect("the default configuration validates");
+    }
+
     #[test]
     fn a_proving_configuration_is_checked_for_geometry_and_arity() {
         let good = ProvingConfiguration {

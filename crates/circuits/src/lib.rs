@@ -40,7 +40,7 @@ pub type C = PoseidonGoldilocksConfig;
 pub const D: usize = 2;
 
 pub use basic::{BasicCircuit, BasicCircuitKind};
-pub use config::BasicGeometry;
+pub use config::{BasicGeometry, DEFAULT_ARITY};
 pub use error::CircuitError;
 pub use keystore::{CircuitKey, Keystore, LoadedBatchCircuits, ProvingConfiguration};
 pub use proving::WitnessVector;

@@ -108,7 +108,7 @@ impl Default for ProvingConfig {
         Self {
             protocol_version: DEFAULT_PROTOCOL_VERSION,
             keys_dir: None,
-            arity: 2,
+            arity: zkfleet_circuits::DEFAULT_ARITY,
             compression: CompressionProfile::Standard,
             geometry: BasicGeometry::default(),
         }
@@ -469,10 +469,38 @@ mod tests {
         );
     }
 
+    /// Components that defaulted to different arities would cut and prove different trees: a
+    /// fleet started without `arity` anywhere must agree on zkfleet_circuits::DEFAULT_ARITY,
+    /// in each component's own default and in what `[proving]` hands every component.
+    #[test]
+    fn every_component_defaults_to_the_one_arity() {
+        let arity = zkfleet_circuits::DEFAULT_ARITY;
+        assert_eq!(ProvingConfig::default().arity, arity);
+        assert_eq!(WitnessGeneratorConfig::default().arity, arity);
+        assert_eq!(ProverConfig::new(DEFAULT_PROTOCOL_VERSION).arity, arity);
+        assert_eq!(
+            zkfleet_compressor::CompressorConfig::new(DEFAULT_PROTOCOL_VERSION).arity,
+            arity
+        );
+        assert_eq!(
+            zkfleet_prover_api::ProverApiConfig::default().proving.arity,
+            arity
+        );
+        let fleet = config("");
+        let components =
+            ProvingComponents::new(&fleet, ComponentFlags::default(), Launch::Embedded);
+        let witness = components
+            .witness_generator(vec![AggregationRound::Leaf])
+            .unwrap();
+        assert_eq!(witness.arity, arity);
+        assert_eq!(components.circuit_prover().unwrap().arity, arity);
+        assert_eq!(components.compressor().unwrap().arity, arity);
+    }
+
     #[test]
     fn every_component_takes_proving_polling_and_its_section() {
         let fleet = config(
-            "[proving]\narity = 3\ncompression = \"light\"\nkeys_dir = \"/k\"\n\
+            "[proving]\narity = 4\ncompression = \"light\"\nkeys_dir = \"/k\"\n\
              [witness_generator]\nmax_circuits_in_flight = 7\npicked_by = \"wg-1\"\n\
              [circuit_prover]\nlight_wvg_count = 3\nheavy_wvg_count = 2\nbackend = \"gpu\"\n\
              gpu_device = 1\nconcurrent_proofs = 5\nmax_batch = 3\n\
@@ -486,9 +514,10 @@ mod tests {
             let witness = components
                 .witness_generator(vec![AggregationRound::Leaf])
                 .unwrap();
+            // 4, not the default arity (3): the section's value is seen to be read.
             assert_eq!(
                 (witness.arity, witness.max_circuits_in_flight),
-                (3, 7),
+                (4, 7),
                 "{launch:?}"
             );
             assert_eq!(witness.picked_by, "wg-1");
@@ -515,8 +544,9 @@ mod tests {
             );
             assert_eq!(
                 (compressor.arity, compressor.keys_dir.clone()),
-                (3, PathBuf::from("/k"))
+                (4, PathBuf::from("/k"))
             );
+            assert_eq!(prover.arity, 4);
             assert_eq!(
                 (
                     compressor.idle_backoff_initial_ms,

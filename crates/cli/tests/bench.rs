@@ -18,7 +18,7 @@ use zkfleet_bench::{BenchReport, TreeShape};
 
 mod support;
 
-use support::small_keys::{keys_dir, proving_section};
+use support::small_keys::{keys_dir, proving_section, CONFIG};
 use zkfleet_test_support::database::DATABASE_URL_VAR;
 
 /// The configuration of the other CLI tests' small keystore (`test-keys-small-light`, shared
@@ -239,7 +239,9 @@ fn quick_bench_runs_every_suite_on_sqlite() {
         .as_ref()
         .expect("the recursion-per-child suite ran")
         .report;
-    assert_eq!(per_child.arity, 2);
+    // The arity of the small keystore's `[proving]` section the bench ran with (2), not the
+    // fleet's default.
+    assert_eq!(per_child.arity, CONFIG.arity);
     assert_positive("per child", &per_child.per_child_s);
     assert!(per_child.ratio_to_anchor_high.is_finite() && per_child.ratio_to_anchor_high > 0.0);
     // The node of the proving-cost suite, halved.

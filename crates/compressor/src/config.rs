@@ -17,7 +17,7 @@ use crate::error::CompressorError;
 /// [compressor]
 /// protocol_version = "0.1.0"
 /// keys_dir = "./keys"
-/// arity = 2
+/// arity = 3
 /// compression = "standard"     # or "light"
 /// backend = "cpu"              # batched Merkle hasher; "plonky2": plonky2's prove (the
 ///                              # reference); "gpu": zkfleet's prover on the card (docs/gpu.md)
@@ -74,9 +74,9 @@ fn default_keys_dir() -> PathBuf {
     PathBuf::from("./keys")
 }
 
-/// The fleet's default arity (the circuit prover's default too).
+/// The fleet's default arity, [`zkfleet_circuits::DEFAULT_ARITY`] (serde needs a function).
 fn default_arity() -> u32 {
-    2
+    zkfleet_circuits::DEFAULT_ARITY
 }
 
 fn default_idle_initial_ms() -> u64 {
@@ -144,7 +144,7 @@ mod tests {
             config,
             CompressorConfig::new(ProtocolSemanticVersion::new(1, 0))
         );
-        assert_eq!(config.arity, 2);
+        assert_eq!(config.arity, zkfleet_circuits::DEFAULT_ARITY);
         assert_eq!(config.compression, CompressionProfile::Standard);
         assert_eq!(config.idle_backoff_initial_ms, 1000);
         config.validate().expect("defaults are valid");

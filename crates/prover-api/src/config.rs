@@ -130,11 +130,7 @@ impl Default for ProverApiConfig {
         Self {
             listen_address: SocketAddr::from(([127, 0, 0, 1], 3340)),
             protocol_version: ProtocolSemanticVersion::new(1, 0),
-            proving: ProvingConfiguration {
-                geometry: Default::default(),
-                arity: 2,
-                compression: Default::default(),
-            },
+            proving: ProvingConfiguration::default(),
             keys_dir: PathBuf::from("./keys"),
             lease_duration: Duration::from_secs(600),
             max_lease_duration: Duration::from_secs(3600),

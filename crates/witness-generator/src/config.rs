@@ -11,8 +11,9 @@ use zkfleet_types::{AggregationRound, ProtocolSemanticVersion};
 /// refused by [`WitnessGeneratorConfig::validate`] rather than silently idle.
 pub const AVAILABLE_ROUNDS: [AggregationRound; 5] = AggregationRound::ALL;
 
-/// The fleet's default arity: proofs aggregated per leaf and per node.
-pub const DEFAULT_ARITY: u32 = 2;
+/// The fleet's default arity: proofs aggregated per leaf and per node. Defined once, in
+/// zkfleet-circuits, for every component (its documentation says why 3).
+pub use zkfleet_circuits::DEFAULT_ARITY;
 
 /// Configuration of a witness generator process.
 ///
@@ -22,7 +23,7 @@ pub const DEFAULT_ARITY: u32 = 2;
 /// protocol_version = "0.1.0"      # default
 /// picked_by = "wg-host-1"         # default: witness-generator@HOST-PID
 /// max_circuits_in_flight = 64     # default
-/// arity = 2                       # default
+/// arity = 3                       # default
 /// idle_backoff_initial_ms = 1000  # default
 /// idle_backoff_max_ms = 5000      # default
 /// [witness_generator.geometry]    # default: BasicGeometry::default()
@@ -153,7 +154,7 @@ mod tests {
     fn defaults_and_all_rounds_are_valid() {
         let config = WitnessGeneratorConfig::default();
         config.validate().expect("defaults are valid");
-        assert_eq!(config.arity, 2);
+        assert_eq!(config.arity, DEFAULT_ARITY);
         let all = WitnessGeneratorConfig {
             rounds: WitnessGeneratorConfig::all_rounds(),
             ..config

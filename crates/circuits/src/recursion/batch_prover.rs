@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use plonky2::field::types::{Field, PrimeField64};
 use plonky2::util::serialization::{Buffer, Read};
+use rayon::prelude::*;
 use zkfleet_rollup::execute::ExecutedBatch;
 use zkfleet_types::{BatchPublicOutput, CircuitId};
 
@@ -207,8 +208,8 @@ impl BatchCircuits {
         };
         let mut buffer = Buffer::new(bytes);
         codec::read_header(&mut buffer, b"BTCH", WHAT)?;
-        let recursion = RecursionCircuits::from_bytes(&codec::read_blob(&mut buffer, WHAT)?)?;
-        let scheduler = SchedulerCircuit::from_bytes(&codec::read_blob(&mut buffer, WHAT)?)?;
+        let recursion_blob = codec::read_blob(&mut buffer, WHAT)?;
+        let scheduler_blob = codec::read_blob(&mut buffer, WHAT)?;
         let mut key = [0u64; 4];
         for e in &mut key {
             let mut b = [0u8; 8];
@@ -218,14 +219,28 @@ impl BatchCircuits {
             *e = u64::from_le_bytes(b);
         }
         let steps = codec::read_usize(&mut buffer, WHAT)?;
-        let mut circuits = Vec::with_capacity(steps.min(16));
+        let mut step_blobs = Vec::with_capacity(steps.min(16));
         for _ in 0..steps {
-            circuits.push(CompressionCircuit::from_bytes(&codec::read_blob(
-                &mut buffer,
-                WHAT,
-            )?)?);
+            step_blobs.push(codec::read_blob(&mut buffer, WHAT)?);
         }
         codec::expect_end(&buffer, WHAT)?;
+        // The recursion circuits, the scheduler and the compression steps deserialise at once
+        // (each circuit's prover data on one thread; the keystore's load time).
+        let ((recursion, scheduler), circuits) = rayon::join(
+            || {
+                rayon::join(
+                    || RecursionCircuits::from_bytes(recursion_blob),
+                    || SchedulerCircuit::from_bytes(scheduler_blob),
+                )
+            },
+            || {
+                step_blobs
+                    .par_iter()
+                    .map(|blob| CompressionCircuit::from_bytes(blob))
+                    .collect::<Result<Vec<_>, _>>()
+            },
+        );
+        let (recursion, scheduler, circuits) = (recursion?, scheduler?, circuits?);
         let scheduler_data = scheduler.circuit_data();
         let scheduler_key = verifying_key_digest(&scheduler_data.verifier_only);
         if scheduler_key.elements.map(|e| e.to_canonical_u64()) != key {

@@ -51,10 +51,12 @@ pub(crate) fn write_blob(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-pub(crate) fn read_blob(
-    buffer: &mut Buffer<'_>,
+/// The next length-prefixed blob, borrowed from the buffer's bytes (not copied: the keystore's
+/// aggregation entry is over a gigabyte of blobs, deserialised in parallel from these slices).
+pub(crate) fn read_blob<'a>(
+    buffer: &mut Buffer<'a>,
     what: &'static str,
-) -> Result<Vec<u8>, RecursionError> {
+) -> Result<&'a [u8], RecursionError> {
     let mut len = [0u8; 8];
     buffer
         .read_exact(&mut len)
@@ -67,11 +69,9 @@ pub(crate) fn read_blob(
             reason: format!("blob of {len} bytes, only {} left", buffer.remaining()),
         });
     }
-    let mut bytes = vec![0u8; len];
-    buffer
-        .read_exact(&mut bytes)
-        .map_err(|e| RecursionError::serialization(what, e))?;
-    Ok(bytes)
+    let (blob, rest) = buffer.unread_bytes().split_at(len);
+    *buffer = Buffer::new(rest);
+    Ok(blob)
 }
 
 pub(crate) fn circuit_data_to_bytes(
@@ -107,10 +107,10 @@ pub(crate) fn common_to_bytes(
 }
 
 pub(crate) fn common_from_bytes(
-    bytes: Vec<u8>,
+    bytes: &[u8],
     what: &'static str,
 ) -> Result<CommonCircuitData<F, D>, RecursionError> {
-    CommonCircuitData::from_bytes(bytes, &DefaultGateSerializer)
+    CommonCircuitData::from_bytes(bytes.to_vec(), &DefaultGateSerializer)
         .map_err(|e| RecursionError::serialization(what, e))
 }
 
@@ -123,10 +123,11 @@ pub(crate) fn verifier_only_to_bytes(
 }
 
 pub(crate) fn verifier_only_from_bytes(
-    bytes: Vec<u8>,
+    bytes: &[u8],
     what: &'static str,
 ) -> Result<VerifierOnlyCircuitData<C, D>, RecursionError> {
-    VerifierOnlyCircuitData::from_bytes(bytes).map_err(|e| RecursionError::serialization(what, e))
+    VerifierOnlyCircuitData::from_bytes(bytes.to_vec())
+        .map_err(|e| RecursionError::serialization(what, e))
 }
 
 /// Runs plonky2 target writers into a byte vector.

@@ -289,13 +289,13 @@ impl CompressionCircuit {
         use plonky2::util::serialization::Read;
         let mut buffer = Buffer::new(bytes);
         codec::read_header(&mut buffer, b"CMPR", WHAT)?;
-        let name = String::from_utf8(codec::read_blob(&mut buffer, WHAT)?)
+        let name = String::from_utf8(codec::read_blob(&mut buffer, WHAT)?.to_vec())
             .map_err(|e| RecursionError::serialization(WHAT, e))?;
         let inner_common = codec::common_from_bytes(codec::read_blob(&mut buffer, WHAT)?, WHAT)?;
-        let data = codec::circuit_data_from_bytes(&codec::read_blob(&mut buffer, WHAT)?, WHAT)?;
+        let data = codec::circuit_data_from_bytes(codec::read_blob(&mut buffer, WHAT)?, WHAT)?;
         let target_bytes = codec::read_blob(&mut buffer, WHAT)?;
         codec::expect_end(&buffer, WHAT)?;
-        let mut tb = Buffer::new(&target_bytes);
+        let mut tb = Buffer::new(target_bytes);
         let proof_target = tb
             .read_target_proof_with_public_inputs()
             .map_err(|e| RecursionError::serialization(WHAT, e))?;

@@ -406,10 +406,10 @@ impl LeafCircuit {
         let common = codec::common_from_bytes(codec::read_blob(&mut buffer, WHAT)?, WHAT)?;
         let verifier_only =
             codec::verifier_only_from_bytes(codec::read_blob(&mut buffer, WHAT)?, WHAT)?;
-        let data = codec::circuit_data_from_bytes(&codec::read_blob(&mut buffer, WHAT)?, WHAT)?;
+        let data = codec::circuit_data_from_bytes(codec::read_blob(&mut buffer, WHAT)?, WHAT)?;
         let target_bytes = codec::read_blob(&mut buffer, WHAT)?;
         codec::expect_end(&buffer, WHAT)?;
-        let mut tb = Buffer::new(&target_bytes);
+        let mut tb = Buffer::new(target_bytes);
         let mut slots = Vec::with_capacity(arity);
         for _ in 0..arity {
             let ser = |e| RecursionError::serialization(WHAT, e);

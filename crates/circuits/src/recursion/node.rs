@@ -451,10 +451,10 @@ impl NodeCircuit {
                 verifier_only,
             });
         }
-        let data = codec::circuit_data_from_bytes(&codec::read_blob(&mut buffer, WHAT)?, WHAT)?;
+        let data = codec::circuit_data_from_bytes(codec::read_blob(&mut buffer, WHAT)?, WHAT)?;
         let target_bytes = codec::read_blob(&mut buffer, WHAT)?;
         codec::expect_end(&buffer, WHAT)?;
-        let mut tb = Buffer::new(&target_bytes);
+        let mut tb = Buffer::new(target_bytes);
         let own_key = tb.read_target_verifier_circuit().map_err(ser)?;
         let mut slots = Vec::with_capacity(arity);
         for _ in 0..arity {

@@ -747,10 +747,10 @@ impl SchedulerCircuit {
             }
         }
         let tip_common = codec::common_from_bytes(codec::read_blob(&mut buffer, WHAT)?, WHAT)?;
-        let data = codec::circuit_data_from_bytes(&codec::read_blob(&mut buffer, WHAT)?, WHAT)?;
+        let data = codec::circuit_data_from_bytes(codec::read_blob(&mut buffer, WHAT)?, WHAT)?;
         let target_bytes = codec::read_blob(&mut buffer, WHAT)?;
         codec::expect_end(&buffer, WHAT)?;
-        let mut tb = Buffer::new(&target_bytes);
+        let mut tb = Buffer::new(target_bytes);
         let tip_proof = tb.read_target_proof_with_public_inputs().map_err(ser)?;
         let mut type_targets = Vec::with_capacity(n);
         for _ in 0..n {

@@ -6,6 +6,7 @@ use plonky2::hash::poseidon::PoseidonHash;
 use plonky2::plonk::circuit_data::CommonCircuitData;
 use plonky2::plonk::config::Hasher;
 use plonky2::util::serialization::Buffer;
+use rayon::prelude::*;
 use zkfleet_types::{CircuitId, VkDigest};
 
 use super::codec;
@@ -194,16 +195,29 @@ impl RecursionCircuits {
         let mut buffer = Buffer::new(bytes);
         codec::read_header(&mut buffer, b"RECS", WHAT)?;
         let n = codec::read_usize(&mut buffer, WHAT)?;
-        let mut leaves = Vec::with_capacity(n.min(256));
+        let mut leaf_blobs = Vec::with_capacity(n.min(256));
         for _ in 0..n {
-            leaves.push(LeafCircuit::from_bytes(&codec::read_blob(
-                &mut buffer,
-                WHAT,
-            )?)?);
+            leaf_blobs.push(codec::read_blob(&mut buffer, WHAT)?);
         }
-        let node = NodeCircuit::from_bytes(&codec::read_blob(&mut buffer, WHAT)?)?;
-        let tip = RecursionTipCircuit::from_bytes(&codec::read_blob(&mut buffer, WHAT)?)?;
+        let node_blob = codec::read_blob(&mut buffer, WHAT)?;
+        let tip_blob = codec::read_blob(&mut buffer, WHAT)?;
         codec::expect_end(&buffer, WHAT)?;
+        // Each circuit's prover data deserialises on one thread: all of them at once.
+        let ((leaves, node), tip) = rayon::join(
+            || {
+                rayon::join(
+                    || {
+                        leaf_blobs
+                            .par_iter()
+                            .map(|blob| LeafCircuit::from_bytes(blob))
+                            .collect::<Result<Vec<_>, _>>()
+                    },
+                    || NodeCircuit::from_bytes(node_blob),
+                )
+            },
+            || RecursionTipCircuit::from_bytes(tip_blob),
+        );
+        let (leaves, node, tip) = (leaves?, node?, tip?);
         // The parts must belong together: the node's key set holds exactly these leaves' keys
         // and the tip accepts exactly this node.
         let inconsistent = |reason: &str| RecursionError::Serialization {

@@ -566,10 +566,10 @@ impl RecursionTipCircuit {
             })?;
         }
         let node_common = codec::common_from_bytes(codec::read_blob(&mut buffer, WHAT)?, WHAT)?;
-        let data = codec::circuit_data_from_bytes(&codec::read_blob(&mut buffer, WHAT)?, WHAT)?;
+        let data = codec::circuit_data_from_bytes(codec::read_blob(&mut buffer, WHAT)?, WHAT)?;
         let target_bytes = codec::read_blob(&mut buffer, WHAT)?;
         codec::expect_end(&buffer, WHAT)?;
-        let mut tb = Buffer::new(&target_bytes);
+        let mut tb = Buffer::new(target_bytes);
         let mut slots = Vec::with_capacity(num_types);
         for _ in 0..num_types {
             slots.push(TipSlotTargets {

@@ -1,6 +1,6 @@
 //! The cost suite without the `zkfleet` binary (for a checkout whose other crates do not build,
 //! and for quick looks): proves the sample batch and the batches given, at the default
-//! `[proving]` configuration (default geometry, arity 2, standard compression), and prints
+//! `[proving]` configuration (default geometry and arity, standard compression), and prints
 //! the report's JSON and its docs section. `zkfleet bench --suites cost` is the real entry.
 //!
 //! ```text

@@ -44,7 +44,7 @@ use zkfleet_store::{ObjectKey, Store, WitnessInputBytes};
 use zkfleet_test_support::store::S3Bucket;
 use zkfleet_types::api::{Base64Bytes, FinalProof, PollGeneratedProofsResponse};
 use zkfleet_types::{
-    AggregationRound, BatchNumber, BatchPublicOutput, ChainId, JobStatus, L1BatchId,
+    AggregationRound, BatchNumber, BatchPublicOutput, ChainId, CircuitId, JobStatus, L1BatchId,
     ProtocolSemanticVersion,
 };
 use zkfleet_witness_generator::BatchWitnessInput;
@@ -529,7 +529,12 @@ fn every_job(status: &BatchStatus) -> Vec<&JobSummary> {
     status.jobs().collect()
 }
 
-/// The fleet's components, as an operator starts them.
+/// The fleet's components, as an operator starts them. The two circuit provers prove with
+/// different provers, as a fleet of GPU and CPU hosts does (issue 17): prover-a with the
+/// default (zkfleet's prover, the GPU backend's code over host commitments), prover-b with
+/// plonky2's own `prove`. prover-b alone takes the heavy jobs (basic signature verification),
+/// so its proofs are children of leaves the other may prove, and the batch's final proof must
+/// still attest exactly what native execution computed.
 fn start_fleet(fleet: &mut Fleet) {
     fleet.spawn("witness-generator", &["witness-generator", "--all-rounds"]);
     fleet.spawn(
@@ -538,7 +543,15 @@ fn start_fleet(fleet: &mut Fleet) {
     );
     fleet.spawn(
         "prover-b",
-        &["circuit-prover", "--light", "0", "--heavy", "1"],
+        &[
+            "circuit-prover",
+            "--light",
+            "0",
+            "--heavy",
+            "1",
+            "--backend",
+            "plonky2",
+        ],
     );
     fleet.spawn("compressor", &["compressor"]);
     fleet.spawn("job-monitor", &["job-monitor"]);
@@ -612,6 +625,36 @@ fn undisturbed() -> &'static (FinalProof, BatchPublicOutput) {
         assert_eq!(node_depths, Some(1), "two node depths for the state type");
         let verified = fleet.verify_final_proof(1);
         assert!(verified.contains("valid final proof"), "{verified}");
+        // The heavy jobs can only have gone to prover-b, the plonky2 prover: the batch was
+        // proven by a fleet of two different provers.
+        let plonky2_suffix = format!("-{}", fleet.pid_of("prover-b"));
+        let heavy: Vec<_> = status.rounds[AggregationRound::Basic as usize]
+            .prover_jobs
+            .iter()
+            .filter(|j| j.circuit_id == Some(CircuitId::SIGNATURE_VERIFICATION))
+            .collect();
+        assert!(!heavy.is_empty(), "the batch has no heavy job");
+        for job in heavy {
+            assert!(
+                job.picked_by
+                    .as_deref()
+                    .is_some_and(|p| p.ends_with(&plonky2_suffix)),
+                "a heavy job was proven by {:?}, not prover-b",
+                job.picked_by
+            );
+        }
+        // Each prover says at start which prover proves (CpuProver::describe).
+        let reference = "plonky2's prove (the reference)";
+        assert!(
+            fleet.log("prover-b").contains(reference),
+            "{}",
+            fleet.log("prover-b")
+        );
+        assert!(
+            !fleet.log("prover-a").contains(reference),
+            "{}",
+            fleet.log("prover-a")
+        );
 
         check_prometheus(&fleet, &prometheus, &status);
         check_file_info_of_every_blob_kind(&fleet, &status, &expected);

@@ -131,12 +131,13 @@ pub enum BenchError {
         output: String,
     },
 
-    /// A run of the scaling suite went wrong: a component exited, a job failed, or the batch
-    /// was not proven in time (the message ends with the tail of every component's log).
-    #[error("scaling run ({layout}): {reason}")]
-    ScalingRun {
-        /// The run's layout ([`crate::scaling::Layout::describe`]).
-        layout: String,
+    /// A fleet run of the scaling or gpu-fleet suite went wrong: a component exited, a job
+    /// failed, or the batch was not proven in time (the message ends with the tail of every
+    /// component's log).
+    #[error("fleet run ({fleet}): {reason}")]
+    FleetRun {
+        /// The fleet in words ([`crate::scaling::Layout::describe`], or the gpu-fleet suite's).
+        fleet: String,
         /// What went wrong, with the components' log tails.
         reason: String,
     },

@@ -4,7 +4,9 @@
 //! the same generated witness.
 //!
 //! - Per job kind of a generated batch, as the proving-cost suite walks it (basic types, leaf,
-//!   node, recursion tip, scheduler), from the configured keystore (built where missing).
+//!   node, recursion tip, scheduler), from the configured keystore (built where missing); then
+//!   each step of the compression chain, from the scheduler's proof (each step's witness the
+//!   previous step's verified GPU proof, as the compressor chains them).
 //! - Synthetic Poseidon-chain circuits of 2^k rows (`synthetic_sizes`): Poseidon, arithmetic,
 //!   constant and public-input gates, for the sizes our job kinds do not reach.
 //!
@@ -124,14 +126,15 @@ pub fn run(options: &GpuOptions) -> Result<GpuReport, BenchError> {
         let (data, inputs) = poseidon_chain(k)?;
         let witness = generate_partial_witness(inputs, &data.prover_only, &data.common)
             .map_err(|e| proving_error(format!("witness of the synthetic circuit: {e}")))?;
-        circuits.push(measure(
+        let (cost, _) = measure(
             format!("Poseidon chain 2^{k}"),
             &data,
             &witness,
             options.runs,
             &backend,
             |p| data.verify(p).map_err(|e| e.to_string()),
-        )?);
+        )?;
+        circuits.push(cost);
     }
     machine.load_average_after = machine::load_average();
     Ok(GpuReport {
@@ -168,11 +171,12 @@ fn measure_job_kinds(
             let name = crate::proving_cost::kind_name(job);
             if !out.iter().any(|c| c.circuit == name) {
                 tracing::info!(job = %name, "measuring a job kind");
-                out.push(
-                    measure_job(circuits, job, name, options.runs, backend)
-                        .map_err(Walk::Failed)?,
-                );
+                let (cost, proof) = measure_job(circuits, job, name, options.runs, backend)
+                    .map_err(Walk::Failed)?;
+                out.push(cost);
                 if job.round == AggregationRound::Scheduler {
+                    measure_compression(circuits, proof, options.runs, backend, out)
+                        .map_err(Walk::Failed)?;
                     return Err(Walk::Measured);
                 }
             }
@@ -200,13 +204,39 @@ impl From<PipelineError> for Walk {
     }
 }
 
+/// Each step of the compression chain, from the scheduler's proof: each step's witness is the
+/// previous step's proof (ours, verified), as the compressor proves them.
+fn measure_compression(
+    circuits: &BatchCircuits,
+    scheduler_proof: Proof,
+    runs: usize,
+    backend: &GpuCommit,
+    out: &mut Vec<GpuCircuitCost>,
+) -> Result<(), BenchError> {
+    let mut inner = scheduler_proof;
+    for (i, step) in circuits.compression().steps().iter().enumerate() {
+        let name = format!("compression step {} ({})", i + 1, step.name());
+        tracing::info!(step = %name, "measuring a compression step");
+        let data = step.circuit_data();
+        let inputs = step.witness(&inner).map_err(PipelineError::from)?;
+        let witness = generate_partial_witness(inputs, &data.prover_only, &data.common)
+            .map_err(|e| proving_error(format!("witness of {name}: {e}")))?;
+        let (cost, proof) = measure(name, data, &witness, runs, backend, |p| {
+            data.verify(p).map_err(|e| e.to_string())
+        })?;
+        out.push(cost);
+        inner = proof;
+    }
+    Ok(())
+}
+
 fn measure_job(
     circuits: &BatchCircuits,
     job: &JobWitness<'_>,
     name: String,
     runs: usize,
     backend: &GpuCommit,
-) -> Result<GpuCircuitCost, BenchError> {
+) -> Result<(GpuCircuitCost, Proof), BenchError> {
     let data = circuits.circuit_data(job.round, job.circuit)?;
     let vector = circuits.witness_vector(job.round, job.circuit, job.witness)?;
     let witness = PartitionWitness {
@@ -235,16 +265,16 @@ fn measure(
     runs: usize,
     backend: &GpuCommit,
     verify: impl Fn(Proof) -> Result<(), String>,
-) -> Result<GpuCircuitCost, BenchError> {
-    let ours = || -> Result<(f64, PhaseTimes), BenchError> {
+) -> Result<(GpuCircuitCost, Proof), BenchError> {
+    let ours = || -> Result<(f64, PhaseTimes, Proof), BenchError> {
         let started = Instant::now();
         let (proof, phases) =
             prover::prove_timed(&data.prover_only, &data.common, witness.clone(), backend)
                 .map_err(|e| proving_error(format!("{name} on the GPU: {e}")))?;
         let elapsed = started.elapsed().as_secs_f64();
-        verify(proof)
+        verify(proof.clone())
             .map_err(|e| proving_error(format!("{name}: the GPU proof does not verify: {e}")))?;
-        Ok((elapsed, phases))
+        Ok((elapsed, phases, proof))
     };
     let plonky2 = || -> Result<f64, BenchError> {
         let started = Instant::now();
@@ -271,10 +301,10 @@ fn measure(
         }
     }
     let plonky2_prove_s = Figure::of(cpu);
-    let gpu_prove_s = Figure::of(gpu.iter().map(|(s, _)| *s).collect());
+    let gpu_prove_s = Figure::of(gpu.iter().map(|(s, _, _)| *s).collect());
     let mut order: Vec<usize> = (0..gpu.len()).collect();
     order.sort_by(|&a, &b| gpu[a].0.total_cmp(&gpu[b].0));
-    let (_, phases) = gpu[order[order.len() / 2]];
+    let (_, phases, _) = gpu[order[order.len() / 2]];
     let speedup = plonky2_prove_s.median / gpu_prove_s.median.max(1e-9);
     tracing::info!(
         circuit = %name,
@@ -283,7 +313,12 @@ fn measure(
         speedup,
         "measured"
     );
-    Ok(GpuCircuitCost {
+    // Every run's proof was verified; the last one is the next compression step's input.
+    let proof = match gpu.pop() {
+        Some((_, _, proof)) => proof,
+        None => ours()?.2,
+    };
+    let cost = GpuCircuitCost {
         circuit: name,
         degree_bits: data.common.degree_bits(),
         plonky2_prove_s,
@@ -291,7 +326,8 @@ fn measure(
         speedup,
         quotient_on_gpu: phases.quotient_on_device,
         gpu_phases: phases,
-    })
+    };
+    Ok((cost, proof))
 }
 
 /// A chain of Poseidon permutations filling 2^k rows (3/4 of them hashes), public inputs at

@@ -15,7 +15,11 @@
 //! - **cost** ([`cost`]): CPU-seconds per rollup operation by round (issue 18), the sample
 //!   batch and the 1,024-operation batch proven job by job in one process.
 //! - **gpu** ([`gpu`]): the zkfleet prover with its GPU work against plonky2 on every core
-//!   (issue 17), per job kind of a generated batch and for synthetic Poseidon chains; needs a GPU.
+//!   (issue 17), per job kind of a generated batch, each compression step and synthetic
+//!   Poseidon chains; needs a GPU.
+//! - **gpu-fleet** ([`gpu_fleet`]): the 1,024-operation batch proven by fleets of processes on
+//!   one host, CPU only against GPU, and a GPU and a CPU prover proving jobs of the same batch;
+//!   needs a GPU.
 //! - **db** ([`db`]): the job database at GPU speed (issue 21): picks + completions per second
 //!   by worker count, one job or 8 per statement, on SQLite and PostgreSQL; what 100 idle
 //!   workers cost the PostgreSQL server, polling or woken, and how fast they notice work.
@@ -90,6 +94,7 @@ pub mod cost;
 pub mod db;
 pub mod figure;
 pub mod gpu;
+pub mod gpu_fleet;
 pub mod memory;
 pub mod pipeline;
 pub mod placeholder;

@@ -79,6 +79,46 @@ impl Layout {
             )
         )
     }
+
+    /// The processes of this layout, reading `config`.
+    fn fleet_run<'a>(&self, config: &'a Path) -> FleetRun<'a> {
+        FleetRun {
+            label: self.describe(),
+            config,
+            witness_generators: self.witness_generators,
+            provers: (0..self.provers)
+                .map(|i| ProverProcess {
+                    name: format!("circuit-prover-{i}"),
+                    args: Vec::new(),
+                    threads: self.threads_per_prover,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One `zkfleet circuit-prover` process of a fleet run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProverProcess {
+    /// Its name in the run (its log is `DATA_DIR/NAME.log`); starts with `circuit-prover`.
+    pub(crate) name: String,
+    /// Its flags after `circuit-prover` (`--backend gpu`, `--light 8`, …).
+    pub(crate) args: Vec<String>,
+    /// Its proving thread pool (`RAYON_NUM_THREADS`); 0: one thread per core.
+    pub(crate) threads: usize,
+}
+
+/// What one fleet run starts: witness generators (`--all-rounds`), circuit provers and one
+/// compressor, every process reading the configuration file `config`.
+pub(crate) struct FleetRun<'a> {
+    /// The fleet in words, for errors and logs.
+    pub(crate) label: String,
+    /// The configuration file every process reads.
+    pub(crate) config: &'a Path,
+    /// `zkfleet witness-generator --all-rounds` processes.
+    pub(crate) witness_generators: usize,
+    /// The circuit provers.
+    pub(crate) provers: Vec<ProverProcess>,
 }
 
 /// The full suite's layouts: provers 1 → 2 with one thread each (cores idle → full), then on
@@ -208,38 +248,13 @@ pub fn run(
         )));
     }
     let mut machine = machine::machine_info();
-    std::fs::create_dir_all(&options.work_dir)
-        .map_err(|e| BenchError::io(format!("creating {}", options.work_dir.display()), e))?;
-    let config = options.work_dir.join("zkfleet.toml");
-    let text = format!("{}{}", options.proving_config_toml, polling_section());
-    std::fs::write(&config, text)
-        .map_err(|e| BenchError::io(format!("writing {}", config.display()), e))?;
-    let batch = RealBatch::generate(
+    let config = write_config(&options.work_dir, &options.proving_config_toml, "")?;
+    let batch = PreparedBatch::prepare(
+        &options.proving,
+        &options.keys_dir,
         options.operations,
-        BATCH.0,
-        options.proving.geometry.xmss_height,
+        &options.work_dir,
     )?;
-    let files = batch.write(&options.work_dir.join("batch"))?;
-    let final_key = {
-        // Pinned by the manifest of the keystore this benchmark built itself.
-        let keystore = Keystore::open(&options.keys_dir)?;
-        let path = keystore.final_vk_path(&options.proving);
-        let recorded = keystore
-            .aggregation_entry(&options.proving)?
-            .final_vk_digest;
-        let pinned = recorded
-            .as_deref()
-            .and_then(|d| d.parse().ok())
-            .ok_or_else(|| {
-                PipelineError::InvalidInput(format!(
-                    "the keystore's aggregation entry records no final vk digest ({recorded:?})"
-                ))
-            })?;
-        let bytes = std::fs::read(&path)
-            .map_err(|e| BenchError::io(format!("reading {}", path.display()), e))?;
-        FinalVerifyingKey::from_pinned_bytes(&bytes, pinned).map_err(PipelineError::from)?
-    };
-    let expected_root = batch.executed.public_output.new_state_root;
     let cores = machine.cores.max(1) as f64;
     let mut cells = Vec::new();
     let mut prover_jobs = 0;
@@ -255,23 +270,21 @@ pub fn run(
                     layout.provers,
                     layout.threads_per_prover
                 ));
+                let fleet = layout.fleet_run(&config);
                 let measured = runtime.block_on(prove_once(
-                    options, backend, layout, &config, &files, &run_dir,
+                    &options.zkfleet,
+                    options.protocol_version,
+                    options.run_limit,
+                    backend,
+                    &fleet,
+                    &batch.files,
+                    &run_dir,
                 ));
                 let removed = std::fs::remove_dir_all(&run_dir);
                 let measured = measured?;
                 removed
                     .map_err(|e| BenchError::io(format!("removing {}", run_dir.display()), e))?;
-                let output = final_key
-                    .verify(&measured.final_proof)
-                    .map_err(PipelineError::from)?;
-                if output.new_state_root != expected_root {
-                    return Err(BenchError::Inconsistent(format!(
-                        "layout {}: the final proof attests another state root than the \
-                         batch's",
-                        layout.describe()
-                    )));
-                }
+                batch.check(&measured.final_proof, &fleet.label)?;
                 prover_jobs = measured.prover_jobs;
                 tracing::info!(
                     backend = backend.name(),
@@ -318,21 +331,106 @@ pub fn run(
     })
 }
 
-struct Measured {
-    wall_s: f64,
-    provers_wall_s: f64,
-    prover_jobs: usize,
-    /// CPU seconds of every process during the provers' phase.
-    provers_cpu_s: Option<f64>,
-    final_proof: Vec<u8>,
+/// Writes `DIR/zkfleet.toml`: the `[proving]` section, the suite's `[polling]` and
+/// `extra` (more sections); returns its path.
+pub(crate) fn write_config(
+    dir: &Path,
+    proving_config_toml: &str,
+    extra: &str,
+) -> Result<PathBuf, BenchError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| BenchError::io(format!("creating {}", dir.display()), e))?;
+    let config = dir.join("zkfleet.toml");
+    let text = format!("{proving_config_toml}{}{extra}", polling_section());
+    std::fs::write(&config, text)
+        .map_err(|e| BenchError::io(format!("writing {}", config.display()), e))?;
+    Ok(config)
 }
 
-/// One run: the processes of `layout` on a fresh data directory and database.
-async fn prove_once(
-    options: &ScalingOptions,
+/// A generated batch written to files, with the final verifying key that checks the final
+/// proofs of its runs.
+pub(crate) struct PreparedBatch {
+    pub(crate) files: crate::real_batch::BatchFiles,
+    final_key: FinalVerifyingKey,
+    expected_root: zkfleet_types::HashDigest,
+}
+
+impl PreparedBatch {
+    /// Generates a batch of `operations` and writes it under `work_dir/batch`; the final key is
+    /// read from `keys_dir`, pinned by the digest its manifest records.
+    pub(crate) fn prepare(
+        proving: &ProvingConfiguration,
+        keys_dir: &Path,
+        operations: usize,
+        work_dir: &Path,
+    ) -> Result<Self, BenchError> {
+        let batch = RealBatch::generate(operations, BATCH.0, proving.geometry.xmss_height)?;
+        let files = batch.write(&work_dir.join("batch"))?;
+        // Pinned by the manifest of the keystore this benchmark built itself.
+        let keystore = Keystore::open(keys_dir)?;
+        let path = keystore.final_vk_path(proving);
+        let recorded = keystore.aggregation_entry(proving)?.final_vk_digest;
+        let pinned = recorded
+            .as_deref()
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(|| {
+                PipelineError::InvalidInput(format!(
+                    "the keystore's aggregation entry records no final vk digest ({recorded:?})"
+                ))
+            })?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| BenchError::io(format!("reading {}", path.display()), e))?;
+        let final_key =
+            FinalVerifyingKey::from_pinned_bytes(&bytes, pinned).map_err(PipelineError::from)?;
+        Ok(Self {
+            files,
+            final_key,
+            expected_root: batch.executed.public_output.new_state_root,
+        })
+    }
+
+    /// Verifies a run's final proof, which must attest the batch's new state root.
+    pub(crate) fn check(&self, final_proof: &[u8], label: &str) -> Result<(), BenchError> {
+        let output = self
+            .final_key
+            .verify(final_proof)
+            .map_err(PipelineError::from)?;
+        if output.new_state_root != self.expected_root {
+            return Err(BenchError::Inconsistent(format!(
+                "{label}: the final proof attests another state root than the batch's"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What one run measured.
+pub(crate) struct Measured {
+    /// Insertion to the successful compression job (s).
+    pub(crate) wall_s: f64,
+    /// Insertion to the scheduler proof (s).
+    pub(crate) provers_wall_s: f64,
+    /// First process started to every prover and the compressor ready to pick (s): circuit
+    /// loading, outside `wall_s`.
+    pub(crate) ready_s: f64,
+    pub(crate) prover_jobs: usize,
+    /// CPU seconds of every process during the provers' phase.
+    pub(crate) provers_cpu_s: Option<f64>,
+    pub(crate) final_proof: Vec<u8>,
+    /// The batch's jobs once it was proven.
+    pub(crate) status: BatchStatus,
+    /// Each circuit prover's name and process ID (its default `picked_by` ends in `-PID`).
+    pub(crate) prover_pids: Vec<(String, u32)>,
+}
+
+/// One run: the processes of `fleet` on a fresh data directory `run_dir` and database; the
+/// run's logs stay in `run_dir` (the caller removes it).
+pub(crate) async fn prove_once(
+    zkfleet: &Path,
+    protocol_version: ProtocolSemanticVersion,
+    run_limit: Duration,
     backend: &DatabaseBackend,
-    layout: &Layout,
-    config: &Path,
+    fleet: &FleetRun<'_>,
     files: &crate::real_batch::BatchFiles,
     run_dir: &Path,
 ) -> Result<Measured, BenchError> {
@@ -344,15 +442,16 @@ async fn prove_once(
             Some(PostgresDatabase::create(server_url, "scaling").await?)
         }
     };
-    let mut fleet = Processes {
-        zkfleet: options.zkfleet.clone(),
-        config: config.to_owned(),
+    let mut processes = Processes {
+        zkfleet: zkfleet.to_owned(),
+        config: fleet.config.to_owned(),
         data_dir: run_dir.to_owned(),
         database_url: database.as_ref().map(PostgresDatabase::url),
+        label: fleet.label.clone(),
         children: Vec::new(),
     };
-    let result = measure(options, layout, files, &mut fleet).await;
-    fleet.stop();
+    let result = measure(protocol_version, run_limit, fleet, files, &mut processes).await;
+    processes.stop();
     if let Some(database) = database {
         database.drop_database().await?;
     }
@@ -360,43 +459,44 @@ async fn prove_once(
 }
 
 async fn measure(
-    options: &ScalingOptions,
-    layout: &Layout,
+    protocol_version: ProtocolSemanticVersion,
+    run_limit: Duration,
+    fleet: &FleetRun<'_>,
     files: &crate::real_batch::BatchFiles,
-    fleet: &mut Processes,
+    processes: &mut Processes,
 ) -> Result<Measured, BenchError> {
-    let version = options.protocol_version.to_string();
-    fleet.run(&["insert-version", "--version", &version, "--from-keys"])?;
-    for i in 0..layout.witness_generators {
-        fleet.spawn(
+    let version = protocol_version.to_string();
+    processes.run(&["insert-version", "--version", &version, "--from-keys"])?;
+    let starting = Instant::now();
+    for i in 0..fleet.witness_generators {
+        processes.spawn(
             &format!("witness-generator-{i}"),
             &["witness-generator", "--all-rounds"],
             None,
         )?;
     }
-    for i in 0..layout.provers {
-        fleet.spawn(
-            &format!("circuit-prover-{i}"),
-            &["circuit-prover"],
-            Some(layout.threads_per_prover),
-        )?;
+    for prover in &fleet.provers {
+        let mut args = vec!["circuit-prover"];
+        args.extend(prover.args.iter().map(String::as_str));
+        processes.spawn(&prover.name, &args, Some(prover.threads))?;
     }
-    fleet.spawn("compressor", &["compressor"], None)?;
+    processes.spawn("compressor", &["compressor"], None)?;
     // Circuit loading is not part of the measurement: the batch goes in once every prover
     // and the compressor are ready to pick.
-    let deadline = Instant::now() + options.run_limit;
+    let deadline = Instant::now() + run_limit;
     for (kind, line) in [
         ("circuit-prover", "circuit prover started"),
         ("compressor", "compressor started"),
         ("witness-generator", "witness generator round started"),
     ] {
-        fleet.wait_for_log(layout, kind, line, deadline).await?;
+        processes.wait_for_log(kind, line, deadline).await?;
     }
-    let dal = Dal::connect(&fleet.database_url_or_sqlite()).await?;
+    let ready_s = starting.elapsed().as_secs_f64();
+    let dal = Dal::connect(&processes.database_url_or_sqlite()).await?;
     let batch_number = BATCH;
-    let cpu_at_insertion = fleet.cpu_seconds();
+    let cpu_at_insertion = processes.cpu_seconds();
     let started = Instant::now();
-    fleet.run(&[
+    processes.run(&[
         "insert-batch",
         "--number",
         &batch_number.0.to_string(),
@@ -416,13 +516,10 @@ async fn measure(
         let status = dal.batch_status(batch).await?;
         if provers_done.is_none() && status.compression.is_some() {
             provers_done = Some(started.elapsed().as_secs_f64());
-            cpu_at_provers_done = fleet.cpu_seconds();
+            cpu_at_provers_done = processes.cpu_seconds();
         }
         if let Some(problem) = failed_job(&status) {
-            return Err(BenchError::ScalingRun {
-                layout: layout.describe(),
-                reason: format!("{problem}\n{}", fleet.log_tails()),
-            });
+            return Err(processes.failed(problem));
         }
         if status
             .compression
@@ -431,39 +528,35 @@ async fn measure(
         {
             break status;
         }
-        fleet.check_alive(layout)?;
+        processes.check_alive()?;
         if Instant::now() > deadline {
-            return Err(BenchError::ScalingRun {
-                layout: layout.describe(),
-                reason: format!(
-                    "the batch was not proven within {:?}\n{}",
-                    options.run_limit,
-                    fleet.log_tails()
-                ),
-            });
+            return Err(processes.failed(format!("the batch was not proven within {run_limit:?}")));
         }
         tokio::time::sleep(POLL).await;
     };
     let wall_s = started.elapsed().as_secs_f64();
     let provers_wall_s = provers_done.unwrap_or(wall_s);
-    let prover_jobs: Vec<_> = status.rounds.iter().flat_map(|r| &r.prover_jobs).collect();
-    let store = Store::open(&StoreConfig::local(fleet.data_dir.join("store")))?;
+    let prover_jobs = status.rounds.iter().map(|r| r.prover_jobs.len()).sum();
+    let store = Store::open(&StoreConfig::local(processes.data_dir.join("store")))?;
     let stored: FinalProof = store
         .get(&ObjectKey::FinalProof {
             chain: CHAIN,
             batch: batch_number,
-            protocol_version: options.protocol_version,
+            protocol_version,
         })
         .await?;
     Ok(Measured {
         wall_s,
         provers_wall_s,
-        prover_jobs: prover_jobs.len(),
+        ready_s,
+        prover_jobs,
         provers_cpu_s: match (cpu_at_insertion, cpu_at_provers_done) {
             (Some(start), Some(end)) => Some(end - start),
             _ => None,
         },
         final_proof: stored.proof.0.to_vec(),
+        status,
+        prover_pids: processes.pids_of("circuit-prover"),
     })
 }
 
@@ -493,6 +586,8 @@ struct Processes {
     config: PathBuf,
     data_dir: PathBuf,
     database_url: Option<String>,
+    /// The fleet in words, for errors.
+    label: String,
     children: Vec<(String, Child, PathBuf)>,
 }
 
@@ -592,7 +687,6 @@ impl Processes {
     /// Waits until every process whose name starts with `prefix` has logged `line`.
     async fn wait_for_log(
         &mut self,
-        layout: &Layout,
         prefix: &str,
         line: &str,
         deadline: Instant,
@@ -608,22 +702,16 @@ impl Processes {
             if all {
                 return Ok(());
             }
-            self.check_alive(layout)?;
+            self.check_alive()?;
             if Instant::now() > deadline {
-                return Err(BenchError::ScalingRun {
-                    layout: layout.describe(),
-                    reason: format!(
-                        "{prefix} did not log \"{line}\" in time\n{}",
-                        self.log_tails()
-                    ),
-                });
+                return Err(self.failed(format!("{prefix} did not log \"{line}\" in time")));
             }
             tokio::time::sleep(POLL).await;
         }
     }
 
     /// An error naming the first component that exited.
-    fn check_alive(&mut self, layout: &Layout) -> Result<(), BenchError> {
+    fn check_alive(&mut self) -> Result<(), BenchError> {
         let exited = self
             .children
             .iter_mut()
@@ -633,12 +721,26 @@ impl Processes {
                 Err(e) => Some(format!("{name}: {e}")),
             });
         match exited {
-            Some(reason) => Err(BenchError::ScalingRun {
-                layout: layout.describe(),
-                reason: format!("{reason}\n{}", self.log_tails()),
-            }),
+            Some(reason) => Err(self.failed(reason)),
             None => Ok(()),
         }
+    }
+
+    /// The run's error: `reason`, then the tail of every component's log.
+    fn failed(&self, reason: String) -> BenchError {
+        BenchError::FleetRun {
+            fleet: self.label.clone(),
+            reason: format!("{reason}\n{}", self.log_tails()),
+        }
+    }
+
+    /// Name and process ID of every process whose name starts with `prefix`.
+    fn pids_of(&self, prefix: &str) -> Vec<(String, u32)> {
+        self.children
+            .iter()
+            .filter(|(name, _, _)| name.starts_with(prefix))
+            .map(|(name, child, _)| (name.clone(), child.id()))
+            .collect()
     }
 
     /// CPU seconds (user + system) every component has used so far, from `/proc/PID/stat`

@@ -85,6 +85,10 @@ pub fn render(report: &BenchReport, json_name: &str) -> Vec<(&'static str, &'sta
         let body = crate::gpu::section(&run.report, &run.command, json_name);
         out.push(("gpu", "GPU prover", wrap("gpu", body)));
     }
+    if let Some(run) = &suites.gpu_fleet {
+        let body = crate::gpu_fleet::section(&run.report, &run.command, json_name);
+        out.push(("gpu-fleet", "GPU fleet", wrap("gpu-fleet", body)));
+    }
     out
 }
 

@@ -10,7 +10,8 @@
 //! | `scaling` | 6 | a 64-operation batch, 5 process layouts | 4 operations, 1 and 2 provers on every core |
 //! | `db` | issue 21 | picks + completions per second by workers (1/4/16, batches of 1 and 8), idle load of 100 workers | 200 jobs, 1 and 16 workers; 10 idle workers, 1 s window |
 //! | `cost` | issue 18 | the sample batch and 1,024 operations (`--operations`), CPU-s per operation by round, each also through `zkfleet prove` | the sample batch only, in process |
-//! | `gpu` (only when named: needs a GPU) | issue 17 | zkfleet prover + GPU against plonky2 on every core: every job kind of a 32-operation batch, Poseidon chains of 2^16/2^18/2^20 rows | job kinds at the configured geometry, a 2^12 chain, 1 run |
+//! | `gpu` (only when named: needs a GPU) | issue 17 | zkfleet prover + GPU against plonky2 on every core: every job kind of a 32-operation batch and each compression step, Poseidon chains of 2^16/2^18/2^20 rows | job kinds at the configured geometry, a 2^12 chain, 1 run |
+//! | `gpu-fleet` (only when named: needs a GPU) | issue 17 | the 1,024-operation batch proven by fleets of processes: CPU only, GPU, GPU + CPU | 4 operations |
 //!
 //! The proving suites use the `[proving]` configuration the caller passes (geometry, arity,
 //! compression, keystore), so a quick run on the small test keystore takes minutes.
@@ -26,6 +27,7 @@ use crate::db::{DbOptions, DbReport};
 use crate::environment::DatabaseBackend;
 use crate::error::BenchError;
 use crate::gpu::{GpuOptions, GpuReport};
+use crate::gpu_fleet::{GpuFleetOptions, GpuFleetReport};
 use crate::machine;
 use crate::pipeline::{PipelineOptions, PipelineReport};
 use crate::proving_cost::{JobKinds, ProvingCostOptions, ProvingCostReport};
@@ -53,6 +55,8 @@ pub enum Suite {
     Db,
     /// Our prover with the GPU backend against plonky2 on every core (needs a GPU).
     Gpu,
+    /// A real batch proven end to end by a CPU-only, a GPU and a mixed fleet (needs a GPU).
+    GpuFleet,
 }
 
 impl Suite {
@@ -67,7 +71,7 @@ impl Suite {
         Suite::Db,
     ];
     /// Suites run only when named (`--suites gpu`): they need hardware most hosts lack.
-    pub const ON_REQUEST: [Suite; 1] = [Suite::Gpu];
+    pub const ON_REQUEST: [Suite; 2] = [Suite::Gpu, Suite::GpuFleet];
 
     /// The name on the command line, in the report and in the docs' markers.
     pub fn name(self) -> &'static str {
@@ -80,6 +84,7 @@ impl Suite {
             Suite::Cost => "cost",
             Suite::Db => "db",
             Suite::Gpu => "gpu",
+            Suite::GpuFleet => "gpu-fleet",
         }
     }
 }
@@ -207,6 +212,9 @@ pub struct SuiteReports {
     /// The gpu suite: our GPU prover against plonky2 on every core.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub gpu: Option<SuiteRun<GpuReport>>,
+    /// The gpu-fleet suite: CPU-only, GPU and mixed fleets on one batch.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub gpu_fleet: Option<SuiteRun<GpuFleetReport>>,
 }
 
 /// A suite's report with the command that produced it.
@@ -232,6 +240,7 @@ impl BenchReport {
             cost,
             db,
             gpu,
+            gpu_fleet,
         } = self.suites;
         BenchReport {
             suites: SuiteReports {
@@ -243,6 +252,7 @@ impl BenchReport {
                 cost: cost.or(older.suites.cost),
                 db: db.or(older.suites.db),
                 gpu: gpu.or(older.suites.gpu),
+                gpu_fleet: gpu_fleet.or(older.suites.gpu_fleet),
             },
             ..self
         }
@@ -454,6 +464,34 @@ pub fn run_suites(plan: &BenchPlan) -> Result<BenchReport, BenchError> {
             gpu_device: 0,
         };
         suites.gpu = Some(SuiteRun::of(plan, crate::gpu::run(&options)?));
+    }
+    if plan.wants(Suite::GpuFleet) {
+        tracing::info!("suite gpu-fleet");
+        let options = GpuFleetOptions {
+            zkfleet: plan.zkfleet.clone(),
+            proving_config_toml: plan.proving_config_toml.clone(),
+            proving: plan.proving,
+            protocol_version: plan.protocol_version,
+            keys_dir: plan.keys_dir.clone(),
+            operations: plan
+                .pipeline_sizes
+                .as_deref()
+                .and_then(|sizes| sizes.first().copied())
+                .unwrap_or(if plan.quick {
+                    crate::gpu_fleet::QUICK_OPERATIONS
+                } else {
+                    crate::gpu_fleet::FULL_OPERATIONS
+                }),
+            fleets: crate::gpu_fleet::FLEETS.to_vec(),
+            runs,
+            run_limit: SCALING_RUN_LIMIT,
+            require_gpu: true,
+            work_dir: plan.work_dir.join("gpu-fleet"),
+        };
+        suites.gpu_fleet = Some(SuiteRun::of(
+            plan,
+            crate::gpu_fleet::run(&options, &runtime)?,
+        ));
     }
     machine.load_average_after = machine::load_average();
     Ok(BenchReport {

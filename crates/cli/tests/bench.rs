@@ -259,3 +259,51 @@ fn unknown_suites_are_refused() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("proving-cost"), "{stderr}");
 }
+
+/// The gpu-fleet suite's three fleets, on this host's CPU: with `require_gpu` off each GPU
+/// prover falls back to the CPU (and says so), so the suite's process handling, its attribution
+/// of every prover job to the prover that picked it, and the mixed fleet's checks (both provers
+/// proved jobs, every heavy job on the CPU prover) run where CI runs. On a card the suite runs
+/// as `zkfleet bench --suites gpu-fleet` (crates/gpu/scripts/device-bench.sh), where a GPU
+/// prover that did not start on the card fails the run (a unit test of the suite checks that).
+#[test]
+fn the_gpu_fleet_suite_proves_one_batch_with_each_fleet() {
+    use zkfleet_bench::gpu_fleet::{FleetKind, GpuFleetOptions, FLEETS, QUICK_OPERATIONS};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = GpuFleetOptions {
+        zkfleet: PathBuf::from(env!("CARGO_BIN_EXE_zkfleet")),
+        proving_config_toml: proving_section(keys_dir()),
+        proving: CONFIG,
+        protocol_version: support::V1,
+        keys_dir: keys_dir().to_owned(),
+        operations: QUICK_OPERATIONS,
+        fleets: FLEETS.to_vec(),
+        runs: 1,
+        run_limit: std::time::Duration::from_secs(600),
+        require_gpu: false,
+        work_dir: dir.path().to_owned(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let report = zkfleet_bench::gpu_fleet::run(&options, &runtime).expect("the gpu-fleet suite");
+    assert!(report.prover_jobs > 0);
+    let fleets: Vec<FleetKind> = report.cells.iter().map(|c| c.fleet).collect();
+    assert_eq!(fleets, FLEETS.to_vec());
+    for cell in &report.cells {
+        assert_positive("ready", &cell.ready_s);
+        assert_positive("wall", &cell.wall_s);
+        assert!(cell.provers_wall_s.median <= cell.wall_s.median, "{cell:?}");
+        let proved: usize = cell.jobs_by_prover.iter().map(|(_, n)| n).sum();
+        assert_eq!(proved, report.prover_jobs, "{cell:?}");
+        assert!(cell.speedup.is_some_and(|x| x.is_finite() && x > 0.0));
+    }
+    let mixed = &report.cells[2];
+    assert_eq!(mixed.jobs_by_prover.len(), 2, "{mixed:?}");
+    assert!(
+        mixed.jobs_by_prover.iter().all(|(_, n)| *n > 0),
+        "{mixed:?}"
+    );
+    assert!(report.cells[0].speedup == Some(1.0));
+}

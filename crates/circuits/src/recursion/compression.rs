@@ -250,11 +250,7 @@ impl CompressionCircuit {
         inner: &ProofWithPublicInputs<F, C, D>,
         prover: Option<&StepProver<'_>>,
     ) -> Result<ProofWithPublicInputs<F, C, D>, RecursionError> {
-        check_proof_shape(inner, &self.inner_common)
-            .map_err(|e| RecursionError::child(LAYER, 0, e))?;
-        let mut pw = PartialWitness::new();
-        pw.set_proof_with_pis_target(&self.proof_target, inner)
-            .map_err(|e| RecursionError::proving(LAYER, e))?;
+        let pw = self.witness(inner)?;
         let proof = match prover {
             None => prove_guarded(LAYER, &self.data, pw)?,
             Some(prove) => prove(&self.data, pw).map_err(|reason| RecursionError::Proving {
@@ -266,6 +262,20 @@ impl CompressionCircuit {
             .verify(proof.clone())
             .map_err(|e| RecursionError::verification(LAYER, e))?;
         Ok(proof)
+    }
+
+    /// The step's witness for `inner` (a proof of the inner circuit, its shape checked first):
+    /// what [`Self::prove_with`] proves, and what a benchmark proves with two provers.
+    pub fn witness(
+        &self,
+        inner: &ProofWithPublicInputs<F, C, D>,
+    ) -> Result<PartialWitness<F>, RecursionError> {
+        check_proof_shape(inner, &self.inner_common)
+            .map_err(|e| RecursionError::child(LAYER, 0, e))?;
+        let mut pw = PartialWitness::new();
+        pw.set_proof_with_pis_target(&self.proof_target, inner)
+            .map_err(|e| RecursionError::proving(LAYER, e))?;
+        Ok(pw)
     }
 
     /// The keystore encoding of the step (tag `CMPR`).

@@ -31,7 +31,7 @@ pub(crate) struct Args {
     #[arg(long)]
     quick: bool,
     /// The suites to run: orchestration, proving-cost, pipeline, recursion-per-child, scaling,
-    /// cost, db (default: all).
+    /// cost, db (default: all of these); gpu and gpu-fleet (a GPU is needed) only when named.
     #[arg(long, value_delimiter = ',', value_name = "SUITE,...")]
     suites: Vec<Suite>,
     /// Runs per figure (default 1 with --quick, else 3).
@@ -48,8 +48,9 @@ pub(crate) struct Args {
     #[arg(long, value_name = "DIR")]
     docs_dir: Option<PathBuf>,
     /// Batch sizes of the pipeline suite, in operations (default 64,256,1024; 4 with --quick),
-    /// and the generated batches of the cost suite (default 1024; none with --quick: the sample
-    /// batch only).
+    /// the generated batches of the cost suite (default 1024; none with --quick: the sample
+    /// batch only), and the gpu-fleet suite's batch (the first size; default 1024, 4 with
+    /// --quick).
     #[arg(long, value_delimiter = ',', value_name = "N,...")]
     operations: Option<Vec<usize>>,
     /// A PostgreSQL server to measure besides SQLite (orchestration, pipeline, scaling, db): each
@@ -151,6 +152,7 @@ fn only_measured(
         cost: all.cost.filter(|_| wants(Suite::Cost)),
         db: all.db.filter(|_| wants(Suite::Db)),
         gpu: all.gpu.filter(|_| wants(Suite::Gpu)),
+        gpu_fleet: all.gpu_fleet.filter(|_| wants(Suite::GpuFleet)),
     }
 }
 

@@ -19,8 +19,8 @@
 //!   only be proven on the CPU, and the run fails unless each prover proved jobs of the batch
 //!   and every heavy job was the CPU prover's (`picked_by` ends in its process ID).
 //!
-//! A fleet with a GPU fails when its prover did not start on a card (the circuit prover falls
-//! back to the CPU where no GPU is usable, and says so): the suite measures cards, not the
+//! A fleet with a GPU fails when its GPU prover or its compressor did not start on a card (each
+//! falls back to the CPU where no GPU is usable, and says so): the suite measures cards, not the
 //! fallback. [`GpuFleetOptions::require_gpu`] off lets the suite's own test run the same fleets
 //! on a host without one.
 
@@ -30,21 +30,28 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use zkfleet_circuits::ProvingConfiguration;
 use zkfleet_dal::BatchStatus;
-use zkfleet_types::{AggregationRound, CircuitId, ProtocolSemanticVersion};
+use zkfleet_types::{AggregationRound, CircuitId};
 
 use crate::environment::DatabaseBackend;
 use crate::error::BenchError;
 use crate::figure::Figure;
 use crate::machine;
 use crate::report::MachineInfo;
-use crate::scaling::{self, FleetRun, PreparedBatch, ProverProcess};
+use crate::scaling::{self, FleetRun, FleetSetup, PreparedBatch, ProverProcess};
 
 /// Operations of the full suite's batch: issue 17's end-to-end batch.
 pub const FULL_OPERATIONS: usize = 1024;
 /// The quick suite's batch.
 pub const QUICK_OPERATIONS: usize = 4;
-/// What a circuit prover logs when it proves on a card (`zkfleet_circuit_prover::backend`).
-const ON_THE_GPU: &str = "batch commitments on the GPU";
+/// What each process with `backend = "gpu"` logs when it proves on a card: the circuit prover
+/// (`zkfleet_circuit_prover::backend`) and the compressor (`zkfleet_compressor::backend`).
+const ON_THE_GPU: [(&str, &str); 2] = [
+    ("circuit-prover-gpu", "batch commitments on the GPU"),
+    (
+        "compressor",
+        "compressing with the zkfleet prover on the GPU",
+    ),
+];
 
 /// Which processes prove the batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,16 +111,8 @@ impl FleetKind {
 /// What the suite measures.
 #[derive(Debug, Clone)]
 pub struct GpuFleetOptions {
-    /// The `zkfleet` executable whose components are started.
-    pub zkfleet: PathBuf,
-    /// A configuration file holding only the `[proving]` section (absolute `keys_dir`).
-    pub proving_config_toml: String,
-    /// The proving configuration of the circuits (the same as `proving_config_toml`'s).
-    pub proving: ProvingConfiguration,
-    /// The protocol version the batch is inserted and proven under.
-    pub protocol_version: ProtocolSemanticVersion,
-    /// The keystore the circuits are loaded from (built on a miss).
-    pub keys_dir: PathBuf,
+    /// The executable, configuration and keystore of every run.
+    pub setup: FleetSetup,
     /// Operations of the generated batch.
     pub operations: usize,
     /// The fleets measured.
@@ -180,18 +179,14 @@ pub fn run(
         ));
     }
     let mut machine = machine::machine_info();
-    let batch = PreparedBatch::prepare(
-        &options.proving,
-        &options.keys_dir,
-        options.operations,
-        &options.work_dir,
-    )?;
+    let setup = &options.setup;
+    let batch = PreparedBatch::prepare(setup, options.operations, &options.work_dir)?;
     let mut configs = Vec::with_capacity(options.fleets.len());
     for fleet in &options.fleets {
         let dir = options.work_dir.join(format!("config-{}", slug(*fleet)));
         configs.push(scaling::write_config(
             &dir,
-            &options.proving_config_toml,
+            &setup.proving_config_toml,
             &fleet.config_section(),
         )?);
     }
@@ -210,8 +205,7 @@ pub fn run(
                 provers: fleet.provers(),
             };
             let result = runtime.block_on(scaling::prove_once(
-                &options.zkfleet,
-                options.protocol_version,
+                setup,
                 options.run_limit,
                 &DatabaseBackend::Sqlite,
                 &run,
@@ -280,7 +274,7 @@ pub fn run(
         machine,
         git_commit: machine::git_commit(),
         date: machine::now(),
-        configuration: options.proving,
+        configuration: setup.proving,
         operations: options.operations,
         prover_jobs,
         runs: options.runs,
@@ -296,21 +290,23 @@ fn slug(fleet: FleetKind) -> &'static str {
     }
 }
 
-/// Every GPU prover of the run (and so the compressor, which follows its backend) started on a
-/// card: the fallback to the CPU is not what this suite measures.
+/// The run's GPU prover and its compressor started on a card: the fallback to the CPU (each
+/// says so at start) is not what this suite measures.
 fn check_on_the_gpu(run_dir: &Path, label: &str) -> Result<(), BenchError> {
-    let log = run_dir.join("circuit-prover-gpu.log");
-    let text = std::fs::read_to_string(&log)
-        .map_err(|e| BenchError::io(format!("reading {}", log.display()), e))?;
-    if text.contains(ON_THE_GPU) {
-        return Ok(());
+    for (process, line) in ON_THE_GPU {
+        let log = run_dir.join(format!("{process}.log"));
+        let text = std::fs::read_to_string(&log)
+            .map_err(|e| BenchError::io(format!("reading {}", log.display()), e))?;
+        if !text.contains(line) {
+            let tail: Vec<&str> = text.lines().rev().take(10).collect();
+            return Err(BenchError::Inconsistent(format!(
+                "{label}: {process} did not start on a card (no \"{line}\" in its log); its \
+                 log ends:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            )));
+        }
     }
-    let tail: Vec<&str> = text.lines().rev().take(10).collect();
-    Err(BenchError::Inconsistent(format!(
-        "{label}: the GPU prover did not start on a card (no \"{ON_THE_GPU}\" in its log); \
-         its log ends:\n{}",
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-    )))
+    Ok(())
 }
 
 /// The prover jobs each circuit prover proved: a job's `picked_by` is `circuit-prover@HOST-PID`
@@ -444,23 +440,38 @@ mod tests {
     }
 
     #[test]
-    fn a_gpu_prover_that_fell_back_to_the_cpu_fails_the_run() {
+    fn a_process_that_fell_back_to_the_cpu_fails_the_run() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let log = dir.path().join("circuit-prover-gpu.log");
-        std::fs::write(
-            &log,
-            "WARN backend gpu requested but no GPU is usable here: proving on the CPU\n",
-        )
-        .expect("write");
-        let err = check_on_the_gpu(dir.path(), "GPU").expect_err("fell back");
-        assert!(err.to_string().contains("did not start on a card"), "{err}");
-        std::fs::write(
-            &log,
+        let write = |process: &str, text: &str| {
+            std::fs::write(dir.path().join(format!("{process}.log")), text).expect("write")
+        };
+        let on_the_card = [
             "INFO proving with the zkfleet prover, batch commitments on the GPU\n",
-        )
-        .expect("write");
-        check_on_the_gpu(dir.path(), "GPU").expect("on the card");
-        std::fs::remove_file(&log).expect("remove");
+            "INFO compressing with the zkfleet prover on the GPU\n",
+        ];
+        write("circuit-prover-gpu", on_the_card[0]);
+        write("compressor", on_the_card[1]);
+        check_on_the_gpu(dir.path(), "GPU").expect("both on the card");
+        write(
+            "circuit-prover-gpu",
+            "WARN backend gpu requested but no GPU is usable here: proving on the CPU\n",
+        );
+        let err = check_on_the_gpu(dir.path(), "GPU").expect_err("the prover fell back");
+        assert!(
+            err.to_string().contains("circuit-prover-gpu did not start"),
+            "{err}"
+        );
+        write("circuit-prover-gpu", on_the_card[0]);
+        write(
+            "compressor",
+            "WARN backend gpu requested but no GPU is usable here: compressing on the CPU\n",
+        );
+        let err = check_on_the_gpu(dir.path(), "GPU").expect_err("the compressor fell back");
+        assert!(
+            err.to_string().contains("compressor did not start"),
+            "{err}"
+        );
+        std::fs::remove_file(dir.path().join("compressor.log")).expect("remove");
         assert!(
             check_on_the_gpu(dir.path(), "GPU").is_err(),
             "no log at all"

@@ -154,13 +154,14 @@ fn polling_section() -> String {
         .collect()
 }
 
-/// What [`run`] measures.
+/// What every fleet of a suite (scaling, gpu-fleet) is started from.
 #[derive(Debug, Clone)]
-pub struct ScalingOptions {
+pub struct FleetSetup {
     /// The `zkfleet` executable whose components are started.
     pub zkfleet: PathBuf,
     /// A configuration file holding only the `[proving]` section of `proving` (absolute
-    /// `keys_dir`); the suite adds its `[polling]` section, and the processes read nothing else.
+    /// `keys_dir`); the suite adds its `[polling]` section (and the gpu-fleet suite its
+    /// `[circuit_prover]`), and the processes read nothing else.
     pub proving_config_toml: String,
     /// The proving configuration of the circuits (the same as `proving_config_toml`'s).
     pub proving: ProvingConfiguration,
@@ -168,6 +169,13 @@ pub struct ScalingOptions {
     pub protocol_version: ProtocolSemanticVersion,
     /// The keystore the circuits are loaded from (built on a miss).
     pub keys_dir: PathBuf,
+}
+
+/// What [`run`] measures.
+#[derive(Debug, Clone)]
+pub struct ScalingOptions {
+    /// The executable, configuration and keystore of every run.
+    pub setup: FleetSetup,
     /// Operations of the generated batch.
     pub operations: usize,
     /// Each layout of processes measured.
@@ -248,13 +256,9 @@ pub fn run(
         )));
     }
     let mut machine = machine::machine_info();
-    let config = write_config(&options.work_dir, &options.proving_config_toml, "")?;
-    let batch = PreparedBatch::prepare(
-        &options.proving,
-        &options.keys_dir,
-        options.operations,
-        &options.work_dir,
-    )?;
+    let setup = &options.setup;
+    let config = write_config(&options.work_dir, &setup.proving_config_toml, "")?;
+    let batch = PreparedBatch::prepare(setup, options.operations, &options.work_dir)?;
     let cores = machine.cores.max(1) as f64;
     let mut cells = Vec::new();
     let mut prover_jobs = 0;
@@ -272,8 +276,7 @@ pub fn run(
                 ));
                 let fleet = layout.fleet_run(&config);
                 let measured = runtime.block_on(prove_once(
-                    &options.zkfleet,
-                    options.protocol_version,
+                    setup,
                     options.run_limit,
                     backend,
                     &fleet,
@@ -322,7 +325,7 @@ pub fn run(
         machine,
         git_commit: machine::git_commit(),
         date: machine::now(),
-        configuration: options.proving,
+        configuration: setup.proving,
         operations: options.operations,
         prover_jobs,
         runs: options.runs,
@@ -357,17 +360,17 @@ pub(crate) struct PreparedBatch {
 
 impl PreparedBatch {
     /// Generates a batch of `operations` and writes it under `work_dir/batch`; the final key is
-    /// read from `keys_dir`, pinned by the digest its manifest records.
+    /// read from the setup's keystore, pinned by the digest its manifest records.
     pub(crate) fn prepare(
-        proving: &ProvingConfiguration,
-        keys_dir: &Path,
+        setup: &FleetSetup,
         operations: usize,
         work_dir: &Path,
     ) -> Result<Self, BenchError> {
+        let proving = &setup.proving;
         let batch = RealBatch::generate(operations, BATCH.0, proving.geometry.xmss_height)?;
         let files = batch.write(&work_dir.join("batch"))?;
         // Pinned by the manifest of the keystore this benchmark built itself.
-        let keystore = Keystore::open(keys_dir)?;
+        let keystore = Keystore::open(&setup.keys_dir)?;
         let path = keystore.final_vk_path(proving);
         let recorded = keystore.aggregation_entry(proving)?.final_vk_digest;
         let pinned = recorded
@@ -426,8 +429,7 @@ pub(crate) struct Measured {
 /// One run: the processes of `fleet` on a fresh data directory `run_dir` and database; the
 /// run's logs stay in `run_dir` (the caller removes it).
 pub(crate) async fn prove_once(
-    zkfleet: &Path,
-    protocol_version: ProtocolSemanticVersion,
+    setup: &FleetSetup,
     run_limit: Duration,
     backend: &DatabaseBackend,
     fleet: &FleetRun<'_>,
@@ -443,14 +445,21 @@ pub(crate) async fn prove_once(
         }
     };
     let mut processes = Processes {
-        zkfleet: zkfleet.to_owned(),
+        zkfleet: setup.zkfleet.clone(),
         config: fleet.config.to_owned(),
         data_dir: run_dir.to_owned(),
         database_url: database.as_ref().map(PostgresDatabase::url),
         label: fleet.label.clone(),
         children: Vec::new(),
     };
-    let result = measure(protocol_version, run_limit, fleet, files, &mut processes).await;
+    let result = measure(
+        setup.protocol_version,
+        run_limit,
+        fleet,
+        files,
+        &mut processes,
+    )
+    .await;
     processes.stop();
     if let Some(database) = database {
         database.drop_database().await?;

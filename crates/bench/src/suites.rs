@@ -33,7 +33,7 @@ use crate::pipeline::{PipelineOptions, PipelineReport};
 use crate::proving_cost::{JobKinds, ProvingCostOptions, ProvingCostReport};
 use crate::recursion_per_child::RecursionPerChildReport;
 use crate::report::{MachineInfo, OrchestrationReport};
-use crate::scaling::{ScalingOptions, ScalingReport, FULL_LAYOUTS, QUICK_LAYOUTS};
+use crate::scaling::{FleetSetup, ScalingOptions, ScalingReport, FULL_LAYOUTS, QUICK_LAYOUTS};
 use crate::OrchestrationOptions;
 
 /// One benchmark suite.
@@ -278,6 +278,17 @@ impl BenchPlan {
         self.suites.contains(&suite)
     }
 
+    /// What the fleet suites (scaling, gpu-fleet) start their processes from.
+    fn fleet_setup(&self) -> FleetSetup {
+        FleetSetup {
+            zkfleet: self.zkfleet.clone(),
+            proving_config_toml: self.proving_config_toml.clone(),
+            proving: self.proving,
+            protocol_version: self.protocol_version,
+            keys_dir: self.keys_dir.clone(),
+        }
+    }
+
     fn backends(&self) -> Vec<DatabaseBackend> {
         let mut backends = vec![DatabaseBackend::Sqlite];
         if let Some(server_url) = &self.postgres_url {
@@ -383,11 +394,7 @@ pub fn run_suites(plan: &BenchPlan) -> Result<BenchReport, BenchError> {
     if plan.wants(Suite::Scaling) {
         tracing::info!("suite scaling");
         let options = ScalingOptions {
-            zkfleet: plan.zkfleet.clone(),
-            proving_config_toml: plan.proving_config_toml.clone(),
-            proving: plan.proving,
-            protocol_version: plan.protocol_version,
-            keys_dir: plan.keys_dir.clone(),
+            setup: plan.fleet_setup(),
             operations: if plan.quick {
                 QUICK_SCALING_OPERATIONS
             } else {
@@ -468,11 +475,7 @@ pub fn run_suites(plan: &BenchPlan) -> Result<BenchReport, BenchError> {
     if plan.wants(Suite::GpuFleet) {
         tracing::info!("suite gpu-fleet");
         let options = GpuFleetOptions {
-            zkfleet: plan.zkfleet.clone(),
-            proving_config_toml: plan.proving_config_toml.clone(),
-            proving: plan.proving,
-            protocol_version: plan.protocol_version,
-            keys_dir: plan.keys_dir.clone(),
+            setup: plan.fleet_setup(),
             operations: plan
                 .pipeline_sizes
                 .as_deref()

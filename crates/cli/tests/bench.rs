@@ -269,13 +269,16 @@ fn unknown_suites_are_refused() {
 #[test]
 fn the_gpu_fleet_suite_proves_one_batch_with_each_fleet() {
     use zkfleet_bench::gpu_fleet::{FleetKind, GpuFleetOptions, FLEETS, QUICK_OPERATIONS};
+    use zkfleet_bench::scaling::FleetSetup;
     let dir = tempfile::tempdir().expect("temp dir");
     let options = GpuFleetOptions {
-        zkfleet: PathBuf::from(env!("CARGO_BIN_EXE_zkfleet")),
-        proving_config_toml: proving_section(keys_dir()),
-        proving: CONFIG,
-        protocol_version: support::V1,
-        keys_dir: keys_dir().to_owned(),
+        setup: FleetSetup {
+            zkfleet: PathBuf::from(env!("CARGO_BIN_EXE_zkfleet")),
+            proving_config_toml: proving_section(keys_dir()),
+            proving: CONFIG,
+            protocol_version: support::V1,
+            keys_dir: keys_dir().to_owned(),
+        },
         operations: QUICK_OPERATIONS,
         fleets: FLEETS.to_vec(),
         runs: 1,

@@ -787,8 +787,6 @@ fn read_manifest(path: &Path) -> Result<ManifestEntry, CircuitError> {
 mod tests {
     use super::*;
 
-    /// The one check every component's configuration runs: both ends of the arity range are
-    /// accepted, one past either end is refused by name, and a bad geometry is refused first.
     /// The default configuration is one the components accept: an arity the recursion
     /// circuits are built for (a default of 1 or 17 would fail every component at start).
     #[test]
@@ -801,6 +799,8 @@ mod tests {
             .expect("the default configuration validates");
     }
 
+    /// The one check every component's configuration runs: both ends of the arity range are
+    /// accepted, one past either end is refused by name, and a bad geometry is refused first.
     #[test]
     fn a_proving_configuration_is_checked_for_geometry_and_arity() {
         let good = ProvingConfiguration {
